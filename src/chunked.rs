@@ -1,0 +1,327 @@
+//! Chunked transfer coding decoder (RFC 9112 §7.1).
+//!
+//! ```text
+//! chunked-body   = *chunk last-chunk trailer-section CRLF
+//! chunk          = chunk-size [ chunk-ext ] CRLF chunk-data CRLF
+//! chunk-size     = 1*HEXDIG
+//! last-chunk     = 1*("0") [ chunk-ext ] CRLF
+//! chunk-ext      = *( BWS ";" BWS chunk-ext-name [ BWS "=" BWS chunk-ext-val ] )
+//! trailer-section = *( field-line CRLF )
+//! ```
+//!
+//! A [`Dechunker`] is a state machine whose states are positions in that grammar. It is fed
+//! whatever bytes arrived, in pieces of any size, and hands chunk data back as slices of the
+//! input: the payload is never copied here. Sizes are checked for overflow, line endings must be
+//! CRLF, extensions are skipped (but their length is capped) and trailers are discarded (their
+//! size is capped too). Trailers never change the framing: a trailer named `Content-Length` or
+//! `Transfer-Encoding` is skipped like any other.
+//!
+//! What this module does not do: I/O, or anything with the payload (see [`crate::stats::frame`]).
+
+use std::fmt;
+
+/// The longest chunk-size line accepted, size digits and extensions included (CRLF excluded).
+/// Docker sends lines like `8a1`; extensions are never used by it.
+pub const MAX_SIZE_LINE_LEN: usize = 4096;
+
+/// The most trailer-section bytes accepted after the last chunk (CRLFs included).
+pub const MAX_TRAILERS_LEN: usize = 16 * 1024;
+
+/// Why a chunked body was rejected.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ChunkedError {
+    /// The chunk size is empty or holds a byte that is not a hex digit (`0x`, `+`, `-`, …).
+    InvalidSize,
+    /// The chunk size does not fit in 64 bits.
+    SizeOverflow,
+    /// The chunk-size line is longer than [`MAX_SIZE_LINE_LEN`].
+    SizeLineTooLong,
+    /// A chunk extension holds a control byte.
+    InvalidExtension,
+    /// A chunk-size or trailer line ends in a bare LF, or a CR is not followed by LF.
+    LineEnding,
+    /// Chunk data is not followed by CRLF.
+    DataNotTerminated,
+    /// The trailer section is longer than [`MAX_TRAILERS_LEN`].
+    TrailersTooLarge,
+    /// A trailer line holds a control byte.
+    InvalidTrailer,
+}
+
+impl ChunkedError {
+    /// A short description for messages.
+    pub fn description(self) -> &'static str {
+        match self {
+            ChunkedError::InvalidSize => "chunk size is not a hexadecimal number",
+            ChunkedError::SizeOverflow => "chunk size overflows 64 bits",
+            ChunkedError::SizeLineTooLong => "chunk-size line is too long",
+            ChunkedError::InvalidExtension => "control byte in a chunk extension",
+            ChunkedError::LineEnding => "chunk line does not end in CRLF",
+            ChunkedError::DataNotTerminated => "chunk data is not followed by CRLF",
+            ChunkedError::TrailersTooLarge => "chunked trailer section is too large",
+            ChunkedError::InvalidTrailer => "control byte in a chunked trailer",
+        }
+    }
+}
+
+impl fmt::Display for ChunkedError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.description())
+    }
+}
+
+impl std::error::Error for ChunkedError {}
+
+/// What one call to [`Dechunker::decode`] produced.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Chunk<'a> {
+    /// Chunk data: a slice of the input (never empty).
+    Data(&'a [u8]),
+    /// The input was consumed without reaching chunk data or the end.
+    NeedMore,
+    /// The body is complete: the last chunk, trailers and final CRLF were consumed.
+    End,
+}
+
+/// Positions in the chunked grammar.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum State {
+    /// Before the first hex digit of a chunk size.
+    SizeStart,
+    /// Inside the hex digits.
+    Size,
+    /// Whitespace after the size (BWS before `;`, or trailing whitespace Go tolerates).
+    SizeLws,
+    /// Inside chunk extensions, after a `;`.
+    Extension,
+    /// Saw the CR ending the size line.
+    SizeLf,
+    /// Inside chunk data; `remaining` bytes left.
+    Body,
+    /// Chunk data done, expecting CR.
+    BodyCr,
+    /// Expecting the LF after chunk data.
+    BodyLf,
+    /// At the start of a trailer line, or of the final CRLF.
+    TrailerStart,
+    /// Inside a trailer line.
+    Trailer,
+    /// Saw the CR ending a trailer line.
+    TrailerLf,
+    /// Saw the CR of the final CRLF.
+    EndLf,
+    /// The body is complete.
+    Done,
+}
+
+/// Incremental decoder for one chunked body.
+#[derive(Clone, Debug)]
+pub struct Dechunker {
+    state: State,
+    /// The chunk size being read, then the data bytes left in the current chunk.
+    remaining: u64,
+    /// Bytes of the current size line (digits, whitespace and extensions).
+    line_len: usize,
+    trailers_len: usize,
+}
+
+impl Default for Dechunker {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Dechunker {
+    /// A decoder at the start of a chunked body.
+    pub fn new() -> Dechunker {
+        Dechunker {
+            state: State::SizeStart,
+            remaining: 0,
+            line_len: 0,
+            trailers_len: 0,
+        }
+    }
+
+    /// Whether the whole body, trailers included, has been decoded.
+    pub fn is_done(&self) -> bool {
+        self.state == State::Done
+    }
+
+    /// Decodes from `input`, stopping at the first chunk data, the end of the body, or the end
+    /// of the input.
+    ///
+    /// Returns what was found and how many bytes of `input` were consumed. On error, the count
+    /// is the offset of the offending byte in `input`; the decoder must not be used again.
+    /// Call again with the unconsumed rest to continue.
+    pub fn decode<'a>(&mut self, input: &'a [u8]) -> (Result<Chunk<'a>, ChunkedError>, usize) {
+        let mut i = 0;
+        while i < input.len() {
+            if self.state == State::Done {
+                break;
+            }
+            if self.state == State::Body {
+                // Chunk data: hand out as much as is here, without looking at it.
+                let n = usize::try_from(self.remaining)
+                    .unwrap_or(usize::MAX)
+                    .min(input.len() - i);
+                self.remaining -= n as u64;
+                if self.remaining == 0 {
+                    self.state = State::BodyCr;
+                }
+                return (Ok(Chunk::Data(&input[i..i + n])), i + n);
+            }
+            if let Err(e) = self.step(input[i]) {
+                return (Err(e), i);
+            }
+            i += 1;
+        }
+        if self.state == State::Done {
+            return (Ok(Chunk::End), i);
+        }
+        (Ok(Chunk::NeedMore), i)
+    }
+
+    /// Advances the grammar by one byte outside chunk data.
+    fn step(&mut self, b: u8) -> Result<(), ChunkedError> {
+        use State::*;
+        self.state = match self.state {
+            SizeStart => {
+                self.remaining = u64::from(hex_value(b).ok_or(ChunkedError::InvalidSize)?);
+                self.line_len = 1;
+                Size
+            }
+            Size => {
+                self.count_line(b)?;
+                match b {
+                    b'\r' => SizeLf,
+                    b'\n' => return Err(ChunkedError::LineEnding),
+                    b';' => Extension,
+                    b' ' | b'\t' => SizeLws,
+                    _ => {
+                        let digit = hex_value(b).ok_or(ChunkedError::InvalidSize)?;
+                        self.remaining = self
+                            .remaining
+                            .checked_mul(16)
+                            .and_then(|v| v.checked_add(u64::from(digit)))
+                            .ok_or(ChunkedError::SizeOverflow)?;
+                        Size
+                    }
+                }
+            }
+            SizeLws => {
+                self.count_line(b)?;
+                match b {
+                    b' ' | b'\t' => SizeLws,
+                    b';' => Extension,
+                    b'\r' => SizeLf,
+                    b'\n' => return Err(ChunkedError::LineEnding),
+                    // A second number after whitespace ("5 5") or anything else.
+                    _ => return Err(ChunkedError::InvalidSize),
+                }
+            }
+            Extension => {
+                self.count_line(b)?;
+                match b {
+                    b'\r' => SizeLf,
+                    b'\n' => return Err(ChunkedError::LineEnding),
+                    b'\t' => Extension,
+                    _ if b < 0x20 || b == 0x7f => return Err(ChunkedError::InvalidExtension),
+                    _ => Extension,
+                }
+            }
+            SizeLf => match b {
+                b'\n' if self.remaining == 0 => TrailerStart,
+                b'\n' => Body,
+                _ => return Err(ChunkedError::LineEnding),
+            },
+            // `decode` hands out data itself; a zero-length remainder never stays in Body.
+            Body => BodyCr,
+            BodyCr => match b {
+                b'\r' => BodyLf,
+                _ => return Err(ChunkedError::DataNotTerminated),
+            },
+            BodyLf => match b {
+                b'\n' => SizeStart,
+                _ => return Err(ChunkedError::DataNotTerminated),
+            },
+            TrailerStart => {
+                // The CR of the final CRLF ends the trailer section; it is not part of it.
+                if b != b'\r' {
+                    self.count_trailer()?;
+                }
+                match b {
+                    b'\r' => EndLf,
+                    b'\n' => return Err(ChunkedError::LineEnding),
+                    _ => {
+                        check_trailer_byte(b)?;
+                        Trailer
+                    }
+                }
+            }
+            Trailer => {
+                self.count_trailer()?;
+                match b {
+                    b'\r' => TrailerLf,
+                    b'\n' => return Err(ChunkedError::LineEnding),
+                    _ => {
+                        check_trailer_byte(b)?;
+                        Trailer
+                    }
+                }
+            }
+            TrailerLf => {
+                self.count_trailer()?;
+                match b {
+                    b'\n' => TrailerStart,
+                    _ => return Err(ChunkedError::LineEnding),
+                }
+            }
+            EndLf => match b {
+                b'\n' => Done,
+                _ => return Err(ChunkedError::LineEnding),
+            },
+            // `decode` never steps past the end.
+            Done => Done,
+        };
+        Ok(())
+    }
+
+    /// Counts `b` towards the size line's length; the CR or LF ending it does not count.
+    fn count_line(&mut self, b: u8) -> Result<(), ChunkedError> {
+        if b == b'\r' || b == b'\n' {
+            return Ok(());
+        }
+        self.line_len += 1;
+        if self.line_len > MAX_SIZE_LINE_LEN {
+            return Err(ChunkedError::SizeLineTooLong);
+        }
+        Ok(())
+    }
+
+    fn count_trailer(&mut self) -> Result<(), ChunkedError> {
+        self.trailers_len += 1;
+        if self.trailers_len > MAX_TRAILERS_LEN {
+            return Err(ChunkedError::TrailersTooLarge);
+        }
+        Ok(())
+    }
+}
+
+fn check_trailer_byte(b: u8) -> Result<(), ChunkedError> {
+    if (b < 0x20 && b != b'\t') || b == 0x7f {
+        Err(ChunkedError::InvalidTrailer)
+    } else {
+        Ok(())
+    }
+}
+
+#[inline]
+fn hex_value(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    }
+}

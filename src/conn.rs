@@ -1,0 +1,326 @@
+//! One HTTP/1.1 client connection as a state machine, without I/O.
+//!
+//! A [`Connection`] turns "send this GET" into request bytes ([`Connection::transmit`]) and
+//! turns response bytes ([`Connection::handle_input`]) into events: the final response head,
+//! body pieces (borrowed from the input, already de-chunked), and the end of the response.
+//! Interim (1xx) responses are skipped. After a response ends, the connection is idle and may
+//! carry the next request if the server allowed keep-alive ([`Connection::is_reusable`]).
+//!
+//! The caller owns the bytes and the socket; this type owns only what must survive between
+//! reads: the decoder state and, while a response head is split across reads, the head's
+//! bytes so far (released once the head is parsed). Byte offsets in errors count from the
+//! start of the response.
+//!
+//! What this module does not do: sockets, time, or anything with body content.
+
+use crate::chunked::{Chunk, Dechunker};
+use crate::error::{Error, ErrorKind, ProtocolError, Result};
+use crate::http::request::RequestError;
+use crate::http::response::parse_complete;
+use crate::http::{self, BodyKind, HeadError, MAX_HEAD_LEN, ResponseHead};
+
+/// What [`Connection::handle_input`] found.
+#[derive(Debug)]
+pub enum Event<'a> {
+    /// The head of the final response (interim 1xx responses are skipped).
+    Head(ResponseHead<'a>),
+    /// A piece of the decoded body (never empty).
+    Body(&'a [u8]),
+    /// The response is complete. See [`Connection::is_reusable`] for what may follow.
+    End,
+    /// All input was consumed; nothing more until more bytes arrive.
+    NeedMore,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum State {
+    /// No exchange in progress; a request may be sent.
+    Idle,
+    /// A request was sent; waiting for the final response head.
+    Head,
+    /// Reading the body of the final response.
+    Body,
+    /// The connection cannot carry another exchange (the server will close, or closed).
+    Closed,
+}
+
+#[derive(Debug)]
+enum Body {
+    None,
+    Length(u64),
+    Chunked(Dechunker),
+    UntilClose,
+}
+
+/// The state of one client connection. See the [module docs](self).
+#[derive(Debug)]
+pub struct Connection {
+    state: State,
+    /// A response head split across inputs, gathered until it is complete.
+    head: Vec<u8>,
+    /// How much of `head` was already searched for the end of the head.
+    head_scanned: usize,
+    /// `head` holds a head handed out by the previous call; clear it before the next use.
+    head_handed_out: bool,
+    body: Body,
+    keep_alive: bool,
+    /// Request bytes not yet written.
+    out: Vec<u8>,
+    out_pos: usize,
+    /// Bytes of the current response consumed so far.
+    offset: u64,
+}
+
+impl Default for Connection {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Connection {
+    /// A new idle connection.
+    pub fn new() -> Connection {
+        Connection {
+            state: State::Idle,
+            head: Vec::new(),
+            head_scanned: 0,
+            head_handed_out: false,
+            body: Body::None,
+            keep_alive: true,
+            out: Vec::new(),
+            out_pos: 0,
+            offset: 0,
+        }
+    }
+
+    /// Whether a request may be sent now.
+    pub fn is_idle(&self) -> bool {
+        self.state == State::Idle
+    }
+
+    /// Whether the connection can carry another exchange after the current one.
+    pub fn is_reusable(&self) -> bool {
+        self.state == State::Idle
+    }
+
+    /// Whether a response is being received (a request was sent and its response has not
+    /// ended).
+    pub fn is_busy(&self) -> bool {
+        matches!(self.state, State::Head | State::Body)
+    }
+
+    /// Bytes held for an unfinished response head.
+    pub fn buffered(&self) -> usize {
+        self.head.len()
+    }
+
+    /// Starts a `GET target` exchange; the request bytes are then available from
+    /// [`Connection::transmit`].
+    pub fn send_get(&mut self, target: &str, host: &str) -> Result<()> {
+        if self.state != State::Idle {
+            return Err(Error::new(ErrorKind::InvalidRequest(RequestError::Busy)));
+        }
+        self.out.clear();
+        self.out_pos = 0;
+        http::write_get(&mut self.out, target, host)
+            .map_err(|e| Error::new(ErrorKind::InvalidRequest(e)).context(target))?;
+        self.state = State::Head;
+        self.offset = 0;
+        self.head.clear();
+        self.head_scanned = 0;
+        self.head_handed_out = false;
+        Ok(())
+    }
+
+    /// Request bytes still to be written to the socket.
+    pub fn transmit(&self) -> &[u8] {
+        &self.out[self.out_pos..]
+    }
+
+    /// Records that `n` bytes of [`Connection::transmit`] were written.
+    pub fn advance_transmit(&mut self, n: usize) {
+        self.out_pos = (self.out_pos + n).min(self.out.len());
+        if self.out_pos == self.out.len() {
+            // The request is small; release it rather than hold it for a long stream.
+            self.out = Vec::new();
+            self.out_pos = 0;
+        }
+    }
+
+    /// Processes received bytes, stopping at the first event.
+    ///
+    /// Returns the event and how many bytes of `input` were consumed. Call again with the
+    /// rest, *including an empty rest*, until [`Event::NeedMore`]: the end of a response is
+    /// reported on the call after its last body bytes. After an error the connection must be
+    /// closed.
+    pub fn handle_input<'a>(&'a mut self, input: &'a [u8]) -> Result<(Event<'a>, usize)> {
+        if self.head_handed_out {
+            self.head_handed_out = false;
+            // The head was parsed; a long-lived stream keeps no copy of it.
+            self.head = Vec::new();
+            self.head_scanned = 0;
+        }
+        match self.state {
+            State::Head => self.read_head(input),
+            State::Body => self.read_body(input),
+            State::Idle | State::Closed if input.is_empty() => Ok((Event::NeedMore, 0)),
+            State::Idle | State::Closed => {
+                Err(Error::protocol(ProtocolError::UnexpectedData, self.offset))
+            }
+        }
+    }
+
+    /// Processes the end of the input stream (the server closed its side).
+    ///
+    /// Returns `Ok(Some(Event::End))` when that ended a response delimited by close, `Ok(None)`
+    /// when no response was in progress, and an error when a response was cut short.
+    pub fn handle_eof(&mut self) -> Result<Option<Event<'static>>> {
+        let was = self.state;
+        self.state = State::Closed;
+        match was {
+            State::Idle | State::Closed => Ok(None),
+            State::Head if self.offset == 0 && self.head.is_empty() => {
+                Err(Error::new(ErrorKind::EmptyReply))
+            }
+            State::Head => Err(Error::new(ErrorKind::Truncated)),
+            State::Body => match self.body {
+                Body::UntilClose => {
+                    self.body = Body::None;
+                    Ok(Some(Event::End))
+                }
+                // An unfinished Content-Length or chunked body (a zero-length body ends
+                // before any EOF can be seen).
+                _ => Err(Error::new(ErrorKind::Truncated)),
+            },
+        }
+    }
+
+    fn read_head<'a>(&'a mut self, input: &'a [u8]) -> Result<(Event<'a>, usize)> {
+        let mut used = 0;
+        loop {
+            let rest = &input[used..];
+            let head_start = self.offset.saturating_sub(self.head.len() as u64);
+            let bad_head = |e: HeadError| Error::protocol(e, head_start);
+
+            // Locate a complete head: directly in the input when it starts here, else gathered
+            // in `self.head` (bounded by MAX_HEAD_LEN).
+            let (in_buf, len, take) = if self.head.is_empty() {
+                match http::find_head_end(rest, 0).map_err(bad_head)? {
+                    Some(len) => (false, len, len),
+                    None => {
+                        self.head.extend_from_slice(rest);
+                        self.head_scanned = rest.len();
+                        self.offset += rest.len() as u64;
+                        return Ok((Event::NeedMore, input.len()));
+                    }
+                }
+            } else {
+                let old = self.head.len();
+                let room = (MAX_HEAD_LEN + 1).saturating_sub(old);
+                let take = rest.len().min(room);
+                self.head.extend_from_slice(&rest[..take]);
+                match http::find_head_end(&self.head, self.head_scanned).map_err(bad_head)? {
+                    Some(len) => {
+                        self.head.truncate(len);
+                        (true, len, len - old)
+                    }
+                    None => {
+                        // Not found with all of `rest` taken (had `take` been cut short, the
+                        // head would have exceeded the limit and failed above).
+                        self.head_scanned = self.head.len();
+                        self.offset += take as u64;
+                        return Ok((Event::NeedMore, used + take));
+                    }
+                }
+            };
+
+            let bytes = if in_buf { &self.head[..] } else { &rest[..len] };
+            // Validate and decide framing first; the head itself is handed out below, once no
+            // more changes to `self` are needed.
+            let (code, framing) = {
+                let head = parse_complete(bytes).map_err(bad_head)?;
+                let framing = if http::is_interim(head.code) {
+                    None
+                } else {
+                    Some(http::framing(&head).map_err(|e| Error::protocol(e, head_start))?)
+                };
+                (head.code, framing)
+            };
+            used += take;
+            self.offset += take as u64;
+
+            let Some(framing) = framing else {
+                // An interim response (100 Continue, 103 Early Hints): skip it.
+                debug_assert!(http::is_interim(code));
+                self.head.clear();
+                self.head_scanned = 0;
+                if used == input.len() {
+                    return Ok((Event::NeedMore, used));
+                }
+                continue;
+            };
+
+            self.keep_alive = framing.keep_alive;
+            self.body = match framing.body {
+                BodyKind::Empty | BodyKind::Length(0) => Body::None,
+                BodyKind::Length(n) => Body::Length(n),
+                BodyKind::Chunked => Body::Chunked(Dechunker::new()),
+                BodyKind::UntilClose => Body::UntilClose,
+            };
+            self.state = State::Body;
+            self.head_handed_out = in_buf;
+            let head = if in_buf {
+                parse_complete(&self.head)
+            } else {
+                parse_complete(&input[used - len..used])
+            }
+            .map_err(bad_head)?;
+            return Ok((Event::Head(head), used));
+        }
+    }
+
+    fn read_body<'a>(&'a mut self, input: &'a [u8]) -> Result<(Event<'a>, usize)> {
+        let (event, used) = match &mut self.body {
+            Body::None => {
+                self.finish();
+                return Ok((Event::End, 0));
+            }
+            Body::Length(remaining) => {
+                let n = usize::try_from(*remaining)
+                    .unwrap_or(usize::MAX)
+                    .min(input.len());
+                if n == 0 {
+                    return Ok((Event::NeedMore, 0));
+                }
+                *remaining -= n as u64;
+                if *remaining == 0 {
+                    self.body = Body::None;
+                }
+                (Event::Body(&input[..n]), n)
+            }
+            Body::Chunked(decoder) => match decoder.decode(input) {
+                (Ok(Chunk::Data(data)), used) => (Event::Body(data), used),
+                (Ok(Chunk::NeedMore), used) => (Event::NeedMore, used),
+                (Ok(Chunk::End), used) => {
+                    self.offset += used as u64;
+                    self.finish();
+                    return Ok((Event::End, used));
+                }
+                (Err(e), at) => return Err(Error::protocol(e, self.offset + at as u64)),
+            },
+            Body::UntilClose if input.is_empty() => (Event::NeedMore, 0),
+            Body::UntilClose => (Event::Body(input), input.len()),
+        };
+        self.offset += used as u64;
+        Ok((event, used))
+    }
+
+    fn finish(&mut self) {
+        self.body = Body::None;
+        self.state = if self.keep_alive {
+            State::Idle
+        } else {
+            State::Closed
+        };
+    }
+}

@@ -1,0 +1,358 @@
+//! Response head parser: status line and header fields (RFC 9112 §4, §5).
+//!
+//! Sans-io and borrowed: the caller owns the bytes and gets a [`ResponseHead`] that points into
+//! them. Running out of input is [`Status::Partial`], never an error. The head is only parsed
+//! once its terminating empty line is present, so a parse is one linear pass; [`find_head_end`]
+//! lets a caller that receives the head in pieces resume its search where it stopped.
+//!
+//! Strictness is deliberate: dockstat talks to one kind of server (the Docker daemon, written in
+//! Go, which always sends clean CRLF heads), so anything that could make the framing ambiguous is
+//! rejected rather than repaired: bare CR or LF, obs-fold, whitespace before a colon, control
+//! bytes, status codes outside 100..=599.
+//!
+//! What this module does not do: decide how the body is framed (see [`super::body`]), or keep
+//! any state between calls.
+
+use std::fmt;
+
+/// The longest response head accepted, status line and fields and the final empty line
+/// included. The Docker daemon sends about 300 bytes; anything near this is not a Docker daemon.
+pub const MAX_HEAD_LEN: usize = 32 * 1024;
+
+/// The most header fields accepted in one response head.
+pub const MAX_HEADERS: usize = 100;
+
+/// The result of a parse that may need more input.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Status<T> {
+    /// The head is complete.
+    Complete(T),
+    /// More bytes are needed; nothing in the input so far is invalid.
+    Partial,
+}
+
+/// Why a response head was rejected. One variant per grammar failure.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum HeadError {
+    /// The head is longer than [`MAX_HEAD_LEN`] bytes.
+    TooLarge,
+    /// The head has more than [`MAX_HEADERS`] fields.
+    TooManyHeaders,
+    /// The status line does not start with `HTTP/1.0 ` or `HTTP/1.1 `.
+    Version,
+    /// The status code is not three digits in `100..=599` followed by SP or the line end.
+    StatusCode,
+    /// The reason phrase holds a control byte.
+    Reason,
+    /// A line ends in a bare LF, or a CR is not followed by LF.
+    /// RFC 9112 §2.2 allows a bare LF to be accepted; dockstat does not, so that no two parsers
+    /// can disagree about where a line ends.
+    LineEnding,
+    /// A field line starts with whitespace: obsolete line folding (RFC 9112 §5.2), or
+    /// whitespace between the status line and the first field.
+    ObsFold,
+    /// A field name is empty or holds a byte that is not a token character.
+    HeaderName,
+    /// A field line has no colon.
+    MissingColon,
+    /// Whitespace between a field name and its colon; RFC 9112 §5.1: "A server MUST reject …
+    /// any received request message that contains whitespace between a header field name and
+    /// colon", and a response with it is no less ambiguous.
+    WhitespaceBeforeColon,
+    /// A field value holds NUL or another control byte other than HTAB.
+    HeaderValue,
+}
+
+impl HeadError {
+    /// A short description for messages.
+    pub fn description(self) -> &'static str {
+        match self {
+            HeadError::TooLarge => "response head is too large",
+            HeadError::TooManyHeaders => "too many header fields",
+            HeadError::Version => "status line does not start with HTTP/1.x",
+            HeadError::StatusCode => "invalid status code",
+            HeadError::Reason => "control byte in the reason phrase",
+            HeadError::LineEnding => "line in the response head does not end in CRLF",
+            HeadError::ObsFold => "folded header line (obs-fold)",
+            HeadError::HeaderName => "invalid header field name",
+            HeadError::MissingColon => "header line without a colon",
+            HeadError::WhitespaceBeforeColon => "whitespace between header name and colon",
+            HeadError::HeaderValue => "control byte in a header value",
+        }
+    }
+}
+
+impl fmt::Display for HeadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.description())
+    }
+}
+
+impl std::error::Error for HeadError {}
+
+/// A parsed response head, borrowed from the bytes it was parsed from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ResponseHead<'b> {
+    /// The minor HTTP version: 0 or 1.
+    pub minor_version: u8,
+    /// The status code, in `100..=599`.
+    pub code: u16,
+    /// The reason phrase (may be empty).
+    pub reason: &'b [u8],
+    raw: &'b [u8],
+    fields: &'b [u8],
+    count: usize,
+}
+
+impl<'b> ResponseHead<'b> {
+    /// The head as received: status line, fields and the final empty line.
+    pub fn raw(&self) -> &'b [u8] {
+        self.raw
+    }
+
+    /// Length of the head in bytes; the body starts at this offset.
+    pub fn len(&self) -> usize {
+        self.raw.len()
+    }
+
+    /// Always false: a head holds at least a status line.
+    pub fn is_empty(&self) -> bool {
+        self.raw.is_empty()
+    }
+
+    /// Number of header fields.
+    pub fn header_count(&self) -> usize {
+        self.count
+    }
+
+    /// The header fields in the order received.
+    pub fn headers(&self) -> Headers<'b> {
+        Headers { rest: self.fields }
+    }
+
+    /// The value of the first field named `name` (ASCII case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&'b [u8]> {
+        self.headers()
+            .find(|h| h.name.eq_ignore_ascii_case(name.as_bytes()))
+            .map(|h| h.value)
+    }
+}
+
+/// One header field. The name is a non-empty token; the value has its surrounding whitespace
+/// removed and holds no control bytes but HTAB.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Header<'b> {
+    pub name: &'b [u8],
+    pub value: &'b [u8],
+}
+
+impl Header<'_> {
+    /// Whether the field is named `name` (ASCII case-insensitive).
+    pub fn is(&self, name: &str) -> bool {
+        self.name.eq_ignore_ascii_case(name.as_bytes())
+    }
+}
+
+/// Iterator over the fields of a validated head.
+#[derive(Clone, Debug)]
+pub struct Headers<'b> {
+    rest: &'b [u8],
+}
+
+impl<'b> Iterator for Headers<'b> {
+    type Item = Header<'b>;
+
+    fn next(&mut self) -> Option<Header<'b>> {
+        // `rest` was validated by `parse_response`: CRLF-terminated `name:value` lines.
+        let end = find(self.rest, b'\n')?;
+        let line = &self.rest[..end.saturating_sub(1)];
+        self.rest = &self.rest[end + 1..];
+        let colon = find(line, b':')?;
+        Some(Header {
+            name: &line[..colon],
+            value: trim_ows(&line[colon + 1..]),
+        })
+    }
+}
+
+/// Searches `buf` for the end of a response head (the empty line), starting at `from`.
+///
+/// Returns the length of the head including its final CRLF, or `None` when the end is not in
+/// `buf` yet. A caller receiving the head in pieces passes the length it already searched as
+/// `from`, so the whole search is linear. Every error is reported as soon as it is certain, and
+/// depends only on the bytes up to the offending one, so the same input gives the same result
+/// however it is split: a status line not starting with `HTTP/1.0 ` or `HTTP/1.1 `, a bare LF,
+/// a CR not followed by LF, and a head longer than [`MAX_HEAD_LEN`].
+pub fn find_head_end(buf: &[u8], from: usize) -> Result<Option<usize>, HeadError> {
+    // Reject a stream that is not HTTP/1.x as early as possible instead of waiting for a head
+    // that will never come (a server speaking another protocol, TLS to a plain port, …).
+    let n = buf.len().min(9);
+    if buf[..n] != b"HTTP/1.1 "[..n] && buf[..n] != b"HTTP/1.0 "[..n] {
+        return Err(HeadError::Version);
+    }
+    // A head that fits ends within the first MAX_HEAD_LEN bytes; nothing after them is looked
+    // at, so an error beyond the limit cannot win over `TooLarge` when more input arrived at once.
+    let buf = &buf[..buf.len().min(MAX_HEAD_LEN)];
+    // Every byte before `from` was checked by the earlier call, except a CR that ended it: that
+    // one is decided by the byte after it.
+    let mut i = from.min(buf.len());
+    if i > 0 && buf[i - 1] == b'\r' {
+        i -= 1;
+    }
+    while let Some(off) = buf[i..].iter().position(|&b| b == b'\r' || b == b'\n') {
+        let cr = i + off;
+        // CRLF pairs are stepped over whole, so any LF found here is a bare one.
+        if buf[cr] == b'\n' {
+            return Err(HeadError::LineEnding);
+        }
+        match buf.get(cr + 1) {
+            None => break,
+            Some(b'\n') => {}
+            Some(_) => return Err(HeadError::LineEnding),
+        }
+        // An empty line: this CRLF directly follows the previous line's CRLF.
+        if cr >= 2 && buf[cr - 2..cr] == *b"\r\n" {
+            return Ok(Some(cr + 2));
+        }
+        i = cr + 2;
+    }
+    if buf.len() >= MAX_HEAD_LEN {
+        return Err(HeadError::TooLarge);
+    }
+    Ok(None)
+}
+
+/// Parses a response head from the start of `buf`.
+///
+/// `Ok(Status::Partial)` means the head is not complete yet; nothing is wrong so far.
+pub fn parse_response(buf: &[u8]) -> Result<Status<ResponseHead<'_>>, HeadError> {
+    match find_head_end(buf, 0)? {
+        None => Ok(Status::Partial),
+        Some(len) => parse_complete(&buf[..len]).map(Status::Complete),
+    }
+}
+
+/// Parses a head known to be complete: `head` ends with the empty line and holds nothing else.
+pub(crate) fn parse_complete(head: &[u8]) -> Result<ResponseHead<'_>, HeadError> {
+    let line_end = find(head, b'\n').ok_or(HeadError::LineEnding)?;
+    let status_line = &head[..line_end - 1];
+    let (minor_version, code, reason) = parse_status_line(status_line)?;
+
+    // Everything between the status line and the final empty line.
+    let fields = &head[line_end + 1..head.len() - 2];
+    let mut count = 0;
+    let mut rest = fields;
+    while let Some(end) = find(rest, b'\n') {
+        // `find_head_end` established that every LF follows a CR.
+        let line = &rest[..end - 1];
+        check_field_line(line)?;
+        count += 1;
+        if count > MAX_HEADERS {
+            return Err(HeadError::TooManyHeaders);
+        }
+        rest = &rest[end + 1..];
+    }
+    Ok(ResponseHead {
+        minor_version,
+        code,
+        reason,
+        raw: head,
+        fields,
+        count,
+    })
+}
+
+fn parse_status_line(line: &[u8]) -> Result<(u8, u16, &[u8]), HeadError> {
+    // status-line = HTTP-version SP status-code SP [ reason-phrase ]
+    let minor = match line.get(..9) {
+        Some(b"HTTP/1.1 ") => 1,
+        Some(b"HTTP/1.0 ") => 0,
+        _ => return Err(HeadError::Version),
+    };
+    let digits = line.get(9..12).ok_or(HeadError::StatusCode)?;
+    if !digits.iter().all(u8::is_ascii_digit) {
+        return Err(HeadError::StatusCode);
+    }
+    let code = digits
+        .iter()
+        .fold(0u16, |acc, d| acc * 10 + u16::from(d - b'0'));
+    if !(100..=599).contains(&code) {
+        return Err(HeadError::StatusCode);
+    }
+    // Go and many servers send "HTTP/1.1 200 OK"; a missing reason (and its SP) is tolerated
+    // because it cannot affect framing.
+    let reason = match line.get(12) {
+        None => &line[12..],
+        Some(b' ') => &line[13..],
+        Some(_) => return Err(HeadError::StatusCode),
+    };
+    if reason.iter().any(|&b| is_ctl(b) && b != b'\t') {
+        return Err(HeadError::Reason);
+    }
+    Ok((minor, code, reason))
+}
+
+fn check_field_line(line: &[u8]) -> Result<(), HeadError> {
+    match line.first() {
+        Some(b' ' | b'\t') => return Err(HeadError::ObsFold),
+        // `parse_complete` only passes lines before the final empty line, but an empty field
+        // line cannot occur there: it would have ended the head.
+        None => return Err(HeadError::MissingColon),
+        _ => {}
+    }
+    let colon = match line.iter().position(|&b| b == b':') {
+        Some(c) => c,
+        None => {
+            return Err(if line.iter().all(|&b| is_tchar(b)) {
+                HeadError::MissingColon
+            } else {
+                HeadError::HeaderName
+            });
+        }
+    };
+    let name = &line[..colon];
+    if name.is_empty() {
+        return Err(HeadError::HeaderName);
+    }
+    if let Some(pos) = name.iter().position(|&b| !is_tchar(b)) {
+        return Err(if name[pos..].iter().all(|&b| b == b' ' || b == b'\t') {
+            HeadError::WhitespaceBeforeColon
+        } else {
+            HeadError::HeaderName
+        });
+    }
+    // field-value = *field-content; field-vchar = VCHAR / obs-text. HTAB and SP are allowed.
+    if line[colon + 1..].iter().any(|&b| is_ctl(b) && b != b'\t') {
+        return Err(HeadError::HeaderValue);
+    }
+    Ok(())
+}
+
+/// Removes optional whitespace (SP / HTAB) at both ends.
+pub(crate) fn trim_ows(mut v: &[u8]) -> &[u8] {
+    while let [b' ' | b'\t', rest @ ..] = v {
+        v = rest;
+    }
+    while let [rest @ .., b' ' | b'\t'] = v {
+        v = rest;
+    }
+    v
+}
+
+#[inline]
+fn find(haystack: &[u8], needle: u8) -> Option<usize> {
+    haystack.iter().position(|&b| b == needle)
+}
+
+#[inline]
+fn is_ctl(b: u8) -> bool {
+    b < 0x20 || b == 0x7f
+}
+
+/// tchar (RFC 9110 §5.6.2): "!" / "#" / "$" / "%" / "&" / "'" / "*" / "+" / "-" / "." / "^" /
+/// "_" / "`" / "|" / "~" / DIGIT / ALPHA.
+#[inline]
+pub(crate) fn is_tchar(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+}
