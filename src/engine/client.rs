@@ -1,0 +1,180 @@
+//! A sequential client for one-off requests (`/_ping`, `/version`, listings), on the reactor.
+//!
+//! [`Client::get`] sends one request and waits for its whole response, reusing the previous
+//! connection when the daemon kept it alive. It runs the same [`Reactor`] as the stats engine
+//! (with a single connection), so every byte goes through the same parser and limits; it is
+//! blocking only in that it polls until the response is complete.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::endpoint::Endpoint;
+use super::reactor::{ConnEvent, ConnId, Flow, Reactor};
+use super::version::ApiVersion;
+use crate::error::{Error, ErrorKind, ProtocolError, Result};
+
+/// The largest response body [`Client::get`] collects. A listing of 10,000 containers is about
+/// 15 MB.
+pub const MAX_BODY_LEN: usize = 256 << 20;
+
+/// A complete response.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Response {
+    /// The status code.
+    pub code: u16,
+    /// The head as received.
+    pub head: Vec<u8>,
+    /// The decoded body.
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    /// The value of the first header field named `name` (ASCII case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&[u8]> {
+        crate::http::parse_response(&self.head)
+            .ok()
+            .and_then(|s| match s {
+                crate::http::Status::Complete(h) => h.header(name),
+                crate::http::Status::Partial => None,
+            })
+    }
+
+    /// The daemon's error message from a JSON error body (`{"message":"…"}`), or the body
+    /// as text.
+    pub fn error_message(&self) -> String {
+        let text = String::from_utf8_lossy(&self.body);
+        let text = text.trim();
+        if let Some(rest) = text.strip_prefix("{\"message\":\"") {
+            if let Some(msg) = rest.strip_suffix("\"}") {
+                return msg.replace("\\\"", "\"");
+            }
+        }
+        text.to_string()
+    }
+}
+
+/// Sequential requests to one endpoint. See the [module docs](self).
+#[derive(Debug)]
+pub struct Client {
+    reactor: Reactor<()>,
+    endpoint: Arc<Endpoint>,
+    conn: Option<ConnId>,
+    timeout: Option<Duration>,
+    api: Option<ApiVersion>,
+}
+
+impl Client {
+    /// A client for `endpoint`; nothing is connected until the first request.
+    pub fn new(endpoint: Endpoint) -> Result<Client> {
+        Ok(Client {
+            reactor: Reactor::new(16).map_err(|e| Error::io(ErrorKind::Io, e))?,
+            endpoint: Arc::new(endpoint),
+            conn: None,
+            timeout: None,
+            api: None,
+        })
+    }
+
+    /// Limits each request (connect included) to `timeout`.
+    pub fn set_timeout(&mut self, timeout: Option<Duration>) {
+        self.timeout = timeout;
+    }
+
+    /// Uses `version` instead of negotiating (`DOCKER_API_VERSION`).
+    pub fn set_api_version(&mut self, version: Option<ApiVersion>) {
+        if version.is_some() {
+            self.api = version;
+        }
+    }
+
+    /// The endpoint.
+    pub fn endpoint(&self) -> &Arc<Endpoint> {
+        &self.endpoint
+    }
+
+    /// The API version to use: `DOCKER_API_VERSION` if given, else negotiated once with
+    /// `/_ping`.
+    pub fn api_version(&mut self) -> Result<ApiVersion> {
+        if let Some(v) = self.api {
+            return Ok(v);
+        }
+        let ping = self.get("/_ping")?;
+        if ping.code >= 400 {
+            return Err(Error::new(ErrorKind::Status(ping.code)).context(ping.error_message()));
+        }
+        let v = ApiVersion::negotiate(ping.header("api-version"));
+        self.api = Some(v);
+        Ok(v)
+    }
+
+    /// `GET /vX.Y{path}` with the negotiated version.
+    pub fn get_api(&mut self, path: &str) -> Result<Response> {
+        let v = self.api_version()?;
+        self.get(&v.path(path))
+    }
+
+    /// Sends `GET target` and collects the whole response.
+    pub fn get(&mut self, target: &str) -> Result<Response> {
+        let deadline = self.timeout.map(|t| Instant::now() + t);
+        let id = match self.conn.take() {
+            Some(id) => match self.reactor.send_get(id, target) {
+                Ok(()) => id,
+                // The idle connection is gone (closed by the daemon): open a new one.
+                Err(_) => self.reactor.open(&self.endpoint, target, ())?,
+            },
+            None => self.reactor.open(&self.endpoint, target, ())?,
+        };
+        self.reactor.set_deadline(id, deadline);
+
+        let mut response = Response {
+            code: 0,
+            head: Vec::new(),
+            body: Vec::new(),
+        };
+        let mut outcome: Option<Result<bool>> = None;
+        while outcome.is_none() {
+            self.reactor
+                .poll(None, &mut |_, _, event| match event {
+                    ConnEvent::Head(head) => {
+                        response.code = head.code;
+                        response.head = head.raw().to_vec();
+                        Flow::Continue
+                    }
+                    ConnEvent::Body(data) => {
+                        if response.body.len() + data.len() > MAX_BODY_LEN {
+                            outcome = Some(Err(Error::new(ErrorKind::Protocol(
+                                ProtocolError::BodyTooLarge,
+                            ))));
+                            return Flow::Close;
+                        }
+                        response.body.extend_from_slice(data);
+                        Flow::Continue
+                    }
+                    ConnEvent::End { reusable } => {
+                        outcome = Some(Ok(reusable));
+                        Flow::Continue
+                    }
+                    ConnEvent::Closed => {
+                        outcome = Some(Err(Error::new(ErrorKind::EmptyReply)));
+                        Flow::Close
+                    }
+                    ConnEvent::Failed(e) => {
+                        outcome = Some(Err(e));
+                        Flow::Close
+                    }
+                })
+                .map_err(|e| Error::io(ErrorKind::Io, e))?;
+        }
+        match outcome {
+            Some(Ok(reusable)) => {
+                if reusable {
+                    self.reactor.set_deadline(id, None);
+                    self.conn = Some(id);
+                }
+                Ok(response)
+            }
+            Some(Err(e)) => Err(e.context(target)),
+            None => Err(Error::new(ErrorKind::Io)),
+        }
+    }
+}

@@ -1,0 +1,17 @@
+//! The engine: the only layer with sockets, readiness and clocks.
+//!
+//! - [`endpoint`]: where the daemon is (`DOCKER_HOST`, `-H`).
+//! - [`version`]: API version negotiation.
+//! - [`reactor`]: many HTTP connections on one mio `Poll`.
+//! - [`client`]: sequential one-off requests on the reactor.
+
+pub mod client;
+pub mod endpoint;
+pub mod reactor;
+pub(crate) mod transport;
+pub mod version;
+
+pub use client::{Client, Response};
+pub use endpoint::{Address, DEFAULT_HOST, Endpoint};
+pub use reactor::{ConnEvent, ConnId, Flow, Reactor};
+pub use version::ApiVersion;

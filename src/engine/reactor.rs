@@ -1,0 +1,615 @@
+//! The reactor: many HTTP connections on one mio `Poll`, driven from one thread.
+//!
+//! Each connection pairs a nonblocking [`Transport`] with a sans-io [`Connection`] and a
+//! caller-chosen state `S`. [`Reactor::poll`] waits for readiness, then for every ready
+//! connection writes pending request bytes and reads until the socket is drained, feeding
+//! what it read through the connection and handing the resulting events — response head,
+//! body pieces borrowed from the shared read buffer, end, failure — to the caller's handler.
+//!
+//! Reading stops at `WouldBlock`, or at a short read: a read that returns less than the
+//! buffer drained the socket's queue, and with edge-triggered readiness any later data raises
+//! a new event (tokio relies on the same fact). This saves one `read` syscall per frame. When
+//! the peer has also closed its side (`is_read_closed`), reading continues to the end of
+//! stream, because no further event would come.
+//!
+//! One read buffer serves every connection: data is consumed (handed to the handler) before
+//! the next connection is read, so per-connection memory is only the connection's own state.
+//!
+//! Errors end only the connection they hit: the handler gets [`ConnEvent::Failed`] and the
+//! connection is closed. `Interrupted` is retried everywhere.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::io::{self, Read, Write};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use mio::event::Event;
+use mio::{Events, Poll, Registry, Token};
+
+use super::endpoint::{Address, Endpoint};
+use super::transport::{Connect, Transport};
+use crate::conn::{self, Connection};
+use crate::error::{Error, ErrorKind, Result};
+use crate::http::ResponseHead;
+
+#[cfg(not(target_pointer_width = "64"))]
+compile_error!("dockstat packs a slot index and generation into a 64-bit mio Token");
+
+/// Size of the read buffer shared by all connections of a reactor.
+pub const READ_BUF_LEN: usize = 64 * 1024;
+
+/// First delay before retrying a connect refused with `EAGAIN` (a full unix listen backlog);
+/// it doubles up to [`CONNECT_RETRY_MAX`].
+pub const CONNECT_RETRY_MIN: Duration = Duration::from_millis(1);
+
+/// Longest delay between connect retries.
+pub const CONNECT_RETRY_MAX: Duration = Duration::from_millis(200);
+
+/// Names one connection of a reactor. Stays unique after the connection is gone (a generation
+/// distinguishes reuses of the same slot).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ConnId {
+    index: u32,
+    generation: u32,
+}
+
+impl ConnId {
+    fn token(self) -> Token {
+        Token(((self.generation as usize) << 32) | self.index as usize)
+    }
+
+    fn from_token(token: Token) -> ConnId {
+        ConnId {
+            index: token.0 as u32,
+            generation: (token.0 >> 32) as u32,
+        }
+    }
+}
+
+/// What happened on a connection.
+#[derive(Debug)]
+pub enum ConnEvent<'a> {
+    /// The final response head arrived.
+    Head(ResponseHead<'a>),
+    /// A piece of the decoded body, borrowed from the read buffer.
+    Body(&'a [u8]),
+    /// The response is complete. If `reusable`, the connection stays open and idle and may
+    /// carry another request ([`Reactor::send_get`]); otherwise it is closed after this event.
+    End { reusable: bool },
+    /// The server closed an idle connection; it is gone after this event.
+    Closed,
+    /// The connection failed (connect, I/O, timeout, malformed response); it is gone after
+    /// this event.
+    Failed(Error),
+}
+
+/// What the handler wants done with the connection after an event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Flow {
+    /// Keep going.
+    Continue,
+    /// Close the connection now; no more events for it.
+    Close,
+}
+
+#[derive(Debug)]
+enum Phase {
+    /// Waiting to try connecting to address `addr` of the endpoint (after `EAGAIN`, or not
+    /// tried yet).
+    Retry { addr: usize, delay: Duration },
+    /// A TCP connect in progress.
+    Connecting { transport: Transport, addr: usize },
+    /// Connected.
+    Open(Transport),
+    /// Failed before any I/O event could report it; reported at the next poll.
+    Failed(Option<Error>),
+}
+
+#[derive(Debug)]
+struct Conn<S> {
+    endpoint: Arc<Endpoint>,
+    phase: Phase,
+    http: Connection,
+    deadline: Option<Instant>,
+    retry_at: Option<Instant>,
+    user: S,
+}
+
+#[derive(Debug)]
+struct Slot<S> {
+    generation: u32,
+    conn: Option<Conn<S>>,
+}
+
+/// Many connections on one mio `Poll`. See the [module docs](self).
+#[derive(Debug)]
+pub struct Reactor<S> {
+    poll: Poll,
+    events: Events,
+    core: Core<S>,
+}
+
+#[derive(Debug)]
+struct Core<S> {
+    registry: Registry,
+    slots: Vec<Slot<S>>,
+    free: Vec<u32>,
+    timers: BinaryHeap<Reverse<(Instant, ConnId)>>,
+    pending: Vec<ConnId>,
+    read_buf: Box<[u8]>,
+    open: usize,
+}
+
+/// What to do with a connection after processing.
+enum Step {
+    Keep,
+    Free,
+}
+
+impl<S> Reactor<S> {
+    /// A reactor with room for `events_capacity` readiness events per poll.
+    pub fn new(events_capacity: usize) -> io::Result<Reactor<S>> {
+        let poll = Poll::new()?;
+        let registry = poll.registry().try_clone()?;
+        Ok(Reactor {
+            poll,
+            events: Events::with_capacity(events_capacity.max(16)),
+            core: Core {
+                registry,
+                slots: Vec::new(),
+                free: Vec::new(),
+                timers: BinaryHeap::new(),
+                pending: Vec::new(),
+                read_buf: vec![0; READ_BUF_LEN].into_boxed_slice(),
+                open: 0,
+            },
+        })
+    }
+
+    /// Number of connections (opening, open or idle).
+    pub fn len(&self) -> usize {
+        self.core.open
+    }
+
+    /// Whether the reactor holds no connection.
+    pub fn is_empty(&self) -> bool {
+        self.core.open == 0
+    }
+
+    /// Opens a connection to `endpoint` and queues `GET target` on it.
+    ///
+    /// Never blocks. Connect failures are reported as [`ConnEvent::Failed`] from a later
+    /// [`Reactor::poll`]; only an invalid `target` fails here.
+    pub fn open(&mut self, endpoint: &Arc<Endpoint>, target: &str, user: S) -> Result<ConnId> {
+        let mut http = Connection::new();
+        http.send_get(target, endpoint.host_header())?;
+        let id = self.core.alloc(Conn {
+            endpoint: Arc::clone(endpoint),
+            phase: Phase::Retry {
+                addr: 0,
+                delay: CONNECT_RETRY_MIN,
+            },
+            http,
+            deadline: None,
+            retry_at: None,
+            user,
+        });
+        self.core.connect(id);
+        Ok(id)
+    }
+
+    /// Sends `GET target` on an idle connection (after [`ConnEvent::End`] with `reusable`).
+    pub fn send_get(&mut self, id: ConnId, target: &str) -> Result<()> {
+        let core = &mut self.core;
+        let conn = core
+            .get_mut(id)
+            .ok_or_else(|| Error::new(ErrorKind::Io).context("connection is closed"))?;
+        conn.http.send_get(target, conn.endpoint.host_header())?;
+        if let Phase::Open(transport) = &mut conn.phase {
+            if let Err(e) = flush(transport, &mut conn.http) {
+                conn.phase = Phase::Failed(Some(Error::io(ErrorKind::Io, e)));
+                core.pending.push(id);
+            }
+        }
+        Ok(())
+    }
+
+    /// Sets (or clears) the time by which the connection must have finished its exchange;
+    /// past it, the connection fails with [`ErrorKind::Timeout`].
+    pub fn set_deadline(&mut self, id: ConnId, deadline: Option<Instant>) {
+        if let Some(conn) = self.core.get_mut(id) {
+            conn.deadline = deadline;
+            if let Some(at) = deadline {
+                self.core.timers.push(Reverse((at, id)));
+            }
+        }
+    }
+
+    /// The caller's state for a connection.
+    pub fn user_mut(&mut self, id: ConnId) -> Option<&mut S> {
+        self.core.get_mut(id).map(|c| &mut c.user)
+    }
+
+    /// Closes a connection and returns its state; `None` if it was already gone.
+    pub fn close(&mut self, id: ConnId) -> Option<S> {
+        self.core.free(id)
+    }
+
+    /// Waits up to `timeout` (forever with `None`) for I/O or a timer, then processes
+    /// everything that is ready, calling `handler` for each event.
+    pub fn poll<F>(&mut self, timeout: Option<Duration>, handler: &mut F) -> io::Result<()>
+    where
+        F: FnMut(ConnId, &mut S, ConnEvent<'_>) -> Flow,
+    {
+        let mut timeout = timeout;
+        if !self.core.pending.is_empty() {
+            timeout = Some(Duration::ZERO);
+        }
+        if let Some(Reverse((at, _))) = self.core.timers.peek() {
+            let until = at.saturating_duration_since(Instant::now());
+            timeout = Some(timeout.map_or(until, |t| t.min(until)));
+        }
+        match self.poll.poll(&mut self.events, timeout) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => return Ok(()),
+            Err(e) => return Err(e),
+        }
+        for event in self.events.iter() {
+            self.core.ready(event, handler);
+        }
+        self.core.report_pending(handler);
+        self.core.fire_timers(Instant::now(), handler);
+        self.core.report_pending(handler);
+        Ok(())
+    }
+}
+
+impl<S> Core<S> {
+    fn alloc(&mut self, conn: Conn<S>) -> ConnId {
+        self.open += 1;
+        match self.free.pop() {
+            Some(index) => {
+                let slot = &mut self.slots[index as usize];
+                slot.conn = Some(conn);
+                ConnId {
+                    index,
+                    generation: slot.generation,
+                }
+            }
+            None => {
+                let index = self.slots.len() as u32;
+                self.slots.push(Slot {
+                    generation: 0,
+                    conn: Some(conn),
+                });
+                ConnId {
+                    index,
+                    generation: 0,
+                }
+            }
+        }
+    }
+
+    fn get_mut(&mut self, id: ConnId) -> Option<&mut Conn<S>> {
+        lookup(&mut self.slots, id)
+    }
+
+    fn free(&mut self, id: ConnId) -> Option<S> {
+        let slot = self.slots.get_mut(id.index as usize)?;
+        if slot.generation != id.generation {
+            return None;
+        }
+        let mut conn = slot.conn.take()?;
+        slot.generation = slot.generation.wrapping_add(1);
+        self.free.push(id.index);
+        self.open -= 1;
+        if let Phase::Open(t) | Phase::Connecting { transport: t, .. } = &mut conn.phase {
+            // Closing the socket removes it from epoll anyway; deregistering first keeps mio's
+            // bookkeeping exact. Failure here cannot leak anything, so it is ignored.
+            let _ = t.deregister(&self.registry);
+        }
+        Some(conn.user)
+    }
+
+    /// Tries to connect `id` (in phase `Retry`): on success registers it and writes the
+    /// request; on `EAGAIN` schedules a retry; on failure tries the next address or queues
+    /// the failure for reporting.
+    fn connect(&mut self, id: ConnId) {
+        let token = id.token();
+        let Some(conn) = lookup(&mut self.slots, id) else {
+            return;
+        };
+        let Phase::Retry { addr, delay } = conn.phase else {
+            return;
+        };
+        conn.retry_at = None;
+        let endpoint = Arc::clone(&conn.endpoint);
+        let mut addr = addr;
+        let result = loop {
+            let attempt = match endpoint.address() {
+                Address::Unix(path) => Transport::connect_unix(path),
+                Address::Tcp { addrs, .. } => match addrs.get(addr) {
+                    Some(a) => Transport::connect_tcp(*a),
+                    None => Err(io::Error::from(io::ErrorKind::AddrNotAvailable)),
+                },
+            };
+            match attempt {
+                Err(_) if has_next_addr(&endpoint, addr) => addr += 1,
+                other => break other,
+            }
+        };
+        let registry = &self.registry;
+        let phase = match result {
+            Ok(Connect::Done(mut t)) => match t.register(registry, token) {
+                Ok(()) => match flush(&mut t, &mut conn.http) {
+                    Ok(()) => Phase::Open(t),
+                    Err(e) => Phase::Failed(Some(Error::io(ErrorKind::Io, e))),
+                },
+                Err(e) => Phase::Failed(Some(Error::io(ErrorKind::Connect, e))),
+            },
+            Ok(Connect::Pending(mut t)) => match t.register(registry, token) {
+                Ok(()) => Phase::Connecting { transport: t, addr },
+                Err(e) => Phase::Failed(Some(Error::io(ErrorKind::Connect, e))),
+            },
+            Ok(Connect::Again) => {
+                let at = Instant::now() + delay;
+                conn.retry_at = Some(at);
+                self.timers.push(Reverse((at, id)));
+                Phase::Retry {
+                    addr,
+                    delay: (delay * 2).min(CONNECT_RETRY_MAX),
+                }
+            }
+            Err(e) => Phase::Failed(Some(Error::io(ErrorKind::Connect, e))),
+        };
+        if matches!(phase, Phase::Failed(_)) {
+            self.pending.push(id);
+        }
+        conn.phase = phase;
+    }
+
+    /// Handles one readiness event.
+    fn ready<F>(&mut self, event: &Event, handler: &mut F)
+    where
+        F: FnMut(ConnId, &mut S, ConnEvent<'_>) -> Flow,
+    {
+        let id = ConnId::from_token(event.token());
+        let Some(slot) = self.slots.get_mut(id.index as usize) else {
+            return;
+        };
+        if slot.generation != id.generation {
+            return; // an event for a connection closed earlier in this batch
+        }
+        let Some(conn) = slot.conn.as_mut() else {
+            return;
+        };
+
+        if let Phase::Connecting { transport, addr } = &mut conn.phase {
+            match transport.finish_connect() {
+                Ok(true) => {
+                    let Phase::Connecting { transport, .. } =
+                        std::mem::replace(&mut conn.phase, Phase::Failed(None))
+                    else {
+                        return;
+                    };
+                    conn.phase = Phase::Open(transport);
+                }
+                Ok(false) => return,
+                Err(e) => {
+                    let next = *addr + 1;
+                    if has_next_addr(&conn.endpoint, *addr) {
+                        let _ = transport.deregister(&self.registry);
+                        conn.phase = Phase::Retry {
+                            addr: next,
+                            delay: CONNECT_RETRY_MIN,
+                        };
+                        self.connect(id);
+                    } else {
+                        let err = Error::io(ErrorKind::Connect, e);
+                        self.fail(id, err, handler);
+                    }
+                    return;
+                }
+            }
+        }
+
+        let step = match &mut conn.phase {
+            Phase::Open(transport) => {
+                let mut step = Step::Keep;
+                if !conn.http.transmit().is_empty() {
+                    if let Err(e) = flush(transport, &mut conn.http) {
+                        step = deliver(
+                            id,
+                            conn,
+                            ConnEvent::Failed(Error::io(ErrorKind::Io, e)),
+                            handler,
+                        );
+                    }
+                }
+                if matches!(step, Step::Keep)
+                    && (event.is_readable() || event.is_read_closed() || event.is_error())
+                {
+                    step = read_all(
+                        id,
+                        conn,
+                        &mut self.read_buf,
+                        event.is_read_closed(),
+                        handler,
+                    );
+                }
+                step
+            }
+            _ => Step::Keep,
+        };
+        if let Step::Free = step {
+            self.free(id);
+        }
+    }
+
+    fn fail<F>(&mut self, id: ConnId, err: Error, handler: &mut F)
+    where
+        F: FnMut(ConnId, &mut S, ConnEvent<'_>) -> Flow,
+    {
+        if let Some(conn) = self.get_mut(id) {
+            deliver(id, conn, ConnEvent::Failed(err), handler);
+            self.free(id);
+        }
+    }
+
+    fn report_pending<F>(&mut self, handler: &mut F)
+    where
+        F: FnMut(ConnId, &mut S, ConnEvent<'_>) -> Flow,
+    {
+        while let Some(id) = self.pending.pop() {
+            let Some(conn) = self.get_mut(id) else {
+                continue;
+            };
+            if let Phase::Failed(err) = &mut conn.phase {
+                let err = err.take().unwrap_or_else(|| Error::new(ErrorKind::Io));
+                self.fail(id, err, handler);
+            }
+        }
+    }
+
+    fn fire_timers<F>(&mut self, now: Instant, handler: &mut F)
+    where
+        F: FnMut(ConnId, &mut S, ConnEvent<'_>) -> Flow,
+    {
+        while let Some(&Reverse((at, id))) = self.timers.peek() {
+            if at > now {
+                break;
+            }
+            self.timers.pop();
+            let Some(conn) = self.get_mut(id) else {
+                continue;
+            };
+            if conn.deadline.is_some_and(|d| d <= now) {
+                self.fail(id, Error::new(ErrorKind::Timeout), handler);
+            } else if conn.retry_at.is_some_and(|r| r <= now) {
+                self.connect(id);
+            }
+        }
+    }
+}
+
+fn lookup<S>(slots: &mut [Slot<S>], id: ConnId) -> Option<&mut Conn<S>> {
+    let slot = slots.get_mut(id.index as usize)?;
+    if slot.generation != id.generation {
+        return None;
+    }
+    slot.conn.as_mut()
+}
+
+fn has_next_addr(endpoint: &Endpoint, addr: usize) -> bool {
+    matches!(endpoint.address(), Address::Tcp { addrs, .. } if addr + 1 < addrs.len())
+}
+
+/// Writes pending request bytes until done or `WouldBlock`.
+fn flush(transport: &mut Transport, http: &mut Connection) -> io::Result<()> {
+    while !http.transmit().is_empty() {
+        match transport.write(http.transmit()) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => http.advance_transmit(n),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// Calls the handler; a failure event always frees the connection.
+fn deliver<S, F>(id: ConnId, conn: &mut Conn<S>, event: ConnEvent<'_>, handler: &mut F) -> Step
+where
+    F: FnMut(ConnId, &mut S, ConnEvent<'_>) -> Flow,
+{
+    let terminal = matches!(
+        event,
+        ConnEvent::Failed(_) | ConnEvent::Closed | ConnEvent::End { reusable: false }
+    );
+    let event = match event {
+        ConnEvent::Failed(e) => ConnEvent::Failed(e.context(conn.endpoint.url())),
+        other => other,
+    };
+    let flow = handler(id, &mut conn.user, event);
+    if terminal || flow == Flow::Close {
+        Step::Free
+    } else {
+        Step::Keep
+    }
+}
+
+/// Reads until the socket is drained, feeding the connection.
+fn read_all<S, F>(
+    id: ConnId,
+    conn: &mut Conn<S>,
+    buf: &mut [u8],
+    read_closed: bool,
+    handler: &mut F,
+) -> Step
+where
+    F: FnMut(ConnId, &mut S, ConnEvent<'_>) -> Flow,
+{
+    loop {
+        let Phase::Open(transport) = &mut conn.phase else {
+            return Step::Keep;
+        };
+        let n = match transport.read(buf) {
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Step::Keep,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                return deliver(
+                    id,
+                    conn,
+                    ConnEvent::Failed(Error::io(ErrorKind::Io, e)),
+                    handler,
+                );
+            }
+        };
+        if n == 0 {
+            return match conn.http.handle_eof() {
+                Ok(Some(_)) => deliver(id, conn, ConnEvent::End { reusable: false }, handler),
+                Ok(None) => deliver(id, conn, ConnEvent::Closed, handler),
+                Err(e) => deliver(id, conn, ConnEvent::Failed(e), handler),
+            };
+        }
+        if let Step::Free = feed(id, conn, &buf[..n], handler) {
+            return Step::Free;
+        }
+        if n < buf.len() && !read_closed {
+            return Step::Keep;
+        }
+    }
+}
+
+/// Runs received bytes through the connection and hands the events to the handler.
+fn feed<S, F>(id: ConnId, conn: &mut Conn<S>, mut input: &[u8], handler: &mut F) -> Step
+where
+    F: FnMut(ConnId, &mut S, ConnEvent<'_>) -> Flow,
+{
+    loop {
+        let (event, used) = match conn.http.handle_input(input) {
+            Ok(r) => r,
+            Err(e) => {
+                let e = e.context(conn.endpoint.url());
+                handler(id, &mut conn.user, ConnEvent::Failed(e));
+                return Step::Free;
+            }
+        };
+        input = &input[used..];
+        let (event, terminal) = match event {
+            conn::Event::NeedMore => return Step::Keep,
+            conn::Event::Head(head) => (ConnEvent::Head(head), false),
+            conn::Event::Body(data) => (ConnEvent::Body(data), false),
+            conn::Event::End => {
+                let reusable = conn.http.is_reusable();
+                (ConnEvent::End { reusable }, !reusable)
+            }
+        };
+        if handler(id, &mut conn.user, event) == Flow::Close || terminal {
+            return Step::Free;
+        }
+    }
+}

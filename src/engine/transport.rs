@@ -1,0 +1,106 @@
+//! Byte transports under a connection: unix sockets and plain TCP, always nonblocking.
+//!
+//! Connecting never blocks. A unix socket connects at once or fails at once; when the
+//! daemon's listen backlog is full it fails with `EAGAIN` ([`Connect::Again`]) and the caller
+//! retries later. A TCP connect completes on WRITABLE, after which [`Transport::finish_connect`]
+//! reads the socket error (`take_error`) and confirms with `peer_addr`, as mio documents.
+
+use std::io::{self, Read, Write};
+use std::net::SocketAddr;
+use std::path::Path;
+
+use mio::net::{TcpStream, UnixStream};
+use mio::{Interest, Registry, Token};
+
+/// An open (or opening) nonblocking socket.
+#[derive(Debug)]
+pub(crate) enum Transport {
+    Unix(UnixStream),
+    Tcp(TcpStream),
+}
+
+/// The result of starting a connect.
+#[derive(Debug)]
+pub(crate) enum Connect {
+    /// Connected already (unix sockets).
+    Done(Transport),
+    /// In progress; wait for WRITABLE, then call [`Transport::finish_connect`].
+    Pending(Transport),
+    /// The peer cannot take the connection now (a full unix listen backlog): retry later.
+    Again,
+}
+
+impl Transport {
+    pub(crate) fn connect_unix(path: &Path) -> io::Result<Connect> {
+        match UnixStream::connect(path) {
+            Ok(s) => Ok(Connect::Done(Transport::Unix(s))),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(Connect::Again),
+            Err(e) => Err(e),
+        }
+    }
+
+    pub(crate) fn connect_tcp(addr: SocketAddr) -> io::Result<Connect> {
+        let s = TcpStream::connect(addr)?;
+        // Requests are written in one piece; there is nothing to gain from Nagle.
+        s.set_nodelay(true)?;
+        Ok(Connect::Pending(Transport::Tcp(s)))
+    }
+
+    /// After a WRITABLE (or error) event on a pending connect: `Ok(true)` when connected,
+    /// `Ok(false)` when still in progress, the connect error otherwise.
+    pub(crate) fn finish_connect(&self) -> io::Result<bool> {
+        match self {
+            Transport::Unix(_) => Ok(true),
+            Transport::Tcp(s) => {
+                if let Some(e) = s.take_error()? {
+                    return Err(e);
+                }
+                match s.peer_addr() {
+                    Ok(_) => Ok(true),
+                    Err(e) if e.kind() == io::ErrorKind::NotConnected => Ok(false),
+                    Err(e) => Err(e),
+                }
+            }
+        }
+    }
+
+    pub(crate) fn register(&mut self, registry: &Registry, token: Token) -> io::Result<()> {
+        // Both interests for the connection's whole life: with edge-triggered readiness a
+        // WRITABLE edge only comes when the send buffer frees up, so this costs nothing while
+        // idle and saves a reregister per request.
+        let interest = Interest::READABLE | Interest::WRITABLE;
+        match self {
+            Transport::Unix(s) => registry.register(s, token, interest),
+            Transport::Tcp(s) => registry.register(s, token, interest),
+        }
+    }
+
+    pub(crate) fn deregister(&mut self, registry: &Registry) -> io::Result<()> {
+        match self {
+            Transport::Unix(s) => registry.deregister(s),
+            Transport::Tcp(s) => registry.deregister(s),
+        }
+    }
+}
+
+impl Read for Transport {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Transport::Unix(s) => s.read(buf),
+            Transport::Tcp(s) => s.read(buf),
+        }
+    }
+}
+
+impl Write for Transport {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Transport::Unix(s) => s.write(buf),
+            Transport::Tcp(s) => s.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
