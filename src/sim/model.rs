@@ -1,0 +1,964 @@
+//! The simulated host and its containers, and what their cgroup counters read at a given time.
+//!
+//! Pure: no clocks, no I/O. The model is built from a [`SimConfig`] and the sim's start time,
+//! and [`Model::sample_into`] computes a container's counters *as a function of wall time*.
+//! Two consequences the rest of the sim relies on:
+//! - a stream needs no memory of the previous frame: `precpu_stats` is the sample at the
+//!   previous `read` time, recomputed;
+//! - cumulative counters (CPU time, page faults, bytes written, packets) never decrease, because
+//!   each is `base + rate × wobble(t)` with a non-decreasing `wobble` (see [`wobble`]).
+//!
+//! Workloads mimic the containers of `shared/scripts/real-dockerd.sh spawn N mix` and the
+//! numbers of the Docker 20.10 captures in `shared/fixtures/docker20-cgv1/`: `busy` burns half a
+//! core under a CFS quota (throttling counters advance), `idle` sleeps, `memhog` holds 200 MiB of
+//! shmem under a 512 MiB limit, `writer` writes 16 MiB a second with direct I/O, `forky` forks ten
+//! sleeps every two seconds under a pids limit of 64, `net` sits on the bridge network and
+//! receives a trickle of packets. Everything is deterministic from the seed.
+//!
+//! Lifecycle changes (start, die, destroy) are not modelled yet; [`State`] is where they go.
+
+use std::collections::HashMap;
+
+use super::time::{SECOND, UnixNanos};
+use super::{Cgroup, SimConfig};
+
+/// `hierarchical_memory_limit` of an unlimited cgroup v1 memory controller
+/// (`PAGE_COUNTER_MAX * PAGE_SIZE` on x86-64), as in the fixtures.
+pub(crate) const V1_UNLIMITED: u64 = 9_223_372_036_854_771_712;
+
+/// `pids.max` = "max" as Docker reports it on cgroup v2.
+pub(crate) const V2_PIDS_UNLIMITED: u64 = u64::MAX;
+
+/// CPU ticks are `USER_HZ` = 100 per second: `cpuacct.stat` and `/proc/stat` count in 10 ms.
+const TICK: u64 = 10_000_000;
+
+/// The image every simulated container runs.
+pub(crate) const IMAGE_NAME: &str = "sim/busybox:latest";
+
+/// splitmix64's finaliser: a cheap, well-mixed, deterministic hash step.
+pub(crate) fn mix(x: u64) -> u64 {
+    let mut z = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// Hash of two values.
+pub(crate) fn hash2(a: u64, b: u64) -> u64 {
+    mix(a ^ mix(b))
+}
+
+/// 64 lowercase hex digits derived from `key`, the shape of Docker's ids and digests.
+pub(crate) fn hex64(key: u64) -> String {
+    let mut s = String::with_capacity(64);
+    for i in 0..4 {
+        s.push_str(&format!("{:016x}", hash2(key, i)));
+    }
+    s
+}
+
+/// "Effective" nanoseconds: `t` plus a bounded deterministic wobble, so that counters driven
+/// by it advance at a rate that varies from second to second (frames differ) while staying
+/// exactly non-decreasing and averaging a slope of 1.
+///
+/// The wobble is a piecewise-linear interpolation between random values in `[-amp, amp]`
+/// placed every second; its slope is at most `2 × amp / 1 s`, so with `amp` ≤ 400 ms the total
+/// slope stays ≥ 0.2 and integer truncation can only ever add, never subtract, across one ns.
+pub(crate) fn wobble(key: u64, t: u64, amp: u64) -> u64 {
+    let amp = amp.min(400_000_000);
+    let knot = |k: u64| i128::from(hash2(key, k) % 2001) - 1000; // [-1000, 1000]
+    let k = t / SECOND;
+    let f = i128::from(t % SECOND);
+    let s = i128::from(SECOND);
+    let amp = i128::from(amp);
+    let w = (amp * (knot(k) * (s - f) + knot(k + 1) * f)).div_euclid(s * 1000);
+    // |w| <= amp, so the sum is never negative.
+    u64::try_from(i128::from(t) + amp + w).unwrap_or(0)
+}
+
+/// `base + rate_per_s × e / 1 s`, computed without overflow for any `e` the sim can reach.
+fn at_rate(base: u64, rate_per_s: u64, e: u64) -> u64 {
+    let v = u128::from(rate_per_s) * u128::from(e) / u128::from(SECOND);
+    base.saturating_add(u64::try_from(v).unwrap_or(u64::MAX))
+}
+
+/// A deterministic value in `[0, n]` that changes once per second (for gauges such as memory
+/// usage, which go up and down).
+fn per_second(key: u64, t: u64, n: u64) -> u64 {
+    if n == 0 {
+        return 0;
+    }
+    hash2(key, t / SECOND) % (n + 1)
+}
+
+/// What a container runs, as in `real-dockerd.sh spawn N mix` (which cycles in this order).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Workload {
+    /// `--cpus=0.5 sh -c 'yes > /dev/null'`: half a core, CFS throttling.
+    Busy,
+    /// `sleep`: almost no CPU.
+    Idle,
+    /// `-m 512m`, 200 MiB written to /dev/shm: memory near a limit, mostly cache.
+    Memhog,
+    /// `dd ... oflag=direct` of 16 MiB every second: block I/O counters advance.
+    Writer,
+    /// `--pids-limit=64`, ten background sleeps every 2 s: pids oscillate between 1 and 11.
+    Forky,
+    /// On the bridge network: the frame has a `networks` key with `eth0`.
+    Net,
+}
+
+impl Workload {
+    /// The cycle of `spawn N mix`.
+    pub const CYCLE: [Workload; 6] = [
+        Workload::Busy,
+        Workload::Idle,
+        Workload::Memhog,
+        Workload::Writer,
+        Workload::Forky,
+        Workload::Net,
+    ];
+
+    /// The name used in container names and the `sim.workload` label.
+    pub fn name(self) -> &'static str {
+        match self {
+            Workload::Busy => "busy",
+            Workload::Idle => "idle",
+            Workload::Memhog => "memhog",
+            Workload::Writer => "writer",
+            Workload::Forky => "forky",
+            Workload::Net => "net",
+        }
+    }
+
+    fn command(self) -> &'static str {
+        match self {
+            Workload::Busy => "sh -c 'yes > /dev/null'",
+            Workload::Idle | Workload::Net => "sleep 1000000",
+            Workload::Memhog => {
+                "sh -c 'dd if=/dev/zero of=/dev/shm/fill bs=1M count=200 2>/dev/null; exec sleep 1000000'"
+            }
+            Workload::Writer => {
+                "sh -c 'while :; do dd if=/dev/zero of=/tmp/f bs=1M count=16 oflag=direct 2>/dev/null; sync; sleep 1; done'"
+            }
+            Workload::Forky => {
+                "sh -c 'while :; do for i in 1 2 3 4 5 6 7 8 9 10; do sleep 2 & done; wait; done'"
+            }
+        }
+    }
+}
+
+/// CPU behaviour of a workload.
+struct CpuProfile {
+    /// CPU time used while starting up (ns).
+    base: u64,
+    /// Steady CPU use in ns per second of wall time (1e9 = one full core).
+    rate: u64,
+    /// Wobble amplitude (see [`wobble`]).
+    amp: u64,
+    /// Share of CPU time spent in the kernel, per mille.
+    kernel_permille: u64,
+    /// Runs under a CFS quota of half a core (`--cpus=0.5`), so throttling counters advance.
+    throttled: bool,
+}
+
+/// Memory behaviour of a workload, in cgroup v1 terms (v2 keys are derived from it).
+struct MemProfile {
+    rss: u64,
+    /// Page cache including shmem.
+    cache: u64,
+    shmem: u64,
+    mapped_file: u64,
+    active_anon: u64,
+    active_file: u64,
+    /// Charged memory that is neither rss nor cache (kernel stacks, slab, page tables).
+    kernel: u64,
+    max_usage: u64,
+    /// Per-second jitter of usage (bytes, rounded to pages).
+    usage_jitter: u64,
+    /// Per-second swing of pages between active and inactive anon.
+    active_swing: u64,
+    pgfault: (u64, u64),
+    pgmajfault: u64,
+    pgpgin: (u64, u64),
+    pgpgout: (u64, u64),
+}
+
+fn cpu_profile(w: Workload) -> CpuProfile {
+    match w {
+        Workload::Busy => CpuProfile {
+            base: 5_000_000,
+            rate: 500_000_000,
+            amp: 20_000_000,
+            kernel_permille: 10,
+            throttled: true,
+        },
+        Workload::Idle => CpuProfile {
+            base: 22_500_051,
+            rate: 10_000,
+            amp: 300_000_000,
+            kernel_permille: 500,
+            throttled: false,
+        },
+        Workload::Memhog => CpuProfile {
+            base: 617_322_549,
+            rate: 30_000,
+            amp: 300_000_000,
+            kernel_permille: 670,
+            throttled: false,
+        },
+        Workload::Writer => CpuProfile {
+            base: 10_000_000,
+            rate: 3_900_000,
+            amp: 150_000_000,
+            kernel_permille: 700,
+            throttled: false,
+        },
+        Workload::Forky => CpuProfile {
+            base: 8_000_000,
+            rate: 7_800_000,
+            amp: 200_000_000,
+            kernel_permille: 280,
+            throttled: false,
+        },
+        Workload::Net => CpuProfile {
+            base: 19_115_196,
+            rate: 15_000,
+            amp: 300_000_000,
+            kernel_permille: 100,
+            throttled: false,
+        },
+    }
+}
+
+fn mem_profile(w: Workload) -> MemProfile {
+    match w {
+        Workload::Busy => MemProfile {
+            rss: 61_440,
+            cache: 16_384,
+            shmem: 0,
+            mapped_file: 12_288,
+            active_anon: 4_096,
+            active_file: 16_384,
+            kernel: 270_336,
+            max_usage: 4_096_000,
+            usage_jitter: 0,
+            active_swing: 0,
+            pgfault: (1_161, 0),
+            pgmajfault: 1,
+            pgpgin: (850, 0),
+            pgpgout: (831, 0),
+        },
+        Workload::Idle | Workload::Net => MemProfile {
+            rss: 53_248,
+            cache: 0,
+            shmem: 0,
+            mapped_file: 0,
+            active_anon: 4_096,
+            active_file: 0,
+            kernel: 270_336,
+            max_usage: 3_821_568,
+            usage_jitter: 0,
+            active_swing: 0,
+            pgfault: (1_034, 0),
+            pgmajfault: 0,
+            pgpgin: (753, 0),
+            pgpgout: (740, 0),
+        },
+        Workload::Memhog => MemProfile {
+            rss: 57_344,
+            cache: 209_715_200,
+            shmem: 209_715_200,
+            mapped_file: 0,
+            active_anon: 3_207_168,
+            active_file: 0,
+            kernel: 753_664,
+            max_usage: 330_911_744,
+            usage_jitter: 0,
+            active_swing: 1_515_520,
+            pgfault: (30_950, 0),
+            pgmajfault: 0,
+            pgpgin: (81_692, 0),
+            pgpgout: (30_478, 0),
+        },
+        Workload::Writer => MemProfile {
+            rss: 110_592,
+            cache: 0,
+            shmem: 0,
+            mapped_file: 0,
+            active_anon: 4_096,
+            active_file: 0,
+            kernel: 430_080,
+            max_usage: 3_551_232,
+            usage_jitter: 393_216,
+            active_swing: 0,
+            pgfault: (6_914, 392),
+            pgmajfault: 0,
+            pgpgin: (5_273, 301),
+            pgpgout: (5_246, 301),
+        },
+        Workload::Forky => MemProfile {
+            rss: 577_536,
+            cache: 0,
+            shmem: 0,
+            mapped_file: 0,
+            active_anon: 45_056,
+            active_file: 0,
+            kernel: 1_040_384,
+            max_usage: 3_829_760,
+            usage_jitter: 262_144,
+            active_swing: 0,
+            pgfault: (15_596, 332),
+            pgmajfault: 0,
+            pgpgin: (5_373, 105),
+            pgpgout: (5_232, 103),
+        },
+    }
+}
+
+/// Run state of a container.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum State {
+    Running,
+    Exited { code: i32, finished: UnixNanos },
+}
+
+/// One simulated container.
+#[derive(Clone, Debug)]
+pub(crate) struct Container {
+    /// 64 hex digits.
+    pub(crate) id: String,
+    /// Without the leading `/`.
+    pub(crate) name: String,
+    pub(crate) workload: Workload,
+    /// The `sim.workload` label ("stopped" for containers created exited).
+    pub(crate) label: &'static str,
+    pub(crate) command: &'static str,
+    pub(crate) state: State,
+    pub(crate) created: UnixNanos,
+    pub(crate) started: UnixNanos,
+    /// `-m` limit, if any.
+    pub(crate) mem_limit: Option<u64>,
+    /// `--pids-limit`, if any.
+    pub(crate) pids_limit: Option<u64>,
+    /// Index among containers on the bridge network (for the IP address), if on it.
+    pub(crate) bridge_index: Option<u32>,
+    pub(crate) endpoint_id: String,
+    /// Seed of this container's jitter.
+    key: u64,
+}
+
+impl Container {
+    pub(crate) fn running(&self) -> bool {
+        self.state == State::Running
+    }
+}
+
+/// A synthetic image for `/images/json`.
+#[derive(Clone, Debug)]
+pub(crate) struct Image {
+    pub(crate) id: String,
+    pub(crate) repo_tag: &'static str,
+    pub(crate) digest: Option<String>,
+    pub(crate) created_secs: u64,
+    pub(crate) size: u64,
+}
+
+/// The simulated host.
+#[derive(Clone, Debug)]
+pub(crate) struct Host {
+    pub(crate) ncpu: u32,
+    pub(crate) mem_total: u64,
+    pub(crate) boot: UnixNanos,
+}
+
+/// cgroup v1 memory counters of one sample (v2 keys are derived from these by the writer).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct MemSample {
+    pub(crate) usage: u64,
+    pub(crate) max_usage: u64,
+    pub(crate) rss: u64,
+    pub(crate) cache: u64,
+    pub(crate) shmem: u64,
+    pub(crate) mapped_file: u64,
+    pub(crate) active_anon: u64,
+    pub(crate) inactive_anon: u64,
+    pub(crate) active_file: u64,
+    pub(crate) inactive_file: u64,
+    pub(crate) pgfault: u64,
+    pub(crate) pgmajfault: u64,
+    pub(crate) pgpgin: u64,
+    pub(crate) pgpgout: u64,
+    pub(crate) kernel_stack: u64,
+    pub(crate) slab: u64,
+    /// `memory_stats.limit`: the container's limit, or the host's memory.
+    pub(crate) limit: u64,
+    /// `hierarchical_memory_limit` / `hierarchical_memsw_limit` (v1).
+    pub(crate) hier_limit: u64,
+    pub(crate) hier_memsw_limit: u64,
+}
+
+/// Block I/O counters (bytes and operations) on the simulated disk, major 254 minor 0.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct BlkSample {
+    pub(crate) read_bytes: u64,
+    pub(crate) write_bytes: u64,
+    pub(crate) discard_bytes: u64,
+    pub(crate) read_ops: u64,
+    pub(crate) write_ops: u64,
+    pub(crate) discard_ops: u64,
+}
+
+/// `eth0` counters.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct NetSample {
+    pub(crate) rx_bytes: u64,
+    pub(crate) rx_packets: u64,
+    pub(crate) tx_bytes: u64,
+    pub(crate) tx_packets: u64,
+}
+
+/// Everything a stats frame says about a running container at one instant, already in the
+/// units and rounding of the given cgroup version.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Sample {
+    /// ns. v1: the sum of `percpu`; v2: kernel + user (µs precision).
+    pub(crate) cpu_total: u64,
+    /// ns per online CPU (v1 only; empty on v2).
+    pub(crate) percpu: Vec<u64>,
+    pub(crate) cpu_kernel: u64,
+    pub(crate) cpu_user: u64,
+    /// Host CPU time in ns (`/proc/stat`, 10 ms resolution).
+    pub(crate) system: u64,
+    pub(crate) online_cpus: u32,
+    pub(crate) periods: u64,
+    pub(crate) throttled_periods: u64,
+    pub(crate) throttled_time: u64,
+    pub(crate) mem: MemSample,
+    pub(crate) pids: u64,
+    pub(crate) pids_limit: Option<u64>,
+    pub(crate) blk: Option<BlkSample>,
+    pub(crate) net: Option<NetSample>,
+}
+
+/// The whole simulated daemon state.
+#[derive(Clone, Debug)]
+pub(crate) struct Model {
+    pub(crate) cgroup: Cgroup,
+    pub(crate) host: Host,
+    pub(crate) containers: Vec<Container>,
+    pub(crate) images: Vec<Image>,
+    /// Network ids of the `none` and `bridge` networks.
+    pub(crate) none_net_id: String,
+    pub(crate) bridge_net_id: String,
+    /// Container indices, newest first (the order of `/containers/json`).
+    pub(crate) listing: Vec<usize>,
+    by_name: HashMap<String, usize>,
+    /// Container indices sorted by id, for prefix lookups.
+    by_id: Vec<usize>,
+}
+
+/// Result of looking a container up by id, id prefix or name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Lookup {
+    Found(usize),
+    NotFound,
+    /// An id prefix matching several containers (the daemon answers 500 for this).
+    Ambiguous,
+}
+
+impl Model {
+    /// Builds the model. `now` is the sim's start time: containers were created before it.
+    pub(crate) fn new(config: &SimConfig, now: UnixNanos) -> Model {
+        let seed = config.seed;
+        let total = config.containers + config.stopped;
+        let ncpu = config.ncpu.max(1);
+        let mut containers = Vec::with_capacity(total);
+        let mut bridge_count = 0u32;
+        // Containers were created one after another, a couple of seconds apart, the first
+        // one a few minutes before the sim started (so `Status` reads "Up N minutes").
+        let span = 2 * SECOND * total as u64;
+        let first_created = now.saturating_sub(240 * SECOND + span + (mix(seed) % 120) * SECOND);
+        for i in 0..total {
+            let number = i + 1;
+            let key = hash2(seed, number as u64);
+            let running = i < config.containers;
+            let workload = Workload::CYCLE[i % Workload::CYCLE.len()];
+            let created = first_created + 2 * SECOND * i as u64 + key % SECOND;
+            let started = created + 150_000_000 + key % 200_000_000;
+            let (name, label, command, state, workload) = if running {
+                (
+                    format!("{}-{number}", workload.name()),
+                    workload.name(),
+                    workload.command(),
+                    State::Running,
+                    workload,
+                )
+            } else {
+                let finished = started + 50_000_000 + key % 50_000_000;
+                (
+                    format!("stopped-{number}"),
+                    "stopped",
+                    "true",
+                    State::Exited { code: 0, finished },
+                    Workload::Idle,
+                )
+            };
+            let bridge_index = (running && workload == Workload::Net).then(|| {
+                bridge_count += 1;
+                bridge_count
+            });
+            containers.push(Container {
+                id: hex64(key),
+                name,
+                workload,
+                label,
+                command,
+                state,
+                created,
+                started,
+                mem_limit: (running && workload == Workload::Memhog).then_some(536_870_912),
+                pids_limit: (running && workload == Workload::Forky).then_some(64),
+                bridge_index,
+                endpoint_id: if running {
+                    hex64(hash2(key, 0xe4d))
+                } else {
+                    String::new()
+                },
+                key,
+            });
+        }
+        let uptime = 3600 * SECOND + (mix(seed ^ 0xb007) % 86_400) * SECOND;
+        let host = Host {
+            ncpu,
+            mem_total: config.mem_total,
+            boot: first_created.saturating_sub(uptime),
+        };
+        let image_created = first_created / SECOND;
+        let images = vec![
+            Image {
+                id: format!("sha256:{}", hex64(hash2(seed, 0x1a6e_0001))),
+                repo_tag: IMAGE_NAME,
+                digest: None,
+                created_secs: image_created.saturating_sub(86_400),
+                size: 2_148_488,
+            },
+            Image {
+                id: format!("sha256:{}", hex64(hash2(seed, 0x1a6e_0002))),
+                repo_tag: "sim/alpine:3.20",
+                digest: Some(format!(
+                    "sim/alpine@sha256:{}",
+                    hex64(hash2(seed, 0xd1_0002))
+                )),
+                created_secs: image_created.saturating_sub(40 * 86_400),
+                size: 7_797_760,
+            },
+            Image {
+                id: format!("sha256:{}", hex64(hash2(seed, 0x1a6e_0003))),
+                repo_tag: "sim/debian:bookworm-slim",
+                digest: Some(format!(
+                    "sim/debian@sha256:{}",
+                    hex64(hash2(seed, 0xd1_0003))
+                )),
+                created_secs: image_created.saturating_sub(90 * 86_400),
+                size: 74_812_390,
+            },
+        ];
+        let mut listing: Vec<usize> = (0..containers.len()).collect();
+        listing.sort_by(|&a, &b| {
+            containers[b]
+                .created
+                .cmp(&containers[a].created)
+                .then(b.cmp(&a))
+        });
+        let by_name = containers
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c.name.clone(), i))
+            .collect();
+        let mut by_id: Vec<usize> = (0..containers.len()).collect();
+        by_id.sort_by(|&a, &b| containers[a].id.cmp(&containers[b].id));
+        Model {
+            cgroup: config.cgroup,
+            host,
+            containers,
+            images,
+            none_net_id: hex64(hash2(seed, 0x4e_0001)),
+            bridge_net_id: hex64(hash2(seed, 0x4e_0002)),
+            listing,
+            by_name,
+            by_id,
+        }
+    }
+
+    /// The image id every container runs.
+    pub(crate) fn container_image_id(&self) -> &str {
+        self.images.first().map_or("", |i| i.id.as_str())
+    }
+
+    /// Finds a container the way the daemon does: full id, then name (with or without the
+    /// leading `/`), then unique id prefix.
+    pub(crate) fn lookup(&self, what: &str) -> Lookup {
+        if what.is_empty() {
+            return Lookup::NotFound;
+        }
+        let name = what.strip_prefix('/').unwrap_or(what);
+        // A name wins over an id prefix, but not over a full id that is someone else's.
+        if let Some(&i) = self.by_name.get(name)
+            && (what.len() != 64 || self.containers[i].id == what)
+        {
+            return Lookup::Found(i);
+        }
+        let start = self
+            .by_id
+            .partition_point(|&i| self.containers[i].id.as_str() < what);
+        let mut matches = self.by_id[start..]
+            .iter()
+            .take_while(|&&i| self.containers[i].id.starts_with(what));
+        match (matches.next(), matches.next()) {
+            (Some(&i), None) => Lookup::Found(i),
+            (Some(&i), Some(_)) if self.containers[i].id == what => Lookup::Found(i),
+            (Some(_), Some(_)) => Lookup::Ambiguous,
+            (None, _) => Lookup::NotFound,
+        }
+    }
+
+    /// Host CPU time at `t` (`system_cpu_usage`): every CPU counts every jiffy since boot.
+    pub(crate) fn system_cpu(&self, t: UnixNanos) -> u64 {
+        let up = u128::from(t.saturating_sub(self.host.boot));
+        let v = up * u128::from(self.host.ncpu) / u128::from(TICK) * u128::from(TICK);
+        u64::try_from(v).unwrap_or(u64::MAX)
+    }
+
+    /// Fills `s` with container `idx`'s counters at wall time `t`. Meaningful for running
+    /// containers; stopped ones get the fixture's all-zero frame and never call this.
+    pub(crate) fn sample_into(&self, idx: usize, t: UnixNanos, s: &mut Sample) {
+        let Some(c) = self.containers.get(idx) else {
+            *s = Sample::default();
+            return;
+        };
+        let up = t.saturating_sub(c.started);
+        let ncpu = self.host.ncpu as usize;
+        let cpu = cpu_profile(c.workload);
+
+        // CPU: each CPU's counter is its own non-decreasing function; the total is their sum,
+        // so `percpu_usage` always adds up to `total_usage` like cpuacct.usage_percpu.
+        s.percpu.clear();
+        let weights: u64 = (0..ncpu)
+            .map(|i| 1 + hash2(c.key, 100 + i as u64) % 3)
+            .sum();
+        let mut total = 0u64;
+        for i in 0..ncpu {
+            let w = 1 + hash2(c.key, 100 + i as u64) % 3;
+            let e = wobble(hash2(c.key, 200 + i as u64), up, cpu.amp);
+            let base = cpu.base * w / weights;
+            let v = at_rate(base, cpu.rate * w / weights, e);
+            total = total.saturating_add(v);
+            s.percpu.push(v);
+        }
+        match self.cgroup {
+            Cgroup::V1 => {
+                // cpuacct.stat counts whole ticks, and the two parts lag the precise total.
+                // Both parts scale floor(total / 1000), so each is non-decreasing on its own.
+                s.cpu_kernel = total / 1000 * cpu.kernel_permille / TICK * TICK;
+                s.cpu_user = total / 1000 * (1000 - cpu.kernel_permille) / TICK * TICK;
+                s.cpu_total = total;
+            }
+            Cgroup::V2 => {
+                // cpu.stat has usage_usec = user_usec + system_usec; no per-CPU values.
+                s.cpu_kernel = total / 1000 * cpu.kernel_permille / 1000 * 1000;
+                s.cpu_user = total / 1000 * (1000 - cpu.kernel_permille) / 1000 * 1000;
+                s.cpu_total = s.cpu_kernel + s.cpu_user;
+                s.percpu.clear();
+            }
+        }
+        s.system = self.system_cpu(t);
+        s.online_cpus = self.host.ncpu;
+        if cpu.throttled {
+            // 100 ms CFS periods while runnable; nearly all hit the quota, and each throttled
+            // period waits out the rest of it (~48 ms with a 50 ms quota).
+            let e = wobble(hash2(c.key, 300), up, 20_000_000);
+            s.periods = e / 100_000_000;
+            s.throttled_periods = s.periods - s.periods / 60;
+            s.throttled_time = at_rate(0, 477_000_000, e);
+        } else {
+            s.periods = 0;
+            s.throttled_periods = 0;
+            s.throttled_time = 0;
+        }
+
+        // Pids.
+        s.pids = match c.workload {
+            Workload::Writer => 2,
+            // Ten sleeps run for most of each 2 s round; between rounds only sh is left.
+            Workload::Forky if (up + c.key % (2 * SECOND)) % (2 * SECOND) < 3 * SECOND / 2 => 11,
+            _ => 1,
+        };
+        s.pids_limit = match self.cgroup {
+            Cgroup::V1 => c.pids_limit,
+            Cgroup::V2 => Some(c.pids_limit.unwrap_or(V2_PIDS_UNLIMITED)),
+        };
+
+        self.memory_into(c, up, s);
+        s.blk = self.blkio(c, up);
+        s.net = (c.workload == Workload::Net).then(|| {
+            let rx = wobble(hash2(c.key, 500), up, 300_000_000);
+            let tx = wobble(hash2(c.key, 501), up, 300_000_000);
+            let rx_bytes = at_rate(1_252, 1_180, rx);
+            let tx_bytes = at_rate(0, 590, tx);
+            NetSample {
+                rx_bytes,
+                rx_packets: 14 + (rx_bytes - 1_252) / 90,
+                tx_bytes,
+                tx_packets: tx_bytes / 74,
+            }
+        });
+    }
+
+    fn memory_into(&self, c: &Container, up: u64, s: &mut Sample) {
+        const PAGE: u64 = 4096;
+        let p = mem_profile(c.workload);
+        let m = &mut s.mem;
+        // Per-container variety of ±3 %, in whole pages.
+        let vary = |v: u64| v / 1000 * (970 + c.key % 61) / PAGE * PAGE;
+        m.rss = vary(p.rss);
+        m.cache = p.cache;
+        m.shmem = p.shmem;
+        m.mapped_file = p.mapped_file;
+        let swing = per_second(hash2(c.key, 400), up, 1) * p.active_swing;
+        m.active_anon = (p.active_anon + swing).min(m.rss + m.shmem);
+        m.inactive_anon = m.rss + m.shmem - m.active_anon;
+        m.active_file = p.active_file.min(m.cache - m.shmem);
+        m.inactive_file = m.cache - m.shmem - m.active_file;
+        let forky_extra = if c.workload == Workload::Forky && s.pids > 1 {
+            10 * 16_384
+        } else {
+            0
+        };
+        let jitter = per_second(hash2(c.key, 401), up, p.usage_jitter) / PAGE * PAGE;
+        m.usage = m.rss + m.cache + vary(p.kernel) + jitter + forky_extra;
+        m.max_usage = p.max_usage.max(m.usage);
+        m.kernel_stack = 16_384 * s.pids;
+        m.slab = m.usage - m.rss - m.cache - m.kernel_stack.min(m.usage - m.rss - m.cache);
+        let e = wobble(hash2(c.key, 402), up, 200_000_000);
+        m.pgfault = at_rate(p.pgfault.0, p.pgfault.1, e);
+        m.pgmajfault = p.pgmajfault;
+        m.pgpgin = at_rate(p.pgpgin.0, p.pgpgin.1, e);
+        m.pgpgout = at_rate(p.pgpgout.0, p.pgpgout.1, e);
+        let host = self.host.mem_total;
+        m.limit = c.mem_limit.map_or(host, |l| l.min(host));
+        m.hier_limit = c.mem_limit.unwrap_or(V1_UNLIMITED);
+        // Docker sets memory+swap to twice the memory limit when only -m is given.
+        m.hier_memsw_limit = c.mem_limit.map_or(V1_UNLIMITED, |l| l.saturating_mul(2));
+    }
+
+    fn blkio(&self, c: &Container, up: u64) -> Option<BlkSample> {
+        const MIB: u64 = 1 << 20;
+        match (self.cgroup, c.workload) {
+            (_, Workload::Writer) => {
+                // One 16 MiB burst a second (dd, then sleep 1); the previous file's blocks are
+                // discarded when it is overwritten, one burst behind.
+                let bursts = wobble(hash2(c.key, 600), up, 100_000_000) / SECOND;
+                let write_bytes = 2 * MIB + bursts * 16 * MIB;
+                Some(BlkSample {
+                    read_bytes: if self.cgroup == Cgroup::V2 {
+                        249_856
+                    } else {
+                        0
+                    },
+                    write_bytes,
+                    discard_bytes: bursts.saturating_sub(1) * 16 * MIB,
+                    read_ops: 0,
+                    write_ops: 3 + bursts * 17,
+                    discard_ops: bursts.saturating_sub(1),
+                })
+            }
+            // cgroup v2 has io.stat for anything that read its image; v1 blkio accounting
+            // stays empty without a throttle rule (see the fixtures' README).
+            (Cgroup::V2, _) => Some(BlkSample {
+                read_bytes: 249_856,
+                write_bytes: 12_288,
+                ..BlkSample::default()
+            }),
+            (Cgroup::V1, _) => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn model(cg: Cgroup, n: usize) -> Model {
+        let config = SimConfig {
+            containers: n,
+            stopped: 2,
+            cgroup: cg,
+            ..SimConfig::default()
+        };
+        Model::new(&config, 1_795_416_927 * SECOND)
+    }
+
+    #[test]
+    fn wobble_is_non_decreasing_and_bounded() {
+        for key in 0..20 {
+            let mut prev = 0;
+            let mut t = 0;
+            while t < 5 * SECOND {
+                let e = wobble(key, t, 400_000_000);
+                assert!(e >= prev, "key {key} t {t}: {e} < {prev}");
+                assert!(e.abs_diff(t + 400_000_000) <= 400_000_000);
+                prev = e;
+                t += 1 + hash2(key, t) % 3_000_000;
+            }
+            // Single-nanosecond steps across a knot.
+            let a = wobble(key, SECOND - 1, 400_000_000);
+            let b = wobble(key, SECOND, 400_000_000);
+            assert!(b >= a);
+        }
+    }
+
+    #[test]
+    fn names_ids_and_deterministic() {
+        let m = model(Cgroup::V1, 7);
+        let names: Vec<&str> = m.containers.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "busy-1",
+                "idle-2",
+                "memhog-3",
+                "writer-4",
+                "forky-5",
+                "net-6",
+                "busy-7",
+                "stopped-8",
+                "stopped-9"
+            ]
+        );
+        for c in &m.containers {
+            assert_eq!(c.id.len(), 64);
+            assert!(
+                c.id.bytes()
+                    .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+            );
+        }
+        let again = model(Cgroup::V1, 7);
+        assert_eq!(m.containers[3].id, again.containers[3].id);
+        let other = Model::new(
+            &SimConfig {
+                seed: 99,
+                ..SimConfig::default()
+            },
+            0,
+        );
+        assert_ne!(m.containers[0].id, other.containers[0].id);
+        // Newest first.
+        assert_eq!(m.listing.first(), Some(&8));
+    }
+
+    #[test]
+    fn lookup_by_id_prefix_and_name() {
+        let m = model(Cgroup::V1, 12);
+        let id = m.containers[4].id.clone();
+        assert_eq!(m.lookup(&id), Lookup::Found(4));
+        assert_eq!(m.lookup(&id[..12]), Lookup::Found(4));
+        assert_eq!(m.lookup("forky-5"), Lookup::Found(4));
+        assert_eq!(m.lookup("/forky-5"), Lookup::Found(4));
+        assert_eq!(m.lookup("nosuch"), Lookup::NotFound);
+        assert_eq!(m.lookup(""), Lookup::NotFound);
+        // With 14 ids, some single hex digit is shared by two of them.
+        let ambiguous = (0..16u8).any(|d| {
+            let p = format!("{d:x}");
+            m.lookup(&p) == Lookup::Ambiguous
+        });
+        assert!(ambiguous);
+    }
+
+    #[test]
+    fn counters_are_monotonic_and_consistent() {
+        for cg in [Cgroup::V1, Cgroup::V2] {
+            let m = model(cg, 6);
+            for idx in 0..6 {
+                let mut prev = Sample::default();
+                let mut s = Sample::default();
+                let start = 1_795_416_927 * SECOND;
+                for step in 0..200u64 {
+                    let t = start + step * 37_000_000;
+                    m.sample_into(idx, t, &mut s);
+                    if cg == Cgroup::V1 {
+                        assert_eq!(s.percpu.iter().sum::<u64>(), s.cpu_total);
+                        assert_eq!(s.percpu.len(), 2);
+                        assert_eq!(s.cpu_kernel % TICK, 0);
+                        assert_eq!(s.cpu_user % TICK, 0);
+                    } else {
+                        assert!(s.percpu.is_empty());
+                        assert_eq!(s.cpu_kernel + s.cpu_user, s.cpu_total);
+                    }
+                    assert!(s.cpu_kernel + s.cpu_user <= s.cpu_total);
+                    assert!(s.cpu_total >= prev.cpu_total);
+                    assert!(s.percpu.iter().zip(&prev.percpu).all(|(a, b)| a >= b));
+                    assert!(s.cpu_kernel >= prev.cpu_kernel && s.cpu_user >= prev.cpu_user);
+                    assert!(s.system >= prev.system && s.system % TICK == 0);
+                    assert!(s.periods >= prev.periods);
+                    assert!(s.throttled_periods >= prev.throttled_periods);
+                    assert!(s.throttled_time >= prev.throttled_time);
+                    assert!(s.mem.pgfault >= prev.mem.pgfault);
+                    assert!(s.mem.usage >= s.mem.rss + s.mem.cache);
+                    assert!(s.mem.usage <= s.mem.limit);
+                    if let (Some(a), Some(b)) = (s.blk, prev.blk) {
+                        assert!(a.write_bytes >= b.write_bytes);
+                        assert!(a.discard_bytes >= b.discard_bytes);
+                    }
+                    if let (Some(a), Some(b)) = (s.net, prev.net) {
+                        assert!(a.rx_bytes >= b.rx_bytes && a.rx_packets >= b.rx_packets);
+                        assert!(a.tx_bytes >= b.tx_bytes && a.tx_packets >= b.tx_packets);
+                    }
+                    prev = s.clone();
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn workload_rates_match_the_fixtures() {
+        let m = model(Cgroup::V1, 6);
+        let t0 = 1_795_416_927 * SECOND;
+        let t1 = t0 + 10 * SECOND;
+        let (mut a, mut b) = (Sample::default(), Sample::default());
+        // busy: half a core; the docker CLI formula gives ~50 %.
+        m.sample_into(0, t0, &mut a);
+        m.sample_into(0, t1, &mut b);
+        let cpu = (b.cpu_total - a.cpu_total) as f64 / (b.system - a.system) as f64 * 2.0 * 100.0;
+        assert!((45.0..55.0).contains(&cpu), "busy cpu {cpu}");
+        assert!(b.throttled_periods - a.throttled_periods >= 90);
+        assert!(b.system - a.system == 2 * 10 * SECOND);
+        // memhog: 512 MiB limit, ~200 MiB cache.
+        m.sample_into(2, t0, &mut a);
+        assert_eq!(a.mem.limit, 536_870_912);
+        assert_eq!(a.mem.cache, 209_715_200);
+        // writer: 16 MiB/s.
+        m.sample_into(3, t0, &mut a);
+        m.sample_into(3, t1, &mut b);
+        let (wa, wb) = (a.blk.unwrap_or_default(), b.blk.unwrap_or_default());
+        let rate = (wb.write_bytes - wa.write_bytes) / 10;
+        assert!((15 << 20..=18 << 20).contains(&rate), "writer {rate}");
+        // forky: pids between 1 and 11, limit 64.
+        let mut seen = [false; 2];
+        for k in 0..8 {
+            m.sample_into(4, t0 + k * SECOND / 2, &mut a);
+            assert!(a.pids == 1 || a.pids == 11);
+            seen[usize::from(a.pids == 11)] = true;
+            assert_eq!(a.pids_limit, Some(64));
+        }
+        assert_eq!(seen, [true, true]);
+        // net: eth0 traffic grows.
+        m.sample_into(5, t0, &mut a);
+        m.sample_into(5, t1, &mut b);
+        let (na, nb) = (a.net.unwrap_or_default(), b.net.unwrap_or_default());
+        assert!(nb.rx_bytes > na.rx_bytes && nb.tx_packets > na.tx_packets);
+        // Only net has networks; only writer has v1 blkio.
+        m.sample_into(1, t0, &mut a);
+        assert!(a.net.is_none() && a.blk.is_none());
+    }
+}
