@@ -1,0 +1,172 @@
+//! Command-line parsing. Global options (`-H`, `--sim …`) may come anywhere; a subcommand's
+//! options come after its name, as with docker and git.
+
+use std::ffi::OsString;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+
+use lexopt::prelude::*;
+
+use dockstat::sim::{Cgroup, Listen, SimConfig};
+
+use super::get::GetOpts;
+use super::list::ListOpts;
+
+/// Options of the embedded simulated daemon (`--sim N`).
+#[derive(Clone, Debug)]
+pub(crate) struct SimOpts {
+    pub(crate) config: SimConfig,
+}
+
+#[derive(Clone, Debug)]
+pub(crate) enum Command {
+    Get(GetOpts),
+    Ps(ListOpts),
+    Images(ListOpts),
+    /// Run the simulated daemon in the foreground.
+    Sim(Listen),
+    Help,
+    Version,
+}
+
+#[derive(Clone, Debug)]
+pub(crate) struct Cli {
+    pub(crate) hosts: Vec<String>,
+    /// Start the simulated daemon in-process and talk to it.
+    pub(crate) sim: Option<SimOpts>,
+    pub(crate) command: Command,
+}
+
+pub(crate) fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Cli, String> {
+    parse_inner(args).map_err(|e| e.to_string())
+}
+
+fn parse_inner(args: impl IntoIterator<Item = OsString>) -> Result<Cli, lexopt::Error> {
+    let mut parser = lexopt::Parser::from_args(args);
+    let mut hosts = Vec::new();
+    let mut sim_containers: Option<usize> = None;
+    let mut sim = SimConfig::default();
+    let mut sub: Option<String> = None;
+    let mut positionals: Vec<String> = Vec::new();
+    let mut get = GetOpts::default();
+    let mut list = ListOpts::default();
+    let mut socket: Option<PathBuf> = None;
+    let mut listen: Option<SocketAddr> = None;
+
+    while let Some(arg) = parser.next()? {
+        match arg {
+            Short('H') | Long("host") => hosts.push(parser.value()?.string()?),
+            Long("sim") => sim_containers = Some(number(&mut parser)?),
+            Long("sim-cgroup") | Long("cgroup") => sim.cgroup = cgroup(&parser.value()?.string()?)?,
+            Long("sim-interval") | Long("interval") => sim.interval = seconds(&mut parser)?,
+            Long("sim-stopped") | Long("stopped") => sim.stopped = number(&mut parser)?,
+            Long("sim-seed") | Long("seed") => sim.seed = number(&mut parser)?,
+            Short('h') | Long("help") => {
+                return Ok(Cli {
+                    hosts,
+                    sim: None,
+                    command: Command::Help,
+                });
+            }
+            Long("version") => {
+                return Ok(Cli {
+                    hosts,
+                    sim: None,
+                    command: Command::Version,
+                });
+            }
+            Value(v) if sub.is_none() => sub = Some(v.string()?),
+            Value(v) => positionals.push(v.string()?),
+            other => match (sub.as_deref(), other) {
+                (Some("get"), Short('i') | Long("include")) => get.include = true,
+                (Some("get"), Short('N') | Long("no-buffer")) => get.no_buffer = true,
+                (Some("get"), Short('m') | Long("max-time")) => {
+                    get.max_time = Some(seconds(&mut parser)?)
+                }
+                (Some("ps" | "images"), Short('a') | Long("all")) => list.all = true,
+                (Some("ps" | "images"), Short('q') | Long("quiet")) => list.quiet = true,
+                (Some("ps" | "images"), Long("no-trunc")) => list.no_trunc = true,
+                (Some("ps" | "images"), Long("format")) => {
+                    list.format = Some(parser.value()?.string()?)
+                }
+                (Some("sim"), Long("socket")) => socket = Some(parser.value()?.into()),
+                (Some("sim"), Long("listen")) => listen = Some(number(&mut parser)?),
+                (Some("sim"), Short('n') | Long("containers")) => {
+                    sim_containers = Some(number(&mut parser)?)
+                }
+                (_, other) => return Err(other.unexpected()),
+            },
+        }
+    }
+
+    let command = match sub.as_deref() {
+        None => Command::Help,
+        Some("get") => {
+            let [path] = positionals.as_slice() else {
+                return Err("get takes exactly one PATH (like /containers/json)".into());
+            };
+            get.path = path.clone();
+            Command::Get(get)
+        }
+        Some(cmd @ ("ps" | "images")) => {
+            if let Some(extra) = positionals.first() {
+                return Err(format!("{cmd} takes no arguments (got {extra:?})").into());
+            }
+            if cmd == "ps" {
+                Command::Ps(list)
+            } else {
+                Command::Images(list)
+            }
+        }
+        Some("sim") => {
+            sim_containers.get_or_insert(3);
+            let listen = match (socket, listen) {
+                (Some(_), Some(_)) => return Err("sim takes --socket or --listen, not both".into()),
+                (Some(path), None) => Listen::Unix(path),
+                (None, Some(addr)) => Listen::Tcp(addr),
+                (None, None) => Listen::Unix(PathBuf::from("/tmp/dockstat-sim.sock")),
+            };
+            Command::Sim(listen)
+        }
+        Some("help") => Command::Help,
+        Some("version") => Command::Version,
+        Some(other) => return Err(format!("unknown command {other:?}").into()),
+    };
+    let sim = sim_containers.map(|n| {
+        sim.containers = n;
+        SimOpts { config: sim }
+    });
+    Ok(Cli {
+        hosts,
+        sim,
+        command,
+    })
+}
+
+/// The next value parsed as `T` (a count, a seed, an address).
+fn number<T: FromStr>(parser: &mut lexopt::Parser) -> Result<T, lexopt::Error>
+where
+    T::Err: std::error::Error + Send + Sync + 'static,
+{
+    parser.value()?.parse()
+}
+
+/// Seconds as a decimal number: `5`, `0.25`.
+fn seconds(parser: &mut lexopt::Parser) -> Result<Duration, lexopt::Error> {
+    let text = parser.value()?.string()?;
+    text.parse::<f64>()
+        .ok()
+        .filter(|s| s.is_finite() && *s >= 0.0 && *s < 1e9)
+        .map(Duration::from_secs_f64)
+        .ok_or_else(|| format!("invalid number of seconds: {text:?}").into())
+}
+
+fn cgroup(s: &str) -> Result<Cgroup, lexopt::Error> {
+    match s {
+        "1" | "v1" => Ok(Cgroup::V1),
+        "2" | "v2" => Ok(Cgroup::V2),
+        _ => Err(format!("--cgroup takes v1 or v2, not {s:?}").into()),
+    }
+}

@@ -1,0 +1,195 @@
+//! The `dockstat` command line: argument parsing, the choice of endpoint, output, and exit
+//! codes. No protocol logic lives here; it is all in the library.
+
+mod args;
+mod format;
+mod get;
+mod list;
+mod units;
+
+use std::io::{self, Write};
+
+use dockstat::engine::{ApiVersion, Client, Endpoint};
+use dockstat::sim::{Listen, Sim};
+use dockstat::{Error, ErrorKind};
+
+use args::{Cli, Command};
+
+const USAGE: &str = "\
+dockstat: Docker container stats for thousands of containers, from one thread
+
+Usage: dockstat [GLOBAL OPTIONS] COMMAND [OPTIONS]
+
+Commands:
+  get [-i] [-N] [--max-time SECS] PATH
+                      GET an Engine API path and print the decoded body, like
+                      curl -s --unix-socket SOCK http://docker/PATH
+                        -i, --include      print the response head first
+                        -N, --no-buffer    write each piece as it arrives
+                        -m, --max-time S   give up after S seconds (exit 28)
+  ps [-a] [-q] [--no-trunc] [--format F]
+                      list containers like docker ps
+  images [-a] [-q] [--no-trunc] [--format F]
+                      list images like docker images
+                      F: table (default), json, 'table {{.ID}}\\t{{.Names}}', '{{.ID}}'
+  sim [--socket PATH | --listen ADDR] [-n N] [--cgroup v1|v2] [--interval S] [--stopped N]
+                      run the simulated Docker daemon in the foreground
+                      (default: 3 containers on unix:///tmp/dockstat-sim.sock)
+
+Global options:
+  -H, --host URL      the daemon: unix:///path or tcp://host:port
+                      (default: $DOCKER_HOST, else unix:///var/run/docker.sock)
+  --sim N             start a simulated daemon with N containers in this process and use it
+  --sim-cgroup v1|v2, --sim-interval SECS, --sim-stopped N, --sim-seed N
+                      shape the simulated daemon
+  -h, --help          this text
+  --version           the version
+
+Environment: DOCKER_HOST, DOCKER_API_VERSION (skip version negotiation)
+
+Exit codes (curl's, where curl has one):
+   0  success            1  unsupported host scheme      2  usage error
+   3  invalid host or path   7  cannot connect           8  malformed response
+  18  response cut short    22  HTTP status >= 400       23  cannot write output
+  28  timed out             52  empty reply              56  connection failed
+";
+
+/// How a command failed.
+#[derive(Debug)]
+pub(crate) enum Failure {
+    /// Bad arguments.
+    Usage(String),
+    /// Writing to stdout failed (a closed pipe is a normal end).
+    Output(io::Error),
+    /// The engine reported an error.
+    Engine(Error),
+}
+
+impl From<Error> for Failure {
+    fn from(e: Error) -> Failure {
+        Failure::Engine(e)
+    }
+}
+
+/// Runs the command line; returns the exit code.
+pub(crate) fn main() -> i32 {
+    let cli = match args::parse(std::env::args_os().skip(1)) {
+        Ok(cli) => cli,
+        Err(e) => return report(Failure::Usage(e)),
+    };
+    match run(cli) {
+        Ok(code) => code,
+        Err(failure) => report(failure),
+    }
+}
+
+fn run(cli: Cli) -> Result<i32, Failure> {
+    match &cli.command {
+        Command::Help => {
+            print!("{USAGE}");
+            return Ok(0);
+        }
+        Command::Version => {
+            println!("dockstat {}", env!("CARGO_PKG_VERSION"));
+            return Ok(0);
+        }
+        Command::Sim(listen) => {
+            let config = cli.sim.map(|s| s.config).unwrap_or_default();
+            eprintln!(
+                "dockstat: simulated daemon with {} containers on {}",
+                config.containers,
+                describe(listen)
+            );
+            dockstat::sim::run(listen.clone(), config)
+                .map_err(|e| Error::io(ErrorKind::Io, e).context("simulated daemon"))?;
+            return Ok(0);
+        }
+        _ => {}
+    }
+
+    // The simulated daemon lives as long as this function: it is dropped (and its socket
+    // removed) before the process exits.
+    let (_sim, endpoint) = match &cli.sim {
+        Some(sim) => {
+            if !cli.hosts.is_empty() {
+                return Err(Failure::Usage("--sim and -H exclude each other".into()));
+            }
+            let path =
+                std::env::temp_dir().join(format!("dockstat-sim-{}.sock", std::process::id()));
+            let sim = Sim::start(Listen::Unix(path), sim.config.clone()).map_err(|e| {
+                Error::io(ErrorKind::Io, e).context("starting the simulated daemon")
+            })?;
+            let endpoint = Endpoint::parse(&sim.url())?;
+            (Some(sim), endpoint)
+        }
+        None => match cli.hosts.as_slice() {
+            [] => (None, Endpoint::from_env()?),
+            [one] => (None, Endpoint::parse(one)?),
+            _ => return Err(Failure::Usage("this command takes one -H".into())),
+        },
+    };
+
+    match &cli.command {
+        Command::Get(opts) => {
+            let status = get::get(endpoint, opts)?;
+            Ok(if status >= 400 { 22 } else { 0 })
+        }
+        Command::Ps(opts) | Command::Images(opts) => {
+            let mut client = Client::new(endpoint)?;
+            client.set_api_version(ApiVersion::from_env()?);
+            let stdout = io::stdout();
+            let mut out = io::BufWriter::new(stdout.lock());
+            if matches!(cli.command, Command::Ps(_)) {
+                list::ps(&mut client, opts, &mut out)?;
+            } else {
+                list::images(&mut client, opts, &mut out)?;
+            }
+            out.flush().map_err(Failure::Output)?;
+            Ok(0)
+        }
+        Command::Help | Command::Version | Command::Sim(_) => Ok(0),
+    }
+}
+
+fn describe(listen: &Listen) -> String {
+    match listen {
+        Listen::Unix(p) => format!("unix://{}", p.display()),
+        Listen::Tcp(a) => format!("tcp://{a}"),
+    }
+}
+
+/// Prints one line about the failure on stderr and returns its exit code.
+fn report(failure: Failure) -> i32 {
+    match failure {
+        Failure::Usage(msg) => {
+            eprintln!("dockstat: {msg}\nRun 'dockstat --help' for usage.");
+            2
+        }
+        Failure::Output(e) if e.kind() == io::ErrorKind::BrokenPipe => 0,
+        Failure::Output(e) => {
+            eprintln!("dockstat: cannot write output: {e}");
+            23
+        }
+        Failure::Engine(e) => {
+            eprintln!("dockstat: {e}");
+            exit_code(e.kind())
+        }
+    }
+}
+
+/// The exit code for an error kind: curl's code where curl has one, so scripts written for
+/// `curl --unix-socket` keep working.
+pub(crate) fn exit_code(kind: ErrorKind) -> i32 {
+    match kind {
+        ErrorKind::UnsupportedScheme => 1,
+        ErrorKind::InvalidEndpoint | ErrorKind::InvalidRequest(_) => 3,
+        ErrorKind::Connect => 7,
+        ErrorKind::Protocol(_) | ErrorKind::Decode(_) => 8,
+        ErrorKind::Truncated => 18,
+        ErrorKind::Status(_) => 22,
+        ErrorKind::Timeout => 28,
+        ErrorKind::EmptyReply => 52,
+        ErrorKind::Io => 56,
+        _ => 1,
+    }
+}
