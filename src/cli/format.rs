@@ -293,7 +293,7 @@ mod tests {
         let text = "CONTAINER ID\tIMAGE\tNAMES\nb3fe0c9afa00\tbb\tpaused\n";
         assert_eq!(
             align(text),
-            "CONTAINER ID   IMAGE      NAMES\nb3fe0c9afa00   bb         paused\n"
+            "CONTAINER ID   IMAGE     NAMES\nb3fe0c9afa00   bb        paused\n"
         );
     }
 
@@ -314,7 +314,7 @@ mod tests {
             .unwrap();
         assert_eq!(
             String::from_utf8(out).unwrap(),
-            "ID         NAMES\nabc        x\n"
+            "ID        NAMES\nabc       x\n"
         );
         assert!(f.check_fields(&["ID"]).is_err());
         assert!(Format::parse("{{range .}}", "").is_err());
