@@ -117,8 +117,14 @@ impl Connection {
     /// Starts a `GET target` exchange; the request bytes are then available from
     /// [`Connection::transmit`].
     pub fn send_get(&mut self, target: &str, host: &str) -> Result<()> {
-        if self.state != State::Idle {
-            return Err(Error::new(ErrorKind::InvalidRequest(RequestError::Busy)));
+        match self.state {
+            State::Idle => {}
+            State::Closed => {
+                return Err(Error::new(ErrorKind::Io).context("connection is closed"));
+            }
+            State::Head | State::Body => {
+                return Err(Error::new(ErrorKind::InvalidRequest(RequestError::Busy)));
+            }
         }
         self.out.clear();
         self.out_pos = 0;

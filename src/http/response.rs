@@ -200,7 +200,7 @@ pub fn find_head_end(buf: &[u8], from: usize) -> Result<Option<usize>, HeadError
     if i > 0 && buf[i - 1] == b'\r' {
         i -= 1;
     }
-    while let Some(off) = buf[i..].iter().position(|&b| b == b'\r' || b == b'\n') {
+    while let Some(off) = memchr::memchr2(b'\r', b'\n', &buf[i..]) {
         let cr = i + off;
         // CRLF pairs are stepped over whole, so any LF found here is a bare one.
         if buf[cr] == b'\n' {

@@ -131,7 +131,9 @@ impl FrameSplitter {
     }
 }
 
+/// The one scan over every byte of every frame: vectorised, since a byte-at-a-time loop over
+/// 2 KiB frames costs more than everything else the splitter does.
 #[inline]
 fn find_newline(data: &[u8]) -> Option<usize> {
-    data.iter().position(|&b| b == b'\n')
+    memchr::memchr(b'\n', data)
 }
