@@ -316,6 +316,42 @@ fn ps_and_images_tables() {
     }
     let out = dockstat(&sim.url(), &["images"]);
     assert!(stdout(&out).starts_with("REPOSITORY "), "{}", stdout(&out));
+}
+
+#[test]
+fn ps_negotiates_once_and_reuses_the_connection() {
+    let sim = sim(2);
+    let out = dockstat(&sim.url(), &["ps"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let counters = sim.counters();
+    // /_ping then /v1.41/containers/json, on one kept-alive connection.
+    assert_eq!(counters.requests, 2, "{counters:?}");
+    assert_eq!(counters.connections_accepted, 1, "{counters:?}");
+}
+
+#[test]
+fn docker_api_version_overrides_negotiation() {
+    let sim = sim(1);
+    let run = |version: &str| {
+        Command::new(BIN)
+            .args(["-H", &sim.url(), "ps"])
+            .env("DOCKER_API_VERSION", version)
+            .output()
+            .unwrap()
+    };
+    // No ping: the daemon sees /v1.99/… and refuses it, as the real one does.
+    let out = run("1.99");
+    assert_eq!(out.status.code(), Some(22), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("client version 1.99 is too new"),
+        "{}",
+        stderr(&out)
+    );
+    let out = run("1.40");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = run("one.forty");
+    assert_eq!(out.status.code(), Some(3));
+    assert!(stderr(&out).contains("DOCKER_API_VERSION"));
     let out = dockstat(&sim.url(), &["ps", "--format", "{{.Nope}}"]);
     assert_eq!(out.status.code(), Some(2));
 }
