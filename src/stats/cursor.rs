@@ -1,0 +1,731 @@
+//! A strict JSON cursor for the parts of a frame the decoder reads.
+//!
+//! Positions are plain indexes into the frame; every function takes the position where a
+//! token starts and returns the position after it, so the decoder reads as a sequence of
+//! "at p, expect this". Everything read here is validated to the JSON grammar (RFC 8259):
+//! strings (control bytes, escapes, UTF-8), numbers (no leading zeros, digits after `.` and
+//! `e`), literals, commas and colons. Containers the decoder does not need go to
+//! [`super::skip`].
+//!
+//! Strings and numbers are scanned eight bytes at a time (SWAR), because per-byte loops over
+//! keys and counters are where a stats decoder spends its time.
+
+use super::skip::{SkipError, skip_container};
+use crate::error::DecodeError;
+
+/// Where and why decoding failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Fail {
+    /// Offset of the offending byte in the frame.
+    pub at: usize,
+    pub kind: DecodeError,
+}
+
+pub(crate) type R<T> = Result<T, Fail>;
+
+#[inline]
+pub(crate) fn syntax(at: usize) -> Fail {
+    Fail {
+        at,
+        kind: DecodeError::Syntax,
+    }
+}
+
+#[inline]
+pub(crate) fn shape(at: usize) -> Fail {
+    Fail {
+        at,
+        kind: DecodeError::Shape,
+    }
+}
+
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGHS: u64 = 0x8080_8080_8080_8080;
+
+/// High bit of each byte of `w` that equals `b`.
+#[inline(always)]
+fn eq_bytes(w: u64, b: u8) -> u64 {
+    let x = w ^ (ONES * u64::from(b));
+    x.wrapping_sub(ONES) & !x & HIGHS
+}
+
+/// High bit of each byte of `w` that is below `n` (n <= 0x80). Bytes >= 0x80 never match.
+#[inline(always)]
+fn lt_bytes(w: u64, n: u8) -> u64 {
+    w.wrapping_sub(ONES * u64::from(n)) & !w & HIGHS
+}
+
+/// A number token.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Num {
+    /// A non-negative integer that fits in 64 bits.
+    U64(u64),
+    /// Any other valid JSON number (negative, fractional, exponent, or too large).
+    Other,
+}
+
+/// A string token: the bytes between the quotes, as they are in the frame.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Str {
+    pub(crate) start: usize,
+    pub(crate) end: usize,
+    /// Holds backslash escapes (the raw bytes are not the value).
+    pub(crate) escaped: bool,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Cursor<'f> {
+    pub(crate) b: &'f [u8],
+}
+
+impl<'f> Cursor<'f> {
+    #[inline(always)]
+    pub(crate) fn at(&self, p: usize) -> u8 {
+        // Past the end reads as 0, which no grammar rule accepts.
+        self.b.get(p).copied().unwrap_or(0)
+    }
+
+    /// Skips whitespace.
+    #[inline(always)]
+    pub(crate) fn ws(&self, p: usize) -> usize {
+        // The daemon writes no whitespace; only look further when there is some.
+        if self.at(p) > b' ' {
+            p
+        } else {
+            self.ws_slow(p)
+        }
+    }
+
+    #[cold]
+    fn ws_slow(&self, mut p: usize) -> usize {
+        while matches!(self.at(p), b' ' | b'\t' | b'\n' | b'\r') {
+            p += 1;
+        }
+        p
+    }
+
+    #[inline(always)]
+    fn load8(&self, p: usize) -> Option<u64> {
+        self.b
+            .get(p..p + 8)
+            .map(|s| u64::from_le_bytes([s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7]]))
+    }
+
+    /// The string whose opening quote is at `p`; returns it and the position after it.
+    #[inline(always)]
+    pub(crate) fn string(&self, p: usize) -> R<(Str, usize)> {
+        if self.at(p) != b'"' {
+            return Err(shape(p));
+        }
+        let start = p + 1;
+        let mut i = start;
+        // Fast path: plain ASCII up to the closing quote, eight bytes at a time.
+        while let Some(w) = self.load8(i) {
+            let special = eq_bytes(w, b'"') | eq_bytes(w, b'\\') | lt_bytes(w, 0x20) | (w & HIGHS);
+            if special == 0 {
+                i += 8;
+                continue;
+            }
+            i += (special.trailing_zeros() / 8) as usize;
+            if self.at(i) == b'"' {
+                return Ok((
+                    Str {
+                        start,
+                        end: i,
+                        escaped: false,
+                    },
+                    i + 1,
+                ));
+            }
+            break;
+        }
+        self.string_slow(start, i)
+    }
+
+    /// Escapes, non-ASCII bytes, control bytes, or the last 8 bytes of the frame.
+    #[cold]
+    fn string_slow(&self, start: usize, mut i: usize) -> R<(Str, usize)> {
+        let mut escaped = false;
+        let mut non_ascii = false;
+        loop {
+            match self.at(i) {
+                b'"' if i < self.b.len() => break,
+                b'\\' => {
+                    escaped = true;
+                    i = match self.b.get(i + 1) {
+                        Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => i + 2,
+                        Some(b'u') => match self.b.get(i + 2..i + 6) {
+                            Some(h) if h.iter().all(u8::is_ascii_hexdigit) => i + 6,
+                            _ => return Err(syntax(i)),
+                        },
+                        _ => return Err(syntax(i)),
+                    };
+                }
+                0..=0x1f => return Err(syntax(i)),
+                0x80.. => {
+                    non_ascii = true;
+                    i += 1;
+                }
+                _ => i += 1,
+            }
+        }
+        if non_ascii && std::str::from_utf8(&self.b[start..i]).is_err() {
+            return Err(syntax(start));
+        }
+        Ok((
+            Str {
+                start,
+                end: i,
+                escaped,
+            },
+            i + 1,
+        ))
+    }
+
+    /// The number at `p` and the position after it.
+    #[inline(always)]
+    pub(crate) fn number(&self, p: usize) -> R<(Num, usize)> {
+        let mut value = 0u64;
+        let mut i = p;
+        // Up to eight digits per step: find the digit run, convert it with three multiplies.
+        loop {
+            let Some(w) = self.load8(i) else {
+                return self.number_slow(p);
+            };
+            let d = w.wrapping_sub(ONES * u64::from(b'0'));
+            // A byte is a digit iff d < 10: no borrow from bit 7 either way.
+            let non_digit = (d | d.wrapping_add(ONES * 0x76)) & HIGHS;
+            let n = (non_digit.trailing_zeros() / 8) as usize;
+            if n == 0 {
+                break;
+            }
+            value = match value
+                .checked_mul(POW10[n])
+                .and_then(|v| v.checked_add(swar_digits(d, n)))
+            {
+                Some(v) => v,
+                None => return self.number_slow(p),
+            };
+            i += n;
+            if n < 8 {
+                break;
+            }
+        }
+        let digits = i - p;
+        let next = self.at(i);
+        if digits == 0 || (digits > 1 && self.at(p) == b'0') || matches!(next, b'.' | b'e' | b'E') {
+            // A sign, a fraction, an exponent, a leading zero, or no digits at all.
+            return self.number_slow(p);
+        }
+        Ok((Num::U64(value), i))
+    }
+
+    /// The full JSON number grammar, one byte at a time.
+    #[cold]
+    fn number_slow(&self, p: usize) -> R<(Num, usize)> {
+        let mut i = p;
+        let negative = self.at(i) == b'-';
+        if negative {
+            i += 1;
+        }
+        let int_start = i;
+        while self.at(i).is_ascii_digit() {
+            i += 1;
+        }
+        let int_digits = i - int_start;
+        if int_digits == 0 || (int_digits > 1 && self.at(int_start) == b'0') {
+            return Err(syntax(p));
+        }
+        let mut integer = !negative;
+        if self.at(i) == b'.' {
+            integer = false;
+            i += 1;
+            let s = i;
+            while self.at(i).is_ascii_digit() {
+                i += 1;
+            }
+            if i == s {
+                return Err(syntax(i));
+            }
+        }
+        if matches!(self.at(i), b'e' | b'E') {
+            integer = false;
+            i += 1;
+            if matches!(self.at(i), b'+' | b'-') {
+                i += 1;
+            }
+            let s = i;
+            while self.at(i).is_ascii_digit() {
+                i += 1;
+            }
+            if i == s {
+                return Err(syntax(i));
+            }
+        }
+        if !integer {
+            return Ok((Num::Other, i));
+        }
+        let value = self.b[int_start..i].iter().try_fold(0u64, |v, &c| {
+            v.checked_mul(10)?.checked_add(u64::from(c - b'0'))
+        });
+        Ok((value.map_or(Num::Other, Num::U64), i))
+    }
+
+    /// A counter: a non-negative integer, or `null` (`None`). Anything else is a shape error.
+    #[inline(always)]
+    pub(crate) fn counter(&self, p: usize) -> R<(Option<u64>, usize)> {
+        match self.at(p) {
+            b'0'..=b'9' => match self.number(p)? {
+                (Num::U64(v), next) => Ok((Some(v), next)),
+                (Num::Other, _) => Err(shape(p)),
+            },
+            b'n' => Ok((None, self.literal(p, b"null")?)),
+            b'-' => {
+                self.number(p)?;
+                Err(shape(p))
+            }
+            _ => Err(shape(p)),
+        }
+    }
+
+    fn literal(&self, p: usize, word: &[u8]) -> R<usize> {
+        if self.b.get(p..p + word.len()) == Some(word) {
+            Ok(p + word.len())
+        } else {
+            Err(syntax(p))
+        }
+    }
+
+    /// Skips any value; returns the position after it.
+    #[inline(always)]
+    pub(crate) fn skip(&self, p: usize) -> R<usize> {
+        // Counters are most of what gets skipped: keep that path inline.
+        if self.at(p).is_ascii_digit() {
+            return Ok(self.number(p)?.1);
+        }
+        self.skip_other(p)
+    }
+
+    fn skip_other(&self, p: usize) -> R<usize> {
+        match self.at(p) {
+            b'"' => Ok(self.string(p)?.1),
+            b'{' | b'[' => self.skip_container(p),
+            b't' => self.literal(p, b"true"),
+            b'f' => self.literal(p, b"false"),
+            b'n' => self.literal(p, b"null"),
+            b'-' | b'0'..=b'9' => Ok(self.number(p)?.1),
+            _ => Err(syntax(p)),
+        }
+    }
+
+    /// Skips the container at `p` without reading it (see [`super::skip`]).
+    pub(crate) fn skip_container(&self, p: usize) -> R<usize> {
+        // Empty containers are common ("storage_stats":{}, blkio lists []): no SIMD pass.
+        if matches!(self.b.get(p..p + 2), Some(b"{}" | b"[]")) {
+            return Ok(p + 2);
+        }
+        match skip_container(self.b, p) {
+            Ok(k) => {
+                if k.non_ascii && std::str::from_utf8(&self.b[p..k.end]).is_err() {
+                    return Err(syntax(p));
+                }
+                Ok(k.end)
+            }
+            Err(SkipError::Unterminated) => Err(syntax(self.b.len())),
+            Err(
+                SkipError::Control(at)
+                | SkipError::NonAscii(at)
+                | SkipError::Escape(at)
+                | SkipError::Mismatch(at),
+            ) => Err(syntax(at)),
+        }
+    }
+
+    /// At an object's value position: `{` gives the position after it, `null` gives `None`.
+    #[inline(always)]
+    pub(crate) fn object(&self, p: usize) -> R<Option<usize>> {
+        match self.at(p) {
+            b'{' => Ok(Some(p + 1)),
+            b'n' => self.literal(p, b"null").map(|_| None),
+            _ => Err(shape(p)),
+        }
+    }
+
+    /// At an array's value position: `[` gives the position after it, `null` gives `None`.
+    #[inline(always)]
+    pub(crate) fn array(&self, p: usize) -> R<Option<usize>> {
+        match self.at(p) {
+            b'[' => Ok(Some(p + 1)),
+            b'n' => self.literal(p, b"null").map(|_| None),
+            _ => Err(shape(p)),
+        }
+    }
+
+    /// The next entry of an object: `p` is just after `{` (with `first`) or just after a
+    /// value. Returns the key and the position of its value, or `None` after the closing `}`
+    /// (with `*p` just after it).
+    #[inline(always)]
+    pub(crate) fn next_key(&self, p: &mut usize, first: &mut bool) -> R<Option<(Str, usize)>> {
+        let mut i = self.ws(*p);
+        match self.at(i) {
+            b'}' => {
+                *p = i + 1;
+                return Ok(None);
+            }
+            b',' if !*first => i = self.ws(i + 1),
+            b'"' if *first => {}
+            _ => return Err(syntax(i)),
+        }
+        *first = false;
+        let (key, after) = self.string(i)?;
+        let colon = self.ws(after);
+        if self.at(colon) != b':' {
+            return Err(syntax(colon));
+        }
+        let value = self.ws(colon + 1);
+        *p = value;
+        Ok(Some((key, value)))
+    }
+
+    /// The next element of an array: like [`Cursor::next_key`], returning the element's
+    /// position.
+    #[inline(always)]
+    pub(crate) fn next_element(&self, p: &mut usize, first: &mut bool) -> R<Option<usize>> {
+        let mut i = self.ws(*p);
+        match self.at(i) {
+            b']' => {
+                *p = i + 1;
+                return Ok(None);
+            }
+            b',' if !*first => i = self.ws(i + 1),
+            _ if *first => {}
+            _ => return Err(syntax(i)),
+        }
+        *first = false;
+        Ok(Some(i))
+    }
+
+    /// The raw bytes of a string (its value if not `escaped`).
+    #[inline(always)]
+    pub(crate) fn raw(&self, s: Str) -> &'f [u8] {
+        &self.b[s.start..s.end]
+    }
+
+    /// The first byte of a string's value (escapes decoded), or 0 for an empty string.
+    pub(crate) fn first_byte(&self, s: Str) -> u8 {
+        if s.escaped {
+            let mut buf = [0u8; 8];
+            let raw = self.raw(s);
+            // Only the first escape matters; decode at most a few bytes of input.
+            let cut = raw.len().min(12);
+            unescape_into(&raw[..cut], &mut buf).map_or(0, |n| if n > 0 { buf[0] } else { 0 })
+        } else {
+            self.raw(s).first().copied().unwrap_or(0)
+        }
+    }
+}
+
+/// The keys of an object as the daemon writes them, in its order, for
+/// [`Cursor::field`]. Each key is kept as up to four masked 8-byte words of `key"`, so that
+/// checking "is the next key the one expected" is a few word compares, not a scan.
+#[derive(Debug)]
+pub(crate) struct Schema {
+    keys: &'static [&'static [u8]],
+    pats: [[(u64, u64); 4]; 16],
+}
+
+impl Schema {
+    /// Keys of at most 31 bytes, at most 16 of them.
+    pub(crate) const fn new(keys: &'static [&'static [u8]]) -> Schema {
+        assert!(keys.len() <= 16);
+        let mut pats = [[(0u64, 0u64); 4]; 16];
+        let mut k = 0;
+        while k < keys.len() {
+            let key = keys[k];
+            assert!(key.len() < 32);
+            // The pattern is the key followed by its closing quote.
+            let mut i = 0;
+            while i <= key.len() {
+                let byte = if i < key.len() { key[i] } else { b'"' };
+                let (word, shift) = (i / 8, (i % 8) * 8);
+                pats[k][word].0 |= (byte as u64) << shift;
+                pats[k][word].1 |= 0xffu64 << shift;
+                i += 1;
+            }
+            k += 1;
+        }
+        Schema { keys, pats }
+    }
+
+    /// Whether the bytes after an opening quote at `b[at]` are key `k` and its closing quote.
+    #[inline(always)]
+    fn matches(&self, c: &Cursor<'_>, at: usize, k: usize) -> bool {
+        let Some(pat) = self.pats.get(k) else {
+            return false;
+        };
+        let mut ok = true;
+        for (w, &(word, mask)) in pat.iter().enumerate() {
+            if mask == 0 {
+                break;
+            }
+            match c.load8(at + 1 + w * 8) {
+                Some(x) => ok &= (x & mask) == word,
+                None => return false,
+            }
+        }
+        ok
+    }
+
+    fn position(&self, key: &[u8]) -> Option<usize> {
+        self.keys.iter().position(|k| *k == key)
+    }
+
+    fn len(&self, k: usize) -> usize {
+        self.keys[k].len()
+    }
+}
+
+impl Cursor<'_> {
+    /// The next entry of an object, resolved against `schema`: like [`Cursor::next_key`], but
+    /// returning the key's index in the schema (`None` for a key it does not list).
+    ///
+    /// `hint` is the index expected next (the one after the previous key); when the daemon's
+    /// order holds, the key is recognised by word compares without scanning it.
+    #[inline(always)]
+    pub(crate) fn field(
+        &self,
+        p: &mut usize,
+        first: &mut bool,
+        schema: &Schema,
+        hint: &mut usize,
+    ) -> R<Option<(Option<usize>, usize)>> {
+        let mut i = self.ws(*p);
+        match self.at(i) {
+            b'}' => {
+                *p = i + 1;
+                return Ok(None);
+            }
+            b',' if !*first => i = self.ws(i + 1),
+            b'"' if *first => {}
+            _ => return Err(syntax(i)),
+        }
+        *first = false;
+        if self.at(i) != b'"' {
+            return Err(syntax(i));
+        }
+        let (index, after) = if schema.matches(self, i, *hint) {
+            // The pattern covers the key and its closing quote, which (being plain printable
+            // ASCII without backslashes) is a complete, valid string.
+            (Some(*hint), i + schema.len(*hint) + 2)
+        } else {
+            let (k, after) = self.string(i)?;
+            let index = if k.escaped {
+                let mut buf = [0u8; 64];
+                unescape_into(self.raw(k), &mut buf).and_then(|n| schema.position(&buf[..n]))
+            } else {
+                schema.position(self.raw(k))
+            };
+            (index, after)
+        };
+        if let Some(k) = index {
+            *hint = k + 1;
+        }
+        let colon = self.ws(after);
+        if self.at(colon) != b':' {
+            return Err(syntax(colon));
+        }
+        let value = self.ws(colon + 1);
+        *p = value;
+        Ok(Some((index, value)))
+    }
+}
+
+const POW10: [u64; 9] = [
+    1,
+    10,
+    100,
+    1_000,
+    10_000,
+    100_000,
+    1_000_000,
+    10_000_000,
+    100_000_000,
+];
+
+/// The value of the first `n` (1..=8) digits of `d` (bytes already minus `'0'`, little endian).
+#[inline(always)]
+fn swar_digits(d: u64, n: usize) -> u64 {
+    // Align the n digits to the top of the word (the rest become leading zeros), then combine
+    // pairs, quads and octets with the usual multiply-and-shift steps.
+    // The first digit is the lowest byte, so each step multiplies the lower (more
+    // significant) half by the base and adds the upper half: simdjson's
+    // parse_eight_digits_unrolled (2561, 6553601, 42949672960001).
+    let x = d << (8 * (8 - n));
+    let x = x.wrapping_mul(10).wrapping_add(x >> 8);
+    let x =
+        ((x & 0x00ff_00ff_00ff_00ff).wrapping_mul(1 + (100 << 16)) >> 16) & 0x0000_ffff_0000_ffff;
+    x.wrapping_mul(1 + (10_000 << 32)) >> 32
+}
+
+/// Decodes the JSON escapes of `raw` (validated by the cursor) into `out`; returns the length,
+/// or `None` if `out` is too small or a `\u` escape is a lone surrogate.
+pub(crate) fn unescape_into(raw: &[u8], out: &mut [u8]) -> Option<usize> {
+    let mut n = 0;
+    let mut i = 0;
+    while i < raw.len() {
+        if raw[i] != b'\\' {
+            *out.get_mut(n)? = raw[i];
+            n += 1;
+            i += 1;
+            continue;
+        }
+        let (c, used) = decode_escape(raw, i)?;
+        let len = c.len_utf8();
+        c.encode_utf8(out.get_mut(n..n + len)?);
+        n += len;
+        i += used;
+    }
+    Some(n)
+}
+
+/// The escape whose backslash is at `raw[i]`: the char it stands for and the bytes it takes
+/// (a surrogate pair `\uD83D\uDE00` is one char in twelve bytes).
+fn decode_escape(raw: &[u8], i: usize) -> Option<(char, usize)> {
+    let simple = match raw.get(i + 1)? {
+        b'"' => '"',
+        b'\\' => '\\',
+        b'/' => '/',
+        b'b' => '\u{8}',
+        b'f' => '\u{c}',
+        b'n' => '\n',
+        b'r' => '\r',
+        b't' => '\t',
+        b'u' => return decode_u_escape(raw, i),
+        _ => return None,
+    };
+    Some((simple, 2))
+}
+
+/// `\uXXXX` (or a surrogate pair) at `raw[i]`: the char and bytes used.
+fn decode_u_escape(raw: &[u8], i: usize) -> Option<(char, usize)> {
+    let hex = |s: &[u8]| -> Option<u32> {
+        std::str::from_utf8(s)
+            .ok()
+            .and_then(|h| u32::from_str_radix(h, 16).ok())
+    };
+    let high = hex(raw.get(i + 2..i + 6)?)?;
+    if (0xd800..0xdc00).contains(&high) {
+        if raw.get(i + 6..i + 8)? != b"\\u" {
+            return None;
+        }
+        let low = hex(raw.get(i + 8..i + 12)?)?;
+        if !(0xdc00..0xe000).contains(&low) {
+            return None;
+        }
+        let c = 0x10000 + ((high - 0xd800) << 10) + (low - 0xdc00);
+        return Some((char::from_u32(c)?, 12));
+    }
+    // A lone low surrogate is not a char either.
+    Some((char::from_u32(high)?, 6))
+}
+
+/// Unescapes the string `s` of `frame` in place; returns the new end of its bytes, or `None`
+/// for a lone surrogate.
+pub(crate) fn unescape_in_place(frame: &mut [u8], s: Str) -> Option<usize> {
+    // Decoded text is never longer than its escaped form, so writing at or behind the read
+    // position never overwrites bytes still to be read.
+    let mut read = s.start;
+    let mut write = s.start;
+    while read < s.end {
+        if frame[read] != b'\\' {
+            frame[write] = frame[read];
+            read += 1;
+            write += 1;
+            continue;
+        }
+        let (c, used) = decode_escape(&frame[..s.end], read)?;
+        let mut utf8 = [0u8; 4];
+        let bytes = c.encode_utf8(&mut utf8).as_bytes();
+        frame[write..write + bytes.len()].copy_from_slice(bytes);
+        read += used;
+        write += bytes.len();
+    }
+    Some(write)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn c(s: &str) -> Cursor<'_> {
+        Cursor { b: s.as_bytes() }
+    }
+
+    #[test]
+    fn numbers() {
+        for (text, expect) in [
+            ("0,", Num::U64(0)),
+            ("7}", Num::U64(7)),
+            ("12345678,", Num::U64(12_345_678)),
+            ("123456789,", Num::U64(123_456_789)),
+            ("1234567812345678,", Num::U64(1_234_567_812_345_678)),
+            ("18446744073709551615,", Num::U64(u64::MAX)),
+            ("18446744073709551616,", Num::Other),
+            ("99999999999999999999999,", Num::Other),
+            ("-1,", Num::Other),
+            ("1.5,", Num::Other),
+            ("1e3,", Num::Other),
+            ("0.0,", Num::Other),
+            ("-0,", Num::Other),
+        ] {
+            let (n, next) = c(text).number(0).unwrap();
+            assert_eq!(n, expect, "{text}");
+            assert_eq!(next, text.len() - 1, "{text}");
+        }
+        // At the very end of the input (no eight-byte window).
+        assert_eq!(c("42").number(0).unwrap(), (Num::U64(42), 2));
+        for bad in ["01,", "-,", "1.,", "1e,", ".5,", "-01,", "1.e5,"] {
+            assert!(c(bad).number(0).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn strings() {
+        let s = r#""hello world, long enough","#;
+        let (st, next) = c(s).string(0).unwrap();
+        assert_eq!(&s[st.start..st.end], "hello world, long enough");
+        assert!(!st.escaped);
+        assert_eq!(next, s.len() - 1);
+        let s = r#""a\"b\\c\u00e9\ud83d\ude00","#;
+        let (st, _) = c(s).string(0).unwrap();
+        assert!(st.escaped);
+        let mut buf = [0u8; 32];
+        let n = unescape_into(&s.as_bytes()[st.start..st.end], &mut buf).unwrap();
+        assert_eq!(std::str::from_utf8(&buf[..n]).unwrap(), "a\"b\\cé😀");
+        let mut frame = s.as_bytes().to_vec();
+        let end = unescape_in_place(&mut frame, st).unwrap();
+        assert_eq!(
+            std::str::from_utf8(&frame[st.start..end]).unwrap(),
+            "a\"b\\cé😀"
+        );
+        assert!(c("\"é\"").string(0).is_ok());
+        for bad in ["\"abc", "\"a\u{1}b\"", r#""\q""#, r#""\u12""#, "\"\\"] {
+            assert!(c(bad).string(0).is_err(), "{bad:?}");
+        }
+        assert!(Cursor { b: b"\"\xff\xfe\"" }.string(0).is_err());
+        assert_eq!(unescape_into(br"\ud83d", &mut buf), None);
+    }
+
+    #[test]
+    fn swar_digits_match_parse() {
+        for n in 1..=8 {
+            for v in [0u64, 1, 9, 10, 99, 12345678, 87654321, 10000000, 99999999] {
+                let s = format!("{:0width$}", v % POW10[n], width = n);
+                let mut w = [b'x'; 8];
+                w[..n].copy_from_slice(s.as_bytes());
+                let d = u64::from_le_bytes(w).wrapping_sub(ONES * u64::from(b'0'));
+                assert_eq!(swar_digits(d, n), v % POW10[n], "{s}");
+            }
+        }
+    }
+}

@@ -1,0 +1,387 @@
+//! The typed view of one stats frame: what the `docker stats` math needs, borrowed from the
+//! frame and the decoder.
+//!
+//! Counters are `u64` as the daemon sends them (cgroup "unlimited" is 18446744073709551615).
+//! A field the frame omits or sends as `null` is `None` where its absence means something
+//! (no `total_inactive_file`: not cgroup v1) and `0` where the docker CLI treats it as zero.
+
+use std::fmt;
+
+/// A time as the daemon writes it (RFC 3339 with nanoseconds), as seconds and nanoseconds
+/// since the Unix epoch. Go's zero time, `0001-01-01T00:00:00Z`, marks "no reading" (the
+/// `preread` of a stream's first frame, every timestamp of a stopped container).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Timestamp {
+    pub secs: i64,
+    pub nanos: u32,
+}
+
+impl Default for Timestamp {
+    /// Go's zero time, as for a field the frame omits.
+    fn default() -> Timestamp {
+        Timestamp::ZERO
+    }
+}
+
+impl Timestamp {
+    /// Go's zero time, `0001-01-01T00:00:00Z`.
+    pub const ZERO: Timestamp = Timestamp {
+        secs: -62_135_596_800,
+        nanos: 0,
+    };
+
+    /// Whether this is Go's zero time (or earlier).
+    pub fn is_zero(self) -> bool {
+        self <= Timestamp::ZERO
+    }
+
+    /// Nanoseconds from `earlier` to `self` (negative if `earlier` is later).
+    pub fn nanos_since(self, earlier: Timestamp) -> i128 {
+        (i128::from(self.secs) - i128::from(earlier.secs)) * 1_000_000_000
+            + (i128::from(self.nanos) - i128::from(earlier.nanos))
+    }
+
+    /// Nanoseconds since the Unix epoch, saturating.
+    pub fn unix_nanos(self) -> i64 {
+        let n = i128::from(self.secs) * 1_000_000_000 + i128::from(self.nanos);
+        n.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64
+    }
+
+    /// Parses RFC 3339 (`2026-11-23T06:55:26.742434502Z`, `…+01:00`); `None` if malformed.
+    pub fn parse(s: &[u8]) -> Option<Timestamp> {
+        let num = |r: std::ops::Range<usize>| -> Option<i64> {
+            let d = s.get(r)?;
+            d.iter().try_fold(0i64, |acc, &c| {
+                c.is_ascii_digit().then(|| acc * 10 + i64::from(c - b'0'))
+            })
+        };
+        if s.len() < 20 || s[4] != b'-' || s[7] != b'-' || !matches!(s[10], b'T' | b't') {
+            return None;
+        }
+        if s[13] != b':' || s[16] != b':' {
+            return None;
+        }
+        let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
+        let (hour, minute, second) = (num(11..13)?, num(14..16)?, num(17..19)?);
+        if !(1..=12).contains(&month) || day < 1 || day > days_in_month(year, month) {
+            return None;
+        }
+        if hour > 23 || minute > 59 || second > 60 {
+            return None;
+        }
+        let mut i = 19;
+        let mut nanos = 0u32;
+        if s[i] == b'.' {
+            let start = i + 1;
+            i = start;
+            while i < s.len() && s[i].is_ascii_digit() {
+                if i - start < 9 {
+                    nanos = nanos * 10 + u32::from(s[i] - b'0');
+                }
+                i += 1;
+            }
+            let digits = i - start;
+            if digits == 0 {
+                return None;
+            }
+            for _ in digits..9 {
+                nanos *= 10;
+            }
+        }
+        let offset = match s.get(i..)? {
+            b"Z" | b"z" => 0,
+            [sign @ (b'+' | b'-'), h1, h2, b':', m1, m2] => {
+                let d = |a: u8, b: u8| -> Option<i64> {
+                    (a.is_ascii_digit() && b.is_ascii_digit())
+                        .then(|| i64::from(a - b'0') * 10 + i64::from(b - b'0'))
+                };
+                let secs = d(*h1, *h2)? * 3600 + d(*m1, *m2)? * 60;
+                if *sign == b'+' { secs } else { -secs }
+            }
+            _ => return None,
+        };
+        let days = days_from_civil(year, month, day);
+        Some(Timestamp {
+            secs: days * 86_400 + hour * 3600 + minute * 60 + second - offset,
+            nanos,
+        })
+    }
+}
+
+impl fmt::Display for Timestamp {
+    /// RFC 3339 with nanoseconds, trailing zeros trimmed (Go's `RFC3339Nano`), in UTC.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let days = self.secs.div_euclid(86_400);
+        let rem = self.secs.rem_euclid(86_400);
+        let (y, m, d) = civil_from_days(days);
+        write!(
+            f,
+            "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}",
+            rem / 3600,
+            rem % 3600 / 60,
+            rem % 60
+        )?;
+        if self.nanos != 0 {
+            let frac = format!("{:09}", self.nanos);
+            write!(f, ".{}", frac.trim_end_matches('0'))?;
+        }
+        f.write_str("Z")
+    }
+}
+
+fn days_in_month(year: i64, month: i64) -> i64 {
+    match month {
+        2 if (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm).
+pub(crate) fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// (year, month, day) of days since 1970-01-01.
+pub(crate) fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
+/// `cpu_stats` / `precpu_stats`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CpuStats {
+    /// `cpu_usage.total_usage`: nanoseconds of CPU (Linux), 100 ns intervals (Windows).
+    pub total_usage: u64,
+    /// Number of entries of `cpu_usage.percpu_usage` (cgroup v1 only).
+    pub percpu_count: u32,
+    /// `system_cpu_usage`: host CPU time in nanoseconds (Linux only).
+    pub system_cpu_usage: u64,
+    /// `online_cpus` (0 when absent).
+    pub online_cpus: u32,
+}
+
+/// `memory_stats`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MemoryStats {
+    pub usage: u64,
+    pub limit: u64,
+    /// cgroup v1 only.
+    pub max_usage: Option<u64>,
+    /// `stats.total_inactive_file`: present only on cgroup v1.
+    pub total_inactive_file: Option<u64>,
+    /// `stats.inactive_file` (cgroup v1 and v2).
+    pub inactive_file: Option<u64>,
+    /// `stats.cache` (cgroup v1).
+    pub cache: Option<u64>,
+    /// Windows: `commitbytes`, `commitpeakbytes`, `privateworkingset`.
+    pub commit_bytes: Option<u64>,
+    pub commit_peak_bytes: Option<u64>,
+    pub private_working_set: Option<u64>,
+}
+
+/// `pids_stats`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PidsStats {
+    pub current: u64,
+    /// Present when a limit is set (cgroup v2 reports "max" as 18446744073709551615).
+    pub limit: Option<u64>,
+}
+
+/// Sums of `blkio_stats.io_service_bytes_recursive`, as `docker stats` computes BLOCK I/O.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct BlkioStats {
+    /// Entries whose `op` starts with `r` or `R`.
+    pub read: u64,
+    /// Entries whose `op` starts with `w` or `W`.
+    pub write: u64,
+    /// Number of entries.
+    pub entries: u32,
+}
+
+/// `storage_stats` (Windows).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StorageStats {
+    pub read_count_normalized: u64,
+    pub read_size_bytes: u64,
+    pub write_count_normalized: u64,
+    pub write_size_bytes: u64,
+}
+
+/// One entry of `networks`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct NetworkStats<'a> {
+    /// The interface name (`eth0`).
+    pub name: &'a str,
+    pub rx_bytes: u64,
+    pub rx_packets: u64,
+    pub rx_errors: u64,
+    pub rx_dropped: u64,
+    pub tx_bytes: u64,
+    pub tx_packets: u64,
+    pub tx_errors: u64,
+    pub tx_dropped: u64,
+}
+
+/// An interface as the decoder keeps it: where its name is in the frame, and its counters.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct NetEntry {
+    pub(crate) name_start: u32,
+    pub(crate) name_end: u32,
+    /// rx_bytes, rx_packets, rx_errors, rx_dropped, tx_bytes, tx_packets, tx_errors, tx_dropped.
+    pub(crate) counters: [u64; 8],
+}
+
+/// The `networks` of a frame (empty for containers without a network).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Networks<'a> {
+    pub(crate) frame: &'a [u8],
+    pub(crate) entries: &'a [NetEntry],
+}
+
+impl<'a> Networks<'a> {
+    /// Number of interfaces.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether the frame has no interfaces.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// The interfaces, in frame order.
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = NetworkStats<'a>> + 'a {
+        let frame = self.frame;
+        self.entries.iter().map(move |e| {
+            let name = frame
+                .get(e.name_start as usize..e.name_end as usize)
+                .and_then(|n| std::str::from_utf8(n).ok())
+                .unwrap_or_default();
+            let [
+                rx_bytes,
+                rx_packets,
+                rx_errors,
+                rx_dropped,
+                tx_bytes,
+                tx_packets,
+                tx_errors,
+                tx_dropped,
+            ] = e.counters;
+            NetworkStats {
+                name,
+                rx_bytes,
+                rx_packets,
+                rx_errors,
+                rx_dropped,
+                tx_bytes,
+                tx_packets,
+                tx_errors,
+                tx_dropped,
+            }
+        })
+    }
+
+    /// Received bytes over all interfaces.
+    pub fn rx_bytes(&self) -> u64 {
+        self.entries
+            .iter()
+            .fold(0u64, |acc, e| acc.wrapping_add(e.counters[0]))
+    }
+
+    /// Transmitted bytes over all interfaces.
+    pub fn tx_bytes(&self) -> u64 {
+        self.entries
+            .iter()
+            .fold(0u64, |acc, e| acc.wrapping_add(e.counters[4]))
+    }
+}
+
+/// One decoded stats frame. Borrowed from the frame (strings) and from the decoder
+/// (the interface list), so it lives only as long as the call that delivers it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Sample<'a> {
+    /// The full container id.
+    pub id: &'a str,
+    /// The container name with its leading `/`.
+    pub name: &'a str,
+    pub read: Timestamp,
+    pub preread: Timestamp,
+    pub cpu: CpuStats,
+    pub precpu: CpuStats,
+    pub memory: MemoryStats,
+    pub pids: PidsStats,
+    pub blkio: BlkioStats,
+    /// Windows.
+    pub num_procs: u32,
+    /// Windows.
+    pub storage: StorageStats,
+    pub networks: Networks<'a>,
+}
+
+impl Sample<'_> {
+    /// The first frame of a stream: no previous reading to compare with.
+    pub fn is_warmup(&self) -> bool {
+        self.preread.is_zero() && self.precpu.total_usage == 0 && self.precpu.system_cpu_usage == 0
+    }
+
+    /// A frame of a container that is not running (all readings zero).
+    pub fn is_stopped(&self) -> bool {
+        self.read.is_zero()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps() {
+        let t = Timestamp::parse(b"2026-11-23T06:55:26.742434502Z").unwrap();
+        assert_eq!(t.secs, 1_795_416_926);
+        assert_eq!(t.nanos, 742_434_502);
+        assert_eq!(t.to_string(), "2026-11-23T06:55:26.742434502Z");
+        assert_eq!(
+            Timestamp::parse(b"0001-01-01T00:00:00Z"),
+            Some(Timestamp::ZERO)
+        );
+        assert!(Timestamp::ZERO.is_zero());
+        assert_eq!(Timestamp::ZERO.to_string(), "0001-01-01T00:00:00Z");
+        let z = Timestamp::parse(b"2022-09-04T19:16:22.1815Z").unwrap();
+        assert_eq!(z.nanos, 181_500_000);
+        let off = Timestamp::parse(b"2022-09-04T21:16:22+02:00").unwrap();
+        assert_eq!(off, Timestamp::parse(b"2022-09-04T19:16:22Z").unwrap());
+        let a = Timestamp::parse(b"2026-11-23T06:55:27.000000001Z").unwrap();
+        assert_eq!(a.nanos_since(t), 257_565_499);
+        for bad in [
+            &b"2026-13-01T00:00:00Z"[..],
+            b"2026-02-30T00:00:00Z",
+            b"2026-11-23 06:55:26Z",
+            b"2026-11-23T06:55:26.Z",
+            b"2026-11-23T06:55:26",
+            b"2026-11-23T24:00:00Z",
+            b"",
+        ] {
+            assert_eq!(
+                Timestamp::parse(bad),
+                None,
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+    }
+}

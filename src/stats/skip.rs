@@ -1,0 +1,453 @@
+//! Skipping a JSON container (`{…}` or `[…]`) without parsing it: the stage-1 idea of simdjson,
+//! run only over the parts of a frame the decoder does not need.
+//!
+//! A stats frame is mostly values nobody reads (the 30-odd cgroup memory counters, seven blkio
+//! lists, throttling data). Visiting them token by token costs more than everything else the
+//! decoder does, so [`skip_container`] finds the matching close bracket 64 bytes at a time:
+//! classify the bytes (quote, backslash, brackets, control, non-ASCII) with SIMD compares, mark
+//! escaped characters (simdjson's odd-backslash-run trick), mark string interiors with a
+//! prefix XOR over the unescaped quotes, and count the brackets outside strings.
+//!
+//! The skipped bytes are validated as far as skipping needs and a little more: strings must end,
+//! hold no control bytes and only valid escapes; bytes outside strings must be ASCII (control
+//! bytes only as whitespace). Non-ASCII bytes inside strings are reported so that the caller
+//! validates the span as UTF-8. Scalars in skipped containers are not parsed (simdjson's
+//! On-Demand API makes the same trade).
+//!
+//! This file is the only one with `unsafe` in the decoder: the AVX2 loads and the call into the
+//! `#[target_feature]` function after runtime detection. [`skip_portable`] is the same
+//! algorithm one byte at a time, used where AVX2 is missing and as the oracle in tests.
+
+/// Why a skipped container is invalid.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum SkipError {
+    /// The input ended before the container closed (or inside a string).
+    Unterminated,
+    /// A control byte inside a string, or one that is not whitespace outside strings.
+    Control(usize),
+    /// A byte >= 0x80 outside a string.
+    NonAscii(usize),
+    /// A backslash escape other than `\" \\ \/ \b \f \n \r \t \uXXXX`.
+    Escape(usize),
+    /// A close bracket of the other kind (`[}` or `{]`).
+    Mismatch(usize),
+}
+
+/// A skipped container.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Skipped {
+    /// The index just past the matching close bracket.
+    pub(crate) end: usize,
+    /// Some string in it holds a byte >= 0x80: validate `[start, end)` as UTF-8.
+    pub(crate) non_ascii: bool,
+}
+
+/// Skips the container that opens at `b[open]` (`{` or `[`).
+pub(crate) fn skip_container(b: &[u8], open: usize) -> Result<Skipped, SkipError> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU supports AVX2 (checked just above), which is the only
+            // precondition of this `#[target_feature(enable = "avx2")]` function.
+            #[allow(unsafe_code)]
+            return unsafe { avx2::skip(b, open) };
+        }
+    }
+    skip_portable(b, open)
+}
+
+/// The same as [`skip_container`], one byte at a time.
+pub(crate) fn skip_portable(b: &[u8], open: usize) -> Result<Skipped, SkipError> {
+    let mut depth = 0usize;
+    let mut in_string = false;
+    let mut non_ascii = false;
+    let mut i = open;
+    while i < b.len() {
+        let c = b[i];
+        if in_string {
+            match c {
+                b'"' => in_string = false,
+                b'\\' => {
+                    i = check_escape(b, i)?;
+                    continue;
+                }
+                0..=0x1f => return Err(SkipError::Control(i)),
+                0x80.. => non_ascii = true,
+                _ => {}
+            }
+        } else {
+            match c {
+                b'"' => in_string = true,
+                b'{' | b'[' => depth += 1,
+                b'}' | b']' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        // Only the outermost pair is checked for kind: skipping needs the
+                        // count of brackets, not their pairing (as in the AVX2 path).
+                        if (b[open] == b'{') != (c == b'}') {
+                            return Err(SkipError::Mismatch(i));
+                        }
+                        return Ok(Skipped {
+                            end: i + 1,
+                            non_ascii,
+                        });
+                    }
+                }
+                b' ' | b'\t' | b'\n' | b'\r' => {}
+                0..=0x1f => return Err(SkipError::Control(i)),
+                0x80.. => return Err(SkipError::NonAscii(i)),
+                _ => {}
+            }
+        }
+        i += 1;
+    }
+    Err(SkipError::Unterminated)
+}
+
+/// Checks the escape whose backslash is at `b[i]`; returns the index after it.
+fn check_escape(b: &[u8], i: usize) -> Result<usize, SkipError> {
+    match b.get(i + 1) {
+        Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => Ok(i + 2),
+        Some(b'u') => match b.get(i + 2..i + 6) {
+            Some(hex) if hex.iter().all(u8::is_ascii_hexdigit) => Ok(i + 6),
+            Some(_) => Err(SkipError::Escape(i)),
+            None => Err(SkipError::Unterminated),
+        },
+        Some(_) => Err(SkipError::Escape(i)),
+        None => Err(SkipError::Unterminated),
+    }
+}
+
+/// Bit i set: byte i is inside a string (opening quote included, closing quote excluded),
+/// given the unescaped quotes of a block.
+#[inline(always)]
+fn prefix_xor(mut x: u64) -> u64 {
+    x ^= x << 1;
+    x ^= x << 2;
+    x ^= x << 4;
+    x ^= x << 8;
+    x ^= x << 16;
+    x ^= x << 32;
+    x
+}
+
+/// Characters escaped by a backslash in this block, given the block's backslashes and whether
+/// the block's first byte is escaped (updated for the next block). simdjson's
+/// `find_escaped_branchless`: a run of backslashes escapes the byte after it when its length
+/// is odd; runs are told apart by whether they start on an odd or an even bit.
+#[inline(always)]
+fn find_escaped(backslash: u64, prev_escaped: &mut u64) -> u64 {
+    const EVEN: u64 = 0x5555_5555_5555_5555;
+    let backslash = backslash & !*prev_escaped;
+    let follows_escape = (backslash << 1) | *prev_escaped;
+    let odd_starts = backslash & !EVEN & !follows_escape;
+    let (even_runs, overflow) = odd_starts.overflowing_add(backslash);
+    *prev_escaped = u64::from(overflow);
+    let invert = even_runs << 1;
+    (EVEN ^ invert) & follows_escape
+}
+
+/// What one 64-byte block holds, as bit masks (bit i = byte i of the block).
+#[derive(Clone, Copy, Default)]
+struct Block {
+    quote: u64,
+    backslash: u64,
+    open: u64,
+    close: u64,
+    /// Bytes < 0x20.
+    control: u64,
+    /// Bytes >= 0x80.
+    high: u64,
+}
+
+/// State carried from block to block.
+struct Carry {
+    in_string: u64,
+    escaped: u64,
+    depth: usize,
+}
+
+/// Processes one block starting at `base` (bytes past the input are spaces): returns the
+/// container's end if it closes in this block.
+#[inline(always)]
+fn step(
+    b: &[u8],
+    open: usize,
+    base: usize,
+    m: Block,
+    carry: &mut Carry,
+    non_ascii: &mut bool,
+) -> Result<Option<usize>, SkipError> {
+    let escaped = if m.backslash | carry.escaped == 0 {
+        0
+    } else {
+        find_escaped(m.backslash, &mut carry.escaped)
+    };
+    let quotes = m.quote & !escaped;
+    let inside = prefix_xor(quotes) ^ carry.in_string;
+    carry.in_string = ((inside as i64) >> 63) as u64;
+    let mut opens = m.open & !inside;
+    let mut closes = m.close & !inside;
+
+    // Where this block's part of the container ends: the whole block, or the matching close.
+    let mut limit = u64::MAX;
+    let mut end = None;
+    // The container can only close in this block if it has at least as many closes as the
+    // depth it starts at; otherwise just count.
+    if closes != 0 && closes.count_ones() as usize >= carry.depth {
+        // The close may be here: walk the brackets in order.
+        let mut depth = carry.depth;
+        while opens | closes != 0 {
+            let o = opens.trailing_zeros();
+            let c = closes.trailing_zeros();
+            if o < c {
+                depth += 1;
+                opens &= opens - 1;
+            } else {
+                depth -= 1;
+                closes &= closes - 1;
+                if depth == 0 {
+                    end = Some(base + c as usize + 1);
+                    limit = if c == 63 { u64::MAX } else { (2u64 << c) - 1 };
+                    break;
+                }
+            }
+        }
+        carry.depth = depth;
+    } else {
+        carry.depth = carry.depth + opens.count_ones() as usize - closes.count_ones() as usize;
+    }
+
+    // Validate the bytes of this block that belong to the container.
+    let in_str = inside & limit;
+    if m.control & in_str != 0 {
+        return Err(SkipError::Control(
+            base + (m.control & in_str).trailing_zeros() as usize,
+        ));
+    }
+    let outside_control = m.control & !inside & limit;
+    if outside_control != 0 {
+        check_whitespace(b, base, outside_control)?;
+    }
+    if m.high & limit != 0 {
+        let outside = m.high & !inside & limit;
+        if outside != 0 {
+            return Err(SkipError::NonAscii(
+                base + outside.trailing_zeros() as usize,
+            ));
+        }
+        *non_ascii = true;
+    }
+    if escaped & limit != 0 {
+        check_escapes(b, base, escaped & limit)?;
+    }
+    if let Some(end) = end {
+        if (b[open] == b'{') != (b[end - 1] == b'}') {
+            return Err(SkipError::Mismatch(end - 1));
+        }
+    }
+    Ok(end)
+}
+
+#[cold]
+fn check_whitespace(b: &[u8], base: usize, mut bits: u64) -> Result<(), SkipError> {
+    while bits != 0 {
+        let i = base + bits.trailing_zeros() as usize;
+        if !matches!(b.get(i), Some(b'\t' | b'\n' | b'\r')) {
+            return Err(SkipError::Control(i));
+        }
+        bits &= bits - 1;
+    }
+    Ok(())
+}
+
+#[cold]
+fn check_escapes(b: &[u8], base: usize, mut escaped: u64) -> Result<(), SkipError> {
+    while escaped != 0 {
+        let i = base + escaped.trailing_zeros() as usize;
+        // `i` is the escaped character; its backslash is just before it.
+        check_escape(b, i - 1)?;
+        escaped &= escaped - 1;
+    }
+    Ok(())
+}
+
+/// The scalar classification of a block, for the portable lane of the AVX2 path (the tail).
+fn classify_scalar(bytes: &[u8; 64]) -> Block {
+    let mut m = Block::default();
+    for (i, &c) in bytes.iter().enumerate() {
+        let bit = 1u64 << i;
+        match c {
+            b'"' => m.quote |= bit,
+            b'\\' => m.backslash |= bit,
+            b'{' | b'[' => m.open |= bit,
+            b'}' | b']' => m.close |= bit,
+            0..=0x1f => m.control |= bit,
+            0x80.. => m.high |= bit,
+            _ => {}
+        }
+    }
+    m
+}
+
+#[cfg(target_arch = "x86_64")]
+#[allow(unsafe_code)]
+mod avx2 {
+    use core::arch::x86_64::*;
+
+    use super::{Block, Carry, SkipError, Skipped, classify_scalar, step};
+
+    /// # Safety
+    /// The CPU must support AVX2.
+    #[target_feature(enable = "avx2")]
+    pub(super) unsafe fn skip(b: &[u8], open: usize) -> Result<Skipped, SkipError> {
+        let mut carry = Carry {
+            in_string: 0,
+            escaped: 0,
+            depth: 0,
+        };
+        let mut non_ascii = false;
+        let mut base = open;
+        while base + 64 <= b.len() {
+            // SAFETY: `base + 64 <= b.len()`, so both 32-byte loads read inside `b`.
+            let m = unsafe { classify(b.as_ptr().add(base)) };
+            if let Some(end) = step(b, open, base, m, &mut carry, &mut non_ascii)? {
+                return Ok(Skipped { end, non_ascii });
+            }
+            base += 64;
+        }
+        if base < b.len() {
+            let mut tail = [b' '; 64];
+            tail[..b.len() - base].copy_from_slice(&b[base..]);
+            let m = classify_scalar(&tail);
+            if let Some(end) = step(b, open, base, m, &mut carry, &mut non_ascii)? {
+                return Ok(Skipped { end, non_ascii });
+            }
+        }
+        Err(SkipError::Unterminated)
+    }
+
+    /// Classifies the 64 bytes at `p`.
+    ///
+    /// # Safety
+    /// `p` must be valid for reading 64 bytes, and the CPU must support AVX2.
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    unsafe fn classify(p: *const u8) -> Block {
+        // SAFETY: the caller guarantees 64 readable bytes at `p`.
+        let (lo, hi) = unsafe {
+            (
+                half(_mm256_loadu_si256(p.cast())),
+                half(_mm256_loadu_si256(p.add(32).cast())),
+            )
+        };
+        let join = |a: u32, b: u32| u64::from(a) | (u64::from(b) << 32);
+        Block {
+            quote: join(lo.0, hi.0),
+            backslash: join(lo.1, hi.1),
+            open: join(lo.2, hi.2),
+            close: join(lo.3, hi.3),
+            control: join(lo.4, hi.4),
+            high: join(lo.5, hi.5),
+        }
+    }
+
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    fn eq(x: __m256i, c: u8) -> u32 {
+        _mm256_movemask_epi8(_mm256_cmpeq_epi8(x, _mm256_set1_epi8(c as i8))) as u32
+    }
+
+    // No closures here: a closure does not inherit `target_feature`, and its intrinsics would
+    // become calls.
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    fn half(v: __m256i) -> (u32, u32, u32, u32, u32, u32) {
+        // '{' 0x7B and '[' 0x5B, '}' 0x7D and ']' 0x5D differ only in bit 5.
+        let folded = _mm256_or_si256(v, _mm256_set1_epi8(0x20));
+        let limit = _mm256_set1_epi8(0x1f);
+        let control = _mm256_cmpeq_epi8(_mm256_max_epu8(v, limit), limit);
+        (
+            eq(v, b'"'),
+            eq(v, b'\\'),
+            eq(folded, 0x7b),
+            eq(folded, 0x7d),
+            _mm256_movemask_epi8(control) as u32,
+            _mm256_movemask_epi8(v) as u32,
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn both(input: &[u8], open: usize) -> Result<Skipped, SkipError> {
+        let fast = skip_container(input, open);
+        let slow = skip_portable(input, open);
+        // Errors may be found at different bytes (the fast path validates a block at a time);
+        // success and the end position must agree.
+        match (&fast, &slow) {
+            (Ok(a), Ok(b)) => assert_eq!(a, b, "{:?}", String::from_utf8_lossy(input)),
+            (Err(_), Err(_)) => {}
+            _ => panic!(
+                "disagree on {:?}: {fast:?} vs {slow:?}",
+                String::from_utf8_lossy(input)
+            ),
+        }
+        fast
+    }
+
+    #[test]
+    fn ends_and_errors() {
+        let end = |s: &str| both(s.as_bytes(), 0).map(|k| k.end);
+        assert_eq!(end("{}"), Ok(2));
+        assert_eq!(end("[] tail"), Ok(2));
+        assert_eq!(end(r#"{"a":[1,{"b":"}]"}],"c":"\"{"}x"#), Ok(30));
+        assert_eq!(end(r#"["\\",{"x":"\\\"]"}]"#), Ok(20));
+        assert_eq!(end(r#"{"k":"\u00e9 \/"}"#), Ok(17));
+        assert_eq!(end("{\n\t\"a\" : 1 }"), Ok(12));
+        assert_eq!(end("{"), Err(SkipError::Unterminated));
+        assert_eq!(end(r#"{"a":"}"#), Err(SkipError::Unterminated));
+        assert!(matches!(end("{\"a\u{1}\":1}"), Err(SkipError::Control(_))));
+        assert!(matches!(end("{\"a\":1\u{1}}"), Err(SkipError::Control(_))));
+        assert!(matches!(end(r#"{"a\q":1}"#), Err(SkipError::Escape(_))));
+        assert!(matches!(end(r#"{"a\u12g4":1}"#), Err(SkipError::Escape(_))));
+        assert!(matches!(end("[1}"), Err(SkipError::Mismatch(_))));
+        let k = both("{\"é\":1}".as_bytes(), 0).unwrap();
+        assert!(k.non_ascii);
+        assert!(matches!(
+            both(b"{\"a\":1\xff}", 0),
+            Err(SkipError::NonAscii(_))
+        ));
+    }
+
+    #[test]
+    fn long_inputs_cross_blocks() {
+        // Strings, escapes and brackets straddling 64-byte block boundaries at every offset.
+        for pad in 0..140 {
+            let mut s = String::from("[");
+            s.push_str(&"1,".repeat(pad));
+            s.push_str(r#"{"k\\\"":"a]}\"[{","n":[[[]]],"e":"\\"},"#);
+            s.push_str(&"\"x\",".repeat(pad % 7));
+            s.push_str("0] after");
+            let expect = s.len() - " after".len();
+            assert_eq!(
+                both(s.as_bytes(), 0).map(|k| k.end),
+                Ok(expect),
+                "pad {pad}"
+            );
+            let deep = format!("{}{}", "[".repeat(pad + 1), "]".repeat(pad + 1));
+            assert_eq!(both(deep.as_bytes(), 0).map(|k| k.end), Ok(deep.len()));
+        }
+    }
+
+    #[test]
+    fn deep_nesting_is_iterative() {
+        let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+        assert_eq!(
+            skip_container(deep.as_bytes(), 0).map(|k| k.end),
+            Ok(200_000)
+        );
+    }
+}
