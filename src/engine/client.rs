@@ -42,14 +42,7 @@ impl Response {
     /// The daemon's error message from a JSON error body (`{"message":"…"}`), or the body
     /// as text.
     pub fn error_message(&self) -> String {
-        let text = String::from_utf8_lossy(&self.body);
-        let text = text.trim();
-        if let Some(rest) = text.strip_prefix("{\"message\":\"") {
-            if let Some(msg) = rest.strip_suffix("\"}") {
-                return msg.replace("\\\"", "\"");
-            }
-        }
-        text.to_string()
+        super::stats::daemon_message(&self.body)
     }
 }
 
