@@ -10,7 +10,7 @@
 //! Strings and numbers are scanned eight bytes at a time (SWAR), because per-byte loops over
 //! keys and counters are where a stats decoder spends its time.
 
-use super::skip::{SkipError, skip_container};
+use super::skip::{SkipError, Skipped, scan_container, skip_container};
 use crate::error::DecodeError;
 
 /// Where and why decoding failed.
@@ -182,42 +182,109 @@ impl<'f> Cursor<'f> {
         ))
     }
 
+    /// `Some(position after it)` if the bytes at `p` are exactly `text` (a constant at every
+    /// call site, so the comparison compiles to a few wide loads).
+    #[inline(always)]
+    pub(crate) fn lit(&self, p: usize, text: &'static [u8]) -> Option<usize> {
+        (self.b.get(p..p + text.len()) == Some(text)).then_some(p + text.len())
+    }
+
+    /// A plain unsigned integer at `p` (what the daemon writes for every counter): the value
+    /// and the position after it. `None` for anything else (the caller's general path then
+    /// reads it and reports what is wrong).
+    #[inline(always)]
+    pub(crate) fn plain_u64(&self, p: usize) -> Option<(u64, usize)> {
+        if !self.at(p).is_ascii_digit() {
+            return None;
+        }
+        match self.number(p) {
+            Ok((Num::U64(v), next)) => Some((v, next)),
+            _ => None,
+        }
+    }
+
+    /// Passes a plain unsigned integer at `p` without computing it (a counter nobody needs):
+    /// the position after it. `None` for anything else (a leading zero, a sign, a fraction,
+    /// no digits), which the caller's general path then reads properly.
+    #[inline(always)]
+    pub(crate) fn skip_digits(&self, p: usize) -> Option<usize> {
+        let first = self.at(p);
+        if !first.is_ascii_digit() {
+            return None;
+        }
+        let mut i = p;
+        loop {
+            let w = self.load8(i)?;
+            let d = w.wrapping_sub(ONES * u64::from(b'0'));
+            let non_digit = (d | d.wrapping_add(ONES * 0x76)) & HIGHS;
+            if non_digit != 0 {
+                i += (non_digit.trailing_zeros() / 8) as usize;
+                break;
+            }
+            i += 8;
+        }
+        // JSON forbids leading zeros; a fraction or exponent is not a counter.
+        if (first == b'0' && i > p + 1) || matches!(self.at(i), b'.' | b'e' | b'E') {
+            return None;
+        }
+        Some(i)
+    }
+
+    /// A key of plain printable ASCII (no escapes, no control or non-ASCII bytes) whose
+    /// opening quote is at `p`: the span between the quotes. `None` for anything else, which
+    /// the caller then reads with the general path.
+    #[inline(always)]
+    pub(crate) fn plain_key(&self, p: usize) -> Option<(usize, usize)> {
+        if self.at(p) != b'"' {
+            return None;
+        }
+        let mut i = p + 1;
+        loop {
+            let w = self.load8(i)?;
+            let special = eq_bytes(w, b'"') | eq_bytes(w, b'\\') | lt_bytes(w, 0x20) | (w & HIGHS);
+            if special == 0 {
+                i += 8;
+                continue;
+            }
+            i += (special.trailing_zeros() / 8) as usize;
+            return (self.at(i) == b'"').then_some((p + 1, i));
+        }
+    }
+
     /// The number at `p` and the position after it.
     #[inline(always)]
     pub(crate) fn number(&self, p: usize) -> R<(Num, usize)> {
-        let mut value = 0u64;
-        let mut i = p;
-        // Up to eight digits per step: find the digit run, convert it with three multiplies.
-        loop {
-            let Some(w) = self.load8(i) else {
-                return self.number_slow(p);
-            };
-            let d = w.wrapping_sub(ONES * u64::from(b'0'));
-            // A byte is a digit iff d < 10: no borrow from bit 7 either way.
-            let non_digit = (d | d.wrapping_add(ONES * 0x76)) & HIGHS;
-            let n = (non_digit.trailing_zeros() / 8) as usize;
-            if n == 0 {
-                break;
+        // Counters have at most 20 digits and usually fewer than 17: two words of up to eight
+        // digits each cannot overflow, so the common case needs no checked arithmetic.
+        let (Some(w0), Some(w1)) = (self.load8(p), self.load8(p + 8)) else {
+            return self.number_slow(p);
+        };
+        let d0 = w0.wrapping_sub(ONES * u64::from(b'0'));
+        let n0 = digit_run(d0);
+        let (value, end) = if n0 < 8 {
+            (swar_digits(d0, n0.max(1)), p + n0)
+        } else {
+            let d1 = w1.wrapping_sub(ONES * u64::from(b'0'));
+            let n1 = digit_run(d1);
+            if n1 == 8 {
+                return self.number_slow(p); // 16 digits or more
             }
-            value = match value
-                .checked_mul(POW10[n])
-                .and_then(|v| v.checked_add(swar_digits(d, n)))
-            {
-                Some(v) => v,
-                None => return self.number_slow(p),
-            };
-            i += n;
-            if n < 8 {
-                break;
+            let high = swar_digits(d0, 8);
+            if n1 == 0 {
+                (high, p + 8)
+            } else {
+                (high * POW10[n1] + swar_digits(d1, n1), p + 8 + n1)
             }
-        }
-        let digits = i - p;
-        let next = self.at(i);
-        if digits == 0 || (digits > 1 && self.at(p) == b'0') || matches!(next, b'.' | b'e' | b'E') {
+        };
+        let digits = end - p;
+        if digits == 0
+            || (digits > 1 && self.at(p) == b'0')
+            || matches!(self.at(end), b'.' | b'e' | b'E')
+        {
             // A sign, a fraction, an exponent, a leading zero, or no digits at all.
             return self.number_slow(p);
         }
-        Ok((Num::U64(value), i))
+        Ok((Num::U64(value), end))
     }
 
     /// The full JSON number grammar, one byte at a time.
@@ -324,12 +391,23 @@ impl<'f> Cursor<'f> {
         if matches!(self.b.get(p..p + 2), Some(b"{}" | b"[]")) {
             return Ok(p + 2);
         }
-        match skip_container(self.b, p) {
+        self.checked(p, skip_container(self.b, p)).map(|k| k.end)
+    }
+
+    /// Skips the container at `p`, recording its string quotes (see
+    /// [`super::skip::scan_container`]).
+    pub(crate) fn scan_container(&self, p: usize, quotes: &mut Vec<u32>) -> R<Skipped> {
+        quotes.clear();
+        self.checked(p, scan_container(self.b, p, quotes))
+    }
+
+    fn checked(&self, p: usize, skipped: Result<Skipped, SkipError>) -> R<Skipped> {
+        match skipped {
             Ok(k) => {
                 if k.non_ascii && std::str::from_utf8(&self.b[p..k.end]).is_err() {
                     return Err(syntax(p));
                 }
-                Ok(k.end)
+                Ok(k)
             }
             Err(SkipError::Unterminated) => Err(syntax(self.b.len())),
             Err(
@@ -411,16 +489,17 @@ impl<'f> Cursor<'f> {
         &self.b[s.start..s.end]
     }
 
-    /// The first byte of a string's value (escapes decoded), or 0 for an empty string.
+    /// The first byte of a string's value (its first escape decoded), or 0 for an empty
+    /// string.
     pub(crate) fn first_byte(&self, s: Str) -> u8 {
-        if s.escaped {
-            let mut buf = [0u8; 8];
-            let raw = self.raw(s);
-            // Only the first escape matters; decode at most a few bytes of input.
-            let cut = raw.len().min(12);
-            unescape_into(&raw[..cut], &mut buf).map_or(0, |n| if n > 0 { buf[0] } else { 0 })
-        } else {
-            self.raw(s).first().copied().unwrap_or(0)
+        let raw = self.raw(s);
+        match raw.first() {
+            None => 0,
+            Some(b'\\') => decode_escape(raw, 0).map_or(0, |(c, _)| {
+                let mut utf8 = [0u8; 4];
+                c.encode_utf8(&mut utf8).as_bytes()[0]
+            }),
+            Some(&b) => b,
         }
     }
 }
@@ -460,9 +539,12 @@ impl Schema {
     /// Whether the bytes after an opening quote at `b[at]` are key `k` and its closing quote.
     #[inline(always)]
     fn matches(&self, c: &Cursor<'_>, at: usize, k: usize) -> bool {
-        let Some(pat) = self.pats.get(k) else {
+        // Past the last key there is nothing to expect (the unused patterns are all-zero and
+        // would match anything).
+        if k >= self.keys.len() {
             return false;
-        };
+        }
+        let pat = &self.pats[k];
         let mut ok = true;
         for (w, &(word, mask)) in pat.iter().enumerate() {
             if mask == 0 {
@@ -551,6 +633,14 @@ const POW10: [u64; 9] = [
     10_000_000,
     100_000_000,
 ];
+
+/// Number of leading digits of a word of bytes minus `'0'` (a byte is a digit iff it is now
+/// below 10: no borrow into bit 7 either way).
+#[inline(always)]
+fn digit_run(d: u64) -> usize {
+    let non_digit = (d | d.wrapping_add(ONES * 0x76)) & HIGHS;
+    (non_digit.trailing_zeros() / 8) as usize
+}
 
 /// The value of the first `n` (1..=8) digits of `d` (bytes already minus `'0'`, little endian).
 #[inline(always)]

@@ -49,6 +49,79 @@ impl Timestamp {
 
     /// Parses RFC 3339 (`2026-11-23T06:55:26.742434502Z`, `…+01:00`); `None` if malformed.
     pub fn parse(s: &[u8]) -> Option<Timestamp> {
+        Timestamp::parse_cached(s, &mut DateCache::default())
+    }
+
+    /// [`Timestamp::parse`], remembering the last date: a frame's two timestamps, and the
+    /// frames of a day, share it, and turning a date into days is most of the work.
+    pub(crate) fn parse_cached(s: &[u8], cache: &mut DateCache) -> Option<Timestamp> {
+        Timestamp::parse_daemon(s, cache).or_else(|| Timestamp::parse_general(s))
+    }
+
+    /// The daemon's own form, `YYYY-MM-DDTHH:MM:SS.fffffffffZ` with 1 to 9 fraction digits
+    /// (Go trims trailing zeros), without the general parser's branches.
+    #[inline]
+    fn parse_daemon(s: &[u8], cache: &mut DateCache) -> Option<Timestamp> {
+        if s.len() < 22 || s.len() > 30 || s[19] != b'.' || s[s.len() - 1] != b'Z' {
+            return None;
+        }
+        if s[10] != b'T' || s[13] != b':' || s[16] != b':' {
+            return None;
+        }
+        let days = match cache.date {
+            Some((date, days)) if date[..] == s[..10] => days,
+            _ => {
+                let days = Timestamp::date_days(&s[..10])?;
+                let mut date = [0u8; 10];
+                date.copy_from_slice(&s[..10]);
+                cache.date = Some((date, days));
+                days
+            }
+        };
+        let digit = |i: usize| -> Option<i64> {
+            let d = s[i].wrapping_sub(b'0');
+            (d <= 9).then_some(i64::from(d))
+        };
+        let hour = digit(11)? * 10 + digit(12)?;
+        let minute = digit(14)? * 10 + digit(15)?;
+        let second = digit(17)? * 10 + digit(18)?;
+        if hour > 23 || minute > 59 || second > 60 {
+            return None;
+        }
+        let frac = &s[20..s.len() - 1];
+        let mut nanos = 0u32;
+        for &c in frac {
+            let d = c.wrapping_sub(b'0');
+            if d > 9 {
+                return None;
+            }
+            nanos = nanos * 10 + u32::from(d);
+        }
+        nanos *= 10u32.pow(9 - frac.len() as u32);
+        Some(Timestamp {
+            secs: days * 86_400 + hour * 3600 + minute * 60 + second,
+            nanos,
+        })
+    }
+
+    /// `YYYY-MM-DD` to days since the epoch, validated.
+    fn date_days(s: &[u8]) -> Option<i64> {
+        if s[4] != b'-' || s[7] != b'-' {
+            return None;
+        }
+        let num = |r: std::ops::Range<usize>| -> Option<i64> {
+            s[r].iter().try_fold(0i64, |acc, &c| {
+                c.is_ascii_digit().then(|| acc * 10 + i64::from(c - b'0'))
+            })
+        };
+        let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
+        if !(1..=12).contains(&month) || day < 1 || day > days_in_month(year, month) {
+            return None;
+        }
+        Some(days_from_civil(year, month, day))
+    }
+
+    fn parse_general(s: &[u8]) -> Option<Timestamp> {
         let num = |r: std::ops::Range<usize>| -> Option<i64> {
             let d = s.get(r)?;
             d.iter().try_fold(0i64, |acc, &c| {
@@ -127,6 +200,12 @@ impl fmt::Display for Timestamp {
         }
         f.write_str("Z")
     }
+}
+
+/// The last date parsed and its day number (see [`Timestamp::parse_cached`]).
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct DateCache {
+    date: Option<([u8; 10], i64)>,
 }
 
 fn days_in_month(year: i64, month: i64) -> i64 {

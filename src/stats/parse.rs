@@ -17,16 +17,12 @@
 //! development machine, of which its SIMD stage 1 alone was 0.7 µs); walking only what is
 //! needed is several times faster, and is the reason this decoder exists.
 
-use std::sync::LazyLock;
-
-use memchr::memmem::Finder;
-
 use super::cursor::{
     Cursor, Fail, R, Schema, Str, shape, syntax, unescape_in_place, unescape_into,
 };
 use super::model::{
-    BlkioStats, CpuStats, MemoryStats, NetEntry, Networks, PidsStats, Sample, StorageStats,
-    Timestamp,
+    BlkioStats, CpuStats, DateCache, MemoryStats, NetEntry, Networks, PidsStats, Sample,
+    StorageStats, Timestamp,
 };
 
 /// Decodes stats frames, reusing its buffers from frame to frame.
@@ -35,6 +31,9 @@ pub struct FrameDecoder {
     networks: Vec<NetEntry>,
     /// Interface names that hold escapes, to unescape once the walk is done.
     escaped_names: Vec<(usize, Str)>,
+    /// Quote positions of the memory map, reused.
+    quotes: Vec<u32>,
+    dates: DateCache,
 }
 
 /// What the walk finds: numbers, and where the strings are.
@@ -205,8 +204,8 @@ fn walk(c: Cursor<'_>, f: &mut Found, d: &mut FrameDecoder) -> R<()> {
         return Err(shape(start));
     }
     let end = fields(&c, start, &SCHEMA, |index, v| match index {
-        Some(READ) => timestamp(&c, v, &mut f.read),
-        Some(PREREAD) => timestamp(&c, v, &mut f.preread),
+        Some(READ) => timestamp(&c, v, &mut f.read, &mut d.dates),
+        Some(PREREAD) => timestamp(&c, v, &mut f.preread, &mut d.dates),
         Some(PIDS) => pids(&c, v, &mut f.pids),
         Some(BLKIO) => blkio(&c, v, &mut f.blkio),
         Some(NUM_PROCS) => {
@@ -217,7 +216,7 @@ fn walk(c: Cursor<'_>, f: &mut Found, d: &mut FrameDecoder) -> R<()> {
         Some(STORAGE) => storage(&c, v, &mut f.storage),
         Some(CPU) => cpu(&c, v, &mut f.cpu),
         Some(PRECPU) => cpu(&c, v, &mut f.precpu),
-        Some(MEMORY) => memory(&c, v, &mut f.memory),
+        Some(MEMORY) => memory(&c, v, &mut f.memory, &mut d.quotes),
         Some(NAME) => string(&c, v, &mut f.name),
         Some(ID) => string(&c, v, &mut f.id),
         Some(NETWORKS) => networks(&c, v, d),
@@ -257,19 +256,21 @@ fn string(c: &Cursor<'_>, v: usize, slot: &mut Option<Str>) -> R<usize> {
     Ok(next)
 }
 
-fn timestamp(c: &Cursor<'_>, v: usize, slot: &mut Timestamp) -> R<usize> {
+fn timestamp(c: &Cursor<'_>, v: usize, slot: &mut Timestamp, dates: &mut DateCache) -> R<usize> {
     if c.at(v) == b'n' {
         *slot = Timestamp::ZERO;
         return c.skip(v);
     }
     let (s, next) = c.string(v)?;
     let mut buf = [0u8; KEY_BUF];
-    *slot = Timestamp::parse(key(c, s, &mut buf)).ok_or(shape(v))?;
+    *slot = Timestamp::parse_cached(key(c, s, &mut buf), dates).ok_or(shape(v))?;
     Ok(next)
 }
 
-fn pids(c: &Cursor<'_>, v: usize, out: &mut PidsStats) -> R<usize> {
+fn pids_general(c: &Cursor<'_>, v: usize, out: &mut PidsStats) -> R<usize> {
     use pids_keys::*;
+    // A repeated key replaces the whole object, as in Go (and serde).
+    *out = PidsStats::default();
     fields(c, v, &SCHEMA, |index, v| match index {
         Some(CURRENT) => counter(c, v, &mut out.current),
         Some(LIMIT) => optional(c, v, &mut out.limit),
@@ -279,6 +280,7 @@ fn pids(c: &Cursor<'_>, v: usize, out: &mut PidsStats) -> R<usize> {
 
 fn storage(c: &Cursor<'_>, v: usize, out: &mut StorageStats) -> R<usize> {
     use storage_keys::*;
+    *out = StorageStats::default();
     fields(c, v, &SCHEMA, |index, v| match index {
         Some(READ_COUNT) => counter(c, v, &mut out.read_count_normalized),
         Some(READ_SIZE) => counter(c, v, &mut out.read_size_bytes),
@@ -288,8 +290,9 @@ fn storage(c: &Cursor<'_>, v: usize, out: &mut StorageStats) -> R<usize> {
     })
 }
 
-fn cpu(c: &Cursor<'_>, v: usize, out: &mut CpuStats) -> R<usize> {
+fn cpu_general(c: &Cursor<'_>, v: usize, out: &mut CpuStats) -> R<usize> {
     use cpu_keys::*;
+    *out = CpuStats::default();
     fields(c, v, &SCHEMA, |index, v| match index {
         Some(USAGE) => cpu_usage(c, v, out),
         Some(SYSTEM) => counter(c, v, &mut out.system_cpu_usage),
@@ -304,6 +307,8 @@ fn cpu(c: &Cursor<'_>, v: usize, out: &mut CpuStats) -> R<usize> {
 
 fn cpu_usage(c: &Cursor<'_>, v: usize, out: &mut CpuStats) -> R<usize> {
     use usage_keys::*;
+    out.total_usage = 0;
+    out.percpu_count = 0;
     fields(c, v, &SCHEMA, |index, v| match index {
         Some(TOTAL) => counter(c, v, &mut out.total_usage),
         Some(PERCPU) => {
@@ -313,8 +318,9 @@ fn cpu_usage(c: &Cursor<'_>, v: usize, out: &mut CpuStats) -> R<usize> {
                 Some(mut e) => {
                     let mut first = true;
                     while let Some(at) = c.next_element(&mut e, &mut first)? {
-                        let (n, next) = c.counter(at)?;
-                        count += u32::from(n.is_some());
+                        // Go's len(): a null element (decoded as 0) counts too.
+                        let (_, next) = c.counter(at)?;
+                        count += 1;
                         e = next;
                     }
                     e
@@ -327,7 +333,8 @@ fn cpu_usage(c: &Cursor<'_>, v: usize, out: &mut CpuStats) -> R<usize> {
     })
 }
 
-fn blkio(c: &Cursor<'_>, v: usize, out: &mut BlkioStats) -> R<usize> {
+fn blkio_general(c: &Cursor<'_>, v: usize, out: &mut BlkioStats) -> R<usize> {
+    *out = BlkioStats::default();
     fields(c, v, &blkio_keys::SCHEMA, |index, v| {
         if index != Some(blkio_keys::SERVICE_BYTES) {
             return c.skip(v);
@@ -361,12 +368,18 @@ fn blkio(c: &Cursor<'_>, v: usize, out: &mut BlkioStats) -> R<usize> {
     })
 }
 
-fn memory(c: &Cursor<'_>, v: usize, out: &mut MemoryStats) -> R<usize> {
+fn memory_general(
+    c: &Cursor<'_>,
+    v: usize,
+    out: &mut MemoryStats,
+    quotes: &mut Vec<u32>,
+) -> R<usize> {
     use memory_keys::*;
+    *out = MemoryStats::default();
     fields(c, v, &SCHEMA, |index, v| match index {
         Some(USAGE) => counter(c, v, &mut out.usage),
         Some(MAX_USAGE) => optional(c, v, &mut out.max_usage),
-        Some(STATS) => memory_map(c, v, out),
+        Some(STATS) => memory_map(c, v, out, quotes),
         Some(LIMIT) => counter(c, v, &mut out.limit),
         Some(COMMIT) => optional(c, v, &mut out.commit_bytes),
         Some(COMMIT_PEAK) => optional(c, v, &mut out.commit_peak_bytes),
@@ -375,113 +388,47 @@ fn memory(c: &Cursor<'_>, v: usize, out: &mut MemoryStats) -> R<usize> {
     })
 }
 
-/// Finds both `"inactive_file"` and `"total_inactive_file"` (told apart by what precedes).
-static INACTIVE_FILE: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b"inactive_file\""));
-static CACHE: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b"\"cache\""));
-
-/// `memory_stats.stats`: a map of cgroup counters, of which the math needs three.
-fn memory_map(c: &Cursor<'_>, v: usize, out: &mut MemoryStats) -> R<usize> {
+/// `memory_stats.stats`: a map of 30-odd cgroup counters, of which the math needs three.
+///
+/// The map is skipped with the SIMD scan, which validates its strings and brackets and
+/// records where its quotes are. In a flat map without escapes (what the daemon sends), quote
+/// pairs are its keys: only keys of the three lengths that matter are compared, and only
+/// their values are parsed (fully validated). The other counters are not parsed, as with
+/// every container the decoder skips. Anything else (escapes, nested values) is walked entry
+/// by entry.
+fn memory_map(c: &Cursor<'_>, v: usize, out: &mut MemoryStats, quotes: &mut Vec<u32>) -> R<usize> {
     out.total_inactive_file = None;
     out.inactive_file = None;
     out.cache = None;
-    let Some(_) = c.object(v)? else {
+    if c.object(v)?.is_none() {
         return Ok(v + 4);
-    };
-    let end = c.skip_container(v)?;
-    let map = &c.b[v..end];
-    // The search is sound for a flat map without escapes (what the daemon sends): there,
-    // every quote delimits a string, so quote parity tells a key's opening quote from
-    // anything inside a string. Anything else is walked entry by entry.
-    if memchr::memchr3(b'\\', b'{', b'[', &map[1..]).is_some() {
+    }
+    let map = c.scan_container(v, quotes)?;
+    if map.nested || map.escapes || quotes.len() % 2 != 0 {
         return memory_map_walk(c, v, out);
     }
-    let mut parity = Parity { at: v, quotes: 0 };
-    let mut from = v;
-    while let Some(off) = INACTIVE_FILE.find(&c.b[from..end]) {
-        let at = from + off;
-        from = at + 1;
-        let (slot, quote) = if at >= 1 && c.b[at - 1] == b'"' {
-            (&mut out.inactive_file, at - 1)
-        } else if at >= 7 && &c.b[at - 7..at] == b"\"total_" {
-            (&mut out.total_inactive_file, at - 7)
-        } else {
-            continue;
+    for pair in quotes.chunks_exact(2) {
+        let (open, close) = (pair[0] as usize, pair[1] as usize);
+        let key = &c.b[open + 1..close];
+        let slot = match key.len() {
+            19 if key == b"total_inactive_file" => &mut out.total_inactive_file,
+            13 if key == b"inactive_file" => &mut out.inactive_file,
+            5 if key == b"cache" => &mut out.cache,
+            _ => continue,
         };
-        if let Some(n) = map_value(c, &mut parity, v, quote, at + b"inactive_file\"".len())? {
-            *slot = n;
+        let colon = c.ws(close + 1);
+        if c.at(colon) != b':' {
+            continue; // a string value, not a key
         }
-    }
-    let mut from = v;
-    while let Some(off) = CACHE.find(&c.b[from..end]) {
-        let at = from + off;
-        from = at + 1;
-        if let Some(n) = map_value(c, &mut parity, v, at, at + b"\"cache\"".len())? {
-            out.cache = n;
+        let at = c.ws(colon + 1);
+        let (n, next) = c.counter(at)?;
+        let sep = c.ws(next);
+        if !matches!(c.at(sep), b',' | b'}') {
+            return Err(syntax(sep));
         }
+        *slot = n;
     }
-    Ok(end)
-}
-
-/// A search hit in the flat map starting at `start`: the key's opening quote is at `quote`
-/// and its closing quote ends before `after`. `Some(value)` if it is a key (an opening quote
-/// followed by a colon), `None` if the bytes were inside a string or a string value.
-fn map_value(
-    c: &Cursor<'_>,
-    parity: &mut Parity,
-    start: usize,
-    quote: usize,
-    after: usize,
-) -> R<Option<Option<u64>>> {
-    if parity.quotes_before(c.b, start, quote) % 2 != 0 {
-        return Ok(None);
-    }
-    let colon = c.ws(after);
-    if c.at(colon) != b':' {
-        return Ok(None);
-    }
-    let at = c.ws(colon + 1);
-    let (n, next) = c.counter(at)?;
-    let sep = c.ws(next);
-    if !matches!(c.at(sep), b',' | b'}') {
-        return Err(syntax(sep));
-    }
-    Ok(Some(n))
-}
-
-/// Counts quotes from the start of the map up to a hit, carrying the count forward so that
-/// hits in increasing order cost one pass over the map in all.
-struct Parity {
-    at: usize,
-    quotes: u32,
-}
-
-impl Parity {
-    fn quotes_before(&mut self, b: &[u8], start: usize, pos: usize) -> u32 {
-        if pos < self.at {
-            self.at = start;
-            self.quotes = 0;
-        }
-        self.quotes += quotes(&b[self.at..pos]);
-        self.at = pos;
-        self.quotes
-    }
-}
-
-/// Number of `"` bytes, eight at a time.
-fn quotes(bytes: &[u8]) -> u32 {
-    let mut chunks = bytes.chunks_exact(8);
-    let mut n = 0;
-    for chunk in &mut chunks {
-        let w = u64::from_le_bytes([
-            chunk[0], chunk[1], chunk[2], chunk[3], chunk[4], chunk[5], chunk[6], chunk[7],
-        ]);
-        let x = w ^ 0x2222_2222_2222_2222;
-        // High bit of each zero byte; exact (no borrow chains) thanks to the 0x7f masking.
-        let zero =
-            !(((x & 0x7f7f_7f7f_7f7f_7f7f) + 0x7f7f_7f7f_7f7f_7f7f) | x) & 0x8080_8080_8080_8080;
-        n += zero.count_ones();
-    }
-    n + chunks.remainder().iter().filter(|&&b| b == b'"').count() as u32
+    Ok(map.end)
 }
 
 fn memory_map_walk(c: &Cursor<'_>, v: usize, out: &mut MemoryStats) -> R<usize> {
@@ -501,7 +448,7 @@ fn memory_map_walk(c: &Cursor<'_>, v: usize, out: &mut MemoryStats) -> R<usize> 
     Ok(p)
 }
 
-fn networks(c: &Cursor<'_>, v: usize, d: &mut FrameDecoder) -> R<usize> {
+fn networks_general(c: &Cursor<'_>, v: usize, d: &mut FrameDecoder) -> R<usize> {
     // A repeated "networks" key replaces the earlier one.
     d.networks.clear();
     d.escaped_names.clear();
@@ -541,4 +488,240 @@ fn networks(c: &Cursor<'_>, v: usize, d: &mut FrameDecoder) -> R<usize> {
         }
     }
     Ok(p)
+}
+
+// ---- Fast paths ---------------------------------------------------------------------------
+//
+// The daemon writes each object with the same keys in the same order and no whitespace. Each
+// fast path below reads that exact text with constant-length comparisons; at the first byte
+// that differs (another daemon version, a stopped container's empty objects, a warm-up
+// frame's shorter precpu, anything malformed) it returns `None`, and the general walk reads
+// the object again from its start, with full generality and proper errors. A fast path
+// writes its results only once it has read the whole object.
+
+fn pids(c: &Cursor<'_>, v: usize, out: &mut PidsStats) -> R<usize> {
+    match pids_fast(c, v, out) {
+        Some(next) => Ok(next),
+        None => pids_general(c, v, out),
+    }
+}
+
+#[inline(always)]
+fn pids_fast(c: &Cursor<'_>, v: usize, out: &mut PidsStats) -> Option<usize> {
+    let (current, p) = c.plain_u64(c.lit(v, b"{\"current\":")?)?;
+    let (limit, p) = match c.lit(p, b",\"limit\":") {
+        Some(q) => {
+            let (limit, q) = c.plain_u64(q)?;
+            (Some(limit), q)
+        }
+        None => (None, p),
+    };
+    let p = c.lit(p, b"}")?;
+    *out = PidsStats { current, limit };
+    Some(p)
+}
+
+fn cpu(c: &Cursor<'_>, v: usize, out: &mut CpuStats) -> R<usize> {
+    match cpu_fast(c, v, out) {
+        Some(next) => Ok(next),
+        None => cpu_general(c, v, out),
+    }
+}
+
+#[inline(always)]
+fn cpu_fast(c: &Cursor<'_>, v: usize, out: &mut CpuStats) -> Option<usize> {
+    let (total_usage, mut p) = c.plain_u64(c.lit(v, b"{\"cpu_usage\":{\"total_usage\":")?)?;
+    // cgroup v1 only.
+    let mut percpu_count = 0u32;
+    if let Some(q) = c.lit(p, b",\"percpu_usage\":[") {
+        p = q;
+        if c.at(p) == b']' {
+            p += 1;
+        } else {
+            loop {
+                let q = c.skip_digits(p)?;
+                percpu_count += 1;
+                match c.at(q) {
+                    b',' => p = q + 1,
+                    b']' => {
+                        p = q + 1;
+                        break;
+                    }
+                    _ => return None,
+                }
+            }
+        }
+    }
+    let p = c.skip_digits(c.lit(p, b",\"usage_in_kernelmode\":")?)?;
+    let p = c.skip_digits(c.lit(p, b",\"usage_in_usermode\":")?)?;
+    let (system_cpu_usage, p) = c.plain_u64(c.lit(p, b"},\"system_cpu_usage\":")?)?;
+    let (online, p) = c.plain_u64(c.lit(p, b",\"online_cpus\":")?)?;
+    let p = c.skip_digits(c.lit(p, b",\"throttling_data\":{\"periods\":")?)?;
+    let p = c.skip_digits(c.lit(p, b",\"throttled_periods\":")?)?;
+    let p = c.skip_digits(c.lit(p, b",\"throttled_time\":")?)?;
+    let p = c.lit(p, b"}}")?;
+    *out = CpuStats {
+        total_usage,
+        percpu_count,
+        system_cpu_usage,
+        online_cpus: u32::try_from(online).ok()?,
+    };
+    Some(p)
+}
+
+fn memory(c: &Cursor<'_>, v: usize, out: &mut MemoryStats, quotes: &mut Vec<u32>) -> R<usize> {
+    match memory_fast(c, v, out, quotes) {
+        Some(next) => Ok(next),
+        None => memory_general(c, v, out, quotes),
+    }
+}
+
+#[inline(always)]
+fn memory_fast(
+    c: &Cursor<'_>,
+    v: usize,
+    out: &mut MemoryStats,
+    quotes: &mut Vec<u32>,
+) -> Option<usize> {
+    let (usage, mut p) = c.plain_u64(c.lit(v, b"{\"usage\":")?)?;
+    // cgroup v1 only.
+    let mut max_usage = None;
+    if let Some(q) = c.lit(p, b",\"max_usage\":") {
+        let (m, q) = c.plain_u64(q)?;
+        max_usage = Some(m);
+        p = q;
+    }
+    let mut map = MemoryStats::default();
+    let p = memory_map(c, c.lit(p, b",\"stats\":")?, &mut map, quotes).ok()?;
+    let (limit, p) = c.plain_u64(c.lit(p, b",\"limit\":")?)?;
+    let p = c.lit(p, b"}")?;
+    *out = MemoryStats {
+        usage,
+        limit,
+        max_usage,
+        ..map
+    };
+    Some(p)
+}
+
+fn blkio(c: &Cursor<'_>, v: usize, out: &mut BlkioStats) -> R<usize> {
+    match blkio_fast(c, v, out) {
+        Some(next) => Ok(next),
+        None => blkio_general(c, v, out),
+    }
+}
+
+#[inline(always)]
+fn blkio_fast(c: &Cursor<'_>, v: usize, out: &mut BlkioStats) -> Option<usize> {
+    let mut p = c.lit(v, b"{\"io_service_bytes_recursive\":")?;
+    let mut totals = BlkioStats::default();
+    if let Some(q) = c.lit(p, b"null") {
+        p = q;
+    } else {
+        p = c.lit(p, b"[")?;
+        if c.at(p) == b']' {
+            p += 1;
+        } else {
+            loop {
+                let q = c.skip_digits(c.lit(p, b"{\"major\":")?)?;
+                let q = c.skip_digits(c.lit(q, b",\"minor\":")?)?;
+                let (op_start, op_end) = c.plain_key(c.lit(q, b",\"op\":")?)?;
+                let (value, q) = c.plain_u64(c.lit(op_end + 1, b",\"value\":")?)?;
+                // docker/cli calculateBlockIO: by the first letter of the operation.
+                match c.b.get(op_start).filter(|_| op_start < op_end) {
+                    Some(b'r' | b'R') => totals.read = totals.read.wrapping_add(value),
+                    Some(b'w' | b'W') => totals.write = totals.write.wrapping_add(value),
+                    _ => {}
+                }
+                totals.entries += 1;
+                let q = c.lit(q, b"}")?;
+                match c.at(q) {
+                    b',' => p = q + 1,
+                    b']' => {
+                        p = q + 1;
+                        break;
+                    }
+                    _ => return None,
+                }
+            }
+        }
+    }
+    // The other lists are not needed: empty and null ones are common and cheap to pass.
+    for key in [
+        &b",\"io_serviced_recursive\":"[..],
+        b",\"io_queue_recursive\":",
+        b",\"io_service_time_recursive\":",
+        b",\"io_wait_time_recursive\":",
+        b",\"io_merged_recursive\":",
+        b",\"io_time_recursive\":",
+        b",\"sectors_recursive\":",
+    ] {
+        p = c.lit(p, key)?;
+        p = match c.at(p) {
+            b'n' => c.lit(p, b"null")?,
+            b'[' => c.skip_container(p).ok()?,
+            _ => return None,
+        };
+    }
+    let p = c.lit(p, b"}")?;
+    *out = totals;
+    Some(p)
+}
+
+fn networks(c: &Cursor<'_>, v: usize, d: &mut FrameDecoder) -> R<usize> {
+    match networks_fast(c, v, d) {
+        Some(next) => Ok(next),
+        None => networks_general(c, v, d),
+    }
+}
+
+#[inline(always)]
+fn networks_fast(c: &Cursor<'_>, v: usize, d: &mut FrameDecoder) -> Option<usize> {
+    d.networks.clear();
+    d.escaped_names.clear();
+    let mut p = c.lit(v, b"{")?;
+    if c.at(p) == b'}' {
+        return Some(p + 1);
+    }
+    loop {
+        let (name_start, name_end) = c.plain_key(p)?;
+        let mut q = c.lit(name_end + 1, b":{\"rx_bytes\":")?;
+        let mut counters = [0u64; 8];
+        for (i, key) in [
+            &b""[..],
+            b",\"rx_packets\":",
+            b",\"rx_errors\":",
+            b",\"rx_dropped\":",
+            b",\"tx_bytes\":",
+            b",\"tx_packets\":",
+            b",\"tx_errors\":",
+            b",\"tx_dropped\":",
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let (n, next) = c.plain_u64(c.lit(q, key)?)?;
+            counters[i] = n;
+            q = next;
+        }
+        let q = c.lit(q, b"}")?;
+        let name = &c.b[name_start..name_end];
+        // A repeated name would replace the earlier entry: leave that to the general path.
+        if d.networks
+            .iter()
+            .any(|e| &c.b[e.name_start as usize..e.name_end as usize] == name)
+        {
+            return None;
+        }
+        d.networks.push(NetEntry {
+            name_start: name_start as u32,
+            name_end: name_end as u32,
+            counters,
+        });
+        match c.at(q) {
+            b',' => p = q + 1,
+            b'}' => return Some(q + 1),
+            _ => return None,
+        }
+    }
 }
