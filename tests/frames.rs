@@ -413,6 +413,20 @@ fn malformed_frames_are_typed_errors_with_offsets_and_do_not_poison_the_next() {
 }
 
 #[test]
+fn a_key_after_the_last_expected_one() {
+    // Found by tests/frame_props.rs: after the eighth of eight network counters, the next key
+    // was checked against a schema slot past the end.
+    let mut frame =
+        br#"{"networks":{"eth0":{"rx_bytes":1,"rx_packets":2,"rx_errors":3,"rx_dropped":4,
+        "tx_bytes":5,"tx_packets":6,"tx_errors":7,"tx_dropped":8,"tx_dropped":9,"rx_bytes":10}}}"#
+            .to_vec();
+    let mut decoder = FrameDecoder::new();
+    let s = decoder.decode(&mut frame).unwrap();
+    let eth0 = s.networks.iter().next().unwrap();
+    assert_eq!((eth0.rx_bytes, eth0.tx_dropped), (10, 9));
+}
+
+#[test]
 fn escapes_whitespace_order_and_duplicates() {
     // Keys out of the daemon's order, escaped keys and names, whitespace, unknown fields,
     // nulls, a duplicate key (last wins), and the 64-bit maximum.
