@@ -8,7 +8,7 @@ fixtures=${FIXTURES:-$here/../../shared/fixtures/docker20-cgv1}
 python3 - "$fixtures" "$here/corpus" <<'PY'
 import os, sys
 src, out = sys.argv[1], sys.argv[2]
-for t in ("head", "chunked", "frame_split"):
+for t in ("head", "chunked", "frame_split", "frame_decode"):
     os.makedirs(os.path.join(out, t), exist_ok=True)
 def put(target, name, data):
     with open(os.path.join(out, target, name), "wb") as f:
@@ -32,5 +32,10 @@ for name in sorted(os.listdir(src)):
             break
         payload, rest = payload + rest[:size], rest[size + 2:]
     put("frame_split", name, b"\x40" + payload)
+    for i, line in enumerate(l for l in payload.split(b"\n") if l.strip()):
+        put("frame_decode", "%s-%d" % (name, i), line)
+frames = os.path.join(src, "..", "frames")
+for name in sorted(os.listdir(frames)):
+    put("frame_decode", name, open(os.path.join(frames, name), "rb").read())
 PY
 echo "seeded $(find "$here/corpus" -type f | wc -l) corpus files"

@@ -11,11 +11,13 @@
 //! Each layer only calls the ones below it; only [`engine`] touches sockets or clocks.
 //!
 //! ```text
-//! engine     mio reactor, transports (unix, tcp), endpoints (DOCKER_HOST), a small client
+//! engine     mio reactor, transports (unix, tcp), endpoints (DOCKER_HOST), a small client,
+//!            stats streams for a set of containers
 //!   conn     one request/response exchange as a state machine, no I/O
 //!     http     response head parser, body framing rules, request writer
 //!     chunked  chunked transfer coding decoder, payload borrowed from the input
-//!     stats    newline-delimited frames out of the body
+//!   stats    frames out of the body, each decoded into a Sample, and the docker stats math
+//! api        typed container and image listings
 //! sim        (feature "sim") a simulated Docker daemon for tests, benchmarks and demos
 //! ```
 //!

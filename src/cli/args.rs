@@ -13,6 +13,7 @@ use dockstat::sim::{Cgroup, Listen, SimConfig};
 
 use super::get::GetOpts;
 use super::list::ListOpts;
+use super::stats::StatsOpts;
 
 /// Options of the embedded simulated daemon (`--sim N`).
 #[derive(Clone, Debug)]
@@ -25,6 +26,7 @@ pub(crate) enum Command {
     Get(GetOpts),
     Ps(ListOpts),
     Images(ListOpts),
+    Stats(StatsOpts),
     /// Run the simulated daemon in the foreground.
     Sim(Listen),
     Help,
@@ -52,6 +54,7 @@ fn parse_inner(args: impl IntoIterator<Item = OsString>) -> Result<Cli, lexopt::
     let mut positionals: Vec<String> = Vec::new();
     let mut get = GetOpts::default();
     let mut list = ListOpts::default();
+    let mut stats = StatsOpts::default();
     let mut socket: Option<PathBuf> = None;
     let mut listen: Option<SocketAddr> = None;
 
@@ -91,6 +94,14 @@ fn parse_inner(args: impl IntoIterator<Item = OsString>) -> Result<Cli, lexopt::
                 (Some("ps" | "images"), Long("format")) => {
                     list.format = Some(parser.value()?.string()?)
                 }
+                (Some("stats"), Short('a') | Long("all")) => stats.all = true,
+                (Some("stats"), Long("no-stream")) => stats.no_stream = true,
+                (Some("stats"), Long("one-shot")) => {
+                    stats.no_stream = true;
+                    stats.one_shot = true;
+                }
+                (Some("stats"), Long("no-trunc")) => stats.no_trunc = true,
+                (Some("stats"), Long("format")) => stats.format = Some(parser.value()?.string()?),
                 (Some("sim"), Long("socket")) => socket = Some(parser.value()?.into()),
                 (Some("sim"), Long("listen")) => listen = Some(number(&mut parser)?),
                 (Some("sim"), Short('n') | Long("containers")) => {
@@ -119,6 +130,10 @@ fn parse_inner(args: impl IntoIterator<Item = OsString>) -> Result<Cli, lexopt::
             } else {
                 Command::Images(list)
             }
+        }
+        Some("stats") => {
+            stats.containers = positionals;
+            Command::Stats(stats)
         }
         Some("sim") => {
             sim_containers.get_or_insert(3);

@@ -5,6 +5,8 @@ mod args;
 mod format;
 mod get;
 mod list;
+mod signals;
+mod stats;
 mod units;
 
 use std::io::{self, Write};
@@ -32,6 +34,13 @@ Commands:
   images [-a] [-q] [--no-trunc] [--format F]
                       list images like docker images
                       F: table (default), json, 'table {{.ID}}\\t{{.Names}}', '{{.ID}}'
+  stats [CONTAINER...] [-a] [--no-stream] [--one-shot] [--no-trunc] [--format F]
+                      container stats like docker stats (running containers, or those named)
+                        -a, --all          include stopped containers
+                        --no-stream        one sample per container, then exit
+                        --one-shot         --no-stream without waiting for a second reading
+                      F: table (default), json, ndjson (one line of raw numbers per
+                         sample, for pipes), or a template like ps
   sim [--socket PATH | --listen ADDR] [-n N] [--cgroup v1|v2] [--interval S] [--stopped N]
                       run the simulated Docker daemon in the foreground
                       (default: 3 containers on unix:///tmp/dockstat-sim.sock)
@@ -147,6 +156,7 @@ fn run(cli: Cli) -> Result<i32, Failure> {
             out.flush().map_err(Failure::Output)?;
             Ok(0)
         }
+        Command::Stats(opts) => stats::stats(endpoint, opts),
         Command::Help | Command::Version | Command::Sim(_) => Ok(0),
     }
 }

@@ -67,7 +67,6 @@ pub(crate) fn human_size_prec(size: f64, precision: usize) -> String {
 }
 
 /// `units.BytesSize`: binary units, 4 significant digits ("781.2KiB").
-#[allow(dead_code)] // for the `docker stats` MEM USAGE column
 pub(crate) fn bytes_size(size: f64) -> String {
     custom_size(
         size,

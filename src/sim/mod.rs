@@ -104,6 +104,11 @@ pub struct SimConfig {
     pub faults: Vec<FaultRule>,
     /// Print each request and its status (and accept errors) to stderr.
     pub log_requests: bool,
+    /// Sample every counter as if the clock stood at this instant (nanoseconds since the
+    /// epoch): `stream=false` describes [t, t + interval], frame k of a stream t + k × interval,
+    /// and listings say "Up …" as of t. Two clients then see identical numbers, which is what
+    /// a comparison with the docker CLI needs. `None` (the default) follows the wall clock.
+    pub fixed_clock: Option<u64>,
 }
 
 impl Default for SimConfig {
@@ -120,6 +125,7 @@ impl Default for SimConfig {
             split_chunks: false,
             faults: Vec::new(),
             log_requests: false,
+            fixed_clock: None,
         }
     }
 }

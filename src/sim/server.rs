@@ -361,6 +361,11 @@ struct Ctx {
 }
 
 impl Ctx {
+    /// The time samples and listings describe: the fixed clock, or now.
+    fn clock(&self) -> UnixNanos {
+        self.config.fixed_clock.unwrap_or_else(time::now)
+    }
+
     fn schedule(&mut self, conn: &mut Conn, slot: usize, at: Instant) {
         self.next_timer += 1;
         conn.timer = Some(self.next_timer);
@@ -379,7 +384,7 @@ pub(crate) fn serve(bound: Bound, config: SimConfig, shared: Arc<Shared>) -> io:
     let Bound {
         mut poll, listener, ..
     } = bound;
-    let model = Model::new(&config, time::now());
+    let model = Model::new(&config, config.fixed_clock.unwrap_or_else(time::now));
     let mut server = Server {
         listener,
         conns: Vec::new(),
@@ -684,7 +689,7 @@ fn process_requests(conn: &mut Conn, slot: usize, ctx: &mut Ctx) {
                 conn.http11 = head.http11;
                 conn.keep_alive = head.keep_alive;
                 conn.skip_body = head.content_length;
-                let action = api::route(head.method, head.target, &ctx.model, time::now());
+                let action = api::route(head.method, head.target, &ctx.model, ctx.clock());
                 if ctx.config.log_requests {
                     let status = match &action {
                         Action::Reply(r) => r.status,
@@ -759,7 +764,7 @@ fn apply(conn: &mut Conn, slot: usize, action: Action, ctx: &mut Ctx) {
             StatsMode::Once => {
                 // The daemon needs two samples a collector tick apart: answer one interval
                 // later with precpu from now.
-                let since = time::now();
+                let since = ctx.clock();
                 set_state(conn, ConnState::Waiting { idx, since }, &ctx.shared);
                 let at = Instant::now() + ctx.interval;
                 ctx.schedule(conn, slot, at);
@@ -815,14 +820,12 @@ fn push_stream_head(conn: &mut Conn, headers: &'static [(&'static str, &'static 
 /// A one-frame `stream=false` answer (Content-Length or chunked by size, like Go).
 fn reply_frame(conn: &mut Conn, ctx: &mut Ctx, idx: usize, pre: Option<UnixNanos>) {
     let mut body = Vec::with_capacity(2560);
-    push_frame(
-        &mut body,
-        &ctx.model,
-        idx,
-        time::now(),
-        pre,
-        &mut ctx.scratch,
-    );
+    let read = match (ctx.config.fixed_clock, pre) {
+        (Some(t), Some(_)) => t + ctx.interval.as_nanos() as u64,
+        (Some(t), None) => t,
+        (None, _) => time::now(),
+    };
+    push_frame(&mut body, &ctx.model, idx, read, pre, &mut ctx.scratch);
     push_reply(conn, &api::stats_reply(body));
     conn.frame_ends.push_back(conn.queued_end());
 }
@@ -868,7 +871,10 @@ fn emit_frame(conn: &mut Conn, ctx: &mut Ctx) -> bool {
         bump(&ctx.shared.frames_skipped);
         return true;
     }
-    let read = time::now();
+    let read = match ctx.config.fixed_clock {
+        Some(t) => t + u64::from(s.emitted) * ctx.interval.as_nanos() as u64,
+        None => time::now(),
+    };
     ctx.frame.clear();
     push_frame(
         &mut ctx.frame,
