@@ -63,21 +63,64 @@ pub(crate) fn scan_container(
     dispatch::<true>(b, open, quotes)
 }
 
+/// The ways to scan; [`Scan::best`] picks the fastest the CPU has. (An AVX-512 version
+/// classifies a block in fewer instructions but measured no faster, end to end, than AVX2 on
+/// the development machine, so it is not kept.)
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Scan {
+    #[cfg(target_arch = "x86_64")]
+    Avx2,
+    Portable,
+}
+
+impl Scan {
+    pub(crate) fn best() -> Scan {
+        #[cfg(target_arch = "x86_64")]
+        {
+            // std caches the CPUID answer: this is a load from a static.
+            if std::arch::is_x86_feature_detected!("avx2") {
+                return Scan::Avx2;
+            }
+        }
+        Scan::Portable
+    }
+
+    /// Every implementation this CPU can run (for tests).
+    #[cfg(test)]
+    pub(crate) fn available() -> Vec<Scan> {
+        let mut all = vec![Scan::Portable];
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::arch::is_x86_feature_detected!("avx2") {
+                all.push(Scan::Avx2);
+            }
+        }
+        all
+    }
+
+    pub(crate) fn run<const QUOTES: bool>(
+        self,
+        b: &[u8],
+        open: usize,
+        quotes: &mut Vec<u32>,
+    ) -> Result<Skipped, SkipError> {
+        match self {
+            // SAFETY: `best()` and `available()` only return Avx2 when the CPU reports AVX2,
+            // the only precondition of the function.
+            #[cfg(target_arch = "x86_64")]
+            #[allow(unsafe_code)]
+            Scan::Avx2 => unsafe { avx2::skip::<QUOTES>(b, open, quotes) },
+            Scan::Portable => skip_portable::<QUOTES>(b, open, quotes),
+        }
+    }
+}
+
 fn dispatch<const QUOTES: bool>(
     b: &[u8],
     open: usize,
     quotes: &mut Vec<u32>,
 ) -> Result<Skipped, SkipError> {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if std::arch::is_x86_feature_detected!("avx2") {
-            // SAFETY: the CPU supports AVX2 (checked just above), which is the only
-            // precondition of this `#[target_feature(enable = "avx2")]` function.
-            #[allow(unsafe_code)]
-            return unsafe { avx2::skip::<QUOTES>(b, open, quotes) };
-        }
-    }
-    skip_portable::<QUOTES>(b, open, quotes)
+    Scan::best().run::<QUOTES>(b, open, quotes)
 }
 
 /// The same as [`scan_container`], one byte at a time.
@@ -461,29 +504,33 @@ mod avx2 {
 mod tests {
     use super::*;
 
+    /// Runs every implementation the CPU has against the byte loop: success, the end, the
+    /// quote positions and the flags must agree (errors may be reported at different bytes,
+    /// since the SIMD paths validate a block at a time).
     fn both(input: &[u8], open: usize) -> Result<Skipped, SkipError> {
-        let (mut fast_quotes, mut slow_quotes) = (Vec::new(), Vec::new());
-        let fast = scan_container(input, open, &mut fast_quotes);
+        let mut slow_quotes = Vec::new();
         let slow = skip_portable::<true>(input, open, &mut slow_quotes);
-        if fast.is_ok() {
-            assert_eq!(
-                fast_quotes,
-                slow_quotes,
-                "{:?}",
-                String::from_utf8_lossy(input)
-            );
+        for scan in Scan::available() {
+            let mut quotes = Vec::new();
+            let fast = scan.run::<true>(input, open, &mut quotes);
+            match (&fast, &slow) {
+                (Ok(a), Ok(b)) => {
+                    assert_eq!(a, b, "{scan:?} on {:?}", String::from_utf8_lossy(input));
+                    assert_eq!(
+                        quotes,
+                        slow_quotes,
+                        "{scan:?} on {:?}",
+                        String::from_utf8_lossy(input)
+                    );
+                }
+                (Err(_), Err(_)) => {}
+                _ => panic!(
+                    "{scan:?} disagrees on {:?}: {fast:?} vs {slow:?}",
+                    String::from_utf8_lossy(input)
+                ),
+            }
         }
-        // Errors may be found at different bytes (the fast path validates a block at a time);
-        // success and the end position must agree.
-        match (&fast, &slow) {
-            (Ok(a), Ok(b)) => assert_eq!(a, b, "{:?}", String::from_utf8_lossy(input)),
-            (Err(_), Err(_)) => {}
-            _ => panic!(
-                "disagree on {:?}: {fast:?} vs {slow:?}",
-                String::from_utf8_lossy(input)
-            ),
-        }
-        fast
+        slow
     }
 
     #[test]
@@ -535,21 +582,15 @@ mod tests {
         /// The AVX2 scan and the byte loop agree on any mix of the characters that matter,
         /// across block boundaries.
         #[test]
-        fn avx2_agrees_with_the_byte_loop(parts in proptest::collection::vec(0usize..14, 0..300), square: bool) {
+        fn simd_agrees_with_the_byte_loop(parts in proptest::collection::vec(0usize..14, 0..300), square: bool) {
             const ALPHABET: [&str; 14] =
                 ["{", "}", "[", "]", "\"", "\\", "a", ",", ":", " ", "\u{1}", "é", "0", "\\u00e9"];
             let mut text = String::from(if square { "[" } else { "{" });
             for p in parts {
                 text.push_str(ALPHABET[p]);
             }
-            let fast = both(text.as_bytes(), 0);
-            if let Ok(k) = fast {
-                let (mut a, mut b) = (Vec::new(), Vec::new());
-                let fast = scan_container(text.as_bytes(), 0, &mut a).unwrap();
-                let slow = skip_portable::<true>(text.as_bytes(), 0, &mut b).unwrap();
-                proptest::prop_assert_eq!(fast, slow);
-                proptest::prop_assert_eq!(k, fast);
-            }
+            // `both` asserts that every implementation agrees with the byte loop.
+            let _ = both(text.as_bytes(), 0);
         }
     }
 
