@@ -197,6 +197,36 @@ fn ndjson_flows_line_by_line_and_stops_cleanly_on_signals() {
 }
 
 #[test]
+fn cpu_host_divides_by_the_cpus() {
+    let sim = sim(Cgroup::V1, true);
+    let per_cpu = dockstat(&sim, &["--no-stream", "--format", "{{.CPUPerc}}", "busy-1"]);
+    let host = dockstat(
+        &sim,
+        &[
+            "--no-stream",
+            "--cpu-host",
+            "--format",
+            "{{.CPUPerc}}",
+            "busy-1",
+        ],
+    );
+    let value = |o: &Output| {
+        text(&o.stdout)
+            .trim()
+            .trim_end_matches('%')
+            .parse::<f64>()
+            .unwrap()
+    };
+    // Two simulated CPUs; busy-1 uses half of one.
+    assert!(
+        (value(&per_cpu) - 50.0).abs() < 5.0,
+        "{}",
+        text(&per_cpu.stdout)
+    );
+    assert!((value(&host) - value(&per_cpu) / 2.0).abs() < 0.02);
+}
+
+#[test]
 fn a_closed_pipe_ends_cleanly() {
     let sim = sim(Cgroup::V1, false);
     let out = Command::new("bash")

@@ -101,6 +101,7 @@ fn parse_inner(args: impl IntoIterator<Item = OsString>) -> Result<Cli, lexopt::
                     stats.one_shot = true;
                 }
                 (Some("stats"), Long("no-trunc")) => stats.no_trunc = true,
+                (Some("stats"), Long("cpu-host")) => stats.cpu_host = true,
                 (Some("stats"), Long("format")) => stats.format = Some(parser.value()?.string()?),
                 (Some("sim"), Long("socket")) => socket = Some(parser.value()?.into()),
                 (Some("sim"), Long("listen")) => listen = Some(number(&mut parser)?),

@@ -39,6 +39,8 @@ Commands:
                         -a, --all          include stopped containers
                         --no-stream        one sample per container, then exit
                         --one-shot         --no-stream without waiting for a second reading
+                        --cpu-host         CPU % of the whole host (100% = all CPUs busy),
+                                           not docker's (100% = one CPU)
                       F: table (default), json, ndjson (one line of raw numbers per
                          sample, for pipes), or a template like ps
   sim [--socket PATH | --listen ADDR] [-n N] [--cgroup v1|v2] [--interval S] [--stopped N]

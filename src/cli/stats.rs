@@ -48,6 +48,8 @@ pub(crate) struct StatsOpts {
     pub(crate) one_shot: bool,
     pub(crate) no_trunc: bool,
     pub(crate) format: Option<String>,
+    /// CPU % of the whole host (100 % = every CPU busy) instead of docker's (100 % = one CPU).
+    pub(crate) cpu_host: bool,
 }
 
 enum Output {
@@ -155,7 +157,7 @@ pub(crate) fn stats(endpoint: Endpoint, opts: &StatsOpts) -> Result<i32, Failure
                 .entries
                 .iter()
                 .filter(|e| e.error.is_none())
-                .map(|e| row(e, !opts.no_trunc))
+                .map(|e| row(e, !opts.no_trunc, opts.cpu_host))
                 .collect();
             if let Err(err) = format.write(&mut st.out, &rows, &|f| header(f).to_string()) {
                 st.write_error = Some(err);
@@ -183,7 +185,11 @@ pub(crate) fn stats(endpoint: Endpoint, opts: &StatsOpts) -> Result<i32, Failure
                 }
             }
             if let Output::Docker(format) = &output {
-                let rows: Vec<Row> = st.entries.iter().map(|e| row(e, !opts.no_trunc)).collect();
+                let rows: Vec<Row> = st
+                    .entries
+                    .iter()
+                    .map(|e| row(e, !opts.no_trunc, opts.cpu_host))
+                    .collect();
                 let mut block = Vec::with_capacity(4096);
                 if format
                     .write(&mut block, &rows, &|f| header(f).to_string())
@@ -296,7 +302,7 @@ fn redraw(block: &[u8]) -> Vec<u8> {
 }
 
 /// One container's `docker stats` fields, rendered as docker renders them.
-fn row(e: &Entry, trunc: bool) -> Row {
+fn row(e: &Entry, trunc: bool, cpu_host: bool) -> Row {
     let mut row = Row::new();
     let text = |s: String| Cell::Text(s);
     row.insert("Container", text(e.container.clone()));
@@ -317,7 +323,12 @@ fn row(e: &Entry, trunc: bool) -> Row {
     let windows = e.platform == Platform::Windows;
     match (&e.derived, &e.error) {
         (Some(d), None) => {
-            row.insert("CPUPerc", text(format!("{:.2}%", d.cpu_percent)));
+            let cpu = if cpu_host {
+                d.cpu_percent_host
+            } else {
+                d.cpu_percent
+            };
+            row.insert("CPUPerc", text(format!("{cpu:.2}%")));
             let mem = if windows {
                 bytes_size(d.mem_used)
             } else {
