@@ -5,18 +5,23 @@
 //!   a version above 1.41 or below 1.12 on a *known* route gets the daemon's 400;
 //! - unknown routes, and known routes with another method, get `404 {"message":"page not
 //!   found"}` with only a `Content-Type` header: the daemon's mux answers those before its
-//!   middleware adds `Api-Version`/`Server` (`docker20-404-route.http`). The sim is read-only,
-//!   so every `POST`/`DELETE` lands there too;
+//!   middleware adds `Api-Version`/`Server` (`docker20-404-route.http`). Lifecycle changes are
+//!   driven from the [`Sim`](super::Sim) handle and by churn, not through the API, so every
+//!   `POST`/`DELETE` lands there too;
 //! - `HEAD /_ping` is answered like the daemon's ping handler does it (`Content-Length: 0`);
-//! - `/events` accepts `since`, `until` and `filters` but ignores them: the sim emits no events
-//!   yet (containers do not change state), so there is nothing to filter;
-//! - `/containers/json` honours `all` and `limit`; `filters` and `size` are ignored.
+//! - `/events` honours `filters` (see `events.rs`; a bad one gets the daemon's 400) and accepts
+//!   `since` and `until` but ignores them: there is no event history to replay;
+//! - `/containers/json` honours `all` and `limit`; `filters` and `size` are ignored;
+//! - the sim's own control routes, `GET /_sim/counters`, `/_sim/pause` and `/_sim/resume`, are
+//!   recognised on exactly those targets (no version prefix, no query, GET only); anything else
+//!   under `/_sim` is an unknown route.
 
 use std::borrow::Cow;
 
+use super::events::Filter;
 use super::http::percent_decode;
 use super::json::{push_i64, push_key, push_str, push_u64};
-use super::model::{Lookup, Model, State, Workload};
+use super::model::{Lookup, Model, State};
 use super::time::{SECOND, UnixNanos, human_duration};
 
 /// The API version the sim speaks (the fixtures' daemon).
@@ -95,12 +100,24 @@ pub(crate) enum StatsMode {
     OneShot,
 }
 
+/// A control route of the sim itself.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Control {
+    /// `GET /_sim/counters`: the [`SimCounters`](super::SimCounters) as JSON.
+    Counters,
+    /// `GET /_sim/pause`: stop writing stats frames.
+    Pause,
+    /// `GET /_sim/resume`: write them again.
+    Resume,
+}
+
 /// What to do with a request.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Action {
     Reply(Reply),
     Stats { idx: usize, mode: StatsMode },
-    Events,
+    Events(Box<Filter>),
+    Control(Control),
 }
 
 /// Decoded query parameters.
@@ -208,8 +225,21 @@ pub(crate) fn stats_reply(body: Vec<u8>) -> Reply {
     json_ok(body)
 }
 
+/// A JSON body for the control routes.
+pub(crate) fn control_reply(body: Vec<u8>) -> Reply {
+    json_ok(body)
+}
+
 /// Routes one request. `now` is used for `Status` ("Up 5 minutes").
 pub(crate) fn route(method: &str, target: &str, model: &Model, now: UnixNanos) -> Action {
+    // Exact targets only, before any decoding, so that nothing Docker could send reaches them
+    // by accident.
+    match (method, target) {
+        ("GET", "/_sim/counters") => return Action::Control(Control::Counters),
+        ("GET", "/_sim/pause") => return Action::Control(Control::Pause),
+        ("GET", "/_sim/resume") => return Action::Control(Control::Resume),
+        _ => {}
+    }
     let (path, query) = target.split_once('?').unwrap_or((target, ""));
     let (version, path) = split_version(path);
     let segments: Vec<Cow<'_, str>> = path
@@ -274,7 +304,10 @@ pub(crate) fn route(method: &str, target: &str, model: &Model, now: UnixNanos) -
             Action::Reply(json_ok(containers_json(model, now, all, limit)))
         }
         Route::Images => Action::Reply(json_ok(images_json(model))),
-        Route::Events => Action::Events,
+        Route::Events => match Filter::parse(query.get("filters").unwrap_or_default()) {
+            Ok(filter) => Action::Events(Box::new(filter)),
+            Err(msg) => Action::Reply(json_message(400, H_DAEMON_JSON, &msg)),
+        },
         Route::Stats(name) => match model.lookup(name) {
             Lookup::Found(idx) => {
                 let mode = if query.bool_or("stream", true) {
@@ -379,22 +412,27 @@ pub(crate) fn containers_json(
         out.extend_from_slice(b",\"Ports\":[],\"Labels\":{\"sim\":\"1\",\"sim.workload\":");
         push_str(&mut out, c.label);
         out.extend_from_slice(b"},\"State\":");
-        let status = match c.state {
-            State::Running => {
-                out.extend_from_slice(b"\"running\"");
-                format!("Up {}", human_duration(now.saturating_sub(c.started)))
-            }
-            State::Exited { code, finished } => {
-                out.extend_from_slice(b"\"exited\"");
+        let up = || human_duration(now.saturating_sub(c.started));
+        let (state, status) = match c.state {
+            State::Created => ("created", "Created".to_owned()),
+            State::Running => ("running", format!("Up {}", up())),
+            State::Paused => ("paused", format!("Up {} (Paused)", up())),
+            State::Exited { code, finished } => (
+                "exited",
                 format!(
                     "Exited ({code}) {} ago",
                     human_duration(now.saturating_sub(finished))
-                )
-            }
+                ),
+            ),
+            // Not in the listing; written for completeness.
+            State::Removed => ("removing", "Removal In Progress".to_owned()),
         };
+        push_str(&mut out, state);
         out.extend_from_slice(b",\"Status\":");
         push_str(&mut out, &status);
-        let bridge = c.bridge_index.filter(|_| c.workload == Workload::Net);
+        let bridge = c.bridge_index;
+        // Only a running container has an endpoint and addresses on its network.
+        let attached = bridge.filter(|_| c.running());
         out.extend_from_slice(b",\"HostConfig\":{\"NetworkMode\":");
         out.extend_from_slice(if bridge.is_some() {
             b"\"default\""
@@ -415,8 +453,8 @@ pub(crate) fn containers_json(
             },
         );
         out.extend_from_slice(b",\"EndpointID\":");
-        push_str(&mut out, &c.endpoint_id);
-        match bridge {
+        push_str(&mut out, if c.running() { &c.endpoint_id } else { "" });
+        match attached {
             Some(k) => {
                 // 172.17.0.1 is the gateway; containers count up from .2.
                 let host = k + 1;
@@ -562,7 +600,10 @@ mod tests {
                 mode: StatsMode::Stream
             }
         );
-        assert_eq!(r("GET", "/events?since=1&filters=%7B%7D"), Action::Events);
+        assert_eq!(
+            r("GET", "/events?since=1&filters=%7B%7D"),
+            Action::Events(Box::default())
+        );
         let id = m.containers[3].id.clone();
         assert_eq!(
             r("GET", &format!("/containers/{}/stats", &id[..10])),
@@ -577,6 +618,94 @@ mod tests {
                 idx: 3,
                 mode: StatsMode::Stream
             }
+        );
+    }
+
+    #[test]
+    fn control_routes_only_on_exact_targets() {
+        let m = model();
+        let r = |method: &str, t: &str| route(method, t, &m, T0);
+        assert_eq!(
+            r("GET", "/_sim/counters"),
+            Action::Control(Control::Counters)
+        );
+        assert_eq!(r("GET", "/_sim/pause"), Action::Control(Control::Pause));
+        assert_eq!(r("GET", "/_sim/resume"), Action::Control(Control::Resume));
+        for (method, target) in [
+            ("POST", "/_sim/pause"),
+            ("HEAD", "/_sim/counters"),
+            ("GET", "/v1.41/_sim/counters"),
+            ("GET", "/_sim/counters?x=1"),
+            ("GET", "/_sim/counters/"),
+            ("GET", "/_sim/%63ounters"),
+            ("GET", "/_sim"),
+            ("GET", "/_sim/stop"),
+        ] {
+            assert_eq!(
+                reply(r(method, target)),
+                page_not_found(),
+                "{method} {target}"
+            );
+        }
+    }
+
+    #[test]
+    fn events_filters_parse_or_400() {
+        let m = model();
+        let r = |t: &str| route("GET", t, &m, T0);
+        // What the engine sends: filters={"type":["container"]}, URL-encoded.
+        let Action::Events(f) = r("/v1.41/events?filters=%7B%22type%22%3A%5B%22container%22%5D%7D")
+        else {
+            panic!("not an events action");
+        };
+        assert_eq!(
+            *f,
+            Filter::parse(r#"{"type":["container"]}"#).unwrap_or_default()
+        );
+        assert_ne!(*f, Filter::default());
+        let bad = reply(r("/events?filters=%7B%22nope%22%3A%5B%5D%7D"));
+        assert_eq!(bad.status, 400);
+        assert_eq!(bad.body, b"{\"message\":\"invalid filter 'nope'\"}\n");
+        assert_eq!(reply(r("/events?filters=%7B")).status, 400);
+    }
+
+    #[test]
+    fn listing_follows_the_lifecycle() {
+        use crate::sim::model::Op;
+        let mut m = model();
+        let now = T0 + 10 * SECOND;
+        let mut ev = Vec::new();
+        let apply = |m: &mut Model, op: Op, c: &str, ev: &mut Vec<_>| {
+            m.apply(&op, c, now, ev)
+                .map(drop)
+                .unwrap_or_else(|e| panic!("{c}: {e}"));
+        };
+        apply(&mut m, Op::Create(Some("fresh".to_owned())), "", &mut ev);
+        apply(&mut m, Op::Pause, "busy-1", &mut ev);
+        apply(&mut m, Op::Stop, "net-6", &mut ev);
+        apply(&mut m, Op::Remove { force: true }, "idle-2", &mut ev);
+        let all =
+            String::from_utf8(containers_json(&m, now + SECOND, true, None)).unwrap_or_default();
+        let running =
+            String::from_utf8(containers_json(&m, now + SECOND, false, None)).unwrap_or_default();
+        // 6 + 2 + 1 created - 1 removed; without all: 6 - 1 stopped - 1 removed.
+        assert_eq!(all.matches("\"Id\":").count(), 8);
+        assert_eq!(running.matches("\"Id\":").count(), 4);
+        assert!(all.starts_with("[{\"Id\":"));
+        assert!(all.contains("\"Names\":[\"/fresh\"]"));
+        assert!(all.contains("\"State\":\"created\",\"Status\":\"Created\""));
+        assert!(!running.contains("/fresh"));
+        assert!(running.contains("\"State\":\"paused\",\"Status\":\"Up "));
+        assert!(running.contains(" minutes (Paused)\""));
+        assert!(all.contains("\"State\":\"exited\",\"Status\":\"Exited (143) 1 second ago\""));
+        assert!(!all.contains("/idle-2"));
+        // The stopped net container keeps its network, without an endpoint or address.
+        assert!(!all.contains("172.17.0.2"));
+        assert!(all.contains("\"NetworkMode\":\"default\""));
+        let fresh_first = all.find("/fresh").unwrap_or(usize::MAX);
+        assert!(
+            all[..fresh_first].matches("\"Id\":").count() == 1,
+            "newest first"
         );
     }
 

@@ -10,7 +10,10 @@
 //!   `stats` key set, `pids_stats.limit` always present, blkio lowercase `read`/`write` with the
 //!   other lists `null`.
 //! - Stopped containers (`docker20-cgv1-stopped-*.http`): the all-zero frame, whatever the
-//!   cgroup version (the daemon does not read cgroups for them).
+//!   cgroup version (the daemon does not read cgroups for them). The first zero frame after a
+//!   live one still carries the live frame's `read` as `preread` and its `cpu_stats` as
+//!   `precpu_stats` (`docker20-cgv1-doomed-stop-midstream.http`): the daemon's precpu is simply
+//!   the previous frame's cpu.
 
 use super::Cgroup;
 use super::json::{push_field_u64, push_key, push_str, push_u64};
@@ -31,6 +34,17 @@ const ZERO_FRAME_HEAD: &str = concat!(
     r#""throttled_periods":0,"throttled_time":0}},"precpu_stats":{"cpu_usage":{"total_usage":0,"#,
     r#""usage_in_kernelmode":0,"usage_in_usermode":0},"throttling_data":{"periods":0,"#,
     r#""throttled_periods":0,"throttled_time":0}},"memory_stats":{},"name":"#
+);
+
+/// The zero frame between its `preread` value and its `precpu_stats` value.
+const ZERO_FRAME_MIDDLE: &str = concat!(
+    r#"","pids_stats":{},"#,
+    r#""blkio_stats":{"io_service_bytes_recursive":null,"io_serviced_recursive":null,"#,
+    r#""io_queue_recursive":null,"io_service_time_recursive":null,"io_wait_time_recursive":null,"#,
+    r#""io_merged_recursive":null,"io_time_recursive":null,"sectors_recursive":null},"#,
+    r#""num_procs":0,"storage_stats":{},"cpu_stats":{"cpu_usage":{"total_usage":0,"#,
+    r#""usage_in_kernelmode":0,"usage_in_usermode":0},"throttling_data":{"periods":0,"#,
+    r#""throttled_periods":0,"throttled_time":0}},"precpu_stats":"#
 );
 
 /// The blkio lists other than the two Docker fills from the throttle/io.stat files.
@@ -55,7 +69,9 @@ pub(crate) struct FrameScratch {
 ///
 /// `pre` is the previous read time: `None` for the first frame of a stream and for one-shot
 /// requests (precpu zeroed, `preread` the zero time). Containers that are not running get
-/// the all-zero frame. An unknown `idx` writes nothing.
+/// the all-zero frame, with `pre` as its `preread` and the sample at `pre` as its precpu when
+/// `pre` is given: the caller passes it only when the previous frame was a live one of the
+/// container's current run. An unknown `idx` writes nothing.
 pub(crate) fn push_frame(
     out: &mut Vec<u8>,
     model: &Model,
@@ -68,7 +84,23 @@ pub(crate) fn push_frame(
         return;
     };
     if !c.running() {
-        push_zero_frame(out, &c.name, &c.id);
+        match pre {
+            Some(p) => {
+                out.extend_from_slice(b"{\"read\":\"");
+                out.extend_from_slice(ZERO_TIME.as_bytes());
+                out.extend_from_slice(b"\",\"preread\":\"");
+                push_rfc3339_nano(out, p);
+                out.extend_from_slice(ZERO_FRAME_MIDDLE.as_bytes());
+                model.sample_into(idx, p, &mut scratch.pre);
+                push_cpu(out, &scratch.pre);
+                out.extend_from_slice(b",\"memory_stats\":{},\"name\":");
+                push_name(out, &c.name);
+                out.extend_from_slice(b",\"id\":");
+                push_str(out, &c.id);
+                out.extend_from_slice(b"}\n");
+            }
+            None => push_zero_frame(out, &c.name, &c.id),
+        }
         return;
     }
     let v1 = model.cgroup == Cgroup::V1;
@@ -344,6 +376,12 @@ pub(crate) mod tests {
         Model::new(&config, T0)
     }
 
+    fn frame_at(m: &Model, idx: usize, read: u64) -> String {
+        let mut out = Vec::new();
+        push_frame(&mut out, m, idx, read, None, &mut FrameScratch::default());
+        String::from_utf8(out).unwrap_or_default()
+    }
+
     fn frame(m: &Model, idx: usize, pre: Option<u64>) -> String {
         let mut out = Vec::new();
         push_frame(
@@ -542,6 +580,56 @@ for line in sys.stdin.read().splitlines():
                 );
             assert_eq!(ours, format!("{theirs}\n"));
         }
+    }
+
+    #[test]
+    fn first_zero_frame_after_a_stop_carries_the_last_cpu_like_the_fixture() {
+        use crate::sim::model::Op;
+        let pre = T0 + SECOND;
+        // The live frame read at `pre`, before the stop.
+        let mut fresh = model(Cgroup::V1);
+        let live = frame_at(&fresh, 1, pre);
+        let mut m = model(Cgroup::V1);
+        m.apply(&Op::Stop, "idle-2", pre + 1, &mut Vec::new())
+            .expect("stop");
+        let ours = frame(&m, 1, Some(pre));
+        let c = &m.containers[1];
+        let between = |f: &str, from: &str, to: &str| -> String {
+            let start = f.find(from).map_or(0, |i| i + from.len());
+            let end = f.find(to).unwrap_or(f.len());
+            f[start..end].to_owned()
+        };
+        let precpu = |f: &str| between(f, ",\"precpu_stats\":", ",\"memory_stats\"");
+        // The precpu is the live frame's cpu_stats.
+        assert_eq!(
+            precpu(&ours),
+            between(&live, "\"cpu_stats\":", ",\"precpu_stats\"")
+        );
+        assert!(ours.starts_with(
+            "{\"read\":\"0001-01-01T00:00:00Z\",\"preread\":\"2026-11-23T06:55:28.745601815Z\",\"pids_stats\":{},"
+        ));
+        // Without a previous live frame: the plain zero frame.
+        fresh
+            .apply(&Op::Stop, "idle-2", T0, &mut Vec::new())
+            .expect("stop");
+        assert!(frame(&fresh, 1, None).contains("\"preread\":\"0001-01-01T00:00:00Z\""));
+        let path = format!("{FIXTURES}/docker20-cgv1/docker20-cgv1-doomed-stop-midstream.http");
+        let Some(theirs) = fixture_frame(&path, 3) else {
+            return;
+        };
+        // Byte for byte, once the fixture's name, id, preread and precpu are ours.
+        let theirs = theirs
+            .replace("\"/doomed\"", &format!("\"/{}\"", c.name))
+            .replace(
+                "ac561d6ec4e1eb3779298822bb20fa4b6dd6ee16c3307c6f4180a7f4a93944b3",
+                &c.id,
+            )
+            .replace(
+                "2026-11-23T06:56:29.194340628Z",
+                "2026-11-23T06:55:28.745601815Z",
+            )
+            .replace(&precpu(&theirs), &precpu(&ours));
+        assert_eq!(ours, format!("{theirs}\n"));
     }
 
     #[test]

@@ -19,16 +19,46 @@
 //! Everything runs on **one thread** with a nonblocking mio `Poll`, built to hold 10,000
 //! concurrent stats streams (see `server.rs` for how).
 //!
+//! # Lifecycle
+//! Containers are created, started, paused, unpaused, stopped, killed and removed, either from
+//! the handle ([`Sim::create`], [`Sim::start_container`], [`Sim::stop`], [`Sim::kill`],
+//! [`Sim::pause`], [`Sim::unpause`], [`Sim::remove`]) or by [`SimConfig::churn`]. The daemon's
+//! behaviour, from the captures, is what clients see:
+//! - `/events` subscribers get each change's events (`create`; `network connect`, `start`;
+//!   `pause`; `unpause`; `kill` signal 15, `die` exitCode 143, `network disconnect`, `stop`;
+//!   kill: `kill` signal 9, `die` 137, `network disconnect`; `destroy`), filtered by `filters`;
+//! - `/containers/json` lists the current state ("Created", "Up 2 minutes (Paused)", …);
+//! - open stats streams go on with zero frames while their container is stopped, with live
+//!   frames again after a start (precpu zeroed first), and after a removal send two more zero
+//!   frames and end their body; the connection then takes requests again, and the container's
+//!   stats are a 404.
+//!
+//! # Control routes
+//! For a sim in another process (the load bench), three routes outside Docker's API, on exactly
+//! these targets (`GET`, no version prefix, no query; anything else is the daemon's 404):
+//! - `GET /_sim/counters`: the [`SimCounters`] as a JSON object, one member per field
+//!   (`{"frames_sent":…,"frames_skipped":…,"streams_open":…,"connections_accepted":…,
+//!   "connections_open":…,"requests":…,"events_sent":…,"containers_running":…}`); the request
+//!   itself counts in `requests`;
+//! - `GET /_sim/pause`: stats streams stop writing frames (their timers keep ticking, and a tick
+//!   without a frame is counted neither as sent nor as skipped); `{"ok":true}`;
+//! - `GET /_sim/resume`: frames flow again; `{"ok":true}`. The next frame's precpu is the last
+//!   frame the stream sent, as after skipped frames.
+//!
 //! # What it is not
 //! - Not a container runtime: no `POST`/`DELETE` endpoints (they get the daemon's 404
 //!   "page not found", as any unknown route does), no exec, logs, inspect or networks.
-//! - Containers do not change state yet, so `/events` stays silent (its `since`, `until` and
-//!   `filters` parameters are accepted and ignored), and `filters` on `/containers/json` is
-//!   ignored too.
+//! - `/events` has no history: `since` and `until` are accepted and ignored, a subscriber sees
+//!   what happens after it connected. A subscriber with over 1 MiB unread misses events (the
+//!   daemon's pubsub drops them too); they are not counted in `events_sent`. `filters` on
+//!   `/containers/json` is ignored.
+//! - No image, volume, daemon or health events; `docker stop` always succeeds at SIGTERM
+//!   (exit 143) rather than waiting out a timeout for SIGKILL.
 //! - No TLS, no authentication, no HTTP/2, no request bodies beyond skipping them.
 //!
 //! # Module map
-//! - `model`: containers and their counters as pure functions of time;
+//! - `model`: containers, their lifecycle, and their counters as pure functions of time;
+//! - `events`: event JSON and `/events` filters;
 //! - `frames`: stats frame JSON (cgroup v1 and v2);
 //! - `api`: request → answer (routing, JSON bodies, error bodies);
 //! - `http`: request head parsing, response heads, chunked framing;
@@ -42,10 +72,12 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::sync::mpsc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
 mod api;
+mod events;
 mod fault;
 mod frames;
 mod http;
@@ -79,6 +111,20 @@ pub enum Listen {
     Tcp(SocketAddr),
 }
 
+/// Automatic container churn (see [`SimConfig::churn`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Churn {
+    /// Time between churn ticks. Each tick stops one running container (`kill`, `die`,
+    /// `network disconnect`, `stop` events) and creates and starts a new one (`create`,
+    /// `network connect`, `start`), so the number of running containers stays constant. Which
+    /// container is stopped is deterministic from the seed (given the same prior operations).
+    /// Clamped to 1 ms ..= 1 day.
+    pub every: Duration,
+    /// Remove each container churn stopped this long after it stopped (`destroy`), unless it
+    /// was started again meanwhile. `None` keeps them, exited, in `all=1` listings.
+    pub remove_after: Option<Duration>,
+}
+
 /// What to simulate.
 #[derive(Clone, Debug)]
 pub struct SimConfig {
@@ -109,6 +155,9 @@ pub struct SimConfig {
     /// and listings say "Up …" as of t. Two clients then see identical numbers, which is what
     /// a comparison with the docker CLI needs. `None` (the default) follows the wall clock.
     pub fixed_clock: Option<u64>,
+    /// Stop and replace running containers periodically. `None` (the default): containers
+    /// change only when told to through the [`Sim`] handle.
+    pub churn: Option<Churn>,
 }
 
 impl Default for SimConfig {
@@ -126,6 +175,7 @@ impl Default for SimConfig {
             faults: Vec::new(),
             log_requests: false,
             fixed_clock: None,
+            churn: None,
         }
     }
 }
@@ -146,12 +196,18 @@ pub struct SimCounters {
     pub connections_open: u64,
     /// Requests parsed (including ones answered with an error).
     pub requests: u64,
+    /// Events whose last byte has been written to an `/events` subscriber (an event sent to
+    /// two subscribers counts twice).
+    pub events_sent: u64,
+    /// Containers running or paused now (what `/containers/json` lists without `all`).
+    pub containers_running: u64,
 }
 
 /// A running sim, serving on a background thread until [`Sim::shutdown`] or drop.
 pub struct Sim {
     shared: Arc<server::Shared>,
     waker: Arc<mio::Waker>,
+    commands: mpsc::Sender<server::Command>,
     thread: Option<JoinHandle<io::Result<()>>>,
     url: String,
     socket_path: Option<PathBuf>,
@@ -175,13 +231,18 @@ impl Sim {
     pub fn start(listen: Listen, config: SimConfig) -> io::Result<Sim> {
         let bound = server::bind(&listen)?;
         let shared = Arc::new(server::Shared::default());
+        // Right from the start, before the server thread has built its model.
+        shared
+            .containers_running
+            .store(config.containers as u64, Ordering::Relaxed);
         let waker = Arc::clone(&bound.waker);
         let url = bound.url.clone();
         let socket_path = bound.socket_path.clone();
         let thread_shared = Arc::clone(&shared);
+        let (commands, receiver) = mpsc::channel();
         let spawned = std::thread::Builder::new()
             .name("dockstat-sim".to_owned())
-            .spawn(move || server::serve(bound, config, thread_shared));
+            .spawn(move || server::serve(bound, config, thread_shared, Some(receiver)));
         let thread = match spawned {
             Ok(t) => t,
             Err(e) => {
@@ -194,6 +255,7 @@ impl Sim {
         Ok(Sim {
             shared,
             waker,
+            commands,
             thread: Some(thread),
             url,
             socket_path,
@@ -210,12 +272,100 @@ impl Sim {
         self.shared.counters()
     }
 
-    /// Stops the server thread, closes every socket and removes the unix socket file.
-    pub fn shutdown(mut self) {
-        self.stop();
+    /// Creates a container named `name`, or `WORKLOAD-N` continuing the numbering (the
+    /// workload follows the cycle, the id comes from the seed). It is listed with `all=1` as
+    /// "Created"; subscribers get a `create` event. Returns its id.
+    ///
+    /// # Errors
+    /// `AlreadyExists` if the name is taken, `InvalidInput` if it is not a valid container
+    /// name, or an error if the sim has shut down.
+    pub fn create(&self, name: Option<&str>) -> io::Result<String> {
+        self.command(model::Op::Create(name.map(str::to_owned)), "")
     }
 
-    fn stop(&mut self) {
+    /// Starts a created or exited container (`docker start`): `network connect` and `start`
+    /// events; its stats frames become live again. Named `start_container` because
+    /// [`Sim::start`] starts the sim.
+    ///
+    /// `container` is a name, an id or a unique id prefix, here and in the methods below.
+    ///
+    /// # Errors
+    /// `NotFound` for an unknown container, `InvalidInput` if it is already running (or the
+    /// prefix is ambiguous), or an error if the sim has shut down.
+    pub fn start_container(&self, container: &str) -> io::Result<()> {
+        self.command(model::Op::Start, container).map(drop)
+    }
+
+    /// Stops a running or paused container (`docker stop`): `kill` (signal 15), `die`
+    /// (exitCode 143), `network disconnect`, `stop`. Its open stats streams go on with zero
+    /// frames.
+    ///
+    /// # Errors
+    /// `NotFound` for an unknown container, `InvalidInput` if it is not running.
+    pub fn stop(&self, container: &str) -> io::Result<()> {
+        self.command(model::Op::Stop, container).map(drop)
+    }
+
+    /// Kills a running or paused container (`docker kill`): `kill` (signal 9), `die`
+    /// (exitCode 137), `network disconnect`.
+    ///
+    /// # Errors
+    /// `NotFound` for an unknown container, `InvalidInput` if it is not running.
+    pub fn kill(&self, container: &str) -> io::Result<()> {
+        self.command(model::Op::Kill, container).map(drop)
+    }
+
+    /// Pauses a running container (`docker pause`): a `pause` event; frames keep coming, with
+    /// the container's counters frozen; listed as "Up … (Paused)".
+    ///
+    /// # Errors
+    /// `NotFound` for an unknown container, `InvalidInput` if it is not running or already
+    /// paused.
+    pub fn pause(&self, container: &str) -> io::Result<()> {
+        self.command(model::Op::Pause, container).map(drop)
+    }
+
+    /// Unpauses a paused container: an `unpause` event.
+    ///
+    /// # Errors
+    /// `NotFound` for an unknown container, `InvalidInput` if it is not paused.
+    pub fn unpause(&self, container: &str) -> io::Result<()> {
+        self.command(model::Op::Unpause, container).map(drop)
+    }
+
+    /// Removes a created or exited container (`docker rm`), or with `force` a running or
+    /// paused one too (`docker rm -f`: `kill` signal 9, `die` 137, `network disconnect`
+    /// first): a `destroy` event. Open stats streams send two more zero frames and end;
+    /// new stats requests get a 404.
+    ///
+    /// # Errors
+    /// `NotFound` for an unknown container, `InvalidInput` if it runs and `force` is false.
+    pub fn remove(&self, container: &str, force: bool) -> io::Result<()> {
+        self.command(model::Op::Remove { force }, container)
+            .map(drop)
+    }
+
+    /// Sends a command to the server thread and waits for it to be applied.
+    fn command(&self, op: model::Op, target: &str) -> io::Result<String> {
+        let gone = || io::Error::new(io::ErrorKind::BrokenPipe, "the sim has shut down");
+        let (reply, answer) = mpsc::sync_channel(1);
+        self.commands
+            .send(server::Command {
+                op,
+                target: target.to_owned(),
+                reply,
+            })
+            .map_err(|_| gone())?;
+        self.waker.wake()?;
+        answer.recv().map_err(|_| gone())?
+    }
+
+    /// Stops the server thread, closes every socket and removes the unix socket file.
+    pub fn shutdown(mut self) {
+        self.halt();
+    }
+
+    fn halt(&mut self) {
         let Some(thread) = self.thread.take() else {
             return;
         };
@@ -232,7 +382,7 @@ impl Sim {
 
 impl Drop for Sim {
     fn drop(&mut self) {
-        self.stop();
+        self.halt();
     }
 }
 
@@ -244,7 +394,7 @@ impl Drop for Sim {
 pub fn run(listen: Listen, config: SimConfig) -> io::Result<()> {
     let bound = server::bind(&listen)?;
     let socket_path = bound.socket_path.clone();
-    let result = server::serve(bound, config, Arc::new(server::Shared::default()));
+    let result = server::serve(bound, config, Arc::new(server::Shared::default()), None);
     if let Some(p) = socket_path {
         let _ = std::fs::remove_file(p);
     }

@@ -15,6 +15,8 @@ use std::time::{Duration, Instant};
 use super::frames::tests::{FIXTURES, python};
 use super::{Cgroup, Fault, FaultRule, Listen, Sim, SimConfig};
 
+mod lifecycle;
+
 const INTERVAL: Duration = Duration::from_millis(80);
 
 /// A temp dir holding one socket, removed on drop.
