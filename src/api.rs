@@ -89,6 +89,64 @@ pub struct ImageSummary {
     pub labels: Vec<(String, String)>,
 }
 
+/// One entry of the `/events` stream.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Event {
+    /// `container`, `network`, `image`, …
+    pub kind: String,
+    /// `create`, `start`, `die`, `stop`, `destroy`, `pause`, … (for some, with a suffix after
+    /// a colon, such as `exec_start: sh`).
+    pub action: String,
+    /// The object's id (`Actor.ID`).
+    pub id: String,
+    /// `Actor.Attributes`: for containers, `name`, `image` and the container's labels.
+    pub attributes: Vec<(String, String)>,
+    /// Nanoseconds since the epoch.
+    pub time_nano: i64,
+}
+
+impl Event {
+    /// An attribute's value.
+    pub fn attribute(&self, key: &str) -> Option<&str> {
+        self.attributes
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Decodes one `/events` document (the buffer is used as scratch space by the parser).
+///
+/// Reads `Type`, `Action` and `Actor` (the legacy `status`/`id`/`from` fields are gone from
+/// newer API versions); a document without them is a [`DecodeError::Shape`].
+pub fn parse_event(doc: &mut [u8]) -> Result<Event> {
+    let v = parse_document(doc, "event")?;
+    if v.as_object().is_none() {
+        return Err(shape("event"));
+    }
+    let actor = v.get("Actor");
+    let attributes = actor
+        .and_then(|a| a.get("Attributes"))
+        .and_then(|a| a.as_object())
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| (k.to_string(), v.as_str().unwrap_or_default().to_string()))
+                .collect()
+        })
+        .unwrap_or_default();
+    let event = Event {
+        kind: string(&v, "Type"),
+        action: string(&v, "Action"),
+        id: actor.map(|a| string(a, "ID")).unwrap_or_default(),
+        attributes,
+        time_nano: int(&v, "timeNano"),
+    };
+    if event.kind.is_empty() || event.action.is_empty() {
+        return Err(shape("event"));
+    }
+    Ok(event)
+}
+
 /// Decodes a `/containers/json` body (the buffer is used as scratch space by the parser).
 pub fn parse_containers(body: &mut [u8]) -> Result<Vec<ContainerSummary>> {
     let doc = parse_document(body, "container list")?;
@@ -270,6 +328,43 @@ mod tests {
         assert_eq!(paused.command, "sleep 100000");
         assert_eq!(paused.networks, ["none"]);
         assert_eq!(paused.id.len(), 64);
+    }
+
+    #[test]
+    fn events_from_the_real_daemon() {
+        let raw = std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../shared/fixtures/docker20-cgv1/docker20-events.http"
+        ))
+        .expect("fixture");
+        let body = &raw[raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4..];
+        let mut events = Vec::new();
+        for line in body.split(|&b| b == b'\n') {
+            if let Some(start) = line.iter().position(|&b| b == b'{') {
+                events.push(parse_event(&mut line[start..].to_vec()).unwrap());
+            }
+        }
+        let actions: Vec<String> = events
+            .iter()
+            .map(|e| format!("{}:{}", e.kind, e.action))
+            .collect();
+        assert_eq!(
+            actions,
+            [
+                "container:create",
+                "network:connect",
+                "container:start",
+                "container:kill",
+                "container:kill",
+                "container:die",
+                "network:disconnect",
+                "container:stop",
+                "container:destroy"
+            ]
+        );
+        assert_eq!(events[0].attribute("name"), Some("evt"));
+        assert_eq!(events[0].id.len(), 64);
+        assert!(events[0].time_nano > 1_700_000_000_000_000_000);
     }
 
     #[test]

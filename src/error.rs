@@ -94,6 +94,8 @@ pub enum ErrorKind {
     Status(u16),
     /// A JSON document could not be decoded.
     Decode(DecodeError),
+    /// A process limit was reached: open files (`ulimit -n`).
+    ResourceLimit,
 }
 
 /// A dockstat error.
@@ -177,6 +179,7 @@ impl fmt::Display for Error {
             ErrorKind::Protocol(e) => write!(f, "malformed response: {e}")?,
             ErrorKind::Status(code) => write!(f, "daemon answered {code}")?,
             ErrorKind::Decode(e) => write!(f, "cannot decode: {e}")?,
+            ErrorKind::ResourceLimit => f.write_str("out of file descriptors")?,
         }
         if let Some(offset) = self.offset {
             write!(f, " (at byte {offset})")?;
@@ -188,6 +191,22 @@ impl fmt::Display for Error {
             write!(f, ": {source}")?;
         }
         Ok(())
+    }
+}
+
+/// `io::Error` is not `Clone`: a copy keeps the OS error code when there is one, else the
+/// kind and the message.
+impl Clone for Error {
+    fn clone(&self) -> Error {
+        Error {
+            kind: self.kind,
+            context: self.context.clone(),
+            offset: self.offset,
+            source: self.source.as_ref().map(|e| match e.raw_os_error() {
+                Some(code) => io::Error::from_raw_os_error(code),
+                None => io::Error::new(e.kind(), e.to_string()),
+            }),
+        }
     }
 }
 

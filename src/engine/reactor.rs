@@ -122,11 +122,16 @@ struct Slot<S> {
     conn: Option<Conn<S>>,
 }
 
+/// The token of the reactor's waker; no connection can have it (its slot index is
+/// `u32::MAX`).
+const WAKE: Token = Token(usize::MAX);
+
 /// Many connections on one mio `Poll`. See the [module docs](self).
 #[derive(Debug)]
 pub struct Reactor<S> {
     poll: Poll,
     events: Events,
+    waker: Option<Arc<mio::Waker>>,
     core: Core<S>,
 }
 
@@ -155,6 +160,7 @@ impl<S> Reactor<S> {
         Ok(Reactor {
             poll,
             events: Events::with_capacity(events_capacity.max(16)),
+            waker: None,
             core: Core {
                 registry,
                 slots: Vec::new(),
@@ -165,6 +171,17 @@ impl<S> Reactor<S> {
                 open: 0,
             },
         })
+    }
+
+    /// A waker that makes a [`Reactor::poll`] in progress (or the next one) return at once,
+    /// from any thread.
+    pub fn waker(&mut self) -> io::Result<Arc<mio::Waker>> {
+        if let Some(w) = &self.waker {
+            return Ok(Arc::clone(w));
+        }
+        let waker = Arc::new(mio::Waker::new(self.poll.registry(), WAKE)?);
+        self.waker = Some(Arc::clone(&waker));
+        Ok(waker)
     }
 
     /// Number of connections (opening, open or idle).
@@ -361,7 +378,7 @@ impl<S> Core<S> {
                     delay: (delay * 2).min(CONNECT_RETRY_MAX),
                 }
             }
-            Err(e) => Phase::Failed(Some(Error::io(ErrorKind::Connect, e))),
+            Err(e) => Phase::Failed(Some(connect_error(e))),
         };
         if matches!(phase, Phase::Failed(_)) {
             self.pending.push(id);
@@ -490,6 +507,15 @@ impl<S> Core<S> {
                 self.connect(id);
             }
         }
+    }
+}
+
+/// A connect failure as an error: out of file descriptors is its own kind, because the
+/// remedy (a higher `ulimit -n`) is not the daemon's.
+fn connect_error(e: io::Error) -> Error {
+    match e.raw_os_error() {
+        Some(libc::EMFILE | libc::ENFILE) => Error::io(ErrorKind::ResourceLimit, e),
+        _ => Error::io(ErrorKind::Connect, e),
     }
 }
 
