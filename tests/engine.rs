@@ -544,3 +544,16 @@ fn a_slow_consumer_of_the_queue_loses_old_samples_not_streams() {
     );
     assert_eq!(sent.frames_skipped, 0);
 }
+
+#[test]
+fn a_stream_outlives_the_connect_timeout() {
+    // The timeout is for the response head: a stream that delivers goes on past it.
+    let sim = sim(quick(2));
+    let mut engine = engine(&sim, |c| c.connect_timeout = Duration::from_millis(300));
+    let seen = run(&mut engine, 5.0, |s| {
+        s.samples.len() == 2 && s.samples.values().all(|&n| n >= 20)
+    });
+    assert!(seen.samples.values().all(|&n| n >= 20), "{seen:?}");
+    assert!(seen.errors.is_empty(), "{:?}", seen.errors);
+    assert_eq!(engine.counters().reconnects, 0);
+}

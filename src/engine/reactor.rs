@@ -112,6 +112,8 @@ struct Conn<S> {
     phase: Phase,
     http: Connection,
     deadline: Option<Instant>,
+    /// The deadline is for the response head only.
+    until_head: bool,
     retry_at: Option<Instant>,
     user: S,
 }
@@ -209,6 +211,7 @@ impl<S> Reactor<S> {
             },
             http,
             deadline: None,
+            until_head: false,
             retry_at: None,
             user,
         });
@@ -240,6 +243,23 @@ impl<S> Reactor<S> {
             if let Some(at) = deadline {
                 self.core.timers.push(Reverse((at, id)));
             }
+        }
+    }
+
+    /// Whether the connection is established and its request written: from then on it no
+    /// longer waits in the server's listen backlog. `false` for a closed connection.
+    pub fn is_sent(&self, id: ConnId) -> bool {
+        self.core
+            .get(id)
+            .is_some_and(|c| matches!(c.phase, Phase::Open(_)) && c.http.transmit().is_empty())
+    }
+
+    /// Like [`Reactor::set_deadline`], for the response head only: once the head has arrived
+    /// the deadline is lifted (a stream then lasts as long as it likes).
+    pub fn set_head_deadline(&mut self, id: ConnId, deadline: Instant) {
+        self.set_deadline(id, Some(deadline));
+        if let Some(conn) = self.core.get_mut(id) {
+            conn.until_head = true;
         }
     }
 
@@ -306,6 +326,14 @@ impl<S> Core<S> {
                 }
             }
         }
+    }
+
+    fn get(&self, id: ConnId) -> Option<&Conn<S>> {
+        let slot = self.slots.get(id.index as usize)?;
+        if slot.generation != id.generation {
+            return None;
+        }
+        slot.conn.as_ref()
     }
 
     fn get_mut(&mut self, id: ConnId) -> Option<&mut Conn<S>> {
@@ -627,7 +655,13 @@ where
         input = &input[used..];
         let (event, terminal) = match event {
             conn::Event::NeedMore => return Step::Keep,
-            conn::Event::Head(head) => (ConnEvent::Head(head), false),
+            conn::Event::Head(head) => {
+                if conn.until_head {
+                    conn.until_head = false;
+                    conn.deadline = None;
+                }
+                (ConnEvent::Head(head), false)
+            }
             conn::Event::Body(data) => (ConnEvent::Body(data), false),
             conn::Event::End => {
                 let reusable = conn.http.is_reusable();

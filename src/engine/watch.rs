@@ -78,8 +78,8 @@ pub struct EngineConfig {
     pub mode: Mode,
     /// A stream without a frame for this long is reported stale.
     pub stale_after: Duration,
-    /// How many connections may be opening (connect sent, response head not yet received)
-    /// at once.
+    /// How many connections may be being established (connect sent, request not yet
+    /// written) at once.
     pub max_connecting: usize,
     /// First reconnect delay; it doubles per failed attempt, up to `reconnect_max`, and each
     /// delay is multiplied by a random factor in [0.5, 1.5) so that streams that failed
@@ -317,6 +317,8 @@ pub struct Engine {
     streams: Vec<Option<Stream>>,
     free: Vec<u32>,
     queued: VecDeque<u32>,
+    /// Streams whose connection is being established (counted against `max_connecting`).
+    establishing: Vec<(u32, ConnId)>,
     timers: BinaryHeap<Reverse<(Instant, Timer)>>,
     scratch: Vec<u8>,
     decoder: FrameDecoder,
@@ -371,6 +373,7 @@ impl Engine {
             streams: Vec::new(),
             free: Vec::new(),
             queued: VecDeque::new(),
+            establishing: Vec::new(),
             timers: BinaryHeap::new(),
             scratch: Vec::with_capacity(8192),
             decoder: FrameDecoder::new(),
@@ -525,9 +528,13 @@ impl Engine {
         let result = match host.api {
             None => {
                 host.phase = HostPhase::Negotiating;
+                let head_by = Instant::now() + self.config.connect_timeout;
                 self.reactor
                     .open(&host.endpoint, "/_ping", Owner::Ping(h))
-                    .map(|id| host.ping = Some(id))
+                    .map(|id| {
+                        self.reactor.set_head_deadline(id, head_by);
+                        host.ping = Some(id);
+                    })
             }
             Some(_) => {
                 self.discover(h, emit);
@@ -568,9 +575,13 @@ impl Engine {
             host.held.clear();
             // filters={"type":["container"]}
             let target = api.path("/events?filters=%7B%22type%22%3A%5B%22container%22%5D%7D");
+            let head_by = Instant::now() + self.config.connect_timeout;
             self.reactor
                 .open(&host.endpoint, &target, Owner::Events(h))
-                .map(|id| host.events = Some(id))
+                .map(|id| {
+                    self.reactor.set_head_deadline(id, head_by);
+                    host.events = Some(id);
+                })
         } else {
             host.phase = HostPhase::Listing;
             self.open_list(h)
@@ -593,6 +604,8 @@ impl Engine {
         let id = self
             .reactor
             .open(&host.endpoint, &api.path(query), Owner::List(h))?;
+        self.reactor
+            .set_head_deadline(id, Instant::now() + self.config.connect_timeout);
         host.list = Some(id);
         Ok(())
     }
@@ -766,15 +779,25 @@ impl Engine {
         });
     }
 
-    /// Opens queued streams while fewer than `max_connecting` are opening and the open-files
-    /// limit leaves descriptors for them.
+    /// Opens queued streams while fewer than `max_connecting` connections are being
+    /// established and the open-files limit leaves descriptors for them. O(1) when nothing
+    /// is queued, which is every turn of an engine in its steady state.
     fn pump(&mut self, emit: &mut dyn FnMut(Event<'_>)) {
-        let mut opening = 0;
-        let mut in_use = 0usize;
-        for s in self.streams.iter().flatten() {
-            opening += usize::from(s.state == StreamState::Opening);
-            in_use += usize::from(s.conn.is_some());
+        if self.queued.is_empty() {
+            self.counters.waiting_for_fds = 0;
+            self.fd_limit_reported = false;
+            return;
         }
+        // A connection stops counting once its request is written: it has left the
+        // daemon's listen backlog (the response head may take a second, until the first
+        // frame).
+        let (reactor, streams) = (&self.reactor, &self.streams);
+        self.establishing.retain(|&(slot, conn)| {
+            matches!(streams.get(slot as usize), Some(Some(s)) if s.conn == Some(conn))
+                && !reactor.is_sent(conn)
+        });
+        let mut opening = self.establishing.len();
+        let mut in_use = self.reactor.len();
         let capacity = self.files.streams(FD_RESERVE) as usize;
         let waiting = self
             .queued
@@ -827,8 +850,9 @@ impl Engine {
             {
                 Ok(conn) => {
                     self.reactor
-                        .set_deadline(conn, Some(Instant::now() + self.config.connect_timeout));
+                        .set_head_deadline(conn, Instant::now() + self.config.connect_timeout);
                     stream.conn = Some(conn);
+                    self.establishing.push((slot, conn));
                     stream.state = StreamState::Opening;
                     stream.status = 0;
                     stream.error_body = Vec::new();
