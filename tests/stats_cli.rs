@@ -287,3 +287,129 @@ fn streaming_table_redraws_in_place_on_a_terminal_only() {
         "{headers} refreshes in 1.7 s: {stdout}"
     );
 }
+
+#[test]
+fn sort_and_limit_keep_thousands_of_rows_readable() {
+    let config = SimConfig {
+        containers: 1500,
+        interval: Duration::from_millis(200),
+        ..SimConfig::default()
+    };
+    let sim = Sim::start(Listen::Unix(socket()), config).expect("sim");
+    let out = dockstat(
+        &sim,
+        &[
+            "--no-stream",
+            "--one-shot",
+            "--sort",
+            "mem",
+            "--limit",
+            "5",
+            "--format",
+            "{{.Name}}\t{{.MemUsage}}",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 5, "{stdout}");
+
+    let used = |line: &str| {
+        size(
+            line.split('\t')
+                .nth(1)
+                .unwrap()
+                .split(" / ")
+                .next()
+                .unwrap(),
+        )
+    };
+    let top: Vec<f64> = lines.iter().map(|l| used(l)).collect();
+    assert!(top.windows(2).all(|w| w[0] >= w[1]), "{stdout}");
+
+    // The same, unlimited and unsorted: no other container uses more.
+    let all = dockstat(
+        &sim,
+        &[
+            "--no-stream",
+            "--one-shot",
+            "--format",
+            "{{.Name}}\t{{.MemUsage}}",
+        ],
+    );
+    let all = text(&all.stdout);
+    assert_eq!(all.lines().count(), 1500);
+    // Memory moves between the two samples: compare with what the others used then.
+    let mut names: Vec<&str> = all.lines().map(|l| l.split('\t').next().unwrap()).collect();
+    let rest_max = all
+        .lines()
+        .filter(|l| {
+            !lines
+                .iter()
+                .any(|t| t.split('\t').next() == l.split('\t').next())
+        })
+        .map(used)
+        .fold(0.0, f64::max);
+    assert!(rest_max <= top[0] * 1.5, "{rest_max} vs {top:?}");
+    names.sort_unstable();
+    let out = dockstat(
+        &sim,
+        &[
+            "--no-stream",
+            "--one-shot",
+            "--sort",
+            "name",
+            "--limit",
+            "3",
+            "--format",
+            "{{.Name}}",
+        ],
+    );
+    assert_eq!(text(&out.stdout), format!("{}\n", names[..3].join("\n")));
+
+    // Streaming: a limited table says how many there are in all.
+    let out = Command::new("timeout")
+        .args([
+            "--preserve-status",
+            "-s",
+            "INT",
+            "1.5",
+            BIN,
+            "-H",
+            &sim.url(),
+        ])
+        .args(["stats", "--sort", "cpu", "--limit", "10"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let block = stdout.split("CONTAINER ID").last().unwrap();
+    assert_eq!(block.lines().count(), 1 + 10 + 1, "{block}");
+    assert!(block.ends_with("(10 of 1500 containers)\n"), "{block}");
+    let cpus: Vec<f64> = block
+        .lines()
+        .skip(1)
+        .take(10)
+        .map(|l| {
+            let cpu = l.split_whitespace().nth(2).unwrap();
+            cpu.trim_end_matches('%').parse().unwrap()
+        })
+        .collect();
+    assert!(cpus.windows(2).all(|w| w[0] >= w[1]), "{cpus:?}");
+}
+
+/// Bytes in a `docker stats` size ("1.5MiB", "328KiB", "0B").
+fn size(s: &str) -> f64 {
+    let s = s.trim();
+    let split = s.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(s.len());
+    let (n, unit) = s.split_at(split);
+    let scale = match unit {
+        "B" => 1.0,
+        "KiB" => 1024.0,
+        "MiB" => 1024.0 * 1024.0,
+        "GiB" => 1024.0 * 1024.0 * 1024.0,
+        "TiB" => 1024f64.powi(4),
+        other => panic!("unit {other:?} in {s:?}"),
+    };
+    n.parse::<f64>().unwrap() * scale
+}

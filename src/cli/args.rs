@@ -9,11 +9,11 @@ use std::time::Duration;
 
 use lexopt::prelude::*;
 
-use dockstat::sim::{Cgroup, Listen, SimConfig};
+use dockstat::sim::{Cgroup, Churn, Listen, SimConfig};
 
 use super::get::GetOpts;
 use super::list::ListOpts;
-use super::stats::StatsOpts;
+use super::stats::{SortKey, StatsOpts};
 
 /// Options of the embedded simulated daemon (`--sim N`).
 #[derive(Clone, Debug)]
@@ -66,6 +66,13 @@ fn parse_inner(args: impl IntoIterator<Item = OsString>) -> Result<Cli, lexopt::
             Long("sim-interval") | Long("interval") => sim.interval = seconds(&mut parser)?,
             Long("sim-stopped") | Long("stopped") => sim.stopped = number(&mut parser)?,
             Long("sim-seed") | Long("seed") => sim.seed = number(&mut parser)?,
+            Long("sim-churn") | Long("churn") => {
+                sim.churn = Some(Churn {
+                    every: seconds(&mut parser)?,
+                    remove_after: Some(Duration::from_secs(10)),
+                })
+            }
+            Long("sim-split") | Long("split") => sim.split_chunks = true,
             Short('h') | Long("help") => {
                 return Ok(Cli {
                     hosts,
@@ -102,6 +109,13 @@ fn parse_inner(args: impl IntoIterator<Item = OsString>) -> Result<Cli, lexopt::
                 }
                 (Some("stats"), Long("no-trunc")) => stats.no_trunc = true,
                 (Some("stats"), Long("cpu-host")) => stats.cpu_host = true,
+                (Some("stats"), Long("sort")) => {
+                    let key = parser.value()?.string()?;
+                    stats.sort = Some(SortKey::parse(&key).ok_or_else(|| {
+                        format!("--sort takes cpu, mem, net, block, pids or name, not {key:?}")
+                    })?);
+                }
+                (Some("stats"), Long("limit")) => stats.limit = Some(number(&mut parser)?),
                 (Some("stats"), Long("format")) => stats.format = Some(parser.value()?.string()?),
                 (Some("sim"), Long("socket")) => socket = Some(parser.value()?.into()),
                 (Some("sim"), Long("listen")) => listen = Some(number(&mut parser)?),

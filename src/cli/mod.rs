@@ -34,25 +34,32 @@ Commands:
   images [-a] [-q] [--no-trunc] [--format F]
                       list images like docker images
                       F: table (default), json, 'table {{.ID}}\\t{{.Names}}', '{{.ID}}'
-  stats [CONTAINER...] [-a] [--no-stream] [--one-shot] [--no-trunc] [--format F]
+  stats [CONTAINER...] [-a] [--no-stream] [--one-shot] [--no-trunc] [--sort KEY] [--limit N] [--format F]
                       container stats like docker stats (running containers, or those named)
                         -a, --all          include stopped containers
                         --no-stream        one sample per container, then exit
                         --one-shot         --no-stream without waiting for a second reading
                         --cpu-host         CPU % of the whole host (100% = all CPUs busy),
                                            not docker's (100% = one CPU)
+                        --sort KEY         busiest first by cpu, mem, net, block or pids
+                                           (or name); default: the daemon's order
+                        --limit N          show the first N rows (after --sort)
                       F: table (default), json, ndjson (one line of raw numbers per
                          sample, for pipes), or a template like ps
   sim [--socket PATH | --listen ADDR] [-n N] [--cgroup v1|v2] [--interval S] [--stopped N]
+      [--churn S] [--split]
                       run the simulated Docker daemon in the foreground
                       (default: 3 containers on unix:///tmp/dockstat-sim.sock)
+                        --churn S          every S seconds stop a container and start a new
+                                           one; remove the stopped one 10 s later
+                        --split            split each frame across two chunks
 
 Global options:
   -H, --host URL      the daemon: unix:///path or tcp://host:port
                       (default: $DOCKER_HOST, else unix:///var/run/docker.sock)
   --sim N             start a simulated daemon with N containers in this process and use it
-  --sim-cgroup v1|v2, --sim-interval SECS, --sim-stopped N, --sim-seed N
-                      shape the simulated daemon
+  --sim-cgroup v1|v2, --sim-interval SECS, --sim-stopped N, --sim-seed N, --sim-churn SECS,
+  --sim-split         shape the simulated daemon
   -h, --help          this text
   --version           the version
 

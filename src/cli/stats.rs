@@ -8,11 +8,12 @@
 //!
 //! SIGINT, SIGTERM and a closed stdout end the command with status 0 and flushed output.
 
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::{self, IsTerminal, Write};
 use std::time::{Duration, Instant};
 
-use dockstat::api;
-use dockstat::engine::{Client, Endpoint, Mode, StatsEngine, StatsEvent};
+use dockstat::engine::watch::Mode;
+use dockstat::engine::{ApiVersion, Control, Endpoint, Engine, EngineConfig, Event, Selection};
 use dockstat::stats::{Derived, Platform};
 use dockstat::{Error, ErrorKind};
 
@@ -50,6 +51,35 @@ pub(crate) struct StatsOpts {
     pub(crate) format: Option<String>,
     /// CPU % of the whole host (100 % = every CPU busy) instead of docker's (100 % = one CPU).
     pub(crate) cpu_host: bool,
+    /// Order of the rows: cpu, mem, net, block, pids or name (busiest first); none keeps the
+    /// daemon's order, as docker does.
+    pub(crate) sort: Option<SortKey>,
+    /// Show at most this many rows (after sorting).
+    pub(crate) limit: Option<usize>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum SortKey {
+    Cpu,
+    Mem,
+    Net,
+    Block,
+    Pids,
+    Name,
+}
+
+impl SortKey {
+    pub(crate) fn parse(s: &str) -> Option<SortKey> {
+        Some(match s {
+            "cpu" => SortKey::Cpu,
+            "mem" | "memory" => SortKey::Mem,
+            "net" => SortKey::Net,
+            "block" | "io" => SortKey::Block,
+            "pids" => SortKey::Pids,
+            "name" => SortKey::Name,
+            _ => return None,
+        })
+    }
 }
 
 enum Output {
@@ -67,8 +97,9 @@ struct Entry {
     name: String,
     platform: Platform,
     derived: Option<Derived>,
+    /// A sample is overdue (docker shows "--").
+    stale: bool,
     error: Option<String>,
-    ended: bool,
 }
 
 pub(crate) fn stats(endpoint: Endpoint, opts: &StatsOpts) -> Result<i32, Failure> {
@@ -82,127 +113,105 @@ pub(crate) fn stats(endpoint: Endpoint, opts: &StatsOpts) -> Result<i32, Failure
     };
     signals::install();
 
-    let mut client = Client::new(endpoint.clone())?;
-    client.set_api_version(dockstat::engine::ApiVersion::from_env()?);
-    let api = client.api_version()?;
-
-    let mut entries: Vec<Entry> = Vec::new();
-    if opts.containers.is_empty() {
-        let path = if opts.all {
-            "/containers/json?all=1"
-        } else {
-            "/containers/json"
-        };
-        let response = client.get_api(path)?;
-        if response.code >= 400 {
-            return Err(Error::new(ErrorKind::Status(response.code))
-                .context(response.error_message())
-                .into());
-        }
-        let mut body = response.body;
-        for c in api::parse_containers(&mut body)? {
-            entries.push(entry(truncate_id(&c.id).to_string()));
-        }
+    let mut config = EngineConfig::new(endpoint);
+    config.api_version = ApiVersion::from_env()?;
+    config.selection = if !opts.containers.is_empty() {
+        Selection::Named(opts.containers.clone())
+    } else if opts.all {
+        Selection::All
     } else {
-        for name in &opts.containers {
-            entries.push(entry(name.clone()));
-        }
-    }
-
-    let mode = match (opts.no_stream, opts.one_shot) {
-        (false, _) => Mode::Stream,
-        (true, true) if api >= dockstat::engine::ApiVersion::parse("1.41").unwrap_or(api) => {
-            Mode::OneShot
-        }
-        (true, _) => Mode::Once,
+        Selection::Running
     };
-    let mut engine = StatsEngine::new(endpoint, api, mode)?;
-    for e in &entries {
-        engine.add(&e.container)?;
-    }
+    config.mode = match (opts.no_stream, opts.one_shot) {
+        (false, _) => Mode::Stream,
+        (true, true) => Mode::OneShot,
+        (true, false) => Mode::Once,
+    };
+    let mut engine = Engine::new(config)?;
 
     let stdout = io::stdout();
     let mut st = State {
-        entries,
-        out: io::BufWriter::with_capacity(64 << 10, stdout.lock()),
+        rows: BTreeMap::new(),
+        keys: HashMap::new(),
+        next_seq: 0,
+        out: io::BufWriter::with_capacity(256 << 10, stdout.lock()),
         ndjson: matches!(output, Output::Ndjson),
+        once: opts.no_stream,
         line: String::with_capacity(512),
         write_error: None,
+        reported: HashSet::new(),
+        failed: false,
+        fatal: None,
     };
     let terminal = io::stdout().is_terminal();
 
-    let mut failed = false;
     if opts.no_stream {
         let deadline = Instant::now() + ONCE_TIMEOUT;
-        while !engine.is_empty() && !signals::stopped() && st.write_error.is_none() {
-            let timeout = deadline.saturating_duration_since(Instant::now());
-            if timeout.is_zero() {
+        while !engine.is_done() && !signals::stopped() && st.write_error.is_none() {
+            if Instant::now() >= deadline {
+                for e in st.rows.values_mut().filter(|e| e.derived.is_none()) {
+                    e.error = Some(
+                        Error::new(ErrorKind::Timeout)
+                            .context(&e.container)
+                            .to_string(),
+                    );
+                }
                 break;
             }
-            engine.poll(Some(timeout.min(Duration::from_millis(250))), &mut |ev| {
-                st.on_event(ev)
-            })?;
+            engine.poll(Some(Duration::from_millis(250)), &mut |ev| st.on_event(ev))?;
+            if let Some(fatal) = st.fatal.take() {
+                return Err(Failure::Engine(fatal));
+            }
         }
-        if !engine.is_empty() && !signals::stopped() {
-            engine.run_until_done(Some(Instant::now()), &mut |ev| st.on_event(ev))?;
-        }
-        for e in &st.entries {
+        for e in st.rows.values() {
             if let Some(err) = &e.error {
                 eprintln!("dockstat: {err}");
-                failed = true;
+                st.failed = true;
             }
         }
         if let Output::Docker(format) = &output {
-            let rows: Vec<Row> = st
-                .entries
-                .iter()
-                .filter(|e| e.error.is_none())
-                .map(|e| row(e, !opts.no_trunc, opts.cpu_host))
-                .collect();
+            let rows = st.display_rows(opts, |e| e.error.is_none());
             if let Err(err) = format.write(&mut st.out, &rows, &|f| header(f).to_string()) {
                 st.write_error = Some(err);
             }
         }
     } else {
         let mut next_draw = Instant::now() + REDRAW;
-        let mut reported = vec![false; st.entries.len()];
         loop {
             if signals::stopped() || st.write_error.is_some() {
                 break;
             }
             let wait = next_draw.saturating_duration_since(Instant::now());
             engine.poll(Some(wait), &mut |ev| st.on_event(ev))?;
+            if let Some(fatal) = st.fatal.take() {
+                return Err(Failure::Engine(fatal));
+            }
+            // Samples delivered in one turn arrived together: one flush per turn.
+            if st.ndjson && st.write_error.is_none() {
+                if let Err(err) = st.out.flush() {
+                    st.write_error = Some(err);
+                }
+            }
             if Instant::now() < next_draw {
                 continue;
             }
             next_draw += REDRAW;
-            // Errors go to stderr once; the row then shows "--" as docker shows it.
-            for (i, e) in st.entries.iter().enumerate() {
-                if let (Some(err), false) = (&e.error, reported[i]) {
-                    eprintln!("dockstat: {err}");
-                    reported[i] = true;
-                    failed = true;
-                }
-            }
             if let Output::Docker(format) = &output {
-                let rows: Vec<Row> = st
-                    .entries
-                    .iter()
-                    .map(|e| row(e, !opts.no_trunc, opts.cpu_host))
-                    .collect();
+                let rows = st.display_rows(opts, |_| true);
                 let mut block = Vec::with_capacity(4096);
                 if format
                     .write(&mut block, &rows, &|f| header(f).to_string())
                     .is_ok()
                 {
+                    let table = matches!(format, Format::Template { table: true, .. });
+                    if let Some(footer) = st.footer(opts, rows.len()).filter(|_| table) {
+                        block.extend_from_slice(footer.as_bytes());
+                    }
                     let drawn = if terminal { redraw(&block) } else { block };
                     if let Err(err) = st.out.write_all(&drawn).and_then(|()| st.out.flush()) {
                         st.write_error = Some(err);
                     }
                 }
-            }
-            if engine.is_empty() {
-                break;
             }
         }
     }
@@ -210,40 +219,70 @@ pub(crate) fn stats(endpoint: Endpoint, opts: &StatsOpts) -> Result<i32, Failure
         Some(e) => return Err(Failure::Output(e)),
         None => st.out.flush().map_err(Failure::Output)?,
     }
-    Ok(if failed && opts.no_stream { 1 } else { 0 })
+    Ok(if st.failed && opts.no_stream { 1 } else { 0 })
 }
 
 /// What the event handler updates.
 struct State<W: Write> {
-    entries: Vec<Entry>,
+    /// Rows in the order containers were added (the daemon's listing order, then arrivals).
+    rows: BTreeMap<u64, Entry>,
+    /// Engine container key to row.
+    keys: HashMap<u32, u64>,
+    next_seq: u64,
     out: W,
     ndjson: bool,
+    once: bool,
     line: String,
     write_error: Option<io::Error>,
+    /// Error messages already printed (a host failing for every stream prints once).
+    reported: HashSet<String>,
+    failed: bool,
+    /// An error that ends the command (the daemon cannot be reached at all for a one-off).
+    fatal: Option<Error>,
 }
 
 impl<W: Write> State<W> {
-    fn on_event(&mut self, event: StatsEvent<'_>) {
-        let stream = match &event {
-            StatsEvent::Sample { stream, .. }
-            | StatsEvent::Error { stream, .. }
-            | StatsEvent::Ended { stream, .. } => *stream,
-        };
-        let Some(e) = self.entries.get_mut(stream.0 as usize) else {
-            return;
-        };
+    fn on_event(&mut self, event: Event<'_>) -> Control {
         match event {
-            StatsEvent::Sample {
-                sample, derived, ..
+            Event::Added(c) => {
+                let seq = self.next_seq;
+                self.next_seq += 1;
+                self.keys.insert(c.key, seq);
+                self.rows.insert(
+                    seq,
+                    Entry {
+                        container: c.requested.clone(),
+                        id: c.id.clone(),
+                        name: c.name.clone(),
+                        platform: Platform::Linux,
+                        derived: None,
+                        stale: false,
+                        error: None,
+                    },
+                );
+            }
+            Event::Sample {
+                container,
+                sample,
+                derived,
             } => {
-                if e.id != sample.id {
+                let Some(e) = self
+                    .keys
+                    .get(&container.key)
+                    .and_then(|s| self.rows.get_mut(s))
+                else {
+                    return Control::Continue;
+                };
+                if e.id != sample.id && !sample.id.is_empty() {
                     e.id = sample.id.to_string();
                 }
                 let name = sample.name.strip_prefix('/').unwrap_or(sample.name);
-                if e.name != name {
+                if e.name != name && !name.is_empty() {
                     e.name = name.to_string();
                 }
                 e.derived = Some(*derived);
+                e.stale = false;
+                e.error = None;
                 if self.ndjson && self.write_error.is_none() {
                     self.line.clear();
                     ndjson_line(
@@ -253,35 +292,102 @@ impl<W: Write> State<W> {
                         &sample.read.to_string(),
                         derived,
                     );
-                    let written = self
-                        .out
-                        .write_all(self.line.as_bytes())
-                        .and_then(|()| self.out.flush());
-                    if let Err(err) = written {
+                    if let Err(err) = self.out.write_all(self.line.as_bytes()) {
                         self.write_error = Some(err);
                     }
                 }
             }
-            StatsEvent::Error { error, .. } => {
-                e.error = Some(match error.kind() {
+            Event::Stale(c) => {
+                if let Some(e) = self.keys.get(&c.key).and_then(|s| self.rows.get_mut(s)) {
+                    e.stale = true;
+                }
+            }
+            Event::Gone { container, .. } => {
+                // A one-off keeps its rows to print them; a stream drops containers that went.
+                if let Some(seq) = self.keys.remove(&container.key) {
+                    if !self.once {
+                        self.rows.remove(&seq);
+                    }
+                }
+            }
+            Event::Error {
+                container, error, ..
+            } => {
+                let message = match error.kind() {
                     ErrorKind::Status(_) => format!("Error response from daemon: {error}"),
                     _ => error.to_string(),
-                });
+                };
+                match container
+                    .and_then(|c| self.keys.get(&c.key))
+                    .and_then(|s| self.rows.get_mut(s))
+                {
+                    Some(e) => {
+                        e.error = Some(message.clone());
+                        if !self.once && self.reported.insert(strip_context(&message)) {
+                            eprintln!("dockstat: {message}");
+                            self.failed = true;
+                        }
+                    }
+                    None => {
+                        // A host's discovery failed: fatal for a one-off that has nothing yet.
+                        if self.once
+                            && self.rows.is_empty()
+                            && error.kind() != ErrorKind::ResourceLimit
+                        {
+                            self.fatal = Some(Error::new(error.kind()).context(message));
+                        } else if self.reported.insert(strip_context(&message)) {
+                            eprintln!("dockstat: {message}");
+                        }
+                    }
+                }
             }
-            StatsEvent::Ended { .. } => e.ended = true,
         }
+        Control::Continue
+    }
+
+    fn display_rows(&self, opts: &StatsOpts, keep: impl Fn(&Entry) -> bool) -> Vec<Row> {
+        let mut entries: Vec<&Entry> = self.rows.values().filter(|e| keep(e)).collect();
+        if let Some(key) = opts.sort {
+            let metric = |e: &Entry| -> f64 {
+                let Some(d) = e.derived else { return f64::MIN };
+                match key {
+                    SortKey::Cpu => d.cpu_percent,
+                    SortKey::Mem => d.mem_used,
+                    SortKey::Net => (d.net_rx + d.net_tx) as f64,
+                    SortKey::Block => (d.block_read + d.block_write) as f64,
+                    SortKey::Pids => d.pids as f64,
+                    SortKey::Name => 0.0,
+                }
+            };
+            if key == SortKey::Name {
+                entries.sort_by(|a, b| a.name.cmp(&b.name));
+            } else {
+                entries.sort_by(|a, b| metric(b).total_cmp(&metric(a)));
+            }
+        }
+        if let Some(limit) = opts.limit {
+            entries.truncate(limit);
+        }
+        entries
+            .into_iter()
+            .map(|e| row(e, !opts.no_trunc, opts.cpu_host))
+            .collect()
+    }
+
+    /// Under a limited table: how many containers there are in all.
+    fn footer(&self, opts: &StatsOpts, shown: usize) -> Option<String> {
+        let total = self.rows.len();
+        (opts.limit.is_some() && total > shown)
+            .then(|| format!("({shown} of {total} containers)\n"))
     }
 }
 
-fn entry(container: String) -> Entry {
-    Entry {
-        container,
-        id: String::new(),
-        name: String::new(),
-        platform: Platform::Linux,
-        derived: None,
-        error: None,
-        ended: false,
+/// An error message without its bracketed context, so that one cause for many streams is
+/// printed once.
+fn strip_context(message: &str) -> String {
+    match message.find(" [") {
+        Some(i) => message[..i].to_string(),
+        None => message.to_string(),
     }
 }
 
@@ -322,7 +428,7 @@ fn row(e: &Entry, trunc: bool, cpu_host: bool) -> Row {
     row.insert("Name", text(name));
     let windows = e.platform == Platform::Windows;
     match (&e.derived, &e.error) {
-        (Some(d), None) => {
+        (Some(d), None) if !e.stale => {
             let cpu = if cpu_host {
                 d.cpu_percent_host
             } else {
