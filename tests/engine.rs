@@ -557,3 +557,37 @@ fn a_stream_outlives_the_connect_timeout() {
     assert!(seen.errors.is_empty(), "{:?}", seen.errors);
     assert_eq!(engine.counters().reconnects, 0);
 }
+
+/// CPU time of the calling thread (user + system): other tests run beside it.
+fn cpu_time() -> Duration {
+    let stat = std::fs::read_to_string("/proc/thread-self/stat").unwrap();
+    // Fields after the command name (which is in parentheses and may hold spaces).
+    let rest = &stat[stat.rfind(')').unwrap() + 2..];
+    let fields: Vec<u64> = rest
+        .split(' ')
+        .skip(11)
+        .take(2)
+        .map(|f| f.parse().unwrap())
+        .collect();
+    let ticks = fields[0] + fields[1];
+    // USER_HZ is 100 on Linux.
+    Duration::from_millis(ticks * 10)
+}
+
+#[test]
+fn waiting_for_a_one_off_sample_does_not_spin() {
+    // stream=false answers after one interval; the engine has nothing to do meanwhile.
+    let config = SimConfig {
+        containers: 3,
+        interval: Duration::from_millis(800),
+        ..SimConfig::default()
+    };
+    let sim = sim(config);
+    let mut engine = engine(&sim, |c| c.mode = Mode::Once);
+    let (wall, cpu) = (Instant::now(), cpu_time());
+    let seen = run(&mut engine, 10.0, |_| false);
+    let (wall, cpu) = (wall.elapsed(), cpu_time() - cpu);
+    assert_eq!(seen.samples.len(), 3, "{seen:?}");
+    assert!(wall >= Duration::from_millis(700), "{wall:?}");
+    assert!(cpu < wall / 4, "{cpu:?} of CPU in {wall:?}");
+}

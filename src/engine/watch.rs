@@ -470,13 +470,15 @@ impl Engine {
             }
         }
         let now = Instant::now();
-        let mut wait = self.next_sweep.saturating_duration_since(now);
-        if let Some(Reverse((at, _))) = self.timers.peek() {
-            wait = wait.min(at.saturating_duration_since(now));
-        }
-        if let Some(t) = timeout {
-            wait = wait.min(t);
-        }
+        // The watchdog's next sweep (streams only), the next timer, the caller's timeout.
+        let sweep = (self.config.mode == Mode::Stream).then_some(self.next_sweep);
+        let timer = self.timers.peek().map(|Reverse((at, _))| *at);
+        let wait = [sweep, timer]
+            .into_iter()
+            .flatten()
+            .map(|at| at.saturating_duration_since(now))
+            .chain(timeout)
+            .min();
 
         // The reactor callback sees the streams and hosts through `Parts`; work that needs
         // the reactor itself (opening connections) is queued and done after the turn.
@@ -503,7 +505,7 @@ impl Engine {
                 now: Instant::now(),
             };
             reactor
-                .poll(Some(wait), &mut |conn, owner, event| {
+                .poll(wait, &mut |conn, owner, event| {
                     parts.now = Instant::now();
                     parts.on_conn(conn, *owner, event, &mut emit)
                 })
