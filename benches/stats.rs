@@ -1,8 +1,7 @@
 //! Decode + `docker stats` math per frame, over every frame of the fixtures (the real daemon's
 //! cgroup v1 captures and the docs' v1/v2 frames), three ways in the same run:
 //!
-//! - dockstat: `FrameDecoder` + `derive`, the frame copied once into a reused buffer (as the
-//!   engine does);
+//! - dockstat: `FrameDecoder` + `derive` on the frame where it lies (as the engine does);
 //! - serde_json into bollard's own model (`bollard_stubs::models::ContainerStatsResponse`,
 //!   the types bollard 0.21 deserializes into), then the same math on that model;
 //! - simd-json's generic value (`to_borrowed_value` on a copy), then the same fields and math.
@@ -76,10 +75,8 @@ struct Out {
     pids: u64,
 }
 
-fn dockstat(decoder: &mut FrameDecoder, scratch: &mut Vec<u8>, frame: &[u8]) -> Out {
-    scratch.clear();
-    scratch.extend_from_slice(frame);
-    let sample = decoder.decode(scratch).expect("frame");
+fn dockstat(decoder: &mut FrameDecoder, frame: &[u8]) -> Out {
+    let sample = decoder.decode(frame).expect("frame");
     let d = derive(&sample, Platform::Linux);
     Out {
         cpu_percent: d.cpu_percent,
@@ -256,7 +253,7 @@ fn main() {
     let mut decoder = FrameDecoder::new();
     let mut scratch = Vec::with_capacity(4096);
     for frame in &frames {
-        let ours = dockstat(&mut decoder, &mut scratch, frame);
+        let ours = dockstat(&mut decoder, frame);
         assert_eq!(ours, bollard(frame), "bollard path disagrees");
         assert_eq!(
             ours,
@@ -271,7 +268,7 @@ fn main() {
     group.bench_function("dockstat", |b| {
         b.iter(|| {
             for f in &frames {
-                black_box(dockstat(&mut decoder, &mut scratch, black_box(f)));
+                black_box(dockstat(&mut decoder, black_box(f)));
             }
         })
     });
@@ -301,7 +298,7 @@ fn main() {
         ours = ours.min(per_frame(
             &frames,
             |f| {
-                black_box(dockstat(&mut decoder, &mut scratch, f));
+                black_box(dockstat(&mut decoder, f));
             },
             budget,
         ));

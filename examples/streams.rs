@@ -48,8 +48,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         reactor.open(&endpoint, &format!("/containers/{name}/stats"), stream)?;
     }
 
-    // One scratch buffer for all streams: complete frames are copied into it once.
-    let mut scratch = Vec::new();
     while !reactor.is_empty() {
         reactor.poll(None, &mut |_, stream, event| match event {
             ConnEvent::Head(head) if head.code != 200 => {
@@ -58,7 +56,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             }
             ConnEvent::Body(bytes) => {
                 let Stream { name, frames, seen } = stream;
-                let result = frames.push(bytes, &mut scratch, &mut |frame| {
+                let result = frames.push(bytes, &mut |frame| {
                     *seen += 1;
                     println!("{name}: frame {seen}, {} bytes", frame.len());
                 });

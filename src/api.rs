@@ -304,6 +304,18 @@ fn labels(v: &BorrowedValue<'_>) -> Vec<(String, String)> {
         .unwrap_or_default()
 }
 
+/// The daemon's error message from a `{"message":"…"}` body, or the body itself.
+pub(crate) fn daemon_message(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(body);
+    let text = text.trim();
+    if let Some(rest) = text.strip_prefix("{\"message\":\"") {
+        if let Some(msg) = rest.strip_suffix("\"}") {
+            return msg.replace("\\\"", "\"");
+        }
+    }
+    text.to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,6 +1,6 @@
-//! Decoding a frame allocates nothing once the decoder and the splitter's scratch buffer are
-//! warm: a counting global allocator watches a second pass over every fixture frame, split,
-//! decoded and derived as the engine does it.
+//! Decoding a frame allocates nothing once the decoder's buffers are warm: a counting global
+//! allocator watches a second pass over every fixture frame, split, decoded and derived as
+//! the engine does it.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -71,14 +71,13 @@ fn no_allocation_per_frame_after_warm_up() {
     }
 
     let mut splitter = FrameSplitter::default();
-    let mut scratch = Vec::new();
     let mut decoder = FrameDecoder::new();
-    let mut run = |splitter: &mut FrameSplitter, scratch: &mut Vec<u8>| -> (usize, f64) {
+    let mut run = |splitter: &mut FrameSplitter| -> (usize, f64) {
         let (mut frames, mut cpu) = (0, 0.0);
         // Fed in pieces of whole frames, as reads deliver them.
         for piece in body.split_inclusive(|&b| b == b'\n') {
             splitter
-                .push(piece, scratch, &mut |frame| {
+                .push(piece, &mut |frame| {
                     let sample = decoder.decode(frame).expect("frame");
                     cpu += derive(&sample, Platform::Linux).cpu_percent;
                     frames += 1;
@@ -87,9 +86,9 @@ fn no_allocation_per_frame_after_warm_up() {
         }
         (frames, cpu)
     };
-    let warm = run(&mut splitter, &mut scratch);
+    let warm = run(&mut splitter);
     let before = ALLOCATIONS.load(Ordering::Relaxed);
-    let again = run(&mut splitter, &mut scratch);
+    let again = run(&mut splitter);
     let allocations = ALLOCATIONS.load(Ordering::Relaxed) - before;
     assert_eq!(warm, again);
     assert!(again.0 >= 25, "{} frames", again.0);

@@ -591,3 +591,24 @@ fn waiting_for_a_one_off_sample_does_not_spin() {
     assert!(wall >= Duration::from_millis(700), "{wall:?}");
     assert!(cpu < wall / 4, "{cpu:?} of CPU in {wall:?}");
 }
+
+#[test]
+fn containers_can_be_watched_after_the_start() {
+    let sim = sim(quick(3));
+    let mut engine = engine(&sim, |c| c.selection = Selection::Named(Vec::new()));
+    let mut seen = Seen::default();
+    until(&mut engine, &mut seen, "idle", |_| true);
+    engine.watch(0, "idle-2");
+    until(&mut engine, &mut seen, "watched", |s| {
+        s.samples.get("idle-2").copied().unwrap_or(0) >= 2
+    });
+    engine.watch(0, "nosuch");
+    engine.watch(7, "busy-1");
+    until(&mut engine, &mut seen, "a missing one", |s| {
+        !s.gone.is_empty()
+    });
+    assert_eq!(seen.gone, [("nosuch".to_string(), Gone::Removed)]);
+    let kinds: Vec<ErrorKind> = seen.errors.iter().map(|e| e.1).collect();
+    assert_eq!(kinds, [ErrorKind::InvalidEndpoint, ErrorKind::Status(404)]);
+    assert_eq!(seen.samples.len(), 1, "{seen:?}");
+}

@@ -143,7 +143,6 @@ fn replay(name: &str, capture: &[u8], mode: &Mode) -> Replay {
     let m = &mode.name;
     let mut conn = requested();
     let mut splitter = FrameSplitter::default();
-    let mut scratch = Vec::new();
     let mut frames = Vec::new();
     let mut head = None;
     let mut body = Vec::new();
@@ -164,12 +163,12 @@ fn replay(name: &str, capture: &[u8], mode: &Mode) -> Replay {
                 Event::Body(b) => {
                     body.extend_from_slice(b);
                     splitter
-                        .push(b, &mut scratch, &mut |f: &mut [u8]| frames.push(f.to_vec()))
+                        .push(b, &mut |f: &[u8]| frames.push(f.to_vec()))
                         .unwrap_or_else(|e| panic!("{name} ({m}): {e}"));
                 }
                 Event::End => {
                     ended = true;
-                    splitter.finish(&mut |f: &mut [u8]| frames.push(f.to_vec()));
+                    splitter.finish(&mut |f: &[u8]| frames.push(f.to_vec()));
                     break 'feed;
                 }
                 Event::NeedMore => {
@@ -324,9 +323,7 @@ fn stats_streams_have_one_frame_per_chunk() {
         let (_, payload, _) = naive(&capture);
         let mut splitter = FrameSplitter::default();
         let mut n = 0;
-        splitter
-            .push(&payload, &mut Vec::new(), &mut |_: &mut [u8]| n += 1)
-            .unwrap();
+        splitter.push(&payload, &mut |_: &[u8]| n += 1).unwrap();
         let chunks = String::from_utf8_lossy(&capture).matches("}\n\r\n").count();
         assert_eq!(n, chunks, "{name}");
     }

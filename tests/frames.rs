@@ -86,9 +86,9 @@ fn dechunk(mut body: &[u8]) -> Vec<u8> {
 
 fn decode_and_derive<R>(frame: &[u8], check: impl FnOnce(&Sample<'_>, &Derived) -> R) -> R {
     let mut decoder = FrameDecoder::new();
-    let mut bytes = frame.to_vec();
+    let bytes = frame.to_vec();
     let sample = decoder
-        .decode(&mut bytes)
+        .decode(&bytes)
         .unwrap_or_else(|e| panic!("decode failed at byte {}: {:?}", e.at, e.kind));
     let derived = derive(&sample, Platform::Linux);
     check(&sample, &derived)
@@ -370,14 +370,14 @@ fn networks_pids_and_stopped_containers() {
 #[test]
 fn windows_frames_use_read_preread_and_num_procs() {
     // Shape of a Windows daemon's frame (docs): no system_cpu_usage, 100 ns intervals.
-    let mut frame = br#"{"read":"2026-01-01T00:00:01Z","preread":"2026-01-01T00:00:00Z","num_procs":4,
+    let frame = br#"{"read":"2026-01-01T00:00:01Z","preread":"2026-01-01T00:00:00Z","num_procs":4,
         "cpu_stats":{"cpu_usage":{"total_usage":20000000}},"precpu_stats":{"cpu_usage":{"total_usage":10000000}},
         "memory_stats":{"commitbytes":100,"commitpeakbytes":200,"privateworkingset":5242880},
         "storage_stats":{"read_count_normalized":1,"read_size_bytes":4096,"write_count_normalized":2,"write_size_bytes":8192},
         "name":"/win","id":"w1"}"#
         .to_vec();
     let mut decoder = FrameDecoder::new();
-    let s = decoder.decode(&mut frame).unwrap();
+    let s = decoder.decode(&frame).unwrap();
     let d = derive(&s, Platform::Windows);
     // 1 s = 10^7 intervals × 4 procs; 10^7 used → 25 %.
     assert_eq!(d.cpu_percent, 10_000_000.0 / 40_000_000.0 * 100.0);
@@ -404,11 +404,11 @@ fn malformed_frames_are_typed_errors_with_offsets_and_do_not_poison_the_next() {
         ),
     ];
     for &(bad, offset) in cases {
-        let mut bytes = bad.to_vec();
-        let err = decoder.decode(&mut bytes).unwrap_err();
+        let bytes = bad.to_vec();
+        let err = decoder.decode(&bytes).unwrap_err();
         assert_eq!(err.at, offset, "{}: {err:?}", String::from_utf8_lossy(bad));
-        let mut ok = good.clone();
-        assert!(decoder.decode(&mut ok).is_ok(), "the next frame decodes");
+        let ok = good.clone();
+        assert!(decoder.decode(&ok).is_ok(), "the next frame decodes");
     }
 }
 
@@ -416,12 +416,11 @@ fn malformed_frames_are_typed_errors_with_offsets_and_do_not_poison_the_next() {
 fn a_key_after_the_last_expected_one() {
     // Found by tests/frame_props.rs: after the eighth of eight network counters, the next key
     // was checked against a schema slot past the end.
-    let mut frame =
-        br#"{"networks":{"eth0":{"rx_bytes":1,"rx_packets":2,"rx_errors":3,"rx_dropped":4,
+    let frame = br#"{"networks":{"eth0":{"rx_bytes":1,"rx_packets":2,"rx_errors":3,"rx_dropped":4,
         "tx_bytes":5,"tx_packets":6,"tx_errors":7,"tx_dropped":8,"tx_dropped":9,"rx_bytes":10}}}"#
-            .to_vec();
+        .to_vec();
     let mut decoder = FrameDecoder::new();
-    let s = decoder.decode(&mut frame).unwrap();
+    let s = decoder.decode(&frame).unwrap();
     let eth0 = s.networks.iter().next().unwrap();
     assert_eq!((eth0.rx_bytes, eth0.tx_dropped), (10, 9));
 }
@@ -430,7 +429,7 @@ fn a_key_after_the_last_expected_one() {
 fn escapes_whitespace_order_and_duplicates() {
     // Keys out of the daemon's order, escaped keys and names, whitespace, unknown fields,
     // nulls, a duplicate key (last wins), and the 64-bit maximum.
-    let mut frame = br#" {
+    let frame = br#" {
         "name" : "/a\u0062c\"d" , "id":"x",
         "memory_stats":{"stats":{"inactive_file":5,"total_inactive_file":7,"zz":{"cache":1},"cache":3},
                         "limit":100,"usage":50,"unknown":[1,{"a":[]}]},
@@ -441,7 +440,7 @@ fn escapes_whitespace_order_and_duplicates() {
     } "#
     .to_vec();
     let mut decoder = FrameDecoder::new();
-    let s = decoder.decode(&mut frame).unwrap();
+    let s = decoder.decode(&frame).unwrap();
     assert_eq!(s.name, "/abc\"d");
     assert_eq!(s.cpu.total_usage, u64::MAX);
     assert_eq!((s.cpu.percpu_count, s.cpu.online_cpus), (3, 0));

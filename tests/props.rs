@@ -457,11 +457,10 @@ proptest! {
         at in vec(any::<Index>(), 0..16),
     ) {
         let mut s = FrameSplitter::new(max);
-        let mut scratch = Vec::new();
         let mut frames = Vec::new();
         let mut error = None;
         for p in cut(&input, &at) {
-            if let Err(e) = s.push(p, &mut scratch, &mut |f: &mut [u8]| frames.push(f.to_vec())) {
+            if let Err(e) = s.push(p, &mut |f: &[u8]| frames.push(f.to_vec())) {
                 error = Some(e);
                 break;
             }
@@ -474,7 +473,7 @@ proptest! {
             let tail = input.rsplit(|&b| b == b'\n').next().unwrap_or_default();
             prop_assert_eq!(s.pending(), tail.len());
             let mut last = Vec::new();
-            s.finish(&mut |f: &mut [u8]| last.push(f.to_vec()));
+            s.finish(&mut |f: &[u8]| last.push(f.to_vec()));
             let want: Vec<Vec<u8>> = if tail.is_empty() { vec![] } else { vec![tail.to_vec()] };
             prop_assert_eq!(last, want);
             prop_assert_eq!(s.pending(), 0);

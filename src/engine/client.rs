@@ -42,7 +42,7 @@ impl Response {
     /// The daemon's error message from a JSON error body (`{"message":"…"}`), or the body
     /// as text.
     pub fn error_message(&self) -> String {
-        super::stats::daemon_message(&self.body)
+        crate::api::daemon_message(&self.body)
     }
 }
 

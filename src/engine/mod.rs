@@ -4,7 +4,6 @@
 //! - [`version`]: API version negotiation.
 //! - [`reactor`]: many HTTP connections on one mio `Poll`.
 //! - [`client`]: sequential one-off requests on the reactor.
-//! - [`stats`]: one stats stream per container, decoded into samples.
 //! - [`watch`]: the engine: discovery, one stream per container, reconnects, staleness.
 //! - [`queue`]: the engine on its own thread, a bounded queue to a slow consumer.
 //! - [`limits`]: the open-files limit.
@@ -14,7 +13,6 @@ pub mod endpoint;
 pub mod limits;
 pub mod queue;
 pub mod reactor;
-pub mod stats;
 pub(crate) mod transport;
 pub mod version;
 pub mod watch;
@@ -23,8 +21,7 @@ pub use client::{Client, Response};
 pub use endpoint::{Address, DEFAULT_HOST, Endpoint};
 pub use queue::{Spawned, Update, Updates, spawn};
 pub use reactor::{ConnEvent, ConnId, Flow, Reactor};
-pub use stats::{Mode, StatsEngine, StatsEvent, StreamId};
 pub use version::ApiVersion;
 pub use watch::{
-    Container, Control, Counters, Engine, EngineConfig, Event, Gone, Selection, StopHandle,
+    Container, Control, Counters, Engine, EngineConfig, Event, Gone, Mode, Selection, StopHandle,
 };

@@ -22,7 +22,7 @@
 //!
 //! Per stream, the engine keeps a few hundred bytes (the container's id and name, the
 //! connection state) and, only while a frame is split across reads, that frame's start; the
-//! read buffer and the frame scratch buffer are shared by all streams.
+//! read buffer is shared by all streams, and a frame is decoded where it was read.
 //!
 //! The handler runs on the engine's thread: a slow handler delays every stream. Callers that
 //! do real work per sample use [`super::queue::spawn`], which decouples the two with a bounded queue
@@ -289,6 +289,9 @@ struct Stream {
     attempts: u32,
     /// Bumped when the slot is reused, so stale timers are ignored.
     generation: u32,
+    /// Asked for by name ([`Selection::Named`], [`Engine::watch`]), not discovered: a 404
+    /// is an error.
+    named: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -332,6 +335,8 @@ pub struct Engine {
     fd_limit_reported: bool,
     /// Discovery has begun (at the first poll).
     started: bool,
+    /// Containers given to [`Engine::watch`], added once their host's API version is known.
+    to_watch: Vec<(usize, String)>,
 }
 
 impl Engine {
@@ -385,6 +390,7 @@ impl Engine {
             rng: seed | 1,
             fd_limit_reported: false,
             started: false,
+            to_watch: Vec::new(),
         })
     }
 
@@ -434,6 +440,38 @@ impl Engine {
             && self.streams.iter().all(Option::is_none)
     }
 
+    /// Streams this container (a name, id or id prefix) of host `host` (an index into
+    /// [`EngineConfig::hosts`]) from the next poll on, whatever the selection, as
+    /// [`Selection::Named`] does: it is not followed through `/events`, and a 404 is reported
+    /// as an error before it is [`Gone::Removed`]. Watching a container twice streams it
+    /// twice.
+    pub fn watch(&mut self, host: usize, container: &str) {
+        self.to_watch.push((host, container.to_string()));
+    }
+
+    /// Adds the containers given to [`Engine::watch`] whose host has its API version.
+    fn add_watched(&mut self, emit: &mut dyn FnMut(Event<'_>)) {
+        let mut waiting = std::mem::take(&mut self.to_watch);
+        waiting.retain(|(host, name)| match self.hosts.get(*host) {
+            Some(h) if h.api.is_some() => {
+                self.add_stream(named_container(*host, name.clone()), true, emit);
+                false
+            }
+            Some(_) => true,
+            None => {
+                let error = Error::new(ErrorKind::InvalidEndpoint)
+                    .context(format!("no host {host} for container {name}"));
+                emit(Event::Error {
+                    host: *host,
+                    container: None,
+                    error: &error,
+                });
+                false
+            }
+        });
+        self.to_watch.append(&mut waiting);
+    }
+
     /// Whether the stop handle was used.
     pub fn is_stopped(&self) -> bool {
         self.stop.load(Ordering::SeqCst)
@@ -469,7 +507,10 @@ impl Engine {
                 self.start_host(h as u32, &mut emit);
             }
         }
-        let now = Instant::now();
+        if !self.to_watch.is_empty() {
+            self.add_watched(&mut emit);
+        }
+        let mut now = Instant::now();
         // The watchdog's next sweep (streams only), the next timer, the caller's timeout.
         let sweep = (self.config.mode == Mode::Stream).then_some(self.next_sweep);
         let timer = self.timers.peek().map(|Reverse((at, _))| *at);
@@ -502,18 +543,18 @@ impl Engine {
                 counters,
                 config,
                 later: &mut later,
-                now: Instant::now(),
+                now: None,
             };
             reactor
                 .poll(wait, &mut |conn, owner, event| {
-                    parts.now = Instant::now();
                     parts.on_conn(conn, *owner, event, &mut emit)
                 })
                 .map_err(|e| Error::io(ErrorKind::Io, e))?;
+            now = parts.now.unwrap_or_else(Instant::now);
         }
         self.after_turn(later, &mut emit);
-        self.fire_timers(&mut emit);
-        self.sweep(&mut emit);
+        self.fire_timers(now, &mut emit);
+        self.sweep(now, &mut emit);
         self.pump(&mut emit);
         if control == Control::Stop {
             self.stop.store(true, Ordering::SeqCst);
@@ -558,16 +599,7 @@ impl Engine {
             host.phase = HostPhase::Fixed;
             let names = names.clone();
             for name in names {
-                let container = Container {
-                    host: h as usize,
-                    id: name.clone(),
-                    name: name.clone(),
-                    image: String::new(),
-                    labels: Vec::new(),
-                    requested: name,
-                    key: 0,
-                };
-                self.add_stream(container, emit);
+                self.add_stream(named_container(h as usize, name), true, emit);
             }
             return;
         }
@@ -657,7 +689,7 @@ impl Engine {
                 labels: c.labels,
                 key: 0,
             };
-            self.add_stream(container, emit);
+            self.add_stream(container, false, emit);
         }
         let missing: Vec<u32> = self.hosts[h as usize]
             .by_id
@@ -706,7 +738,7 @@ impl Engine {
                     labels,
                     key: 0,
                 };
-                self.add_stream(container, emit);
+                self.add_stream(container, false, emit);
             }
             ("die", Some(slot)) if !all => self.remove_stream(slot, Gone::Stopped, emit),
             ("destroy", Some(slot)) => self.remove_stream(slot, Gone::Removed, emit),
@@ -723,7 +755,12 @@ impl Engine {
 
     // ---- streams -----------------------------------------------------------------------
 
-    fn add_stream(&mut self, mut container: Container, emit: &mut dyn FnMut(Event<'_>)) {
+    fn add_stream(
+        &mut self,
+        mut container: Container,
+        named: bool,
+        emit: &mut dyn FnMut(Event<'_>),
+    ) {
         let slot = match self.free.pop() {
             Some(slot) => slot,
             None => {
@@ -732,7 +769,7 @@ impl Engine {
             }
         };
         container.key = slot;
-        if matches!(self.config.selection, Selection::Running | Selection::All) {
+        if !named {
             self.hosts[container.host]
                 .by_id
                 .insert(container.id.clone(), slot);
@@ -750,6 +787,7 @@ impl Engine {
             stale: false,
             attempts: 0,
             generation,
+            named,
         };
         emit(Event::Added(&stream.container));
         self.streams[slot as usize] = Some(stream);
@@ -925,8 +963,7 @@ impl Engine {
         }
     }
 
-    fn fire_timers(&mut self, emit: &mut dyn FnMut(Event<'_>)) {
-        let now = Instant::now();
+    fn fire_timers(&mut self, now: Instant, emit: &mut dyn FnMut(Event<'_>)) {
         while let Some(&Reverse((at, timer))) = self.timers.peek() {
             if at > now {
                 break;
@@ -952,8 +989,7 @@ impl Engine {
     }
 
     /// The staleness watchdog, twice per `stale_after` at most.
-    fn sweep(&mut self, emit: &mut dyn FnMut(Event<'_>)) {
-        let now = Instant::now();
+    fn sweep(&mut self, now: Instant, emit: &mut dyn FnMut(Event<'_>)) {
         if now < self.next_sweep || self.config.mode != Mode::Stream {
             return;
         }
@@ -999,7 +1035,9 @@ struct Parts<'e> {
     counters: &'e mut Counters,
     config: &'e EngineConfig,
     later: &'e mut Later,
-    now: Instant,
+    /// The time of this turn's events, read at the first that needs it: one clock read per
+    /// turn, not per event.
+    now: Option<Instant>,
 }
 
 impl Parts<'_> {
@@ -1051,8 +1089,12 @@ impl Parts<'_> {
                 Owner::Events(_) if host.status == 200 => {
                     let mut bad = None;
                     let held = &mut self.later.hosts;
-                    let pushed = host.events_splitter.push(data, self.scratch, &mut |doc| {
-                        match api::parse_event(doc) {
+                    let scratch = &mut *self.scratch;
+                    let pushed = host.events_splitter.push(data, &mut |doc| {
+                        // simd-json parses in place: a copy of the event (a few hundred bytes).
+                        scratch.clear();
+                        scratch.extend_from_slice(doc);
+                        match api::parse_event(scratch) {
                             Ok(e) => held.push((h, HostStep::Event(e))),
                             Err(e) => bad = Some(e),
                         }
@@ -1082,7 +1124,7 @@ impl Parts<'_> {
             ConnEvent::End { .. } | ConnEvent::Closed => {
                 let body = std::mem::take(&mut host.body);
                 if host.status >= 400 || host.status == 0 {
-                    let message = super::stats::daemon_message(&body);
+                    let message = crate::api::daemon_message(&body);
                     let e = Error::new(ErrorKind::Status(host.status)).context(message);
                     return fail(host, self.later, e);
                 }
@@ -1121,7 +1163,7 @@ impl Parts<'_> {
                 }
                 if head.code == 200 {
                     stream.state = StreamState::Streaming;
-                    stream.last_frame = self.now;
+                    stream.last_frame = *self.now.get_or_insert_with(Instant::now);
                 }
                 Flow::Continue
             }
@@ -1140,7 +1182,7 @@ impl Parts<'_> {
                 let counters = &mut *self.counters;
                 let mut failure = None;
                 let mut frames = 0u64;
-                let pushed = stream.splitter.push(data, self.scratch, &mut |frame| {
+                let pushed = stream.splitter.push(data, &mut |frame| {
                     if failure.is_some() {
                         return;
                     }
@@ -1159,7 +1201,7 @@ impl Parts<'_> {
                 });
                 counters.frames += frames;
                 if frames > 0 {
-                    stream.last_frame = self.now;
+                    stream.last_frame = *self.now.get_or_insert_with(Instant::now);
                     stream.stale = false;
                     stream.attempts = 0;
                 }
@@ -1183,9 +1225,9 @@ impl Parts<'_> {
                 if status == 404 {
                     // Asked for by name: say so, as `docker stats nosuch` does. Discovered:
                     // it went between the listing and the request, which is no error.
-                    if matches!(self.config.selection, Selection::Named(_)) {
+                    if stream.named {
                         self.counters.stream_errors += 1;
-                        let message = super::stats::daemon_message(&stream.error_body);
+                        let message = crate::api::daemon_message(&stream.error_body);
                         let e = Error::new(ErrorKind::Status(404)).context(message);
                         emit(Event::Error {
                             host: stream.container.host,
@@ -1199,7 +1241,7 @@ impl Parts<'_> {
                     return Flow::Close;
                 }
                 if status >= 400 || status == 0 {
-                    let message = super::stats::daemon_message(&stream.error_body);
+                    let message = crate::api::daemon_message(&stream.error_body);
                     let e = Error::new(ErrorKind::Status(status)).context(message);
                     return self.stream_failed(slot, e, emit);
                 }
@@ -1277,6 +1319,19 @@ impl Parts<'_> {
         };
         self.later.streams.push((slot, step));
         Flow::Close
+    }
+}
+
+/// A container asked for by name, before its first sample tells its id.
+fn named_container(host: usize, name: String) -> Container {
+    Container {
+        host,
+        id: name.clone(),
+        name: name.clone(),
+        image: String::new(),
+        labels: Vec::new(),
+        requested: name,
+        key: 0,
     }
 }
 

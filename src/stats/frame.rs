@@ -2,13 +2,12 @@
 //!
 //! The daemon writes one JSON document and `\n` per chunk, but nothing guarantees that a read,
 //! or a chunk, holds exactly one frame: a frame may span chunks, and a chunk may hold several.
-//! The splitter hands each complete frame to the caller as a `&mut [u8]` (the JSON parser
-//! works in place), copying each frame exactly once:
+//! The splitter hands each complete frame to the caller as a `&[u8]`:
 //!
-//! - a frame that lies whole in the input is copied into the caller's scratch buffer (one per
-//!   reactor, shared by every stream);
+//! - a frame that lies whole in the input is handed over where it is, without a copy (with
+//!   the reactor, in its shared read buffer);
 //! - the start of a frame that the input does not finish is kept in the splitter's own buffer,
-//!   which is completed in place and released once the frame is delivered, so an idle stream
+//!   which is completed there and released once the frame is delivered, so an idle stream
 //!   holds no frame memory.
 //!
 //! A frame longer than the limit given to [`FrameSplitter::new`] is an error that ends the
@@ -73,14 +72,12 @@ impl FrameSplitter {
 
     /// Feeds body bytes and calls `on_frame` with each frame they complete, in order.
     ///
-    /// `scratch` is a buffer the caller reuses across calls and streams; frames that lie whole
-    /// in `data` are copied into it. On error, the frames before the offending one have been
-    /// delivered; the splitter must not be fed again.
+    /// On error, the frames before the offending one have been delivered; the splitter must
+    /// not be fed again.
     pub fn push(
         &mut self,
         mut data: &[u8],
-        scratch: &mut Vec<u8>,
-        on_frame: &mut dyn FnMut(&mut [u8]),
+        on_frame: &mut dyn FnMut(&[u8]),
     ) -> Result<(), FrameError> {
         if !self.partial.is_empty() {
             match find_newline(data) {
@@ -90,7 +87,7 @@ impl FrameSplitter {
                         return Err(FrameError::TooLong { max: self.max_len });
                     }
                     self.partial.extend_from_slice(&data[..nl]);
-                    on_frame(&mut self.partial);
+                    on_frame(&self.partial);
                     // Release the memory: a stream between frames holds nothing.
                     self.partial = Vec::new();
                     data = &data[nl + 1..];
@@ -102,9 +99,7 @@ impl FrameSplitter {
                 return Err(FrameError::TooLong { max: self.max_len });
             }
             if nl > 0 {
-                scratch.clear();
-                scratch.extend_from_slice(&data[..nl]);
-                on_frame(scratch);
+                on_frame(&data[..nl]);
             }
             data = &data[nl + 1..];
         }
@@ -115,9 +110,9 @@ impl FrameSplitter {
     ///
     /// Only for a body that ended cleanly; after a truncated body, drop the splitter instead so
     /// that a half frame is never delivered.
-    pub fn finish(&mut self, on_frame: &mut dyn FnMut(&mut [u8])) {
+    pub fn finish(&mut self, on_frame: &mut dyn FnMut(&[u8])) {
         if !self.partial.is_empty() {
-            on_frame(&mut self.partial);
+            on_frame(&self.partial);
             self.partial = Vec::new();
         }
     }

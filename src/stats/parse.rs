@@ -1,17 +1,16 @@
-//! Frame decoder: one stats frame (`&mut [u8]`) into a [`Sample`] that borrows it.
+//! Frame decoder: one stats frame (`&[u8]`) into a [`Sample`] that borrows it.
 //!
 //! An on-demand decoder: it walks the frame's object and reads only the fields `docker stats`
 //! needs, validating everything it reads ([`super::cursor`]), and skips every other
 //! container with a SIMD scan ([`super::skip`]). The 30-odd counters of
-//! `memory_stats.stats` are not walked at all: the map is skipped and the three keys the
-//! math needs are found in it with a vectorised substring search, each hit checked to be a
-//! key (an opening quote, followed by a colon).
+//! `memory_stats.stats` are not walked: the SIMD scan that skips the map records where its
+//! quotes are, and only keys of the three lengths the math needs are compared.
 //!
 //! Unknown fields are skipped, missing and `null` fields are tolerated, counters are `u64`,
 //! and a field of the wrong type is a [`DecodeError::Shape`]. A duplicated key is last-wins.
-//! Strings are borrowed from the frame; the few that hold escapes are unescaped in place,
-//! which is why the frame is `&mut`. After the first frames, decoding allocates nothing: the
-//! only buffer, for network interfaces, is reused.
+//! Strings are borrowed from the frame; a frame whose strings hold escapes is copied once and
+//! unescaped in the copy. After the first frames, decoding allocates nothing: its buffers
+//! (network interfaces, quote positions, that copy) are reused.
 //!
 //! An earlier version parsed every frame with simd-json's tape (2.8 µs per 2.3 KB frame on the
 //! development machine, of which its SIMD stage 1 alone was 0.7 µs); walking only what is
@@ -33,6 +32,8 @@ pub struct FrameDecoder {
     escaped_names: Vec<(usize, Str)>,
     /// Quote positions of the memory map, reused.
     quotes: Vec<u32>,
+    /// A copy of the last frame that held escaped strings, unescaped.
+    unescaped: Vec<u8>,
     dates: DateCache,
 }
 
@@ -60,42 +61,50 @@ impl FrameDecoder {
 
     /// Decodes one frame (a JSON document without its trailing newline).
     ///
-    /// On error, nothing is kept: the next frame decodes independently.
-    pub fn decode<'a>(&'a mut self, frame: &'a mut [u8]) -> Result<Sample<'a>, Fail> {
+    /// The sample borrows the frame. The rare frame whose id, name or an interface name holds
+    /// an escape is copied once into a buffer the decoder keeps, and those strings are
+    /// unescaped there. On error, nothing is kept: the next frame decodes independently.
+    pub fn decode<'a>(&'a mut self, frame: &'a [u8]) -> Result<Sample<'a>, Fail> {
         self.networks.clear();
         self.escaped_names.clear();
         let mut found = Found::default();
         walk(Cursor { b: frame }, &mut found, self)?;
 
-        // Strings with escapes are decoded in place, now that nothing borrows the frame.
-        let fix = |s: Option<Str>, frame: &mut [u8]| -> R<Option<(usize, usize)>> {
+        let escaped = |s: Option<Str>| s.is_some_and(|s| s.escaped);
+        let frame: &'a [u8] =
+            if escaped(found.id) || escaped(found.name) || !self.escaped_names.is_empty() {
+                // Unescape in a copy: decoded text is never longer than its escaped form, so
+                // every other offset stays where the walk found it.
+                let copy = &mut self.unescaped;
+                copy.clear();
+                copy.extend_from_slice(frame);
+                let mut fix = |s: &mut Option<Str>| -> R<()> {
+                    if let Some(str) = s.as_mut().filter(|s| s.escaped) {
+                        str.end = unescape_in_place(copy, *str).ok_or(syntax(str.start))?;
+                    }
+                    Ok(())
+                };
+                fix(&mut found.id)?;
+                fix(&mut found.name)?;
+                for &(index, s) in &self.escaped_names {
+                    let end = unescape_in_place(copy, s).ok_or(syntax(s.start))?;
+                    if let Some(entry) = self.networks.get_mut(index) {
+                        entry.name_end = end as u32;
+                    }
+                }
+                &self.unescaped
+            } else {
+                frame
+            };
+        let text = |s: Option<Str>| -> R<&'a str> {
             match s {
-                None => Ok(None),
-                Some(s) if s.escaped => unescape_in_place(frame, s)
-                    .map(|end| Some((s.start, end)))
-                    .ok_or(syntax(s.start)),
-                Some(s) => Ok(Some((s.start, s.end))),
-            }
-        };
-        let id = fix(found.id, frame)?;
-        let name = fix(found.name, frame)?;
-        for &(index, s) in &self.escaped_names {
-            let end = unescape_in_place(frame, s).ok_or(syntax(s.start))?;
-            if let Some(entry) = self.networks.get_mut(index) {
-                entry.name_end = end as u32;
-            }
-        }
-
-        let frame: &'a [u8] = frame;
-        let text = |span: Option<(usize, usize)>| -> R<&'a str> {
-            match span {
                 None => Ok(""),
-                Some((s, e)) => std::str::from_utf8(&frame[s..e]).map_err(|_| syntax(s)),
+                Some(s) => std::str::from_utf8(&frame[s.start..s.end]).map_err(|_| syntax(s.start)),
             }
         };
         Ok(Sample {
-            id: text(id)?,
-            name: text(name)?,
+            id: text(found.id)?,
+            name: text(found.name)?,
             read: found.read,
             preread: found.preread,
             cpu: found.cpu,
