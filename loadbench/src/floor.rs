@@ -1,0 +1,286 @@
+//! The floor: the least any client must do to receive the frames. A bare mio loop that opens
+//! the connections, writes the requests, then only reads, counting frames by their newline.
+//!
+//! It reads exactly as dockstat's reactor does (`src/engine/reactor.rs`): one shared 64 KiB
+//! buffer; on each event, read until `WouldBlock`, but stop after a short read (less than the
+//! buffer) unless the event says the peer closed — a short read emptied the socket, and
+//! edge-triggered epoll reports later data with a new event. So the syscalls per frame match
+//! and the difference between the two is the HTTP, chunked, frame and JSON work.
+//!
+//! Counting frames without parsing: the daemon ends each JSON frame with a bare `\n`, while
+//! every line of HTTP framing (head, chunk sizes, chunk ends) ends with `\r\n`, and JSON
+//! cannot hold a raw `\r`. So the frames are the `\n` bytes not preceded by `\r`; one bit per
+//! connection remembers whether its previous read ended with `\r`.
+//!
+//! Latency is `n/a` for the floor, which parses nothing. The `floor-latency` variant finds
+//! `"read":"` in what it reads and parses that timestamp, for a reference latency (its CPU
+//! figure is then not the floor's).
+
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use dockstat::engine::ApiVersion;
+use dockstat::stats::Timestamp;
+use mio::net::UnixStream;
+use mio::{Events, Interest, Poll, Token};
+
+use crate::hist::Histogram;
+use crate::phase::{Streams, Tally};
+use crate::sys;
+
+const READ_BUF_LEN: usize = 64 * 1024;
+/// Pacing of connects refused with EAGAIN (the sim's listen backlog is full): the same
+/// doubling back-off, 1 ms to 200 ms, as dockstat's reactor.
+const RETRY_MIN: Duration = Duration::from_millis(1);
+const RETRY_MAX: Duration = Duration::from_millis(200);
+
+struct Conn {
+    stream: UnixStream,
+    /// The last byte read was `\r`.
+    prev_cr: bool,
+    /// A frame has arrived.
+    opened: bool,
+}
+
+pub struct Floor {
+    poll: Poll,
+    events: Events,
+    path: PathBuf,
+    api: ApiVersion,
+    ids: Vec<String>,
+    conns: Vec<Option<Conn>>,
+    /// Next container to connect to: connects go in order, paced by `retry_at` after an
+    /// EAGAIN, so `open` only queues.
+    next: usize,
+    retry_at: Option<Instant>,
+    backoff: Duration,
+    buf: Box<[u8]>,
+    request: Vec<u8>,
+    tally: Tally,
+    latency: Option<Histogram>,
+}
+
+impl Floor {
+    pub fn new(path: &Path, api: ApiVersion, n: usize, latency: bool) -> Result<Floor, String> {
+        Ok(Floor {
+            poll: Poll::new().map_err(|e| e.to_string())?,
+            events: Events::with_capacity(1024),
+            path: path.to_owned(),
+            api,
+            ids: Vec::with_capacity(n),
+            conns: Vec::with_capacity(n),
+            next: 0,
+            retry_at: None,
+            backoff: RETRY_MIN,
+            buf: vec![0; READ_BUF_LEN].into_boxed_slice(),
+            request: Vec::with_capacity(256),
+            tally: Tally {
+                connect_retries: Some(0),
+                ..Tally::default()
+            },
+            latency: latency.then(Histogram::default),
+        })
+    }
+
+    /// Connects to the next containers until done or the backlog is full.
+    fn open_some(&mut self, now: Instant) {
+        while self.next < self.ids.len() && self.retry_at.is_none_or(|at| now >= at) {
+            let i = self.next;
+            match UnixStream::connect(&self.path) {
+                Ok(mut stream) => {
+                    self.retry_at = None;
+                    self.backoff = RETRY_MIN;
+                    self.next += 1;
+                    self.request.clear();
+                    let target = self
+                        .api
+                        .path(&format!("/containers/{}/stats?stream=1", self.ids[i]));
+                    let _ = write!(
+                        self.request,
+                        "GET {target} HTTP/1.1\r\nHost: docker\r\n\r\n"
+                    );
+                    // A fresh socket's send buffer takes the whole request at once.
+                    let sent = stream.write(&self.request);
+                    let registered =
+                        self.poll
+                            .registry()
+                            .register(&mut stream, Token(i), Interest::READABLE);
+                    match (sent, registered) {
+                        (Ok(n), Ok(())) if n == self.request.len() => {
+                            self.conns[i] = Some(Conn {
+                                stream,
+                                prev_cr: false,
+                                opened: false,
+                            });
+                        }
+                        (sent, registered) => self.fail(format!(
+                            "{}: request not sent: {sent:?} {registered:?}",
+                            self.ids[i]
+                        )),
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    *self.tally.connect_retries.get_or_insert(0) += 1;
+                    if self.tally.first_retry_error.is_none() {
+                        self.tally.first_retry_error = Some(e.to_string());
+                    }
+                    self.retry_at = Some(now + self.backoff);
+                    self.backoff = (self.backoff * 2).min(RETRY_MAX);
+                }
+                Err(e) => {
+                    self.next += 1;
+                    self.fail(format!("{}: connect: {e}", self.ids[i]));
+                }
+            }
+        }
+    }
+
+    fn fail(&mut self, why: String) {
+        self.tally.errors += 1;
+        self.tally.first_error.get_or_insert(why);
+    }
+}
+
+impl Streams for Floor {
+    fn open(&mut self, id: &str) -> Result<(), String> {
+        self.ids.push(id.to_owned());
+        self.conns.push(None);
+        self.open_some(Instant::now());
+        Ok(())
+    }
+
+    fn pump(&mut self, until: Instant) -> Result<(), String> {
+        loop {
+            let now = Instant::now();
+            if now >= until {
+                return Ok(());
+            }
+            self.open_some(now);
+            let mut timeout = until - now;
+            if let Some(at) = self.retry_at {
+                timeout = timeout.min(at.saturating_duration_since(now));
+            }
+            match self.poll.poll(&mut self.events, Some(timeout)) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(format!("epoll: {e}")),
+            }
+            for event in self.events.iter() {
+                let i = event.token().0;
+                let Some(conn) = self.conns[i].as_mut() else {
+                    continue;
+                };
+                let outcome = read_all(
+                    conn,
+                    &mut self.buf,
+                    event.is_read_closed(),
+                    &mut self.tally,
+                    self.latency.as_mut(),
+                );
+                if let Err(why) = outcome {
+                    // Dropping the stream closes the socket (and removes it from epoll).
+                    self.conns[i] = None;
+                    match why {
+                        None => self.tally.ended += 1,
+                        Some(e) => {
+                            self.tally.errors += 1;
+                            self.tally
+                                .first_error
+                                .get_or_insert_with(|| format!("{}: {e}", self.ids[i]));
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn tally(&self) -> Tally {
+        self.tally.clone()
+    }
+
+    fn latency(&self) -> Option<Histogram> {
+        self.latency.clone()
+    }
+}
+
+/// Reads what one event announced. `Err(None)`: the peer closed; `Err(Some(e))`: failed.
+fn read_all(
+    conn: &mut Conn,
+    buf: &mut [u8],
+    read_closed: bool,
+    tally: &mut Tally,
+    mut latency: Option<&mut Histogram>,
+) -> Result<(), Option<io::Error>> {
+    loop {
+        let n = match conn.stream.read(buf) {
+            Ok(0) => return Err(None),
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(Some(e)),
+        };
+        let data = &buf[..n];
+        let frames = count_frames(data, &mut conn.prev_cr);
+        if frames > 0 {
+            tally.frames += frames;
+            if !conn.opened {
+                conn.opened = true;
+                tally.opened += 1;
+            }
+        }
+        if let Some(h) = latency.as_deref_mut() {
+            record_latency(data, h);
+        }
+        if n < buf.len() && !read_closed {
+            return Ok(());
+        }
+    }
+}
+
+/// Frames ended in `data`: `\n` bytes not preceded by `\r`.
+fn count_frames(data: &[u8], prev_cr: &mut bool) -> u64 {
+    let mut frames = 0;
+    for i in memchr::memchr_iter(b'\n', data) {
+        let after_cr = if i == 0 {
+            *prev_cr
+        } else {
+            data[i - 1] == b'\r'
+        };
+        frames += u64::from(!after_cr);
+    }
+    *prev_cr = data.last() == Some(&b'\r');
+    frames
+}
+
+/// `floor-latency` only: the delay of every frame whose `"read":"…"` lies whole in `data`
+/// (frames arrive one per read, so a timestamp cut between two reads is rare).
+fn record_latency(data: &[u8], h: &mut Histogram) {
+    const KEY: &[u8] = b"\"read\":\"";
+    for at in memchr::memmem::find_iter(data, KEY) {
+        let rest = &data[at + KEY.len()..];
+        let Some(end) = memchr::memchr(b'"', rest) else {
+            continue;
+        };
+        if let Some(t) = Timestamp::parse(&rest[..end]) {
+            h.record(sys::now_unix_nanos() - t.unix_nanos());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames_are_bare_newlines_across_reads() {
+        let stream: &[u8] = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n\
+            5\r\n{\"a\":\r\n3\r\n1}\n\r\n4\r\n{\"b\"\r\n4\r\n:2}\n\r\n";
+        for split in 0..stream.len() {
+            let mut prev_cr = false;
+            let (a, b) = stream.split_at(split);
+            let n = count_frames(a, &mut prev_cr) + count_frames(b, &mut prev_cr);
+            assert_eq!(n, 2, "split at {split}");
+        }
+    }
+}

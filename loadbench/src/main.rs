@@ -1,0 +1,190 @@
+//! dockstat's load bench: N containers streaming stats at one frame per interval from the
+//! simulated daemon in a separate process, received by three clients, each in a fresh
+//! process, one after another:
+//!
+//! - `floor`: a bare mio loop that only reads and counts frames (the least any client does);
+//! - `dockstat`: dockstat's `Engine` on one thread, inline callback;
+//! - `bollard`: bollard 0.21, one tokio task per container.
+//!
+//! ```text
+//! dockstat-loadbench [run] --containers N --seconds S [--warmup S] [--phases floor,dockstat,bollard]
+//!                          [--interval-ms 1000] [--open-over-ms 0] [--split-chunks] [--strict]
+//! dockstat-loadbench sim --socket PATH --containers N --interval-ms MS [--split-chunks]
+//! dockstat-loadbench phase floor|floor-latency|dockstat|bollard --socket PATH --containers N
+//!                          --warmup S --seconds S [--open-over-ms MS]
+//! ```
+//!
+//! `floor-latency` is the floor plus a search for each frame's `"read"` timestamp: a reference
+//! latency (the plain floor reports latency n/a). `--open-over-ms` spreads the opening of the
+//! streams, and with it their frames, evenly over that time (default: all at once, so each
+//! interval's frames arrive as one burst). `--strict` exits 1 if any client lost or
+//! duplicated a frame or had a stream error (CI runs a small bench with it).
+//!
+//! `run` starts `sim` and each `phase` as child processes (see `run.rs`); `phase` prints one
+//! JSON line (see `phase.rs`).
+
+#![deny(unsafe_code)]
+
+mod bollard_client;
+mod control;
+mod dockstat_client;
+mod floor;
+mod hist;
+mod phase;
+mod run;
+mod sys;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+const USAGE: &str = "\
+usage: dockstat-loadbench [run] --containers N --seconds S [--warmup S]
+                          [--phases floor,floor-latency,dockstat,bollard] [--interval-ms 1000]
+                          [--open-over-ms 0] [--split-chunks] [--strict]
+       dockstat-loadbench sim --socket PATH --containers N --interval-ms MS [--split-chunks]
+       dockstat-loadbench phase floor|floor-latency|dockstat|bollard --socket PATH
+                          --containers N --warmup S --seconds S [--open-over-ms MS]";
+
+fn main() -> ExitCode {
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    let command = match args.first().map(String::as_str) {
+        Some("sim" | "phase" | "run") => args.remove(0),
+        Some("-h" | "--help") => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        _ => "run".to_owned(),
+    };
+    let result = match command.as_str() {
+        "sim" => sim(&mut Args(args)),
+        "phase" => phase(&mut Args(args)),
+        _ => run(&mut Args(args)),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("dockstat-loadbench {command}: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// `sim`: the simulated daemon in the foreground, until killed.
+fn sim(args: &mut Args) -> Result<ExitCode, String> {
+    let socket: PathBuf = args.value("--socket")?.into();
+    let containers = args.number("--containers", None)?;
+    let interval = Duration::from_millis(args.number("--interval-ms", Some(1000))?);
+    let split_chunks = args.flag("--split-chunks");
+    args.done()?;
+    sys::raise_nofile_limit().map_err(|e| format!("RLIMIT_NOFILE: {e}"))?;
+    let config = dockstat::sim::SimConfig {
+        containers: containers as usize,
+        interval,
+        split_chunks,
+        ..dockstat::sim::SimConfig::default()
+    };
+    dockstat::sim::run(dockstat::sim::Listen::Unix(socket), config)
+        .map_err(|e| format!("sim: {e}"))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `phase NAME`: one client; one JSON line on stdout.
+fn phase(args: &mut Args) -> Result<ExitCode, String> {
+    let socket = args.value("--socket")?.into();
+    let containers = args.number("--containers", None)? as usize;
+    let warmup = Duration::from_secs_f64(args.seconds("--warmup", Some(3.0))?);
+    let seconds = Duration::from_secs_f64(args.seconds("--seconds", Some(10.0))?);
+    let open_over = Duration::from_millis(args.number("--open-over-ms", Some(0))?);
+    let name = args.positional().ok_or("phase: which one?")?;
+    let phase_args = phase::PhaseArgs {
+        name,
+        socket,
+        containers,
+        warmup,
+        seconds,
+        open_over,
+    };
+    args.done()?;
+    let result = phase::run(&phase_args)?;
+    println!("{result}");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `run`: the whole bench.
+fn run(args: &mut Args) -> Result<ExitCode, String> {
+    let config = run::RunArgs {
+        containers: args.number("--containers", Some(1000))? as usize,
+        seconds: args.seconds("--seconds", Some(10.0))?,
+        warmup: args.seconds("--warmup", Some(3.0))?,
+        phases: args
+            .optional("--phases")?
+            .unwrap_or_else(|| "floor,dockstat,bollard".to_owned())
+            .split(',')
+            .map(str::to_owned)
+            .collect(),
+        interval_ms: args.number("--interval-ms", Some(1000))?,
+        open_over_ms: args.number("--open-over-ms", Some(0))?,
+        split_chunks: args.flag("--split-chunks"),
+        strict: args.flag("--strict"),
+    };
+    args.done()?;
+    run::run(&config)
+}
+
+/// A minimal `--name value` parser: the bench has a handful of options.
+struct Args(Vec<String>);
+
+impl Args {
+    fn optional(&mut self, name: &str) -> Result<Option<String>, String> {
+        let Some(i) = self.0.iter().position(|a| a == name) else {
+            return Ok(None);
+        };
+        if i + 1 >= self.0.len() {
+            return Err(format!("{name} needs a value\n{USAGE}"));
+        }
+        let value = self.0.remove(i + 1);
+        self.0.remove(i);
+        Ok(Some(value))
+    }
+
+    fn value(&mut self, name: &str) -> Result<String, String> {
+        self.optional(name)?
+            .ok_or_else(|| format!("{name} is required\n{USAGE}"))
+    }
+
+    fn number(&mut self, name: &str, default: Option<u64>) -> Result<u64, String> {
+        match self.optional(name)? {
+            Some(v) => v.parse().map_err(|_| format!("{name} {v}: not a number")),
+            None => default.ok_or_else(|| format!("{name} is required\n{USAGE}")),
+        }
+    }
+
+    fn seconds(&mut self, name: &str, default: Option<f64>) -> Result<f64, String> {
+        match self.optional(name)? {
+            Some(v) => match v.parse::<f64>() {
+                Ok(s) if s >= 0.0 && s.is_finite() => Ok(s),
+                _ => Err(format!("{name} {v}: not a number of seconds")),
+            },
+            None => default.ok_or_else(|| format!("{name} is required\n{USAGE}")),
+        }
+    }
+
+    fn flag(&mut self, name: &str) -> bool {
+        let before = self.0.len();
+        self.0.retain(|a| a != name);
+        self.0.len() != before
+    }
+
+    fn positional(&mut self) -> Option<String> {
+        let i = self.0.iter().position(|a| !a.starts_with("--"))?;
+        Some(self.0.remove(i))
+    }
+
+    fn done(&self) -> Result<(), String> {
+        match self.0.first() {
+            Some(extra) => Err(format!("unexpected argument {extra:?}\n{USAGE}")),
+            None => Ok(()),
+        }
+    }
+}

@@ -1,0 +1,194 @@
+//! One phase: one client, in its own process, through the same procedure.
+//!
+//! 1. list the containers (dockstat's `Client`), give the freed listing back to the OS, note
+//!    RSS (the baseline: nothing opened yet);
+//! 2. open a stream to every container (at once, or spread evenly over `--open-over`) and
+//!    wait until each has delivered something;
+//! 3. warm up; note RSS (N streams open), CPU time, frames and the latency histogram;
+//! 4. run for the measurement window; note CPU time, frames and the histogram again;
+//! 5. pause the sim and keep reading until nothing arrives for [`QUIET`] (the drain), so that
+//!    the total received can be compared exactly with what the sim sent.
+//!
+//! The result is one JSON line on stdout.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+use crate::control::Control;
+use crate::hist::Histogram;
+use crate::sys;
+
+/// How long the streams may take to open before the phase goes on with those that did.
+const OPEN_TIMEOUT: Duration = Duration::from_secs(60);
+/// Silence that ends the drain after the sim is paused.
+const QUIET: Duration = Duration::from_secs(1);
+/// Longest drain (a client that keeps receiving after the pause is a bug to report).
+const DRAIN_MAX: Duration = Duration::from_secs(30);
+/// Step of the loops that watch counters.
+const STEP: Duration = Duration::from_millis(20);
+
+/// What a client has counted so far (since it started).
+#[derive(Clone, Debug, Default)]
+pub struct Tally {
+    /// Stats frames delivered.
+    pub frames: u64,
+    /// Streams that delivered at least one frame.
+    pub opened: u64,
+    /// Frames whose `read` is not later than the previous frame's on the same stream
+    /// (`None`: the client does not look).
+    pub duplicates: Option<u64>,
+    /// Streams that failed.
+    pub errors: u64,
+    /// Streams the daemon ended.
+    pub ended: u64,
+    /// Connection attempts retried (EAGAIN from a full listen backlog, or any connect error
+    /// for bollard); `None` if the client does not say (dockstat retries inside its reactor).
+    pub connect_retries: Option<u64>,
+    /// The first stream error, and the first error that caused a connect retry.
+    pub first_error: Option<String>,
+    pub first_retry_error: Option<String>,
+}
+
+/// A client under test.
+pub trait Streams {
+    /// Starts a stream for a container. Must not wait for it: connecting, retrying and
+    /// receiving happen in `pump`.
+    fn open(&mut self, id: &str) -> Result<(), String>;
+    /// Receives (and connects, retries, …) until `until`.
+    fn pump(&mut self, until: Instant) -> Result<(), String>;
+    fn tally(&self) -> Tally;
+    /// The latency histogram so far; `None` if this client does not measure latency.
+    fn latency(&self) -> Option<Histogram>;
+}
+
+/// `phase NAME …` arguments.
+#[derive(Clone, Debug)]
+pub struct PhaseArgs {
+    pub name: String,
+    pub socket: PathBuf,
+    pub containers: usize,
+    pub warmup: Duration,
+    pub seconds: Duration,
+    /// Open the streams evenly over this long (zero: all at once).
+    pub open_over: Duration,
+}
+
+/// Runs one phase and returns its JSON result.
+pub fn run(args: &PhaseArgs) -> Result<serde_json::Value, String> {
+    let nofile = sys::raise_nofile_limit().map_err(|e| format!("RLIMIT_NOFILE: {e}"))?;
+    let n = args.containers;
+    let mut control = Control::new(&args.socket)?;
+    let api = control.api()?;
+    let ids = control.container_ids(n)?;
+    sys::trim_heap();
+
+    let mut streams: Box<dyn Streams> = match args.name.as_str() {
+        "floor" => Box::new(crate::floor::Floor::new(&args.socket, api, n, false)?),
+        "floor-latency" => Box::new(crate::floor::Floor::new(&args.socket, api, n, true)?),
+        "dockstat" => Box::new(crate::dockstat_client::Dockstat::new(&args.socket, api, n)?),
+        "bollard" => Box::new(crate::bollard_client::Bollard::new(&args.socket)?),
+        other => return Err(format!("unknown phase {other:?}")),
+    };
+    let rss_before = sys::rss_kib();
+
+    // Open.
+    let t0 = Instant::now();
+    // With `open_over`, stream i opens at t0 + i × open_over / N. The sim paces each stream
+    // from its own start, so this decides whether each interval's frames come as one burst
+    // (all opened at once: the client batches many frames per wakeup, and frames queue behind
+    // each other) or evenly spread (about one frame per wakeup).
+    for (i, id) in ids.iter().enumerate() {
+        let at = t0 + args.open_over.mul_f64(i as f64 / n as f64);
+        if at > Instant::now() {
+            streams.pump(at)?;
+        }
+        streams.open(id)?;
+    }
+    while (streams.tally().opened as usize) < n && t0.elapsed() < OPEN_TIMEOUT {
+        streams.pump(Instant::now() + STEP)?;
+    }
+    let open_ms = t0.elapsed().as_millis() as u64;
+    let opened = streams.tally().opened;
+    if opened < n as u64 {
+        eprintln!(
+            "{}: only {opened} of {n} streams delivered a frame within {OPEN_TIMEOUT:?}",
+            args.name
+        );
+    }
+
+    // Warm up, then the measurement window.
+    streams.pump(Instant::now() + args.warmup)?;
+    let rss_open = sys::rss_kib();
+    let (cpu0, frames0, hist0, w0) = (
+        sys::cpu_time_us(),
+        streams.tally().frames,
+        streams.latency(),
+        Instant::now(),
+    );
+    streams.pump(w0 + args.seconds)?;
+    let (cpu1, frames1, hist1, window) = (
+        sys::cpu_time_us(),
+        streams.tally().frames,
+        streams.latency(),
+        w0.elapsed(),
+    );
+
+    // Drain: nothing is sent while the sim is paused; what was sent is still arriving.
+    let paused = control.pause()?;
+    let drain_start = Instant::now();
+    if paused {
+        let (mut last, mut last_change) = (streams.tally().frames, Instant::now());
+        while last_change.elapsed() < QUIET && drain_start.elapsed() < DRAIN_MAX {
+            streams.pump(Instant::now() + STEP)?;
+            let now = streams.tally().frames;
+            if now != last {
+                (last, last_change) = (now, Instant::now());
+            }
+        }
+    }
+    let drain_ms = drain_start.elapsed().as_millis() as u64;
+    let tally = streams.tally();
+
+    let frames_window = frames1 - frames0;
+    let (user_us, sys_us) = (cpu1.0 - cpu0.0, cpu1.1 - cpu0.1);
+    let cpu_us = user_us + sys_us;
+    let latency = match (&hist0, &hist1) {
+        (Some(h0), Some(h1)) => Some(h1.since(h0)),
+        _ => None,
+    };
+    let q = |p: f64| latency.as_ref().and_then(|h| h.quantile_us(p));
+    Ok(json!({
+        "phase": args.name,
+        "containers": n,
+        "nofile": nofile,
+        "opened": tally.opened,
+        "open_over_ms": args.open_over.as_millis() as u64,
+        "open_ms": open_ms,
+        "window_s": window.as_secs_f64(),
+        "frames_window": frames_window,
+        "frames_total": tally.frames,
+        "paused": paused,
+        "drain_ms": drain_ms,
+        "duplicates": tally.duplicates,
+        "errors": tally.errors,
+        "ended": tally.ended,
+        "connect_retries": tally.connect_retries,
+        "first_error": tally.first_error,
+        "first_retry_error": tally.first_retry_error,
+        "cpu_us_window": cpu_us,
+        "cpu_user_us_window": user_us,
+        "cpu_sys_us_window": sys_us,
+        "cpu_us_per_frame": (frames_window > 0).then(|| cpu_us as f64 / frames_window as f64),
+        "cpu_percent": cpu_us as f64 / window.as_micros() as f64 * 100.0,
+        "rss_before_kib": rss_before,
+        "rss_open_kib": rss_open,
+        "rss_per_stream_bytes": (rss_open as f64 - rss_before as f64) * 1024.0 / n as f64,
+        "latency_count": latency.as_ref().map(Histogram::count),
+        "p50_us": q(0.50),
+        "p99_us": q(0.99),
+        "p999_us": q(0.999),
+        "max_us": latency.as_ref().and_then(Histogram::max_us),
+    }))
+}
