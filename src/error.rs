@@ -96,6 +96,54 @@ pub enum ErrorKind {
     Decode(DecodeError),
     /// A process limit was reached: open files (`ulimit -n`).
     ResourceLimit,
+    /// TLS: a certificate or key file, or the handshake with the daemon.
+    Tls(TlsError),
+}
+
+/// What went wrong with TLS. The error's context says it in full, naming the host and files.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum TlsError {
+    /// A CA, certificate or key file could not be used: unreadable, not PEM, no certificate
+    /// or key in it, an encrypted key, a key that does not match the certificate.
+    Config,
+    /// The server's certificate is not signed by a trusted CA.
+    UnknownIssuer,
+    /// The server's certificate has expired.
+    Expired,
+    /// The server's certificate is not valid yet.
+    NotYetValid,
+    /// The server's certificate is not valid for the host name (or IP) connected to.
+    WrongHost,
+    /// The server's certificate is unacceptable for another reason (encoding, usage,
+    /// revocation), or it presented none.
+    BadServerCertificate,
+    /// The server requires a client certificate and none is configured.
+    ClientCertRequired,
+    /// The server rejected the client certificate.
+    ClientCertRejected,
+    /// The handshake failed otherwise: no common version or cipher suite, an alert.
+    Handshake,
+    /// The peer sent data that is not valid TLS (a plain HTTP port?), or ended a response
+    /// delimited by the connection's end without close_notify.
+    Protocol,
+}
+
+impl fmt::Display for TlsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            TlsError::Config => "cannot use a certificate or key file",
+            TlsError::UnknownIssuer => "server certificate not trusted",
+            TlsError::Expired => "server certificate expired",
+            TlsError::NotYetValid => "server certificate not valid yet",
+            TlsError::WrongHost => "server certificate for another name",
+            TlsError::BadServerCertificate => "server certificate not acceptable",
+            TlsError::ClientCertRequired => "client certificate required",
+            TlsError::ClientCertRejected => "client certificate rejected",
+            TlsError::Handshake => "handshake failed",
+            TlsError::Protocol => "protocol error",
+        })
+    }
 }
 
 /// A dockstat error.
@@ -180,6 +228,7 @@ impl fmt::Display for Error {
             ErrorKind::Status(code) => write!(f, "daemon answered {code}")?,
             ErrorKind::Decode(e) => write!(f, "cannot decode: {e}")?,
             ErrorKind::ResourceLimit => f.write_str("out of file descriptors")?,
+            ErrorKind::Tls(e) => write!(f, "TLS: {e}")?,
         }
         if let Some(offset) = self.offset {
             write!(f, " (at byte {offset})")?;

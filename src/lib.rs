@@ -11,8 +11,9 @@
 //! Each layer only calls the ones below it; only [`engine`] touches sockets or clocks.
 //!
 //! ```text
-//! engine     mio reactor, transports (unix, tcp), endpoints (DOCKER_HOST), a small client,
-//!            stats streams for a set of containers
+//! engine     mio reactor, transports (unix, tcp, tls), endpoints (DOCKER_HOST), a small
+//!            client, the engine: discovery and a stats stream per container
+//! tls        (feature "tls") rustls sessions for tcp:// endpoints, certificate loading
 //!   conn     one request/response exchange as a state machine, no I/O
 //!     http     response head parser, body framing rules, request writer
 //!     chunked  chunked transfer coding decoder, payload borrowed from the input
@@ -23,7 +24,7 @@
 //!
 //! # Scope
 //!
-//! In scope: the Docker Engine API over unix sockets and TCP, as a client of GET requests.
+//! In scope: the Docker Engine API over unix sockets, TCP and TLS, as a client of GET requests.
 //! Not in scope: request bodies, HTTP/2, compression, proxies, `ssh://` and `npipe://` hosts.
 //!
 //! # Robustness
@@ -45,5 +46,7 @@ pub mod stats;
 
 #[cfg(feature = "sim")]
 pub mod sim;
+#[cfg(feature = "tls")]
+pub mod tls;
 
-pub use error::{DecodeError, Error, ErrorKind, ProtocolError, Result};
+pub use error::{DecodeError, Error, ErrorKind, ProtocolError, Result, TlsError};

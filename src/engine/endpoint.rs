@@ -19,12 +19,17 @@ use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, ErrorKind, Result};
+#[cfg(feature = "tls")]
+use crate::tls::TlsConnector;
 
 /// The docker CLI's default endpoint.
 pub const DEFAULT_HOST: &str = "unix:///var/run/docker.sock";
 
 /// The port of `tcp://host` without a port (plain TCP).
 pub const DEFAULT_TCP_PORT: u16 = 2375;
+
+/// The port of a TLS endpoint without a port, as the docker CLI has it.
+pub const DEFAULT_TLS_PORT: u16 = 2376;
 
 /// A socket address to connect to.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -45,6 +50,9 @@ pub struct Endpoint {
     url: String,
     address: Address,
     host_header: String,
+    /// TLS over the TCP connection, when set.
+    #[cfg(feature = "tls")]
+    tls: Option<std::sync::Arc<TlsConnector>>,
 }
 
 impl Endpoint {
@@ -63,11 +71,43 @@ impl Endpoint {
             url: format!("unix://{}", path.display()),
             address: Address::Unix(path),
             host_header: "docker".to_string(),
+            #[cfg(feature = "tls")]
+            tls: None,
         }
     }
 
-    /// Parses a `DOCKER_HOST`-style URL; see the [module docs](self).
+    /// Parses a `DOCKER_HOST`-style URL; see the [module docs](self). `https://` needs
+    /// [`Endpoint::parse_tls`].
     pub fn parse(url: &str) -> Result<Endpoint> {
+        Endpoint::parse_with_port(url, DEFAULT_TCP_PORT)
+    }
+
+    /// Parses a TCP URL (`tcp://`, `https://`, `host:port`) for TLS with `connector`; the port
+    /// defaults to 2376. Unix sockets are refused: TLS is for TCP.
+    #[cfg(feature = "tls")]
+    pub fn parse_tls(url: &str, connector: TlsConnector) -> Result<Endpoint> {
+        let trimmed = url.trim();
+        let plain = match trimmed.split_once("://") {
+            Some((scheme, rest)) if scheme.eq_ignore_ascii_case("https") => format!("tcp://{rest}"),
+            _ => trimmed.to_string(),
+        };
+        let mut endpoint = Endpoint::parse_with_port(&plain, DEFAULT_TLS_PORT)?;
+        if let Address::Unix(_) = endpoint.address {
+            return Err(Error::new(ErrorKind::InvalidEndpoint).context(format!(
+                "{url}: TLS applies to tcp:// hosts, not unix sockets"
+            )));
+        }
+        endpoint.tls = Some(std::sync::Arc::new(connector));
+        Ok(endpoint)
+    }
+
+    /// The TLS configuration of this endpoint, if it uses TLS.
+    #[cfg(feature = "tls")]
+    pub fn tls(&self) -> Option<&TlsConnector> {
+        self.tls.as_deref()
+    }
+
+    fn parse_with_port(url: &str, default_port: u16) -> Result<Endpoint> {
         let url = url.trim();
         let invalid =
             |why: &str| Error::new(ErrorKind::InvalidEndpoint).context(format!("{url}: {why}"));
@@ -91,7 +131,8 @@ impl Endpoint {
                 if authority.contains('/') || authority.contains('?') {
                     return Err(invalid("a path after the host is not supported"));
                 }
-                let (host, port) = split_host_port(authority).ok_or_else(|| invalid("bad host:port"))?;
+                let (host, port) = split_host_port(authority, default_port)
+                    .ok_or_else(|| invalid("bad host:port"))?;
                 let host = if host.is_empty() { "localhost" } else { host };
                 let addrs: Vec<SocketAddr> = (host, port)
                     .to_socket_addrs()
@@ -113,10 +154,13 @@ impl Endpoint {
                         port,
                         addrs,
                     },
+                    #[cfg(feature = "tls")]
+                    tls: None,
                 })
             }
-            "https" => Err(Error::new(ErrorKind::UnsupportedScheme)
-                .context(format!("{url}: TLS endpoints are not supported yet"))),
+            "https" => Err(Error::new(ErrorKind::InvalidEndpoint).context(format!(
+                "{url}: an https:// host needs TLS settings (--tlsverify, DOCKER_TLS_VERIFY)"
+            ))),
             "ssh" => Err(Error::new(ErrorKind::UnsupportedScheme).context(format!(
                 "{url}: ssh:// is not supported; forward the socket instead \
                  (ssh -NL /tmp/docker.sock:/var/run/docker.sock HOST) and use unix:///tmp/docker.sock"
@@ -154,11 +198,11 @@ impl fmt::Display for Endpoint {
 }
 
 /// Splits `host[:port]`, `[v6]` or `[v6]:port`.
-fn split_host_port(s: &str) -> Option<(&str, u16)> {
+fn split_host_port(s: &str, default_port: u16) -> Option<(&str, u16)> {
     if let Some(rest) = s.strip_prefix('[') {
         let (host, after) = rest.split_once(']')?;
         return match after {
-            "" => Some((host, DEFAULT_TCP_PORT)),
+            "" => Some((host, default_port)),
             _ => Some((host, after.strip_prefix(':')?.parse().ok()?)),
         };
     }
@@ -166,7 +210,7 @@ fn split_host_port(s: &str) -> Option<(&str, u16)> {
         // A bare IPv6 address without brackets is ambiguous; refuse it.
         Some((host, _)) if host.contains(':') => None,
         Some((host, port)) => Some((host, port.parse().ok()?)),
-        None => Some((s, DEFAULT_TCP_PORT)),
+        None => Some((s, default_port)),
     }
 }
 

@@ -228,7 +228,7 @@ impl<S> Reactor<S> {
         conn.http.send_get(target, conn.endpoint.host_header())?;
         if let Phase::Open(transport) = &mut conn.phase {
             if let Err(e) = flush(transport, &mut conn.http) {
-                conn.phase = Phase::Failed(Some(Error::io(ErrorKind::Io, e)));
+                conn.phase = Phase::Failed(Some(io_error(e)));
                 core.pending.push(id);
             }
         }
@@ -374,8 +374,8 @@ impl<S> Core<S> {
         let result = loop {
             let attempt = match endpoint.address() {
                 Address::Unix(path) => Transport::connect_unix(path),
-                Address::Tcp { addrs, .. } => match addrs.get(addr) {
-                    Some(a) => Transport::connect_tcp(*a),
+                Address::Tcp { addrs, host, .. } => match addrs.get(addr) {
+                    Some(a) => connect_tcp(&endpoint, *a, host),
                     None => Err(io::Error::from(io::ErrorKind::AddrNotAvailable)),
                 },
             };
@@ -389,7 +389,7 @@ impl<S> Core<S> {
             Ok(Connect::Done(mut t)) => match t.register(registry, token) {
                 Ok(()) => match flush(&mut t, &mut conn.http) {
                     Ok(()) => Phase::Open(t),
-                    Err(e) => Phase::Failed(Some(Error::io(ErrorKind::Io, e))),
+                    Err(e) => Phase::Failed(Some(io_error(e))),
                 },
                 Err(e) => Phase::Failed(Some(Error::io(ErrorKind::Connect, e))),
             },
@@ -462,15 +462,16 @@ impl<S> Core<S> {
         let step = match &mut conn.phase {
             Phase::Open(transport) => {
                 let mut step = Step::Keep;
-                if !conn.http.transmit().is_empty() {
-                    if let Err(e) = flush(transport, &mut conn.http) {
-                        step = deliver(
-                            id,
-                            conn,
-                            ConnEvent::Failed(Error::io(ErrorKind::Io, e)),
-                            handler,
-                        );
+                // TLS records held back (the rest of a handshake) go out first.
+                let flushed = transport.flush_pending().and_then(|()| {
+                    if conn.http.transmit().is_empty() {
+                        Ok(())
+                    } else {
+                        flush(transport, &mut conn.http)
                     }
+                });
+                if let Err(e) = flushed {
+                    step = deliver(id, conn, ConnEvent::Failed(io_error(e)), handler);
                 }
                 if matches!(step, Step::Keep)
                     && (event.is_readable() || event.is_read_closed() || event.is_error())
@@ -538,9 +539,32 @@ impl<S> Core<S> {
     }
 }
 
+/// Starts a TCP connect to one of the endpoint's addresses, with TLS when it has TLS.
+fn connect_tcp(endpoint: &Endpoint, addr: std::net::SocketAddr, host: &str) -> io::Result<Connect> {
+    #[cfg(feature = "tls")]
+    if let Some(tls) = endpoint.tls() {
+        return Transport::connect_tls(addr, tls, host);
+    }
+    let _ = (endpoint, host);
+    Transport::connect_tcp(addr)
+}
+
+/// An I/O failure on an open connection: a TLS failure keeps its classified kind.
+fn io_error(e: io::Error) -> Error {
+    #[cfg(feature = "tls")]
+    if let Some(tls) = crate::tls::from_io(&e) {
+        return tls;
+    }
+    Error::io(ErrorKind::Io, e)
+}
+
 /// A connect failure as an error: out of file descriptors is its own kind, because the
 /// remedy (a higher `ulimit -n`) is not the daemon's.
 fn connect_error(e: io::Error) -> Error {
+    #[cfg(feature = "tls")]
+    if let Some(tls) = crate::tls::from_io(&e) {
+        return tls;
+    }
     match e.raw_os_error() {
         Some(libc::EMFILE | libc::ENFILE) => Error::io(ErrorKind::ResourceLimit, e),
         _ => Error::io(ErrorKind::Connect, e),
@@ -609,21 +633,23 @@ where
         let Phase::Open(transport) = &mut conn.phase else {
             return Step::Keep;
         };
+        let drain = transport.reads_until_would_block();
         let n = match transport.read(buf) {
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Step::Keep,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => {
-                return deliver(
-                    id,
-                    conn,
-                    ConnEvent::Failed(Error::io(ErrorKind::Io, e)),
-                    handler,
-                );
-            }
+            Err(e) => return deliver(id, conn, ConnEvent::Failed(io_error(e)), handler),
         };
         if n == 0 {
+            let unclean = transport.unclean_eof();
             return match conn.http.handle_eof() {
+                // A body that ends with the connection is complete only if TLS says so.
+                Ok(Some(_)) if unclean => {
+                    let e = Error::new(ErrorKind::Tls(crate::error::TlsError::Protocol)).context(
+                        "the connection ended without TLS close_notify: the body may be cut short",
+                    );
+                    deliver(id, conn, ConnEvent::Failed(e), handler)
+                }
                 Ok(Some(_)) => deliver(id, conn, ConnEvent::End { reusable: false }, handler),
                 Ok(None) => deliver(id, conn, ConnEvent::Closed, handler),
                 Err(e) => deliver(id, conn, ConnEvent::Failed(e), handler),
@@ -632,7 +658,7 @@ where
         if let Step::Free = feed(id, conn, &buf[..n], handler) {
             return Step::Free;
         }
-        if n < buf.len() && !read_closed {
+        if n < buf.len() && !read_closed && !drain {
             return Step::Keep;
         }
     }

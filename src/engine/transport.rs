@@ -1,9 +1,14 @@
-//! Byte transports under a connection: unix sockets and plain TCP, always nonblocking.
+//! Byte transports under a connection: unix sockets, plain TCP and TLS over TCP, always
+//! nonblocking.
 //!
 //! Connecting never blocks. A unix socket connects at once or fails at once; when the
 //! daemon's listen backlog is full it fails with `EAGAIN` ([`Connect::Again`]) and the caller
 //! retries later. A TCP connect completes on WRITABLE, after which [`Transport::finish_connect`]
 //! reads the socket error (`take_error`) and confirms with `peer_addr`, as mio documents.
+//!
+//! A TLS transport ([`crate::tls`]) is a TCP one with a session on top: the reactor calls
+//! [`Transport::flush_pending`] on every event, reads it until `WouldBlock`
+//! ([`Transport::reads_until_would_block`]) and asks [`Transport::unclean_eof`] at the end.
 
 use std::io::{self, Read, Write};
 use std::net::SocketAddr;
@@ -12,11 +17,16 @@ use std::path::Path;
 use mio::net::{TcpStream, UnixStream};
 use mio::{Interest, Registry, Token};
 
+#[cfg(feature = "tls")]
+use crate::tls::{TlsConnector, TlsStream};
+
 /// An open (or opening) nonblocking socket.
 #[derive(Debug)]
 pub(crate) enum Transport {
     Unix(UnixStream),
     Tcp(TcpStream),
+    #[cfg(feature = "tls")]
+    Tls(Box<TlsStream>),
 }
 
 /// The result of starting a connect.
@@ -46,21 +56,63 @@ impl Transport {
         Ok(Connect::Pending(Transport::Tcp(s)))
     }
 
+    /// A TCP connect with a TLS session to `host` on top, started once connected.
+    #[cfg(feature = "tls")]
+    pub(crate) fn connect_tls(
+        addr: SocketAddr,
+        connector: &TlsConnector,
+        host: &str,
+    ) -> io::Result<Connect> {
+        let s = TcpStream::connect(addr)?;
+        s.set_nodelay(true)?;
+        let tls = TlsStream::new(s, connector, host)?;
+        Ok(Connect::Pending(Transport::Tls(Box::new(tls))))
+    }
+
     /// After a WRITABLE (or error) event on a pending connect: `Ok(true)` when connected,
     /// `Ok(false)` when still in progress, the connect error otherwise.
     pub(crate) fn finish_connect(&self) -> io::Result<bool> {
+        let s = match self {
+            Transport::Unix(_) => return Ok(true),
+            Transport::Tcp(s) => s,
+            #[cfg(feature = "tls")]
+            Transport::Tls(t) => t.tcp(),
+        };
+        if let Some(e) = s.take_error()? {
+            return Err(e);
+        }
+        match s.peer_addr() {
+            Ok(_) => Ok(true),
+            Err(e) if e.kind() == io::ErrorKind::NotConnected => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Writes what the transport holds back (TLS records); a no-op for plain sockets.
+    pub(crate) fn flush_pending(&mut self) -> io::Result<()> {
         match self {
-            Transport::Unix(_) => Ok(true),
-            Transport::Tcp(s) => {
-                if let Some(e) = s.take_error()? {
-                    return Err(e);
-                }
-                match s.peer_addr() {
-                    Ok(_) => Ok(true),
-                    Err(e) if e.kind() == io::ErrorKind::NotConnected => Ok(false),
-                    Err(e) => Err(e),
-                }
-            }
+            #[cfg(feature = "tls")]
+            Transport::Tls(t) => t.flush(),
+            _ => Ok(()),
+        }
+    }
+
+    /// Whether reads must go on until `WouldBlock` even after a short read (TLS: a short
+    /// read of plaintext says nothing about what is still in the socket).
+    pub(crate) fn reads_until_would_block(&self) -> bool {
+        match self {
+            #[cfg(feature = "tls")]
+            Transport::Tls(_) => true,
+            _ => false,
+        }
+    }
+
+    /// Whether the input ended without TLS close_notify (always `false` for plain sockets).
+    pub(crate) fn unclean_eof(&self) -> bool {
+        match self {
+            #[cfg(feature = "tls")]
+            Transport::Tls(t) => t.unclean_eof(),
+            _ => false,
         }
     }
 
@@ -72,6 +124,8 @@ impl Transport {
         match self {
             Transport::Unix(s) => registry.register(s, token, interest),
             Transport::Tcp(s) => registry.register(s, token, interest),
+            #[cfg(feature = "tls")]
+            Transport::Tls(t) => registry.register(t.tcp_mut(), token, interest),
         }
     }
 
@@ -79,6 +133,8 @@ impl Transport {
         match self {
             Transport::Unix(s) => registry.deregister(s),
             Transport::Tcp(s) => registry.deregister(s),
+            #[cfg(feature = "tls")]
+            Transport::Tls(t) => registry.deregister(t.tcp_mut()),
         }
     }
 }
@@ -88,6 +144,8 @@ impl Read for Transport {
         match self {
             Transport::Unix(s) => s.read(buf),
             Transport::Tcp(s) => s.read(buf),
+            #[cfg(feature = "tls")]
+            Transport::Tls(t) => t.read(buf),
         }
     }
 }
@@ -97,6 +155,8 @@ impl Write for Transport {
         match self {
             Transport::Unix(s) => s.write(buf),
             Transport::Tcp(s) => s.write(buf),
+            #[cfg(feature = "tls")]
+            Transport::Tls(t) => t.write(buf),
         }
     }
 

@@ -654,15 +654,24 @@ impl Engine {
             self.reactor.close(id);
         }
         host.attempts = host.attempts.saturating_add(1);
-        host.phase = HostPhase::Backoff;
+        // A one-sample engine gives up on the host (the others finish without it); a
+        // streaming one tries again after a backoff.
+        let retry = self.config.mode == Mode::Stream;
+        host.phase = if retry {
+            HostPhase::Backoff
+        } else {
+            HostPhase::Fixed
+        };
         let error = error.context(host.endpoint.url());
         emit(Event::Error {
             host: h as usize,
             container: None,
             error: &error,
         });
-        self.timers
-            .push(Reverse((Instant::now() + delay, Timer::Host(h))));
+        if retry {
+            self.timers
+                .push(Reverse((Instant::now() + delay, Timer::Host(h))));
+        }
     }
 
     /// Applies a listing: adds what is new, drops what is no longer there.
