@@ -2,7 +2,7 @@
 //! when there is no real Docker.
 //!
 //! # What it is
-//! An HTTP/1.1 server on a unix socket or plain TCP that answers the read-only part of the
+//! An HTTP/1.1 server on a unix socket, plain TCP or TCP with TLS that answers the read-only part of the
 //! Docker Engine API a stats client uses, the way Docker 20.10 (API 1.41) on cgroup v1 or v2
 //! answers it — headers, framing and JSON shapes copied from captures of a real daemon
 //! (`shared/fixtures/docker20-cgv1/`):
@@ -54,7 +54,17 @@
 //!   `/containers/json` is ignored.
 //! - No image, volume, daemon or health events; `docker stop` always succeeds at SIGTERM
 //!   (exit 143) rather than waiting out a timeout for SIGKILL.
-//! - No TLS, no authentication, no HTTP/2, no request bodies beyond skipping them.
+//! - No authentication beyond TLS client certificates, no HTTP/2 (no ALPN), no request
+//!   bodies beyond skipping them.
+//!
+//! # TLS
+//! [`Listen::Tls`] serves everything above over TLS (rustls with the ring provider), with or
+//! without client certificates ([`SimTls::client_ca`]); [`certs`] writes a throwaway CA,
+//! server and client certificate (and broken ones for negative tests). A failed handshake
+//! closes that connection only (logged with [`SimConfig::log_requests`]); plain HTTP sent to
+//! the TLS port gets Go's `400 Bad Request` "Client sent an HTTP request to an HTTPS server.",
+//! as from dockerd. Counters mean the same as without TLS: a frame is sent once its last
+//! byte's TLS record is on the socket.
 //!
 //! # Module map
 //! - `model`: containers, their lifecycle, and their counters as pure functions of time;
@@ -62,7 +72,8 @@
 //! - `frames`: stats frame JSON (cgroup v1 and v2);
 //! - `api`: request → answer (routing, JSON bodies, error bodies);
 //! - `http`: request head parsing, response heads, chunked framing;
-//! - `server`: the mio loop, timers, connection buffers, shutdown;
+//! - `server`: the mio loop, timers, connection buffers, TLS, shutdown;
+//! - `certs`: throwaway certificates (public);
 //! - `time`, `json`: formatting helpers;
 //! - `fault`: misbehaviours to inject into streams.
 
@@ -77,6 +88,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 mod api;
+pub mod certs;
 mod events;
 mod fault;
 mod frames;
@@ -109,6 +121,24 @@ pub enum Listen {
     Unix(PathBuf),
     /// Plain TCP. Port 0 picks a free port ([`Sim::url`] tells which).
     Tcp(SocketAddr),
+    /// TCP with TLS (as `dockerd --tlsverify -H tcp://…:2376`). Port 0 picks a free port;
+    /// [`Sim::url`] is `tcp://…` all the same: that TLS is used is the client's configuration,
+    /// as with `DOCKER_TLS_VERIFY`.
+    Tls { addr: SocketAddr, tls: SimTls },
+}
+
+/// The TLS side of a [`Listen::Tls`] listener: PEM files, read when the sim starts. A
+/// generated set is one call away: [`certs::Pki::generate`], then [`certs::Pki::sim_tls`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SimTls {
+    /// The server's certificate chain, leaf first (docker's `server-cert.pem`).
+    pub cert_chain: PathBuf,
+    /// The server's private key: PKCS#8, PKCS#1 (RSA) or SEC1 (EC) (`server-key.pem`).
+    pub key: PathBuf,
+    /// With a CA file (`ca.pem`), every client must present a certificate signed by it, as
+    /// with `dockerd --tlsverify --tlscacert`; a handshake without one fails. `None`: no
+    /// client certificate is asked for.
+    pub client_ca: Option<PathBuf>,
 }
 
 /// Automatic container churn (see [`SimConfig::churn`]).
@@ -392,7 +422,21 @@ impl Drop for Sim {
 /// # Errors
 /// Binding fails (see [`Sim::start`]), or `epoll_wait` itself fails.
 pub fn run(listen: Listen, config: SimConfig) -> io::Result<()> {
+    run_notify(listen, config, |_| {})
+}
+
+/// [`run`], calling `listening` with the URL (as [`Sim::url`]) once the socket listens: the
+/// port that port 0 picked, for the `dockstat sim` banner.
+///
+/// # Errors
+/// As [`run`].
+pub fn run_notify(
+    listen: Listen,
+    config: SimConfig,
+    listening: impl FnOnce(&str),
+) -> io::Result<()> {
     let bound = server::bind(&listen)?;
+    listening(&bound.url);
     let socket_path = bound.socket_path.clone();
     let result = server::serve(bound, config, Arc::new(server::Shared::default()), None);
     if let Some(p) = socket_path {

@@ -45,6 +45,10 @@ use std::time::{Duration, Instant};
 
 use mio::event::Event;
 use mio::{Events, Interest, Poll, Registry, Token, Waker};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::server::WebPkiClientVerifier;
+use rustls::{RootCertStore, ServerConfig, ServerConnection};
 
 use super::api::{self, Action, Control, H_DAEMON, H_DAEMON_JSON, Reply, StatsMode};
 use super::events::{self, Filter, Message};
@@ -54,7 +58,7 @@ use super::http::{self, Framing, Parsed, ResponseHead};
 use super::json::push_u64;
 use super::model::{Model, Op, hash2};
 use super::time::{self, UnixNanos};
-use super::{Churn, Listen, SimConfig, SimCounters};
+use super::{Churn, Listen, SimConfig, SimCounters, SimTls};
 
 const LISTENER: Token = Token(0);
 const WAKER: Token = Token(1);
@@ -91,6 +95,12 @@ const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 const MIN_INTERVAL: Duration = Duration::from_millis(1);
 /// The longest: keeps `Instant + interval` far from overflowing.
 const MAX_INTERVAL: Duration = Duration::from_secs(86_400);
+/// Plaintext handed to rustls at once, and its buffer limit: one full TLS record. More is
+/// handed only once the last batch's records are all on the socket (see [`flush_tls`]).
+const TLS_BATCH: usize = 16 * 1024;
+/// What Go's net/http (so dockerd) answers a plain HTTP request on a TLS port with.
+const HTTP_TO_HTTPS: &[u8] =
+    b"HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n";
 
 /// State shared between the server thread and the [`Sim`](super::Sim) handle.
 #[derive(Debug, Default)]
@@ -170,24 +180,48 @@ fn drop_one(a: &AtomicU64) {
 enum Listener {
     Unix(mio::net::UnixListener),
     Tcp(mio::net::TcpListener),
+    Tls(mio::net::TcpListener, Arc<ServerConfig>),
 }
 
 impl Listener {
     fn accept(&self) -> io::Result<Stream> {
-        match self {
-            Listener::Unix(l) => l.accept().map(|(s, _)| Stream::Unix(s)),
-            Listener::Tcp(l) => l.accept().map(|(s, _)| {
+        let tcp = |l: &mio::net::TcpListener| {
+            l.accept().map(|(s, _)| {
                 // Frames are small and latency matters more than packet count (Go sets this too).
                 let _ = s.set_nodelay(true);
-                Stream::Tcp(s)
-            }),
+                s
+            })
+        };
+        match self {
+            Listener::Unix(l) => l.accept().map(|(s, _)| Stream::Unix(s)),
+            Listener::Tcp(l) => tcp(l).map(Stream::Tcp),
+            Listener::Tls(l, config) => {
+                let s = tcp(l)?;
+                // Fails only for a config no handshake could use: drop this connection.
+                let mut tls = ServerConnection::new(Arc::clone(config))
+                    .map_err(|e| io::Error::new(io::ErrorKind::ConnectionAborted, e))?;
+                tls.set_buffer_limit(Some(TLS_BATCH));
+                Ok(Stream::Tls(
+                    s,
+                    Box::new(TlsConn {
+                        tls,
+                        inflight: 0,
+                        head: [0; 5],
+                        head_len: 0,
+                        failed: false,
+                        closing: false,
+                    }),
+                ))
+            }
         }
     }
 
     fn register(&mut self, registry: &Registry) -> io::Result<()> {
         match self {
             Listener::Unix(l) => registry.register(l, LISTENER, Interest::READABLE),
-            Listener::Tcp(l) => registry.register(l, LISTENER, Interest::READABLE),
+            Listener::Tcp(l) | Listener::Tls(l, _) => {
+                registry.register(l, LISTENER, Interest::READABLE)
+            }
         }
     }
 }
@@ -195,6 +229,24 @@ impl Listener {
 enum Stream {
     Unix(mio::net::UnixStream),
     Tcp(mio::net::TcpStream),
+    /// Boxed: rustls's state is a few hundred bytes, and plain connections should not pay for
+    /// it.
+    Tls(mio::net::TcpStream, Box<TlsConn>),
+}
+
+/// A TLS connection's state besides its socket.
+struct TlsConn {
+    tls: ServerConnection,
+    /// Plaintext bytes handed to `tls` whose records are not all on the socket yet (at most
+    /// one batch): part of [`Conn::pending`], and not yet counted as sent.
+    inflight: usize,
+    /// The connection's first bytes, to tell a plain HTTP request from a ClientHello.
+    head: [u8; 5],
+    head_len: u8,
+    /// The handshake or a record failed: nothing more goes through rustls, input is drained.
+    failed: bool,
+    /// close_notify is queued.
+    closing: bool,
 }
 
 impl Stream {
@@ -202,7 +254,7 @@ impl Stream {
         let both = Interest::READABLE | Interest::WRITABLE;
         match self {
             Stream::Unix(s) => registry.register(s, token, both),
-            Stream::Tcp(s) => registry.register(s, token, both),
+            Stream::Tcp(s) | Stream::Tls(s, _) => registry.register(s, token, both),
         }
     }
 
@@ -210,24 +262,26 @@ impl Stream {
         // Closing the fd removes it from epoll anyway; an error here changes nothing.
         let _ = match self {
             Stream::Unix(s) => registry.deregister(s),
-            Stream::Tcp(s) => registry.deregister(s),
+            Stream::Tcp(s) | Stream::Tls(s, _) => registry.deregister(s),
         };
     }
 
+    /// Reads raw bytes (for TLS, ciphertext or whatever the peer sends).
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         match self {
             Stream::Unix(s) => s.read(buf),
-            Stream::Tcp(s) => s.read(buf),
+            Stream::Tcp(s) | Stream::Tls(s, _) => s.read(buf),
         }
     }
 
+    /// Writes raw bytes (for TLS, records).
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         match self {
             // std writes to unix sockets with write(2), which raises SIGPIPE on a closed peer
             // and would kill a host process that does not ignore it; send(2) can opt out.
             Stream::Unix(s) => send_nosignal(s.as_raw_fd(), buf),
             // std's TcpStream already sends with MSG_NOSIGNAL.
-            Stream::Tcp(s) => s.write(buf),
+            Stream::Tcp(s) | Stream::Tls(s, _) => s.write(buf),
         }
     }
 
@@ -235,9 +289,89 @@ impl Stream {
         // The peer may be gone already; there is nothing to do about an error.
         let _ = match self {
             Stream::Unix(s) => s.shutdown(Shutdown::Write),
-            Stream::Tcp(s) => s.shutdown(Shutdown::Write),
+            Stream::Tcp(s) | Stream::Tls(s, _) => s.shutdown(Shutdown::Write),
         };
     }
+
+    /// Plaintext handed to TLS and not yet on the socket.
+    fn inflight(&self) -> usize {
+        match self {
+            Stream::Tls(_, t) => t.inflight,
+            _ => 0,
+        }
+    }
+
+    /// Before closing on purpose: a TLS connection sends close_notify. True once there is
+    /// nothing more to write (always, without TLS); false while the alert waits for the socket
+    /// to take it (the next WRITABLE event finishes it).
+    fn finish(&mut self) -> bool {
+        let Stream::Tls(s, t) = self else {
+            return true;
+        };
+        if t.failed {
+            return true;
+        }
+        if !t.closing {
+            t.closing = true;
+            t.tls.send_close_notify();
+        }
+        match write_records(s, &mut t.tls) {
+            Ok(()) => true,
+            Err(e) => e.kind() != io::ErrorKind::WouldBlock,
+        }
+    }
+}
+
+/// The socket as rustls writes to it: through `write` only, which std does with
+/// `send(MSG_NOSIGNAL)`. (std's `write_vectored` is `writev(2)`, which raises SIGPIPE on a
+/// closed peer.)
+struct NoSigPipe<'a>(&'a mut mio::net::TcpStream);
+
+impl Write for NoSigPipe<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The socket as rustls reads from it, keeping the connection's first bytes aside.
+struct Tap<'a> {
+    sock: &'a mut mio::net::TcpStream,
+    head: &'a mut [u8; 5],
+    head_len: &'a mut u8,
+}
+
+impl Read for Tap<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.sock.read(buf)?;
+        let have = usize::from(*self.head_len);
+        let take = (self.head.len() - have).min(n);
+        self.head[have..have + take].copy_from_slice(&buf[..take]);
+        *self.head_len += take as u8;
+        Ok(n)
+    }
+}
+
+/// Writes rustls's pending records until there are none (`Ok`) or the socket is full
+/// (`WouldBlock`) or broken (any other error).
+fn write_records(sock: &mut mio::net::TcpStream, tls: &mut ServerConnection) -> io::Result<()> {
+    while tls.wants_write() {
+        match tls.write_tls(&mut NoSigPipe(sock)) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// Whether a TLS connection's first five bytes are an HTTP request's (Go's test).
+fn looks_like_http(head: &[u8]) -> bool {
+    matches!(head, b"GET /" | b"HEAD " | b"POST " | b"PUT /" | b"OPTIO")
 }
 
 #[allow(unsafe_code)]
@@ -264,6 +398,11 @@ pub(crate) fn bind(listen: &Listen) -> io::Result<Bound> {
     let poll = Poll::new()?;
     let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
     let (mut listener, url, socket_path) = match listen {
+        Listen::Tls { addr, tls } => {
+            let config = server_config(tls)?;
+            let (l, url) = bind_tcp(*addr)?;
+            (Listener::Tls(l, config), url, None)
+        }
         Listen::Unix(path) => {
             let path = if path.is_absolute() {
                 path.clone()
@@ -279,16 +418,8 @@ pub(crate) fn bind(listen: &Listen) -> io::Result<Bound> {
             (Listener::Unix(l), url, Some(path))
         }
         Listen::Tcp(addr) => {
-            let l = mio::net::TcpListener::bind(*addr)?;
-            raise_backlog(&l)?;
-            let mut local = l.local_addr()?;
-            if local.ip().is_unspecified() {
-                local.set_ip(match local {
-                    SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
-                    SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
-                });
-            }
-            (Listener::Tcp(l), format!("tcp://{local}"), None)
+            let (l, url) = bind_tcp(*addr)?;
+            (Listener::Tcp(l), url, None)
         }
     };
     listener.register(poll.registry())?;
@@ -299,6 +430,78 @@ pub(crate) fn bind(listen: &Listen) -> io::Result<Bound> {
         url,
         socket_path,
     })
+}
+
+/// Binds a TCP listener; returns it and its `tcp://` URL (a loopback address for an
+/// unspecified one).
+fn bind_tcp(addr: SocketAddr) -> io::Result<(mio::net::TcpListener, String)> {
+    let l = mio::net::TcpListener::bind(addr)?;
+    raise_backlog(&l)?;
+    let mut local = l.local_addr()?;
+    if local.ip().is_unspecified() {
+        local.set_ip(match local {
+            SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+            SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+        });
+    }
+    Ok((l, format!("tcp://{local}")))
+}
+
+/// The rustls server configuration of `tls` (ring provider, TLS 1.2 and 1.3).
+fn server_config(tls: &SimTls) -> io::Result<Arc<ServerConfig>> {
+    let invalid = |what: String| io::Error::new(io::ErrorKind::InvalidInput, what);
+    let pem_error = |path: &Path, what: &str, e: rustls::pki_types::pem::Error| match e {
+        rustls::pki_types::pem::Error::Io(e) => io::Error::new(
+            e.kind(),
+            format!("reading the {what} {}: {e}", path.display()),
+        ),
+        e => io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("the {what} {}: {e}", path.display()),
+        ),
+    };
+    let certs = |path: &Path, what: &str| -> io::Result<Vec<CertificateDer<'static>>> {
+        let certs = CertificateDer::pem_file_iter(path)
+            .and_then(|i| i.collect::<Result<Vec<_>, _>>())
+            .map_err(|e| pem_error(path, what, e))?;
+        if certs.is_empty() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("the {what} {} holds no certificate", path.display()),
+            ));
+        }
+        Ok(certs)
+    };
+    let chain = certs(&tls.cert_chain, "server certificate chain")?;
+    let key =
+        PrivateKeyDer::from_pem_file(&tls.key).map_err(|e| pem_error(&tls.key, "server key", e))?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = ServerConfig::builder_with_provider(Arc::clone(&provider))
+        .with_safe_default_protocol_versions()
+        .map_err(|e| io::Error::other(format!("TLS versions: {e}")))?;
+    let builder = match &tls.client_ca {
+        None => builder.with_no_client_auth(),
+        Some(ca) => {
+            let mut roots = RootCertStore::empty();
+            for cert in certs(ca, "client CA")? {
+                roots
+                    .add(cert)
+                    .map_err(|e| invalid(format!("the client CA {}: {e}", ca.display())))?;
+            }
+            let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
+                .build()
+                .map_err(|e| invalid(format!("the client CA {}: {e}", ca.display())))?;
+            builder.with_client_cert_verifier(verifier)
+        }
+    };
+    let config = builder.with_single_cert(chain, key).map_err(|e| {
+        invalid(format!(
+            "the server certificate {} and key {}: {e}",
+            tls.cert_chain.display(),
+            tls.key.display()
+        ))
+    })?;
+    Ok(Arc::new(config))
 }
 
 /// Binds a unix socket, replacing a stale socket file that nobody listens on any more (a
@@ -451,13 +654,15 @@ impl Conn {
         }
     }
 
+    /// Bytes not yet on the socket: queued here, or (TLS) handed to rustls and not yet
+    /// written in records.
     fn pending(&self) -> usize {
-        self.out.len() - self.out_pos
+        self.out.len() - self.out_pos + self.stream.inflight()
     }
 
     /// Absolute offset of the end of what is queued now.
     fn queued_end(&self) -> u64 {
-        self.written + self.pending() as u64
+        self.written + (self.out.len() - self.out_pos) as u64
     }
 
     /// Marks the end of what is queued now as the end of a frame or event.
@@ -605,6 +810,10 @@ pub(crate) fn serve(
         server.fire_timers(poll.registry());
     }
     for slot in 0..server.conns.len() {
+        if let Some(Some(conn)) = server.conns.get_mut(slot) {
+            // TLS clients get their close_notify if the socket takes it now.
+            conn.stream.finish();
+        }
         server.close(poll.registry(), slot);
     }
     Ok(())
@@ -875,7 +1084,11 @@ impl Server {
         if !conn.dead {
             flush(conn, &mut self.ctx);
         }
-        if !conn.dead && matches!(conn.state, ConnState::Closing) && conn.pending() == 0 {
+        if !conn.dead
+            && matches!(conn.state, ConnState::Closing)
+            && conn.pending() == 0
+            && conn.stream.finish()
+        {
             if conn.peer_closed {
                 conn.dead = true;
             } else {
@@ -916,6 +1129,41 @@ fn set_state(conn: &mut Conn, state: ConnState, shared: &Shared) {
 /// Writes queued output until done or `WouldBlock`, and counts the frames and events that
 /// made it.
 fn flush(conn: &mut Conn, ctx: &mut Ctx) {
+    let sent = if let Stream::Tls(sock, tls) = &mut conn.stream {
+        let out = Out {
+            buf: &conn.out,
+            pos: &mut conn.out_pos,
+            written: &mut conn.written,
+        };
+        let (sent, dead) = flush_tls(sock, tls, out);
+        conn.dead |= dead;
+        sent
+    } else {
+        flush_plain(conn)
+    };
+    while let Some(&(end, what)) = conn.ends.front() {
+        if end > sent {
+            break;
+        }
+        conn.ends.pop_front();
+        match what {
+            Counted::Frame => bump(&ctx.shared.frames_sent),
+            Counted::Event => bump(&ctx.shared.events_sent),
+        }
+    }
+    if conn.out_pos == conn.out.len() {
+        // Nothing left to send: the buffer goes back to the pool (or is freed, if it grew big
+        // for a large listing), so an idle connection holds none.
+        ctx.return_buffer(conn);
+    } else if conn.out_pos >= 64 * 1024 && conn.out_pos * 2 >= conn.out.len() {
+        conn.out.drain(..conn.out_pos);
+        conn.out_pos = 0;
+    }
+}
+
+/// Writes from `out` until done or `WouldBlock`; returns the offset (in `written` terms) up to
+/// which bytes are on the socket.
+fn flush_plain(conn: &mut Conn) -> u64 {
     while conn.out_pos < conn.out.len() {
         match conn.stream.write(&conn.out[conn.out_pos..]) {
             Ok(0) => {
@@ -935,35 +1183,68 @@ fn flush(conn: &mut Conn, ctx: &mut Ctx) {
             }
         }
     }
-    while let Some(&(end, what)) = conn.ends.front() {
-        if end > conn.written {
-            break;
+    conn.written
+}
+
+/// The TLS path of [`flush`]: writes rustls's pending records, and whenever there are none
+/// left hands it the next batch of `out` (at most [`TLS_BATCH`] bytes, one record), until
+/// `out` is empty or the socket is full. Returns the offset (in `written` terms, plaintext)
+/// up to which bytes are on the socket.
+///
+/// One batch at a time is what keeps the accounting exact and the memory bounded: when rustls
+/// has no records pending, every plaintext byte handed to it so far is on the socket (so the
+/// frames ending there are sent), and rustls never holds more than one batch (so a slow
+/// reader's backlog stays in `out`, where [`Conn::pending`] sees it and frames are skipped).
+/// `written` counts plaintext handed to rustls; `inflight`, the part of it not yet known to
+/// be on the socket. Also returns whether the socket broke.
+fn flush_tls(sock: &mut mio::net::TcpStream, t: &mut TlsConn, out: Out<'_>) -> (u64, bool) {
+    loop {
+        match write_records(sock, &mut t.tls) {
+            Ok(()) => t.inflight = 0,
+            Err(e) => {
+                let broken = e.kind() != io::ErrorKind::WouldBlock;
+                return (*out.written - t.inflight as u64, broken);
+            }
         }
-        conn.ends.pop_front();
-        match what {
-            Counted::Frame => bump(&ctx.shared.frames_sent),
-            Counted::Event => bump(&ctx.shared.events_sent),
+        // Nothing goes in before the handshake is done (no request can have been read), after
+        // a failure, or after close_notify.
+        if t.tls.is_handshaking() || t.failed || t.closing || *out.pos == out.buf.len() {
+            return (*out.written, false);
+        }
+        let end = out.buf.len().min(*out.pos + TLS_BATCH);
+        match t.tls.writer().write(&out.buf[*out.pos..end]) {
+            Ok(n) if n > 0 => {
+                *out.pos += n;
+                *out.written += n as u64;
+                t.inflight = n;
+            }
+            // With no records pending the limit leaves room: cannot happen.
+            _ => return (*out.written, false),
         }
     }
-    if conn.out_pos == conn.out.len() {
-        // Nothing left to send: the buffer goes back to the pool (or is freed, if it grew big
-        // for a large listing), so an idle connection holds none.
-        ctx.return_buffer(conn);
-    } else if conn.out_pos >= 64 * 1024 && conn.out_pos * 2 >= conn.out.len() {
-        conn.out.drain(..conn.out_pos);
-        conn.out_pos = 0;
-    }
+}
+
+/// A connection's output fields, borrowed apart from its stream.
+struct Out<'a> {
+    buf: &'a [u8],
+    pos: &'a mut usize,
+    written: &'a mut u64,
 }
 
 /// Reads until `WouldBlock` or EOF, then acts on what arrived.
 fn read(conn: &mut Conn, slot: usize, ctx: &mut Ctx) {
     loop {
-        match conn.stream.read(&mut ctx.readbuf) {
-            Ok(0) => {
+        match recv(&mut conn.stream, &mut ctx.readbuf) {
+            Got::Eof => {
                 conn.peer_closed = true;
                 break;
             }
-            Ok(n) => match conn.state {
+            Got::Failed(e) => {
+                tls_failed(conn, ctx, &e);
+                // Go on draining (raw, now) until WouldBlock: readiness is edge-triggered.
+                continue;
+            }
+            Got::Bytes(n) => match conn.state {
                 ConnState::Idle => {
                     conn.inbuf.extend_from_slice(&ctx.readbuf[..n]);
                     // Answer as we go, so that a client sending a lot at once (many
@@ -995,9 +1276,8 @@ fn read(conn: &mut Conn, slot: usize, ctx: &mut Ctx) {
                 // Event streams and closing connections take no more requests: discard.
                 ConnState::Events { .. } | ConnState::Closing | ConnState::Lingering => {}
             },
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(_) => {
+            Got::Blocked => break,
+            Got::Gone => {
                 conn.dead = true;
                 return;
             }
@@ -1018,6 +1298,113 @@ fn read(conn: &mut Conn, slot: usize, ctx: &mut Ctx) {
             | ConnState::Lingering => conn.dead = true,
         }
     }
+}
+
+/// What one read of a connection's input gave.
+enum Got {
+    /// Bytes (plaintext, for TLS) in the read buffer.
+    Bytes(usize),
+    /// The peer closed its side (for TLS, with or without close_notify).
+    Eof,
+    /// Nothing more until the next readable event.
+    Blocked,
+    /// The connection is broken.
+    Gone,
+    /// The TLS handshake or a record failed; rustls has queued an alert.
+    Failed(rustls::Error),
+}
+
+/// Reads once (retrying `Interrupted`): raw bytes, or for TLS, plaintext from rustls, fed with
+/// records from the socket as needed.
+fn recv(stream: &mut Stream, buf: &mut [u8]) -> Got {
+    loop {
+        let r = match &mut *stream {
+            Stream::Tls(sock, t) if !t.failed => return recv_tls(sock, t, buf),
+            s => s.read(buf),
+        };
+        return match r {
+            Ok(0) => Got::Eof,
+            Ok(n) => Got::Bytes(n),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Got::Blocked,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(_) => Got::Gone,
+        };
+    }
+}
+
+/// [`recv`] for TLS: plaintext rustls has decrypted; else reads records from the socket and
+/// processes them (the handshake too), until there is plaintext, EOF or `WouldBlock`.
+fn recv_tls(sock: &mut mio::net::TcpStream, t: &mut TlsConn, buf: &mut [u8]) -> Got {
+    loop {
+        match t.tls.reader().read(buf) {
+            // close_notify, and everything before it read.
+            Ok(0) => return Got::Eof,
+            Ok(n) => return Got::Bytes(n),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            // A TCP EOF without close_notify: HTTP clients do that, and a request is complete
+            // or not by its own framing, so it is an EOF like any other.
+            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Got::Eof,
+            Err(_) => return Got::Gone,
+        }
+        let mut tap = Tap {
+            sock,
+            head: &mut t.head,
+            head_len: &mut t.head_len,
+        };
+        match t.tls.read_tls(&mut tap) {
+            // Ok(0) is EOF: rustls notes it, and its reader reports it once the records
+            // before it are processed.
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Got::Blocked,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            // Also a handshake message over rustls's 64 KiB limit (InvalidData).
+            Err(_) => return Got::Gone,
+        }
+        if let Err(e) = t.tls.process_new_packets() {
+            return Got::Failed(e);
+        }
+    }
+}
+
+/// A TLS connection failed (no or a bad client certificate, a protocol error, garbage, plain
+/// HTTP): it alone is closed. The peer gets rustls's alert — or, if it spoke HTTP, Go's plain
+/// text 400 — then the write side is shut and input drained, as for any closing connection.
+/// What was queued and not yet sent is dropped (and not counted).
+fn tls_failed(conn: &mut Conn, ctx: &mut Ctx, e: &rustls::Error) {
+    let Stream::Tls(sock, t) = &mut conn.stream else {
+        return;
+    };
+    if ctx.config.log_requests {
+        let peer = sock
+            .peer_addr()
+            .map_or_else(|_| "?".to_owned(), |a| a.to_string());
+        let phase = if t.tls.is_handshaking() {
+            "handshake"
+        } else {
+            "connection"
+        };
+        ctx.log(format_args!("TLS {phase} with {peer} failed: {e}"));
+    }
+    t.failed = true;
+    t.inflight = 0;
+    if looks_like_http(&t.head[..usize::from(t.head_len)]) {
+        // A short write is as good as it gets: the socket's buffer is empty at this point.
+        let _ = sock.write(HTTP_TO_HTTPS);
+        // rustls's alert would follow as garbage: it goes nowhere.
+        while t.tls.wants_write() {
+            if !matches!(t.tls.write_tls(&mut io::sink()), Ok(n) if n > 0) {
+                break;
+            }
+        }
+    } else {
+        // The alert; a full socket or a gone peer leaves nothing else to do.
+        let _ = write_records(sock, &mut t.tls);
+    }
+    ctx.return_buffer(conn);
+    conn.ends.clear();
+    conn.inbuf = Vec::new();
+    conn.keep_alive = false;
+    set_state(conn, ConnState::Closing, &ctx.shared);
 }
 
 /// Answers the complete requests in the input buffer, in order, while the connection is idle.

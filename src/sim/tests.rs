@@ -16,6 +16,7 @@ use super::frames::tests::{FIXTURES, python};
 use super::{Cgroup, Fault, FaultRule, Listen, Sim, SimConfig};
 
 mod lifecycle;
+mod tls;
 
 const INTERVAL: Duration = Duration::from_millis(80);
 
@@ -94,13 +95,13 @@ impl Head {
     }
 }
 
-fn read_line(conn: &mut BufReader<UnixStream>) -> String {
+fn read_line(conn: &mut impl BufRead) -> String {
     let mut line = String::new();
     conn.read_line(&mut line).expect("read line");
     line.trim_end_matches(['\r', '\n']).to_owned()
 }
 
-fn read_head(conn: &mut BufReader<UnixStream>) -> Head {
+fn read_head(conn: &mut impl BufRead) -> Head {
     let status_line = read_line(conn);
     let status = status_line
         .split(' ')
@@ -120,7 +121,7 @@ fn read_head(conn: &mut BufReader<UnixStream>) -> Head {
 }
 
 /// One chunk's payload; `None` for the last chunk.
-fn read_chunk(conn: &mut BufReader<UnixStream>) -> Option<Vec<u8>> {
+fn read_chunk(conn: &mut impl BufRead) -> Option<Vec<u8>> {
     let size = usize::from_str_radix(&read_line(conn), 16).expect("chunk size");
     if size == 0 {
         assert_eq!(read_line(conn), "", "no trailers");
@@ -134,7 +135,7 @@ fn read_chunk(conn: &mut BufReader<UnixStream>) -> Option<Vec<u8>> {
 }
 
 /// A complete non-streaming response.
-fn read_response(conn: &mut BufReader<UnixStream>) -> (Head, Vec<u8>) {
+fn read_response(conn: &mut impl BufRead) -> (Head, Vec<u8>) {
     let head = read_head(conn);
     let mut body = Vec::new();
     if let Some(n) = head.header("Content-Length") {
