@@ -413,3 +413,70 @@ fn size(s: &str) -> f64 {
     };
     n.parse::<f64>().unwrap() * scale
 }
+
+#[test]
+fn several_hosts_on_one_reactor_and_one_of_them_down() {
+    let (a, b) = (sim(Cgroup::V1, false), sim(Cgroup::V2, false));
+    let down = format!("unix://{}", socket().display());
+    let run = |args: &[&str]| {
+        Command::new(BIN)
+            .args(["-H", &a.url(), "-H", &b.url(), "-H", &down, "stats"])
+            .args(args)
+            .env_remove("DOCKER_API_VERSION")
+            .output()
+            .unwrap()
+    };
+    // One sample each: both live hosts' containers, the dead host reported, exit 1.
+    let out = run(&["--no-stream", "--format", "{{.Host}} {{.Name}}"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    for (host, n) in [(a.url(), 6), (b.url(), 6)] {
+        let rows = stdout
+            .lines()
+            .filter(|l| l.starts_with(&format!("{host} ")))
+            .count();
+        assert_eq!(rows, n, "{host}: {stdout}");
+    }
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("cannot connect") && stderr.contains(&down),
+        "{stderr}"
+    );
+
+    // The default table gains a HOST column; json gains "Host".
+    let out = run(&["--no-stream"]);
+    assert!(
+        text(&out.stdout).starts_with("HOST "),
+        "{}",
+        text(&out.stdout)
+    );
+    let out = run(&["--no-stream", "--format", "json"]);
+    assert!(
+        text(&out.stdout)
+            .lines()
+            .all(|l| l.contains("\"Host\":\"unix://"))
+    );
+
+    // Streaming: both hosts flow while the third is retried in the background.
+    let out = Command::new("timeout")
+        .args(["--preserve-status", "-s", "INT", "1.5", BIN])
+        .args(["-H", &a.url(), "-H", &b.url(), "-H", &down])
+        .args(["stats", "--format", "ndjson"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    for host in [a.url(), b.url()] {
+        let lines = stdout
+            .lines()
+            .filter(|l| l.starts_with(&format!("{{\"host\":\"{host}\"")))
+            .count();
+        assert!(lines >= 12, "{host}: {lines} lines");
+    }
+    assert_eq!(
+        text(&out.stderr).matches("cannot connect").count(),
+        1,
+        "the down host is reported once: {}",
+        text(&out.stderr)
+    );
+}

@@ -12,6 +12,7 @@ use lexopt::prelude::*;
 use dockstat::sim::{Cgroup, Churn, Listen, SimConfig};
 
 use super::get::GetOpts;
+use super::hosts::HostOpts;
 use super::list::ListOpts;
 use super::stats::{SortKey, StatsOpts};
 
@@ -27,15 +28,27 @@ pub(crate) enum Command {
     Ps(ListOpts),
     Images(ListOpts),
     Stats(StatsOpts),
-    /// Run the simulated daemon in the foreground.
-    Sim(Listen),
+    /// Run the simulated daemon in the foreground (over TLS with `tls`; then `listen` is TCP).
+    Sim {
+        listen: Listen,
+        tls: Option<SimTlsOpts>,
+    },
     Help,
     Version,
 }
 
+/// `dockstat sim --tls DIR [--tls-verify-client]`.
+#[derive(Clone, Debug)]
+pub(crate) struct SimTlsOpts {
+    /// Where the docker-style certificates are, or are to be generated.
+    pub(crate) dir: PathBuf,
+    /// Require client certificates signed by the directory's `ca.pem`.
+    pub(crate) verify_client: bool,
+}
+
 #[derive(Clone, Debug)]
 pub(crate) struct Cli {
-    pub(crate) hosts: Vec<String>,
+    pub(crate) hosts: HostOpts,
     /// Start the simulated daemon in-process and talk to it.
     pub(crate) sim: Option<SimOpts>,
     pub(crate) command: Command,
@@ -47,7 +60,7 @@ pub(crate) fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Cli, Str
 
 fn parse_inner(args: impl IntoIterator<Item = OsString>) -> Result<Cli, lexopt::Error> {
     let mut parser = lexopt::Parser::from_args(args);
-    let mut hosts = Vec::new();
+    let mut hosts = HostOpts::default();
     let mut sim_containers: Option<usize> = None;
     let mut sim = SimConfig::default();
     let mut sub: Option<String> = None;
@@ -57,10 +70,29 @@ fn parse_inner(args: impl IntoIterator<Item = OsString>) -> Result<Cli, lexopt::
     let mut stats = StatsOpts::default();
     let mut socket: Option<PathBuf> = None;
     let mut listen: Option<SocketAddr> = None;
+    let mut tls_dir: Option<PathBuf> = None;
+    let mut tls_verify_client = false;
 
     while let Some(arg) = parser.next()? {
         match arg {
-            Short('H') | Long("host") => hosts.push(parser.value()?.string()?),
+            Short('H') | Long("host") => hosts.hosts.push(parser.value()?.string()?),
+            Long("hosts-file") => hosts.file = Some(parser.value()?.into()),
+            // After `sim`, `--tls` is the sim's own `--tls DIR`, not the client's flag.
+            Long("tls") if sub.as_deref() == Some("sim") => tls_dir = Some(parser.value()?.into()),
+            Long("tls") => hosts.tls.tls = true,
+            Long("tlsverify") => {
+                hosts.tls.tlsverify = Some(match parser.optional_value() {
+                    None => true,
+                    Some(v) => match v.string()?.as_str() {
+                        "true" | "1" => true,
+                        "false" | "0" => false,
+                        other => return Err(format!("--tlsverify={other}: true or false").into()),
+                    },
+                })
+            }
+            Long("tlscacert") => hosts.tls.cacert = Some(parser.value()?.into()),
+            Long("tlscert") => hosts.tls.cert = Some(parser.value()?.into()),
+            Long("tlskey") => hosts.tls.key = Some(parser.value()?.into()),
             Long("sim") => sim_containers = Some(number(&mut parser)?),
             Long("sim-cgroup") | Long("cgroup") => sim.cgroup = cgroup(&parser.value()?.string()?)?,
             Long("sim-interval") | Long("interval") => sim.interval = seconds(&mut parser)?,
@@ -119,6 +151,7 @@ fn parse_inner(args: impl IntoIterator<Item = OsString>) -> Result<Cli, lexopt::
                 (Some("stats"), Long("format")) => stats.format = Some(parser.value()?.string()?),
                 (Some("sim"), Long("socket")) => socket = Some(parser.value()?.into()),
                 (Some("sim"), Long("listen")) => listen = Some(number(&mut parser)?),
+                (Some("sim"), Long("tls-verify-client")) => tls_verify_client = true,
                 (Some("sim"), Short('n') | Long("containers")) => {
                     sim_containers = Some(number(&mut parser)?)
                 }
@@ -158,7 +191,20 @@ fn parse_inner(args: impl IntoIterator<Item = OsString>) -> Result<Cli, lexopt::
                 (None, Some(addr)) => Listen::Tcp(addr),
                 (None, None) => Listen::Unix(PathBuf::from("/tmp/dockstat-sim.sock")),
             };
-            Command::Sim(listen)
+            let tls = match tls_dir {
+                Some(_) if !matches!(listen, Listen::Tcp(_)) => {
+                    return Err("sim --tls needs --listen ADDR (TLS is over TCP)".into());
+                }
+                Some(dir) => Some(SimTlsOpts {
+                    dir,
+                    verify_client: tls_verify_client,
+                }),
+                None if tls_verify_client => {
+                    return Err("sim --tls-verify-client needs --tls DIR".into());
+                }
+                None => None,
+            };
+            Command::Sim { listen, tls }
         }
         Some("help") => Command::Help,
         Some("version") => Command::Version,

@@ -4,6 +4,7 @@
 mod args;
 mod format;
 mod get;
+mod hosts;
 mod list;
 mod signals;
 mod stats;
@@ -13,7 +14,7 @@ use std::io::{self, Write};
 
 use dockstat::engine::{ApiVersion, Client, Endpoint};
 use dockstat::sim::{Listen, Sim};
-use dockstat::{Error, ErrorKind};
+use dockstat::{Error, ErrorKind, TlsError};
 
 use args::{Cli, Command};
 
@@ -47,29 +48,43 @@ Commands:
                       F: table (default), json, ndjson (one line of raw numbers per
                          sample, for pipes), or a template like ps
   sim [--socket PATH | --listen ADDR] [-n N] [--cgroup v1|v2] [--interval S] [--stopped N]
-      [--churn S] [--split]
+      [--churn S] [--split] [--tls DIR [--tls-verify-client]]
                       run the simulated Docker daemon in the foreground
                       (default: 3 containers on unix:///tmp/dockstat-sim.sock)
                         --churn S          every S seconds stop a container and start a new
                                            one; remove the stopped one 10 s later
                         --split            split each frame across two chunks
+                        --tls DIR          TLS on --listen, certificates from DIR (made if none)
+                        --tls-verify-client  require client certificates signed by DIR/ca.pem
 
 Global options:
-  -H, --host URL      the daemon: unix:///path or tcp://host:port
+  -H, --host URL      the daemon: unix:///path, tcp://host:port or https://host:port;
+                      several -H watch several daemons (stats; the others take one)
                       (default: $DOCKER_HOST, else unix:///var/run/docker.sock)
+  --hosts-file FILE   one host per line, each optionally with its own TLS settings
+                      (certpath=DIR, tls, tlsverify[=false], tlscacert=, tlscert=, tlskey=)
+  --tlsverify[=BOOL]  TLS, verifying the daemon against --tlscacert (default: ca.pem in
+                      $DOCKER_CERT_PATH or ~/.docker; without one, the public CA roots)
+  --tls               TLS without verifying the daemon (says so on stderr)
+  --tlscacert FILE, --tlscert FILE, --tlskey FILE
+                      CA to trust; client certificate and key to present (default:
+                      cert.pem and key.pem in the certificate directory, when they exist)
   --sim N             start a simulated daemon with N containers in this process and use it
   --sim-cgroup v1|v2, --sim-interval SECS, --sim-stopped N, --sim-seed N, --sim-churn SECS,
   --sim-split         shape the simulated daemon
   -h, --help          this text
   --version           the version
 
-Environment: DOCKER_HOST, DOCKER_API_VERSION (skip version negotiation)
+Environment: DOCKER_HOST, DOCKER_API_VERSION (skip version negotiation), DOCKER_TLS_VERIFY,
+  DOCKER_TLS, DOCKER_CERT_PATH (as the docker CLI reads them)
 
 Exit codes (curl's, where curl has one):
    0  success            1  unsupported host scheme      2  usage error
    3  invalid host or path   7  cannot connect           8  malformed response
   18  response cut short    22  HTTP status >= 400       23  cannot write output
   28  timed out             52  empty reply              56  connection failed
+  35  TLS handshake failed (client certificate required or rejected, no common version)
+  58  unusable certificate or key file    60  server certificate not trusted or invalid
 ";
 
 /// How a command failed.
@@ -111,15 +126,41 @@ fn run(cli: Cli) -> Result<i32, Failure> {
             println!("dockstat {}", env!("CARGO_PKG_VERSION"));
             return Ok(0);
         }
-        Command::Sim(listen) => {
+        Command::Sim { listen, tls } => {
             let config = cli.sim.map(|s| s.config).unwrap_or_default();
-            eprintln!(
-                "dockstat: simulated daemon with {} containers on {}",
-                config.containers,
-                describe(listen)
-            );
-            dockstat::sim::run(listen.clone(), config)
-                .map_err(|e| Error::io(ErrorKind::Io, e).context("simulated daemon"))?;
+            let containers = config.containers;
+            let (listen, cert_dir) = match (listen, tls) {
+                (Listen::Tcp(addr), Some(tls)) => {
+                    let (pki, generated) = sim_pki(&tls.dir)?;
+                    if generated {
+                        eprintln!(
+                            "dockstat: generated throwaway TLS certificates in {}",
+                            pki.dir.display()
+                        );
+                    }
+                    let listen = Listen::Tls {
+                        addr: *addr,
+                        tls: pki.sim_tls(tls.verify_client),
+                    };
+                    (listen, Some((pki.dir, tls.verify_client)))
+                }
+                (listen, _) => (listen.clone(), None),
+            };
+            dockstat::sim::run_notify(listen, config, |url| {
+                let how = match &cert_dir {
+                    Some((_, true)) => " (TLS, client certificates required)",
+                    Some((_, false)) => " (TLS)",
+                    None => "",
+                };
+                eprintln!("dockstat: simulated daemon with {containers} containers on {url}{how}");
+                if let Some((dir, _)) = &cert_dir {
+                    eprintln!(
+                        "export DOCKER_HOST={url} DOCKER_TLS_VERIFY=1 DOCKER_CERT_PATH={}",
+                        dir.display()
+                    );
+                }
+            })
+            .map_err(|e| Error::io(ErrorKind::Io, e).context("simulated daemon"))?;
             return Ok(0);
         }
         _ => {}
@@ -127,9 +168,9 @@ fn run(cli: Cli) -> Result<i32, Failure> {
 
     // The simulated daemon lives as long as this function: it is dropped (and its socket
     // removed) before the process exits.
-    let (_sim, endpoint) = match &cli.sim {
+    let (_sim, endpoints) = match &cli.sim {
         Some(sim) => {
-            if !cli.hosts.is_empty() {
+            if cli.hosts.given() {
                 return Err(Failure::Usage("--sim and -H exclude each other".into()));
             }
             let path =
@@ -138,22 +179,29 @@ fn run(cli: Cli) -> Result<i32, Failure> {
                 Error::io(ErrorKind::Io, e).context("starting the simulated daemon")
             })?;
             let endpoint = Endpoint::parse(&sim.url())?;
-            (Some(sim), endpoint)
+            (Some(sim), vec![endpoint])
         }
-        None => match cli.hosts.as_slice() {
-            [] => (None, Endpoint::from_env()?),
-            [one] => (None, Endpoint::parse(one)?),
-            _ => return Err(Failure::Usage("this command takes one -H".into())),
-        },
+        None => (
+            None,
+            hosts::endpoints(&cli.hosts, &mut |line| eprintln!("dockstat: {line}"))?,
+        ),
+    };
+    let one = || -> Result<Endpoint, Failure> {
+        match endpoints.as_slice() {
+            [one] => Ok(one.clone()),
+            _ => Err(Failure::Usage(
+                "this command talks to one host; stats takes several".into(),
+            )),
+        }
     };
 
     match &cli.command {
         Command::Get(opts) => {
-            let status = get::get(endpoint, opts)?;
+            let status = get::get(one()?, opts)?;
             Ok(if status >= 400 { 22 } else { 0 })
         }
         Command::Ps(opts) | Command::Images(opts) => {
-            let mut client = Client::new(endpoint)?;
+            let mut client = Client::new(one()?)?;
             client.set_api_version(ApiVersion::from_env()?);
             let stdout = io::stdout();
             let mut out = io::BufWriter::new(stdout.lock());
@@ -165,15 +213,22 @@ fn run(cli: Cli) -> Result<i32, Failure> {
             out.flush().map_err(Failure::Output)?;
             Ok(0)
         }
-        Command::Stats(opts) => stats::stats(endpoint, opts),
-        Command::Help | Command::Version | Command::Sim(_) => Ok(0),
+        Command::Stats(opts) => stats::stats(endpoints, opts),
+        Command::Help | Command::Version | Command::Sim { .. } => Ok(0),
     }
 }
 
-fn describe(listen: &Listen) -> String {
-    match listen {
-        Listen::Unix(p) => format!("unix://{}", p.display()),
-        Listen::Tcp(a) => format!("tcp://{a}"),
+/// The PKI of `dockstat sim --tls DIR`: DIR's, or a fresh one generated there if DIR has
+/// none of its files (true then). DIR is made absolute, for `DOCKER_CERT_PATH`.
+fn sim_pki(dir: &std::path::Path) -> Result<(dockstat::sim::certs::Pki, bool), Failure> {
+    use dockstat::sim::certs::{Pki, PkiOptions};
+    let failed = |e| Failure::from(Error::io(ErrorKind::Io, e).context("TLS certificates"));
+    let dir = std::path::absolute(dir).map_err(failed)?;
+    match Pki::open(&dir).map_err(failed)? {
+        Some(pki) => Ok((pki, false)),
+        None => Pki::generate(&dir, &PkiOptions::default())
+            .map(|pki| (pki, true))
+            .map_err(failed),
     }
 }
 
@@ -209,6 +264,15 @@ pub(crate) fn exit_code(kind: ErrorKind) -> i32 {
         ErrorKind::Timeout => 28,
         ErrorKind::EmptyReply => 52,
         ErrorKind::Io => 56,
+        ErrorKind::Tls(TlsError::Config) => 58,
+        ErrorKind::Tls(
+            TlsError::UnknownIssuer
+            | TlsError::Expired
+            | TlsError::NotYetValid
+            | TlsError::WrongHost
+            | TlsError::BadServerCertificate,
+        ) => 60,
+        ErrorKind::Tls(_) => 35,
         _ => 1,
     }
 }

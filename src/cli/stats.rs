@@ -23,10 +23,13 @@ use super::signals;
 use super::units::{bytes_size, human_size, truncate_id};
 
 const TABLE: &str = "{{.ID}}\t{{.Name}}\t{{.CPUPerc}}\t{{.MemUsage}}\t{{.MemPerc}}\t{{.NetIO}}\t{{.BlockIO}}\t{{.PIDs}}";
+/// With several hosts, the default table says which host each container is on.
+const TABLE_HOSTS: &str = "{{.Host}}\t{{.ID}}\t{{.Name}}\t{{.CPUPerc}}\t{{.MemUsage}}\t{{.MemPerc}}\t{{.NetIO}}\t{{.BlockIO}}\t{{.PIDs}}";
 const FIELDS: &[&str] = &[
     "BlockIO",
     "CPUPerc",
     "Container",
+    "Host",
     "ID",
     "MemPerc",
     "MemUsage",
@@ -91,6 +94,8 @@ enum Output {
 
 /// The latest state of one container's row.
 struct Entry {
+    /// Index of the host in the engine's hosts.
+    host: usize,
     /// As asked for: the name given, or the short id from the listing.
     container: String,
     id: String,
@@ -102,18 +107,25 @@ struct Entry {
     error: Option<String>,
 }
 
-pub(crate) fn stats(endpoint: Endpoint, opts: &StatsOpts) -> Result<i32, Failure> {
+pub(crate) fn stats(endpoints: Vec<Endpoint>, opts: &StatsOpts) -> Result<i32, Failure> {
+    let multi = endpoints.len() > 1;
+    let hosts: Vec<String> = endpoints.iter().map(|e| e.url().to_string()).collect();
     let output = match opts.format.as_deref() {
         Some("ndjson") => Output::Ndjson,
         spec => {
-            let format = Format::parse(spec.unwrap_or("table"), TABLE).map_err(Failure::Usage)?;
+            let table = if multi { TABLE_HOSTS } else { TABLE };
+            let format = Format::parse(spec.unwrap_or("table"), table).map_err(Failure::Usage)?;
             format.check_fields(FIELDS).map_err(Failure::Usage)?;
             Output::Docker(format)
         }
     };
     signals::install();
 
-    let mut config = EngineConfig::new(endpoint);
+    let Some(first) = endpoints.first().cloned() else {
+        return Err(Failure::Usage("no host".into()));
+    };
+    let mut config = EngineConfig::new(first);
+    config.hosts = endpoints;
     config.api_version = ApiVersion::from_env()?;
     config.selection = if !opts.containers.is_empty() {
         Selection::Named(opts.containers.clone())
@@ -142,6 +154,9 @@ pub(crate) fn stats(endpoint: Endpoint, opts: &StatsOpts) -> Result<i32, Failure
         reported: HashSet::new(),
         failed: false,
         fatal: None,
+        json: matches!(output, Output::Docker(Format::Json)),
+        multi,
+        hosts,
     };
     let terminal = io::stdout().is_terminal();
 
@@ -224,6 +239,12 @@ pub(crate) fn stats(endpoint: Endpoint, opts: &StatsOpts) -> Result<i32, Failure
 
 /// What the event handler updates.
 struct State<W: Write> {
+    /// The hosts' URLs, by index.
+    hosts: Vec<String>,
+    /// More than one host: rows say which.
+    multi: bool,
+    /// `--format json`: docker's keys exactly (no Host with one host).
+    json: bool,
     /// Rows in the order containers were added (the daemon's listing order, then arrivals).
     rows: BTreeMap<u64, Entry>,
     /// Engine container key to row.
@@ -251,6 +272,7 @@ impl<W: Write> State<W> {
                 self.rows.insert(
                     seq,
                     Entry {
+                        host: c.host,
                         container: c.requested.clone(),
                         id: c.id.clone(),
                         name: c.name.clone(),
@@ -287,6 +309,7 @@ impl<W: Write> State<W> {
                     self.line.clear();
                     ndjson_line(
                         &mut self.line,
+                        &self.hosts[container.host],
                         sample.id,
                         name,
                         &sample.read.to_string(),
@@ -329,14 +352,21 @@ impl<W: Write> State<W> {
                         }
                     }
                     None => {
-                        // A host's discovery failed: fatal for a one-off that has nothing yet.
+                        // A host's discovery failed: fatal for a one-off of one host that
+                        // has nothing yet; with several hosts the others go on.
                         if self.once
+                            && !self.multi
                             && self.rows.is_empty()
                             && error.kind() != ErrorKind::ResourceLimit
                         {
                             self.fatal = Some(Error::new(error.kind()).context(message));
-                        } else if self.reported.insert(strip_context(&message)) {
-                            eprintln!("dockstat: {message}");
+                        } else {
+                            if self.once {
+                                self.failed = true;
+                            }
+                            if self.reported.insert(message.clone()) {
+                                eprintln!("dockstat: {message}");
+                            }
                         }
                     }
                 }
@@ -370,7 +400,11 @@ impl<W: Write> State<W> {
         }
         entries
             .into_iter()
-            .map(|e| row(e, !opts.no_trunc, opts.cpu_host))
+            .map(|e| {
+                // docker's json has no Host; with several hosts it must say which.
+                let host = (self.multi || !self.json).then(|| self.hosts[e.host].as_str());
+                row(e, host, !opts.no_trunc, opts.cpu_host)
+            })
             .collect()
     }
 
@@ -408,9 +442,12 @@ fn redraw(block: &[u8]) -> Vec<u8> {
 }
 
 /// One container's `docker stats` fields, rendered as docker renders them.
-fn row(e: &Entry, trunc: bool, cpu_host: bool) -> Row {
+fn row(e: &Entry, host: Option<&str>, trunc: bool, cpu_host: bool) -> Row {
     let mut row = Row::new();
     let text = |s: String| Cell::Text(s);
+    if let Some(host) = host {
+        row.insert("Host", text(host.to_string()));
+    }
     row.insert("Container", text(e.container.clone()));
     let id = if e.id.is_empty() {
         e.container.clone()
@@ -486,6 +523,7 @@ fn row(e: &Entry, trunc: bool, cpu_host: bool) -> Row {
 fn header(field: &str) -> &str {
     match field {
         "Container" => "CONTAINER",
+        "Host" => "HOST",
         "ID" => "CONTAINER ID",
         "Name" => "NAME",
         "CPUPerc" => "CPU %",
@@ -499,9 +537,11 @@ fn header(field: &str) -> &str {
 }
 
 /// One `ndjson` line: raw numbers for machines.
-fn ndjson_line(out: &mut String, id: &str, name: &str, read: &str, d: &Derived) {
+fn ndjson_line(out: &mut String, host: &str, id: &str, name: &str, read: &str, d: &Derived) {
     use std::fmt::Write as _;
-    out.push_str("{\"id\":");
+    out.push_str("{\"host\":");
+    json_string(out, host);
+    out.push_str(",\"id\":");
     json_string(out, id);
     out.push_str(",\"name\":");
     json_string(out, name);
