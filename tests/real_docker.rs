@@ -6,6 +6,10 @@
 //! as `../shared/scripts/real-dockerd.sh start` prints it; `.ci/run` sets it); otherwise each
 //! test says it was skipped. Containers are created with the image `bb:latest` that script
 //! builds, named `dockstat-rt-<pid>-<n>`, and removed at the end.
+//!
+//! The TLS tests run when `DOCKSTAT_REAL_DOCKER_TLS` names the daemon's TLS port too
+//! (`tcp://127.0.0.1:23760` after `RDD_TLS=1 real-dockerd.sh start`) and
+//! `DOCKSTAT_REAL_DOCKER_CERTS` its certificate directory (`ca.pem`, `cert.pem`, `key.pem`).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::process::{Command, Output};
@@ -317,4 +321,113 @@ fn stats_no_stream_json_agrees_with_docker_stats() {
         .parse()
         .unwrap();
     assert!((5.0..=30.0).contains(&cpu), "{cpu}");
+}
+
+/// The daemon's TLS URL and certificate directory, with the lock.
+fn tls_daemon() -> Option<(String, String, String, MutexGuard<'static, ()>)> {
+    let (host, guard) = daemon()?;
+    match (
+        std::env::var("DOCKSTAT_REAL_DOCKER_TLS"),
+        std::env::var("DOCKSTAT_REAL_DOCKER_CERTS"),
+    ) {
+        (Ok(tls), Ok(certs)) if !tls.is_empty() && !certs.is_empty() => {
+            Some((host, tls, certs, guard))
+        }
+        _ => {
+            eprintln!(
+                "SKIPPED: set DOCKSTAT_REAL_DOCKER_TLS and DOCKSTAT_REAL_DOCKER_CERTS \
+                 (RDD_TLS=1 real-dockerd.sh start; real-dockerd.sh env)"
+            );
+            None
+        }
+    }
+}
+
+/// `dockstat ARGS` with docker's TLS environment (`DOCKER_TLS_VERIFY=1`, `DOCKER_CERT_PATH`),
+/// and a HOME without a `.docker`.
+fn dockstat_tls(tls_host: &str, cert_path: &str, args: &[&str]) -> Output {
+    let home = std::env::temp_dir().join(format!("dockstat-rt-home-{}", std::process::id()));
+    Command::new(BIN)
+        .args(args)
+        .env("DOCKER_HOST", tls_host)
+        .env("DOCKER_TLS_VERIFY", "1")
+        .env("DOCKER_CERT_PATH", cert_path)
+        .env("HOME", home)
+        .env_remove("DOCKER_API_VERSION")
+        .env_remove("DOCKER_TLS")
+        .output()
+        .expect("dockstat")
+}
+
+fn text(out: &[u8]) -> String {
+    String::from_utf8_lossy(out).into_owned()
+}
+
+#[test]
+fn stats_and_get_over_tls_with_client_certificates() {
+    let Some((host, tls, certs, _one)) = tls_daemon() else {
+        return;
+    };
+    let mut cs = Containers::new(&host);
+    let a = cs.run(&[], &["sleep", "600"]);
+
+    let out = dockstat_tls(&tls, &certs, &["stats", "--no-stream", "--format", "json"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let ours = by_name(&out.stdout);
+    assert!(ours.contains_key(&a), "{a} missing from {ours:?}");
+    // The same containers as over the unix socket.
+    let theirs = by_name(&docker(&host, &["stats", "--no-stream", "--format", "json"]).stdout);
+    assert_eq!(
+        ours.keys().collect::<Vec<_>>(),
+        theirs.keys().collect::<Vec<_>>()
+    );
+
+    let out = dockstat_tls(&tls, &certs, &["get", "/images/json"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let images: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON body");
+    let tags: Vec<&str> = images
+        .as_array()
+        .expect("an array")
+        .iter()
+        .flat_map(|i| i["RepoTags"].as_array().into_iter().flatten())
+        .filter_map(|t| t.as_str())
+        .collect();
+    assert!(tags.contains(&"bb:latest"), "{tags:?}");
+}
+
+#[test]
+fn tls_without_a_client_certificate_fails_clearly() {
+    let Some((_host, tls, certs, _one)) = tls_daemon() else {
+        return;
+    };
+    // Only the CA: the server is verified, but we have no certificate to show it.
+    let dir = std::env::temp_dir().join(format!("dockstat-rt-ca-only-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(format!("{certs}/ca.pem"), dir.join("ca.pem")).unwrap();
+    let out = dockstat_tls(&tls, dir.to_str().unwrap(), &["get", "/_ping"]);
+    let err = text(&out.stderr);
+    std::fs::remove_dir_all(&dir).ok();
+    assert_eq!(out.status.code(), Some(35), "{err}");
+    assert!(out.stdout.is_empty());
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("client certificate"), "{err}");
+
+    // A CA that did not sign the server's certificate: not trusted.
+    let other = std::env::temp_dir().join(format!("dockstat-rt-other-ca-{}", std::process::id()));
+    dockstat::sim::certs::Pki::generate(&other, &Default::default()).expect("a throwaway PKI");
+    let out = Command::new(BIN)
+        .args(["-H", &tls, "--tlsverify", "--tlscacert"])
+        .arg(other.join("ca.pem"))
+        .args(["--tlscert", &format!("{certs}/cert.pem")])
+        .args(["--tlskey", &format!("{certs}/key.pem")])
+        .args(["stats", "--no-stream"])
+        .env("HOME", &other)
+        .env_remove("DOCKER_CERT_PATH")
+        .env_remove("DOCKER_TLS_VERIFY")
+        .output()
+        .unwrap();
+    std::fs::remove_dir_all(&other).ok();
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(60), "{err}");
+    assert!(err.contains("not trusted"), "{err}");
 }
