@@ -8,7 +8,7 @@ fixtures=${FIXTURES:-$here/../../shared/fixtures/docker20-cgv1}
 python3 - "$fixtures" "$here/corpus" <<'PY'
 import os, sys
 src, out = sys.argv[1], sys.argv[2]
-for t in ("head", "chunked", "frame_split", "frame_decode"):
+for t in ("head", "chunked", "frame_split", "frame_decode", "connection"):
     os.makedirs(os.path.join(out, t), exist_ok=True)
 def put(target, name, data):
     with open(os.path.join(out, target, name), "wb") as f:
@@ -18,6 +18,10 @@ for name in sorted(os.listdir(src)):
         continue
     raw = open(os.path.join(src, name), "rb").read()
     put("head", name, raw)
+    # connection: no split points (byte 0 = 0), and the same response cut in three.
+    put("connection", name, b"\x00" + raw)
+    third = len(raw) // 3
+    put("connection", name + ".cut3", b"\x02" + (third).to_bytes(2, "little") + (2 * third).to_bytes(2, "little") + raw)
     head, _, body = raw.partition(b"\r\n\r\n")
     if b"transfer-encoding: chunked" not in head.lower():
         put("frame_split", name, b"\x40" + body)

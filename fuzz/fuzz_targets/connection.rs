@@ -1,0 +1,111 @@
+//! A whole client connection fed a response in arbitrary pieces: the HTTP machine
+//! (`Connection`: head, 1xx, framing, chunked), the frame splitter and the frame decoder, as
+//! the reactor drives them, with keep-alive into a second exchange.
+//!
+//! Input: byte 0 = how many split points follow (mod 16), then that many u16 (little
+//! endian) offsets into the response, then the response bytes. Property: besides never
+//! panicking, what comes out (status, decoded body, frames, decode results, how it ended)
+//! is the same for the response fed whole and fed in those pieces.
+#![no_main]
+
+use dockstat::conn::{Connection, Event};
+use dockstat::stats::{FrameDecoder, FrameSplitter};
+
+/// Everything observable about one run.
+#[derive(Debug, PartialEq, Eq, Default)]
+struct Outcome {
+    statuses: Vec<u16>,
+    body: Vec<u8>,
+    frames: Vec<Vec<u8>>,
+    decoded: Vec<bool>,
+    ends: usize,
+    failed: Option<String>,
+}
+
+fn run(pieces: &[&[u8]]) -> Outcome {
+    let mut out = Outcome::default();
+    let mut conn = Connection::new();
+    let mut splitter = FrameSplitter::new(64 * 1024);
+    let mut decoder = FrameDecoder::new();
+    conn.send_get("/containers/x/stats", "docker").unwrap();
+    let mut on_frame = |frame: &[u8], out: &mut Outcome, decoder: &mut FrameDecoder| {
+        out.frames.push(frame.to_vec());
+        out.decoded.push(decoder.decode(frame).is_ok());
+    };
+    let mut frames: Vec<Vec<u8>> = Vec::new();
+    'input: for piece in pieces {
+        let mut rest: &[u8] = piece;
+        loop {
+            let (event, used) = match conn.handle_input(rest) {
+                Ok(r) => r,
+                Err(e) => {
+                    out.failed = Some(format!("{:?}", e.kind()));
+                    break 'input;
+                }
+            };
+            let mut done = false;
+            match event {
+                Event::Head(head) => out.statuses.push(head.code),
+                Event::Body(data) => {
+                    out.body.extend_from_slice(data);
+                    if splitter.push(data, &mut |f| frames.push(f.to_vec())).is_err() {
+                        out.failed = Some("frame too long".into());
+                        break 'input;
+                    }
+                }
+                Event::End => {
+                    out.ends += 1;
+                    splitter.finish(&mut |f| frames.push(f.to_vec()));
+                    // Keep-alive: the next exchange on the same connection.
+                    if conn.is_reusable() && out.ends < 3 {
+                        conn.send_get("/_ping", "docker").unwrap();
+                    }
+                }
+                Event::NeedMore => done = true,
+            }
+            rest = &rest[used..];
+            if done {
+                assert!(rest.is_empty(), "NeedMore with input left");
+                break;
+            }
+        }
+    }
+    if out.failed.is_none() {
+        match conn.handle_eof() {
+            Ok(Some(Event::End)) => {
+                out.ends += 1;
+                splitter.finish(&mut |f| frames.push(f.to_vec()));
+            }
+            Ok(_) => {}
+            Err(e) => out.failed = Some(format!("{:?}", e.kind())),
+        }
+    }
+    for f in &frames {
+        on_frame(f, &mut out, &mut decoder);
+    }
+    out
+}
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    let Some((&n, rest)) = data.split_first() else { return };
+    let n = usize::from(n % 16);
+    if rest.len() < 2 * n {
+        return;
+    }
+    let (cuts, response) = rest.split_at(2 * n);
+    let mut points: Vec<usize> = cuts
+        .chunks(2)
+        .map(|c| usize::from(u16::from_le_bytes([c[0], c[1]])) % (response.len() + 1))
+        .collect();
+    points.sort_unstable();
+    let mut pieces = Vec::with_capacity(n + 1);
+    let mut at = 0;
+    for p in points {
+        pieces.push(&response[at..p]);
+        at = p;
+    }
+    pieces.push(&response[at..]);
+    let whole = run(&[response]);
+    let split = run(&pieces);
+    assert_eq!(whole, split);
+});
