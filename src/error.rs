@@ -96,6 +96,8 @@ pub enum ErrorKind {
     Decode(DecodeError),
     /// A process limit was reached: open files (`ulimit -n`).
     ResourceLimit,
+    /// More containers than the engine may stream at once (`max_streams`); the rest wait.
+    StreamLimit,
     /// TLS: a certificate or key file, or the handshake with the daemon.
     Tls(TlsError),
 }
@@ -228,6 +230,7 @@ impl fmt::Display for Error {
             ErrorKind::Status(code) => write!(f, "daemon answered {code}")?,
             ErrorKind::Decode(e) => write!(f, "cannot decode: {e}")?,
             ErrorKind::ResourceLimit => f.write_str("out of file descriptors")?,
+            ErrorKind::StreamLimit => f.write_str("stream limit reached")?,
             ErrorKind::Tls(e) => write!(f, "TLS: {e}")?,
         }
         if let Some(offset) = self.offset {

@@ -311,6 +311,126 @@ fn too_few_file_descriptors_keep_what_fits_and_say_why() {
     assert_eq!(out.status.code(), Some(0), "{stderr}");
 }
 
+#[test]
+fn max_streams_caps_and_the_rest_take_the_place_of_those_that_go() {
+    let sim = sim(quick(6));
+    let mut engine = engine(&sim, |c| c.max_streams = 3);
+    let first = run(&mut engine, 5.0, |s| {
+        s.added.len() == 3 && s.added.iter().all(|n| s.samples.get(n) >= Some(&2))
+    });
+    assert_eq!(first.added.len(), 3, "{first:?}");
+    // Samples only from the watched ones.
+    assert!(
+        first.samples.keys().all(|n| first.added.contains(n)),
+        "{first:?}"
+    );
+    assert_eq!(first.errors.len(), 1, "{first:?}");
+    assert_eq!(first.errors[0].1, ErrorKind::StreamLimit);
+    assert!(first.errors[0].2.contains("max_streams (3)"), "{first:?}");
+    let c = engine.counters();
+    assert_eq!((c.streams, c.capped), (3, 3), "{c:?}");
+    assert_eq!(engine.containers().count(), 3);
+
+    // One watched container stops: the first one waiting takes its place.
+    let stopped = first.added.iter().next().unwrap().clone();
+    sim.stop(&stopped).unwrap();
+    let second = run(&mut engine, 5.0, |s| {
+        s.added.len() == 1 && s.added.iter().all(|n| s.samples.get(n) >= Some(&2))
+    });
+    assert_eq!(
+        second.gone,
+        [(stopped.clone(), Gone::Stopped)],
+        "{second:?}"
+    );
+    assert_eq!(second.added.len(), 1, "{second:?}");
+    assert!(!first.added.contains(second.added.iter().next().unwrap()));
+    let c = engine.counters();
+    assert_eq!((c.streams, c.capped), (3, 2), "{c:?}");
+
+    // A waiting container that stops goes without a word.
+    let waiting: Vec<String> = running_names(&sim)
+        .into_iter()
+        .filter(|n| !first.added.contains(n) && !second.added.contains(n))
+        .collect();
+    assert_eq!(waiting.len(), 2, "{waiting:?}");
+    sim.stop(&waiting[0]).unwrap();
+    let third = run(&mut engine, 0.5, |_| false);
+    assert!(third.gone.is_empty() && third.added.is_empty(), "{third:?}");
+    assert_eq!(engine.counters().capped, 1);
+}
+
+/// The names of the sim's running containers.
+fn running_names(sim: &Sim) -> Vec<String> {
+    let out = Command::new(env!("CARGO_BIN_EXE_dockstat"))
+        .args(["-H", &sim.url(), "ps", "--format", "{{.Names}}"])
+        .output()
+        .unwrap();
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(String::from)
+        .collect()
+}
+
+#[test]
+fn out_of_descriptors_midway_keeps_what_it_has_and_retries() {
+    // Descriptors the engine cannot know about: bash opens 120 before starting dockstat
+    // under a limit of 250. The limit leaves room for 186 streams on paper, enough for 150
+    // containers; EMFILE comes after about 125.
+    let path = socket();
+    let bin = env!("CARGO_BIN_EXE_dockstat");
+    let mut daemon = Command::new(bin)
+        .args([
+            "sim",
+            "--socket",
+            path.to_str().unwrap(),
+            "-n",
+            "150",
+            "--interval",
+            "0.2",
+        ])
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !path.exists() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let out = Command::new("bash")
+        .arg("-c")
+        .arg(format!(
+            "ulimit -Sn 250 -Hn 250; for i in $(seq 120); do exec {{fd}}</dev/null; done; \
+             timeout --preserve-status -s INT 4 {bin} -H unix://{} stats --format ndjson",
+            path.display()
+        ))
+        .output()
+        .unwrap();
+    let _ = daemon.kill();
+    let _ = daemon.wait();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    // One line for all of them, saying why and what happens.
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("streams cannot be opened yet"), "{stderr}");
+    assert!(stderr.contains("EMFILE"), "{stderr}");
+    let mut names = BTreeMap::<String, usize>::new();
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        *names
+            .entry(v["name"].as_str().unwrap().to_string())
+            .or_default() += 1;
+    }
+    // What could be opened streams on: about 250 - 120 - a few for the process itself.
+    assert!(
+        (100..=140).contains(&names.len()),
+        "{} streams delivered",
+        names.len()
+    );
+    assert!(
+        names.values().filter(|&&n| n >= 10).count() >= 100,
+        "the open streams keep delivering: {names:?}"
+    );
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+}
+
 /// Polls until `done` holds for what was seen since the last call, or fails after 5 s.
 fn until(engine: &mut Engine, seen: &mut Seen, what: &str, mut done: impl FnMut(&Seen) -> bool) {
     let more = run(engine, 5.0, |s| done(&merge(seen, s)));

@@ -148,6 +148,9 @@ fn parse_inner(args: impl IntoIterator<Item = OsString>) -> Result<Cli, lexopt::
                     })?);
                 }
                 (Some("stats"), Long("limit")) => stats.limit = Some(number(&mut parser)?),
+                (Some("stats"), Long("max-streams")) => {
+                    stats.max_streams = Some(number(&mut parser)?)
+                }
                 (Some("stats"), Long("format")) => stats.format = Some(parser.value()?.string()?),
                 (Some("sim"), Long("socket")) => socket = Some(parser.value()?.into()),
                 (Some("sim"), Long("listen")) => listen = Some(number(&mut parser)?),

@@ -35,7 +35,8 @@ Commands:
   images [-a] [-q] [--no-trunc] [--format F]
                       list images like docker images
                       F: table (default), json, 'table {{.ID}}\\t{{.Names}}', '{{.ID}}'
-  stats [CONTAINER...] [-a] [--no-stream] [--one-shot] [--no-trunc] [--sort KEY] [--limit N] [--format F]
+  stats [CONTAINER...] [-a] [--no-stream] [--one-shot] [--no-trunc] [--sort KEY] [--limit N]
+        [--max-streams N] [--format F]
                       container stats like docker stats (running containers, or those named)
                         -a, --all          include stopped containers
                         --no-stream        one sample per container, then exit
@@ -45,6 +46,8 @@ Commands:
                         --sort KEY         busiest first by cpu, mem, net, block or pids
                                            (or name); default: the daemon's order
                         --limit N          show the first N rows (after --sort)
+                        --max-streams N    stream at most N containers at once; the rest
+                                           wait and take the place of those that go
                       F: table (default), json, ndjson (one line of raw numbers per
                          sample, for pipes), or a template like ps
   sim [--socket PATH | --listen ADDR] [-n N] [--cgroup v1|v2] [--interval S] [--stopped N]

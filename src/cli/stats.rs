@@ -59,6 +59,8 @@ pub(crate) struct StatsOpts {
     pub(crate) sort: Option<SortKey>,
     /// Show at most this many rows (after sorting).
     pub(crate) limit: Option<usize>,
+    /// Stream at most this many containers at once (the engine's `max_streams`).
+    pub(crate) max_streams: Option<usize>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -139,6 +141,9 @@ pub(crate) fn stats(endpoints: Vec<Endpoint>, opts: &StatsOpts) -> Result<i32, F
         (true, true) => Mode::OneShot,
         (true, false) => Mode::Once,
     };
+    if let Some(max) = opts.max_streams {
+        config.max_streams = max;
+    }
     let mut engine = Engine::new(config)?;
 
     let stdout = io::stdout();
@@ -219,7 +224,8 @@ pub(crate) fn stats(endpoints: Vec<Endpoint>, opts: &StatsOpts) -> Result<i32, F
                     .is_ok()
                 {
                     let table = matches!(format, Format::Template { table: true, .. });
-                    if let Some(footer) = st.footer(opts, rows.len()).filter(|_| table) {
+                    let capped = engine.counters().capped;
+                    if let Some(footer) = st.footer(opts, rows.len(), capped).filter(|_| table) {
                         block.extend_from_slice(footer.as_bytes());
                     }
                     let drawn = if terminal { redraw(&block) } else { block };
@@ -357,11 +363,23 @@ impl<W: Write> State<W> {
                         if self.once
                             && !self.multi
                             && self.rows.is_empty()
-                            && error.kind() != ErrorKind::ResourceLimit
+                            && !matches!(
+                                error.kind(),
+                                ErrorKind::ResourceLimit | ErrorKind::StreamLimit
+                            )
                         {
-                            self.fatal = Some(Error::new(error.kind()).context(message));
+                            // The error as it is: wrapping its text as the context of a
+                            // new error of the same kind printed the kind twice.
+                            self.fatal = Some(error.clone());
                         } else {
-                            if self.once {
+                            // Short of descriptors or capped, a one-off still samples every
+                            // container, a few at a time.
+                            if self.once
+                                && !matches!(
+                                    error.kind(),
+                                    ErrorKind::ResourceLimit | ErrorKind::StreamLimit
+                                )
+                            {
                                 self.failed = true;
                             }
                             if self.reported.insert(message.clone()) {
@@ -408,11 +426,21 @@ impl<W: Write> State<W> {
             .collect()
     }
 
-    /// Under a limited table: how many containers there are in all.
-    fn footer(&self, opts: &StatsOpts, shown: usize) -> Option<String> {
+    /// Under a limited table: how many containers there are in all, and how many are not
+    /// watched because of `--max-streams`.
+    fn footer(&self, opts: &StatsOpts, shown: usize, capped: usize) -> Option<String> {
         let total = self.rows.len();
-        (opts.limit.is_some() && total > shown)
-            .then(|| format!("({shown} of {total} containers)\n"))
+        let mut footer = String::new();
+        if opts.limit.is_some() && total > shown {
+            footer = format!("({shown} of {total} containers)\n");
+        }
+        if capped > 0 {
+            footer.push_str(&format!(
+                "({capped} more containers not watched: --max-streams {})\n",
+                opts.max_streams.unwrap_or_default()
+            ));
+        }
+        (!footer.is_empty()).then_some(footer)
     }
 }
 

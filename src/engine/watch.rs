@@ -90,6 +90,12 @@ pub struct EngineConfig {
     pub max_frame_len: usize,
     /// Time allowed for a connection to deliver its response head.
     pub connect_timeout: Duration,
+    /// Most containers streamed at once. Containers found beyond it wait, unreported
+    /// (no [`Event::Added`]), in the order they were found, and take the place of watched
+    /// ones that go; [`Counters::capped`] counts them, and one [`Event::Error`] of kind
+    /// [`ErrorKind::StreamLimit`] says so when capping begins. In the one-sample modes
+    /// this bounds how many samples are being taken at once.
+    pub max_streams: usize,
 }
 
 impl EngineConfig {
@@ -106,6 +112,7 @@ impl EngineConfig {
             reconnect_max: Duration::from_secs(30),
             max_frame_len: crate::stats::DEFAULT_MAX_FRAME_LEN,
             connect_timeout: Duration::from_secs(10),
+            max_streams: usize::MAX,
         }
     }
 }
@@ -198,6 +205,8 @@ pub struct Counters {
     pub fd_exhausted: u64,
     /// Streams waiting because the open-files limit leaves no descriptor for them.
     pub waiting_for_fds: usize,
+    /// Containers not watched because of [`EngineConfig::max_streams`].
+    pub capped: usize,
 }
 
 /// Stops an [`Engine`] from any thread.
@@ -271,6 +280,8 @@ enum StreamState {
     Streaming,
     /// Waiting to reconnect.
     Backoff,
+    /// Beyond [`EngineConfig::max_streams`]: not reported, waiting for a place.
+    Capped,
 }
 
 #[derive(Debug)]
@@ -300,6 +311,8 @@ enum Timer {
     Stream { slot: u32, generation: u32 },
     /// Restart host discovery.
     Host(u32),
+    /// Only wakes the engine, to open queued streams.
+    Pump,
 }
 
 /// Largest error body kept to explain a failed request.
@@ -310,6 +323,10 @@ const MAX_LIST_LEN: usize = 256 << 20;
 
 /// File descriptors kept for everything but streams.
 const FD_RESERVE: u64 = 64;
+
+/// After a connect found no free descriptor (EMFILE), how long the engine opens no more
+/// connections than it had then, before it tries one more.
+const FD_CEILING_FOR: Duration = Duration::from_secs(2);
 
 /// The engine. See the [module docs](self).
 #[derive(Debug)]
@@ -333,6 +350,17 @@ pub struct Engine {
     rng: u64,
     /// The open-files limit was reported as too low (once, until streams fit again).
     fd_limit_reported: bool,
+    /// A connect failed with EMFILE while this many connections were open (descriptors used
+    /// elsewhere in the process count against the limit too): no more than that are opened
+    /// until the time given, when one more is tried.
+    fd_ceiling: Option<(usize, Instant)>,
+    /// Streams not in [`StreamState::Capped`].
+    active: usize,
+    /// Capped streams in the order they were found (entries whose stream has since gone or
+    /// been admitted are skipped).
+    capped: VecDeque<u32>,
+    /// Capping was reported (once, until no container waits any more).
+    cap_reported: bool,
     /// Discovery has begun (at the first poll).
     started: bool,
     /// Containers given to [`Engine::watch`], added once their host's API version is known.
@@ -389,6 +417,10 @@ impl Engine {
             next_sweep: Instant::now(),
             rng: seed | 1,
             fd_limit_reported: false,
+            fd_ceiling: None,
+            active: 0,
+            capped: VecDeque::new(),
+            cap_reported: false,
             started: false,
             to_watch: Vec::new(),
         })
@@ -410,7 +442,7 @@ impl Engine {
     /// The engine's counters.
     pub fn counters(&self) -> Counters {
         let mut c = self.counters;
-        c.streams = self.streams.iter().flatten().count();
+        c.streams = self.active;
         c.open = 0;
         c.connecting = 0;
         c.reconnecting = 0;
@@ -420,15 +452,20 @@ impl Engine {
                 StreamState::Streaming => c.open += 1,
                 StreamState::Opening | StreamState::Queued => c.connecting += 1,
                 StreamState::Backoff => c.reconnecting += 1,
+                StreamState::Capped => c.capped += 1,
             }
             c.stale += usize::from(s.stale);
         }
         c
     }
 
-    /// The containers watched now.
+    /// The containers watched now (not those waiting beyond [`EngineConfig::max_streams`]).
     pub fn containers(&self) -> impl Iterator<Item = &Container> {
-        self.streams.iter().flatten().map(|s| &s.container)
+        self.streams
+            .iter()
+            .flatten()
+            .filter(|s| s.state != StreamState::Capped)
+            .map(|s| &s.container)
     }
 
     /// Whether a one-sample engine ([`Mode::Once`], [`Mode::OneShot`]) has finished: every
@@ -784,9 +821,14 @@ impl Engine {
                 .insert(container.id.clone(), slot);
         }
         let generation = self.next_generation(slot);
+        let capped = self.active >= self.config.max_streams;
         let stream = Stream {
             container,
-            state: StreamState::Queued,
+            state: if capped {
+                StreamState::Capped
+            } else {
+                StreamState::Queued
+            },
             conn: None,
             splitter: FrameSplitter::new(self.config.max_frame_len),
             platform: Platform::Linux,
@@ -798,9 +840,49 @@ impl Engine {
             generation,
             named,
         };
+        if capped {
+            self.streams[slot as usize] = Some(stream);
+            self.capped.push_back(slot);
+            if !self.cap_reported {
+                self.cap_reported = true;
+                let error = Error::new(ErrorKind::StreamLimit).context(format!(
+                    "more containers than max_streams ({}): the rest wait for a place",
+                    self.config.max_streams
+                ));
+                emit(Event::Error {
+                    host: self.streams[slot as usize]
+                        .as_ref()
+                        .map_or(0, |s| s.container.host),
+                    container: None,
+                    error: &error,
+                });
+            }
+            return;
+        }
+        self.active += 1;
         emit(Event::Added(&stream.container));
         self.streams[slot as usize] = Some(stream);
         self.queued.push_back(slot);
+    }
+
+    /// A watched stream went: the first capped container (if any) takes its place.
+    fn admit_capped(&mut self, emit: &mut dyn FnMut(Event<'_>)) {
+        while self.active < self.config.max_streams {
+            let Some(slot) = self.capped.pop_front() else {
+                self.cap_reported = false;
+                return;
+            };
+            let Some(Some(stream)) = self.streams.get_mut(slot as usize) else {
+                continue;
+            };
+            if stream.state != StreamState::Capped {
+                continue;
+            }
+            stream.state = StreamState::Queued;
+            self.active += 1;
+            emit(Event::Added(&stream.container));
+            self.queued.push_back(slot);
+        }
     }
 
     fn next_generation(&mut self, slot: u32) -> u32 {
@@ -822,10 +904,16 @@ impl Engine {
             }
         }
         self.free.push(slot);
+        if stream.state == StreamState::Capped {
+            // Never reported as added: it goes as quietly as it came.
+            return;
+        }
+        self.active -= 1;
         emit(Event::Gone {
             container: &stream.container,
             why,
         });
+        self.admit_capped(emit);
     }
 
     /// Opens queued streams while fewer than `max_connecting` connections are being
@@ -847,7 +935,12 @@ impl Engine {
         });
         let mut opening = self.establishing.len();
         let mut in_use = self.reactor.len();
-        let capacity = self.files.streams(FD_RESERVE) as usize;
+        let mut capacity = self.files.streams(FD_RESERVE) as usize;
+        match self.fd_ceiling {
+            Some((_, until)) if Instant::now() >= until => self.fd_ceiling = None,
+            Some((ceiling, _)) => capacity = capacity.min(ceiling),
+            None => {}
+        }
         let waiting = self
             .queued
             .iter()
@@ -857,11 +950,19 @@ impl Engine {
         if self.counters.waiting_for_fds > 0 && !self.fd_limit_reported {
             // Keep what is open, say why the rest waits, and open it as descriptors free up.
             self.fd_limit_reported = true;
-            let error = Error::new(ErrorKind::ResourceLimit).context(format!(
-                "{} streams cannot be opened: the open-files limit is {} (hard limit {}); \
-                 raise it with ulimit -n",
-                self.counters.waiting_for_fds, self.files.soft, self.files.hard
-            ));
+            let error = Error::new(ErrorKind::ResourceLimit).context(match self.fd_ceiling {
+                Some((ceiling, _)) => format!(
+                    "{} streams cannot be opened yet: out of file descriptors (EMFILE) with \
+                     {ceiling} connections open, under an open-files limit of {} (hard \
+                     limit {}); the open streams go on and the rest are retried",
+                    self.counters.waiting_for_fds, self.files.soft, self.files.hard
+                ),
+                None => format!(
+                    "{} streams cannot be opened: the open-files limit is {} (hard limit {}); \
+                     raise it with ulimit -n",
+                    self.counters.waiting_for_fds, self.files.soft, self.files.hard
+                ),
+            });
             emit(Event::Error {
                 host: 0,
                 container: None,
@@ -951,6 +1052,20 @@ impl Engine {
         for (slot, step) in later.streams {
             match step {
                 StreamStep::Gone(why) => self.remove_stream(slot, why, emit),
+                StreamStep::NoDescriptor => {
+                    let Some(Some(stream)) = self.streams.get_mut(slot as usize) else {
+                        continue;
+                    };
+                    stream.state = StreamState::Queued;
+                    self.queued.push_front(slot);
+                    let until = Instant::now() + FD_CEILING_FOR;
+                    if self.fd_ceiling.is_none() {
+                        // Report anew, now with the cause.
+                        self.fd_limit_reported = false;
+                    }
+                    self.fd_ceiling = Some((self.reactor.len(), until));
+                    self.timers.push(Reverse((until, Timer::Pump)));
+                }
                 StreamStep::Retry => {
                     let Some(Some(stream)) = self.streams.get_mut(slot as usize) else {
                         continue;
@@ -993,6 +1108,7 @@ impl Engine {
                         self.start_host(h, emit);
                     }
                 }
+                Timer::Pump => {}
             }
         }
     }
@@ -1033,6 +1149,9 @@ enum HostStep {
 enum StreamStep {
     Gone(Gone),
     Retry,
+    /// Its connect found no free file descriptor: back to the queue, without an error of
+    /// its own (the shortage is reported once, for all streams waiting).
+    NoDescriptor,
 }
 
 /// The parts of the engine a reactor callback may touch.
@@ -1081,8 +1200,9 @@ impl Parts<'_> {
                 host.status = head.code;
                 if owner == Owner::Ping(h) {
                     if head.code >= 400 {
-                        let e = Error::new(ErrorKind::Status(head.code)).context("/_ping");
-                        return fail(host, self.later, e);
+                        // The body says why (a TLS port answering plain HTTP, a proxy): it is
+                        // collected below and the failure reported at its end.
+                        return Flow::Continue;
                     }
                     host.ping = None;
                     let api = ApiVersion::negotiate(head.header("api-version"));
@@ -1133,7 +1253,15 @@ impl Parts<'_> {
             ConnEvent::End { .. } | ConnEvent::Closed => {
                 let body = std::mem::take(&mut host.body);
                 if host.status >= 400 || host.status == 0 {
-                    let message = crate::api::daemon_message(&body);
+                    let mut message = crate::api::daemon_message(&body);
+                    if message.is_empty() {
+                        message = match owner {
+                            Owner::Ping(_) => "/_ping",
+                            Owner::Events(_) => "/events",
+                            _ => "/containers/json",
+                        }
+                        .to_string();
+                    }
                     let e = Error::new(ErrorKind::Status(host.status)).context(message);
                     return fail(host, self.later, e);
                 }
@@ -1301,21 +1429,19 @@ impl Parts<'_> {
         if !matches!(self.streams.get(slot as usize), Some(Some(_))) {
             return Flow::Close;
         }
-        self.counters.stream_errors += 1;
-        let error = if error.kind() == ErrorKind::ResourceLimit {
-            self.counters.fd_exhausted += 1;
-            error.context(format!(
-                "open-files limit reached (RLIMIT_NOFILE); raise it with ulimit -n for {} streams",
-                self.streams.iter().flatten().count()
-            ))
-        } else {
-            error
-        };
         let stream = match self.streams.get_mut(slot as usize) {
             Some(Some(s)) => s,
             _ => return Flow::Close,
         };
         stream.conn = None;
+        if error.kind() == ErrorKind::ResourceLimit {
+            // Out of descriptors is the process's state, not this stream's: it waits in the
+            // queue, and the engine opens no more than it has until some time has passed.
+            self.counters.fd_exhausted += 1;
+            self.later.streams.push((slot, StreamStep::NoDescriptor));
+            return Flow::Close;
+        }
+        self.counters.stream_errors += 1;
         emit(Event::Error {
             host: stream.container.host,
             container: Some(&stream.container),
