@@ -530,6 +530,15 @@ fn handshake_error(e: rustls::Error, connector: &TlsConnector, host: &str) -> Er
                 UnknownIssuer,
                 format!("the certificate of {host} is not signed by {trust}"),
             ),
+            // webpki finds issuers by name: a different CA of the same name (two throwaway
+            // PKIs, two docker-machine CAs) ends here, not in UnknownIssuer.
+            CertificateError::BadSignature => (
+                UnknownIssuer,
+                format!(
+                    "the certificate of {host} is not signed by {trust}: its signature does \
+                     not verify (a different CA of the same name, or a damaged certificate)"
+                ),
+            ),
             CertificateError::Expired | CertificateError::ExpiredContext { .. } => {
                 let when = match cert {
                     CertificateError::ExpiredContext { not_after, .. } => {
@@ -554,7 +563,8 @@ fn handshake_error(e: rustls::Error, connector: &TlsConnector, host: &str) -> Er
             CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. } => {
                 let names = match cert {
                     CertificateError::NotValidForNameContext { presented, .. } => {
-                        format!(" (it is for {})", presented.join(", "))
+                        let names: Vec<&str> = presented.iter().map(|n| san(n)).collect();
+                        format!(" (it is for {})", names.join(", "))
                     }
                     _ => String::new(),
                 };
@@ -627,6 +637,20 @@ fn handshake_error(e: rustls::Error, connector: &TlsConnector, host: &str) -> Er
         other => (Handshake, format!("TLS with {host} failed: {other}")),
     };
     Error::new(ErrorKind::Tls(kind)).context(message)
+}
+
+/// A subject alternative name as webpki presents it (`DnsName("a.b")`, `IpAddress(1.2.3.4)`),
+/// as the name alone.
+fn san(presented: &str) -> &str {
+    presented
+        .strip_prefix("DnsName(\"")
+        .and_then(|n| n.strip_suffix("\")"))
+        .or_else(|| {
+            presented
+                .strip_prefix("IpAddress(")
+                .and_then(|n| n.strip_suffix(')'))
+        })
+        .unwrap_or(presented)
 }
 
 fn alert_words(alert: AlertDescription) -> String {
@@ -719,6 +743,13 @@ mod tests {
         assert_eq!(o.ca, Some(PathBuf::from("/x/ca.pem")));
         assert_eq!((o.cert, o.key), (None, None));
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn presented_names_without_webpki_wrappers() {
+        assert_eq!(san("DnsName(\"other.invalid\")"), "other.invalid");
+        assert_eq!(san("IpAddress(127.0.0.1)"), "127.0.0.1");
+        assert_eq!(san("DirectoryName"), "DirectoryName");
     }
 
     #[test]

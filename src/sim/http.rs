@@ -5,7 +5,9 @@
 //! - the head ends at the first empty line; `\n` alone is accepted as a line end and empty
 //!   lines before the request line are skipped (RFC 9112 §2.2);
 //! - a head larger than [`MAX_HEAD`] gets `431`, a malformed one `400`, a version other than
-//!   1.0/1.1 `505`, each as Go writes them (no `Content-Length`, `Connection: close`);
+//!   1.0/1.1 `505`, each as Go writes them (no `Content-Length`, `Connection: close`); a
+//!   request whose first byte cannot begin a method (TLS to the plain port) gets its `400`
+//!   at once, where Go would wait for a line end;
 //! - HTTP/1.1 connections persist unless the request says `Connection: close`; HTTP/1.0
 //!   connections always close after one response (simpler than 1.0 keep-alive, and allowed:
 //!   a server may close whenever it likes);
@@ -102,6 +104,12 @@ pub(crate) fn parse_head(buf: &[u8]) -> Parsed<'_> {
         } else {
             break;
         }
+    }
+    // A first byte that cannot begin a method (a TLS ClientHello on the plain port) is
+    // refused at once: Go refuses it when a line end arrives, which a ClientHello may never
+    // send, and the client would wait for an answer as long as the sim waits for more.
+    if buf.get(start).is_some_and(|&b| !is_tchar(b) && b != b'\r') {
+        return Parsed::Error(HeadError::Malformed);
     }
     let Some(end) = find_head_end(&buf[start..]) else {
         return if buf.len() > MAX_HEAD {
@@ -468,6 +476,17 @@ mod tests {
         assert_eq!(parse_head(&big), Parsed::Error(HeadError::TooLarge));
         big.truncate(MAX_HEAD - 10);
         assert_eq!(parse_head(&big), Parsed::Partial);
+        // A TLS ClientHello (no line end in it) is refused without waiting for one; a lone
+        // CR may be the start of a blank line.
+        let hello = [
+            0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03, 0x03,
+        ];
+        assert_eq!(parse_head(&hello), Parsed::Error(HeadError::Malformed));
+        assert_eq!(parse_head(b"\r"), Parsed::Partial);
+        assert_eq!(
+            parse_head(b"\r\n\x16\x03"),
+            Parsed::Error(HeadError::Malformed)
+        );
     }
 
     #[test]
