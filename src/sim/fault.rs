@@ -11,7 +11,8 @@
 pub enum Fault {
     /// Send the chunk-size line and half of the frame, then close the connection (FIN).
     TruncateMidChunk,
-    /// Send a frame whose chunk-size line is not hexadecimal (`zz`), then carry on.
+    /// Send a frame whose chunk-size line is not hexadecimal (`zz`), then carry on. Not
+    /// counted in `frames_sent`: no client can receive it as a frame.
     GarbageChunkSize,
     /// Send nothing more but keep the connection open.
     Stall,

@@ -1764,6 +1764,8 @@ fn emit_frame(conn: &mut Conn, ctx: &mut Ctx) -> Emitted {
             out.extend_from_slice(b"zz\r\n");
             out.extend_from_slice(&ctx.frame);
             out.extend_from_slice(b"\r\n");
+            // Not a frame any client can receive: not counted as sent.
+            return Emitted::More;
         }
         Some(f) => {
             fault::rewrite_payload(&f, &mut ctx.frame);
