@@ -10,7 +10,10 @@
 //! buffer drained the socket's queue, and with edge-triggered readiness any later data raises
 //! a new event (tokio relies on the same fact). This saves one `read` syscall per frame. When
 //! the peer has also closed its side (`is_read_closed`), reading continues to the end of
-//! stream, because no further event would come.
+//! stream, because no further event would come. It also stops after [`READS_PER_TURN`] full
+//! reads; the connection is then read again in the next turn without waiting for an event
+//! (that poll does not block), so that one flooding connection cannot hold up the timers and
+//! the other connections.
 //!
 //! One read buffer serves every connection: data is consumed (handed to the handler) before
 //! the next connection is read, so per-connection memory is only the connection's own state.
@@ -45,6 +48,15 @@ pub const CONNECT_RETRY_MIN: Duration = Duration::from_millis(1);
 
 /// Longest delay between connect retries.
 pub const CONNECT_RETRY_MAX: Duration = Duration::from_millis(200);
+
+/// Most full reads (of [`READ_BUF_LEN`] bytes) from one connection in one turn of
+/// [`Reactor::poll`]; a connection with more to read is read again in the next turn.
+///
+/// Without a budget, a server that writes faster than its bytes are consumed keeps every read
+/// full, and the read loop never returns: timers (deadlines, `--max-time`) cannot fire and the
+/// other connections are not served for as long as the flood lasts (seconds, in
+/// tests/hostile.rs, before this limit existed).
+pub const READS_PER_TURN: usize = 16;
 
 /// Names one connection of a reactor. Stays unique after the connection is gone (a generation
 /// distinguishes reuses of the same slot).
@@ -115,6 +127,8 @@ struct Conn<S> {
     /// The deadline is for the response head only.
     until_head: bool,
     retry_at: Option<Instant>,
+    /// Queued in `Core::again` (once), and whether the peer had closed its side.
+    read_on: Option<bool>,
     user: S,
 }
 
@@ -144,6 +158,9 @@ struct Core<S> {
     free: Vec<u32>,
     timers: BinaryHeap<Reverse<(Instant, ConnId)>>,
     pending: Vec<ConnId>,
+    /// Connections that used up their read budget with data left (each once; see
+    /// `Conn::read_on`): read again in the next turn.
+    again: Vec<ConnId>,
     read_buf: Box<[u8]>,
     open: usize,
 }
@@ -152,6 +169,8 @@ struct Core<S> {
 enum Step {
     Keep,
     Free,
+    /// Keep; the read budget ran out with data left to read.
+    Again,
 }
 
 impl<S> Reactor<S> {
@@ -169,6 +188,7 @@ impl<S> Reactor<S> {
                 free: Vec::new(),
                 timers: BinaryHeap::new(),
                 pending: Vec::new(),
+                again: Vec::new(),
                 read_buf: vec![0; READ_BUF_LEN].into_boxed_slice(),
                 open: 0,
             },
@@ -213,6 +233,7 @@ impl<S> Reactor<S> {
             deadline: None,
             until_head: false,
             retry_at: None,
+            read_on: None,
             user,
         });
         self.core.connect(id);
@@ -274,13 +295,15 @@ impl<S> Reactor<S> {
     }
 
     /// Waits up to `timeout` (forever with `None`) for I/O or a timer, then processes
-    /// everything that is ready, calling `handler` for each event.
+    /// everything that is ready, calling `handler` for each event. A connection with more
+    /// than [`READS_PER_TURN`] full reads waiting is read on in the next call, which then
+    /// does not wait.
     pub fn poll<F>(&mut self, timeout: Option<Duration>, handler: &mut F) -> io::Result<()>
     where
         F: FnMut(ConnId, &mut S, ConnEvent<'_>) -> Flow,
     {
         let mut timeout = timeout;
-        if !self.core.pending.is_empty() {
+        if !self.core.pending.is_empty() || !self.core.again.is_empty() {
             timeout = Some(Duration::ZERO);
         }
         if let Some(Reverse((at, _))) = self.core.timers.peek() {
@@ -292,9 +315,13 @@ impl<S> Reactor<S> {
             Err(e) if e.kind() == io::ErrorKind::Interrupted => return Ok(()),
             Err(e) => return Err(e),
         }
+        // Connections left with data to read by the previous turn; those that use up their
+        // budget again in this turn wait for the next.
+        let again = std::mem::take(&mut self.core.again);
         for event in self.events.iter() {
             self.core.ready(event, handler);
         }
+        self.core.read_again(again, handler);
         self.core.report_pending(handler);
         self.core.fire_timers(Instant::now(), handler);
         self.core.report_pending(handler);
@@ -488,8 +515,35 @@ impl<S> Core<S> {
             }
             _ => Step::Keep,
         };
-        if let Step::Free = step {
-            self.free(id);
+        match step {
+            Step::Keep => {}
+            Step::Again => read_on(&mut self.again, id, conn, event.is_read_closed()),
+            Step::Free => {
+                self.free(id);
+            }
+        }
+    }
+
+    /// Reads the connections whose read budget ran out in the previous turn.
+    fn read_again<F>(&mut self, again: Vec<ConnId>, handler: &mut F)
+    where
+        F: FnMut(ConnId, &mut S, ConnEvent<'_>) -> Flow,
+    {
+        for id in again {
+            // Gone since (closed by the handler, failed): its id no longer matches.
+            let Some(conn) = lookup(&mut self.slots, id) else {
+                continue;
+            };
+            let Some(read_closed) = conn.read_on.take() else {
+                continue;
+            };
+            match read_all(id, conn, &mut self.read_buf, read_closed, handler) {
+                Step::Keep => {}
+                Step::Again => read_on(&mut self.again, id, conn, read_closed),
+                Step::Free => {
+                    self.free(id);
+                }
+            }
         }
     }
 
@@ -571,6 +625,18 @@ fn connect_error(e: io::Error) -> Error {
     }
 }
 
+/// Queues a connection whose read budget ran out to be read on in the next turn (once, however
+/// often it ran out in this one).
+fn read_on<S>(again: &mut Vec<ConnId>, id: ConnId, conn: &mut Conn<S>, read_closed: bool) {
+    match &mut conn.read_on {
+        Some(closed) => *closed |= read_closed,
+        None => {
+            conn.read_on = Some(read_closed);
+            again.push(id);
+        }
+    }
+}
+
 fn lookup<S>(slots: &mut [Slot<S>], id: ConnId) -> Option<&mut Conn<S>> {
     let slot = slots.get_mut(id.index as usize)?;
     if slot.generation != id.generation {
@@ -629,7 +695,7 @@ fn read_all<S, F>(
 where
     F: FnMut(ConnId, &mut S, ConnEvent<'_>) -> Flow,
 {
-    loop {
+    for _ in 0..READS_PER_TURN {
         let Phase::Open(transport) = &mut conn.phase else {
             return Step::Keep;
         };
@@ -662,6 +728,7 @@ where
             return Step::Keep;
         }
     }
+    Step::Again
 }
 
 /// Runs received bytes through the connection and hands the events to the handler.
