@@ -10,8 +10,13 @@
 //!
 //! The tasks update shared atomic counters; `pump` just sleeps on the main thread (not a
 //! runtime worker) while the workers run.
-
-use std::path::Path;
+//!
+//! Over TLS ([`Target::Tls`]): `Docker::connect_with_ssl` (feature `ssl`: hyper-rustls,
+//! rustls with ring) with the directory's `key.pem`, `cert.pem` and `ca.pem`, as
+//! `DOCKER_TLS_VERIFY=1 DOCKER_CERT_PATH=DIR` would have it. Bollard keeps no idle
+//! connection (`pool_max_idle_per_host(0)`), so each stream is its own TCP connection and
+//! TLS session, as with the unix socket. A TCP connect does not fail when the sim's backlog
+//! is full (the SYN is retransmitted instead), so retries should stay at 0 there.
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -25,6 +30,7 @@ use tokio::runtime::Runtime;
 use crate::hist::{AtomicHistogram, Histogram};
 use crate::phase::{Streams, Tally};
 use crate::sys;
+use crate::target::Target;
 
 const RETRY_MIN: Duration = Duration::from_millis(1);
 const RETRY_MAX: Duration = Duration::from_millis(200);
@@ -51,16 +57,29 @@ pub struct Bollard {
 }
 
 impl Bollard {
-    pub fn new(path: &Path) -> Result<Bollard, String> {
+    pub fn new(target: &Target) -> Result<Bollard, String> {
         let runtime = Runtime::new().map_err(|e| e.to_string())?;
         // The sim speaks API 1.41 and refuses bollard's default 1.53 with a 400, as Docker
         // 20.10 would: negotiate, as a bollard user talking to an older daemon does.
         let docker = runtime.block_on(async {
-            let docker = Docker::connect_with_unix(
-                &path.to_string_lossy(),
-                120,
-                bollard::API_DEFAULT_VERSION,
-            )?;
+            let docker = match target {
+                Target::Unix(path) => Docker::connect_with_unix(
+                    &path.to_string_lossy(),
+                    120,
+                    bollard::API_DEFAULT_VERSION,
+                )?,
+                Target::Tls { url, certs } => {
+                    let (ca, cert, key) = Target::tls_files(certs);
+                    Docker::connect_with_ssl(
+                        url,
+                        &key,
+                        &cert,
+                        &ca,
+                        120,
+                        bollard::API_DEFAULT_VERSION,
+                    )?
+                }
+            };
             docker.negotiate_version().await
         });
         let docker = docker.map_err(|e| format!("bollard: {e}"))?;

@@ -2,12 +2,14 @@
 //! endpoint `/_sim/{counters,pause,resume}` that makes frame accounting exact.
 //!
 //! Uses dockstat's own blocking [`Client`]: these are a handful of requests per run, outside
-//! every measurement window.
+//! every measurement window. Over TLS, the control connection is TLS too (the sim has one
+//! listener per transport, each with its own counters).
 
-use std::path::Path;
 use std::time::Duration;
 
-use dockstat::engine::{ApiVersion, Client, Endpoint};
+use dockstat::engine::{ApiVersion, Client};
+
+use crate::target::Target;
 
 /// A snapshot of `GET /_sim/counters` (the fields the bench uses).
 #[derive(Clone, Copy, Debug, Default)]
@@ -22,8 +24,8 @@ pub struct Control {
 }
 
 impl Control {
-    pub fn new(socket: &Path) -> Result<Control, String> {
-        let mut client = Client::new(Endpoint::unix(socket)).map_err(|e| e.to_string())?;
+    pub fn new(target: &Target) -> Result<Control, String> {
+        let mut client = Client::new(target.endpoint()?).map_err(|e| e.to_string())?;
         // Listing 10,000 containers takes the sim a moment; nothing here should take longer.
         client.set_timeout(Some(Duration::from_secs(30)));
         Ok(Control { client })

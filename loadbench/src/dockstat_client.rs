@@ -3,15 +3,18 @@
 //! The engine is given the containers by id ([`Engine::watch`]): one stats stream each, as
 //! bollard is given them, without the `/events` subscription and listing an agent would use
 //! (`Selection::Running`).
+//!
+//! Over TLS ([`Target::Tls`]) the engine is the same; only its endpoint differs (rustls with
+//! ring, the server verified against `ca.pem`, the client certificate presented).
 
-use std::path::Path;
 use std::time::Instant;
 
-use dockstat::engine::{ApiVersion, Control, Endpoint, Engine, EngineConfig, Event, Selection};
+use dockstat::engine::{ApiVersion, Control, Engine, EngineConfig, Event, Selection};
 
 use crate::hist::Histogram;
 use crate::phase::{Streams, Tally};
 use crate::sys;
+use crate::target::Target;
 
 pub struct Dockstat {
     engine: Engine,
@@ -23,8 +26,8 @@ pub struct Dockstat {
 }
 
 impl Dockstat {
-    pub fn new(path: &Path, api: ApiVersion, n: usize) -> Result<Dockstat, String> {
-        let mut config = EngineConfig::new(Endpoint::unix(path));
+    pub fn new(target: &Target, api: ApiVersion, n: usize) -> Result<Dockstat, String> {
+        let mut config = EngineConfig::new(target.endpoint()?);
         config.api_version = Some(api);
         config.selection = Selection::Named(Vec::new());
         Ok(Dockstat {

@@ -12,22 +12,36 @@
 //! cannot hold a raw `\r`. So the frames are the `\n` bytes not preceded by `\r`; one bit per
 //! connection remembers whether its previous read ended with `\r`.
 //!
+//! Over TLS (`floor-tls`): a mio `TcpStream` with a bare rustls `ClientConnection` (ring, the
+//! same CA and client certificate as the others), as in rustls' `tlsclient-mio` example: on
+//! each event, write what rustls has to send, then `read_tls` until `WouldBlock` (rustls
+//! reads at most about 4 KiB per call, so a short read says nothing), `process_new_packets`,
+//! and count the frames in the plaintext. That is decryption and nothing else, the least a
+//! TLS client must do, so `dockstat-tls ÷ floor-tls` is dockstat's own work over TLS as
+//! `dockstat ÷ floor` is over the unix socket. It is only a transport under the same loop,
+//! which is why it exists; a TLS floor that needed its own loop would not be worth it.
+//!
 //! Latency is `n/a` for the floor, which parses nothing. The `floor-latency` variant finds
 //! `"read":"` in what it reads and parses that timestamp, for a reference latency (its CPU
 //! figure is then not the floor's).
 
 use std::io::{self, Read, Write};
-use std::path::{Path, PathBuf};
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use dockstat::engine::ApiVersion;
 use dockstat::stats::Timestamp;
-use mio::net::UnixStream;
+use mio::net::{TcpStream, UnixStream};
 use mio::{Events, Interest, Poll, Token};
+use rustls::ClientConnection;
+use rustls::pki_types::ServerName;
 
 use crate::hist::Histogram;
 use crate::phase::{Streams, Tally};
 use crate::sys;
+use crate::target::{self, Target};
 
 const READ_BUF_LEN: usize = 64 * 1024;
 /// Pacing of connects refused with EAGAIN (the sim's listen backlog is full): the same
@@ -35,8 +49,27 @@ const READ_BUF_LEN: usize = 64 * 1024;
 const RETRY_MIN: Duration = Duration::from_millis(1);
 const RETRY_MAX: Duration = Duration::from_millis(200);
 
+/// Where to connect.
+enum Dial {
+    Unix(PathBuf),
+    Tls {
+        addr: SocketAddr,
+        config: Arc<rustls::ClientConfig>,
+    },
+}
+
+enum Transport {
+    Unix(UnixStream),
+    Tls(Box<TlsConn>),
+}
+
+struct TlsConn {
+    tcp: TcpStream,
+    tls: ClientConnection,
+}
+
 struct Conn {
-    stream: UnixStream,
+    stream: Transport,
     /// The last byte read was `\r`.
     prev_cr: bool,
     /// A frame has arrived.
@@ -46,7 +79,7 @@ struct Conn {
 pub struct Floor {
     poll: Poll,
     events: Events,
-    path: PathBuf,
+    dial: Dial,
     api: ApiVersion,
     ids: Vec<String>,
     conns: Vec<Option<Conn>>,
@@ -62,11 +95,26 @@ pub struct Floor {
 }
 
 impl Floor {
-    pub fn new(path: &Path, api: ApiVersion, n: usize, latency: bool) -> Result<Floor, String> {
+    pub fn new(target: &Target, api: ApiVersion, n: usize, latency: bool) -> Result<Floor, String> {
+        let dial = match target {
+            Target::Unix(path) => Dial::Unix(path.clone()),
+            Target::Tls { url, certs } => {
+                let host = Target::tcp_addr(url);
+                let addr = host
+                    .to_socket_addrs()
+                    .map_err(|e| format!("{host}: {e}"))?
+                    .next()
+                    .ok_or_else(|| format!("{host}: no address"))?;
+                Dial::Tls {
+                    addr,
+                    config: target::rustls_config(certs)?,
+                }
+            }
+        };
         Ok(Floor {
             poll: Poll::new().map_err(|e| e.to_string())?,
             events: Events::with_capacity(1024),
-            path: path.to_owned(),
+            dial,
             api,
             ids: Vec::with_capacity(n),
             conns: Vec::with_capacity(n),
@@ -87,7 +135,16 @@ impl Floor {
     fn open_some(&mut self, now: Instant) {
         while self.next < self.ids.len() && self.retry_at.is_none_or(|at| now >= at) {
             let i = self.next;
-            match UnixStream::connect(&self.path) {
+            let connected = match &self.dial {
+                Dial::Unix(path) => UnixStream::connect(path).map(Transport::Unix),
+                Dial::Tls { addr, config } => TcpStream::connect(*addr).map(|tcp| {
+                    let name = ServerName::from(addr.ip());
+                    let tls = ClientConnection::new(Arc::clone(config), name)
+                        .expect("a client connection to an IP address");
+                    Transport::Tls(Box::new(TlsConn { tcp, tls }))
+                }),
+            };
+            match connected {
                 Ok(mut stream) => {
                     self.retry_at = None;
                     self.backoff = RETRY_MIN;
@@ -100,12 +157,25 @@ impl Floor {
                         self.request,
                         "GET {target} HTTP/1.1\r\nHost: docker\r\n\r\n"
                     );
-                    // A fresh socket's send buffer takes the whole request at once.
-                    let sent = stream.write(&self.request);
-                    let registered =
-                        self.poll
-                            .registry()
-                            .register(&mut stream, Token(i), Interest::READABLE);
+                    let registry = self.poll.registry();
+                    let (sent, registered) = match &mut stream {
+                        // A fresh socket's send buffer takes the whole request at once.
+                        Transport::Unix(s) => (
+                            s.write(&self.request),
+                            registry.register(s, Token(i), Interest::READABLE),
+                        ),
+                        // rustls holds the request until the handshake is done; the TCP
+                        // connect is still in progress: the first writable event sends the
+                        // ClientHello.
+                        Transport::Tls(t) => (
+                            t.tls.writer().write(&self.request),
+                            registry.register(
+                                &mut t.tcp,
+                                Token(i),
+                                Interest::READABLE | Interest::WRITABLE,
+                            ),
+                        ),
+                    };
                     match (sent, registered) {
                         (Ok(n), Ok(())) if n == self.request.len() => {
                             self.conns[i] = Some(Conn {
@@ -171,13 +241,18 @@ impl Streams for Floor {
                 let Some(conn) = self.conns[i].as_mut() else {
                     continue;
                 };
-                let outcome = read_all(
-                    conn,
-                    &mut self.buf,
-                    event.is_read_closed(),
-                    &mut self.tally,
-                    self.latency.as_mut(),
-                );
+                let outcome = match &mut conn.stream {
+                    Transport::Unix(_) => read_all(
+                        conn,
+                        &mut self.buf,
+                        event.is_read_closed(),
+                        &mut self.tally,
+                        self.latency.as_mut(),
+                    ),
+                    Transport::Tls(_) => {
+                        read_all_tls(conn, &mut self.buf, &mut self.tally, self.latency.as_mut())
+                    }
+                };
                 if let Err(why) = outcome {
                     // Dropping the stream closes the socket (and removes it from epoll).
                     self.conns[i] = None;
@@ -212,29 +287,97 @@ fn read_all(
     tally: &mut Tally,
     mut latency: Option<&mut Histogram>,
 ) -> Result<(), Option<io::Error>> {
+    let Transport::Unix(stream) = &mut conn.stream else {
+        unreachable!("read_all is for unix streams")
+    };
     loop {
-        let n = match conn.stream.read(buf) {
+        let n = match stream.read(buf) {
             Ok(0) => return Err(None),
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(Some(e)),
         };
-        let data = &buf[..n];
-        let frames = count_frames(data, &mut conn.prev_cr);
-        if frames > 0 {
-            tally.frames += frames;
-            if !conn.opened {
-                conn.opened = true;
-                tally.opened += 1;
-            }
-        }
-        if let Some(h) = latency.as_deref_mut() {
-            record_latency(data, h);
-        }
+        count(
+            &buf[..n],
+            &mut conn.prev_cr,
+            &mut conn.opened,
+            tally,
+            latency.as_deref_mut(),
+        );
         if n < buf.len() && !read_closed {
             return Ok(());
         }
+    }
+}
+
+/// [`read_all`] over TLS: sends what rustls has to send, reads the socket until `WouldBlock`
+/// and counts the frames in the plaintext.
+fn read_all_tls(
+    conn: &mut Conn,
+    buf: &mut [u8],
+    tally: &mut Tally,
+    mut latency: Option<&mut Histogram>,
+) -> Result<(), Option<io::Error>> {
+    let Transport::Tls(t) = &mut conn.stream else {
+        unreachable!("read_all_tls is for TLS streams")
+    };
+    let TlsConn { tcp, tls } = &mut **t;
+    loop {
+        while tls.wants_write() {
+            match tls.write_tls(tcp) {
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(Some(e)),
+            }
+        }
+        let eof = match tls.read_tls(tcp) {
+            Ok(0) => true,
+            Ok(_) => false,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(Some(e)),
+        };
+        let state = tls
+            .process_new_packets()
+            .map_err(|e| Some(io::Error::other(e)))?;
+        let mut left = state.plaintext_bytes_to_read();
+        while left > 0 {
+            let n = tls.reader().read(buf).map_err(Some)?;
+            left -= n;
+            count(
+                &buf[..n],
+                &mut conn.prev_cr,
+                &mut conn.opened,
+                tally,
+                latency.as_deref_mut(),
+            );
+        }
+        if eof || state.peer_has_closed() {
+            return Err(None);
+        }
+    }
+}
+
+/// Counts the frames (and for `floor-latency` records the latencies) of what a read gave.
+fn count(
+    data: &[u8],
+    prev_cr: &mut bool,
+    opened: &mut bool,
+    tally: &mut Tally,
+    latency: Option<&mut Histogram>,
+) {
+    let frames = count_frames(data, prev_cr);
+    if frames > 0 {
+        tally.frames += frames;
+        if !*opened {
+            *opened = true;
+            tally.opened += 1;
+        }
+    }
+    if let Some(h) = latency {
+        record_latency(data, h);
     }
 }
 

@@ -6,11 +6,20 @@
 //! - `dockstat`: dockstat's `Engine` on one thread, inline callback;
 //! - `bollard`: bollard 0.21, one tokio task per container.
 //!
+//! Each also runs over TLS as `floor-tls`, `dockstat-tls`, `bollard-tls` (and
+//! `floor-latency-tls`): the same sim, streams and procedure, but on a TLS listener at
+//! `tcp://127.0.0.1:PORT` that requires a client certificate (`dockerd --tlsverify`), with
+//! throwaway certificates (`dockstat::sim::certs`); each client verifies the server against
+//! `ca.pem` and presents `cert.pem`/`key.pem`, all rustls with ring.
+//!
 //! ```text
 //! dockstat-loadbench [run] --containers N --seconds S [--warmup S] [--phases floor,dockstat,bollard]
-//!                          [--interval-ms 1000] [--open-over-ms 0] [--split-chunks] [--strict]
+//!                          [--interval-ms 1000] [--open-over-ms 0] [--split-chunks] [--tls]
+//!                          [--strict]
 //! dockstat-loadbench sim --socket PATH --containers N --interval-ms MS [--split-chunks]
-//! dockstat-loadbench phase floor|floor-latency|dockstat|bollard --socket PATH --containers N
+//!                        [--tls DIR [--listen 127.0.0.1:0]]
+//! dockstat-loadbench phase floor|floor-latency|dockstat|bollard
+//!                          (--socket PATH | --url tcp://HOST:PORT --tls DIR) --containers N
 //!                          --warmup S --seconds S [--open-over-ms MS]
 //! ```
 //!
@@ -19,6 +28,13 @@
 //! streams, and with it their frames, evenly over that time (default: all at once, so each
 //! interval's frames arrive as one burst). `--strict` exits 1 if any client lost or
 //! duplicated a frame or had a stream error (CI runs a small bench with it).
+//!
+//! `--tls` makes the default phases `floor,dockstat,bollard,floor-tls,dockstat-tls,bollard-tls`
+//! and adds the TLS ratios (TLS against unix for dockstat, bollard against dockstat over TLS);
+//! naming a `-tls` phase in `--phases` is enough to set up TLS too. `sim --tls DIR` serves the
+//! unix socket and, from a second sim with the same containers, the TLS listener (client
+//! certificates required), using the certificates in DIR or generating them there if DIR has
+//! none; it prints `tls tcp://127.0.0.1:PORT` on stdout once both listen.
 //!
 //! `run` starts `sim` and each `phase` as child processes (see `run.rs`); `phase` prints one
 //! JSON line (see `phase.rs`).
@@ -33,17 +49,24 @@ mod hist;
 mod phase;
 mod run;
 mod sys;
+mod target;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use dockstat::sim::certs::{Pki, PkiOptions};
+use target::Target;
+
 const USAGE: &str = "\
 usage: dockstat-loadbench [run] --containers N --seconds S [--warmup S]
-                          [--phases floor,floor-latency,dockstat,bollard] [--interval-ms 1000]
-                          [--open-over-ms 0] [--split-chunks] [--strict]
+                          [--phases floor,floor-latency,dockstat,bollard[,NAME-tls…]]
+                          [--interval-ms 1000] [--open-over-ms 0] [--split-chunks] [--tls]
+                          [--strict]
        dockstat-loadbench sim --socket PATH --containers N --interval-ms MS [--split-chunks]
-       dockstat-loadbench phase floor|floor-latency|dockstat|bollard --socket PATH
+                          [--tls DIR [--listen 127.0.0.1:0]]
+       dockstat-loadbench phase floor|floor-latency|dockstat|bollard
+                          (--socket PATH | --url tcp://HOST:PORT --tls DIR)
                           --containers N --warmup S --seconds S [--open-over-ms MS]";
 
 fn main() -> ExitCode {
@@ -76,7 +99,12 @@ fn sim(args: &mut Args) -> Result<ExitCode, String> {
     let containers = args.number("--containers", None)?;
     let interval = Duration::from_millis(args.number("--interval-ms", Some(1000))?);
     let split_chunks = args.flag("--split-chunks");
+    let tls_dir: Option<PathBuf> = args.optional("--tls")?.map(PathBuf::from);
+    let listen = args.optional("--listen")?;
     args.done()?;
+    if listen.is_some() && tls_dir.is_none() {
+        return Err(format!("--listen goes with --tls\n{USAGE}"));
+    }
     sys::raise_nofile_limit().map_err(|e| format!("RLIMIT_NOFILE: {e}"))?;
     let config = dockstat::sim::SimConfig {
         containers: containers as usize,
@@ -84,14 +112,52 @@ fn sim(args: &mut Args) -> Result<ExitCode, String> {
         split_chunks,
         ..dockstat::sim::SimConfig::default()
     };
-    dockstat::sim::run(dockstat::sim::Listen::Unix(socket), config)
+    let Some(dir) = tls_dir else {
+        dockstat::sim::run(dockstat::sim::Listen::Unix(socket), config)
+            .map_err(|e| format!("sim: {e}"))?;
+        return Ok(ExitCode::SUCCESS);
+    };
+    let addr = listen.as_deref().unwrap_or("127.0.0.1:0");
+    let addr = addr.parse().map_err(|e| format!("--listen {addr}: {e}"))?;
+    let pki = match Pki::open(&dir).map_err(|e| e.to_string())? {
+        Some(pki) => pki,
+        None => Pki::generate(&dir, &PkiOptions::default())
+            .map_err(|e| format!("certificates in {}: {e}", dir.display()))?,
+    };
+    // Two sims with the same seed, so the same containers: one per listener, each with its
+    // own thread and counters (a sim has one listener). The one not in use is idle.
+    let unix = dockstat::sim::Sim::start(dockstat::sim::Listen::Unix(socket), config.clone())
         .map_err(|e| format!("sim: {e}"))?;
-    Ok(ExitCode::SUCCESS)
+    let tls = dockstat::sim::Sim::start(
+        dockstat::sim::Listen::Tls {
+            addr,
+            tls: pki.sim_tls(true),
+        },
+        config,
+    )
+    .map_err(|e| format!("sim over TLS: {e}"))?;
+    println!("tls {}", tls.url());
+    // Serve until killed.
+    let _keep = (unix, tls);
+    loop {
+        std::thread::park();
+    }
 }
 
 /// `phase NAME`: one client; one JSON line on stdout.
 fn phase(args: &mut Args) -> Result<ExitCode, String> {
-    let socket = args.value("--socket")?.into();
+    let target = match (
+        args.optional("--socket")?,
+        args.optional("--url")?,
+        args.optional("--tls")?,
+    ) {
+        (Some(socket), None, None) => Target::Unix(socket.into()),
+        (None, Some(url), Some(certs)) => Target::Tls {
+            url,
+            certs: certs.into(),
+        },
+        _ => return Err(format!("--socket, or --url and --tls\n{USAGE}")),
+    };
     let containers = args.number("--containers", None)? as usize;
     let warmup = Duration::from_secs_f64(args.seconds("--warmup", Some(3.0))?);
     let seconds = Duration::from_secs_f64(args.seconds("--seconds", Some(10.0))?);
@@ -99,7 +165,7 @@ fn phase(args: &mut Args) -> Result<ExitCode, String> {
     let name = args.positional().ok_or("phase: which one?")?;
     let phase_args = phase::PhaseArgs {
         name,
-        socket,
+        target,
         containers,
         warmup,
         seconds,
@@ -113,13 +179,19 @@ fn phase(args: &mut Args) -> Result<ExitCode, String> {
 
 /// `run`: the whole bench.
 fn run(args: &mut Args) -> Result<ExitCode, String> {
+    let tls = args.flag("--tls");
+    let default_phases = if tls {
+        "floor,dockstat,bollard,floor-tls,dockstat-tls,bollard-tls"
+    } else {
+        "floor,dockstat,bollard"
+    };
     let config = run::RunArgs {
         containers: args.number("--containers", Some(1000))? as usize,
         seconds: args.seconds("--seconds", Some(10.0))?,
         warmup: args.seconds("--warmup", Some(3.0))?,
         phases: args
             .optional("--phases")?
-            .unwrap_or_else(|| "floor,dockstat,bollard".to_owned())
+            .unwrap_or_else(|| default_phases.to_owned())
             .split(',')
             .map(str::to_owned)
             .collect(),
@@ -129,6 +201,11 @@ fn run(args: &mut Args) -> Result<ExitCode, String> {
         strict: args.flag("--strict"),
     };
     args.done()?;
+    if tls && !config.phases.iter().any(|p| p.ends_with("-tls")) {
+        return Err(format!(
+            "--tls: --phases names no TLS phase (floor-tls, dockstat-tls, bollard-tls)\n{USAGE}"
+        ));
+    }
     run::run(&config)
 }
 

@@ -10,8 +10,10 @@
 //!    the total received can be compared exactly with what the sim sent.
 //!
 //! The result is one JSON line on stdout.
+//!
+//! Every step is the same over TLS ([`Target::Tls`]): the listing, pause and drain go to the
+//! sim's TLS listener too, whose counters are its own.
 
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
@@ -19,6 +21,7 @@ use serde_json::json;
 use crate::control::Control;
 use crate::hist::Histogram;
 use crate::sys;
+use crate::target::Target;
 
 /// How long the streams may take to open before the phase goes on with those that did.
 const OPEN_TIMEOUT: Duration = Duration::from_secs(60);
@@ -66,8 +69,9 @@ pub trait Streams {
 /// `phase NAME …` arguments.
 #[derive(Clone, Debug)]
 pub struct PhaseArgs {
+    /// The client: `floor`, `floor-latency`, `dockstat` or `bollard`.
     pub name: String,
-    pub socket: PathBuf,
+    pub target: Target,
     pub containers: usize,
     pub warmup: Duration,
     pub seconds: Duration,
@@ -79,16 +83,16 @@ pub struct PhaseArgs {
 pub fn run(args: &PhaseArgs) -> Result<serde_json::Value, String> {
     let nofile = sys::raise_nofile_limit().map_err(|e| format!("RLIMIT_NOFILE: {e}"))?;
     let n = args.containers;
-    let mut control = Control::new(&args.socket)?;
+    let mut control = Control::new(&args.target)?;
     let api = control.api()?;
     let ids = control.container_ids(n)?;
     sys::trim_heap();
 
     let mut streams: Box<dyn Streams> = match args.name.as_str() {
-        "floor" => Box::new(crate::floor::Floor::new(&args.socket, api, n, false)?),
-        "floor-latency" => Box::new(crate::floor::Floor::new(&args.socket, api, n, true)?),
-        "dockstat" => Box::new(crate::dockstat_client::Dockstat::new(&args.socket, api, n)?),
-        "bollard" => Box::new(crate::bollard_client::Bollard::new(&args.socket)?),
+        "floor" => Box::new(crate::floor::Floor::new(&args.target, api, n, false)?),
+        "floor-latency" => Box::new(crate::floor::Floor::new(&args.target, api, n, true)?),
+        "dockstat" => Box::new(crate::dockstat_client::Dockstat::new(&args.target, api, n)?),
+        "bollard" => Box::new(crate::bollard_client::Bollard::new(&args.target)?),
         other => return Err(format!("unknown phase {other:?}")),
     };
     let rss_before = sys::rss_kib();
@@ -161,6 +165,7 @@ pub fn run(args: &PhaseArgs) -> Result<serde_json::Value, String> {
     let q = |p: f64| latency.as_ref().and_then(|h| h.quantile_us(p));
     Ok(json!({
         "phase": args.name,
+        "tls": args.target.is_tls(),
         "containers": n,
         "nofile": nofile,
         "opened": tally.opened,

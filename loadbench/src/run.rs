@@ -6,17 +6,24 @@
 //! sent to that phase (the phase pauses the sim and drains before exiting; the sim is resumed
 //! here before the next phase). A sim without the control endpoint (404) leaves "sent" n/a.
 //!
-//! Exits non-zero only when the harness fails (the sim or a phase process); missed targets are
-//! reported, not failed.
+//! TLS: a phase named `NAME-tls` runs the client `NAME` against the sim's TLS listener (see
+//! `main.rs`). The sim child then serves both (`sim --tls DIR`, certificates generated into
+//! DIR, a subdirectory of this run's temporary directory), and the TLS phases' counters,
+//! pause and resume go through a second control connection, over TLS, to the TLS listener.
+//!
+//! Exits non-zero only when the harness fails (the sim or a phase process), or with
+//! `--strict`; missed targets are reported, not failed.
 
+use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
-use std::process::{Child, Command, ExitCode, Stdio};
+use std::process::{Child, ChildStdout, Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
 use crate::control::{Control, Counters};
 use crate::sys;
+use crate::target::Target;
 
 /// `run` arguments.
 #[derive(Clone, Debug)]
@@ -36,11 +43,16 @@ pub struct RunArgs {
 /// How long the sim may take to answer `/_ping`.
 const SIM_START_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// The sim child: killed, and its socket removed, when dropped (on every path out of `run`).
+/// The sim child: killed, and its socket and certificates removed, when dropped (on every
+/// path out of `run`).
 struct SimProcess {
     child: Child,
     dir: PathBuf,
     socket: PathBuf,
+    /// The certificate directory (TLS only).
+    certs: Option<PathBuf>,
+    /// Kept open so that the sim never writes to a closed pipe.
+    stdout: Option<BufReader<ChildStdout>>,
 }
 
 impl Drop for SimProcess {
@@ -48,7 +60,18 @@ impl Drop for SimProcess {
         let _ = self.child.kill();
         let _ = self.child.wait();
         let _ = std::fs::remove_file(&self.socket);
+        if let Some(certs) = &self.certs {
+            let _ = std::fs::remove_dir_all(certs);
+        }
         let _ = std::fs::remove_dir(&self.dir);
+    }
+}
+
+/// A phase name: the client, and whether over TLS (`NAME-tls`).
+fn client_of(phase: &str) -> (&str, bool) {
+    match phase.strip_suffix("-tls") {
+        Some(client) => (client, true),
+        None => (phase, false),
     }
 }
 
@@ -68,6 +91,8 @@ pub fn run(args: &RunArgs) -> Result<ExitCode, String> {
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let socket = dir.join("sim.sock");
     let n = args.containers.to_string();
+    let tls = args.phases.iter().any(|p| client_of(p).1);
+    let certs = tls.then(|| dir.join("certs"));
 
     let mut sim_cmd = Command::new(&exe);
     sim_cmd.args(["sim", "--containers", &n, "--interval-ms"]);
@@ -78,18 +103,57 @@ pub fn run(args: &RunArgs) -> Result<ExitCode, String> {
     if args.split_chunks {
         sim_cmd.arg("--split-chunks");
     }
-    let child = sim_cmd
+    if let Some(certs) = &certs {
+        sim_cmd.arg("--tls").arg(certs);
+    }
+    let mut child = sim_cmd
         .stdin(Stdio::null())
-        .stdout(Stdio::null())
+        .stdout(if tls { Stdio::piped() } else { Stdio::null() })
         .spawn()
         .map_err(|e| format!("starting the sim: {e}"))?;
+    let stdout = child.stdout.take().map(BufReader::new);
     let mut sim = SimProcess {
         child,
         dir,
         socket: socket.clone(),
+        certs: certs.clone(),
+        stdout,
     };
-    let mut control = wait_for_sim(&mut sim)?;
+    // TLS: the sim's first line says where its TLS listener is, once both listen (a sim that
+    // fails first closes its stdout).
+    let tls_target = match (&mut sim.stdout, &certs) {
+        (Some(out), Some(certs)) => {
+            let mut line = String::new();
+            out.read_line(&mut line)
+                .map_err(|e| format!("reading the sim's TLS address: {e}"))?;
+            let Some(url) = line.trim().strip_prefix("tls ") else {
+                return Err(format!(
+                    "the sim did not say where it listens for TLS ({:?}, {})",
+                    line.trim(),
+                    match sim.child.try_wait() {
+                        Ok(Some(status)) => format!("it exited: {status}"),
+                        _ => "still running".to_owned(),
+                    }
+                ));
+            };
+            Some(Target::Tls {
+                url: url.to_owned(),
+                certs: certs.clone(),
+            })
+        }
+        _ => None,
+    };
+    let unix_target = Target::Unix(socket.clone());
+    let mut control = wait_for_sim(&mut sim, &unix_target)?;
     let have_counters = control.counters()?.is_some();
+    let mut tls_control = match &tls_target {
+        Some(t) => Some(wait_for_sim(&mut sim, t)?),
+        None => None,
+    };
+    let have_tls_counters = match &mut tls_control {
+        Some(c) => c.counters()?.is_some(),
+        None => false,
+    };
 
     println!(
         "dockstat-loadbench: {} containers, 1 frame / {} ms each, streams opened {}, {} s warm-up, \
@@ -114,16 +178,37 @@ pub fn run(args: &RunArgs) -> Result<ExitCode, String> {
             "n/a (the sim has no /_sim/counters)"
         },
     );
+    if let Some(Target::Tls { url, .. }) = &tls_target {
+        println!(
+            "TLS: {url}, client certificates required, verified against the generated CA \
+             (rustls with ring, ECDSA P-256 keys); frame accounting: {}",
+            if have_tls_counters {
+                "/_sim/counters"
+            } else {
+                "n/a"
+            }
+        );
+    }
 
     let mut outcomes = Vec::new();
     let mut harness_ok = true;
     for name in &args.phases {
+        let (client, over_tls) = client_of(name);
+        let (target, control, have_counters) = match (over_tls, &tls_target, &mut tls_control) {
+            (false, ..) => (&unix_target, &mut control, have_counters),
+            (true, Some(t), Some(c)) => (t, c, have_tls_counters),
+            (true, ..) => unreachable!("a -tls phase starts the TLS listener"),
+        };
         let before = control.counters()?;
         eprintln!("phase {name} …");
         let started = Instant::now();
-        let output = Command::new(&exe)
-            .args(["phase", name, "--containers", &n, "--socket"])
-            .arg(&socket)
+        let mut command = Command::new(&exe);
+        command.args(["phase", client, "--containers", &n]);
+        match target {
+            Target::Unix(socket) => command.arg("--socket").arg(socket),
+            Target::Tls { url, certs } => command.args(["--url", url]).arg("--tls").arg(certs),
+        };
+        let output = command
             .args(["--warmup", &args.warmup.to_string()])
             .args(["--seconds", &args.seconds.to_string()])
             .args(["--open-over-ms", &args.open_over_ms.to_string()])
@@ -184,15 +269,16 @@ pub fn run(args: &RunArgs) -> Result<ExitCode, String> {
     })
 }
 
-/// Waits until the sim answers `/_ping` (building 10,000 containers takes it a moment).
-fn wait_for_sim(sim: &mut SimProcess) -> Result<Control, String> {
+/// Waits until the sim answers `/_ping` at `target` (building 10,000 containers takes it a
+/// moment).
+fn wait_for_sim(sim: &mut SimProcess, target: &Target) -> Result<Control, String> {
     let start = Instant::now();
     loop {
         if let Ok(Some(status)) = sim.child.try_wait() {
             return Err(format!("the sim exited early ({status})"));
         }
-        if sim.socket.exists() {
-            let mut control = Control::new(&sim.socket)?;
+        if target.is_tls() || sim.socket.exists() {
+            let mut control = Control::new(target)?;
             if control.ping() {
                 return Ok(control);
             }
@@ -221,7 +307,7 @@ fn lost(o: &Outcome) -> Option<i64> {
 
 /// The table's columns: title and width.
 const COLUMNS: [(&str, usize); 17] = [
-    ("phase", 14),
+    ("phase", 17),
     ("open", 6),
     ("open s", 6),
     ("received", 9),
@@ -306,53 +392,104 @@ fn kib(bytes: f64) -> String {
     }
 }
 
+/// `(target …) ok|MISSED` for a unix figure; over TLS, where there is no target, the unix one
+/// for reference.
+fn target_note(unix: bool, target: &str, ok: bool) -> String {
+    match (unix, ok) {
+        (true, true) => format!("(target {target}) ok"),
+        (true, false) => format!("(target {target}) MISSED"),
+        (false, _) => format!("(no TLS target; unix: {target})"),
+    }
+}
+
 fn print_ratios(outcomes: &[Outcome]) {
     let get = |name: &str| outcomes.iter().find(|o| o.name == name);
-    let cpu = |name: &str| get(name).and_then(|o| num(&o.result, "cpu_us_per_frame"));
+    let field = |name: &str, key: &str| get(name).and_then(|o| num(&o.result, key));
+    let cpu = |name: &str| field(name, "cpu_us_per_frame");
     let check = |ok: bool| if ok { "ok" } else { "MISSED" };
+    let line = |what: String, value: String, note: String| {
+        let text = format!("{what:<42} {value:>10}   {note}");
+        println!("{}", text.trim_end());
+    };
     println!();
-    if let (Some(d), Some(f)) = (cpu("dockstat"), cpu("floor")) {
-        let r = d / f;
-        println!(
-            "dockstat ÷ floor   CPU per frame  {r:>7.2}   (target ≤ 1.25) {}",
-            check(r <= 1.25)
-        );
+    // CPU per frame: each client against the floor, TLS against unix, bollard against
+    // dockstat. The targets are for the unix socket; over TLS they are only shown beside.
+    for (a, b, target, unix) in [
+        ("dockstat", "floor", 1.25, true),
+        ("dockstat-tls", "floor-tls", 1.25, false),
+    ] {
+        if let (Some(x), Some(y)) = (cpu(a), cpu(b)) {
+            let r = x / y;
+            line(
+                format!("{a} ÷ {b} CPU per frame"),
+                format!("{r:.2}"),
+                target_note(unix, &format!("≤ {target}"), r <= target),
+            );
+        }
     }
-    if let (Some(b), Some(d)) = (cpu("bollard"), cpu("dockstat")) {
-        let r = b / d;
-        println!(
-            "bollard ÷ dockstat CPU per frame  {r:>7.2}   (target ≥ 6)    {}",
-            check(r >= 6.0)
-        );
+    for (client, what) in [
+        ("dockstat", "dockstat"),
+        ("floor", "rustls alone"),
+        ("bollard", "bollard"),
+    ] {
+        let tls = format!("{client}-tls");
+        if let (Some(t), Some(u)) = (cpu(&tls), cpu(client)) {
+            line(
+                format!("{tls} ÷ {client} CPU per frame"),
+                format!("{:.2}", t / u),
+                format!("(TLS: {:+.2} µs per frame, {what})", t - u),
+            );
+        }
     }
-    if let Some(rss) = get("dockstat").and_then(|o| num(&o.result, "rss_per_stream_bytes")) {
-        println!(
-            "dockstat RSS per stream     {:>12}   (target ≤ 4 KiB) {}",
-            kib(rss),
-            check(rss <= 4096.0)
-        );
+    for (b, d, unix) in [
+        ("bollard", "dockstat", true),
+        ("bollard-tls", "dockstat-tls", false),
+    ] {
+        if let (Some(x), Some(y)) = (cpu(b), cpu(d)) {
+            let r = x / y;
+            line(
+                format!("{b} ÷ {d} CPU per frame"),
+                format!("{r:.2}"),
+                target_note(unix, "≥ 6", r >= 6.0),
+            );
+        }
     }
-    if let Some(rss) = get("bollard").and_then(|o| num(&o.result, "rss_per_stream_bytes")) {
-        println!("bollard  RSS per stream     {:>12}", kib(rss));
+    for name in [
+        "dockstat",
+        "dockstat-tls",
+        "floor-tls",
+        "bollard",
+        "bollard-tls",
+    ] {
+        let Some(rss) = field(name, "rss_per_stream_bytes") else {
+            continue;
+        };
+        let note = match name {
+            "dockstat" => format!("(target ≤ 4 KiB) {}", check(rss <= 4096.0)),
+            "dockstat-tls" => "(no target: rustls' buffers per session)".to_owned(),
+            "floor-tls" => "(a bare rustls session and socket)".to_owned(),
+            _ => String::new(),
+        };
+        line(format!("{name} RSS per stream"), kib(rss), note);
     }
-    if let Some(p99) = get("dockstat").and_then(|o| num(&o.result, "p99_us")) {
-        println!(
-            "dockstat p99 latency        {:>9.0} µs   (target ≤ 1 ms) {}",
-            p99,
-            check(p99 <= 1000.0)
-        );
+    for (name, unix) in [("dockstat", true), ("dockstat-tls", false)] {
+        if let Some(p99) = field(name, "p99_us") {
+            line(
+                format!("{name} p99 latency"),
+                format!("{p99:.0} µs"),
+                target_note(unix, "≤ 1 ms", p99 <= 1000.0),
+            );
+        }
     }
     for o in outcomes {
         let lost = lost(o);
         let dup = num(&o.result, "duplicates").map(|d| d as i64);
         let shown = |x: Option<i64>| x.map_or("n/a".to_owned(), |x| x.to_string());
         let ok = lost.unwrap_or(0) == 0 && dup.unwrap_or(0) == 0;
-        println!(
-            "{:<14} frames lost/duplicated {}/{}   (target 0/0) {}",
-            o.name,
-            shown(lost),
-            shown(dup),
-            check(ok)
+        line(
+            format!("{} frames lost/duplicated", o.name),
+            format!("{}/{}", shown(lost), shown(dup)),
+            format!("(target 0/0) {}", check(ok)),
         );
     }
 }
