@@ -7,9 +7,11 @@
 //! - [`watch`]: the engine: discovery, one stream per container, reconnects, staleness.
 //! - [`queue`]: the engine on its own thread, a bounded queue to a slow consumer.
 //! - [`limits`]: the open-files limit.
+//! - [`histogram`]: the engine's timing histograms (frame processing time, delivery lag).
 
 pub mod client;
 pub mod endpoint;
+pub mod histogram;
 pub mod limits;
 pub mod queue;
 pub mod reactor;
@@ -19,6 +21,7 @@ pub mod watch;
 
 pub use client::{Client, Response};
 pub use endpoint::{Address, DEFAULT_HOST, Endpoint};
+pub use histogram::{DecodeErrorCounts, EngineMetrics, HISTOGRAM_BUCKETS, Histogram};
 pub use queue::{Spawned, Update, Updates, spawn};
 pub use reactor::{ConnEvent, ConnId, Flow, Reactor};
 pub use version::ApiVersion;

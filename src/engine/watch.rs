@@ -35,6 +35,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use super::endpoint::Endpoint;
+use super::histogram::{DecodeErrorCounts, EngineMetrics};
 use super::limits::FileLimit;
 use super::reactor::{ConnEvent, ConnId, Flow, Reactor};
 use super::version::ApiVersion;
@@ -199,6 +200,8 @@ pub struct Counters {
     /// Body bytes received on stats streams.
     pub bytes: u64,
     pub decode_errors: u64,
+    /// [`Counters::decode_errors`] by kind.
+    pub decode_errors_by_kind: DecodeErrorCounts,
     pub stream_errors: u64,
     pub reconnects: u64,
     /// Connect attempts that found no free file descriptor.
@@ -343,6 +346,7 @@ pub struct Engine {
     scratch: Vec<u8>,
     decoder: FrameDecoder,
     counters: Counters,
+    metrics: EngineMetrics,
     files: FileLimit,
     stop: Arc<AtomicBool>,
     waker: Arc<mio::Waker>,
@@ -411,6 +415,7 @@ impl Engine {
             scratch: Vec::with_capacity(8192),
             decoder: FrameDecoder::new(),
             counters: Counters::default(),
+            metrics: EngineMetrics::default(),
             files,
             stop: Arc::new(AtomicBool::new(false)),
             waker,
@@ -457,6 +462,11 @@ impl Engine {
             c.stale += usize::from(s.stale);
         }
         c
+    }
+
+    /// The engine's timing histograms: per-frame processing time and daemon-to-delivery lag.
+    pub fn metrics(&self) -> &EngineMetrics {
+        &self.metrics
     }
 
     /// The containers watched now (not those waiting beyond [`EngineConfig::max_streams`]).
@@ -569,6 +579,7 @@ impl Engine {
                 scratch,
                 decoder,
                 counters,
+                metrics,
                 config,
                 ..
             } = self;
@@ -578,9 +589,12 @@ impl Engine {
                 scratch,
                 decoder,
                 counters,
+                metrics,
                 config,
                 later: &mut later,
                 now: None,
+                wall: None,
+                last_frame_end: None,
             };
             reactor
                 .poll(wait, &mut |conn, owner, event| {
@@ -1161,11 +1175,16 @@ struct Parts<'e> {
     scratch: &'e mut Vec<u8>,
     decoder: &'e mut FrameDecoder,
     counters: &'e mut Counters,
+    metrics: &'e mut EngineMetrics,
     config: &'e EngineConfig,
     later: &'e mut Later,
     /// The time of this turn's events, read at the first that needs it: one clock read per
     /// turn, not per event.
     now: Option<Instant>,
+    /// The wall clock (ns since the epoch) at `now`, read at the turn's first frame.
+    wall: Option<i64>,
+    /// When the last frame of this turn was delivered (one clock read per frame).
+    last_frame_end: Option<Instant>,
 }
 
 impl Parts<'_> {
@@ -1313,10 +1332,14 @@ impl Parts<'_> {
             }
             ConnEvent::Body(data) => {
                 self.counters.bytes += data.len() as u64;
+                let turn = *self.now.get_or_insert_with(Instant::now);
                 let platform = stream.platform;
                 let container = &stream.container;
                 let decoder = &mut *self.decoder;
                 let counters = &mut *self.counters;
+                let metrics = &mut *self.metrics;
+                let wall = &mut self.wall;
+                let mut last = self.last_frame_end.unwrap_or(turn);
                 let mut failure = None;
                 let mut frames = 0u64;
                 let pushed = stream.splitter.push(data, &mut |frame| {
@@ -1332,13 +1355,29 @@ impl Parts<'_> {
                                 sample: &sample,
                                 derived: &derived,
                             });
+                            // One clock read per frame, a few integer operations per
+                            // histogram; the wall clock is read once per turn.
+                            let end = Instant::now();
+                            metrics
+                                .frame_time
+                                .record(end.saturating_duration_since(last).as_nanos() as u64);
+                            last = end;
+                            if !sample.read.is_zero() {
+                                let at = *wall.get_or_insert_with(wall_nanos)
+                                    + end.saturating_duration_since(turn).as_nanos() as i64;
+                                let lag = at.saturating_sub(sample.read.unix_nanos());
+                                metrics.lag.record(lag.max(0) as u64);
+                            }
                         }
                         Err(fail) => failure = Some(fail),
                     }
                 });
+                if frames > 0 {
+                    self.last_frame_end = Some(last);
+                }
                 counters.frames += frames;
                 if frames > 0 {
-                    stream.last_frame = *self.now.get_or_insert_with(Instant::now);
+                    stream.last_frame = turn;
                     stream.stale = false;
                     stream.attempts = 0;
                 }
@@ -1346,6 +1385,7 @@ impl Parts<'_> {
                     (Err(e), _) => Some(Error::new(ErrorKind::Protocol(ProtocolError::Frame(e)))),
                     (_, Some(fail)) => {
                         counters.decode_errors += 1;
+                        counters.decode_errors_by_kind.add(fail.kind);
                         let mut e = Error::new(ErrorKind::Decode(fail.kind));
                         e.set_offset(fail.at as u64);
                         Some(e)
@@ -1455,6 +1495,13 @@ impl Parts<'_> {
         self.later.streams.push((slot, step));
         Flow::Close
     }
+}
+
+/// The wall clock in nanoseconds since the Unix epoch.
+fn wall_nanos() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as i64)
 }
 
 /// A container asked for by name, before its first sample tells its id.
