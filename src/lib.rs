@@ -19,6 +19,8 @@
 //!     chunked  chunked transfer coding decoder, payload borrowed from the input
 //!   stats    frames out of the body, each decoded into a Sample, and the docker stats math
 //! api        typed container and image listings
+//! prom       Prometheus / OpenMetrics exposition of samples and engine metrics, and a
+//!            small scrape server on its own thread
 //! sim        (feature "sim") a simulated Docker daemon for tests, benchmarks and demos
 //! ```
 //!
@@ -42,6 +44,7 @@ pub mod conn;
 pub mod engine;
 pub mod error;
 pub mod http;
+pub mod prom;
 pub mod stats;
 
 #[cfg(feature = "sim")]

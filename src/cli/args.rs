@@ -14,6 +14,7 @@ use dockstat::sim::{Cgroup, Churn, Listen, SimConfig};
 use super::get::GetOpts;
 use super::hosts::HostOpts;
 use super::list::ListOpts;
+use super::serve::ServeOpts;
 use super::stats::{SortKey, StatsOpts};
 
 /// Options of the embedded simulated daemon (`--sim N`).
@@ -28,6 +29,8 @@ pub(crate) enum Command {
     Ps(ListOpts),
     Images(ListOpts),
     Stats(StatsOpts),
+    /// A Prometheus / OpenMetrics endpoint.
+    Serve(ServeOpts),
     /// Run the simulated daemon in the foreground (over TLS with `tls`; then `listen` is TCP).
     Sim {
         listen: Listen,
@@ -68,6 +71,7 @@ fn parse_inner(args: impl IntoIterator<Item = OsString>) -> Result<Cli, lexopt::
     let mut get = GetOpts::default();
     let mut list = ListOpts::default();
     let mut stats = StatsOpts::default();
+    let mut serve = ServeOpts::default();
     let mut socket: Option<PathBuf> = None;
     let mut listen: Option<SocketAddr> = None;
     let mut tls_dir: Option<PathBuf> = None;
@@ -152,6 +156,18 @@ fn parse_inner(args: impl IntoIterator<Item = OsString>) -> Result<Cli, lexopt::
                     stats.max_streams = Some(number(&mut parser)?)
                 }
                 (Some("stats"), Long("format")) => stats.format = Some(parser.value()?.string()?),
+                (Some("serve"), Long("listen")) => serve.listen = number(&mut parser)?,
+                (Some("serve"), Long("with-image")) => serve.with_image = true,
+                (Some("serve"), Long("label-allowlist")) => {
+                    let list = parser.value()?.string()?;
+                    serve.label_allowlist.extend(
+                        list.split(',')
+                            .map(str::trim)
+                            .filter(|k| !k.is_empty())
+                            .map(String::from),
+                    );
+                }
+                (Some("serve"), Long("timeout")) => serve.timeout = seconds(&mut parser)?,
                 (Some("sim"), Long("socket")) => socket = Some(parser.value()?.into()),
                 (Some("sim"), Long("listen")) => listen = Some(number(&mut parser)?),
                 (Some("sim"), Long("tls-verify-client")) => tls_verify_client = true,
@@ -185,6 +201,12 @@ fn parse_inner(args: impl IntoIterator<Item = OsString>) -> Result<Cli, lexopt::
         Some("stats") => {
             stats.containers = positionals;
             Command::Stats(stats)
+        }
+        Some("serve") => {
+            if let Some(extra) = positionals.first() {
+                return Err(format!("serve takes no arguments (got {extra:?})").into());
+            }
+            Command::Serve(serve)
         }
         Some("sim") => {
             sim_containers.get_or_insert(3);

@@ -6,6 +6,7 @@ mod format;
 mod get;
 mod hosts;
 mod list;
+mod serve;
 mod signals;
 mod stats;
 mod units;
@@ -49,7 +50,18 @@ Commands:
                         --max-streams N    stream at most N containers at once; the rest
                                            wait and take the place of those that go
                       F: table (default), json, ndjson (one line of raw numbers per
-                         sample, for pipes), or a template like ps
+                         sample, for pipes), prometheus (with --no-stream: one exposition
+                         in the Prometheus text format), or a template like ps
+  serve [--listen ADDR] [--with-image] [--label-allowlist K1,K2] [--timeout S]
+                      serve /metrics for Prometheus (text format 0.0.4, or OpenMetrics
+                      1.0 when the scraper's Accept asks for it): every running container
+                      of every host, and the engine's own metrics
+                        --listen ADDR      address to serve on (default 127.0.0.1:9323)
+                        --with-image       add an image label
+                        --label-allowlist K1,K2
+                                           container labels to add, as label_<key>
+                        --timeout S        close clients that send no complete request
+                                           (or stop reading) for S seconds (default 5)
   sim [--socket PATH | --listen ADDR] [-n N] [--cgroup v1|v2] [--interval S] [--stopped N]
       [--churn S] [--split] [--tls DIR [--tls-verify-client]]
                       run the simulated Docker daemon in the foreground
@@ -216,7 +228,11 @@ fn run(cli: Cli) -> Result<i32, Failure> {
             out.flush().map_err(Failure::Output)?;
             Ok(0)
         }
+        Command::Stats(opts) if opts.format.as_deref() == Some("prometheus") => {
+            serve::once(endpoints, opts)
+        }
         Command::Stats(opts) => stats::stats(endpoints, opts),
+        Command::Serve(opts) => serve::serve(endpoints, opts),
         Command::Help | Command::Version | Command::Sim { .. } => Ok(0),
     }
 }

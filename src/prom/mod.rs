@@ -1,0 +1,699 @@
+//! Prometheus and OpenMetrics exposition of the engine's samples and its own metrics.
+//!
+//! The engine thread feeds an [`Exporter`] from its handler ([`Exporter::on_event`]): each
+//! sample's few numbers become a [`Row`] kept aside without a lock, and after each reactor
+//! turn [`Exporter::publish`] moves the turn's rows into a [`SharedTable`] under one lock
+//! (O(rows changed)). A reader — the scrape [`server`] on its own thread, or a one-off —
+//! copies the table out under the lock ([`SharedTable::snapshot`]: a copy of small rows and
+//! a reference count per row, about a millisecond for 10,000 containers) and renders outside
+//! it ([`render`]), so a scrape never holds up frames for longer than that copy.
+//!
+//! Per container (labels `host`, `id`, `name`, optionally `image` and `label_<key>`):
+//! `dockstat_container_cpu_seconds_total`, `_cpu_percent`, `_memory_used_bytes`,
+//! `_memory_limit_bytes`, `_memory_cache_bytes`, `_network_receive_bytes_total`,
+//! `_network_transmit_bytes_total`, `_block_read_bytes_total`, `_block_write_bytes_total`,
+//! `_pids`. Counters are the daemon's raw cumulative counters: when a container restarts they
+//! go back, which Prometheus treats as a counter reset. A container that is stale or gone is
+//! not exposed; a stale one comes back with its next sample.
+//!
+//! Engine self-metrics: `dockstat_engine_*` gauges of streams by state, counters of frames,
+//! bytes, decode errors by kind, stream errors and reconnects, and the histograms of per-frame
+//! processing time and daemon-to-delivery lag ([`crate::engine::EngineMetrics`]).
+
+pub mod server;
+
+use std::fmt::Write as _;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use crate::engine::{Counters, Engine, EngineMetrics, Event, Gone, HISTOGRAM_BUCKETS, Histogram};
+
+/// Which exposition format to write.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExpositionFormat {
+    /// The Prometheus text format, version 0.0.4.
+    Text,
+    /// OpenMetrics 1.0.0 text.
+    OpenMetrics,
+}
+
+impl ExpositionFormat {
+    /// OpenMetrics when an `Accept` header asks for `application/openmetrics-text`, else the
+    /// Prometheus text format.
+    pub fn from_accept(accept: Option<&[u8]>) -> ExpositionFormat {
+        match accept {
+            Some(a) if contains_ignore_case(a, b"application/openmetrics-text") => {
+                ExpositionFormat::OpenMetrics
+            }
+            _ => ExpositionFormat::Text,
+        }
+    }
+
+    /// The `Content-Type` of a response in this format.
+    pub fn content_type(self) -> &'static str {
+        match self {
+            ExpositionFormat::Text => "text/plain; version=0.0.4; charset=utf-8",
+            ExpositionFormat::OpenMetrics => {
+                "application/openmetrics-text; version=1.0.0; charset=utf-8"
+            }
+        }
+    }
+}
+
+fn contains_ignore_case(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|w| w.eq_ignore_ascii_case(needle))
+}
+
+/// What the per-container series carry besides `host`, `id` and `name`.
+#[derive(Clone, Debug, Default)]
+pub struct ExporterConfig {
+    /// The `host` label of each of the engine's hosts, by index (their URLs).
+    pub hosts: Vec<String>,
+    /// Add an `image` label.
+    pub with_image: bool,
+    /// Container labels to expose, by key, as `label_<key>` with every character other than
+    /// ASCII letters, digits and `_` replaced by `_` (the first of two keys that sanitize
+    /// alike wins).
+    pub label_allowlist: Vec<String>,
+}
+
+/// One container's latest numbers.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Row {
+    /// The rendered label set (`host="…",id="…",name="…"`), escaped.
+    pub labels: Arc<str>,
+    /// `cpu_stats.cpu_usage.total_usage` in nanoseconds.
+    pub cpu_nanos: u64,
+    pub cpu_percent: f64,
+    pub mem_used: u64,
+    pub mem_limit: u64,
+    /// `memory_stats.stats.cache` (cgroup v1), else `inactive_file`, when the frame has one.
+    pub mem_cache: Option<u64>,
+    pub net_rx: u64,
+    pub net_tx: u64,
+    pub block_read: u64,
+    pub block_write: u64,
+    pub pids: u64,
+}
+
+#[derive(Debug, Default)]
+struct Table {
+    /// By container key.
+    rows: Vec<Option<Row>>,
+    counters: Counters,
+    metrics: Option<EngineMetrics>,
+}
+
+/// The table shared between the engine thread (writer) and the readers.
+#[derive(Debug, Default)]
+pub struct SharedTable {
+    table: Mutex<Table>,
+}
+
+impl SharedTable {
+    fn lock(&self) -> MutexGuard<'_, Table> {
+        self.table.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A copy of everything, taken under the lock (rows are a few dozen bytes each).
+    pub fn snapshot(&self) -> Snapshot {
+        let table = self.lock();
+        Snapshot {
+            rows: table.rows.iter().flatten().cloned().collect(),
+            counters: table.counters,
+            metrics: table.metrics,
+        }
+    }
+}
+
+/// What [`render`] renders.
+#[derive(Clone, Debug, Default)]
+pub struct Snapshot {
+    pub rows: Vec<Row>,
+    pub counters: Counters,
+    /// `None`: no engine metrics (they are not rendered).
+    pub metrics: Option<EngineMetrics>,
+}
+
+#[derive(Debug)]
+struct Meta {
+    id: String,
+    name: String,
+    labels: Arc<str>,
+}
+
+/// Turns engine events into rows of a [`SharedTable`]; lives on the engine's thread.
+#[derive(Debug)]
+pub struct Exporter {
+    config: ExporterConfig,
+    /// Sanitized label names of `label_allowlist`, in the same order (`None`: a duplicate).
+    label_names: Vec<Option<String>>,
+    /// By container key: the label set rendered for it.
+    meta: Vec<Option<Meta>>,
+    /// Rows changed since the last publish (`None`: the row goes).
+    pending: Vec<(u32, Option<Row>)>,
+    shared: Arc<SharedTable>,
+}
+
+impl Exporter {
+    pub fn new(config: ExporterConfig) -> Exporter {
+        let mut seen = Vec::new();
+        let label_names = config
+            .label_allowlist
+            .iter()
+            .map(|k| {
+                let name = format!("label_{}", sanitize_label_name(k));
+                (!seen.contains(&name)).then(|| {
+                    seen.push(name.clone());
+                    name
+                })
+            })
+            .collect();
+        Exporter {
+            config,
+            label_names,
+            meta: Vec::new(),
+            pending: Vec::new(),
+            shared: Arc::new(SharedTable::default()),
+        }
+    }
+
+    /// The table the rows are published to.
+    pub fn shared(&self) -> Arc<SharedTable> {
+        Arc::clone(&self.shared)
+    }
+
+    /// Takes in one engine event (no lock, no allocation per sample unless the container's
+    /// id or name changed).
+    pub fn on_event(&mut self, event: &Event<'_>) {
+        match *event {
+            Event::Sample {
+                container,
+                sample,
+                derived,
+            } => {
+                let key = container.key as usize;
+                if self.meta.len() <= key {
+                    self.meta.resize_with(key + 1, || None);
+                }
+                let id = if sample.id.is_empty() {
+                    container.id.as_str()
+                } else {
+                    sample.id
+                };
+                let name = match sample.name.strip_prefix('/').unwrap_or(sample.name) {
+                    "" => container.name.as_str(),
+                    n => n,
+                };
+                let fresh = matches!(&self.meta[key], Some(m) if m.id == id && m.name == name);
+                if !fresh {
+                    let labels = self.label_set(container, id, name);
+                    self.meta[key] = Some(Meta {
+                        id: id.to_string(),
+                        name: name.to_string(),
+                        labels: labels.into(),
+                    });
+                }
+                let Some(meta) = &self.meta[key] else { return };
+                // Windows frames count CPU in 100 ns units.
+                let cpu_unit = if sample.num_procs > 0 { 100 } else { 1 };
+                let row = Row {
+                    labels: Arc::clone(&meta.labels),
+                    cpu_nanos: sample.cpu.total_usage.saturating_mul(cpu_unit),
+                    cpu_percent: derived.cpu_percent,
+                    mem_used: derived.mem_used as u64,
+                    mem_limit: derived.mem_limit as u64,
+                    mem_cache: sample.memory.cache.or(sample.memory.inactive_file),
+                    net_rx: derived.net_rx,
+                    net_tx: derived.net_tx,
+                    block_read: derived.block_read,
+                    block_write: derived.block_write,
+                    pids: derived.pids,
+                };
+                self.pending.push((container.key, Some(row)));
+            }
+            Event::Stale(c) => self.pending.push((c.key, None)),
+            // A one-off's containers go once sampled: their rows stay, to be printed.
+            Event::Gone {
+                why: Gone::Done, ..
+            } => {}
+            Event::Gone { container, .. } => {
+                if let Some(m) = self.meta.get_mut(container.key as usize) {
+                    *m = None;
+                }
+                self.pending.push((container.key, None));
+            }
+            Event::Added(_) | Event::Error { .. } => {}
+        }
+    }
+
+    /// Publishes the rows changed since the last call, under one lock; with an engine, its
+    /// counters and histograms too ([`Engine::counters`] walks every stream: call it with an
+    /// engine a few times a second, not every turn).
+    pub fn publish(&mut self, engine: Option<&Engine>) {
+        let counters = engine.map(|e| (e.counters(), *e.metrics()));
+        if self.pending.is_empty() && counters.is_none() {
+            return;
+        }
+        let mut table = self.shared.lock();
+        for (key, row) in self.pending.drain(..) {
+            let key = key as usize;
+            if table.rows.len() <= key {
+                table.rows.resize_with(key + 1, || None);
+            }
+            table.rows[key] = row;
+        }
+        if let Some((counters, metrics)) = counters {
+            table.counters = counters;
+            table.metrics = Some(metrics);
+        }
+    }
+
+    fn label_set(&self, c: &crate::engine::Container, id: &str, name: &str) -> String {
+        let mut s = String::with_capacity(128);
+        let host = self.config.hosts.get(c.host).map_or("", String::as_str);
+        push_label(&mut s, "host", host);
+        push_label(&mut s, "id", id);
+        push_label(&mut s, "name", name);
+        if self.config.with_image {
+            push_label(&mut s, "image", &c.image);
+        }
+        for (key, label) in self.config.label_allowlist.iter().zip(&self.label_names) {
+            let Some(label) = label else { continue };
+            if let Some((_, v)) = c.labels.iter().find(|(k, _)| k == key) {
+                push_label(&mut s, label, v);
+            }
+        }
+        s
+    }
+}
+
+/// A label key as a Prometheus label name: every character other than `[A-Za-z0-9_]` is `_`.
+pub fn sanitize_label_name(key: &str) -> String {
+    key.chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect()
+}
+
+/// Appends `name="value"` (with a leading comma unless first), the value escaped as both
+/// formats require: backslash, double quote and newline.
+fn push_label(out: &mut String, name: &str, value: &str) {
+    if !out.is_empty() {
+        out.push(',');
+    }
+    out.push_str(name);
+    out.push_str("=\"");
+    for c in value.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Counter,
+    Gauge,
+}
+
+enum Value {
+    Int(u64),
+    Float(f64),
+}
+
+/// Container families: name (counters with `_total`), kind, help, value.
+type Family = (&'static str, Kind, &'static str, fn(&Row) -> Option<Value>);
+
+const CONTAINER_FAMILIES: &[Family] = &[
+    (
+        "dockstat_container_cpu_seconds_total",
+        Kind::Counter,
+        "CPU time used by the container (cpu_stats.cpu_usage.total_usage).",
+        |r| Some(Value::Float(r.cpu_nanos as f64 / 1e9)),
+    ),
+    (
+        "dockstat_container_cpu_percent",
+        Kind::Gauge,
+        "CPU percent as docker stats shows it (100 = one CPU).",
+        |r| Some(Value::Float(r.cpu_percent)),
+    ),
+    (
+        "dockstat_container_memory_used_bytes",
+        Kind::Gauge,
+        "Memory used without the page cache, as docker stats shows it.",
+        |r| Some(Value::Int(r.mem_used)),
+    ),
+    (
+        "dockstat_container_memory_limit_bytes",
+        Kind::Gauge,
+        "Memory limit.",
+        |r| Some(Value::Int(r.mem_limit)),
+    ),
+    (
+        "dockstat_container_memory_cache_bytes",
+        Kind::Gauge,
+        "Page cache (memory_stats.stats.cache, else inactive_file).",
+        |r| r.mem_cache.map(Value::Int),
+    ),
+    (
+        "dockstat_container_network_receive_bytes_total",
+        Kind::Counter,
+        "Bytes received over all interfaces.",
+        |r| Some(Value::Int(r.net_rx)),
+    ),
+    (
+        "dockstat_container_network_transmit_bytes_total",
+        Kind::Counter,
+        "Bytes sent over all interfaces.",
+        |r| Some(Value::Int(r.net_tx)),
+    ),
+    (
+        "dockstat_container_block_read_bytes_total",
+        Kind::Counter,
+        "Bytes read from block devices.",
+        |r| Some(Value::Int(r.block_read)),
+    ),
+    (
+        "dockstat_container_block_write_bytes_total",
+        Kind::Counter,
+        "Bytes written to block devices.",
+        |r| Some(Value::Int(r.block_write)),
+    ),
+    (
+        "dockstat_container_pids",
+        Kind::Gauge,
+        "Processes and threads in the container.",
+        |r| Some(Value::Int(r.pids)),
+    ),
+];
+
+/// Renders a snapshot in `format`, appending to `out`.
+pub fn render(snap: &Snapshot, format: ExpositionFormat, out: &mut Vec<u8>) {
+    let mut s = String::with_capacity(snap.rows.len() * 1200 + 8192);
+    let om = format == ExpositionFormat::OpenMetrics;
+    for &(name, kind, help, value) in CONTAINER_FAMILIES {
+        header(&mut s, om, name, kind, help);
+        for row in &snap.rows {
+            let Some(v) = value(row) else { continue };
+            s.push_str(name);
+            s.push('{');
+            s.push_str(&row.labels);
+            s.push_str("} ");
+            push_value(&mut s, v);
+            s.push('\n');
+        }
+    }
+    if let Some(metrics) = &snap.metrics {
+        render_engine(&mut s, om, &snap.counters, metrics, snap.rows.len());
+    }
+    if om {
+        s.push_str("# EOF\n");
+    }
+    out.extend_from_slice(s.as_bytes());
+}
+
+fn header(s: &mut String, om: bool, name: &str, kind: Kind, help: &str) {
+    // OpenMetrics names the counter family without `_total`.
+    let family = match kind {
+        Kind::Counter if om => name.strip_suffix("_total").unwrap_or(name),
+        _ => name,
+    };
+    let kind = match kind {
+        Kind::Counter => "counter",
+        Kind::Gauge => "gauge",
+    };
+    let _ = writeln!(s, "# HELP {family} {help}\n# TYPE {family} {kind}");
+}
+
+fn push_value(s: &mut String, v: Value) {
+    match v {
+        Value::Int(n) => {
+            let _ = write!(s, "{n}");
+        }
+        Value::Float(x) => push_float(s, x),
+    }
+}
+
+fn push_float(s: &mut String, x: f64) {
+    if x.is_nan() {
+        s.push_str("NaN");
+    } else if x.is_infinite() {
+        s.push_str(if x > 0.0 { "+Inf" } else { "-Inf" });
+    } else if x == x.trunc() && x.abs() < 1e15 {
+        // `1.0`, not `1`: the same float either way, and unambiguous.
+        let _ = write!(s, "{x:.1}");
+    } else {
+        let _ = write!(s, "{x}");
+    }
+}
+
+fn render_engine(s: &mut String, om: bool, c: &Counters, m: &EngineMetrics, rows: usize) {
+    let gauges: [(&str, &str, usize); 7] = [
+        ("dockstat_engine_streams", "Containers watched.", c.streams),
+        (
+            "dockstat_engine_streams_open",
+            "Streams with a connection delivering frames.",
+            c.open,
+        ),
+        (
+            "dockstat_engine_streams_connecting",
+            "Streams whose connection is being opened.",
+            c.connecting,
+        ),
+        (
+            "dockstat_engine_streams_reconnecting",
+            "Streams waiting to reconnect.",
+            c.reconnecting,
+        ),
+        (
+            "dockstat_engine_streams_stale",
+            "Streams without a frame for the stale timeout.",
+            c.stale,
+        ),
+        (
+            "dockstat_engine_streams_capped",
+            "Containers not watched because of max_streams.",
+            c.capped,
+        ),
+        (
+            "dockstat_exporter_containers",
+            "Containers in this exposition.",
+            rows,
+        ),
+    ];
+    for (name, help, v) in gauges {
+        header(s, om, name, Kind::Gauge, help);
+        let _ = writeln!(s, "{name} {v}");
+    }
+    let counters: [(&str, &str, u64); 4] = [
+        (
+            "dockstat_engine_frames_total",
+            "Stats frames decoded.",
+            c.frames,
+        ),
+        (
+            "dockstat_engine_received_bytes_total",
+            "Body bytes received on stats streams.",
+            c.bytes,
+        ),
+        (
+            "dockstat_engine_stream_errors_total",
+            "Stream failures (each is followed by a reconnect).",
+            c.stream_errors,
+        ),
+        (
+            "dockstat_engine_reconnects_total",
+            "Stream reconnect attempts.",
+            c.reconnects,
+        ),
+    ];
+    for (name, help, v) in counters {
+        header(s, om, name, Kind::Counter, help);
+        let _ = writeln!(s, "{name} {v}");
+    }
+    let name = "dockstat_engine_decode_errors_total";
+    header(
+        s,
+        om,
+        name,
+        Kind::Counter,
+        "Frames that did not decode, by kind.",
+    );
+    let k = &c.decode_errors_by_kind;
+    for (kind, v) in [
+        ("syntax", k.syntax),
+        ("too_deep", k.too_deep),
+        ("shape", k.shape),
+    ] {
+        let _ = writeln!(s, "{name}{{kind=\"{kind}\"}} {v}");
+    }
+    histogram(
+        s,
+        "dockstat_engine_frame_processing_seconds",
+        "Time to read, dechunk, decode, derive and deliver one frame.",
+        &m.frame_time,
+    );
+    histogram(
+        s,
+        "dockstat_engine_delivery_lag_seconds",
+        "Time from a frame's read timestamp (daemon clock) to its delivery.",
+        &m.lag,
+    );
+}
+
+fn histogram(s: &mut String, name: &str, help: &str, h: &Histogram) {
+    let _ = writeln!(s, "# HELP {name} {help}\n# TYPE {name} histogram");
+    let mut cumulative = 0u64;
+    for (i, &c) in h.counts().iter().enumerate() {
+        cumulative += c;
+        s.push_str(name);
+        s.push_str("_bucket{le=\"");
+        if i == HISTOGRAM_BUCKETS {
+            s.push_str("+Inf");
+        } else {
+            let _ = write!(s, "{:e}", h.bound_nanos(i) as f64 / 1e9);
+        }
+        let _ = writeln!(s, "\"}} {cumulative}");
+    }
+    let _ = write!(s, "{name}_sum ");
+    push_float(s, h.sum_nanos() as f64 / 1e9);
+    let _ = writeln!(s, "\n{name}_count {cumulative}");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::Container;
+    use crate::stats::{Derived, Sample, Timestamp};
+
+    fn container(key: u32) -> Container {
+        Container {
+            host: 0,
+            id: format!("id{key}"),
+            name: format!("c\"{key}\\\n"),
+            image: "img:1".into(),
+            labels: vec![("com.example/team".into(), "a\"b".into())],
+            requested: String::new(),
+            key,
+        }
+    }
+
+    fn exporter() -> Exporter {
+        Exporter::new(ExporterConfig {
+            hosts: vec!["unix:///s".into()],
+            with_image: true,
+            label_allowlist: vec!["com.example/team".into(), "missing".into()],
+        })
+    }
+
+    fn sample(e: &mut Exporter, c: &Container, rx: u64) {
+        let mut s = Sample {
+            read: Timestamp { secs: 1, nanos: 0 },
+            ..Sample::default()
+        };
+        s.cpu.total_usage = 1_500_000_000;
+        s.memory.cache = Some(7);
+        let d = Derived {
+            net_rx: rx,
+            cpu_percent: 12.5,
+            ..Derived::default()
+        };
+        e.on_event(&Event::Sample {
+            container: c,
+            sample: &s,
+            derived: &d,
+        });
+    }
+
+    fn text(e: &Exporter) -> String {
+        let mut out = Vec::new();
+        render(&e.shared().snapshot(), ExpositionFormat::Text, &mut out);
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn labels_are_escaped_and_allowlisted() {
+        let mut e = exporter();
+        let c = container(3);
+        sample(&mut e, &c, 42);
+        e.publish(None);
+        let t = text(&e);
+        let labels = r#"{host="unix:///s",id="id3",name="c\"3\\\n",image="img:1",label_com_example_team="a\"b"}"#;
+        assert!(
+            t.contains(&format!(
+                "dockstat_container_network_receive_bytes_total{labels} 42\n"
+            )),
+            "{t}"
+        );
+        assert!(t.contains(&format!(
+            "dockstat_container_cpu_seconds_total{labels} 1.5\n"
+        )));
+        assert!(t.contains(&format!("dockstat_container_cpu_percent{labels} 12.5\n")));
+        assert!(t.contains(&format!(
+            "dockstat_container_memory_cache_bytes{labels} 7\n"
+        )));
+        assert!(t.contains("# TYPE dockstat_container_cpu_seconds_total counter\n"));
+        assert!(!t.contains("missing"));
+        let mut om = Vec::new();
+        render(
+            &e.shared().snapshot(),
+            ExpositionFormat::OpenMetrics,
+            &mut om,
+        );
+        let om = String::from_utf8(om).unwrap();
+        assert!(om.contains("# TYPE dockstat_container_cpu_seconds counter\n"));
+        assert!(om.ends_with("# EOF\n"));
+    }
+
+    #[test]
+    fn stale_and_gone_containers_disappear() {
+        let mut e = exporter();
+        let (a, b) = (container(0), container(1));
+        sample(&mut e, &a, 1);
+        sample(&mut e, &b, 2);
+        e.publish(None);
+        assert_eq!(e.shared().snapshot().rows.len(), 2);
+        e.on_event(&Event::Stale(&a));
+        e.publish(None);
+        let t = text(&e);
+        assert!(!t.contains("id=\"id0\""), "{t}");
+        assert!(t.contains("id=\"id1\""));
+        sample(&mut e, &a, 3);
+        e.publish(None);
+        assert!(text(&e).contains("id=\"id0\""));
+        e.on_event(&Event::Gone {
+            container: &b,
+            why: Gone::Removed,
+        });
+        e.publish(None);
+        let t = text(&e);
+        assert!(!t.contains("id=\"id1\""), "{t}");
+        // A one-off's sampled containers stay.
+        e.on_event(&Event::Gone {
+            container: &a,
+            why: Gone::Done,
+        });
+        e.publish(None);
+        assert!(text(&e).contains("id=\"id0\""));
+    }
+
+    #[test]
+    fn accept_negotiation() {
+        assert_eq!(ExpositionFormat::from_accept(None), ExpositionFormat::Text);
+        assert_eq!(
+            ExpositionFormat::from_accept(Some(
+                b"application/openmetrics-text;version=1.0.0,text/plain;q=0.5"
+            )),
+            ExpositionFormat::OpenMetrics
+        );
+        assert_eq!(
+            ExpositionFormat::from_accept(Some(b"text/plain")),
+            ExpositionFormat::Text
+        );
+    }
+}
