@@ -145,14 +145,20 @@ impl Daemon {
     }
 }
 
-/// One of the daemon's counters (`GET /_sim/counters`), or `None` if it does not answer.
-fn sim_counter(socket: &Path, name: &str) -> Option<u64> {
+/// `GET path` from the daemon's control API; the whole response, or `None`.
+fn sim_get(socket: &Path, path: &str) -> Option<String> {
     let mut s = UnixStream::connect(socket).ok()?;
     s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    s.write_all(b"GET /_sim/counters HTTP/1.0\r\nHost: docker\r\n\r\n")
+    s.write_all(format!("GET {path} HTTP/1.0\r\nHost: docker\r\n\r\n").as_bytes())
         .ok()?;
     let mut body = String::new();
     s.read_to_string(&mut body).ok()?;
+    Some(body)
+}
+
+/// One of the daemon's counters (`GET /_sim/counters`), or `None` if it does not answer.
+fn sim_counter(socket: &Path, name: &str) -> Option<u64> {
+    let body = sim_get(socket, "/_sim/counters")?;
     let key = format!("\"{name}\":");
     let at = body.find(&key)? + key.len();
     body[at..]
@@ -232,7 +238,9 @@ fn run(o: &Opts) -> Result<(), Box<dyn std::error::Error>> {
         if next_restart.is_some_and(|at| now >= at) {
             next_restart = Some(now + restart_every);
             if let Some(d) = daemon.take() {
-                // Its last count, then gone: the frames it wrote are still in the sockets.
+                // Its writers paused first, so that its last count is final; then gone
+                // (the frames it wrote are still in the sockets for the engine to read).
+                sim_get(&socket, "/_sim/pause");
                 sent_before += sim_counter(&socket, "frames_sent").unwrap_or(0);
                 d.stop();
             }
@@ -275,6 +283,17 @@ fn run(o: &Opts) -> Result<(), Box<dyn std::error::Error>> {
                 hwm
             );
         }
+    }
+    // The end: writers paused, what they wrote drained, then the final counts.
+    sim_get(&socket, "/_sim/pause");
+    let drain_until = Instant::now() + Duration::from_secs(1);
+    while Instant::now() < drain_until {
+        engine.poll(Some(Duration::from_millis(50)), &mut |event| {
+            if let Event::Sample { .. } = event {
+                received += 1;
+            }
+            Control::Continue
+        })?;
     }
     let sent = sent_before + sim_counter(&socket, "frames_sent").unwrap_or(0);
     let c = engine.counters();
