@@ -120,6 +120,8 @@ impl Event {
 /// Reads `Type`, `Action` and `Actor` (the legacy `status`/`id`/`from` fields are gone from
 /// newer API versions); a document without them is a [`DecodeError::Shape`].
 pub fn parse_event(doc: &mut [u8]) -> Result<Event> {
+    let mut repaired = repair_utf8(doc);
+    let doc = repaired.as_deref_mut().unwrap_or(doc);
     let v = parse_document(doc, "event")?;
     if v.as_object().is_none() {
         return Err(shape("event"));
@@ -149,6 +151,8 @@ pub fn parse_event(doc: &mut [u8]) -> Result<Event> {
 
 /// Decodes a `/containers/json` body (the buffer is used as scratch space by the parser).
 pub fn parse_containers(body: &mut [u8]) -> Result<Vec<ContainerSummary>> {
+    let mut repaired = repair_utf8(body);
+    let body = repaired.as_deref_mut().unwrap_or(body);
     let doc = parse_document(body, "container list")?;
     let items = doc.as_array().ok_or_else(|| shape("container list"))?;
     let mut out = Vec::with_capacity(items.len());
@@ -203,6 +207,8 @@ pub fn parse_containers(body: &mut [u8]) -> Result<Vec<ContainerSummary>> {
 
 /// Decodes an `/images/json` body (the buffer is used as scratch space by the parser).
 pub fn parse_images(body: &mut [u8]) -> Result<Vec<ImageSummary>> {
+    let mut repaired = repair_utf8(body);
+    let body = repaired.as_deref_mut().unwrap_or(body);
     let doc = parse_document(body, "image list")?;
     let items = doc.as_array().ok_or_else(|| shape("image list"))?;
     let mut out = Vec::with_capacity(items.len());
@@ -230,6 +236,20 @@ pub fn parse_images(body: &mut [u8]) -> Result<Vec<ImageSummary>> {
         });
     }
     Ok(out)
+}
+
+/// A copy of `body` with each invalid UTF-8 sequence replaced by U+FFFD, if it has any.
+///
+/// Go's encoder never writes invalid UTF-8 (it writes U+FFFD instead), but a broken daemon or
+/// proxy may, and simd-json rightly rejects such a document. A listing or an event is about
+/// many containers or none in particular: rejecting it for one bad name would hide every
+/// container of the host (discovery would fail and retry forever). So these documents are
+/// read as Go would have written them. (A stats frame is about one container: one with a
+/// broken string is still an error, for that stream alone.)
+fn repair_utf8(body: &[u8]) -> Option<Vec<u8>> {
+    std::str::from_utf8(body)
+        .is_err()
+        .then(|| String::from_utf8_lossy(body).into_owned().into_bytes())
 }
 
 /// Parses a whole JSON document, mapping parser errors to [`DecodeError`] with the offset.
@@ -377,6 +397,23 @@ mod tests {
         assert_eq!(events[0].attribute("name"), Some("evt"));
         assert_eq!(events[0].id.len(), 64);
         assert!(events[0].time_nano > 1_700_000_000_000_000_000);
+    }
+
+    #[test]
+    fn invalid_utf8_in_names_is_replaced_not_fatal() {
+        let mut list =
+            b"[{\"Id\":\"a\",\"Names\":[\"/bad\xff\"]},{\"Id\":\"b\",\"Names\":[\"/good\"]}]"
+                .to_vec();
+        let list = parse_containers(&mut list).unwrap();
+        assert_eq!(list.len(), 2);
+        assert_eq!(list[0].name(), "bad\u{fffd}");
+        assert_eq!(list[1].name(), "good");
+        let mut event = b"{\"Type\":\"container\",\"Action\":\"start\",\"Actor\":{\"ID\":\"a\",\"Attributes\":{\"name\":\"x\xc3\"}}}".to_vec();
+        let event = parse_event(&mut event).unwrap();
+        assert_eq!(event.attribute("name"), Some("x\u{fffd}"));
+        // Outside a string it is still a syntax error.
+        let err = parse_containers(&mut b"[\xff]".to_vec()).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Decode(DecodeError::Syntax));
     }
 
     #[test]

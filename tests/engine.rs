@@ -202,16 +202,17 @@ fn a_stalled_stream_is_reported_stale_and_the_others_go_on() {
     }];
     let sim = sim(config);
     let mut engine = engine(&sim, |_| {});
-    let seen = run(&mut engine, 6.0, |s| {
-        s.stale.contains("idle-2") && s.samples.get("busy-1").copied().unwrap_or(0) > 15
-    });
+    // Until the report: a stale stream still silent after as long again is reconnected (see
+    // tests/faults.rs), which a later sweep does, never the one that reports it.
+    let seen = run(&mut engine, 6.0, |s| s.stale.contains("idle-2"));
     assert_eq!(
         seen.stale,
         BTreeSet::from(["idle-2".to_string()]),
         "{seen:?}"
     );
     assert_eq!(seen.samples["idle-2"], 2);
-    assert!(seen.samples["busy-1"] > 15);
+    // 400 ms without a frame, at a frame every 50 ms.
+    assert!(seen.samples["busy-1"] > 5, "{seen:?}");
     assert_eq!(engine.counters().stale, 1);
 }
 
@@ -581,7 +582,10 @@ fn every_frame_sent_is_received_once_even_split_at_random_points() {
         ..SimConfig::default()
     };
     let sim = sim(config);
-    let mut engine = engine(&sim, |_| {});
+    // 10,000 frames a second of a debug build on a loaded machine can leave a stream silent
+    // for a second; one silent for twice `stale_after` is reconnected, losing its frames in
+    // flight, which is not what this test is about.
+    let mut engine = engine(&sim, |c| c.stale_after = Duration::from_secs(5));
     // Per container, the last reading: each new one must be later (no frame twice).
     let mut last: BTreeMap<u32, dockstat::stats::Timestamp> = BTreeMap::new();
     let mut received = 0u64;

@@ -148,7 +148,11 @@ impl Client {
                         Flow::Continue
                     }
                     ConnEvent::Closed => {
-                        outcome = Some(Err(Error::new(ErrorKind::EmptyReply)));
+                        // The daemon may close the connection right after a complete
+                        // response, and both can arrive in one read: the response stands.
+                        if outcome.is_none() {
+                            outcome = Some(Err(Error::new(ErrorKind::EmptyReply)));
+                        }
                         Flow::Close
                     }
                     ConnEvent::Failed(e) => {

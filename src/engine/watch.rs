@@ -14,7 +14,8 @@
 //! ([`Event`]). A stream that fails reports the typed error and reconnects after a capped
 //! exponential backoff with jitter; a 404 means the container is gone. A watchdog reports a
 //! stream that has had no frame for [`EngineConfig::stale_after`] (once; the next frame ends
-//! it). At most [`EngineConfig::max_connecting`] connections are being opened at once, so
+//! it), and reconnects one still silent after as long again (an [`ErrorKind::Timeout`]
+//! error): a stalled connection would otherwise hold its stream forever. At most [`EngineConfig::max_connecting`] connections are being opened at once, so
 //! that 10,000 streams start without overrunning the daemon's listen backlog (connects that
 //! still get `EAGAIN` are retried by the reactor). The soft open-files limit is raised to the
 //! hard one at start; a stream that still finds no descriptor reports
@@ -77,7 +78,8 @@ pub struct EngineConfig {
     pub api_version: Option<ApiVersion>,
     pub selection: Selection,
     pub mode: Mode,
-    /// A stream without a frame for this long is reported stale.
+    /// A stream without a frame for this long is reported stale; after twice this long its
+    /// connection is given up on and it reconnects ([`Mode::Stream`] only).
     pub stale_after: Duration,
     /// How many connections may be being established (connect sent, request not yet
     /// written) at once.
@@ -476,6 +478,19 @@ impl Engine {
             .flatten()
             .filter(|s| s.state != StreamState::Capped)
             .map(|s| &s.container)
+    }
+
+    /// Bytes held for what has not arrived whole yet: each stream's unfinished frame (at most
+    /// [`EngineConfig::max_frame_len`]) and error body, each host's listing or unfinished
+    /// event. The shared read buffer is not counted. For checking that memory stays bounded.
+    pub fn buffered_bytes(&self) -> usize {
+        let streams: usize = (self.streams.iter().flatten())
+            .map(|s| s.splitter.pending() + s.error_body.len())
+            .sum();
+        let hosts: usize = (self.hosts.iter())
+            .map(|h| h.body.len() + h.events_splitter.pending())
+            .sum();
+        streams + hosts
     }
 
     /// Whether a one-sample engine ([`Mode::Once`], [`Mode::OneShot`]) has finished: every
@@ -1135,13 +1150,38 @@ impl Engine {
         let every =
             (self.config.stale_after / 2).clamp(Duration::from_millis(50), Duration::from_secs(1));
         self.next_sweep = now + every;
-        for s in self.streams.iter_mut().flatten() {
+        let mut given_up = Later::default();
+        for (slot, s) in self.streams.iter_mut().enumerate() {
+            let Some(s) = s else { continue };
             let waiting = matches!(s.state, StreamState::Streaming | StreamState::Opening);
-            if waiting && !s.stale && now.duration_since(s.last_frame) >= self.config.stale_after {
+            let silent = now.duration_since(s.last_frame);
+            if waiting && !s.stale && silent >= self.config.stale_after {
                 s.stale = true;
                 emit(Event::Stale(&s.container));
+            } else if s.state == StreamState::Streaming
+                && s.stale
+                && silent >= self.config.stale_after * 2
+            {
+                // Stale for as long again: the connection is given up on and the stream
+                // reconnects (staying stale until a frame comes). Without this a daemon that
+                // stalls a stream (or a peer gone without a reset) would hold it forever.
+                if let Some(conn) = s.conn.take() {
+                    self.reactor.close(conn);
+                }
+                self.counters.stream_errors += 1;
+                let error = Error::new(ErrorKind::Timeout).context(format!(
+                    "no stats frame for {:.1}s: reconnecting",
+                    silent.as_secs_f64()
+                ));
+                emit(Event::Error {
+                    host: s.container.host,
+                    container: Some(&s.container),
+                    error: &error,
+                });
+                given_up.streams.push((slot as u32, StreamStep::Retry));
             }
         }
+        self.after_turn(given_up, emit);
     }
 }
 
