@@ -11,7 +11,9 @@
 //! per second per container), `--churn-ms 500` (a container replaced every half second),
 //! `--faulty-every 10` (every tenth container's streams fail again and again: cut mid-chunk
 //! after 40 frames, or a garbage chunk size after 60), `--restart-mins 10` (the daemon is
-//! killed and comes back 2 s later on the same socket), `--report-secs 60`.
+//! killed and comes back 2 s later on the same socket), `--report-secs 60`, `--chaos-ms 0`
+//! (with N > 0, the daemon's chaos mode breaks a random stream every N ms: resets, stalls,
+//! garbage, slow drips, 500s; the faults injected are reported).
 //!
 //! Frames are counted on both sides: the daemon counts a frame once its last byte is
 //! written, the engine once it is decoded. A frame cut short by a fault was never complete,
@@ -36,6 +38,7 @@ struct Opts {
     faulty_every: usize,
     restart_mins: f64,
     report_secs: f64,
+    chaos_ms: u64,
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -51,6 +54,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         faulty_every: 10,
         restart_mins: 10.0,
         report_secs: 60.0,
+        chaos_ms: 0,
     };
     let mut it = args.iter();
     while let Some(flag) = it.next() {
@@ -63,17 +67,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "--faulty-every" => o.faulty_every = value.parse()?,
             "--restart-mins" => o.restart_mins = value.parse()?,
             "--report-secs" => o.report_secs = value.parse()?,
+            "--chaos-ms" => o.chaos_ms = value.parse()?,
             _ => return Err(format!("unknown option {flag}").into()),
         }
     }
     run(&o)
 }
 
-/// The daemon, in the child: `__sim SOCKET CONTAINERS INTERVAL_MS CHURN_MS FAULTY_EVERY`.
+/// The daemon, in the child: `__sim SOCKET CONTAINERS INTERVAL_MS CHURN_MS FAULTY_EVERY
+/// CHAOS_MS`.
 fn child_sim(args: &[String]) -> Result<(), Box<dyn std::error::Error>> {
-    let [socket, n, interval, churn, every] = args else {
-        return Err("__sim SOCKET N INTERVAL_MS CHURN_MS FAULTY_EVERY".into());
+    let [socket, n, interval, churn, every, chaos] = args else {
+        return Err("__sim SOCKET N INTERVAL_MS CHURN_MS FAULTY_EVERY CHAOS_MS".into());
     };
+    let chaos: u64 = chaos.parse()?;
     let n: usize = n.parse()?;
     let every: usize = every.parse()?;
     let churn: u64 = churn.parse()?;
@@ -101,6 +108,7 @@ fn child_sim(args: &[String]) -> Result<(), Box<dyn std::error::Error>> {
             every: Duration::from_millis(churn),
             remove_after: Some(Duration::from_secs(5)),
         }),
+        chaos: (chaos > 0).then(|| Duration::from_millis(chaos)),
         ..SimConfig::default()
     };
     dockstat::sim::run(Listen::Unix(PathBuf::from(socket)), config)?;
@@ -123,6 +131,7 @@ impl Daemon {
                 o.interval_ms.to_string(),
                 o.churn_ms.to_string(),
                 o.faulty_every.to_string(),
+                o.chaos_ms.to_string(),
             ])
             .spawn()?;
         let deadline = Instant::now() + Duration::from_secs(10);
@@ -200,6 +209,8 @@ fn run(o: &Opts) -> Result<(), Box<dyn std::error::Error>> {
     let mut restarts = 0u32;
     // Frames the daemon sent in its earlier lives (each restart starts its count at zero).
     let mut sent_before = 0u64;
+    // Likewise the faults it injected.
+    let mut faults_before = 0u64;
     let mut received = 0u64;
     let (mut added, mut gone, mut errors, mut stale) = (0u64, 0u64, 0u64, 0u64);
     let mut rss_series: Vec<(f64, u64)> = Vec::new();
@@ -242,6 +253,7 @@ fn run(o: &Opts) -> Result<(), Box<dyn std::error::Error>> {
                 // (the frames it wrote are still in the sockets for the engine to read).
                 sim_get(&socket, "/_sim/pause");
                 sent_before += sim_counter(&socket, "frames_sent").unwrap_or(0);
+                faults_before += sim_counter(&socket, "faults_injected").unwrap_or(0);
                 d.stop();
             }
             restarts += 1;
@@ -296,6 +308,7 @@ fn run(o: &Opts) -> Result<(), Box<dyn std::error::Error>> {
         })?;
     }
     let sent = sent_before + sim_counter(&socket, "frames_sent").unwrap_or(0);
+    let faults = faults_before + sim_counter(&socket, "faults_injected").unwrap_or(0);
     let c = engine.counters();
     if let Some(d) = daemon.take() {
         d.stop();
@@ -303,7 +316,7 @@ fn run(o: &Opts) -> Result<(), Box<dyn std::error::Error>> {
     let (rss, hwm) = rss_kib();
     println!(
         "summary: {:.1} min, {restarts} daemon restarts, {added} added, {gone} gone, {errors} \
-         stream/host errors, {stale} stale reports, {} reconnects",
+         stream/host errors, {stale} stale reports, {} reconnects, {faults} faults injected",
         start.elapsed().as_secs_f64() / 60.0,
         c.reconnects
     );

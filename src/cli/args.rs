@@ -109,6 +109,7 @@ fn parse_inner(args: impl IntoIterator<Item = OsString>) -> Result<Cli, lexopt::
                 })
             }
             Long("sim-split") | Long("split") => sim.split_chunks = true,
+            Long("sim-chaos") | Long("chaos") => sim.chaos = Some(seconds(&mut parser)?),
             Short('h') | Long("help") => {
                 return Ok(Cli {
                     hosts,

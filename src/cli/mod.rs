@@ -63,12 +63,16 @@ Commands:
                         --timeout S        close clients that send no complete request
                                            (or stop reading) for S seconds (default 5)
   sim [--socket PATH | --listen ADDR] [-n N] [--cgroup v1|v2] [--interval S] [--stopped N]
-      [--churn S] [--split] [--tls DIR [--tls-verify-client]]
+      [--churn S] [--split] [--chaos S] [--tls DIR [--tls-verify-client]]
                       run the simulated Docker daemon in the foreground
                       (default: 3 containers on unix:///tmp/dockstat-sim.sock)
                         --churn S          every S seconds stop a container and start a new
                                            one; remove the stopped one 10 s later
                         --split            split each frame across two chunks
+                        --chaos S          every S seconds break one open stats stream at
+                                           random (reset, truncation, stall, garbage chunk
+                                           size, slow drip or a 500); counted in
+                                           faults_injected of GET /_sim/counters
                         --tls DIR          TLS on --listen, certificates from DIR (made if none)
                         --tls-verify-client  require client certificates signed by DIR/ca.pem
 
@@ -86,7 +90,8 @@ Global options:
                       cert.pem and key.pem in the certificate directory, when they exist)
   --sim N             start a simulated daemon with N containers in this process and use it
   --sim-cgroup v1|v2, --sim-interval SECS, --sim-stopped N, --sim-seed N, --sim-churn SECS,
-  --sim-split         shape the simulated daemon
+  --sim-split, --sim-chaos SECS
+                      shape the simulated daemon (as the sim command's options)
   -h, --help          this text
   --version           the version
 
@@ -144,6 +149,7 @@ fn run(cli: Cli) -> Result<i32, Failure> {
         Command::Sim { listen, tls } => {
             let config = cli.sim.map(|s| s.config).unwrap_or_default();
             let containers = config.containers;
+            let chaos = config.chaos;
             let (listen, cert_dir) = match (listen, tls) {
                 (Listen::Tcp(addr), Some(tls)) => {
                     let (pki, generated) = sim_pki(&tls.dir)?;
@@ -168,6 +174,12 @@ fn run(cli: Cli) -> Result<i32, Failure> {
                     None => "",
                 };
                 eprintln!("dockstat: simulated daemon with {containers} containers on {url}{how}");
+                if let Some(every) = chaos {
+                    eprintln!(
+                        "dockstat: chaos: a stream fault every {}s (counted in GET /_sim/counters)",
+                        every.as_secs_f64()
+                    );
+                }
                 if let Some((dir, _)) = &cert_dir {
                     eprintln!(
                         "export DOCKER_HOST={url} DOCKER_TLS_VERIFY=1 DOCKER_CERT_PATH={}",

@@ -12,9 +12,9 @@
 //! - `/events` honours `filters` (see `events.rs`; a bad one gets the daemon's 400) and accepts
 //!   `since` and `until` but ignores them: there is no event history to replay;
 //! - `/containers/json` honours `all` and `limit`; `filters` and `size` are ignored;
-//! - the sim's own control routes, `GET /_sim/counters`, `/_sim/pause` and `/_sim/resume`, are
-//!   recognised on exactly those targets (no version prefix, no query, GET only); anything else
-//!   under `/_sim` is an unknown route.
+//! - the sim's own control routes, `GET /_sim/counters`, `/_sim/pause`, `/_sim/resume` and
+//!   `/_sim/restart[?down_ms=N]`, are recognised on exactly those targets (no version prefix,
+//!   no other query, GET only); anything else under `/_sim` is an unknown route.
 
 use std::borrow::Cow;
 
@@ -109,6 +109,9 @@ pub(crate) enum Control {
     Pause,
     /// `GET /_sim/resume`: write them again.
     Resume,
+    /// `GET /_sim/restart` or `/_sim/restart?down_ms=N`: the daemon restarts in place
+    /// ([`Sim::restart`](super::Sim::restart)), down for N ms (default 1000).
+    Restart { down_ms: u64 },
 }
 
 /// What to do with a request.
@@ -220,6 +223,12 @@ fn json_ok(body: Vec<u8>) -> Reply {
     }
 }
 
+/// A daemon error answer: `status` with `{"message":…}`, as the stats handler's errors are
+/// written (the daemon's headers, a JSON body).
+pub(crate) fn error_reply(status: u16, message: &str) -> Reply {
+    json_message(status, H_DAEMON_JSON, message)
+}
+
 /// A JSON body for `stream=false` stats (`body` is one frame plus `\n`).
 pub(crate) fn stats_reply(body: Vec<u8>) -> Reply {
     json_ok(body)
@@ -238,6 +247,20 @@ pub(crate) fn route(method: &str, target: &str, model: &Model, now: UnixNanos) -
         ("GET", "/_sim/counters") => return Action::Control(Control::Counters),
         ("GET", "/_sim/pause") => return Action::Control(Control::Pause),
         ("GET", "/_sim/resume") => return Action::Control(Control::Resume),
+        ("GET", "/_sim/restart") => {
+            return Action::Control(Control::Restart { down_ms: 1000 });
+        }
+        ("GET", t) => {
+            // The one control route with a query: exactly `down_ms=` and decimal digits.
+            let ms = t.strip_prefix("/_sim/restart?down_ms=");
+            if let Some(down_ms) = ms
+                .filter(|ms| !ms.is_empty() && ms.len() <= 9)
+                .filter(|ms| ms.bytes().all(|b| b.is_ascii_digit()))
+                .and_then(|ms| ms.parse().ok())
+            {
+                return Action::Control(Control::Restart { down_ms });
+            }
+        }
         _ => {}
     }
     let (path, query) = target.split_once('?').unwrap_or((target, ""));
@@ -631,6 +654,14 @@ mod tests {
         );
         assert_eq!(r("GET", "/_sim/pause"), Action::Control(Control::Pause));
         assert_eq!(r("GET", "/_sim/resume"), Action::Control(Control::Resume));
+        assert_eq!(
+            r("GET", "/_sim/restart"),
+            Action::Control(Control::Restart { down_ms: 1000 })
+        );
+        assert_eq!(
+            r("GET", "/_sim/restart?down_ms=250"),
+            Action::Control(Control::Restart { down_ms: 250 })
+        );
         for (method, target) in [
             ("POST", "/_sim/pause"),
             ("HEAD", "/_sim/counters"),
@@ -640,6 +671,12 @@ mod tests {
             ("GET", "/_sim/%63ounters"),
             ("GET", "/_sim"),
             ("GET", "/_sim/stop"),
+            ("POST", "/_sim/restart"),
+            ("GET", "/_sim/restart?down_ms="),
+            ("GET", "/_sim/restart?down_ms=-1"),
+            ("GET", "/_sim/restart?down_ms=1&x=2"),
+            ("GET", "/_sim/restart?down=1"),
+            ("GET", "/_sim/restart?down_ms=99999999999"),
         ] {
             assert_eq!(
                 reply(r(method, target)),

@@ -38,12 +38,26 @@
 //! these targets (`GET`, no version prefix, no query; anything else is the daemon's 404):
 //! - `GET /_sim/counters`: the [`SimCounters`] as a JSON object, one member per field
 //!   (`{"frames_sent":…,"frames_skipped":…,"streams_open":…,"connections_accepted":…,
-//!   "connections_open":…,"requests":…,"events_sent":…,"containers_running":…}`); the request
+//!   "connections_open":…,"requests":…,"events_sent":…,"containers_running":…,
+//!   "faults_injected":…}`); the request
 //!   itself counts in `requests`;
 //! - `GET /_sim/pause`: stats streams stop writing frames (their timers keep ticking, and a tick
 //!   without a frame is counted neither as sent nor as skipped); `{"ok":true}`;
 //! - `GET /_sim/resume`: frames flow again; `{"ok":true}`. The next frame's precpu is the last
 //!   frame the stream sent, as after skipped frames.
+//! - `GET /_sim/restart` or `/_sim/restart?down_ms=N`: `{"ok":true}`, then the daemon
+//!   restarts in place as [`Sim::restart`] does, down for N ms (default 1000).
+//!
+//! # Faults
+//! For testing clients against a misbehaving daemon (see `fault.rs`): [`SimConfig::faults`]
+//! breaks the streams (or the names, or the stats answers) of named containers in a chosen way
+//! ([`Fault`]: truncation, reset, stall, slow drip, garbage chunk size, a 100 MB frame, deep
+//! nesting, an error status, invalid UTF-8 in a name); [`SimConfig::chaos`] breaks random
+//! streams in random ways, for soak runs; [`Sim::drop_events`] and [`Sim::restart`] break
+//! the event stream or everything at once. [`Sim::frames_sent_for`] counts the frames sent
+//! per container, and [`Sim::pause_frames`] quiets the streams, so that a test can check a
+//! client received each of them exactly once; [`SimCounters::faults_injected`] and
+//! [`Sim::fault_counts`] count what was injected.
 //!
 //! # What it is not
 //! - Not a container runtime: no `POST`/`DELETE` endpoints (they get the daemon's 404
@@ -100,7 +114,7 @@ mod server;
 mod tests;
 mod time;
 
-pub use fault::{Fault, FaultRule};
+pub use fault::{CHAOS, FAULT_KINDS, Fault, FaultRule};
 pub use model::Workload;
 
 /// The cgroup version whose stats frame shape the sim produces.
@@ -188,6 +202,12 @@ pub struct SimConfig {
     /// Stop and replace running containers periodically. `None` (the default): containers
     /// change only when told to through the [`Sim`] handle.
     pub churn: Option<Churn>,
+    /// Chaos for soak runs: this often, one open stats stream without a fault in progress,
+    /// picked at random (deterministic from [`SimConfig::seed`], as churn's victims), gets a
+    /// fault from [`CHAOS`] (reset mid-chunk or mid-frame, truncation, a stall mid-frame, a
+    /// garbage chunk size, a slow drip, an error status) at its next frame. Counted in
+    /// [`SimCounters::faults_injected`] and [`Sim::fault_counts`]. Clamped to 1 ms ..= 1 day.
+    pub chaos: Option<Duration>,
 }
 
 impl Default for SimConfig {
@@ -206,6 +226,7 @@ impl Default for SimConfig {
             log_requests: false,
             fixed_clock: None,
             churn: None,
+            chaos: None,
         }
     }
 }
@@ -214,7 +235,7 @@ impl Default for SimConfig {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct SimCounters {
     /// Stats frames whose last byte has been written to a socket (streams and single-frame
-    /// answers alike).
+    /// answers alike). A fault's payload is not a frame (see [`SimCounters::faults_injected`]).
     pub frames_sent: u64,
     /// Stream frames not sent because the client was not reading fast enough.
     pub frames_skipped: u64,
@@ -231,6 +252,10 @@ pub struct SimCounters {
     pub events_sent: u64,
     /// Containers running or paused now (what `/containers/json` lists without `all`).
     pub containers_running: u64,
+    /// Faults injected ([`SimConfig::faults`] and chaos), each time one was applied: a stream
+    /// fault once per stream it hit, an error status once per request answered with it, a
+    /// broken name once per frame carrying it. [`Sim::fault_counts`] has them by kind.
+    pub faults_injected: u64,
 }
 
 /// A running sim, serving on a background thread until [`Sim::shutdown`] or drop.
@@ -300,6 +325,65 @@ impl Sim {
     /// A snapshot of the counters.
     pub fn counters(&self) -> SimCounters {
         self.shared.counters()
+    }
+
+    /// Faults injected so far by kind (names from [`FAULT_KINDS`], in that order, zeros
+    /// included).
+    pub fn fault_counts(&self) -> Vec<(&'static str, u64)> {
+        self.shared.fault_counts()
+    }
+
+    /// Stats frames sent so far for containers named `name` (streams and single samples, as
+    /// [`SimCounters::frames_sent`] counts them: once their last byte is on the socket; fault
+    /// payloads are not frames). For checking a client's count per container exactly.
+    ///
+    /// # Errors
+    /// The sim has shut down.
+    pub fn frames_sent_for(&self, name: &str) -> io::Result<u64> {
+        let (reply, answer) = mpsc::sync_channel(1);
+        self.send(server::Command::FramesSentFor {
+            name: name.to_owned(),
+            reply,
+        })?;
+        answer.recv().map_err(|_| gone())
+    }
+
+    /// Pauses stats frames (`true`) or resumes them, as `GET /_sim/pause` and `/_sim/resume`
+    /// do: while paused, stream ticks write nothing (a frame being dripped is finished).
+    ///
+    /// # Errors
+    /// The sim has shut down.
+    pub fn pause_frames(&self, paused: bool) -> io::Result<()> {
+        let (reply, answer) = mpsc::sync_channel(1);
+        self.send(server::Command::PauseFrames { paused, reply })?;
+        answer.recv().map_err(|_| gone())
+    }
+
+    /// Drops every `/events` subscription: their connections are closed in the middle of the
+    /// chunked body, as when the daemon's event stream breaks. Returns how many there were.
+    ///
+    /// # Errors
+    /// The sim has shut down.
+    pub fn drop_events(&self) -> io::Result<u64> {
+        let (reply, answer) = mpsc::sync_channel(1);
+        self.send(server::Command::DropEvents { reply })?;
+        answer.recv().map_err(|_| gone())
+    }
+
+    /// Restarts the daemon in place: every connection is closed and the listener too (a unix
+    /// socket file is removed, so clients find no socket; TCP clients are refused); after
+    /// `down` it listens again at the same address (the same port, if port 0 picked one).
+    /// Returns once the sockets are closed; the down time runs on the server thread, so the
+    /// caller can watch a client meanwhile. Containers and counters carry on as they were
+    /// (as with dockerd's live-restore); faults of [`SimConfig::faults`] apply to new streams
+    /// as before.
+    ///
+    /// # Errors
+    /// The sim has shut down.
+    pub fn restart(&self, down: Duration) -> io::Result<()> {
+        let (reply, answer) = mpsc::sync_channel(1);
+        self.send(server::Command::Restart { down, reply })?;
+        answer.recv().map_err(|_| gone())?
     }
 
     /// Creates a container named `name`, or `WORKLOAD-N` continuing the numbering (the
@@ -375,19 +459,21 @@ impl Sim {
             .map(drop)
     }
 
-    /// Sends a command to the server thread and waits for it to be applied.
+    /// Sends a lifecycle command to the server thread and waits for it to be applied.
     fn command(&self, op: model::Op, target: &str) -> io::Result<String> {
-        let gone = || io::Error::new(io::ErrorKind::BrokenPipe, "the sim has shut down");
         let (reply, answer) = mpsc::sync_channel(1);
-        self.commands
-            .send(server::Command {
-                op,
-                target: target.to_owned(),
-                reply,
-            })
-            .map_err(|_| gone())?;
-        self.waker.wake()?;
+        self.send(server::Command::Lifecycle {
+            op,
+            target: target.to_owned(),
+            reply,
+        })?;
         answer.recv().map_err(|_| gone())?
+    }
+
+    /// Hands a command to the server thread.
+    fn send(&self, command: server::Command) -> io::Result<()> {
+        self.commands.send(command).map_err(|_| gone())?;
+        self.waker.wake()
     }
 
     /// Stops the server thread, closes every socket and removes the unix socket file.
@@ -408,6 +494,10 @@ impl Sim {
             let _ = std::fs::remove_file(p);
         }
     }
+}
+
+fn gone() -> io::Error {
+    io::Error::new(io::ErrorKind::BrokenPipe, "the sim has shut down")
 }
 
 impl Drop for Sim {

@@ -24,6 +24,14 @@
 //! and input is drained for up to [`LINGER`], so a client still sending does not get a reset
 //! that destroys the response it has not read yet.
 //!
+//! Faults (`fault.rs`): a stream's fault is applied by [`emit_frame`] in place of its frame. A
+//! payload too big to hold (a huge frame's padding) or to be written at once (a dripped frame)
+//! goes through the connection's [`Spool`], generated as the socket takes it or one byte per
+//! tick. A reset waits until the peer has acknowledged everything before it (`SIOCOUTQ`), so
+//! that the RST destroys nothing the sim counted as sent. Chaos ticks and the end of a
+//! restart's down time run from the timer heap; a restart closes every connection and the
+//! listener, and binds the same address again.
+//!
 //! Lifecycle: commands from the [`Sim`](super::Sim) handle arrive through a channel and the
 //! poll's waker; churn and delayed removals run from the timer heap. Each change is applied to
 //! the model, its events are written to every `/events` subscriber whose filter admits them,
@@ -32,7 +40,7 @@
 //! zero frames and the last chunk, after which the connection takes requests again.
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, VecDeque};
+use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr};
 use std::os::fd::AsRawFd;
@@ -52,13 +60,23 @@ use rustls::{RootCertStore, ServerConfig, ServerConnection};
 
 use super::api::{self, Action, Control, H_DAEMON, H_DAEMON_JSON, Reply, StatsMode};
 use super::events::{self, Filter, Message};
-use super::fault::{self, Fault};
+use super::fault::{self, FAULT_KINDS, Fault};
 use super::frames::{FrameScratch, push_frame, push_zero_frame};
 use super::http::{self, Framing, Parsed, ResponseHead};
 use super::json::push_u64;
 use super::model::{Model, Op, hash2};
 use super::time::{self, UnixNanos};
 use super::{Churn, Listen, SimConfig, SimCounters, SimTls};
+
+/// How the server closes a connection once everything queued is written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Close {
+    /// Shut the write side (FIN, after close_notify for TLS), then drain input for [`LINGER`].
+    Graceful,
+    /// Reset: TCP RST (`SO_LINGER` 0 and `close`) once the peer has acknowledged everything
+    /// before it; a unix socket is just closed.
+    Reset,
+}
 
 const LISTENER: Token = Token(0);
 const WAKER: Token = Token(1);
@@ -70,6 +88,19 @@ const ACCEPT_SLOT: usize = usize::MAX;
 const CHURN_SLOT: usize = usize::MAX - 1;
 /// Timer-heap slot of the delayed removals of churned containers.
 const REMOVE_SLOT: usize = usize::MAX - 2;
+/// Timer-heap slot of the chaos tick.
+const CHAOS_SLOT: usize = usize::MAX - 3;
+/// Timer-heap slot of the end of a restart's down time.
+const RESTART_SLOT: usize = usize::MAX - 4;
+/// Chaos keys for [`hash2`]: which stream, and which fault.
+const CHAOS_STREAM_KEY: u64 = 0xc4a0_5001;
+const CHAOS_FAULT_KEY: u64 = 0xc4a0_5002;
+/// How often a reset waiting for the peer to acknowledge what precedes it looks again.
+const RESET_POLL: Duration = Duration::from_millis(1);
+/// How often a restart whose address is not free yet tries to bind again.
+const REBIND_RETRY: Duration = Duration::from_millis(50);
+/// Bytes of a spooled payload (huge frame padding) put in the output buffer at a time.
+const SPOOL_BATCH: usize = 64 * 1024;
 
 /// Unsent bytes above which a stream's next frame is skipped instead of queued.
 pub(crate) const MAX_QUEUED: usize = 32 * 1024;
@@ -114,6 +145,8 @@ pub(crate) struct Shared {
     requests: AtomicU64,
     events_sent: AtomicU64,
     pub(crate) containers_running: AtomicU64,
+    /// Faults injected, by kind ([`FAULT_KINDS`]).
+    faults: [AtomicU64; FAULT_KINDS.len()],
 }
 
 impl Shared {
@@ -128,18 +161,55 @@ impl Shared {
             requests: get(&self.requests),
             events_sent: get(&self.events_sent),
             containers_running: get(&self.containers_running),
+            faults_injected: self.faults.iter().map(get).sum(),
         }
+    }
+
+    /// Faults injected so far, by kind, in [`FAULT_KINDS`] order.
+    pub(crate) fn fault_counts(&self) -> Vec<(&'static str, u64)> {
+        FAULT_KINDS
+            .iter()
+            .zip(&self.faults)
+            .map(|(&k, n)| (k, n.load(Ordering::Relaxed)))
+            .collect()
+    }
+
+    fn count_fault(&self, fault: &Fault) {
+        bump(&self.faults[fault.kind()]);
     }
 }
 
-/// A lifecycle command from the [`Sim`](super::Sim) handle; the answer (the container's id)
-/// goes back on `reply` once the change is applied and its events are queued.
+/// A command from the [`Sim`](super::Sim) handle, applied on the server thread; the answer
+/// goes back on `reply` once it is done.
 #[derive(Debug)]
-pub(crate) struct Command {
-    pub(crate) op: Op,
-    /// Name, id or id prefix (ignored by `Create`).
-    pub(crate) target: String,
-    pub(crate) reply: mpsc::SyncSender<io::Result<String>>,
+pub(crate) enum Command {
+    /// A lifecycle change; the answer (the container's id) once it is applied and its events
+    /// are queued.
+    Lifecycle {
+        op: Op,
+        /// Name, id or id prefix (ignored by `Create`).
+        target: String,
+        reply: mpsc::SyncSender<io::Result<String>>,
+    },
+    /// Stats frames sent for containers of this name so far.
+    FramesSentFor {
+        name: String,
+        reply: mpsc::SyncSender<u64>,
+    },
+    /// Pause or resume stats frames, as `GET /_sim/pause` and `/_sim/resume` do.
+    PauseFrames {
+        paused: bool,
+        reply: mpsc::SyncSender<()>,
+    },
+    /// Close every `/events` connection (FIN in the middle of the chunked body); the answer
+    /// is how many there were.
+    DropEvents { reply: mpsc::SyncSender<u64> },
+    /// Close every connection and the listener, and listen again after `down`; the answer
+    /// once the sockets are closed (the unix socket file removed).
+    Restart {
+        down: Duration,
+        reply: mpsc::SyncSender<io::Result<()>>,
+    },
 }
 
 /// `{"frames_sent":…,…}` for `GET /_sim/counters`.
@@ -153,6 +223,7 @@ fn counters_json(c: &SimCounters) -> Vec<u8> {
         ("requests", c.requests),
         ("events_sent", c.events_sent),
         ("containers_running", c.containers_running),
+        ("faults_injected", c.faults_injected),
     ];
     let mut out = Vec::with_capacity(256);
     out.push(b'{');
@@ -293,6 +364,24 @@ impl Stream {
         };
     }
 
+    /// Bytes written to the socket that the peer has not acknowledged yet (TCP's `SIOCOUTQ`);
+    /// 0 for a unix socket, whose written bytes are in the peer's queue already.
+    fn unacked(&self) -> usize {
+        match self {
+            Stream::Unix(_) => 0,
+            Stream::Tcp(s) | Stream::Tls(s, _) => outq(s.as_raw_fd()),
+        }
+    }
+
+    /// Makes the coming close a reset: for TCP, `SO_LINGER` with a zero timeout, so that
+    /// `close` sends an RST (and drops whatever is unsent). A unix socket has no reset.
+    fn arm_reset(&self) {
+        match self {
+            Stream::Unix(_) => {}
+            Stream::Tcp(s) | Stream::Tls(s, _) => linger_zero(s.as_raw_fd()),
+        }
+    }
+
     /// Plaintext handed to TLS and not yet on the socket.
     fn inflight(&self) -> usize {
         match self {
@@ -382,6 +471,41 @@ fn send_nosignal(fd: std::os::fd::RawFd, buf: &[u8]) -> io::Result<usize> {
     usize::try_from(n).map_err(|_| io::Error::last_os_error())
 }
 
+/// Unacknowledged bytes in a TCP socket's send queue (`SIOCOUTQ`); 0 if the ioctl fails.
+#[allow(unsafe_code)]
+fn outq(fd: std::os::fd::RawFd) -> usize {
+    let mut n: libc::c_int = 0;
+    // SAFETY: `fd` is the open socket of a live stream borrowed by the caller; TIOCOUTQ
+    // (SIOCOUTQ for sockets) writes one c_int through the pointer, which is valid for that.
+    let rc = unsafe { libc::ioctl(fd, libc::TIOCOUTQ, &mut n) };
+    if rc == 0 {
+        usize::try_from(n).unwrap_or(0)
+    } else {
+        0
+    }
+}
+
+/// `SO_LINGER` on with a zero timeout: `close` then resets the connection.
+#[allow(unsafe_code)]
+fn linger_zero(fd: std::os::fd::RawFd) {
+    let linger = libc::linger {
+        l_onoff: 1,
+        l_linger: 0,
+    };
+    // SAFETY: `fd` is the open socket of a live stream borrowed by the caller; the option
+    // value is a valid `linger` of the size passed. Failing leaves a graceful close, which is
+    // all there is to do then.
+    unsafe {
+        libc::setsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_LINGER,
+            std::ptr::from_ref(&linger).cast(),
+            std::mem::size_of::<libc::linger>() as libc::socklen_t,
+        );
+    }
+}
+
 /// A bound listener and its poll, ready to be moved to the server thread.
 pub(crate) struct Bound {
     poll: Poll,
@@ -390,6 +514,26 @@ pub(crate) struct Bound {
     pub(crate) url: String,
     /// The unix socket file to remove on shutdown.
     pub(crate) socket_path: Option<PathBuf>,
+    rebind: Rebind,
+}
+
+/// What a restart binds again: the address bound first (a port that port 0 picked stays the
+/// same), with the same TLS configuration.
+#[derive(Clone)]
+enum Rebind {
+    Unix(PathBuf),
+    Tcp(SocketAddr),
+    Tls(SocketAddr, Arc<ServerConfig>),
+}
+
+impl Rebind {
+    fn bind(&self) -> io::Result<Listener> {
+        Ok(match self {
+            Rebind::Unix(path) => Listener::Unix(bind_unix(path)?),
+            Rebind::Tcp(addr) => Listener::Tcp(bind_tcp(*addr)?.0),
+            Rebind::Tls(addr, config) => Listener::Tls(bind_tcp(*addr)?.0, Arc::clone(config)),
+        })
+    }
 }
 
 /// Binds `listen` and prepares the poll. The socket accepts connections from this point on
@@ -397,11 +541,12 @@ pub(crate) struct Bound {
 pub(crate) fn bind(listen: &Listen) -> io::Result<Bound> {
     let poll = Poll::new()?;
     let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
-    let (mut listener, url, socket_path) = match listen {
+    let (mut listener, url, socket_path, rebind) = match listen {
         Listen::Tls { addr, tls } => {
             let config = server_config(tls)?;
             let (l, url) = bind_tcp(*addr)?;
-            (Listener::Tls(l, config), url, None)
+            let again = Rebind::Tls(l.local_addr()?, Arc::clone(&config));
+            (Listener::Tls(l, config), url, None, again)
         }
         Listen::Unix(path) => {
             let path = if path.is_absolute() {
@@ -415,11 +560,17 @@ pub(crate) fn bind(listen: &Listen) -> io::Result<Bound> {
             // higher. Checked with 10,000 clients connecting in one burst.
             let l = bind_unix(&path)?;
             let url = format!("unix://{}", path.display());
-            (Listener::Unix(l), url, Some(path))
+            (
+                Listener::Unix(l),
+                url,
+                Some(path.clone()),
+                Rebind::Unix(path),
+            )
         }
         Listen::Tcp(addr) => {
             let (l, url) = bind_tcp(*addr)?;
-            (Listener::Tcp(l), url, None)
+            let again = Rebind::Tcp(l.local_addr()?);
+            (Listener::Tcp(l), url, None, again)
         }
     };
     listener.register(poll.registry())?;
@@ -429,6 +580,7 @@ pub(crate) fn bind(listen: &Listen) -> io::Result<Bound> {
         waker,
         url,
         socket_path,
+        rebind,
     })
 }
 
@@ -558,8 +710,8 @@ enum ConnState {
         framing: Framing,
         filter: Box<Filter>,
     },
-    /// Sending what is queued, then closing.
-    Closing,
+    /// Sending what is queued, then closing (gracefully, or with a reset).
+    Closing(Close),
     /// Write side shut; draining input until EOF or the linger timer.
     Lingering,
 }
@@ -606,10 +758,44 @@ struct StatsStream {
 }
 
 /// What a byte offset in [`Conn::ends`] marks the end of.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 enum Counted {
-    Frame,
+    /// A stats frame of the container of this name.
+    Frame(Rc<str>),
     Event,
+}
+
+/// Output generated as the socket takes it, after what is in [`Conn::out`]: the padding of a
+/// huge frame (so the sim never holds it whole), or a frame dripped one byte at a time.
+#[derive(Debug)]
+struct Spool {
+    /// Padding bytes (`x`) still to write before `tail`.
+    pad: usize,
+    /// What follows the padding, written from `pos` on.
+    tail: Vec<u8>,
+    pos: usize,
+    /// One byte per tick of this period (zero: per turn of the loop), written by the stream's
+    /// timer, instead of as fast as the socket takes them.
+    drip: Option<Duration>,
+    /// The frame the spool ends, counted once its last byte is on the socket (`None`: a fault
+    /// payload, not a frame).
+    frame: Option<Rc<str>>,
+}
+
+impl Spool {
+    fn is_empty(&self) -> bool {
+        self.pad == 0 && self.pos == self.tail.len()
+    }
+
+    /// Appends up to `max` bytes to `out`.
+    fn feed(&mut self, out: &mut Vec<u8>, max: usize) {
+        let pad = self.pad.min(max);
+        out.resize(out.len() + pad, b'x');
+        self.pad -= pad;
+        let n = (max - pad).min(self.tail.len() - self.pos);
+        out.extend_from_slice(&self.tail[self.pos..self.pos + n]);
+        self.pos += n;
+    }
 }
 
 struct Conn {
@@ -633,6 +819,8 @@ struct Conn {
     timer: Option<u64>,
     /// Set when the connection must be dropped now.
     dead: bool,
+    /// Output still to be generated after `out` ([`Spool`]).
+    spool: Option<Box<Spool>>,
 }
 
 impl Conn {
@@ -651,6 +839,7 @@ impl Conn {
             peer_closed: false,
             timer: None,
             dead: false,
+            spool: None,
         }
     }
 
@@ -669,6 +858,22 @@ impl Conn {
     fn mark_end(&mut self, what: Counted) {
         let end = self.queued_end();
         self.ends.push_back((end, what));
+    }
+
+    /// Moves up to `max` bytes of the spool to `out`; once it is empty, the frame it ends (if
+    /// any) is marked, and the spool is dropped.
+    fn feed_spool(&mut self, max: usize) {
+        let Some(spool) = &mut self.spool else {
+            return;
+        };
+        spool.feed(&mut self.out, max);
+        if spool.is_empty() {
+            let frame = spool.frame.take();
+            self.spool = None;
+            if let Some(name) = frame {
+                self.mark_end(Counted::Frame(name));
+            }
+        }
     }
 }
 
@@ -689,12 +894,42 @@ struct Ctx {
     subscribers: Vec<usize>,
     /// `GET /_sim/pause` is in force: stream timers tick but write nothing.
     frames_paused: bool,
+    /// Frames sent, by container name ([`Sim::frames_sent_for`](super::Sim::frames_sent_for)).
+    sent_by_name: HashMap<Rc<str>, u64>,
+    /// Containers whose stats requests get an error status ([`Fault::Status`] rules).
+    status_rules: Vec<(String, u16)>,
+    /// Containers whose next stats request gets an error status (chaos), once.
+    status_once: HashMap<Rc<str>, u16>,
+    /// Containers whose names are written broken ([`Fault::BadUtf8Name`] rules), and the
+    /// frame from which on their frames carry the broken name.
+    bad_names: Vec<(String, u32)>,
+    /// `GET /_sim/restart` asked for a restart with this down time.
+    restart: Option<Duration>,
 }
 
 impl Ctx {
     /// The time samples and listings describe: the fixed clock, or now.
     fn clock(&self) -> UnixNanos {
         self.config.fixed_clock.unwrap_or_else(time::now)
+    }
+
+    /// The error status the next stats request for container `name` gets, if any (a chaos
+    /// status is used up).
+    fn status_fault(&mut self, name: &str) -> Option<u16> {
+        if let Some(status) = self.status_once.remove(name) {
+            return Some(status);
+        }
+        self.status_rules
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|&(_, status)| status)
+    }
+
+    /// Writes the broken names of [`Fault::BadUtf8Name`] rules into a listing or event.
+    fn break_names(&self, body: &mut [u8]) {
+        for (name, _) in &self.bad_names {
+            fault::break_name(body, name);
+        }
     }
 
     fn schedule(&mut self, conn: &mut Conn, slot: usize, at: Instant) {
@@ -748,7 +983,11 @@ pub(crate) fn serve(
     commands: Option<mpsc::Receiver<Command>>,
 ) -> io::Result<()> {
     let Bound {
-        mut poll, listener, ..
+        mut poll,
+        listener,
+        socket_path,
+        rebind,
+        ..
     } = bound;
     let model = Model::new(&config, config.fixed_clock.unwrap_or_else(time::now));
     shared
@@ -758,8 +997,20 @@ pub(crate) fn serve(
         every: c.every.clamp(MIN_INTERVAL, MAX_INTERVAL),
         remove_after: c.remove_after.map(|d| d.min(MAX_INTERVAL)),
     });
+    let chaos = config.chaos.map(|d| d.clamp(MIN_INTERVAL, MAX_INTERVAL));
+    let mut status_rules = Vec::new();
+    let mut bad_names = Vec::new();
+    for rule in &config.faults {
+        match rule.fault {
+            Fault::Status(status) => status_rules.push((rule.container.clone(), status)),
+            Fault::BadUtf8Name => bad_names.push((rule.container.clone(), rule.after_frames)),
+            _ => {}
+        }
+    }
     let mut server = Server {
-        listener,
+        listener: Some(listener),
+        rebind,
+        socket_path,
         conns: Vec::new(),
         free: Vec::new(),
         ctx: Ctx {
@@ -775,17 +1026,27 @@ pub(crate) fn serve(
             pool: Vec::new(),
             subscribers: Vec::new(),
             frames_paused: false,
+            sent_by_name: HashMap::new(),
+            status_rules,
+            status_once: HashMap::new(),
+            bad_names,
+            restart: None,
         },
         accept_paused: false,
         commands,
         churn,
         churn_round: 0,
         removals: VecDeque::new(),
+        chaos,
+        chaos_round: 0,
     };
     if let Some(c) = churn {
         server
             .ctx
             .schedule_slot(CHURN_SLOT, Instant::now() + c.every);
+    }
+    if let Some(every) = chaos {
+        server.ctx.schedule_slot(CHAOS_SLOT, Instant::now() + every);
     }
     let mut events = Events::with_capacity(1024);
     while !server.ctx.shared.stop.load(Ordering::Acquire) {
@@ -807,6 +1068,10 @@ pub(crate) fn serve(
                 Token(t) => server.conn_event(poll.registry(), t - FIRST_CONN, event),
             }
         }
+        if let Some(down) = server.ctx.restart.take() {
+            // After the event that asked for it: its answer has been written.
+            server.go_down(poll.registry(), down);
+        }
         server.fire_timers(poll.registry());
     }
     for slot in 0..server.conns.len() {
@@ -820,7 +1085,12 @@ pub(crate) fn serve(
 }
 
 struct Server {
-    listener: Listener,
+    /// `None` while a restart is down.
+    listener: Option<Listener>,
+    /// What a restart binds again.
+    rebind: Rebind,
+    /// The unix socket file, removed while a restart is down.
+    socket_path: Option<PathBuf>,
     conns: Vec<Option<Conn>>,
     free: Vec<usize>,
     ctx: Ctx,
@@ -834,6 +1104,10 @@ struct Server {
     /// Churned containers to remove: when, and which (slot and id, in case the slot was
     /// reused or the container restarted meanwhile).
     removals: VecDeque<(Instant, usize, Rc<str>)>,
+    /// [`SimConfig::chaos`], clamped.
+    chaos: Option<Duration>,
+    /// Chaos ticks so far (the seed of the next stream and fault).
+    chaos_round: u64,
 }
 
 impl Server {
@@ -841,8 +1115,11 @@ impl Server {
         if self.accept_paused {
             return;
         }
+        let Some(listener) = &self.listener else {
+            return;
+        };
         loop {
-            match self.listener.accept() {
+            match listener.accept() {
                 Ok(mut stream) => {
                     let slot = self.free.pop().unwrap_or(self.conns.len());
                     if let Err(e) = stream.register(registry, Token(slot + FIRST_CONN)) {
@@ -912,6 +1189,14 @@ impl Server {
                     self.run_removals(registry);
                     continue;
                 }
+                CHAOS_SLOT => {
+                    self.chaos_tick(at);
+                    continue;
+                }
+                RESTART_SLOT => {
+                    self.listen_again(registry);
+                    continue;
+                }
                 _ => {}
             }
             let Some(Some(conn)) = self.conns.get_mut(slot) else {
@@ -932,32 +1217,176 @@ impl Server {
             return;
         };
         let waiting: Vec<Command> = rx.try_iter().collect();
+        // The caller may have given up waiting (its thread ended): nothing to do then, so
+        // failed replies are ignored.
         for cmd in waiting {
-            let now = self.ctx.clock();
-            let mut events = Vec::new();
-            let result = self
-                .ctx
-                .model
-                .apply(&cmd.op, &cmd.target, now, &mut events)
-                .map(|idx| {
-                    self.ctx
-                        .model
-                        .containers
-                        .get(idx)
-                        .map(|c| c.id.to_string())
-                        .unwrap_or_default()
-                });
-            match &result {
-                Ok(id) => self
-                    .ctx
-                    .log(format_args!("{:?} {} -> {id}", cmd.op, cmd.target)),
-                Err(e) => self
-                    .ctx
-                    .log(format_args!("{:?} {} -> {e}", cmd.op, cmd.target)),
+            match cmd {
+                Command::Lifecycle { op, target, reply } => {
+                    let result = self.lifecycle(registry, &op, &target);
+                    let _ = reply.send(result);
+                }
+                Command::FramesSentFor { name, reply } => {
+                    let n = self.ctx.sent_by_name.get(name.as_str()).copied();
+                    let _ = reply.send(n.unwrap_or(0));
+                }
+                Command::PauseFrames { paused, reply } => {
+                    self.ctx.frames_paused = paused;
+                    self.ctx.log(format_args!("stats frames paused: {paused}"));
+                    let _ = reply.send(());
+                }
+                Command::DropEvents { reply } => {
+                    let n = self.drop_events(registry);
+                    let _ = reply.send(n);
+                }
+                Command::Restart { down, reply } => {
+                    self.go_down(registry, down);
+                    let _ = reply.send(Ok(()));
+                }
             }
-            self.announce(registry, &events);
-            // The caller may have given up waiting (its thread ended): nothing to do then.
-            let _ = cmd.reply.send(result);
+        }
+    }
+
+    /// Applies a lifecycle change and announces its events; returns the container's id.
+    fn lifecycle(&mut self, registry: &Registry, op: &Op, target: &str) -> io::Result<String> {
+        let now = self.ctx.clock();
+        let mut events = Vec::new();
+        let result = self
+            .ctx
+            .model
+            .apply(op, target, now, &mut events)
+            .map(|idx| {
+                self.ctx
+                    .model
+                    .containers
+                    .get(idx)
+                    .map(|c| c.id.to_string())
+                    .unwrap_or_default()
+            });
+        match &result {
+            Ok(id) => self.ctx.log(format_args!("{op:?} {target} -> {id}")),
+            Err(e) => self.ctx.log(format_args!("{op:?} {target} -> {e}")),
+        }
+        self.announce(registry, &events);
+        result
+    }
+
+    /// Closes every `/events` connection in the middle of its body (no last chunk): the
+    /// subscriber sees the daemon drop it. Returns how many were closed.
+    fn drop_events(&mut self, registry: &Registry) -> u64 {
+        let subscribers = std::mem::take(&mut self.ctx.subscribers);
+        let mut dropped = 0;
+        for slot in subscribers {
+            let Some(Some(conn)) = self.conns.get_mut(slot) else {
+                continue;
+            };
+            if !matches!(conn.state, ConnState::Events { .. }) {
+                continue;
+            }
+            dropped += 1;
+            conn.keep_alive = false;
+            set_state(conn, ConnState::Closing(Close::Graceful), &self.ctx.shared);
+            self.settle(registry, slot);
+        }
+        self.ctx
+            .log(format_args!("dropped {dropped} /events connections"));
+        dropped
+    }
+
+    /// A restart's first half: every connection and the listener closed, the socket file
+    /// removed; [`Server::listen_again`] after `down`. The model stays as it is (containers
+    /// run on, as with dockerd's live-restore).
+    fn go_down(&mut self, registry: &Registry, down: Duration) {
+        for slot in 0..self.conns.len() {
+            if let Some(Some(conn)) = self.conns.get_mut(slot) {
+                conn.stream.finish();
+            }
+            self.close(registry, slot);
+        }
+        self.ctx.subscribers.clear();
+        if self.listener.take().is_some() {
+            if let Some(path) = &self.socket_path {
+                let _ = std::fs::remove_file(path);
+            }
+        }
+        self.accept_paused = false;
+        self.ctx.log(format_args!("restart: down for {down:?}"));
+        self.ctx
+            .schedule_slot(RESTART_SLOT, Instant::now() + down.min(MAX_INTERVAL));
+    }
+
+    /// A restart's second half: listen again (retrying shortly if the address is not free).
+    fn listen_again(&mut self, registry: &Registry) {
+        if self.listener.is_some() {
+            return;
+        }
+        let bound = self.rebind.bind().and_then(|mut l| {
+            l.register(registry)?;
+            Ok(l)
+        });
+        match bound {
+            Ok(l) => {
+                self.listener = Some(l);
+                self.ctx.log(format_args!("restart: listening again"));
+                // Connections that came in between the bind and the registration wait in the
+                // backlog, and edge-triggered readiness would not report them.
+                self.accept(registry);
+            }
+            Err(e) => {
+                self.ctx
+                    .log(format_args!("restart: cannot listen yet, retrying: {e}"));
+                self.ctx
+                    .schedule_slot(RESTART_SLOT, Instant::now() + REBIND_RETRY);
+            }
+        }
+    }
+
+    /// One chaos tick: a fault from [`fault::CHAOS`] for a random open stats stream without
+    /// one, at its next frame.
+    fn chaos_tick(&mut self, due: Instant) {
+        let Some(every) = self.chaos else {
+            return;
+        };
+        let now = Instant::now();
+        let mut next = due + every;
+        if next <= now {
+            next = now + every;
+        }
+        self.ctx.schedule_slot(CHAOS_SLOT, next);
+        let round = self.chaos_round;
+        self.chaos_round += 1;
+        let seed = self.ctx.config.seed;
+        let open: Vec<usize> = (0..self.conns.len())
+            .filter(|&slot| {
+                matches!(
+                    self.conns.get(slot),
+                    // A stream that halted (stalled) has no tick to take a fault at.
+                    Some(Some(Conn {
+                        state: ConnState::Stats(StatsStream { fault: None, .. }),
+                        spool: None,
+                        timer: Some(_),
+                        ..
+                    }))
+                )
+            })
+            .collect();
+        if open.is_empty() {
+            return;
+        }
+        let pick = open[(hash2(seed ^ CHAOS_STREAM_KEY, round) % open.len() as u64) as usize];
+        let kind = hash2(seed ^ CHAOS_FAULT_KEY, round) % fault::CHAOS.len() as u64;
+        let fault = fault::CHAOS[kind as usize].clone();
+        if let Some(Some(Conn {
+            state: ConnState::Stats(s),
+            ..
+        })) = self.conns.get_mut(pick)
+        {
+            self.ctx.log(format_args!(
+                "chaos: {} for a stream of {}",
+                FAULT_KINDS[fault.kind()],
+                s.target.name
+            ));
+            // At the stream's next frame.
+            s.fault = Some((s.emitted, fault));
         }
     }
 
@@ -1039,7 +1468,11 @@ impl Server {
         }
         let messages: Vec<Message> = events
             .iter()
-            .map(|e| Message::new(e, &self.ctx.model))
+            .map(|e| {
+                let mut m = Message::new(e, &self.ctx.model);
+                self.ctx.break_names(&mut m.json);
+                m
+            })
             .collect();
         let mut subscribers = std::mem::take(&mut self.ctx.subscribers);
         subscribers.retain(|&slot| {
@@ -1084,18 +1517,31 @@ impl Server {
         if !conn.dead {
             flush(conn, &mut self.ctx);
         }
-        if !conn.dead
-            && matches!(conn.state, ConnState::Closing)
-            && conn.pending() == 0
-            && conn.stream.finish()
-        {
-            if conn.peer_closed {
-                conn.dead = true;
-            } else {
-                conn.stream.shutdown_write();
-                set_state(conn, ConnState::Lingering, &self.ctx.shared);
-                self.ctx.schedule(conn, slot, Instant::now() + LINGER);
+        let done_writing = conn.pending() == 0 && conn.spool.is_none();
+        match conn.state {
+            ConnState::Closing(Close::Graceful)
+                if !conn.dead && done_writing && conn.stream.finish() =>
+            {
+                if conn.peer_closed {
+                    conn.dead = true;
+                } else {
+                    conn.stream.shutdown_write();
+                    set_state(conn, ConnState::Lingering, &self.ctx.shared);
+                    self.ctx.schedule(conn, slot, Instant::now() + LINGER);
+                }
             }
+            // No close_notify: a reset is not a close the peer is told about.
+            ConnState::Closing(Close::Reset) if !conn.dead && done_writing => {
+                if conn.stream.unacked() == 0 {
+                    conn.stream.arm_reset();
+                    conn.dead = true;
+                } else if conn.timer.is_none() {
+                    // What precedes the reset is still on its way (an RST would destroy it):
+                    // look again shortly.
+                    self.ctx.schedule(conn, slot, Instant::now() + RESET_POLL);
+                }
+            }
+            _ => {}
         }
         if conn.dead {
             self.close(registry, slot);
@@ -1108,7 +1554,11 @@ impl Server {
         };
         if let Some(mut conn) = entry.take() {
             conn.stream.deregister(registry);
-            set_state(&mut conn, ConnState::Closing, &self.ctx.shared);
+            set_state(
+                &mut conn,
+                ConnState::Closing(Close::Graceful),
+                &self.ctx.shared,
+            );
             drop_one(&self.ctx.shared.connections_open);
             self.free.push(slot);
         }
@@ -1129,25 +1579,32 @@ fn set_state(conn: &mut Conn, state: ConnState, shared: &Shared) {
 /// Writes queued output until done or `WouldBlock`, and counts the frames and events that
 /// made it.
 fn flush(conn: &mut Conn, ctx: &mut Ctx) {
-    let sent = if let Stream::Tls(sock, tls) = &mut conn.stream {
-        let out = Out {
-            buf: &conn.out,
-            pos: &mut conn.out_pos,
-            written: &mut conn.written,
-        };
-        let (sent, dead) = flush_tls(sock, tls, out);
-        conn.dead |= dead;
-        sent
-    } else {
-        flush_plain(conn)
+    let sent = loop {
+        let sent = write_out(conn);
+        // A spooled payload follows once the socket has taken all of `out`, a batch at a
+        // time (a dripping one goes by its timer instead).
+        let refill = !conn.dead
+            && conn.out_pos == conn.out.len()
+            && conn.spool.as_ref().is_some_and(|s| s.drip.is_none());
+        if !refill {
+            break sent;
+        }
+        conn.out.clear();
+        conn.out_pos = 0;
+        conn.feed_spool(SPOOL_BATCH);
     };
-    while let Some(&(end, what)) = conn.ends.front() {
-        if end > sent {
+    while let Some((end, _)) = conn.ends.front() {
+        if *end > sent {
             break;
         }
-        conn.ends.pop_front();
+        let Some((_, what)) = conn.ends.pop_front() else {
+            break;
+        };
         match what {
-            Counted::Frame => bump(&ctx.shared.frames_sent),
+            Counted::Frame(name) => {
+                bump(&ctx.shared.frames_sent);
+                *ctx.sent_by_name.entry(name).or_default() += 1;
+            }
             Counted::Event => bump(&ctx.shared.events_sent),
         }
     }
@@ -1158,6 +1615,23 @@ fn flush(conn: &mut Conn, ctx: &mut Ctx) {
     } else if conn.out_pos >= 64 * 1024 && conn.out_pos * 2 >= conn.out.len() {
         conn.out.drain(..conn.out_pos);
         conn.out_pos = 0;
+    }
+}
+
+/// Writes `out` (through TLS or not); returns the offset (in `written` terms) up to which bytes
+/// are on the socket.
+fn write_out(conn: &mut Conn) -> u64 {
+    if let Stream::Tls(sock, tls) = &mut conn.stream {
+        let out = Out {
+            buf: &conn.out,
+            pos: &mut conn.out_pos,
+            written: &mut conn.written,
+        };
+        let (sent, dead) = flush_tls(sock, tls, out);
+        conn.dead |= dead;
+        sent
+    } else {
+        flush_plain(conn)
     }
 }
 
@@ -1274,7 +1748,7 @@ fn read(conn: &mut Conn, slot: usize, ctx: &mut Ctx) {
                     }
                 }
                 // Event streams and closing connections take no more requests: discard.
-                ConnState::Events { .. } | ConnState::Closing | ConnState::Lingering => {}
+                ConnState::Events { .. } | ConnState::Closing(_) | ConnState::Lingering => {}
             },
             Got::Blocked => break,
             Got::Gone => {
@@ -1289,8 +1763,8 @@ fn read(conn: &mut Conn, slot: usize, ctx: &mut Ctx) {
     if conn.peer_closed {
         match conn.state {
             // Answer what was asked before the EOF, then close.
-            ConnState::Idle => set_state(conn, ConnState::Closing, &ctx.shared),
-            ConnState::Closing => {}
+            ConnState::Idle => set_state(conn, ConnState::Closing(Close::Graceful), &ctx.shared),
+            ConnState::Closing(_) => {}
             // The client left (Go cancels the request context): stop streaming.
             ConnState::Waiting { .. }
             | ConnState::Stats(_)
@@ -1402,9 +1876,10 @@ fn tls_failed(conn: &mut Conn, ctx: &mut Ctx, e: &rustls::Error) {
     }
     ctx.return_buffer(conn);
     conn.ends.clear();
+    conn.spool = None;
     conn.inbuf = Vec::new();
     conn.keep_alive = false;
-    set_state(conn, ConnState::Closing, &ctx.shared);
+    set_state(conn, ConnState::Closing(Close::Graceful), &ctx.shared);
 }
 
 /// Answers the complete requests in the input buffer, in order, while the connection is idle.
@@ -1440,7 +1915,7 @@ fn answer_requests(conn: &mut Conn, slot: usize, ctx: &mut Ctx) {
                 ctx.log(format_args!("bad request head: {e:?}"));
                 conn.out.extend_from_slice(e.reply());
                 conn.inbuf.clear();
-                set_state(conn, ConnState::Closing, &ctx.shared);
+                set_state(conn, ConnState::Closing(Close::Graceful), &ctx.shared);
                 return;
             }
             Parsed::Done(head, used) => {
@@ -1500,14 +1975,16 @@ fn after_reply(conn: &mut Conn, ctx: &Ctx) {
     let next = if conn.keep_alive {
         ConnState::Idle
     } else {
-        ConnState::Closing
+        ConnState::Closing(Close::Graceful)
     };
     set_state(conn, next, &ctx.shared);
 }
 
 fn apply(conn: &mut Conn, slot: usize, action: Action, ctx: &mut Ctx) {
     match action {
-        Action::Reply(reply) => {
+        Action::Reply(mut reply) => {
+            // A listing names containers: broken names are broken there too.
+            ctx.break_names(&mut reply.body);
             push_reply(conn, &reply);
             after_reply(conn, ctx);
         }
@@ -1517,6 +1994,11 @@ fn apply(conn: &mut Conn, slot: usize, action: Action, ctx: &mut Ctx) {
                 Control::Pause | Control::Resume => {
                     ctx.frames_paused = control == Control::Pause;
                     ctx.log(format_args!("stats frames paused: {}", ctx.frames_paused));
+                    b"{\"ok\":true}\n".to_vec()
+                }
+                Control::Restart { down_ms } => {
+                    // The server restarts once this answer is on its way (see `serve`).
+                    ctx.restart = Some(Duration::from_millis(down_ms));
                     b"{\"ok\":true}\n".to_vec()
                 }
             };
@@ -1537,6 +2019,13 @@ fn apply(conn: &mut Conn, slot: usize, action: Action, ctx: &mut Ctx) {
                 after_reply(conn, ctx);
                 return;
             };
+            if let Some(status) = ctx.status_fault(&target.name) {
+                ctx.shared.count_fault(&Fault::Status(status));
+                let message = fault::status_message(status, &target.name);
+                push_reply(conn, &api::error_reply(status, &message));
+                after_reply(conn, ctx);
+                return;
+            }
             match mode {
                 StatsMode::OneShot => {
                     reply_frame(conn, ctx, &target, None);
@@ -1557,10 +2046,13 @@ fn apply(conn: &mut Conn, slot: usize, action: Action, ctx: &mut Ctx) {
                 }
                 StatsMode::Stream => {
                     let framing = push_stream_head(conn, H_DAEMON);
+                    // Status and name faults are not the stream's: they are applied above, and
+                    // where names are written.
                     let fault = ctx
                         .config
                         .faults
                         .iter()
+                        .filter(|r| !matches!(r.fault, Fault::Status(_) | Fault::BadUtf8Name))
                         .find(|r| r.container.as_str() == &*target.name)
                         .map(|r| (r.after_frames, r.fault.clone()));
                     let now = Instant::now();
@@ -1627,8 +2119,16 @@ fn reply_frame(conn: &mut Conn, ctx: &mut Ctx, target: &Target, pre: Option<Unix
         // Removed while the answer was pending: what it was is all there is to say.
         push_zero_frame(&mut body, &target.name, &target.id);
     }
+    // A broken name is broken in single samples from the first.
+    let broken = ctx.bad_names.iter().any(|(n, _)| **n == *target.name);
+    if broken {
+        fault::break_name(&mut body, &target.name);
+        ctx.shared.count_fault(&Fault::BadUtf8Name);
+    }
     push_reply(conn, &api::stats_reply(body));
-    conn.mark_end(Counted::Frame);
+    if !broken {
+        conn.mark_end(Counted::Frame(Rc::clone(&target.name)));
+    }
 }
 
 fn on_timer(conn: &mut Conn, slot: usize, due: Instant, ctx: &mut Ctx) {
@@ -1647,9 +2147,11 @@ fn on_timer(conn: &mut Conn, slot: usize, due: Instant, ctx: &mut Ctx) {
             // Requests pipelined behind the stats request have waited in the buffer.
             process_requests(conn, slot, ctx);
         }
-        ConnState::Stats(_) => match emit_frame(conn, ctx) {
+        ConnState::Stats(_) => match tick_stream(conn, ctx) {
             Emitted::More => {
-                let interval = ctx.interval;
+                // A dripping frame goes by its own pace, a byte a tick.
+                let drip = conn.spool.as_ref().and_then(|s| s.drip);
+                let interval = drip.unwrap_or(ctx.interval);
                 let now = Instant::now();
                 if let ConnState::Stats(s) = &mut conn.state {
                     // Keep the cadence of the original deadline, unless we fell a whole
@@ -1670,7 +2172,20 @@ fn on_timer(conn: &mut Conn, slot: usize, due: Instant, ctx: &mut Ctx) {
             }
         },
         ConnState::Lingering => conn.dead = true,
-        ConnState::Idle | ConnState::Events { .. } | ConnState::Closing => {}
+        ConnState::Idle | ConnState::Events { .. } | ConnState::Closing(_) => {}
+    }
+}
+
+/// A stats stream's tick: a byte of a dripping frame, nothing while a spooled payload is being
+/// written (neither sent nor skipped), else the next frame.
+fn tick_stream(conn: &mut Conn, ctx: &mut Ctx) -> Emitted {
+    match &conn.spool {
+        Some(spool) if spool.drip.is_some() => {
+            conn.feed_spool(1);
+            Emitted::More
+        }
+        Some(_) => Emitted::More,
+        None => emit_frame(conn, ctx),
     }
 }
 
@@ -1712,8 +2227,9 @@ fn emit_frame(conn: &mut Conn, ctx: &mut Ctx) -> Emitted {
         *left = left.saturating_sub(1);
         let last = *left == 0;
         push_zero_frame(&mut ctx.frame, &s.target.name, &s.target.id);
+        let name = Rc::clone(&s.target.name);
         push_body(&mut conn.out, framing, &ctx.frame, None);
-        conn.mark_end(Counted::Frame);
+        conn.mark_end(Counted::Frame(name));
         if !last {
             return Emitted::More;
         }
@@ -1744,41 +2260,132 @@ fn emit_frame(conn: &mut Conn, ctx: &mut Ctx) -> Emitted {
         }
         _ => None,
     };
+    let name = Rc::clone(&s.target.name);
+    let broken_name = ctx
+        .bad_names
+        .iter()
+        .any(|(n, after)| **n == *name && s.emitted > *after);
     let split = ctx.config.split_chunks;
     let split_key = hash2(s.target.idx as u64, u64::from(s.emitted - 1));
     // After a zero frame the next precpu is zero too: the daemon's precpu is the previous
     // frame's cpu.
     s.prev = running.then_some(read);
     s.prev_run = runs;
+    if let Some(f) = &fault {
+        // A status injected into a stream counts when a request gets it.
+        if !matches!(f, Fault::Status(_)) {
+            ctx.shared.count_fault(f);
+        }
+        ctx.log(format_args!(
+            "fault {} on a stream of {name}",
+            FAULT_KINDS[f.kind()]
+        ));
+    }
+    let chunked = framing == Framing::Chunked;
+    let frame = &mut ctx.frame;
     let out = &mut conn.out;
     match fault {
         Some(Fault::Stall) => return Emitted::Halt,
-        Some(Fault::TruncateMidChunk) => {
-            let half = ctx.frame.len() / 2;
-            http::push_chunk_size(out, ctx.frame.len());
-            out.extend_from_slice(&ctx.frame[..half]);
-            set_state(conn, ConnState::Closing, &ctx.shared);
+        Some(Fault::StallMidFrame) => {
+            push_half(out, chunked, frame);
+            return Emitted::Halt;
+        }
+        Some(f @ (Fault::TruncateMidChunk | Fault::ResetMidChunk)) => {
+            push_half(out, chunked, frame);
+            let how = if f == Fault::ResetMidChunk {
+                Close::Reset
+            } else {
+                Close::Graceful
+            };
+            set_state(conn, ConnState::Closing(how), &ctx.shared);
+            return Emitted::Halt;
+        }
+        Some(Fault::ResetMidFrame) => {
+            // The first half as a whole chunk: the cut falls between two chunks of a frame.
+            push_body(out, framing, &frame[..frame.len() / 2], None);
+            set_state(conn, ConnState::Closing(Close::Reset), &ctx.shared);
+            return Emitted::Halt;
+        }
+        Some(Fault::Status(status)) => {
+            // Injected into an open stream (chaos): cut it between frames; the stats request
+            // that follows gets the status.
+            ctx.status_once.insert(name, status);
+            set_state(conn, ConnState::Closing(Close::Graceful), &ctx.shared);
             return Emitted::Halt;
         }
         Some(Fault::GarbageChunkSize) => {
             out.extend_from_slice(b"zz\r\n");
-            out.extend_from_slice(&ctx.frame);
+            out.extend_from_slice(frame);
             out.extend_from_slice(b"\r\n");
             // Not a frame any client can receive: not counted as sent.
             return Emitted::More;
         }
-        Some(f) => {
-            fault::rewrite_payload(&f, &mut ctx.frame);
-            push_body(out, framing, &ctx.frame, None);
+        Some(Fault::Drip(every)) => {
+            // The whole frame, chunk framing included, goes out a byte per tick; the caller
+            // arms the first.
+            let mut bytes = Vec::with_capacity(frame.len() + 16);
+            push_body(&mut bytes, framing, frame, None);
+            conn.spool = Some(Box::new(Spool {
+                pad: 0,
+                tail: bytes,
+                pos: 0,
+                drip: Some(every),
+                frame: Some(name),
+            }));
+            return Emitted::More;
+        }
+        Some(f) => match fault::rewrite_payload(&f, frame) {
+            Some(fault::Payload::Padded { pad, tail }) => {
+                // The frame up to its padding now; the padding and the rest as the socket
+                // takes them.
+                let body = frame.len() - tail;
+                if chunked {
+                    http::push_chunk_size(out, frame.len() + pad);
+                }
+                out.extend_from_slice(&frame[..body]);
+                let mut rest = frame[body..].to_vec();
+                if chunked {
+                    rest.extend_from_slice(b"\r\n");
+                }
+                conn.spool = Some(Box::new(Spool {
+                    pad,
+                    tail: rest,
+                    pos: 0,
+                    drip: None,
+                    frame: None,
+                }));
+                return Emitted::More;
+            }
+            Some(fault::Payload::Replaced) => {
+                push_body(out, framing, frame, None);
+                return Emitted::More;
+            }
+            Some(fault::Payload::Frame) => push_body(out, framing, frame, None),
+            // A container's fault (status, name) never reaches its streams: a good frame.
+            None => push_body(out, framing, frame, None),
+        },
+        None if broken_name => {
+            fault::break_name(frame, &name);
+            ctx.shared.count_fault(&Fault::BadUtf8Name);
+            push_body(out, framing, frame, None);
+            return Emitted::More;
         }
         None => {
-            let at = (split && ctx.frame.len() > 1)
-                .then(|| 1 + (split_key % (ctx.frame.len() as u64 - 1)) as usize);
-            push_body(out, framing, &ctx.frame, at);
+            let at = (split && frame.len() > 1)
+                .then(|| 1 + (split_key % (frame.len() as u64 - 1)) as usize);
+            push_body(out, framing, frame, at);
         }
     }
-    conn.mark_end(Counted::Frame);
+    conn.mark_end(Counted::Frame(name));
     Emitted::More
+}
+
+/// Appends the chunk-size line of `frame` (when chunked) and its first half.
+fn push_half(out: &mut Vec<u8>, chunked: bool, frame: &[u8]) {
+    if chunked {
+        http::push_chunk_size(out, frame.len());
+    }
+    out.extend_from_slice(&frame[..frame.len() / 2]);
 }
 
 /// Appends stream payload: one chunk, two chunks split at `split`, or raw bytes.
@@ -1820,10 +2427,11 @@ mod tests {
             requests: 6,
             events_sent: 7,
             containers_running: 8,
+            faults_injected: 9,
         };
         assert_eq!(
             String::from_utf8_lossy(&counters_json(&c)),
-            "{\"frames_sent\":1,\"frames_skipped\":2,\"streams_open\":3,\"connections_accepted\":4,\"connections_open\":5,\"requests\":6,\"events_sent\":7,\"containers_running\":8}\n"
+            "{\"frames_sent\":1,\"frames_skipped\":2,\"streams_open\":3,\"connections_accepted\":4,\"connections_open\":5,\"requests\":6,\"events_sent\":7,\"containers_running\":8,\"faults_injected\":9}\n"
         );
     }
 }

@@ -638,6 +638,7 @@ fn control_routes_count_and_pause_frames() {
         "requests",
         "events_sent",
         "containers_running",
+        "faults_injected",
     ];
     want.sort_unstable();
     assert_eq!(keys, want);
