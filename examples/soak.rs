@@ -192,6 +192,32 @@ fn rss_kib() -> (u64, u64) {
     (field("VmRSS:"), field("VmHWM:"))
 }
 
+/// What the engine reported, by kind.
+#[derive(Default)]
+struct Tally {
+    received: u64,
+    added: u64,
+    gone: u64,
+    errors: u64,
+    stale: u64,
+}
+
+impl Tally {
+    /// One engine turn, counting what it reports.
+    fn poll(&mut self, engine: &mut Engine, timeout: Duration) -> Result<(), dockstat::Error> {
+        engine.poll(Some(timeout), &mut |event| {
+            match event {
+                Event::Sample { .. } => self.received += 1,
+                Event::Added(_) => self.added += 1,
+                Event::Gone { .. } => self.gone += 1,
+                Event::Error { .. } => self.errors += 1,
+                Event::Stale(_) => self.stale += 1,
+            }
+            Control::Continue
+        })
+    }
+}
+
 fn run(o: &Opts) -> Result<(), Box<dyn std::error::Error>> {
     let socket = std::env::temp_dir().join(format!("dockstat-soak-{}.sock", std::process::id()));
     let mut daemon = Some(Daemon::start(o, &socket)?);
@@ -211,8 +237,7 @@ fn run(o: &Opts) -> Result<(), Box<dyn std::error::Error>> {
     let mut sent_before = 0u64;
     // Likewise the faults it injected.
     let mut faults_before = 0u64;
-    let mut received = 0u64;
-    let (mut added, mut gone, mut errors, mut stale) = (0u64, 0u64, 0u64, 0u64);
+    let mut tally = Tally::default();
     let mut rss_series: Vec<(f64, u64)> = Vec::new();
 
     println!(
@@ -235,16 +260,7 @@ fn run(o: &Opts) -> Result<(), Box<dyn std::error::Error>> {
         "HWM KiB"
     );
     while Instant::now() < end {
-        engine.poll(Some(Duration::from_millis(100)), &mut |event| {
-            match event {
-                Event::Sample { .. } => received += 1,
-                Event::Added(_) => added += 1,
-                Event::Gone { .. } => gone += 1,
-                Event::Error { .. } => errors += 1,
-                Event::Stale(_) => stale += 1,
-            }
-            Control::Continue
-        })?;
+        tally.poll(&mut engine, Duration::from_millis(100))?;
         let now = Instant::now();
         if next_restart.is_some_and(|at| now >= at) {
             next_restart = Some(now + restart_every);
@@ -260,16 +276,7 @@ fn run(o: &Opts) -> Result<(), Box<dyn std::error::Error>> {
             // Down for two seconds while the engine keeps polling.
             let back = Instant::now() + Duration::from_secs(2);
             while Instant::now() < back {
-                engine.poll(Some(Duration::from_millis(100)), &mut |event| {
-                    match event {
-                        Event::Sample { .. } => received += 1,
-                        Event::Added(_) => added += 1,
-                        Event::Gone { .. } => gone += 1,
-                        Event::Error { .. } => errors += 1,
-                        Event::Stale(_) => stale += 1,
-                    }
-                    Control::Continue
-                })?;
+                tally.poll(&mut engine, Duration::from_millis(100))?;
             }
             daemon = Some(Daemon::start(o, &socket)?);
         }
@@ -284,8 +291,8 @@ fn run(o: &Opts) -> Result<(), Box<dyn std::error::Error>> {
                 "{:>6.1} {:>12} {:>12} {:>9} {:>8} {:>7} {:>7} {:>7} {:>6} {:>9} {:>9}",
                 minutes,
                 sent,
-                received,
-                sent as i64 - received as i64,
+                tally.received,
+                sent as i64 - tally.received as i64,
                 c.streams,
                 c.reconnects,
                 c.stream_errors,
@@ -300,16 +307,18 @@ fn run(o: &Opts) -> Result<(), Box<dyn std::error::Error>> {
     sim_get(&socket, "/_sim/pause");
     let drain_until = Instant::now() + Duration::from_secs(1);
     while Instant::now() < drain_until {
-        engine.poll(Some(Duration::from_millis(50)), &mut |event| {
-            if let Event::Sample { .. } = event {
-                received += 1;
-            }
-            Control::Continue
-        })?;
+        tally.poll(&mut engine, Duration::from_millis(50))?;
     }
     let sent = sent_before + sim_counter(&socket, "frames_sent").unwrap_or(0);
     let faults = faults_before + sim_counter(&socket, "faults_injected").unwrap_or(0);
     let c = engine.counters();
+    let Tally {
+        received,
+        added,
+        gone,
+        errors,
+        stale,
+    } = tally;
     if let Some(d) = daemon.take() {
         d.stop();
     }

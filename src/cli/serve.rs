@@ -9,14 +9,14 @@ use std::io::{self, Write};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use dockstat::engine::{ApiVersion, Endpoint, Engine, EngineConfig, Event, Mode, Selection};
+use dockstat::engine::{Endpoint, Engine, EngineConfig, Event, Mode, Selection};
 use dockstat::prom::server::{MetricsServer, ServerConfig};
 use dockstat::prom::{Exporter, ExporterConfig, ExpositionFormat, render};
 use dockstat::{Error, ErrorKind};
 
 use super::Failure;
 use super::signals;
-use super::stats::StatsOpts;
+use super::stats::{StatsOpts, engine_config, error_message};
 
 /// How often the engine's counters and histograms are copied into the shared table.
 const PUBLISH_ENGINE: Duration = Duration::from_millis(250);
@@ -50,12 +50,7 @@ fn exporter(endpoints: &[Endpoint], with_image: bool, allow: &[String]) -> Expor
 }
 
 fn config(endpoints: Vec<Endpoint>, mode: Mode) -> Result<EngineConfig, Failure> {
-    let Some(first) = endpoints.first().cloned() else {
-        return Err(Failure::Usage("no host".into()));
-    };
-    let mut config = EngineConfig::new(first);
-    config.hosts = endpoints;
-    config.api_version = ApiVersion::from_env()?;
+    let mut config = engine_config(endpoints)?;
     config.selection = Selection::Running;
     config.mode = mode;
     Ok(config)
@@ -63,10 +58,7 @@ fn config(endpoints: Vec<Endpoint>, mode: Mode) -> Result<EngineConfig, Failure>
 
 /// Prints an engine error once per message.
 fn report(reported: &mut HashSet<String>, error: &Error) {
-    let message = match error.kind() {
-        ErrorKind::Status(_) => format!("Error response from daemon: {error}"),
-        _ => error.to_string(),
-    };
+    let message = error_message(error);
     if reported.insert(message.clone()) {
         eprintln!("dockstat: {message}");
     }

@@ -109,6 +109,27 @@ struct Entry {
     error: Option<String>,
 }
 
+/// The engine's configuration for these hosts, with `DOCKER_API_VERSION` applied; the
+/// caller sets what to watch and how.
+pub(crate) fn engine_config(endpoints: Vec<Endpoint>) -> Result<EngineConfig, Failure> {
+    let Some(first) = endpoints.first().cloned() else {
+        return Err(Failure::Usage("no host".into()));
+    };
+    let mut config = EngineConfig::new(first);
+    config.hosts = endpoints;
+    config.api_version = ApiVersion::from_env()?;
+    Ok(config)
+}
+
+/// An engine error as the docker CLI words it: a daemon's error status as "Error response
+/// from daemon".
+pub(crate) fn error_message(error: &Error) -> String {
+    match error.kind() {
+        ErrorKind::Status(_) => format!("Error response from daemon: {error}"),
+        _ => error.to_string(),
+    }
+}
+
 pub(crate) fn stats(endpoints: Vec<Endpoint>, opts: &StatsOpts) -> Result<i32, Failure> {
     let multi = endpoints.len() > 1;
     let hosts: Vec<String> = endpoints.iter().map(|e| e.url().to_string()).collect();
@@ -123,12 +144,7 @@ pub(crate) fn stats(endpoints: Vec<Endpoint>, opts: &StatsOpts) -> Result<i32, F
     };
     signals::install();
 
-    let Some(first) = endpoints.first().cloned() else {
-        return Err(Failure::Usage("no host".into()));
-    };
-    let mut config = EngineConfig::new(first);
-    config.hosts = endpoints;
-    config.api_version = ApiVersion::from_env()?;
+    let mut config = engine_config(endpoints)?;
     config.selection = if !opts.containers.is_empty() {
         Selection::Named(opts.containers.clone())
     } else if opts.all {
@@ -342,10 +358,7 @@ impl<W: Write> State<W> {
             Event::Error {
                 container, error, ..
             } => {
-                let message = match error.kind() {
-                    ErrorKind::Status(_) => format!("Error response from daemon: {error}"),
-                    _ => error.to_string(),
-                };
+                let message = error_message(error);
                 match container
                     .and_then(|c| self.keys.get(&c.key))
                     .and_then(|s| self.rows.get_mut(s))
@@ -358,28 +371,20 @@ impl<W: Write> State<W> {
                         }
                     }
                     None => {
+                        // Short of descriptors or capped, a one-off still samples every
+                        // container, a few at a time: a notice, not a failure.
+                        let waits = matches!(
+                            error.kind(),
+                            ErrorKind::ResourceLimit | ErrorKind::StreamLimit
+                        );
                         // A host's discovery failed: fatal for a one-off of one host that
                         // has nothing yet; with several hosts the others go on.
-                        if self.once
-                            && !self.multi
-                            && self.rows.is_empty()
-                            && !matches!(
-                                error.kind(),
-                                ErrorKind::ResourceLimit | ErrorKind::StreamLimit
-                            )
-                        {
+                        if self.once && !self.multi && self.rows.is_empty() && !waits {
                             // The error as it is: wrapping its text as the context of a
                             // new error of the same kind printed the kind twice.
                             self.fatal = Some(error.clone());
                         } else {
-                            // Short of descriptors or capped, a one-off still samples every
-                            // container, a few at a time.
-                            if self.once
-                                && !matches!(
-                                    error.kind(),
-                                    ErrorKind::ResourceLimit | ErrorKind::StreamLimit
-                                )
-                            {
+                            if self.once && !waits {
                                 self.failed = true;
                             }
                             if self.reported.insert(message.clone()) {
