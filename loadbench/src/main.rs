@@ -9,7 +9,7 @@
 //! Each also runs over TLS as `floor-tls`, `dockstat-tls`, `bollard-tls` (and
 //! `floor-latency-tls`): the same sim, streams and procedure, but on a TLS listener at
 //! `tcp://127.0.0.1:PORT` that requires a client certificate (`dockerd --tlsverify`), with
-//! throwaway certificates (`dockstat::sim::certs`); each client verifies the server against
+//! throwaway certificates (`dockstat_sim::certs`); each client verifies the server against
 //! `ca.pem` and presents `cert.pem`/`key.pem`, all rustls with ring.
 //!
 //! ```text
@@ -55,7 +55,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use dockstat::sim::certs::{Pki, PkiOptions};
+use dockstat_sim::certs::{Pki, PkiOptions};
 use target::Target;
 
 const USAGE: &str = "\
@@ -106,14 +106,14 @@ fn sim(args: &mut Args) -> Result<ExitCode, String> {
         return Err(format!("--listen goes with --tls\n{USAGE}"));
     }
     sys::raise_nofile_limit().map_err(|e| format!("RLIMIT_NOFILE: {e}"))?;
-    let config = dockstat::sim::SimConfig {
+    let config = dockstat_sim::SimConfig {
         containers: containers as usize,
         interval,
         split_chunks,
-        ..dockstat::sim::SimConfig::default()
+        ..dockstat_sim::SimConfig::default()
     };
     let Some(dir) = tls_dir else {
-        dockstat::sim::run(dockstat::sim::Listen::Unix(socket), config)
+        dockstat_sim::run(dockstat_sim::Listen::Unix(socket), config)
             .map_err(|e| format!("sim: {e}"))?;
         return Ok(ExitCode::SUCCESS);
     };
@@ -126,10 +126,10 @@ fn sim(args: &mut Args) -> Result<ExitCode, String> {
     };
     // Two sims with the same seed, so the same containers: one per listener, each with its
     // own thread and counters (a sim has one listener). The one not in use is idle.
-    let unix = dockstat::sim::Sim::start(dockstat::sim::Listen::Unix(socket), config.clone())
+    let unix = dockstat_sim::Sim::start(dockstat_sim::Listen::Unix(socket), config.clone())
         .map_err(|e| format!("sim: {e}"))?;
-    let tls = dockstat::sim::Sim::start(
-        dockstat::sim::Listen::Tls {
+    let tls = dockstat_sim::Sim::start(
+        dockstat_sim::Listen::Tls {
             addr,
             tls: pki.sim_tls(true),
         },

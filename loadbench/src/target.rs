@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use dockstat::engine::Endpoint;
-use dockstat::sim::certs::{CA_CERT, CLIENT_CERT, CLIENT_KEY};
 use dockstat::tls::{TlsConnector, TlsOptions};
+use dockstat_sim::certs::{CA_CERT, CLIENT_CERT, CLIENT_KEY};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 

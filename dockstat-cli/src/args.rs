@@ -1,0 +1,274 @@
+//! Command-line parsing. Global options (`-H`, `--sim …`) may come anywhere; a subcommand's
+//! options come after its name, as with docker and git.
+
+use std::ffi::OsString;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+
+use lexopt::prelude::*;
+
+use dockstat_sim::{Cgroup, Churn, Listen, SimConfig};
+
+use crate::get::GetOpts;
+use crate::hosts::HostOpts;
+use crate::list::ListOpts;
+use crate::serve::ServeOpts;
+use crate::stats::{SortKey, StatsOpts};
+
+/// Options of the embedded simulated daemon (`--sim N`).
+#[derive(Clone, Debug)]
+pub(crate) struct SimOpts {
+    pub(crate) config: SimConfig,
+}
+
+#[derive(Clone, Debug)]
+pub(crate) enum Command {
+    Get(GetOpts),
+    Ps(ListOpts),
+    Images(ListOpts),
+    Stats(StatsOpts),
+    /// A Prometheus / OpenMetrics endpoint.
+    Serve(ServeOpts),
+    /// Run the simulated daemon in the foreground (over TLS with `tls`; then `listen` is TCP).
+    Sim {
+        listen: Listen,
+        tls: Option<SimTlsOpts>,
+    },
+    Help,
+    Version,
+}
+
+/// `dockstat sim --tls DIR [--tls-verify-client]`.
+#[derive(Clone, Debug)]
+pub(crate) struct SimTlsOpts {
+    /// Where the docker-style certificates are, or are to be generated.
+    pub(crate) dir: PathBuf,
+    /// Require client certificates signed by the directory's `ca.pem`.
+    pub(crate) verify_client: bool,
+}
+
+#[derive(Clone, Debug)]
+pub(crate) struct Cli {
+    pub(crate) hosts: HostOpts,
+    /// Start the simulated daemon in-process and talk to it.
+    pub(crate) sim: Option<SimOpts>,
+    pub(crate) command: Command,
+}
+
+pub(crate) fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Cli, String> {
+    parse_inner(args).map_err(|e| e.to_string())
+}
+
+fn parse_inner(args: impl IntoIterator<Item = OsString>) -> Result<Cli, lexopt::Error> {
+    let mut parser = lexopt::Parser::from_args(args);
+    let mut hosts = HostOpts::default();
+    let mut sim_containers: Option<usize> = None;
+    let mut sim = SimConfig::default();
+    let mut sub: Option<String> = None;
+    let mut positionals: Vec<String> = Vec::new();
+    let mut get = GetOpts::default();
+    let mut list = ListOpts::default();
+    let mut stats = StatsOpts::default();
+    let mut serve = ServeOpts::default();
+    let mut socket: Option<PathBuf> = None;
+    let mut listen: Option<SocketAddr> = None;
+    let mut tls_dir: Option<PathBuf> = None;
+    let mut tls_verify_client = false;
+
+    while let Some(arg) = parser.next()? {
+        match arg {
+            Short('H') | Long("host") => hosts.hosts.push(parser.value()?.string()?),
+            Long("hosts-file") => hosts.file = Some(parser.value()?.into()),
+            // After `sim`, `--tls` is the sim's own `--tls DIR`, not the client's flag.
+            Long("tls") if sub.as_deref() == Some("sim") => tls_dir = Some(parser.value()?.into()),
+            Long("tls") => hosts.tls.tls = true,
+            Long("tlsverify") => {
+                hosts.tls.tlsverify = Some(match parser.optional_value() {
+                    None => true,
+                    Some(v) => match v.string()?.as_str() {
+                        "true" | "1" => true,
+                        "false" | "0" => false,
+                        other => return Err(format!("--tlsverify={other}: true or false").into()),
+                    },
+                })
+            }
+            Long("tlscacert") => hosts.tls.cacert = Some(parser.value()?.into()),
+            Long("tlscert") => hosts.tls.cert = Some(parser.value()?.into()),
+            Long("tlskey") => hosts.tls.key = Some(parser.value()?.into()),
+            Long("sim") => sim_containers = Some(number(&mut parser)?),
+            Long("sim-cgroup") | Long("cgroup") => sim.cgroup = cgroup(&parser.value()?.string()?)?,
+            Long("sim-interval") | Long("interval") => sim.interval = seconds(&mut parser)?,
+            Long("sim-stopped") | Long("stopped") => sim.stopped = number(&mut parser)?,
+            Long("sim-seed") | Long("seed") => sim.seed = number(&mut parser)?,
+            Long("sim-churn") | Long("churn") => {
+                sim.churn = Some(Churn {
+                    every: seconds(&mut parser)?,
+                    remove_after: Some(Duration::from_secs(10)),
+                })
+            }
+            Long("sim-split") | Long("split") => sim.split_chunks = true,
+            Long("sim-chaos") | Long("chaos") => sim.chaos = Some(seconds(&mut parser)?),
+            Short('h') | Long("help") => {
+                return Ok(Cli {
+                    hosts,
+                    sim: None,
+                    command: Command::Help,
+                });
+            }
+            Long("version") => {
+                return Ok(Cli {
+                    hosts,
+                    sim: None,
+                    command: Command::Version,
+                });
+            }
+            Value(v) if sub.is_none() => sub = Some(v.string()?),
+            Value(v) => positionals.push(v.string()?),
+            other => match (sub.as_deref(), other) {
+                (Some("get"), Short('i') | Long("include")) => get.include = true,
+                (Some("get"), Short('N') | Long("no-buffer")) => get.no_buffer = true,
+                (Some("get"), Short('m') | Long("max-time")) => {
+                    get.max_time = Some(seconds(&mut parser)?)
+                }
+                (Some("ps" | "images"), Short('a') | Long("all")) => list.all = true,
+                (Some("ps" | "images"), Short('q') | Long("quiet")) => list.quiet = true,
+                (Some("ps" | "images"), Long("no-trunc")) => list.no_trunc = true,
+                (Some("ps" | "images"), Long("format")) => {
+                    list.format = Some(parser.value()?.string()?)
+                }
+                (Some("stats"), Short('a') | Long("all")) => stats.all = true,
+                (Some("stats"), Long("no-stream")) => stats.no_stream = true,
+                (Some("stats"), Long("one-shot")) => {
+                    stats.no_stream = true;
+                    stats.one_shot = true;
+                }
+                (Some("stats"), Long("no-trunc")) => stats.no_trunc = true,
+                (Some("stats"), Long("cpu-host")) => stats.cpu_host = true,
+                (Some("stats"), Long("sort")) => {
+                    let key = parser.value()?.string()?;
+                    stats.sort = Some(SortKey::parse(&key).ok_or_else(|| {
+                        format!("--sort takes cpu, mem, net, block, pids or name, not {key:?}")
+                    })?);
+                }
+                (Some("stats"), Long("limit")) => stats.limit = Some(number(&mut parser)?),
+                (Some("stats"), Long("max-streams")) => {
+                    stats.max_streams = Some(number(&mut parser)?)
+                }
+                (Some("stats"), Long("format")) => stats.format = Some(parser.value()?.string()?),
+                (Some("serve"), Long("listen")) => serve.listen = number(&mut parser)?,
+                (Some("serve"), Long("with-image")) => serve.with_image = true,
+                (Some("serve"), Long("label-allowlist")) => {
+                    let list = parser.value()?.string()?;
+                    serve.label_allowlist.extend(
+                        list.split(',')
+                            .map(str::trim)
+                            .filter(|k| !k.is_empty())
+                            .map(String::from),
+                    );
+                }
+                (Some("serve"), Long("timeout")) => serve.timeout = seconds(&mut parser)?,
+                (Some("sim"), Long("socket")) => socket = Some(parser.value()?.into()),
+                (Some("sim"), Long("listen")) => listen = Some(number(&mut parser)?),
+                (Some("sim"), Long("tls-verify-client")) => tls_verify_client = true,
+                (Some("sim"), Short('n') | Long("containers")) => {
+                    sim_containers = Some(number(&mut parser)?)
+                }
+                (_, other) => return Err(other.unexpected()),
+            },
+        }
+    }
+
+    let command = match sub.as_deref() {
+        None => Command::Help,
+        Some("get") => {
+            let [path] = positionals.as_slice() else {
+                return Err("get takes exactly one PATH (like /containers/json)".into());
+            };
+            get.path = path.clone();
+            Command::Get(get)
+        }
+        Some(cmd @ ("ps" | "images")) => {
+            if let Some(extra) = positionals.first() {
+                return Err(format!("{cmd} takes no arguments (got {extra:?})").into());
+            }
+            if cmd == "ps" {
+                Command::Ps(list)
+            } else {
+                Command::Images(list)
+            }
+        }
+        Some("stats") => {
+            stats.containers = positionals;
+            Command::Stats(stats)
+        }
+        Some("serve") => {
+            if let Some(extra) = positionals.first() {
+                return Err(format!("serve takes no arguments (got {extra:?})").into());
+            }
+            Command::Serve(serve)
+        }
+        Some("sim") => {
+            sim_containers.get_or_insert(3);
+            let listen = match (socket, listen) {
+                (Some(_), Some(_)) => return Err("sim takes --socket or --listen, not both".into()),
+                (Some(path), None) => Listen::Unix(path),
+                (None, Some(addr)) => Listen::Tcp(addr),
+                (None, None) => Listen::Unix(PathBuf::from("/tmp/dockstat-sim.sock")),
+            };
+            let tls = match tls_dir {
+                Some(_) if !matches!(listen, Listen::Tcp(_)) => {
+                    return Err("sim --tls needs --listen ADDR (TLS is over TCP)".into());
+                }
+                Some(dir) => Some(SimTlsOpts {
+                    dir,
+                    verify_client: tls_verify_client,
+                }),
+                None if tls_verify_client => {
+                    return Err("sim --tls-verify-client needs --tls DIR".into());
+                }
+                None => None,
+            };
+            Command::Sim { listen, tls }
+        }
+        Some("help") => Command::Help,
+        Some("version") => Command::Version,
+        Some(other) => return Err(format!("unknown command {other:?}").into()),
+    };
+    let sim = sim_containers.map(|n| {
+        sim.containers = n;
+        SimOpts { config: sim }
+    });
+    Ok(Cli {
+        hosts,
+        sim,
+        command,
+    })
+}
+
+/// The next value parsed as `T` (a count, a seed, an address).
+fn number<T: FromStr>(parser: &mut lexopt::Parser) -> Result<T, lexopt::Error>
+where
+    T::Err: std::error::Error + Send + Sync + 'static,
+{
+    parser.value()?.parse()
+}
+
+/// Seconds as a decimal number: `5`, `0.25`.
+fn seconds(parser: &mut lexopt::Parser) -> Result<Duration, lexopt::Error> {
+    let text = parser.value()?.string()?;
+    text.parse::<f64>()
+        .ok()
+        .filter(|s| s.is_finite() && *s >= 0.0 && *s < 1e9)
+        .map(Duration::from_secs_f64)
+        .ok_or_else(|| format!("invalid number of seconds: {text:?}").into())
+}
+
+fn cgroup(s: &str) -> Result<Cgroup, lexopt::Error> {
+    match s {
+        "1" | "v1" => Ok(Cgroup::V1),
+        "2" | "v2" => Ok(Cgroup::V2),
+        _ => Err(format!("--cgroup takes v1 or v2, not {s:?}").into()),
+    }
+}

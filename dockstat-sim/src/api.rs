@@ -1,0 +1,785 @@
+//! Routing: a parsed request head → what to answer. Pure (time is passed in), no I/O.
+//!
+//! Answers are shaped after Docker 20.10 (API 1.41, minimum 1.12), header set for header set:
+//! - every route accepts an optional `/v{version}` prefix (`[0-9.]+`, like the daemon's mux);
+//!   a version above 1.41 or below 1.12 on a *known* route gets the daemon's 400;
+//! - unknown routes, and known routes with another method, get `404 {"message":"page not
+//!   found"}` with only a `Content-Type` header: the daemon's mux answers those before its
+//!   middleware adds `Api-Version`/`Server` (`docker20-404-route.http`). Lifecycle changes are
+//!   driven from the [`Sim`](super::Sim) handle and by churn, not through the API, so every
+//!   `POST`/`DELETE` lands there too;
+//! - `HEAD /_ping` is answered like the daemon's ping handler does it (`Content-Length: 0`);
+//! - `/events` honours `filters` (see `events.rs`; a bad one gets the daemon's 400) and accepts
+//!   `since` and `until` but ignores them: there is no event history to replay;
+//! - `/containers/json` honours `all` and `limit`; `filters` and `size` are ignored;
+//! - the sim's own control routes, `GET /_sim/counters`, `/_sim/pause`, `/_sim/resume` and
+//!   `/_sim/restart[?down_ms=N]`, are recognised on exactly those targets (no version prefix,
+//!   no other query, GET only); anything else under `/_sim` is an unknown route.
+
+use std::borrow::Cow;
+
+use super::events::Filter;
+use super::http::percent_decode;
+use super::json::{push_i64, push_key, push_str, push_u64};
+use super::model::{Lookup, Model, State};
+use super::time::{SECOND, UnixNanos, human_duration};
+
+/// The API version the sim speaks (the fixtures' daemon).
+pub(crate) const API_VERSION: &str = "1.41";
+/// The oldest API version it accepts.
+pub(crate) const MIN_API_VERSION: &str = "1.12";
+/// The engine version: Docker 20.10.24, recognisably simulated.
+pub(crate) const ENGINE_VERSION: &str = "20.10.24-dockstat-sim";
+
+const SERVER: &str = "Docker/20.10.24-dockstat-sim (linux)";
+
+/// Headers of daemon answers without a body type (stats streams).
+pub(crate) const H_DAEMON: &[(&str, &str)] = &[
+    ("Api-Version", API_VERSION),
+    ("Docker-Experimental", "false"),
+    ("Ostype", "linux"),
+    ("Server", SERVER),
+];
+/// Headers of daemon answers with a JSON body.
+pub(crate) const H_DAEMON_JSON: &[(&str, &str)] = &[
+    ("Api-Version", API_VERSION),
+    ("Content-Type", "application/json"),
+    ("Docker-Experimental", "false"),
+    ("Ostype", "linux"),
+    ("Server", SERVER),
+];
+/// The version middleware's 400 is written before `Docker-Experimental` is added.
+const H_VERSION_ERROR: &[(&str, &str)] = &[
+    ("Api-Version", API_VERSION),
+    ("Content-Type", "application/json"),
+    ("Ostype", "linux"),
+    ("Server", SERVER),
+];
+/// The mux's not-found handler sets only this.
+const H_NOT_FOUND: &[(&str, &str)] = &[("Content-Type", "application/json")];
+const H_PING: &[(&str, &str)] = &[
+    ("Api-Version", API_VERSION),
+    ("Cache-Control", "no-cache, no-store, must-revalidate"),
+    ("Docker-Experimental", "false"),
+    ("Ostype", "linux"),
+    ("Pragma", "no-cache"),
+    ("Server", SERVER),
+];
+/// For HEAD the ping handler sets the length and type itself, so they sort in with the rest.
+const H_PING_HEAD: &[(&str, &str)] = &[
+    ("Api-Version", API_VERSION),
+    ("Cache-Control", "no-cache, no-store, must-revalidate"),
+    ("Content-Length", "0"),
+    ("Content-Type", "text/plain; charset=utf-8"),
+    ("Docker-Experimental", "false"),
+    ("Ostype", "linux"),
+    ("Pragma", "no-cache"),
+    ("Server", SERVER),
+];
+
+/// A complete answer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Reply {
+    pub(crate) status: u16,
+    pub(crate) headers: &'static [(&'static str, &'static str)],
+    /// The `Content-Type` Go's server sniffs when the handler set none.
+    pub(crate) sniffed_type: Option<&'static str>,
+    pub(crate) body: Vec<u8>,
+    /// The handler declared the length in `headers` (HEAD /_ping): no framing to add.
+    pub(crate) preset_length: bool,
+}
+
+/// How a stats request wants its frames.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum StatsMode {
+    /// `stream=1` (the default): a frame every interval, forever.
+    Stream,
+    /// `stream=0`: one frame, one interval later, with precpu from the request time.
+    Once,
+    /// `stream=0&one-shot=1`: one frame now, precpu zeroed.
+    OneShot,
+}
+
+/// A control route of the sim itself.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Control {
+    /// `GET /_sim/counters`: the [`SimCounters`](super::SimCounters) as JSON.
+    Counters,
+    /// `GET /_sim/pause`: stop writing stats frames.
+    Pause,
+    /// `GET /_sim/resume`: write them again.
+    Resume,
+    /// `GET /_sim/restart` or `/_sim/restart?down_ms=N`: the daemon restarts in place
+    /// ([`Sim::restart`](super::Sim::restart)), down for N ms (default 1000).
+    Restart { down_ms: u64 },
+}
+
+/// What to do with a request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Action {
+    Reply(Reply),
+    Stats { idx: usize, mode: StatsMode },
+    Events(Box<Filter>),
+    Control(Control),
+}
+
+/// Decoded query parameters.
+struct Query<'a>(Vec<(Cow<'a, str>, Cow<'a, str>)>);
+
+impl<'a> Query<'a> {
+    fn parse(q: &'a str) -> Query<'a> {
+        Query(
+            q.split('&')
+                .filter(|p| !p.is_empty())
+                .map(|p| {
+                    let (k, v) = p.split_once('=').unwrap_or((p, ""));
+                    (percent_decode(k, true), percent_decode(v, true))
+                })
+                .collect(),
+        )
+    }
+
+    fn get(&self, key: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_ref())
+    }
+
+    /// moby's `httputils.BoolValue`: anything but "", 0, no, false, none is true.
+    fn bool(&self, key: &str) -> bool {
+        self.get(key).is_some_and(|v| {
+            let v = v.trim().to_ascii_lowercase();
+            !matches!(v.as_str(), "" | "0" | "no" | "false" | "none")
+        })
+    }
+
+    /// moby's `httputils.BoolValueOrDefault`.
+    fn bool_or(&self, key: &str, default: bool) -> bool {
+        if self.get(key).is_some() {
+            self.bool(key)
+        } else {
+            default
+        }
+    }
+}
+
+/// Compares dotted versions numerically, missing parts counting as 0 (moby's `versions`).
+fn compare_versions(a: &str, b: &str) -> std::cmp::Ordering {
+    let mut x = a.split('.');
+    let mut y = b.split('.');
+    loop {
+        match (x.next(), y.next()) {
+            (None, None) => return std::cmp::Ordering::Equal,
+            (p, q) => {
+                let p: u64 = p.and_then(|s| s.parse().ok()).unwrap_or(0);
+                let q: u64 = q.and_then(|s| s.parse().ok()).unwrap_or(0);
+                if p != q {
+                    return p.cmp(&q);
+                }
+            }
+        }
+    }
+}
+
+/// Splits `/v1.41/rest` into `(Some("1.41"), "/rest")`.
+fn split_version(path: &str) -> (Option<&str>, &str) {
+    if let Some(rest) = path.strip_prefix("/v") {
+        let end = rest.find('/').unwrap_or(rest.len());
+        let version = &rest[..end];
+        if !version.is_empty() && version.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
+            return (Some(version), &rest[end..]);
+        }
+    }
+    (None, path)
+}
+
+fn json_message(status: u16, headers: &'static [(&'static str, &'static str)], msg: &str) -> Reply {
+    let mut body = Vec::with_capacity(msg.len() + 16);
+    body.extend_from_slice(b"{\"message\":");
+    push_str(&mut body, msg);
+    body.extend_from_slice(b"}\n");
+    Reply {
+        status,
+        headers,
+        sniffed_type: None,
+        body,
+        preset_length: false,
+    }
+}
+
+/// The daemon's answer to an unknown route.
+pub(crate) fn page_not_found() -> Reply {
+    json_message(404, H_NOT_FOUND, "page not found")
+}
+
+fn json_ok(body: Vec<u8>) -> Reply {
+    Reply {
+        status: 200,
+        headers: H_DAEMON_JSON,
+        sniffed_type: None,
+        body,
+        preset_length: false,
+    }
+}
+
+/// A daemon error answer: `status` with `{"message":…}`, as the stats handler's errors are
+/// written (the daemon's headers, a JSON body).
+pub(crate) fn error_reply(status: u16, message: &str) -> Reply {
+    json_message(status, H_DAEMON_JSON, message)
+}
+
+/// A JSON body for `stream=false` stats (`body` is one frame plus `\n`).
+pub(crate) fn stats_reply(body: Vec<u8>) -> Reply {
+    json_ok(body)
+}
+
+/// A JSON body for the control routes.
+pub(crate) fn control_reply(body: Vec<u8>) -> Reply {
+    json_ok(body)
+}
+
+/// Routes one request. `now` is used for `Status` ("Up 5 minutes").
+pub(crate) fn route(method: &str, target: &str, model: &Model, now: UnixNanos) -> Action {
+    // Exact targets only, before any decoding, so that nothing Docker could send reaches them
+    // by accident.
+    match (method, target) {
+        ("GET", "/_sim/counters") => return Action::Control(Control::Counters),
+        ("GET", "/_sim/pause") => return Action::Control(Control::Pause),
+        ("GET", "/_sim/resume") => return Action::Control(Control::Resume),
+        ("GET", "/_sim/restart") => {
+            return Action::Control(Control::Restart { down_ms: 1000 });
+        }
+        ("GET", t) => {
+            // The one control route with a query: exactly `down_ms=` and decimal digits.
+            let ms = t.strip_prefix("/_sim/restart?down_ms=");
+            if let Some(down_ms) = ms
+                .filter(|ms| !ms.is_empty() && ms.len() <= 9)
+                .filter(|ms| ms.bytes().all(|b| b.is_ascii_digit()))
+                .and_then(|ms| ms.parse().ok())
+            {
+                return Action::Control(Control::Restart { down_ms });
+            }
+        }
+        _ => {}
+    }
+    let (path, query) = target.split_once('?').unwrap_or((target, ""));
+    let (version, path) = split_version(path);
+    let segments: Vec<Cow<'_, str>> = path
+        .strip_prefix('/')
+        .unwrap_or(path)
+        .split('/')
+        .map(|s| percent_decode(s, false))
+        .collect();
+    let segs: Vec<&str> = segments.iter().map(AsRef::as_ref).collect();
+    let get = method == "GET";
+    enum Route<'s> {
+        Ping { head: bool },
+        Version,
+        Containers,
+        Stats(&'s str),
+        Images,
+        Events,
+    }
+    let route = match (method, segs.as_slice()) {
+        ("GET" | "HEAD", ["_ping"]) => Route::Ping { head: !get },
+        ("GET", ["version"]) => Route::Version,
+        ("GET", ["containers", "json"]) => Route::Containers,
+        ("GET", ["containers", name, "stats"]) if !name.is_empty() => Route::Stats(name),
+        ("GET", ["images", "json"]) => Route::Images,
+        ("GET", ["events"]) => Route::Events,
+        _ => return Action::Reply(page_not_found()),
+    };
+    if let Some(v) = version {
+        if compare_versions(v, API_VERSION).is_gt() {
+            let msg = format!(
+                "client version {v} is too new. Maximum supported API version is {API_VERSION}"
+            );
+            return Action::Reply(json_message(400, H_VERSION_ERROR, &msg));
+        }
+        if compare_versions(v, MIN_API_VERSION).is_lt() {
+            let msg = format!(
+                "client version {v} is too old. Minimum supported API version is {MIN_API_VERSION}, please upgrade your client to a newer version"
+            );
+            return Action::Reply(json_message(400, H_VERSION_ERROR, &msg));
+        }
+    }
+    let query = Query::parse(query);
+    match route {
+        Route::Ping { head: false } => Action::Reply(Reply {
+            status: 200,
+            headers: H_PING,
+            sniffed_type: Some("text/plain; charset=utf-8"),
+            body: b"OK".to_vec(),
+            preset_length: false,
+        }),
+        Route::Ping { head: true } => Action::Reply(Reply {
+            status: 200,
+            headers: H_PING_HEAD,
+            sniffed_type: None,
+            body: Vec::new(),
+            preset_length: true,
+        }),
+        Route::Version => Action::Reply(json_ok(version_json())),
+        Route::Containers => {
+            let all = query.bool("all");
+            let limit = query.get("limit").and_then(|l| l.parse::<usize>().ok());
+            Action::Reply(json_ok(containers_json(model, now, all, limit)))
+        }
+        Route::Images => Action::Reply(json_ok(images_json(model))),
+        Route::Events => match Filter::parse(query.get("filters").unwrap_or_default()) {
+            Ok(filter) => Action::Events(Box::new(filter)),
+            Err(msg) => Action::Reply(json_message(400, H_DAEMON_JSON, &msg)),
+        },
+        Route::Stats(name) => match model.lookup(name) {
+            Lookup::Found(idx) => {
+                let mode = if query.bool_or("stream", true) {
+                    StatsMode::Stream
+                } else if query.bool("one-shot") {
+                    StatsMode::OneShot
+                } else {
+                    StatsMode::Once
+                };
+                Action::Stats { idx, mode }
+            }
+            Lookup::NotFound => Action::Reply(json_message(
+                404,
+                H_DAEMON_JSON,
+                &format!("No such container: {name}"),
+            )),
+            Lookup::Ambiguous => Action::Reply(json_message(
+                500,
+                H_DAEMON_JSON,
+                &format!("multiple IDs found with provided prefix: {name}"),
+            )),
+        },
+    }
+}
+
+/// Go's `runtime.GOARCH` for the machine the sim runs on.
+fn go_arch() -> &'static str {
+    match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        "x86" => "386",
+        "powerpc64" => "ppc64le",
+        other => other,
+    }
+}
+
+/// `GET /version`, shaped like `docker20-version.http`.
+pub(crate) fn version_json() -> Vec<u8> {
+    const BUILD_TIME: &str = "2026-05-07T21:09:36.000000000+00:00";
+    const GIT_COMMIT: &str = "5d6db84";
+    const GO_VERSION: &str = "go1.19.8";
+    const KERNEL: &str = "6.1.0-dockstat-sim";
+    let arch = go_arch();
+    format!(
+        concat!(
+            r#"{{"Platform":{{"Name":"dockstat-sim"}},"Components":[{{"Name":"Engine","Version":"{v}","#,
+            r#""Details":{{"ApiVersion":"{api}","Arch":"{arch}","BuildTime":"{bt}","Experimental":"false","#,
+            r#""GitCommit":"{gc}","GoVersion":"{go}","KernelVersion":"{k}","MinAPIVersion":"{min}","Os":"linux"}}}},"#,
+            r#"{{"Name":"containerd","Version":"1.6.20~ds1","Details":{{"GitCommit":"1.6.20~ds1-1+deb12u3"}}}},"#,
+            r#"{{"Name":"runc","Version":"1.1.5+ds1","Details":{{"GitCommit":"1.1.5+ds1-1+deb12u1"}}}},"#,
+            r#"{{"Name":"docker-init","Version":"0.19.0","Details":{{"GitCommit":""}}}}],"#,
+            r#""Version":"{v}","ApiVersion":"{api}","MinAPIVersion":"{min}","GitCommit":"{gc}","#,
+            r#""GoVersion":"{go}","Os":"linux","Arch":"{arch}","KernelVersion":"{k}","BuildTime":"{bt}"}}"#,
+            "\n"
+        ),
+        v = ENGINE_VERSION,
+        api = API_VERSION,
+        min = MIN_API_VERSION,
+        arch = arch,
+        bt = BUILD_TIME,
+        gc = GIT_COMMIT,
+        go = GO_VERSION,
+        k = KERNEL,
+    )
+    .into_bytes()
+}
+
+/// `GET /containers/json`, shaped like `docker20-containers-json*.http`, newest first.
+pub(crate) fn containers_json(
+    model: &Model,
+    now: UnixNanos,
+    all: bool,
+    limit: Option<usize>,
+) -> Vec<u8> {
+    // `limit` implies `all` in the daemon (docker ps -n / -l).
+    let all = all || limit.is_some_and(|l| l > 0);
+    let limit = limit.filter(|&l| l > 0).unwrap_or(usize::MAX);
+    let mut out = Vec::with_capacity(64 + model.containers.len().min(limit) * 900);
+    out.push(b'[');
+    let listed = model
+        .listing
+        .iter()
+        .filter_map(|&i| model.containers.get(i))
+        .filter(|c| all || c.running())
+        .take(limit);
+    for (n, c) in listed.enumerate() {
+        if n > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(b"{\"Id\":");
+        push_str(&mut out, &c.id);
+        out.extend_from_slice(b",\"Names\":[");
+        push_str(&mut out, &format!("/{}", c.name));
+        out.extend_from_slice(b"],\"Image\":");
+        push_str(&mut out, super::model::IMAGE_NAME);
+        out.extend_from_slice(b",\"ImageID\":");
+        push_str(&mut out, model.container_image_id());
+        out.extend_from_slice(b",\"Command\":");
+        push_str(&mut out, c.command);
+        out.extend_from_slice(b",\"Created\":");
+        push_u64(&mut out, c.created / SECOND);
+        out.extend_from_slice(b",\"Ports\":[],\"Labels\":{\"sim\":\"1\",\"sim.workload\":");
+        push_str(&mut out, c.label);
+        out.extend_from_slice(b"},\"State\":");
+        let up = || human_duration(now.saturating_sub(c.started));
+        let (state, status) = match c.state {
+            State::Created => ("created", "Created".to_owned()),
+            State::Running => ("running", format!("Up {}", up())),
+            State::Paused => ("paused", format!("Up {} (Paused)", up())),
+            State::Exited { code, finished } => (
+                "exited",
+                format!(
+                    "Exited ({code}) {} ago",
+                    human_duration(now.saturating_sub(finished))
+                ),
+            ),
+            // Not in the listing; written for completeness.
+            State::Removed => ("removing", "Removal In Progress".to_owned()),
+        };
+        push_str(&mut out, state);
+        out.extend_from_slice(b",\"Status\":");
+        push_str(&mut out, &status);
+        let bridge = c.bridge_index;
+        // Only a running container has an endpoint and addresses on its network.
+        let attached = bridge.filter(|_| c.running());
+        out.extend_from_slice(b",\"HostConfig\":{\"NetworkMode\":");
+        out.extend_from_slice(if bridge.is_some() {
+            b"\"default\""
+        } else {
+            b"\"none\""
+        });
+        out.extend_from_slice(b"},\"NetworkSettings\":{\"Networks\":{");
+        push_key(&mut out, if bridge.is_some() { "bridge" } else { "none" });
+        out.extend_from_slice(
+            b"{\"IPAMConfig\":null,\"Links\":null,\"Aliases\":null,\"NetworkID\":",
+        );
+        push_str(
+            &mut out,
+            if bridge.is_some() {
+                &model.bridge_net_id
+            } else {
+                &model.none_net_id
+            },
+        );
+        out.extend_from_slice(b",\"EndpointID\":");
+        push_str(&mut out, if c.running() { &c.endpoint_id } else { "" });
+        match attached {
+            Some(k) => {
+                // 172.17.0.1 is the gateway; containers count up from .2.
+                let host = k + 1;
+                let (hi, lo) = ((host >> 8) & 0xff, host & 0xff);
+                out.extend_from_slice(b",\"Gateway\":\"172.17.0.1\",\"IPAddress\":");
+                push_str(&mut out, &format!("172.17.{hi}.{lo}"));
+                out.extend_from_slice(b",\"IPPrefixLen\":16,\"IPv6Gateway\":\"\",\"GlobalIPv6Address\":\"\",\"GlobalIPv6PrefixLen\":0,\"MacAddress\":");
+                push_str(&mut out, &format!("02:42:ac:11:{hi:02x}:{lo:02x}"));
+            }
+            None => out.extend_from_slice(b",\"Gateway\":\"\",\"IPAddress\":\"\",\"IPPrefixLen\":0,\"IPv6Gateway\":\"\",\"GlobalIPv6Address\":\"\",\"GlobalIPv6PrefixLen\":0,\"MacAddress\":\"\""),
+        }
+        out.extend_from_slice(b",\"DriverOpts\":null}}},\"Mounts\":[]}");
+    }
+    out.extend_from_slice(b"]\n");
+    out
+}
+
+/// `GET /images/json`, shaped like the 2022 article's output.
+pub(crate) fn images_json(model: &Model) -> Vec<u8> {
+    let mut out = Vec::with_capacity(256 * model.images.len());
+    out.push(b'[');
+    for (n, img) in model.images.iter().enumerate() {
+        if n > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(b"{\"Containers\":-1,\"Created\":");
+        push_u64(&mut out, img.created_secs);
+        out.extend_from_slice(b",\"Id\":");
+        push_str(&mut out, &img.id);
+        out.extend_from_slice(b",\"Labels\":null,\"ParentId\":\"\",\"RepoDigests\":");
+        match &img.digest {
+            Some(d) => {
+                out.push(b'[');
+                push_str(&mut out, d);
+                out.push(b']');
+            }
+            None => out.extend_from_slice(b"null"),
+        }
+        out.extend_from_slice(b",\"RepoTags\":[");
+        push_str(&mut out, img.repo_tag);
+        out.extend_from_slice(b"],\"SharedSize\":-1,\"Size\":");
+        push_u64(&mut out, img.size);
+        out.extend_from_slice(b",\"VirtualSize\":");
+        push_i64(&mut out, i64::try_from(img.size).unwrap_or(i64::MAX));
+        out.push(b'}');
+    }
+    out.extend_from_slice(b"]\n");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::SimConfig;
+    use crate::frames::tests::{T0, python};
+
+    fn model() -> Model {
+        let config = SimConfig {
+            containers: 6,
+            stopped: 2,
+            ..SimConfig::default()
+        };
+        Model::new(&config, T0)
+    }
+
+    fn reply(a: Action) -> Reply {
+        match a {
+            Action::Reply(r) => r,
+            other => panic!("expected a reply, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn versions() {
+        use std::cmp::Ordering::*;
+        assert_eq!(compare_versions("1.41", "1.41"), Equal);
+        assert_eq!(compare_versions("1.9", "1.41"), Less);
+        assert_eq!(compare_versions("1.99", "1.41"), Greater);
+        assert_eq!(compare_versions("1.41.0", "1.41"), Equal);
+        assert_eq!(compare_versions("2", "1.41"), Greater);
+        assert_eq!(split_version("/v1.41/_ping"), (Some("1.41"), "/_ping"));
+        assert_eq!(split_version("/version"), (None, "/version"));
+        assert_eq!(split_version("/v1.24"), (Some("1.24"), ""));
+    }
+
+    #[test]
+    fn routes() {
+        let m = model();
+        let r = |method: &str, t: &str| route(method, t, &m, T0);
+        assert_eq!(reply(r("GET", "/_ping")).body, b"OK");
+        assert_eq!(reply(r("HEAD", "/v1.41/_ping")).headers, H_PING_HEAD);
+        assert_eq!(reply(r("GET", "/nosuch")), page_not_found());
+        assert_eq!(reply(r("POST", "/containers/json")), page_not_found());
+        assert_eq!(reply(r("GET", "/v1.99/nosuch")), page_not_found());
+        let too_new = reply(r("GET", "/v1.99/containers/json"));
+        assert_eq!(too_new.status, 400);
+        assert_eq!(
+            too_new.body,
+            b"{\"message\":\"client version 1.99 is too new. Maximum supported API version is 1.41\"}\n"
+        );
+        assert_eq!(reply(r("GET", "/v1.11/version")).status, 400);
+        assert_eq!(reply(r("GET", "/v1.12/version")).status, 200);
+        let missing = reply(r("GET", "/containers/nosuch/stats?stream=false"));
+        assert_eq!(missing.status, 404);
+        assert_eq!(
+            missing.body,
+            b"{\"message\":\"No such container: nosuch\"}\n"
+        );
+        assert_eq!(missing.headers, H_DAEMON_JSON);
+        let stats = |q: &str| r("GET", &format!("/v1.41/containers/busy-1/stats{q}"));
+        assert_eq!(
+            stats(""),
+            Action::Stats {
+                idx: 0,
+                mode: StatsMode::Stream
+            }
+        );
+        assert_eq!(
+            stats("?stream=1"),
+            Action::Stats {
+                idx: 0,
+                mode: StatsMode::Stream
+            }
+        );
+        assert_eq!(
+            stats("?stream=false"),
+            Action::Stats {
+                idx: 0,
+                mode: StatsMode::Once
+            }
+        );
+        assert_eq!(
+            stats("?stream=0&one-shot=true"),
+            Action::Stats {
+                idx: 0,
+                mode: StatsMode::OneShot
+            }
+        );
+        assert_eq!(
+            stats("?one-shot=1"),
+            Action::Stats {
+                idx: 0,
+                mode: StatsMode::Stream
+            }
+        );
+        assert_eq!(
+            r("GET", "/events?since=1&filters=%7B%7D"),
+            Action::Events(Box::default())
+        );
+        let id = m.containers[3].id.clone();
+        assert_eq!(
+            r("GET", &format!("/containers/{}/stats", &id[..10])),
+            Action::Stats {
+                idx: 3,
+                mode: StatsMode::Stream
+            }
+        );
+        assert_eq!(
+            r("GET", "/containers/%2Fwriter-4/stats"),
+            Action::Stats {
+                idx: 3,
+                mode: StatsMode::Stream
+            }
+        );
+    }
+
+    #[test]
+    fn control_routes_only_on_exact_targets() {
+        let m = model();
+        let r = |method: &str, t: &str| route(method, t, &m, T0);
+        assert_eq!(
+            r("GET", "/_sim/counters"),
+            Action::Control(Control::Counters)
+        );
+        assert_eq!(r("GET", "/_sim/pause"), Action::Control(Control::Pause));
+        assert_eq!(r("GET", "/_sim/resume"), Action::Control(Control::Resume));
+        assert_eq!(
+            r("GET", "/_sim/restart"),
+            Action::Control(Control::Restart { down_ms: 1000 })
+        );
+        assert_eq!(
+            r("GET", "/_sim/restart?down_ms=250"),
+            Action::Control(Control::Restart { down_ms: 250 })
+        );
+        for (method, target) in [
+            ("POST", "/_sim/pause"),
+            ("HEAD", "/_sim/counters"),
+            ("GET", "/v1.41/_sim/counters"),
+            ("GET", "/_sim/counters?x=1"),
+            ("GET", "/_sim/counters/"),
+            ("GET", "/_sim/%63ounters"),
+            ("GET", "/_sim"),
+            ("GET", "/_sim/stop"),
+            ("POST", "/_sim/restart"),
+            ("GET", "/_sim/restart?down_ms="),
+            ("GET", "/_sim/restart?down_ms=-1"),
+            ("GET", "/_sim/restart?down_ms=1&x=2"),
+            ("GET", "/_sim/restart?down=1"),
+            ("GET", "/_sim/restart?down_ms=99999999999"),
+        ] {
+            assert_eq!(
+                reply(r(method, target)),
+                page_not_found(),
+                "{method} {target}"
+            );
+        }
+    }
+
+    #[test]
+    fn events_filters_parse_or_400() {
+        let m = model();
+        let r = |t: &str| route("GET", t, &m, T0);
+        // What the engine sends: filters={"type":["container"]}, URL-encoded.
+        let Action::Events(f) = r("/v1.41/events?filters=%7B%22type%22%3A%5B%22container%22%5D%7D")
+        else {
+            panic!("not an events action");
+        };
+        assert_eq!(
+            *f,
+            Filter::parse(r#"{"type":["container"]}"#).unwrap_or_default()
+        );
+        assert_ne!(*f, Filter::default());
+        let bad = reply(r("/events?filters=%7B%22nope%22%3A%5B%5D%7D"));
+        assert_eq!(bad.status, 400);
+        assert_eq!(bad.body, b"{\"message\":\"invalid filter 'nope'\"}\n");
+        assert_eq!(reply(r("/events?filters=%7B")).status, 400);
+    }
+
+    #[test]
+    fn listing_follows_the_lifecycle() {
+        use crate::model::Op;
+        let mut m = model();
+        let now = T0 + 10 * SECOND;
+        let mut ev = Vec::new();
+        let apply = |m: &mut Model, op: Op, c: &str, ev: &mut Vec<_>| {
+            m.apply(&op, c, now, ev)
+                .map(drop)
+                .unwrap_or_else(|e| panic!("{c}: {e}"));
+        };
+        apply(&mut m, Op::Create(Some("fresh".to_owned())), "", &mut ev);
+        apply(&mut m, Op::Pause, "busy-1", &mut ev);
+        apply(&mut m, Op::Stop, "net-6", &mut ev);
+        apply(&mut m, Op::Remove { force: true }, "idle-2", &mut ev);
+        let all =
+            String::from_utf8(containers_json(&m, now + SECOND, true, None)).unwrap_or_default();
+        let running =
+            String::from_utf8(containers_json(&m, now + SECOND, false, None)).unwrap_or_default();
+        // 6 + 2 + 1 created - 1 removed; without all: 6 - 1 stopped - 1 removed.
+        assert_eq!(all.matches("\"Id\":").count(), 8);
+        assert_eq!(running.matches("\"Id\":").count(), 4);
+        assert!(all.starts_with("[{\"Id\":"));
+        assert!(all.contains("\"Names\":[\"/fresh\"]"));
+        assert!(all.contains("\"State\":\"created\",\"Status\":\"Created\""));
+        assert!(!running.contains("/fresh"));
+        assert!(running.contains("\"State\":\"paused\",\"Status\":\"Up "));
+        assert!(running.contains(" minutes (Paused)\""));
+        assert!(all.contains("\"State\":\"exited\",\"Status\":\"Exited (143) 1 second ago\""));
+        assert!(!all.contains("/idle-2"));
+        // The stopped net container keeps its network, without an endpoint or address.
+        assert!(!all.contains("172.17.0.2"));
+        assert!(all.contains("\"NetworkMode\":\"default\""));
+        let fresh_first = all.find("/fresh").unwrap_or(usize::MAX);
+        assert!(
+            all[..fresh_first].matches("\"Id\":").count() == 1,
+            "newest first"
+        );
+    }
+
+    #[test]
+    fn container_listing() {
+        let m = model();
+        let now = T0 + 10 * SECOND;
+        let running = String::from_utf8(containers_json(&m, now, false, None)).unwrap_or_default();
+        let all = String::from_utf8(containers_json(&m, now, true, None)).unwrap_or_default();
+        assert_eq!(running.matches("\"Id\":").count(), 6);
+        assert_eq!(all.matches("\"Id\":").count(), 8);
+        assert!(all.starts_with("[{\"Id\":"));
+        assert!(all.contains("\"State\":\"exited\",\"Status\":\"Exited (0) "));
+        assert!(running.contains("\"Labels\":{\"sim\":\"1\",\"sim.workload\":\"busy\"},\"State\":\"running\",\"Status\":\"Up "));
+        assert!(running.contains(
+            "\"NetworkMode\":\"default\"},\"NetworkSettings\":{\"Networks\":{\"bridge\":"
+        ));
+        assert!(running.contains("\"IPAddress\":\"172.17.0.2\""));
+        let one = String::from_utf8(containers_json(&m, now, false, Some(1))).unwrap_or_default();
+        assert_eq!(one.matches("\"Id\":").count(), 1);
+        let py = "import json,sys\nv=json.load(sys.stdin)\nprint(len(v), list(v[0].keys()))";
+        if let Some(out) = python(py, all.as_bytes()) {
+            assert_eq!(
+                out.trim(),
+                "8 ['Id', 'Names', 'Image', 'ImageID', 'Command', 'Created', 'Ports', 'Labels', 'State', 'Status', 'HostConfig', 'NetworkSettings', 'Mounts']"
+            );
+        }
+        let images = images_json(&m);
+        let py = "import json,sys\nv=json.load(sys.stdin)\nprint(len(v), sorted(v[0].keys()) == list(v[0].keys()), v[0]['RepoTags'])";
+        if let Some(out) = python(py, &images) {
+            assert_eq!(out.trim(), "3 True ['sim/busybox:latest']");
+        }
+        if let Some(out) = python(
+            "import json,sys\nprint(json.load(sys.stdin)['Version'])",
+            &version_json(),
+        ) {
+            assert_eq!(out.trim(), ENGINE_VERSION);
+        }
+    }
+}

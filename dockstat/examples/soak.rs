@@ -1,0 +1,365 @@
+//! Soak: the engine against a simulated daemon (in a child process) with churn, recurring
+//! stream faults and daemon restarts, for as long as asked; prints frames sent vs received,
+//! reconnects, errors and RSS once per report period, and a summary at the end.
+//!
+//! ```sh
+//! cargo run --release --example soak -- --minutes 60            # the documented hour
+//! cargo run --release --example soak -- --minutes 1 --report-secs 10
+//! ```
+//!
+//! Options (defaults): `--minutes 60`, `--containers 500`, `--interval-ms 250` (four frames
+//! per second per container), `--churn-ms 500` (a container replaced every half second),
+//! `--faulty-every 10` (every tenth container's streams fail again and again: cut mid-chunk
+//! after 40 frames, or a garbage chunk size after 60), `--restart-mins 10` (the daemon is
+//! killed and comes back 2 s later on the same socket), `--report-secs 60`, `--chaos-ms 0`
+//! (with N > 0, the daemon's chaos mode breaks a random stream every N ms: resets, stalls,
+//! garbage, slow drips, 500s; the faults injected are reported).
+//!
+//! Frames are counted on both sides: the daemon counts a frame once its last byte is
+//! written, the engine once it is decoded. A frame cut short by a fault was never complete,
+//! so it is in neither count; a frame the daemon completed arrives exactly once, so
+//! `received` trails `sent` only by what is in flight (at most one frame per stream) and
+//! never exceeds it. RSS must stay flat once the streams are open.
+
+use std::io::{Read, Write};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command};
+use std::time::{Duration, Instant};
+
+use dockstat::engine::{Control, Endpoint, Engine, EngineConfig, Event};
+use dockstat_sim::{Churn, Fault, FaultRule, Listen, SimConfig};
+
+struct Opts {
+    minutes: f64,
+    containers: usize,
+    interval_ms: u64,
+    churn_ms: u64,
+    faulty_every: usize,
+    restart_mins: f64,
+    report_secs: f64,
+    chaos_ms: u64,
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("__sim") {
+        return child_sim(&args[1..]);
+    }
+    let mut o = Opts {
+        minutes: 60.0,
+        containers: 500,
+        interval_ms: 250,
+        churn_ms: 500,
+        faulty_every: 10,
+        restart_mins: 10.0,
+        report_secs: 60.0,
+        chaos_ms: 0,
+    };
+    let mut it = args.iter();
+    while let Some(flag) = it.next() {
+        let value = it.next().ok_or_else(|| format!("{flag} needs a value"))?;
+        match flag.as_str() {
+            "--minutes" => o.minutes = value.parse()?,
+            "--containers" => o.containers = value.parse()?,
+            "--interval-ms" => o.interval_ms = value.parse()?,
+            "--churn-ms" => o.churn_ms = value.parse()?,
+            "--faulty-every" => o.faulty_every = value.parse()?,
+            "--restart-mins" => o.restart_mins = value.parse()?,
+            "--report-secs" => o.report_secs = value.parse()?,
+            "--chaos-ms" => o.chaos_ms = value.parse()?,
+            _ => return Err(format!("unknown option {flag}").into()),
+        }
+    }
+    run(&o)
+}
+
+/// The daemon, in the child: `__sim SOCKET CONTAINERS INTERVAL_MS CHURN_MS FAULTY_EVERY
+/// CHAOS_MS`.
+fn child_sim(args: &[String]) -> Result<(), Box<dyn std::error::Error>> {
+    let [socket, n, interval, churn, every, chaos] = args else {
+        return Err("__sim SOCKET N INTERVAL_MS CHURN_MS FAULTY_EVERY CHAOS_MS".into());
+    };
+    let chaos: u64 = chaos.parse()?;
+    let n: usize = n.parse()?;
+    let every: usize = every.parse()?;
+    let churn: u64 = churn.parse()?;
+    // Names are `{workload}-{i}`, the workloads cycling in this order (sim::model).
+    const CYCLE: [&str; 6] = ["busy", "idle", "memhog", "writer", "forky", "net"];
+    let faults = (1..=n)
+        .filter(|i| every > 0 && i % every == 0)
+        .map(|i| FaultRule {
+            container: format!("{}-{i}", CYCLE[(i - 1) % 6]),
+            after_frames: if i % (2 * every) == 0 { 40 } else { 60 },
+            fault: if i % (2 * every) == 0 {
+                Fault::TruncateMidChunk
+            } else {
+                Fault::GarbageChunkSize
+            },
+        })
+        .collect();
+    let config = SimConfig {
+        containers: n,
+        stopped: 0,
+        interval: Duration::from_millis(interval.parse()?),
+        split_chunks: true,
+        faults,
+        churn: (churn > 0).then(|| Churn {
+            every: Duration::from_millis(churn),
+            remove_after: Some(Duration::from_secs(5)),
+        }),
+        chaos: (chaos > 0).then(|| Duration::from_millis(chaos)),
+        ..SimConfig::default()
+    };
+    dockstat_sim::run(Listen::Unix(PathBuf::from(socket)), config)?;
+    Ok(())
+}
+
+struct Daemon {
+    child: Child,
+    socket: PathBuf,
+}
+
+impl Daemon {
+    fn start(o: &Opts, socket: &Path) -> Result<Daemon, Box<dyn std::error::Error>> {
+        let _ = std::fs::remove_file(socket);
+        let child = Command::new(std::env::current_exe()?)
+            .arg("__sim")
+            .arg(socket)
+            .args([
+                o.containers.to_string(),
+                o.interval_ms.to_string(),
+                o.churn_ms.to_string(),
+                o.faulty_every.to_string(),
+                o.chaos_ms.to_string(),
+            ])
+            .spawn()?;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while sim_counter(socket, "frames_sent").is_none() {
+            if Instant::now() > deadline {
+                return Err("the simulated daemon did not come up".into());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Ok(Daemon {
+            child,
+            socket: socket.to_path_buf(),
+        })
+    }
+
+    fn stop(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_file(&self.socket);
+    }
+}
+
+/// `GET path` from the daemon's control API; the whole response, or `None`.
+fn sim_get(socket: &Path, path: &str) -> Option<String> {
+    let mut s = UnixStream::connect(socket).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    s.write_all(format!("GET {path} HTTP/1.0\r\nHost: docker\r\n\r\n").as_bytes())
+        .ok()?;
+    let mut body = String::new();
+    s.read_to_string(&mut body).ok()?;
+    Some(body)
+}
+
+/// One of the daemon's counters (`GET /_sim/counters`), or `None` if it does not answer.
+fn sim_counter(socket: &Path, name: &str) -> Option<u64> {
+    let body = sim_get(socket, "/_sim/counters")?;
+    let key = format!("\"{name}\":");
+    let at = body.find(&key)? + key.len();
+    body[at..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect::<String>()
+        .parse()
+        .ok()
+}
+
+/// VmRSS and VmHWM of this process, KiB.
+fn rss_kib() -> (u64, u64) {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+/// What the engine reported, by kind.
+#[derive(Default)]
+struct Tally {
+    received: u64,
+    added: u64,
+    gone: u64,
+    errors: u64,
+    stale: u64,
+}
+
+impl Tally {
+    /// One engine turn, counting what it reports.
+    fn poll(&mut self, engine: &mut Engine, timeout: Duration) -> Result<(), dockstat::Error> {
+        engine.poll(Some(timeout), &mut |event| {
+            match event {
+                Event::Sample { .. } => self.received += 1,
+                Event::Added(_) => self.added += 1,
+                Event::Gone { .. } => self.gone += 1,
+                Event::Error { .. } => self.errors += 1,
+                Event::Stale(_) => self.stale += 1,
+            }
+            Control::Continue
+        })
+    }
+}
+
+fn run(o: &Opts) -> Result<(), Box<dyn std::error::Error>> {
+    let socket = std::env::temp_dir().join(format!("dockstat-soak-{}.sock", std::process::id()));
+    let mut daemon = Some(Daemon::start(o, &socket)?);
+    let mut config = EngineConfig::new(Endpoint::parse(&format!("unix://{}", socket.display()))?);
+    config.stale_after = Duration::from_secs(5);
+    config.reconnect_max = Duration::from_secs(5);
+    let mut engine = Engine::new(config)?;
+
+    let start = Instant::now();
+    let end = start + Duration::from_secs_f64(o.minutes * 60.0);
+    let report_every = Duration::from_secs_f64(o.report_secs);
+    let restart_every = Duration::from_secs_f64(o.restart_mins * 60.0);
+    let mut next_report = start + report_every;
+    let mut next_restart = (o.restart_mins > 0.0).then(|| start + restart_every);
+    let mut restarts = 0u32;
+    // Frames the daemon sent in its earlier lives (each restart starts its count at zero).
+    let mut sent_before = 0u64;
+    // Likewise the faults it injected.
+    let mut faults_before = 0u64;
+    let mut tally = Tally::default();
+    let mut rss_series: Vec<(f64, u64)> = Vec::new();
+
+    println!(
+        "soak: {} containers, a frame every {} ms each, churn every {} ms, every {}th \
+         container faulty, daemon restart every {} min, for {} min",
+        o.containers, o.interval_ms, o.churn_ms, o.faulty_every, o.restart_mins, o.minutes
+    );
+    println!(
+        "{:>6} {:>12} {:>12} {:>9} {:>8} {:>7} {:>7} {:>7} {:>6} {:>9} {:>9}",
+        "min",
+        "sent",
+        "received",
+        "in-flight",
+        "streams",
+        "reconn",
+        "errors",
+        "decode",
+        "stale",
+        "RSS KiB",
+        "HWM KiB"
+    );
+    while Instant::now() < end {
+        tally.poll(&mut engine, Duration::from_millis(100))?;
+        let now = Instant::now();
+        if next_restart.is_some_and(|at| now >= at) {
+            next_restart = Some(now + restart_every);
+            if let Some(d) = daemon.take() {
+                // Its writers paused first, so that its last count is final; then gone
+                // (the frames it wrote are still in the sockets for the engine to read).
+                sim_get(&socket, "/_sim/pause");
+                sent_before += sim_counter(&socket, "frames_sent").unwrap_or(0);
+                faults_before += sim_counter(&socket, "faults_injected").unwrap_or(0);
+                d.stop();
+            }
+            restarts += 1;
+            // Down for two seconds while the engine keeps polling.
+            let back = Instant::now() + Duration::from_secs(2);
+            while Instant::now() < back {
+                tally.poll(&mut engine, Duration::from_millis(100))?;
+            }
+            daemon = Some(Daemon::start(o, &socket)?);
+        }
+        if now >= next_report {
+            next_report += report_every;
+            let sent = sent_before + sim_counter(&socket, "frames_sent").unwrap_or(0);
+            let c = engine.counters();
+            let (rss, hwm) = rss_kib();
+            let minutes = start.elapsed().as_secs_f64() / 60.0;
+            rss_series.push((minutes, rss));
+            println!(
+                "{:>6.1} {:>12} {:>12} {:>9} {:>8} {:>7} {:>7} {:>7} {:>6} {:>9} {:>9}",
+                minutes,
+                sent,
+                tally.received,
+                sent as i64 - tally.received as i64,
+                c.streams,
+                c.reconnects,
+                c.stream_errors,
+                c.decode_errors,
+                c.stale,
+                rss,
+                hwm
+            );
+        }
+    }
+    // The end: writers paused, what they wrote drained, then the final counts.
+    sim_get(&socket, "/_sim/pause");
+    let drain_until = Instant::now() + Duration::from_secs(1);
+    while Instant::now() < drain_until {
+        tally.poll(&mut engine, Duration::from_millis(50))?;
+    }
+    let sent = sent_before + sim_counter(&socket, "frames_sent").unwrap_or(0);
+    let faults = faults_before + sim_counter(&socket, "faults_injected").unwrap_or(0);
+    let c = engine.counters();
+    let Tally {
+        received,
+        added,
+        gone,
+        errors,
+        stale,
+    } = tally;
+    if let Some(d) = daemon.take() {
+        d.stop();
+    }
+    let (rss, hwm) = rss_kib();
+    println!(
+        "summary: {:.1} min, {restarts} daemon restarts, {added} added, {gone} gone, {errors} \
+         stream/host errors, {stale} stale reports, {} reconnects, {faults} faults injected",
+        start.elapsed().as_secs_f64() / 60.0,
+        c.reconnects
+    );
+    println!(
+        "frames: sent {sent}, received {received} ({:+} in flight at the end; never more \
+         received than sent: {})",
+        sent as i64 - received as i64,
+        if received <= sent { "ok" } else { "VIOLATED" }
+    );
+    // Growth after the streams settled: RSS at the first report past 5 minutes (or the
+    // first report) against the largest after it.
+    let settle = rss_series
+        .iter()
+        .find(|(m, _)| *m >= 5.0)
+        .or(rss_series.first())
+        .copied();
+    if let Some((at, base)) = settle {
+        let peak = rss_series
+            .iter()
+            .filter(|(m, _)| *m >= at)
+            .map(|&(_, r)| r)
+            .max()
+            .unwrap_or(base);
+        println!(
+            "memory: RSS {base} KiB at {at:.1} min, at most {peak} KiB after ({:+.1}%), {rss} \
+             KiB at the end, high-water mark {hwm} KiB",
+            (peak as f64 / base.max(1) as f64 - 1.0) * 100.0
+        );
+    }
+    if received > sent {
+        return Err("more frames received than sent".into());
+    }
+    if received == 0 || sent - received > 2 * o.containers as u64 {
+        return Err(format!("{} frames sent were not received", sent - received).into());
+    }
+    Ok(())
+}
