@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::{self, IsTerminal, Write};
 use std::time::{Duration, Instant};
 
-use dockstat::engine::watch::Mode;
+use dockstat::engine::Mode;
 use dockstat::engine::{ApiVersion, Control, Endpoint, Engine, EngineConfig, Event, Selection};
 use dockstat::stats::{Derived, Platform};
 use dockstat::{Error, ErrorKind};

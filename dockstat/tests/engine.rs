@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use dockstat::ErrorKind;
-use dockstat::engine::watch::Mode;
+use dockstat::engine::Mode;
 use dockstat::engine::{
     Client, Control, Endpoint, Engine, EngineConfig, Event, Gone, Selection, Update,
 };

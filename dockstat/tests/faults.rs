@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use dockstat::chunked::ChunkedError;
-use dockstat::engine::watch::Mode;
+use dockstat::engine::Mode;
 use dockstat::engine::{Client, Control, Endpoint, Engine, EngineConfig, Event, Gone, Selection};
 use dockstat::stats::FrameError;
 use dockstat::tls::{TlsConnector, TlsOptions};

@@ -1,6 +1,7 @@
 //! A whole client connection fed a response in arbitrary pieces: the HTTP machine
-//! (`Connection`: head, 1xx, framing, chunked), the frame splitter and the frame decoder, as
-//! the reactor drives them, with keep-alive into a second exchange.
+//! (`Connection`: head, 1xx, framing, chunked) and the stats pipeline (`StatsStream`: frame
+//! splitter, decoder, math), as the engine drives them, with keep-alive into a second
+//! exchange.
 //!
 //! Input: byte 0 = how many split points follow (mod 16), then that many u16 (little
 //! endian) offsets into the response, then the response bytes. Property: besides never
@@ -9,30 +10,44 @@
 #![no_main]
 
 use dockstat::conn::{Connection, Event};
-use dockstat::stats::{FrameDecoder, FrameSplitter};
+use dockstat::stats::{FrameDecoder, Samples, StatsStream};
 
 /// Everything observable about one run.
 #[derive(Debug, PartialEq, Eq, Default)]
 struct Outcome {
     statuses: Vec<u16>,
     body: Vec<u8>,
-    frames: Vec<Vec<u8>>,
-    decoded: Vec<bool>,
+    /// Per sample: name, CPU % and memory use (as bits), or the error that ended the stream.
+    samples: Vec<Result<(String, u64, u64), String>>,
     ends: usize,
     failed: Option<String>,
+}
+
+/// Takes every sample out of `samples`; false once the stream has failed.
+fn drain(samples: &mut Samples<'_>, out: &mut Outcome) -> bool {
+    while let Some(next) = samples.next() {
+        match next {
+            Ok(d) => out.samples.push(Ok((
+                d.sample.name.to_string(),
+                d.derived.cpu_percent.to_bits(),
+                d.derived.mem_usage.to_bits(),
+            ))),
+            Err(e) => {
+                out.samples.push(Err(format!("{:?}", e.kind())));
+                return false;
+            }
+        }
+    }
+    true
 }
 
 fn run(pieces: &[&[u8]]) -> Outcome {
     let mut out = Outcome::default();
     let mut conn = Connection::new();
-    let mut splitter = FrameSplitter::new(64 * 1024);
+    let mut stream = StatsStream::new(64 * 1024);
     let mut decoder = FrameDecoder::new();
+    let mut healthy = true;
     conn.send_get("/containers/x/stats", "docker").unwrap();
-    let mut on_frame = |frame: &[u8], out: &mut Outcome, decoder: &mut FrameDecoder| {
-        out.frames.push(frame.to_vec());
-        out.decoded.push(decoder.decode(frame).is_ok());
-    };
-    let mut frames: Vec<Vec<u8>> = Vec::new();
     'input: for piece in pieces {
         let mut rest: &[u8] = piece;
         loop {
@@ -48,14 +63,15 @@ fn run(pieces: &[&[u8]]) -> Outcome {
                 Event::Head(head) => out.statuses.push(head.code),
                 Event::Body(data) => {
                     out.body.extend_from_slice(data);
-                    if splitter.push(data, &mut |f| frames.push(f.to_vec())).is_err() {
-                        out.failed = Some("frame too long".into());
-                        break 'input;
+                    if healthy {
+                        healthy = drain(&mut stream.push(data, &mut decoder), &mut out);
                     }
                 }
                 Event::End => {
                     out.ends += 1;
-                    splitter.finish(&mut |f| frames.push(f.to_vec()));
+                    if healthy {
+                        healthy = drain(&mut stream.finish(&mut decoder), &mut out);
+                    }
                     // Keep-alive: the next exchange on the same connection.
                     if conn.is_reusable() && out.ends < 3 {
                         conn.send_get("/_ping", "docker").unwrap();
@@ -74,14 +90,13 @@ fn run(pieces: &[&[u8]]) -> Outcome {
         match conn.handle_eof() {
             Ok(Some(Event::End)) => {
                 out.ends += 1;
-                splitter.finish(&mut |f| frames.push(f.to_vec()));
+                if healthy {
+                    drain(&mut stream.finish(&mut decoder), &mut out);
+                }
             }
             Ok(_) => {}
             Err(e) => out.failed = Some(format!("{:?}", e.kind())),
         }
-    }
-    for f in &frames {
-        on_frame(f, &mut out, &mut decoder);
     }
     out
 }

@@ -1,28 +1,40 @@
-//! The engine: the only layer with sockets, readiness and clocks.
+//! The engine: the only layer with sockets, readiness and clocks, around sans-io parts.
 //!
 //! - [`endpoint`]: where the daemon is (`DOCKER_HOST`, `-H`).
 //! - [`version`]: API version negotiation.
-//! - [`reactor`]: many HTTP connections on one mio `Poll`.
+//! - `reactor`: many HTTP connections on one mio `Poll` (with `transport`: unix, TCP, TLS).
 //! - [`client`]: sequential one-off requests on the reactor.
-//! - [`watch`]: the engine: discovery, one stream per container, reconnects, staleness.
+//! - The engine, [`Engine`]: one stats stream per container of one or more hosts. Its turn
+//!   (`turn`) owns the reactor and the clock and drives sans-io parts that take `now` and
+//!   say what should happen: `discovery` (per host: events before the listing, relisting),
+//!   `stream` (per container: connect, backoff, staleness; admission under `max_streams`
+//!   and the open-files limit), `backoff` (capped exponential delays with jitter). What it
+//!   watches is [`EngineConfig`] (`config`); what it reports is [`Event`] (`event`).
 //! - [`queue`]: the engine on its own thread, a bounded queue to a slow consumer.
 //! - [`histogram`]: the engine's timing histograms (frame processing time, delivery lag).
 
+#![forbid(unsafe_code)]
+
+mod backoff;
 pub mod client;
+mod config;
+mod discovery;
 pub mod endpoint;
+mod event;
 pub mod histogram;
 pub mod queue;
 pub mod reactor;
+mod stream;
 pub(crate) mod transport;
+mod turn;
 pub mod version;
-pub mod watch;
 
 pub use client::{Client, Response};
+pub use config::{EngineConfig, Mode, Selection};
 pub use endpoint::{Address, DEFAULT_HOST, Endpoint};
+pub use event::{Container, Control, Counters, Event, Gone};
 pub use histogram::{DecodeErrorCounts, EngineMetrics, HISTOGRAM_BUCKETS, Histogram};
 pub use queue::{Spawned, Update, Updates, spawn};
 pub use reactor::{ConnEvent, ConnId, Flow, Reactor};
+pub use turn::{Engine, StopHandle};
 pub use version::ApiVersion;
-pub use watch::{
-    Container, Control, Counters, Engine, EngineConfig, Event, Gone, Mode, Selection, StopHandle,
-};

@@ -22,7 +22,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use super::watch::{Container, Control, Counters, Engine, EngineConfig, Event, Gone, StopHandle};
+use super::{Container, Control, Counters, Engine, EngineConfig, Event, Gone, StopHandle};
 use crate::error::{Error, Result};
 use crate::stats::{Derived, Timestamp};
 

@@ -48,6 +48,8 @@ impl std::error::Error for FrameError {}
 pub struct FrameSplitter {
     partial: Vec<u8>,
     max_len: usize,
+    /// The last frame handed out was `partial`: release it at the next call.
+    delivered_partial: bool,
 }
 
 impl Default for FrameSplitter {
@@ -62,48 +64,69 @@ impl FrameSplitter {
         FrameSplitter {
             partial: Vec::new(),
             max_len,
+            delivered_partial: false,
         }
     }
 
     /// Bytes of an unfinished frame held from earlier input.
     pub fn pending(&self) -> usize {
-        self.partial.len()
+        if self.delivered_partial {
+            0
+        } else {
+            self.partial.len()
+        }
     }
 
     /// Feeds body bytes and calls `on_frame` with each frame they complete, in order.
     ///
     /// On error, the frames before the offending one have been delivered; the splitter must
     /// not be fed again.
-    pub fn push(
-        &mut self,
-        mut data: &[u8],
-        on_frame: &mut dyn FnMut(&[u8]),
-    ) -> Result<(), FrameError> {
-        if !self.partial.is_empty() {
-            match find_newline(data) {
-                None => return self.keep(data),
-                Some(nl) => {
-                    if self.partial.len() + nl > self.max_len {
-                        return Err(FrameError::TooLong { max: self.max_len });
-                    }
-                    self.partial.extend_from_slice(&data[..nl]);
-                    on_frame(&self.partial);
-                    // Release the memory: a stream between frames holds nothing.
-                    self.partial = Vec::new();
-                    data = &data[nl + 1..];
-                }
-            }
+    pub fn push(&mut self, data: &[u8], on_frame: &mut dyn FnMut(&[u8])) -> Result<(), FrameError> {
+        let mut at = 0;
+        while let Some(frame) = self.next_frame(data, &mut at)? {
+            on_frame(frame);
         }
-        while let Some(nl) = find_newline(data) {
+        Ok(())
+    }
+
+    /// The next frame that `input[*at..]` completes, advancing `*at` past it; `None` once the
+    /// input is used up, its unfinished end kept for the next input. The pull form of
+    /// [`FrameSplitter::push`]: call it until `None` (or an error) before feeding new input.
+    ///
+    /// On error the splitter must not be fed again.
+    pub fn next_frame<'s>(
+        &'s mut self,
+        input: &'s [u8],
+        at: &mut usize,
+    ) -> Result<Option<&'s [u8]>, FrameError> {
+        if self.delivered_partial {
+            // Release the memory: a stream between frames holds nothing.
+            self.partial = Vec::new();
+            self.delivered_partial = false;
+        }
+        loop {
+            let data = &input[(*at).min(input.len())..];
+            let Some(nl) = find_newline(data) else {
+                *at = input.len();
+                self.keep(data)?;
+                return Ok(None);
+            };
+            *at += nl + 1;
+            if !self.partial.is_empty() {
+                if self.partial.len() + nl > self.max_len {
+                    return Err(FrameError::TooLong { max: self.max_len });
+                }
+                self.partial.extend_from_slice(&data[..nl]);
+                self.delivered_partial = true;
+                return Ok(Some(&self.partial));
+            }
             if nl > self.max_len {
                 return Err(FrameError::TooLong { max: self.max_len });
             }
             if nl > 0 {
-                on_frame(&data[..nl]);
+                return Ok(Some(&data[..nl]));
             }
-            data = &data[nl + 1..];
         }
-        self.keep(data)
     }
 
     /// Ends the body: a last frame without a trailing `\n` is delivered.
@@ -111,10 +134,23 @@ impl FrameSplitter {
     /// Only for a body that ended cleanly; after a truncated body, drop the splitter instead so
     /// that a half frame is never delivered.
     pub fn finish(&mut self, on_frame: &mut dyn FnMut(&[u8])) {
-        if !self.partial.is_empty() {
-            on_frame(&self.partial);
-            self.partial = Vec::new();
+        if let Some(frame) = self.finish_frame() {
+            on_frame(frame);
         }
+    }
+
+    /// The pull form of [`FrameSplitter::finish`]: the last frame, if the body ended without
+    /// its `\n`.
+    pub fn finish_frame(&mut self) -> Option<&[u8]> {
+        if self.delivered_partial {
+            self.partial = Vec::new();
+            self.delivered_partial = false;
+        }
+        if self.partial.is_empty() {
+            return None;
+        }
+        self.delivered_partial = true;
+        Some(&self.partial)
     }
 
     fn keep(&mut self, rest: &[u8]) -> Result<(), FrameError> {

@@ -5,6 +5,7 @@
 //!   reads and `skip` for the parts it does not).
 //! - [`model`]: the sample's types.
 //! - [`math`]: the numbers `docker stats` shows, computed as docker/cli computes them.
+//! - [`stream`]: the three together for one stream: push body bytes, pull derived samples.
 
 mod cursor;
 pub mod frame;
@@ -12,6 +13,7 @@ pub mod math;
 pub mod model;
 pub mod parse;
 mod skip;
+pub mod stream;
 
 pub use cursor::Fail;
 pub use frame::{DEFAULT_MAX_FRAME_LEN, FrameError, FrameSplitter};
@@ -21,3 +23,4 @@ pub use model::{
     Timestamp,
 };
 pub use parse::FrameDecoder;
+pub use stream::{Decoded, Samples, StatsStream};

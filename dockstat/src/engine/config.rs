@@ -1,0 +1,85 @@
+//! What the engine watches and how: the hosts, the selection of containers, the sampling mode
+//! and the limits. Plain data; [`EngineConfig::new`] gives the defaults.
+
+#![forbid(unsafe_code)]
+
+use std::time::Duration;
+
+use super::endpoint::Endpoint;
+use super::version::ApiVersion;
+
+/// Which containers to watch.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Selection {
+    /// Running containers, following starts and stops (`docker stats`).
+    Running,
+    /// All containers, stopped ones included, following creation and removal
+    /// (`docker stats -a`).
+    All,
+    /// These containers (names, ids or id prefixes), without following events
+    /// (`docker stats NAME…`).
+    Named(Vec<String>),
+}
+
+/// How samples are asked for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// A stream, about one frame per second per container (`stream=true`).
+    Stream,
+    /// One sample per container, with a previous reading (`stream=false`; the daemon takes
+    /// about a second to answer). The engine finishes when every container has answered.
+    Once,
+    /// One sample per container at once, without a previous reading (`one-shot=true`).
+    OneShot,
+}
+
+/// What the engine watches and how. [`EngineConfig::new`] gives the defaults.
+#[derive(Clone, Debug)]
+pub struct EngineConfig {
+    /// The daemons: every one gets its own discovery and streams on the same reactor.
+    pub hosts: Vec<Endpoint>,
+    /// The API version to use; `None` negotiates with each host's `/_ping`.
+    pub api_version: Option<ApiVersion>,
+    pub selection: Selection,
+    pub mode: Mode,
+    /// A stream without a frame for this long is reported stale; after twice this long its
+    /// connection is given up on and it reconnects ([`Mode::Stream`] only).
+    pub stale_after: Duration,
+    /// How many connections may be being established (connect sent, request not yet
+    /// written) at once.
+    pub max_connecting: usize,
+    /// First reconnect delay; it doubles per failed attempt, up to `reconnect_max`, and each
+    /// delay is multiplied by a random factor in [0.5, 1.5) so that streams that failed
+    /// together do not come back together.
+    pub reconnect_min: Duration,
+    pub reconnect_max: Duration,
+    /// Longest frame accepted.
+    pub max_frame_len: usize,
+    /// Time allowed for a connection to deliver its response head.
+    pub connect_timeout: Duration,
+    /// Most containers streamed at once. Containers found beyond it wait, unreported
+    /// (no [`Event::Added`](super::Event::Added)), in the order they were found, and take the place of watched
+    /// ones that go; [`Counters::capped`](super::Counters::capped) counts them, and one [`Event::Error`](super::Event::Error) of kind
+    /// [`ErrorKind::StreamLimit`](crate::ErrorKind::StreamLimit) says so when capping begins. In the one-sample modes
+    /// this bounds how many samples are being taken at once.
+    pub max_streams: usize,
+}
+
+impl EngineConfig {
+    /// Running containers of one host, streamed, with the default limits.
+    pub fn new(endpoint: Endpoint) -> EngineConfig {
+        EngineConfig {
+            hosts: vec![endpoint],
+            api_version: None,
+            selection: Selection::Running,
+            mode: Mode::Stream,
+            stale_after: Duration::from_secs(5),
+            max_connecting: 256,
+            reconnect_min: Duration::from_millis(100),
+            reconnect_max: Duration::from_secs(30),
+            max_frame_len: crate::stats::DEFAULT_MAX_FRAME_LEN,
+            connect_timeout: Duration::from_secs(10),
+            max_streams: usize::MAX,
+        }
+    }
+}

@@ -1,0 +1,518 @@
+//! Discovery for one host: which containers to stream, kept true as they come and go.
+//!
+//! The host negotiates the API version (`/_ping`), subscribes to `/events` (containers only)
+//! *before* listing `/containers/json`, so that no start or stop falls between the two:
+//! events that arrive while the list is on its way are held and applied after it. From then
+//! on a `start` (and a `create`, with `all`) adds a stream, a `die` removes it (only `destroy`
+//! does, with `all`). If `/events` fails, the host lists again after a backoff, and the list
+//! is reconciled with what is watched ([`Gone::Vanished`]).
+//!
+//! Sans-io: [`Host::handle`] takes what a discovery connection delivered and queues
+//! [`HostStep`]s; [`Host::apply_list`] and [`Host::apply_event`] turn a listing or an event
+//! into [`Change`]s of the watched set. The turn opens the connections, gives streams their
+//! slots, and says which slot each container got ([`Host::track`]).
+
+#![forbid(unsafe_code)]
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::Arc;
+
+use super::endpoint::Endpoint;
+use super::event::{Container, Gone};
+use super::reactor::{ConnEvent, ConnId, Flow};
+use super::version::ApiVersion;
+use crate::api;
+use crate::error::{Error, ErrorKind, ProtocolError};
+use crate::stats::FrameSplitter;
+
+/// Largest listing accepted (10,000 containers list in about 15 MB).
+const MAX_LIST_LEN: usize = 256 << 20;
+
+/// `/events?filters={"type":["container"]}`.
+pub(crate) const EVENTS_PATH: &str = "/events?filters=%7B%22type%22%3A%5B%22container%22%5D%7D";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum HostPhase {
+    /// Waiting for a ping (API version) or a backoff.
+    Starting,
+    Negotiating,
+    /// `/events` requested; its head not yet received.
+    Subscribing,
+    /// `/events` open, the listing on its way; events are held until it arrives.
+    Listing,
+    /// Listing done; events applied as they come.
+    Live,
+    /// Nothing more to discover (named containers, or a one-sample listing done).
+    Fixed,
+    /// Waiting before trying again.
+    Backoff,
+}
+
+/// Which of a host's discovery connections an event is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum HostConn {
+    Ping,
+    Events,
+    List,
+}
+
+/// What the turn should do for a host, in the order it happened.
+#[derive(Debug)]
+pub(crate) enum HostStep {
+    Negotiated(ApiVersion),
+    Subscribed,
+    Listed(Vec<u8>),
+    Event(api::Event),
+    Failed(Error),
+}
+
+/// A change of the watched set.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Change {
+    Add(Container),
+    Remove(u32, Gone),
+    Rename(u32, String),
+}
+
+#[derive(Debug)]
+pub(crate) struct Host {
+    pub(crate) endpoint: Arc<Endpoint>,
+    pub(crate) api: Option<ApiVersion>,
+    pub(crate) phase: HostPhase,
+    pub(crate) events: Option<ConnId>,
+    pub(crate) list: Option<ConnId>,
+    pub(crate) ping: Option<ConnId>,
+    /// Status of the response being received on a discovery connection.
+    status: u16,
+    body: Vec<u8>,
+    events_splitter: FrameSplitter,
+    /// Events received while the list was on its way.
+    held: Vec<api::Event>,
+    pub(crate) attempts: u32,
+    /// Containers of this host by full id.
+    by_id: HashMap<String, u32>,
+    steps: VecDeque<HostStep>,
+    scratch: Vec<u8>,
+}
+
+impl Host {
+    pub(crate) fn new(endpoint: Endpoint, api: Option<ApiVersion>) -> Host {
+        Host {
+            endpoint: Arc::new(endpoint),
+            api,
+            phase: HostPhase::Starting,
+            events: None,
+            list: None,
+            ping: None,
+            status: 0,
+            body: Vec::new(),
+            events_splitter: FrameSplitter::default(),
+            held: Vec::new(),
+            attempts: 0,
+            by_id: HashMap::new(),
+            steps: VecDeque::new(),
+            scratch: Vec::new(),
+        }
+    }
+
+    /// Bytes held for what has not arrived whole: a listing or an unfinished event.
+    pub(crate) fn buffered_bytes(&self) -> usize {
+        self.body.len() + self.events_splitter.pending()
+    }
+
+    /// A new response is expected on a discovery connection.
+    pub(crate) fn expect_response(&mut self) {
+        self.status = 0;
+        self.body = Vec::new();
+    }
+
+    /// `/events` is being subscribed to: nothing held from an earlier subscription.
+    pub(crate) fn subscribing(&mut self) {
+        self.phase = HostPhase::Subscribing;
+        self.events_splitter = FrameSplitter::default();
+        self.held.clear();
+    }
+
+    /// The next step for the turn, in order.
+    pub(crate) fn poll_step(&mut self) -> Option<HostStep> {
+        self.steps.pop_front()
+    }
+
+    /// Closes nothing itself: returns the discovery connections to close after a failure,
+    /// and counts the attempt. `retry` decides between backing off and giving up.
+    pub(crate) fn failed(&mut self, retry: bool) -> impl Iterator<Item = ConnId> + use<> {
+        self.attempts = self.attempts.saturating_add(1);
+        self.phase = if retry {
+            HostPhase::Backoff
+        } else {
+            HostPhase::Fixed
+        };
+        [self.events.take(), self.list.take(), self.ping.take()]
+            .into_iter()
+            .flatten()
+    }
+
+    /// The container `id` of this host streams in `slot`.
+    pub(crate) fn track(&mut self, id: &str, slot: u32) {
+        self.by_id.insert(id.to_string(), slot);
+    }
+
+    /// The stream in `slot` is gone: forget it if it is still `id`'s.
+    pub(crate) fn untrack(&mut self, id: &str, slot: u32) {
+        if self.by_id.get(id) == Some(&slot) {
+            self.by_id.remove(id);
+        }
+    }
+
+    /// What a discovery connection delivered.
+    pub(crate) fn handle(&mut self, conn: HostConn, event: ConnEvent<'_>) -> Flow {
+        match event {
+            ConnEvent::Head(head) => {
+                self.status = head.code;
+                if conn == HostConn::Ping {
+                    if head.code >= 400 {
+                        // The body says why (a TLS port answering plain HTTP, a proxy): it is
+                        // collected below and the failure reported at its end.
+                        return Flow::Continue;
+                    }
+                    self.ping = None;
+                    let api = ApiVersion::negotiate(head.header("api-version"));
+                    self.steps.push_back(HostStep::Negotiated(api));
+                    return Flow::Close;
+                }
+                if conn == HostConn::Events && head.code == 200 {
+                    self.steps.push_back(HostStep::Subscribed);
+                }
+                Flow::Continue
+            }
+            ConnEvent::Body(data) if conn == HostConn::Events && self.status == 200 => {
+                let mut bad = None;
+                let (steps, scratch) = (&mut self.steps, &mut self.scratch);
+                let pushed = self.events_splitter.push(data, &mut |doc| {
+                    // simd-json parses in place: a copy of the event (a few hundred bytes).
+                    scratch.clear();
+                    scratch.extend_from_slice(doc);
+                    match api::parse_event(scratch) {
+                        Ok(e) => steps.push_back(HostStep::Event(e)),
+                        Err(e) => bad = Some(e),
+                    }
+                });
+                match (pushed, bad) {
+                    (Err(e), _) => self.fail(conn, Error::protocol(e, 0).context("/events")),
+                    (_, Some(e)) => self.fail(conn, e.context("/events")),
+                    _ => Flow::Continue,
+                }
+            }
+            ConnEvent::Body(data) => {
+                let limit = if self.status >= 400 {
+                    super::stream::MAX_ERROR_BODY
+                } else {
+                    MAX_LIST_LEN
+                };
+                if self.body.len() + data.len() > limit {
+                    let e = Error::new(ErrorKind::Protocol(ProtocolError::BodyTooLarge));
+                    return self.fail(conn, e);
+                }
+                self.body.extend_from_slice(data);
+                Flow::Continue
+            }
+            ConnEvent::End { .. } | ConnEvent::Closed => {
+                let body = std::mem::take(&mut self.body);
+                if self.status >= 400 || self.status == 0 {
+                    let mut message = api::daemon_message(&body);
+                    if message.is_empty() {
+                        message = match conn {
+                            HostConn::Ping => "/_ping",
+                            HostConn::Events => "/events",
+                            HostConn::List => "/containers/json",
+                        }
+                        .to_string();
+                    }
+                    let e = Error::new(ErrorKind::Status(self.status)).context(message);
+                    return self.fail(conn, e);
+                }
+                match conn {
+                    HostConn::List => {
+                        self.list = None;
+                        self.steps.push_back(HostStep::Listed(body));
+                        Flow::Close
+                    }
+                    // The daemon ended the event stream (shutting down): list again later.
+                    _ => self.fail(
+                        conn,
+                        Error::new(ErrorKind::Truncated).context("/events ended"),
+                    ),
+                }
+            }
+            ConnEvent::Failed(e) => self.fail(conn, e),
+        }
+    }
+
+    fn fail(&mut self, conn: HostConn, e: Error) -> Flow {
+        match conn {
+            HostConn::Ping => self.ping = None,
+            HostConn::Events => self.events = None,
+            HostConn::List => self.list = None,
+        }
+        self.steps.push_back(HostStep::Failed(e));
+        Flow::Close
+    }
+
+    /// A listing arrived: the containers it adds (the turn adds them, then calls
+    /// [`Host::track`]) and the slots no longer listed ([`Gone::Vanished`]). The events held
+    /// while it was on its way are then taken with [`Host::take_held`].
+    pub(crate) fn apply_list(
+        &mut self,
+        host: usize,
+        mut body: Vec<u8>,
+    ) -> Result<(Vec<Container>, Vec<u32>), Error> {
+        let list = api::parse_containers(&mut body).map_err(|e| e.context("container list"))?;
+        let mut listed = HashSet::with_capacity(list.len());
+        let mut added = Vec::new();
+        for c in list {
+            listed.insert(c.id.clone());
+            if self.by_id.contains_key(&c.id) {
+                continue;
+            }
+            added.push(Container {
+                host,
+                name: c.name().to_string(),
+                requested: short_id(&c.id).to_string(),
+                id: c.id,
+                image: c.image,
+                labels: c.labels,
+                key: 0,
+            });
+        }
+        let vanished = (self.by_id.iter())
+            .filter(|(id, _)| !listed.contains(*id))
+            .map(|(_, &slot)| slot)
+            .collect();
+        self.attempts = 0;
+        self.phase = if self.events.is_some() {
+            HostPhase::Live
+        } else {
+            HostPhase::Fixed
+        };
+        Ok((added, vanished))
+    }
+
+    /// The events that came while the list was on its way, in order.
+    pub(crate) fn take_held(&mut self) -> Vec<api::Event> {
+        std::mem::take(&mut self.held)
+    }
+
+    /// An event to hold (the list is on its way) or to apply now.
+    pub(crate) fn holds_events(&self) -> bool {
+        matches!(self.phase, HostPhase::Subscribing | HostPhase::Listing)
+    }
+
+    pub(crate) fn hold(&mut self, e: api::Event) {
+        self.held.push(e);
+    }
+
+    /// What an event changes. `all`: stopped containers are watched too ([`Selection::All`]).
+    ///
+    /// [`Selection::All`]: super::Selection::All
+    pub(crate) fn apply_event(&self, host: usize, e: api::Event, all: bool) -> Option<Change> {
+        if e.kind != "container" {
+            return None;
+        }
+        let tracked = self.by_id.get(&e.id).copied();
+        match (e.action.as_str(), tracked) {
+            ("start", None) | ("create", None) if e.action == "start" || all => {
+                let name = e.attribute("name").unwrap_or_default().to_string();
+                let image = e.attribute("image").unwrap_or_default().to_string();
+                let labels = (e.attributes.iter())
+                    .filter(|(k, _)| !matches!(k.as_str(), "name" | "image"))
+                    .cloned()
+                    .collect();
+                Some(Change::Add(Container {
+                    host,
+                    requested: short_id(&e.id).to_string(),
+                    id: e.id,
+                    name,
+                    image,
+                    labels,
+                    key: 0,
+                }))
+            }
+            ("die", Some(slot)) if !all => Some(Change::Remove(slot, Gone::Stopped)),
+            ("destroy", Some(slot)) => Some(Change::Remove(slot, Gone::Removed)),
+            ("rename", Some(slot)) => e
+                .attribute("name")
+                .map(|name| Change::Rename(slot, name.trim_start_matches('/').to_string())),
+            _ => None,
+        }
+    }
+}
+
+/// The first 12 characters of an id, as the docker CLI shows it.
+pub(crate) fn short_id(id: &str) -> &str {
+    match id.char_indices().nth(12) {
+        Some((i, _)) => &id[..i],
+        None => id,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn host() -> Host {
+        Host::new(Endpoint::parse("unix:///nonexistent.sock").unwrap(), None)
+    }
+
+    fn event(action: &str, id: &str, name: &str) -> api::Event {
+        let mut doc = format!(
+            r#"{{"Type":"container","Action":"{action}","Actor":{{"ID":"{id}","Attributes":{{"name":"{name}","image":"busybox"}}}}}}"#
+        )
+        .into_bytes();
+        api::parse_event(&mut doc).unwrap()
+    }
+
+    fn list(ids: &[(&str, &str)]) -> Vec<u8> {
+        let items: Vec<String> = ids
+            .iter()
+            .map(|(id, name)| {
+                format!(r#"{{"Id":"{id}","Names":["/{name}"],"Image":"busybox","Labels":{{}}}}"#)
+            })
+            .collect();
+        format!("[{}]", items.join(",")).into_bytes()
+    }
+
+    /// Plays the turn: every change applied, slots given in order.
+    fn apply(h: &mut Host, changes: Vec<Change>, slots: &mut u32, log: &mut Vec<String>) {
+        for c in changes {
+            match c {
+                Change::Add(c) => {
+                    h.track(&c.id, *slots);
+                    log.push(format!("add {} as {}", c.name, *slots));
+                    *slots += 1;
+                }
+                Change::Remove(slot, why) => log.push(format!("remove {slot} {why:?}")),
+                Change::Rename(slot, name) => log.push(format!("rename {slot} {name}")),
+            }
+        }
+    }
+
+    #[test]
+    fn events_held_during_the_listing_apply_after_it() {
+        let mut h = host();
+        h.subscribing();
+        h.phase = HostPhase::Listing;
+        assert!(h.holds_events());
+        // A container starts and another stops while the list is on its way.
+        h.hold(event("start", "c3", "new"));
+        h.hold(event("die", "c1", "old"));
+        let (added, vanished) = h
+            .apply_list(0, list(&[("c1", "old"), ("c2", "web")]))
+            .unwrap();
+        assert!(vanished.is_empty());
+        let (mut slots, mut log) = (0, Vec::new());
+        apply(
+            &mut h,
+            added.into_iter().map(Change::Add).collect(),
+            &mut slots,
+            &mut log,
+        );
+        for e in h.take_held() {
+            let change = h.apply_event(0, e, false);
+            apply(&mut h, change.into_iter().collect(), &mut slots, &mut log);
+        }
+        assert_eq!(
+            log,
+            [
+                "add old as 0",
+                "add web as 1",
+                "add new as 2",
+                "remove 0 Stopped"
+            ]
+        );
+        // No listing yet had an /events connection here: the host is fixed.
+        assert_eq!(h.phase, HostPhase::Fixed);
+        assert!(h.take_held().is_empty());
+    }
+
+    #[test]
+    fn a_relist_after_resubscribing_reconciles() {
+        let mut h = host();
+        let (added, _) = h.apply_list(0, list(&[("c1", "a"), ("c2", "b")])).unwrap();
+        let (mut slots, mut log) = (0, Vec::new());
+        apply(
+            &mut h,
+            added.into_iter().map(Change::Add).collect(),
+            &mut slots,
+            &mut log,
+        );
+        // /events broke; meanwhile c1 went and c3 came.
+        let (added, vanished) = h.apply_list(0, list(&[("c2", "b"), ("c3", "c")])).unwrap();
+        assert_eq!(vanished, [0]);
+        assert_eq!(added.len(), 1);
+        assert_eq!(added[0].name, "c");
+        assert_eq!(added[0].requested, "c3");
+    }
+
+    #[test]
+    fn a_die_racing_the_listing_is_applied_after_it() {
+        // The die event is received before the listing that still shows the container: it
+        // must not be lost, or the stopped container would be watched forever.
+        let mut h = host();
+        h.subscribing();
+        h.hold(event("die", "c1", "a"));
+        let (added, _) = h.apply_list(0, list(&[("c1", "a")])).unwrap();
+        let (mut slots, mut log) = (0, Vec::new());
+        apply(
+            &mut h,
+            added.into_iter().map(Change::Add).collect(),
+            &mut slots,
+            &mut log,
+        );
+        let changes: Vec<Change> = (h.take_held().into_iter())
+            .filter_map(|e| h.apply_event(0, e, false))
+            .collect();
+        assert_eq!(changes, [Change::Remove(0, Gone::Stopped)]);
+    }
+
+    #[test]
+    fn events_by_selection() {
+        let mut h = host();
+        h.track("c1", 4);
+        // Running only: a die stops it, a create is nothing.
+        assert_eq!(
+            h.apply_event(0, event("die", "c1", "a"), false),
+            Some(Change::Remove(4, Gone::Stopped))
+        );
+        assert_eq!(h.apply_event(0, event("create", "c9", "z"), false), None);
+        // All: a die keeps it, a create adds, a destroy removes.
+        assert_eq!(h.apply_event(0, event("die", "c1", "a"), true), None);
+        assert!(matches!(
+            h.apply_event(0, event("create", "c9", "z"), true),
+            Some(Change::Add(_))
+        ));
+        assert_eq!(
+            h.apply_event(0, event("destroy", "c1", "a"), true),
+            Some(Change::Remove(4, Gone::Removed))
+        );
+        assert_eq!(
+            h.apply_event(0, event("rename", "c1", "/b"), false),
+            Some(Change::Rename(4, "b".into()))
+        );
+        // A start of a watched container is nothing new.
+        assert_eq!(h.apply_event(0, event("start", "c1", "a"), false), None);
+        h.untrack("c1", 3);
+        assert!(
+            h.apply_event(0, event("die", "c1", "a"), false).is_some(),
+            "slot 3 is not c1's"
+        );
+        h.untrack("c1", 4);
+        assert_eq!(h.apply_event(0, event("die", "c1", "a"), false), None);
+    }
+
+    #[test]
+    fn a_bad_listing_is_an_error_naming_it() {
+        let mut h = host();
+        let e = h.apply_list(0, b"[{".to_vec()).unwrap_err();
+        assert!(e.to_string().contains("container list"), "{e}");
+    }
+}
