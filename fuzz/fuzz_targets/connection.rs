@@ -17,7 +17,7 @@ use dockstat::stats::{FrameDecoder, Samples, StatsStream};
 struct Outcome {
     statuses: Vec<u16>,
     body: Vec<u8>,
-    /// Per sample: name, CPU % and memory use (as bits), or the error that ended the stream.
+    /// Per sample: name, CPU % (as bits) and memory use, or the error that ended the stream.
     samples: Vec<Result<(String, u64, u64), String>>,
     ends: usize,
     failed: Option<String>,
@@ -30,7 +30,7 @@ fn drain(samples: &mut Samples<'_>, out: &mut Outcome) -> bool {
             Ok(d) => out.samples.push(Ok((
                 d.sample.name.to_string(),
                 d.derived.cpu_percent.to_bits(),
-                d.derived.mem_usage.to_bits(),
+                d.derived.mem_usage,
             ))),
             Err(e) => {
                 out.samples.push(Err(format!("{:?}", e.kind())));
