@@ -6,7 +6,7 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use dockstat::stats::{FrameDecoder, FrameSplitter, Platform, derive};
+use dockstat::stats::{DEFAULT_MAX_FRAME_LEN, FrameDecoder, StatsStream};
 
 struct Counting;
 
@@ -83,26 +83,25 @@ fn no_allocation_per_frame_after_warm_up() {
         }
     }
 
-    let mut splitter = FrameSplitter::default();
+    // Through the pipeline the engine uses for every stream: split, decode, derive.
+    let mut stream = StatsStream::new(DEFAULT_MAX_FRAME_LEN);
     let mut decoder = FrameDecoder::new();
-    let mut run = |splitter: &mut FrameSplitter| -> (usize, f64) {
+    let mut run = |stream: &mut StatsStream| -> (usize, f64) {
         let (mut frames, mut cpu) = (0, 0.0);
         // Fed in pieces of whole frames, as reads deliver them.
         for piece in body.split_inclusive(|&b| b == b'\n') {
-            splitter
-                .push(piece, &mut |frame| {
-                    let sample = decoder.decode(frame).expect("frame");
-                    cpu += derive(&sample, Platform::Linux).cpu_percent;
-                    frames += 1;
-                })
-                .unwrap();
+            let mut samples = stream.push(piece, &mut decoder);
+            while let Some(decoded) = samples.next() {
+                cpu += decoded.expect("frame").derived.cpu_percent;
+                frames += 1;
+            }
         }
         (frames, cpu)
     };
-    let warm = run(&mut splitter);
+    let warm = run(&mut stream);
     let before = ALLOCATIONS.load(Ordering::Relaxed);
     COUNTED.set(true);
-    let again = run(&mut splitter);
+    let again = run(&mut stream);
     COUNTED.set(false);
     let allocations = ALLOCATIONS.load(Ordering::Relaxed) - before;
     assert_eq!(warm, again);
