@@ -28,7 +28,7 @@ use futures_util::StreamExt;
 use tokio::runtime::Runtime;
 
 use crate::hist::{AtomicHistogram, Histogram};
-use crate::phase::{Streams, Tally};
+use crate::streams::{Streams, Tally};
 use crate::sys;
 use crate::target::Target;
 

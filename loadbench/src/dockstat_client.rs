@@ -12,7 +12,7 @@ use std::time::Instant;
 use dockstat::engine::{ApiVersion, Control, Engine, EngineConfig, Event, Selection};
 
 use crate::hist::Histogram;
-use crate::phase::{Streams, Tally};
+use crate::streams::{Streams, Tally};
 use crate::sys;
 use crate::target::Target;
 

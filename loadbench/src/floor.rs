@@ -39,7 +39,7 @@ use rustls::ClientConnection;
 use rustls::pki_types::ServerName;
 
 use crate::hist::Histogram;
-use crate::phase::{Streams, Tally};
+use crate::streams::{Streams, Tally};
 use crate::sys;
 use crate::target::{self, Target};
 

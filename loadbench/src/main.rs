@@ -48,6 +48,7 @@ mod floor;
 mod hist;
 mod phase;
 mod run;
+mod streams;
 mod sys;
 mod target;
 

@@ -20,6 +20,7 @@ use serde_json::json;
 
 use crate::control::Control;
 use crate::hist::Histogram;
+use crate::streams::Streams;
 use crate::sys;
 use crate::target::Target;
 
@@ -31,40 +32,6 @@ const QUIET: Duration = Duration::from_secs(1);
 const DRAIN_MAX: Duration = Duration::from_secs(30);
 /// Step of the loops that watch counters.
 const STEP: Duration = Duration::from_millis(20);
-
-/// What a client has counted so far (since it started).
-#[derive(Clone, Debug, Default)]
-pub struct Tally {
-    /// Stats frames delivered.
-    pub frames: u64,
-    /// Streams that delivered at least one frame.
-    pub opened: u64,
-    /// Frames whose `read` is not later than the previous frame's on the same stream
-    /// (`None`: the client does not look).
-    pub duplicates: Option<u64>,
-    /// Streams that failed.
-    pub errors: u64,
-    /// Streams the daemon ended.
-    pub ended: u64,
-    /// Connection attempts retried (EAGAIN from a full listen backlog, or any connect error
-    /// for bollard); `None` if the client does not say (dockstat retries inside its reactor).
-    pub connect_retries: Option<u64>,
-    /// The first stream error, and the first error that caused a connect retry.
-    pub first_error: Option<String>,
-    pub first_retry_error: Option<String>,
-}
-
-/// A client under test.
-pub trait Streams {
-    /// Starts a stream for a container. Must not wait for it: connecting, retrying and
-    /// receiving happen in `pump`.
-    fn open(&mut self, id: &str) -> Result<(), String>;
-    /// Receives (and connects, retries, …) until `until`.
-    fn pump(&mut self, until: Instant) -> Result<(), String>;
-    fn tally(&self) -> Tally;
-    /// The latency histogram so far; `None` if this client does not measure latency.
-    fn latency(&self) -> Option<Histogram>;
-}
 
 /// `phase NAME …` arguments.
 #[derive(Clone, Debug)]
