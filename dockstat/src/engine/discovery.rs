@@ -28,6 +28,10 @@ use crate::stats::FrameSplitter;
 /// Largest listing accepted (10,000 containers list in about 15 MB).
 const MAX_LIST_LEN: usize = 256 << 20;
 
+/// Most events held while a listing is on its way; past it the host lists again (a listing
+/// that stalls must not turn into unbounded memory).
+const MAX_HELD: usize = 65_536;
+
 /// `/events?filters={"type":["container"]}`.
 pub(crate) const EVENTS_PATH: &str = "/events?filters=%7B%22type%22%3A%5B%22container%22%5D%7D";
 
@@ -82,8 +86,11 @@ pub(crate) struct Host {
     pub(crate) events: Option<ConnId>,
     pub(crate) list: Option<ConnId>,
     pub(crate) ping: Option<ConnId>,
-    /// Status of the response being received on a discovery connection.
+    /// Status of the response being received on `/_ping` or the listing (never at once).
     status: u16,
+    /// Status of `/events`, which stays open while the listing comes.
+    events_status: u16,
+    /// The listing, or an error response's body, being received.
     body: Vec<u8>,
     events_splitter: FrameSplitter,
     /// Events received while the list was on its way.
@@ -105,6 +112,7 @@ impl Host {
             list: None,
             ping: None,
             status: 0,
+            events_status: 0,
             body: Vec::new(),
             events_splitter: FrameSplitter::default(),
             held: Vec::new(),
@@ -129,6 +137,7 @@ impl Host {
     /// `/events` is being subscribed to: nothing held from an earlier subscription.
     pub(crate) fn subscribing(&mut self) {
         self.phase = HostPhase::Subscribing;
+        self.events_status = 0;
         self.events_splitter = FrameSplitter::default();
         self.held.clear();
     }
@@ -167,6 +176,13 @@ impl Host {
     /// What a discovery connection delivered.
     pub(crate) fn handle(&mut self, conn: HostConn, event: ConnEvent<'_>) -> Flow {
         match event {
+            ConnEvent::Head(head) if conn == HostConn::Events => {
+                self.events_status = head.code;
+                if head.code == 200 {
+                    self.steps.push_back(HostStep::Subscribed);
+                }
+                Flow::Continue
+            }
             ConnEvent::Head(head) => {
                 self.status = head.code;
                 if conn == HostConn::Ping {
@@ -180,12 +196,9 @@ impl Host {
                     self.steps.push_back(HostStep::Negotiated(api));
                     return Flow::Close;
                 }
-                if conn == HostConn::Events && head.code == 200 {
-                    self.steps.push_back(HostStep::Subscribed);
-                }
                 Flow::Continue
             }
-            ConnEvent::Body(data) if conn == HostConn::Events && self.status == 200 => {
+            ConnEvent::Body(data) if conn == HostConn::Events && self.events_status == 200 => {
                 let mut bad = None;
                 let (steps, scratch) = (&mut self.steps, &mut self.scratch);
                 let pushed = self.events_splitter.push(data, &mut |doc| {
@@ -204,7 +217,7 @@ impl Host {
                 }
             }
             ConnEvent::Body(data) => {
-                let limit = if self.status >= 400 {
+                let limit = if self.status_of(conn) >= 400 {
                     super::stream::MAX_ERROR_BODY
                 } else {
                     MAX_LIST_LEN
@@ -218,7 +231,8 @@ impl Host {
             }
             ConnEvent::End { .. } | ConnEvent::Closed => {
                 let body = std::mem::take(&mut self.body);
-                if self.status >= 400 || self.status == 0 {
+                let status = self.status_of(conn);
+                if status >= 400 || status == 0 {
                     let mut message = api::daemon_message(&body);
                     if message.is_empty() {
                         message = match conn {
@@ -228,7 +242,7 @@ impl Host {
                         }
                         .to_string();
                     }
-                    let e = Error::new(ErrorKind::Status(self.status)).context(message);
+                    let e = Error::new(ErrorKind::Status(status)).context(message);
                     return self.fail(conn, e);
                 }
                 match conn {
@@ -245,6 +259,13 @@ impl Host {
                 }
             }
             ConnEvent::Failed(e) => self.fail(conn, e),
+        }
+    }
+
+    fn status_of(&self, conn: HostConn) -> u16 {
+        match conn {
+            HostConn::Events => self.events_status,
+            HostConn::Ping | HostConn::List => self.status,
         }
     }
 
@@ -270,8 +291,8 @@ impl Host {
         let mut listed = HashSet::with_capacity(list.len());
         let mut added = Vec::new();
         for c in list {
-            listed.insert(c.id.clone());
-            if self.by_id.contains_key(&c.id) {
+            // A listing that names an id twice adds it once.
+            if !listed.insert(c.id.clone()) || self.by_id.contains_key(&c.id) {
                 continue;
             }
             added.push(Container {
@@ -307,8 +328,19 @@ impl Host {
         matches!(self.phase, HostPhase::Subscribing | HostPhase::Listing)
     }
 
-    pub(crate) fn hold(&mut self, e: api::Event) {
+    /// Holds an event until the listing is applied; false (and nothing held) when too many
+    /// are held already.
+    pub(crate) fn hold(&mut self, e: api::Event) -> bool {
+        if self.held.len() >= MAX_HELD {
+            return false;
+        }
         self.held.push(e);
+        true
+    }
+
+    /// Whether a listing is expected now (a late one, after the host failed, is not applied).
+    pub(crate) fn is_listing(&self) -> bool {
+        self.phase == HostPhase::Listing
     }
 
     /// What an event changes. `all`: stopped containers are watched too ([`Selection::All`]).
@@ -432,6 +464,91 @@ mod tests {
         // No listing yet had an /events connection here: the host is fixed.
         assert_eq!(h.phase, HostPhase::Fixed);
         assert!(h.take_held().is_empty());
+    }
+
+    fn head(code: u16) -> Vec<u8> {
+        format!("HTTP/1.1 {code} X\r\nApi-Version: 1.41\r\n\r\n").into_bytes()
+    }
+
+    fn deliver(h: &mut Host, conn: HostConn, head_bytes: Option<&[u8]>, body: &[u8]) -> Flow {
+        use crate::http::{Status, parse_response};
+        if let Some(bytes) = head_bytes {
+            let Ok(Status::Complete(head)) = parse_response(bytes) else {
+                panic!("head")
+            };
+            h.handle(conn, ConnEvent::Head(head));
+        }
+        h.handle(conn, ConnEvent::Body(body))
+    }
+
+    #[test]
+    fn events_that_come_before_the_listings_head_are_held_not_mixed_into_it() {
+        let mut h = host();
+        h.api = Some(ApiVersion::negotiate(Some(b"1.41")));
+        h.subscribing();
+        deliver(&mut h, HostConn::Events, Some(&head(200)), b"");
+        assert!(matches!(h.poll_step(), Some(HostStep::Subscribed)));
+        // The turn opens the listing; the daemon builds it before sending its head, and an
+        // event comes in the meantime.
+        h.phase = HostPhase::Listing;
+        h.expect_response();
+        let die =
+            br#"{"Type":"container","Action":"die","Actor":{"ID":"c1","Attributes":{"name":"a"}}}"#;
+        let mut line = die.to_vec();
+        line.push(b'\n');
+        assert_eq!(
+            deliver(&mut h, HostConn::Events, None, &line),
+            Flow::Continue
+        );
+        let Some(HostStep::Event(e)) = h.poll_step() else {
+            panic!("the event is parsed, not taken for the listing")
+        };
+        assert!(h.holds_events());
+        assert!(h.hold(e));
+        deliver(
+            &mut h,
+            HostConn::List,
+            Some(&head(200)),
+            &list(&[("c1", "a")]),
+        );
+        h.handle(HostConn::List, ConnEvent::End { reusable: false });
+        let Some(HostStep::Listed(body)) = h.poll_step() else {
+            panic!("listed")
+        };
+        assert!(h.is_listing());
+        let (added, _) = h.apply_list(0, body).unwrap();
+        let (mut slots, mut log) = (0, Vec::new());
+        apply(
+            &mut h,
+            added.into_iter().map(Change::Add).collect(),
+            &mut slots,
+            &mut log,
+        );
+        for e in h.take_held() {
+            let change = h.apply_event(0, e, false);
+            apply(&mut h, change.into_iter().collect(), &mut slots, &mut log);
+        }
+        assert_eq!(log, ["add a as 0", "remove 0 Stopped"]);
+    }
+
+    #[test]
+    fn a_listing_that_names_an_id_twice_adds_it_once() {
+        let mut h = host();
+        let (added, _) = h
+            .apply_list(0, list(&[("c1", "a"), ("c1", "a"), ("", "x"), ("", "y")]))
+            .unwrap();
+        let names: Vec<&str> = added.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, ["a", "x"]);
+    }
+
+    #[test]
+    fn held_events_are_bounded() {
+        let mut h = host();
+        h.subscribing();
+        for _ in 0..MAX_HELD {
+            assert!(h.hold(event("start", "c1", "a")));
+        }
+        assert!(!h.hold(event("start", "c1", "a")));
     }
 
     #[test]

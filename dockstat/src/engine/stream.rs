@@ -62,6 +62,8 @@ pub(crate) struct Stream {
     pub(crate) state: StreamState,
     pub(crate) conn: Option<ConnId>,
     pub(crate) pipeline: StatsStream,
+    /// The daemon's platform (from `OSType`), kept across reconnects.
+    platform: Platform,
     pub(crate) status: u16,
     /// The body of an error response (kept small), to explain it.
     pub(crate) error_body: Vec<u8>,
@@ -92,6 +94,7 @@ impl Stream {
             },
             conn: None,
             pipeline: StatsStream::new(0),
+            platform: Platform::Linux,
             status: 0,
             error_body: Vec::new(),
             last_frame: now,
@@ -109,6 +112,7 @@ impl Stream {
         self.status = 0;
         self.error_body = Vec::new();
         self.pipeline = StatsStream::new(max_frame_len);
+        self.pipeline.set_platform(self.platform);
         self.last_frame = now;
     }
 
@@ -116,7 +120,8 @@ impl Stream {
     pub(crate) fn on_head(&mut self, code: u16, ostype: Option<&[u8]>, now: Instant) {
         self.status = code;
         if let Some(os) = ostype {
-            self.pipeline.set_platform(Platform::from_ostype(os));
+            self.platform = Platform::from_ostype(os);
+            self.pipeline.set_platform(self.platform);
         }
         if code == 200 {
             self.state = StreamState::Streaming;
@@ -143,6 +148,8 @@ impl Stream {
         self.attempts = self.attempts.saturating_add(1);
         self.state = StreamState::Backoff;
         self.conn = None;
+        // Nothing of the old connection is read again: a stream that waits holds no frame.
+        self.pipeline = StatsStream::new(0);
     }
 
     /// The staleness watchdog at `now`.

@@ -33,7 +33,7 @@ use super::event::{Container, Control, Counters, Event, Gone};
 use super::histogram::EngineMetrics;
 use super::reactor::{ConnEvent, ConnId, Flow, Reactor};
 use super::stream::{Admission, Admit, FdGate, Stream, StreamState, Watchdog};
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, ErrorKind, ProtocolError, Result};
 use crate::stats::FrameDecoder;
 use crate::sys::FileLimit;
 
@@ -293,10 +293,14 @@ impl Engine {
                 core.on_conn(*owner, event, &mut emit)
             })
             .map_err(|e| Error::io(ErrorKind::Io, e))?;
-        let now = core.turn.unwrap_or_else(Instant::now);
+        // Timers and the watchdog judge by the time the turn's events came; what is scheduled
+        // from now on (deadlines, backoffs) starts from a fresh reading, since a long turn
+        // (many frames, a slow handler) would otherwise shorten it.
+        let turn = core.turn.unwrap_or_else(Instant::now);
+        let now = Instant::now();
         core.after_turn(reactor, now, &mut emit);
-        core.fire_timers(reactor, now, &mut emit);
-        core.sweep(reactor, now, &mut emit);
+        core.fire_timers(reactor, turn, &mut emit);
+        core.sweep(reactor, turn, &mut emit);
         core.pump(reactor, now, &mut emit);
         if control == Control::Stop {
             self.stop.store(true, Ordering::SeqCst);
@@ -448,11 +452,17 @@ impl Core {
             reactor.close(id);
         }
         let error = error.context(host.endpoint.url());
+        let held = host.take_held();
         emit(Event::Error {
             host: h as usize,
             container: None,
             error: &error,
         });
+        // Events held for a listing that did not come are applied now, in order, before any
+        // that follow: none is lost, and a relisting reconciles the rest.
+        for event in held {
+            self.apply_event(reactor, h, event, now, emit);
+        }
         if retry {
             self.timers.push(Reverse((now + delay, Timer::Host(h))));
         }
@@ -675,9 +685,17 @@ impl Core {
                             self.host_failed(reactor, h, e, now, emit);
                         }
                     }
-                    HostStep::Listed(body) => self.apply_list(reactor, h, body, now, emit),
+                    HostStep::Listed(body) if self.hosts[h as usize].is_listing() => {
+                        self.apply_list(reactor, h, body, now, emit);
+                    }
+                    // The host failed after its listing arrived: it lists again anyway.
+                    HostStep::Listed(_) => {}
                     HostStep::Event(event) if self.hosts[h as usize].holds_events() => {
-                        self.hosts[h as usize].hold(event);
+                        if !self.hosts[h as usize].hold(event) {
+                            let e = Error::new(ErrorKind::Protocol(ProtocolError::BodyTooLarge))
+                                .context("too many events while the container list was on its way");
+                            self.host_failed(reactor, h, e, now, emit);
+                        }
                     }
                     HostStep::Event(event) => self.apply_event(reactor, h, event, now, emit),
                     HostStep::Failed(error) => self.host_failed(reactor, h, error, now, emit),
@@ -749,6 +767,7 @@ impl Core {
         let every =
             (self.config.stale_after / 2).clamp(Duration::from_millis(50), Duration::from_secs(1));
         self.next_sweep = now + every;
+        let mut given_up = Vec::new();
         for (slot, s) in self.streams.iter_mut().enumerate() {
             let Some(s) = s else { continue };
             match s.watchdog(now, self.config.stale_after) {
@@ -768,11 +787,11 @@ impl Core {
                         container: Some(&s.container),
                         error: &error,
                     });
-                    self.steps.push((slot as u32, StreamStep::Retry));
+                    given_up.push(slot as u32);
                 }
             }
         }
-        for (slot, _) in std::mem::take(&mut self.steps) {
+        for slot in given_up {
             self.retry(slot, now);
         }
     }
@@ -846,6 +865,7 @@ impl Core {
                         metrics.lag.record(lag.max(0) as u64);
                     }
                 }
+                drop(samples);
                 if frames > 0 {
                     self.last_frame_end = Some(last);
                     self.counters.frames += frames;

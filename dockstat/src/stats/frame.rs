@@ -99,11 +99,7 @@ impl FrameSplitter {
         input: &'s [u8],
         at: &mut usize,
     ) -> Result<Option<&'s [u8]>, FrameError> {
-        if self.delivered_partial {
-            // Release the memory: a stream between frames holds nothing.
-            self.partial = Vec::new();
-            self.delivered_partial = false;
-        }
+        self.release_delivered();
         loop {
             let data = &input[(*at).min(input.len())..];
             let Some(nl) = find_newline(data) else {
@@ -137,20 +133,28 @@ impl FrameSplitter {
         if let Some(frame) = self.finish_frame() {
             on_frame(frame);
         }
+        self.release_delivered();
     }
 
     /// The pull form of [`FrameSplitter::finish`]: the last frame, if the body ended without
     /// its `\n`.
     pub fn finish_frame(&mut self) -> Option<&[u8]> {
-        if self.delivered_partial {
-            self.partial = Vec::new();
-            self.delivered_partial = false;
-        }
+        self.release_delivered();
         if self.partial.is_empty() {
             return None;
         }
         self.delivered_partial = true;
         Some(&self.partial)
+    }
+
+    /// Frees a frame handed out of the splitter's own buffer: a stream between frames holds
+    /// nothing. The pull forms do it at their next call; a caller that stops pulling early
+    /// calls it itself.
+    pub(crate) fn release_delivered(&mut self) {
+        if self.delivered_partial {
+            self.partial = Vec::new();
+            self.delivered_partial = false;
+        }
     }
 
     fn keep(&mut self, rest: &[u8]) -> Result<(), FrameError> {

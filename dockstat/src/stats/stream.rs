@@ -143,6 +143,14 @@ impl Samples<'_> {
     }
 }
 
+impl Drop for Samples<'_> {
+    fn drop(&mut self) {
+        // Whether the samples were all taken or an error stopped them, a frame completed in
+        // the splitter's buffer is not kept past this push.
+        self.stream.splitter.release_delivered();
+    }
+}
+
 fn frame_error(e: FrameError) -> Error {
     Error::new(ErrorKind::Protocol(ProtocolError::Frame(e)))
 }
@@ -197,7 +205,9 @@ mod tests {
         assert_eq!(decoded.sample.id, "abc");
         assert!((decoded.derived.cpu_percent - 20.0).abs() < 1e-9);
         assert!(end.next().is_none());
+        drop(end);
         assert!(s.finish(&mut d).next().is_none());
+        assert_eq!(s.pending(), 0);
     }
 
     #[test]
