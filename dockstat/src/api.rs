@@ -91,7 +91,7 @@ pub struct ImageSummary {
 
 /// One entry of the `/events` stream.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Event {
+pub struct DaemonEvent {
     /// `container`, `network`, `image`, …
     pub kind: String,
     /// `create`, `start`, `die`, `stop`, `destroy`, `pause`, … (for some, with a suffix after
@@ -105,7 +105,10 @@ pub struct Event {
     pub time_nano: i64,
 }
 
-impl Event {
+/// The engine's discovery code still names [`DaemonEvent`] by its old name.
+pub(crate) type Event = DaemonEvent;
+
+impl DaemonEvent {
     /// An attribute's value.
     pub fn attribute(&self, key: &str) -> Option<&str> {
         self.attributes
@@ -119,7 +122,7 @@ impl Event {
 ///
 /// Reads `Type`, `Action` and `Actor` (the legacy `status`/`id`/`from` fields are gone from
 /// newer API versions); a document without them is a [`DecodeError::Shape`].
-pub fn parse_event(doc: &mut [u8]) -> Result<Event> {
+pub fn parse_event(doc: &mut [u8]) -> Result<DaemonEvent> {
     let mut repaired = repair_utf8(doc);
     let doc = repaired.as_deref_mut().unwrap_or(doc);
     let v = parse_document(doc, "event")?;
@@ -136,7 +139,7 @@ pub fn parse_event(doc: &mut [u8]) -> Result<Event> {
                 .collect()
         })
         .unwrap_or_default();
-    let event = Event {
+    let event = DaemonEvent {
         kind: string(&v, "Type"),
         action: string(&v, "Action"),
         id: actor.map(|a| string(a, "ID")).unwrap_or_default(),

@@ -21,7 +21,7 @@ use crate::http::{self, BodyKind, HeadError, MAX_HEAD_LEN, ResponseHead};
 
 /// What [`Connection::handle_input`] found.
 #[derive(Debug)]
-pub enum Event<'a> {
+pub enum ResponseEvent<'a> {
     /// The head of the final response (interim 1xx responses are skipped).
     Head(ResponseHead<'a>),
     /// A piece of the decoded body (never empty).
@@ -156,10 +156,10 @@ impl Connection {
     /// Processes received bytes, stopping at the first event.
     ///
     /// Returns the event and how many bytes of `input` were consumed. Call again with the
-    /// rest, *including an empty rest*, until [`Event::NeedMore`]: the end of a response is
+    /// rest, *including an empty rest*, until [`ResponseEvent::NeedMore`]: the end of a response is
     /// reported on the call after its last body bytes. After an error the connection must be
     /// closed.
-    pub fn handle_input<'a>(&'a mut self, input: &'a [u8]) -> Result<(Event<'a>, usize)> {
+    pub fn handle_input<'a>(&'a mut self, input: &'a [u8]) -> Result<(ResponseEvent<'a>, usize)> {
         if self.head_handed_out {
             self.head_handed_out = false;
             // The head was parsed; a long-lived stream keeps no copy of it.
@@ -169,7 +169,7 @@ impl Connection {
         match self.state {
             State::Head => self.read_head(input),
             State::Body => self.read_body(input),
-            State::Idle | State::Closed if input.is_empty() => Ok((Event::NeedMore, 0)),
+            State::Idle | State::Closed if input.is_empty() => Ok((ResponseEvent::NeedMore, 0)),
             State::Idle | State::Closed => {
                 Err(Error::protocol(ProtocolError::UnexpectedData, self.offset))
             }
@@ -178,9 +178,9 @@ impl Connection {
 
     /// Processes the end of the input stream (the server closed its side).
     ///
-    /// Returns `Ok(Some(Event::End))` when that ended a response delimited by close, `Ok(None)`
+    /// Returns `Ok(Some(ResponseEvent::End))` when that ended a response delimited by close, `Ok(None)`
     /// when no response was in progress, and an error when a response was cut short.
-    pub fn handle_eof(&mut self) -> Result<Option<Event<'static>>> {
+    pub fn handle_eof(&mut self) -> Result<Option<ResponseEvent<'static>>> {
         let was = self.state;
         self.state = State::Closed;
         match was {
@@ -192,7 +192,7 @@ impl Connection {
             State::Body => match self.body {
                 Body::UntilClose => {
                     self.body = Body::None;
-                    Ok(Some(Event::End))
+                    Ok(Some(ResponseEvent::End))
                 }
                 // An unfinished Content-Length or chunked body (a zero-length body ends
                 // before any EOF can be seen).
@@ -201,7 +201,7 @@ impl Connection {
         }
     }
 
-    fn read_head<'a>(&'a mut self, input: &'a [u8]) -> Result<(Event<'a>, usize)> {
+    fn read_head<'a>(&'a mut self, input: &'a [u8]) -> Result<(ResponseEvent<'a>, usize)> {
         let mut used = 0;
         loop {
             let rest = &input[used..];
@@ -217,7 +217,7 @@ impl Connection {
                         self.head.extend_from_slice(rest);
                         self.head_scanned = rest.len();
                         self.offset += rest.len() as u64;
-                        return Ok((Event::NeedMore, input.len()));
+                        return Ok((ResponseEvent::NeedMore, input.len()));
                     }
                 }
             } else {
@@ -235,7 +235,7 @@ impl Connection {
                         // head would have exceeded the limit and failed above).
                         self.head_scanned = self.head.len();
                         self.offset += take as u64;
-                        return Ok((Event::NeedMore, used + take));
+                        return Ok((ResponseEvent::NeedMore, used + take));
                     }
                 }
             };
@@ -261,7 +261,7 @@ impl Connection {
                 self.head.clear();
                 self.head_scanned = 0;
                 if used == input.len() {
-                    return Ok((Event::NeedMore, used));
+                    return Ok((ResponseEvent::NeedMore, used));
                 }
                 continue;
             };
@@ -281,41 +281,41 @@ impl Connection {
                 parse_complete(&input[used - len..used])
             }
             .map_err(bad_head)?;
-            return Ok((Event::Head(head), used));
+            return Ok((ResponseEvent::Head(head), used));
         }
     }
 
-    fn read_body<'a>(&'a mut self, input: &'a [u8]) -> Result<(Event<'a>, usize)> {
+    fn read_body<'a>(&'a mut self, input: &'a [u8]) -> Result<(ResponseEvent<'a>, usize)> {
         let (event, used) = match &mut self.body {
             Body::None => {
                 self.finish();
-                return Ok((Event::End, 0));
+                return Ok((ResponseEvent::End, 0));
             }
             Body::Length(remaining) => {
                 let n = usize::try_from(*remaining)
                     .unwrap_or(usize::MAX)
                     .min(input.len());
                 if n == 0 {
-                    return Ok((Event::NeedMore, 0));
+                    return Ok((ResponseEvent::NeedMore, 0));
                 }
                 *remaining -= n as u64;
                 if *remaining == 0 {
                     self.body = Body::None;
                 }
-                (Event::Body(&input[..n]), n)
+                (ResponseEvent::Body(&input[..n]), n)
             }
             Body::Chunked(decoder) => match decoder.decode(input) {
-                (Ok(Chunk::Data(data)), used) => (Event::Body(data), used),
-                (Ok(Chunk::NeedMore), used) => (Event::NeedMore, used),
+                (Ok(Chunk::Data(data)), used) => (ResponseEvent::Body(data), used),
+                (Ok(Chunk::NeedMore), used) => (ResponseEvent::NeedMore, used),
                 (Ok(Chunk::End), used) => {
                     self.offset += used as u64;
                     self.finish();
-                    return Ok((Event::End, used));
+                    return Ok((ResponseEvent::End, used));
                 }
                 (Err(e), at) => return Err(Error::protocol(e, self.offset + at as u64)),
             },
-            Body::UntilClose if input.is_empty() => (Event::NeedMore, 0),
-            Body::UntilClose => (Event::Body(input), input.len()),
+            Body::UntilClose if input.is_empty() => (ResponseEvent::NeedMore, 0),
+            Body::UntilClose => (ResponseEvent::Body(input), input.len()),
         };
         self.offset += used as u64;
         Ok((event, used))

@@ -10,7 +10,7 @@ use common::{
     Dechunked, Mode, OwnedHead, Transcript, dechunk, drive, modes, requested, split_points,
 };
 use dockstat::chunked::{Chunk, ChunkedError, Dechunker, MAX_SIZE_LINE_LEN, MAX_TRAILERS_LEN};
-use dockstat::conn::{Connection, Event};
+use dockstat::conn::{Connection, ResponseEvent};
 use dockstat::http::RequestError;
 use dockstat::http::{
     BodyKind, Framing, FramingError, HeadError, MAX_HEAD_LEN, MAX_HEADERS, Status, find_head_end,
@@ -1340,7 +1340,10 @@ fn exchange_until_close() {
         assert!(t.error.is_none() && t.end.is_none(), "{m}: {t:?}");
         assert_eq!(t.body, body, "{m}");
         assert_eq!(t.consumed, input.len());
-        assert!(matches!(conn.handle_eof(), Ok(Some(Event::End))), "{m}");
+        assert!(
+            matches!(conn.handle_eof(), Ok(Some(ResponseEvent::End))),
+            "{m}"
+        );
         assert!(!conn.is_reusable() && !conn.is_busy(), "{m}");
         assert!(
             conn.send_get("/x", "docker").is_err(),
@@ -1372,7 +1375,7 @@ fn keep_alive_reuse() {
                         result = Some((e.kind(), e.offset(), fed + p.len() - rest.len()));
                         break 'outer;
                     }
-                    Ok((Event::NeedMore, _)) => break,
+                    Ok((ResponseEvent::NeedMore, _)) => break,
                     Ok((_, used)) => rest = &rest[used..],
                 }
             }
@@ -1455,7 +1458,7 @@ fn conn_error_display(input: &[u8]) -> String {
     loop {
         match conn.handle_input(rest) {
             Err(e) => return e.to_string(),
-            Ok((Event::NeedMore, _)) => panic!("no error"),
+            Ok((ResponseEvent::NeedMore, _)) => panic!("no error"),
             Ok((_, used)) => rest = &rest[used..],
         }
     }
@@ -1547,7 +1550,7 @@ fn no_content_then_stray_bytes() {
                             last = Some((e.kind(), e.offset()));
                             break 'feed;
                         }
-                        Ok((Event::NeedMore, _)) => break,
+                        Ok((ResponseEvent::NeedMore, _)) => break,
                         Ok((_, used)) => rest = &rest[used..],
                     }
                 }
@@ -1571,7 +1574,10 @@ fn eof_before_anything_is_an_empty_reply() {
     assert_eq!(conn.handle_eof().unwrap_err().kind(), ErrorKind::EmptyReply);
     // Empty reads do not count as bytes.
     let mut conn = requested();
-    assert!(matches!(conn.handle_input(b""), Ok((Event::NeedMore, 0))));
+    assert!(matches!(
+        conn.handle_input(b""),
+        Ok((ResponseEvent::NeedMore, 0))
+    ));
     assert_eq!(conn.handle_eof().unwrap_err().kind(), ErrorKind::EmptyReply);
     // No request, no error.
     assert!(Connection::new().handle_eof().unwrap().is_none());

@@ -8,7 +8,7 @@
 //! is the same for the response fed whole and fed in those pieces.
 #![no_main]
 
-use dockstat::conn::{Connection, Event};
+use dockstat::conn::{Connection, ResponseEvent};
 use dockstat::stats::{FrameDecoder, FrameSplitter};
 
 /// Everything observable about one run.
@@ -28,7 +28,7 @@ fn run(pieces: &[&[u8]]) -> Outcome {
     let mut splitter = FrameSplitter::new(64 * 1024);
     let mut decoder = FrameDecoder::new();
     conn.send_get("/containers/x/stats", "docker").unwrap();
-    let mut on_frame = |frame: &[u8], out: &mut Outcome, decoder: &mut FrameDecoder| {
+    let on_frame = |frame: &[u8], out: &mut Outcome, decoder: &mut FrameDecoder| {
         out.frames.push(frame.to_vec());
         out.decoded.push(decoder.decode(frame).is_ok());
     };
@@ -45,15 +45,18 @@ fn run(pieces: &[&[u8]]) -> Outcome {
             };
             let mut done = false;
             match event {
-                Event::Head(head) => out.statuses.push(head.code),
-                Event::Body(data) => {
+                ResponseEvent::Head(head) => out.statuses.push(head.code),
+                ResponseEvent::Body(data) => {
                     out.body.extend_from_slice(data);
-                    if splitter.push(data, &mut |f| frames.push(f.to_vec())).is_err() {
+                    if splitter
+                        .push(data, &mut |f| frames.push(f.to_vec()))
+                        .is_err()
+                    {
                         out.failed = Some("frame too long".into());
                         break 'input;
                     }
                 }
-                Event::End => {
+                ResponseEvent::End => {
                     out.ends += 1;
                     splitter.finish(&mut |f| frames.push(f.to_vec()));
                     // Keep-alive: the next exchange on the same connection.
@@ -61,7 +64,7 @@ fn run(pieces: &[&[u8]]) -> Outcome {
                         conn.send_get("/_ping", "docker").unwrap();
                     }
                 }
-                Event::NeedMore => done = true,
+                ResponseEvent::NeedMore => done = true,
             }
             rest = &rest[used..];
             if done {
@@ -72,7 +75,7 @@ fn run(pieces: &[&[u8]]) -> Outcome {
     }
     if out.failed.is_none() {
         match conn.handle_eof() {
-            Ok(Some(Event::End)) => {
+            Ok(Some(ResponseEvent::End)) => {
                 out.ends += 1;
                 splitter.finish(&mut |f| frames.push(f.to_vec()));
             }
@@ -87,7 +90,9 @@ fn run(pieces: &[&[u8]]) -> Outcome {
 }
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
-    let Some((&n, rest)) = data.split_first() else { return };
+    let Some((&n, rest)) = data.split_first() else {
+        return;
+    };
     let n = usize::from(n % 16);
     if rest.len() < 2 * n {
         return;

@@ -747,16 +747,16 @@ where
         };
         input = &input[used..];
         let (event, terminal) = match event {
-            conn::Event::NeedMore => return Step::Keep,
-            conn::Event::Head(head) => {
+            conn::ResponseEvent::NeedMore => return Step::Keep,
+            conn::ResponseEvent::Head(head) => {
                 if conn.until_head {
                     conn.until_head = false;
                     conn.deadline = None;
                 }
                 (ConnEvent::Head(head), false)
             }
-            conn::Event::Body(data) => (ConnEvent::Body(data), false),
-            conn::Event::End => {
+            conn::ResponseEvent::Body(data) => (ConnEvent::Body(data), false),
+            conn::ResponseEvent::End => {
                 let reusable = conn.http.is_reusable();
                 (ConnEvent::End { reusable }, !reusable)
             }
