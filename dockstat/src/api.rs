@@ -6,6 +6,8 @@
 //! value, as the docker CLI treats them; a document of the wrong shape (an object where the
 //! list belongs, a string where a number belongs) is a [`DecodeError::Shape`].
 
+#![forbid(unsafe_code)]
+
 use simd_json::BorrowedValue;
 use simd_json::prelude::*;
 

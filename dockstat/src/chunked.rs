@@ -18,6 +18,8 @@
 //!
 //! What this module does not do: I/O, or anything with the payload (see [`crate::stats::frame`]).
 
+#![forbid(unsafe_code)]
+
 use std::fmt;
 
 /// The longest chunk-size line accepted, size digits and extensions included (CRLF excluded).

@@ -13,6 +13,8 @@
 //!
 //! What this module does not do: sockets, time, or anything with body content.
 
+#![forbid(unsafe_code)]
+
 use crate::chunked::{Chunk, Dechunker};
 use crate::error::{Error, ErrorKind, ProtocolError, Result};
 use crate::http::request::RequestError;

@@ -35,12 +35,14 @@
 //! panicking; limits on head size, header count, chunk lines, trailers and frame length are
 //! named constants. An error ends the exchange it hit and nothing else.
 
-#![deny(unsafe_code)]
+#![deny(unsafe_code, clippy::undocumented_unsafe_blocks)]
 #![warn(missing_debug_implementations, unreachable_pub, rust_2018_idioms)]
 
 pub mod api;
 pub mod chunked;
 pub mod conn;
+// Forbidden at the declaration, so that it covers every file of the engine.
+#[forbid(unsafe_code)]
 pub mod engine;
 pub mod error;
 pub mod http;

@@ -5,6 +5,8 @@
 //! (with a single connection), so every byte goes through the same parser and limits; it is
 //! blocking only in that it polls until the response is complete.
 
+#![forbid(unsafe_code)]
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 

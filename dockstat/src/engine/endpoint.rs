@@ -19,6 +19,8 @@
 //! resolved once, when the endpoint is parsed (a blocking lookup, before any reactor runs);
 //! every resolved address is tried in order when connecting.
 
+#![forbid(unsafe_code)]
+
 use std::fmt;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::{Path, PathBuf};

@@ -6,6 +6,8 @@
 //! a clamp and two additions: no float, no branch on the data beyond the clamp, no allocation.
 //! The bounds are inclusive, as Prometheus's `le`.
 
+#![forbid(unsafe_code)]
+
 use crate::error::DecodeError;
 
 /// Number of finite buckets; one more counts what is larger than the last bound.

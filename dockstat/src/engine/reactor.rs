@@ -21,6 +21,8 @@
 //! Errors end only the connection they hit: the handler gets [`ConnEvent::Failed`] and the
 //! connection is closed. `Interrupted` is retried everywhere.
 
+#![forbid(unsafe_code)]
+
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::io::{self, Read, Write};

@@ -10,6 +10,8 @@
 //! What this module does not do: read any body bytes (see [`crate::chunked`] and
 //! [`crate::conn`]).
 
+#![forbid(unsafe_code)]
+
 use std::fmt;
 
 use super::response::{ResponseHead, trim_ows};

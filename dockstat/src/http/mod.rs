@@ -4,6 +4,8 @@
 //! borrowed results. The chunked body decoder is [`crate::chunked`]; the state machine that
 //! strings these together for one exchange is [`crate::conn`].
 
+#![forbid(unsafe_code)]
+
 pub mod body;
 pub mod request;
 pub mod response;

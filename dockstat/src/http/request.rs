@@ -5,6 +5,8 @@
 //! (RFC 9112 §3.2.1) is the caller's mistake, and sending it anyway would either be rejected by
 //! the daemon or, worse, split the request line.
 
+#![forbid(unsafe_code)]
+
 use std::fmt;
 
 /// The `User-Agent` sent with every request.

@@ -20,6 +20,8 @@
 //! bytes, decode errors by kind, stream errors and reconnects, and the histograms of per-frame
 //! processing time and daemon-to-delivery lag ([`crate::engine::EngineMetrics`]).
 
+#![forbid(unsafe_code)]
+
 pub mod server;
 
 use std::fmt::Write as _;

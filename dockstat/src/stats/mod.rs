@@ -7,6 +7,7 @@
 //! - [`math`]: the numbers `docker stats` shows, computed as docker/cli computes them.
 
 mod cursor;
+#[forbid(unsafe_code)]
 pub mod frame;
 pub mod math;
 pub mod model;

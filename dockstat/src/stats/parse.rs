@@ -16,6 +16,8 @@
 //! development machine, of which its SIMD stage 1 alone was 0.7 µs); walking only what is
 //! needed is several times faster, and is the reason this decoder exists.
 
+#![forbid(unsafe_code)]
+
 use super::cursor::{
     Cursor, Fail, R, Schema, Str, shape, syntax, unescape_in_place, unescape_into,
 };
