@@ -12,7 +12,7 @@ pub mod client;
 pub mod endpoint;
 pub mod histogram;
 pub mod queue;
-pub mod reactor;
+pub(crate) mod reactor;
 pub(crate) mod transport;
 pub mod version;
 pub mod watch;
@@ -21,7 +21,6 @@ pub use client::{Client, Response};
 pub use endpoint::{Address, DEFAULT_HOST, Endpoint};
 pub use histogram::{DecodeErrorCounts, EngineMetrics, HISTOGRAM_BUCKETS, Histogram};
 pub use queue::{Spawned, Update, Updates, spawn};
-pub use reactor::{ConnEvent, ConnId, Flow, Reactor};
 pub use version::ApiVersion;
 pub use watch::{
     Container, Control, Counters, Engine, EngineConfig, Event, Gone, Mode, Selection, StopHandle,
