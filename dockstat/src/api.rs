@@ -44,6 +44,11 @@ pub struct ContainerSummary {
 }
 
 impl ContainerSummary {
+    /// Decodes a `/containers/json` body (the buffer is used as scratch space by the parser).
+    pub fn parse_list(body: &mut [u8]) -> Result<Vec<ContainerSummary>> {
+        parse_containers(body)
+    }
+
     /// The first name without its leading `/`.
     pub fn name(&self) -> &str {
         self.names
@@ -91,6 +96,13 @@ pub struct ImageSummary {
     pub labels: Vec<(String, String)>,
 }
 
+impl ImageSummary {
+    /// Decodes an `/images/json` body (the buffer is used as scratch space by the parser).
+    pub fn parse_list(body: &mut [u8]) -> Result<Vec<ImageSummary>> {
+        parse_images(body)
+    }
+}
+
 /// One entry of the `/events` stream.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct DaemonEvent {
@@ -111,6 +123,14 @@ pub struct DaemonEvent {
 pub(crate) type Event = DaemonEvent;
 
 impl DaemonEvent {
+    /// Decodes one `/events` document (the buffer is used as scratch space by the parser).
+    ///
+    /// Reads `Type`, `Action` and `Actor` (the legacy `status`/`id`/`from` fields are gone
+    /// from newer API versions); a document without them is a [`DecodeError::Shape`].
+    pub fn parse(doc: &mut [u8]) -> Result<DaemonEvent> {
+        parse_event(doc)
+    }
+
     /// An attribute's value.
     pub fn attribute(&self, key: &str) -> Option<&str> {
         self.attributes
@@ -120,11 +140,8 @@ impl DaemonEvent {
     }
 }
 
-/// Decodes one `/events` document (the buffer is used as scratch space by the parser).
-///
-/// Reads `Type`, `Action` and `Actor` (the legacy `status`/`id`/`from` fields are gone from
-/// newer API versions); a document without them is a [`DecodeError::Shape`].
-pub fn parse_event(doc: &mut [u8]) -> Result<DaemonEvent> {
+/// See [`DaemonEvent::parse`].
+pub(crate) fn parse_event(doc: &mut [u8]) -> Result<DaemonEvent> {
     let mut repaired = repair_utf8(doc);
     let doc = repaired.as_deref_mut().unwrap_or(doc);
     let v = parse_document(doc, "event")?;
@@ -154,8 +171,8 @@ pub fn parse_event(doc: &mut [u8]) -> Result<DaemonEvent> {
     Ok(event)
 }
 
-/// Decodes a `/containers/json` body (the buffer is used as scratch space by the parser).
-pub fn parse_containers(body: &mut [u8]) -> Result<Vec<ContainerSummary>> {
+/// See [`ContainerSummary::parse_list`].
+pub(crate) fn parse_containers(body: &mut [u8]) -> Result<Vec<ContainerSummary>> {
     let mut repaired = repair_utf8(body);
     let body = repaired.as_deref_mut().unwrap_or(body);
     let doc = parse_document(body, "container list")?;
@@ -210,8 +227,8 @@ pub fn parse_containers(body: &mut [u8]) -> Result<Vec<ContainerSummary>> {
     Ok(out)
 }
 
-/// Decodes an `/images/json` body (the buffer is used as scratch space by the parser).
-pub fn parse_images(body: &mut [u8]) -> Result<Vec<ImageSummary>> {
+/// See [`ImageSummary::parse_list`].
+fn parse_images(body: &mut [u8]) -> Result<Vec<ImageSummary>> {
     let mut repaired = repair_utf8(body);
     let body = repaired.as_deref_mut().unwrap_or(body);
     let doc = parse_document(body, "image list")?;
