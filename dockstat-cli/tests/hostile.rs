@@ -684,7 +684,7 @@ fn endless_chunk_extension_is_bounded() {
 fn big_body_with_heavy_extensions_streams_in_constant_memory() {
     let baseline = baseline_rss_kib();
     let mut chunk = b"1000;".to_vec();
-    chunk.resize(dockstat::chunked::MAX_SIZE_LINE_LEN, b'x');
+    chunk.resize(dockstat::chunked::Dechunker::MAX_SIZE_LINE_LEN, b'x');
     chunk.extend_from_slice(b"\r\n");
     chunk.extend(std::iter::repeat_n(b'd', 0x1000));
     chunk.extend_from_slice(b"\r\n");

@@ -17,9 +17,9 @@
 
 use crate::chunked::{Chunk, Dechunker};
 use crate::error::{Error, ErrorKind, ProtocolError, Result};
-use crate::http::request::RequestError;
-use crate::http::response::parse_complete;
-use crate::http::{self, BodyKind, HeadError, MAX_HEAD_LEN, ResponseHead};
+use crate::http::{
+    self, BodyKind, HeadError, MAX_HEAD_LEN, RequestError, ResponseHead, parse_complete,
+};
 
 /// What [`Connection::handle_input`] found.
 #[derive(Debug)]
@@ -250,7 +250,7 @@ impl Connection {
                 let framing = if http::is_interim(head.code) {
                     None
                 } else {
-                    Some(http::framing(&head).map_err(|e| Error::protocol(e, head_start))?)
+                    Some(head.framing().map_err(|e| Error::protocol(e, head_start))?)
                 };
                 (head.code, framing)
             };

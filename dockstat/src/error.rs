@@ -297,4 +297,4 @@ impl From<FrameError> for ProtocolError {
 }
 
 /// Results with the crate's [`Error`].
-pub type Result<T, E = Error> = std::result::Result<T, E>;
+pub(crate) type Result<T, E = Error> = std::result::Result<T, E>;

@@ -54,4 +54,4 @@ pub mod sys;
 #[cfg(feature = "tls")]
 pub mod tls;
 
-pub use error::{DecodeError, Error, ErrorKind, ProtocolError, Result, TlsError};
+pub use error::{DecodeError, Error, ErrorKind, ProtocolError, TlsError};

@@ -163,7 +163,8 @@ impl StopSignals {
 
 /// Lowers the calling thread's scheduling priority to nice 10. Failure (not permitted)
 /// changes nothing.
-pub fn lower_thread_priority() {
+#[cfg(feature = "prometheus")]
+pub(crate) fn lower_thread_priority() {
     // SAFETY: gettid and setpriority take plain integers and touch no memory of ours; on
     // Linux, PRIO_PROCESS with a thread id applies to that thread only.
     unsafe {

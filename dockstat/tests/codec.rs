@@ -9,15 +9,24 @@ mod common;
 use common::{
     Dechunked, Mode, OwnedHead, Transcript, dechunk, drive, modes, requested, split_points,
 };
-use dockstat::chunked::{Chunk, ChunkedError, Dechunker, MAX_SIZE_LINE_LEN, MAX_TRAILERS_LEN};
+use dockstat::chunked::{Chunk, ChunkedError, Dechunker};
 use dockstat::conn::{Connection, ResponseEvent};
 use dockstat::http::RequestError;
 use dockstat::http::{
-    BodyKind, Framing, FramingError, HeadError, MAX_HEAD_LEN, MAX_HEADERS, Status, find_head_end,
-    framing, is_interim, parse_response,
+    BodyKind, Framing, FramingError, HeadError, ResponseHead, Status, parse_response,
 };
-use dockstat::stats::{DEFAULT_MAX_FRAME_LEN, FrameError, FrameSplitter};
+use dockstat::stats::{FrameError, FrameSplitter};
 use dockstat::{ErrorKind, ProtocolError};
+
+const MAX_HEAD_LEN: usize = ResponseHead::MAX_LEN;
+const MAX_HEADERS: usize = ResponseHead::MAX_HEADERS;
+const MAX_SIZE_LINE_LEN: usize = Dechunker::MAX_SIZE_LINE_LEN;
+const MAX_TRAILERS_LEN: usize = Dechunker::MAX_TRAILERS_LEN;
+const DEFAULT_MAX_FRAME_LEN: usize = FrameSplitter::DEFAULT_MAX_LEN;
+
+fn find_head_end(buf: &[u8], from: usize) -> Result<Option<usize>, HeadError> {
+    ResponseHead::find_end(buf, from)
+}
 
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     hay.windows(needle.len()).position(|w| w == needle)
@@ -470,7 +479,7 @@ fn run_head_case(c: &HeadCase) {
 
     // (c) through Connection::handle_input, in every mode. Interim heads are skipped by the
     // connection, so only final heads are checked there.
-    if matches!(&c.expect, Ok(h) if is_interim(h.code)) {
+    if matches!(&c.expect, Ok(h) if common::is_interim(h.code)) {
         return;
     }
     for mode in modes(b.len()) {
@@ -769,7 +778,7 @@ fn framing_table() {
     ];
     for (name, bytes, expect) in &cases {
         let head = parse_head(bytes);
-        assert_eq!(framing(&head), *expect, "{name}");
+        assert_eq!(head.framing(), *expect, "{name}");
     }
 }
 

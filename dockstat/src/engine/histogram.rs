@@ -11,7 +11,7 @@
 use crate::error::DecodeError;
 
 /// Number of finite buckets; one more counts what is larger than the last bound.
-pub const HISTOGRAM_BUCKETS: usize = 24;
+pub(crate) const HISTOGRAM_BUCKETS: usize = 24;
 
 /// A histogram of nanosecond values with power-of-two bucket bounds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

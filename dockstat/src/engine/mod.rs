@@ -18,8 +18,8 @@ pub mod version;
 pub mod watch;
 
 pub use client::{Client, Response};
-pub use endpoint::{Address, DEFAULT_HOST, Endpoint};
-pub use histogram::{DecodeErrorCounts, EngineMetrics, HISTOGRAM_BUCKETS, Histogram};
+pub use endpoint::Endpoint;
+pub use histogram::{DecodeErrorCounts, EngineMetrics, Histogram};
 pub use queue::{Spawned, Update, Updates, spawn};
 pub use version::ApiVersion;
 pub use watch::{

@@ -6,13 +6,36 @@
 
 #![forbid(unsafe_code)]
 
-pub mod body;
-pub mod request;
-pub mod response;
+mod body;
+mod request;
+mod response;
 
-pub use body::{BodyKind, Framing, FramingError, framing, is_interim};
-pub use request::{RequestError, USER_AGENT, check_target, write_get};
-pub use response::{
-    HeadError, Header, Headers, MAX_HEAD_LEN, MAX_HEADERS, ResponseHead, Status, find_head_end,
-    parse_response,
-};
+pub(crate) use body::is_interim;
+pub use body::{BodyKind, Framing, FramingError};
+pub use request::RequestError;
+pub(crate) use request::write_get;
+pub use response::{HeadError, Header, Headers, ResponseHead, Status, parse_response};
+pub(crate) use response::{MAX_HEAD_LEN, MAX_HEADERS, find_head_end, parse_complete};
+
+impl ResponseHead<'_> {
+    /// The longest head (status line and header fields) [`parse_response`] accepts; a longer
+    /// one is [`HeadError::TooLarge`].
+    pub const MAX_LEN: usize = MAX_HEAD_LEN;
+
+    /// The most header fields [`parse_response`] accepts; more are
+    /// [`HeadError::TooManyHeaders`].
+    pub const MAX_HEADERS: usize = MAX_HEADERS;
+
+    /// Finds the end of the response head at the start of `buf`: its length including the
+    /// final CRLF, or `None` when the end is not in `buf` yet.
+    ///
+    /// A caller receiving the head in pieces passes the length it already searched as `from`,
+    /// so the whole search is linear. Every error is reported as soon as it is certain, and
+    /// depends only on the bytes up to the offending one, so the same input gives the same
+    /// result however it is split: a status line not starting with `HTTP/1.0 ` or `HTTP/1.1 `,
+    /// a bare LF, a CR not followed by LF, and a head longer than [`ResponseHead::MAX_LEN`].
+    /// Everything else is left to [`parse_response`].
+    pub fn find_end(buf: &[u8], from: usize) -> Result<Option<usize>, HeadError> {
+        find_head_end(buf, from)
+    }
+}

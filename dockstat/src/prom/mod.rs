@@ -27,7 +27,8 @@ pub mod server;
 use std::fmt::Write as _;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use crate::engine::{Counters, Engine, EngineMetrics, Event, Gone, HISTOGRAM_BUCKETS, Histogram};
+use crate::engine::histogram::HISTOGRAM_BUCKETS;
+use crate::engine::{Counters, Engine, EngineMetrics, Event, Gone, Histogram};
 
 /// Which exposition format to write.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -4,10 +4,20 @@
 
 #![allow(dead_code)]
 
-use dockstat::chunked::{Chunk, ChunkedError, Dechunker, MAX_SIZE_LINE_LEN, MAX_TRAILERS_LEN};
+use dockstat::chunked::{Chunk, ChunkedError, Dechunker};
 use dockstat::conn::{Connection, ResponseEvent};
-use dockstat::http::{HeadError, MAX_HEAD_LEN, ResponseHead};
+use dockstat::http::{HeadError, ResponseHead};
 use dockstat::{ErrorKind, ProtocolError};
+
+const MAX_HEAD_LEN: usize = ResponseHead::MAX_LEN;
+const MAX_SIZE_LINE_LEN: usize = Dechunker::MAX_SIZE_LINE_LEN;
+const MAX_TRAILERS_LEN: usize = Dechunker::MAX_TRAILERS_LEN;
+
+/// Whether a response with status `code` is interim, skipped by a [`Connection`] while it
+/// waits for the final one: 1xx, except 101, which ends HTTP/1.1 on the connection.
+pub fn is_interim(code: u16) -> bool {
+    (100..200).contains(&code) && code != 101
+}
 
 // ---------------------------------------------------------------------------------------------
 // Feeding modes
