@@ -111,6 +111,36 @@ enum State {
 }
 
 /// Incremental decoder for one chunked body.
+///
+/// Feed it the body as it arrives; the data comes back as slices of the input, and a body
+/// split anywhere decodes the same.
+///
+/// ```
+/// use dockstat::chunked::{Chunk, ChunkedError, Dechunker};
+///
+/// # fn main() -> Result<(), ChunkedError> {
+/// let reads: [&[u8]; 2] = [b"5\r\nhel", b"lo\r\n6;ext=1\r\n world\r\n0\r\n\r\n"];
+/// let mut dechunker = Dechunker::new();
+/// let mut body = Vec::new();
+/// for read in reads {
+///     let mut input = read;
+///     while !input.is_empty() && !dechunker.is_done() {
+///         let (chunk, used) = dechunker.decode(input);
+///         if let Chunk::Data(data) = chunk? {
+///             body.extend_from_slice(data);
+///         }
+///         input = &input[used..];
+///     }
+/// }
+/// assert!(dechunker.is_done());
+/// assert_eq!(body, b"hello world");
+///
+/// // A size that is not hex is an error, at the offset of the offending byte.
+/// let (chunk, at) = Dechunker::new().decode(b"5x\r\n");
+/// assert_eq!((chunk, at), (Err(ChunkedError::InvalidSize), 1));
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Clone, Debug)]
 pub struct Dechunker {
     state: State,

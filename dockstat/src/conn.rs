@@ -55,6 +55,47 @@ enum Body {
 }
 
 /// The state of one client connection. See the [module docs](self).
+///
+/// The caller writes [`Connection::transmit`] to its socket and feeds what it reads to
+/// [`Connection::handle_input`]; here the reads are canned.
+///
+/// ```
+/// use dockstat::conn::{Connection, ResponseEvent};
+///
+/// # fn main() -> Result<(), dockstat::Error> {
+/// let mut conn = Connection::new();
+/// conn.send_get("/containers/web/stats", "docker")?;
+/// assert!(conn.transmit().starts_with(b"GET /containers/web/stats HTTP/1.1\r\n"));
+/// let written = conn.transmit().len();
+/// conn.advance_transmit(written);
+///
+/// // A chunked response, cut where the reads happened to cut it.
+/// let reads: [&[u8]; 3] = [
+///     b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n",
+///     b"\r\n8\r\n{\"a\":1}\n\r\n",
+///     b"0\r\n\r\n",
+/// ];
+/// let mut body = Vec::new();
+/// let mut ended = false;
+/// for read in reads {
+///     let mut input = read;
+///     loop {
+///         let (event, used) = conn.handle_input(input)?;
+///         match event {
+///             ResponseEvent::Head(head) => assert_eq!(head.code, 200),
+///             ResponseEvent::Body(piece) => body.extend_from_slice(piece),
+///             ResponseEvent::End => ended = true,
+///             ResponseEvent::NeedMore => break,
+///         }
+///         input = &input[used..];
+///     }
+/// }
+/// assert!(ended);
+/// assert_eq!(body, b"{\"a\":1}\n");
+/// assert!(conn.is_reusable()); // ready for the next request
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug)]
 pub struct Connection {
     state: State,
@@ -158,9 +199,9 @@ impl Connection {
     /// Processes received bytes, stopping at the first event.
     ///
     /// Returns the event and how many bytes of `input` were consumed. Call again with the
-    /// rest, *including an empty rest*, until [`ResponseEvent::NeedMore`]: the end of a response is
-    /// reported on the call after its last body bytes. After an error the connection must be
-    /// closed.
+    /// rest, *including an empty rest*, until [`ResponseEvent::NeedMore`]: the end of a
+    /// response is reported on the call after its last body bytes. After an error the
+    /// connection must be closed.
     pub fn handle_input<'a>(&'a mut self, input: &'a [u8]) -> Result<(ResponseEvent<'a>, usize)> {
         if self.head_handed_out {
             self.head_handed_out = false;
@@ -180,8 +221,9 @@ impl Connection {
 
     /// Processes the end of the input stream (the server closed its side).
     ///
-    /// Returns `Ok(Some(ResponseEvent::End))` when that ended a response delimited by close, `Ok(None)`
-    /// when no response was in progress, and an error when a response was cut short.
+    /// Returns `Ok(Some(ResponseEvent::End))` when that ended a response delimited by close,
+    /// `Ok(None)` when no response was in progress, and an error when a response was cut
+    /// short.
     pub fn handle_eof(&mut self) -> Result<Option<ResponseEvent<'static>>> {
         let was = self.state;
         self.state = State::Closed;

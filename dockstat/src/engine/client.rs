@@ -1,9 +1,10 @@
 //! A sequential client for one-off requests (`/_ping`, `/version`, listings), on the reactor.
 //!
 //! [`Client::get`] sends one request and waits for its whole response, reusing the previous
-//! connection when the daemon kept it alive. It runs the same [`Reactor`] as the stats engine
-//! (with a single connection), so every byte goes through the same parser and limits; it is
-//! blocking only in that it polls until the response is complete.
+//! connection when the daemon kept it alive; [`Client::stream`] hands a response over piece by
+//! piece as it arrives. It runs the same reactor as the stats engine (with a single
+//! connection), so every byte goes through the same parser and limits; it is blocking only in
+//! that it polls until the response is complete.
 
 #![forbid(unsafe_code)]
 

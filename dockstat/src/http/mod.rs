@@ -3,6 +3,36 @@
 //! Everything here is sans-io and allocation-free: functions take the caller's bytes and return
 //! borrowed results. The chunked body decoder is [`crate::chunked`]; the state machine that
 //! strings these together for one exchange is [`crate::conn`].
+//!
+//! # Parsing a response head
+//!
+//! [`parse_response`] takes the bytes received so far: [`Status::Partial`] until the head's
+//! empty line is there, then a [`ResponseHead`] borrowed from them, whose length says where
+//! the body starts. [`ResponseHead::framing`] applies the body framing rules.
+//!
+//! ```
+//! use dockstat::http::{BodyKind, HeadError, Status, parse_response};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let received = b"HTTP/1.1 200 OK\r\nApi-Version: 1.41\r\nTransfer-Encoding: chunked\r\n\r\n5\r\n";
+//! assert_eq!(parse_response(&received[..20])?, Status::Partial);
+//!
+//! let Status::Complete(head) = parse_response(received)? else {
+//!     unreachable!("the empty line is there");
+//! };
+//! assert_eq!((head.code, head.reason), (200, &b"OK"[..]));
+//! assert_eq!(head.header("api-version"), Some(&b"1.41"[..]));
+//! assert_eq!(&received[head.len()..], b"5\r\n"); // the body starts here
+//!
+//! let framing = head.framing()?;
+//! assert_eq!(framing.body, BodyKind::Chunked);
+//! assert!(framing.keep_alive);
+//!
+//! // Anything that could make the end of the head ambiguous is an error.
+//! assert_eq!(parse_response(b"HTTP/1.1 200 OK\nX: 1\n\n"), Err(HeadError::LineEnding));
+//! # Ok(())
+//! # }
+//! ```
 
 #![forbid(unsafe_code)]
 

@@ -4,7 +4,7 @@
 //! - [`FrameDecoder`]: one frame into a [`Sample`] borrowed from it, reading the fields it needs
 //!   and skipping the rest with a SIMD scan.
 //! - [`Sample`] and the types of its fields.
-//! - [`derive`]: the numbers `docker stats` shows, computed as docker/cli computes them.
+//! - [`derive()`]: the numbers `docker stats` shows, computed as docker/cli computes them.
 
 mod cursor;
 // The default frame limit is public as `FrameSplitter::DEFAULT_MAX_LEN`, beside the type it

@@ -27,6 +27,36 @@ use super::model::{
 };
 
 /// Decodes stats frames, reusing its buffers from frame to frame.
+///
+/// With a [`FrameSplitter`](super::FrameSplitter) for the frames of a body, and
+/// [`derive`](super::derive) for what `docker stats` shows:
+///
+/// ```
+/// use dockstat::stats::{FrameDecoder, FrameSplitter, Platform, derive};
+///
+/// // A body piece as the daemon streams it: one JSON document and a newline per frame (with
+/// // most fields left out here).
+/// let body = concat!(
+///     r#"{"read":"2024-05-01T10:00:01Z","preread":"2024-05-01T10:00:00Z","name":"/web","#,
+///     r#""cpu_stats":{"cpu_usage":{"total_usage":2500000000},"#,
+///     r#""system_cpu_usage":22000000000,"online_cpus":2},"#,
+///     r#""precpu_stats":{"cpu_usage":{"total_usage":2000000000},"#,
+///     r#""system_cpu_usage":20000000000,"online_cpus":2},"#,
+///     r#""memory_stats":{"usage":134217728,"limit":1073741824}}"#,
+///     "\n",
+/// );
+/// let mut frames = FrameSplitter::default();
+/// let mut decoder = FrameDecoder::new();
+/// frames
+///     .push(body.as_bytes(), &mut |frame| {
+///         let sample = decoder.decode(frame).expect("a valid frame");
+///         let d = derive(&sample, Platform::Linux);
+///         assert_eq!(sample.name, "/web"); // as the daemon has it
+///         assert_eq!(d.cpu_percent, 50.0); // 0.5 s of CPU in 2 s of the host's 2 CPUs
+///         assert_eq!(d.mem_percent, 12.5);
+///     })
+///     .expect("frames within the length limit");
+/// ```
 #[derive(Debug, Default)]
 pub struct FrameDecoder {
     networks: Vec<NetEntry>,
