@@ -36,9 +36,10 @@
 
 #![forbid(unsafe_code)]
 
-mod body;
+pub mod body;
+// The request writer is the connection's business; its one public type is re-exported below.
 mod request;
-mod response;
+pub mod response;
 
 pub(crate) use body::is_interim;
 pub use body::{BodyKind, Framing, FramingError};

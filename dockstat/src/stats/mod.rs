@@ -1,10 +1,12 @@
 //! Stats frames: from a decoded `/containers/{id}/stats` body to typed samples.
 //!
-//! - [`FrameSplitter`]: newline-delimited frames out of the body.
-//! - [`FrameDecoder`]: one frame into a [`Sample`] borrowed from it, reading the fields it needs
-//!   and skipping the rest with a SIMD scan.
-//! - [`Sample`] and the types of its fields.
-//! - [`derive()`]: the numbers `docker stats` shows, computed as docker/cli computes them.
+//! - [`FrameSplitter`]: newline-delimited frames out of the body. A frame may span reads and
+//!   a read may hold several; each is handed over whole, without a copy when it lies whole in
+//!   the input, and one longer than the splitter's limit ends the stream.
+//! - [`parse`]: one frame into a [`Sample`] borrowed from it, with a [`FrameDecoder`] that reads
+//!   the fields it needs and skips the rest with a SIMD scan.
+//! - [`model`]: the sample's types.
+//! - [`math`]: the numbers `docker stats` shows, computed as docker/cli computes them.
 
 mod cursor;
 // The default frame limit is public as `FrameSplitter::DEFAULT_MAX_LEN`, beside the type it
@@ -12,9 +14,9 @@ mod cursor;
 #[forbid(unsafe_code)]
 #[allow(unreachable_pub)]
 mod frame;
-mod math;
-mod model;
-mod parse;
+pub mod math;
+pub mod model;
+pub mod parse;
 mod skip;
 
 pub use cursor::Fail;

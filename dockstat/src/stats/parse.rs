@@ -1,13 +1,14 @@
 //! Frame decoder: one stats frame (`&[u8]`) into a [`Sample`] that borrows it.
 //!
 //! An on-demand decoder: it walks the frame's object and reads only the fields `docker stats`
-//! needs, validating everything it reads ([`super::cursor`]), and skips every other
-//! container with a SIMD scan ([`super::skip`]). The 30-odd counters of
-//! `memory_stats.stats` are not walked: the SIMD scan that skips the map records where its
-//! quotes are, and only keys of the three lengths the math needs are compared.
+//! needs, validating everything it reads, and skips every other container with a SIMD scan.
+//! The 30-odd counters of `memory_stats.stats` are not walked: the SIMD scan that skips the
+//! map records where its quotes are, and only keys of the three lengths the math needs are
+//! compared.
 //!
 //! Unknown fields are skipped, missing and `null` fields are tolerated, counters are `u64`,
-//! and a field of the wrong type is a [`DecodeError::Shape`]. A duplicated key is last-wins.
+//! and a field of the wrong type is a [`DecodeError::Shape`](crate::DecodeError::Shape). A
+//! duplicated key is last-wins.
 //! Strings are borrowed from the frame; a frame whose strings hold escapes is copied once and
 //! unescaped in the copy. After the first frames, decoding allocates nothing: its buffers
 //! (network interfaces, quote positions, that copy) are reused.
