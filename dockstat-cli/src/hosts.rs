@@ -75,7 +75,7 @@ pub(crate) fn endpoints(
         let url = std::env::var("DOCKER_HOST")
             .ok()
             .filter(|v| !v.trim().is_empty())
-            .unwrap_or_else(|| dockstat::engine::DEFAULT_HOST.to_string());
+            .unwrap_or_else(|| Endpoint::DEFAULT_HOST.to_string());
         lines.push(HostLine {
             url,
             tls: opts.tls.clone(),

@@ -6,7 +6,7 @@
 
 use std::io::Write;
 
-use dockstat::api::{self, ContainerSummary, ImageSummary, Port};
+use dockstat::api::{ContainerSummary, ImageSummary, Port};
 use dockstat::engine::Client;
 use dockstat::{Error, ErrorKind};
 
@@ -76,7 +76,7 @@ pub(crate) fn ps(client: &mut Client, opts: &ListOpts, out: &mut dyn Write) -> R
         format!("/containers/json?{}", query.join("&"))
     };
     let mut body = fetch(client, &path)?;
-    let containers = api::parse_containers(&mut body)?;
+    let containers = ContainerSummary::parse_list(&mut body)?;
     if opts.quiet {
         for c in &containers {
             let id = if opts.no_trunc {
@@ -109,7 +109,7 @@ pub(crate) fn images(
         "/images/json"
     };
     let mut body = fetch(client, path)?;
-    let images = api::parse_images(&mut body)?;
+    let images = ImageSummary::parse_list(&mut body)?;
     if opts.quiet {
         let mut seen = Vec::new();
         for i in &images {

@@ -16,7 +16,7 @@ use dockstat::{Error, ErrorKind};
 
 use crate::Failure;
 use crate::stats::{StatsOpts, engine_config, error_message};
-use dockstat::sys::StopSignals;
+use dockstat::sys::Process;
 
 /// How often the engine's counters and histograms are copied into the shared table.
 const PUBLISH_ENGINE: Duration = Duration::from_millis(250);
@@ -67,7 +67,7 @@ fn report(reported: &mut HashSet<String>, error: &Error) {
 pub(crate) fn serve(endpoints: Vec<Endpoint>, opts: &ServeOpts) -> Result<i32, Failure> {
     let mut exporter = exporter(&endpoints, opts.with_image, &opts.label_allowlist);
     let mut engine = Engine::new(config(endpoints, Mode::Stream)?)?;
-    StopSignals::install();
+    Process::install_stop_signals();
     let listener = std::net::TcpListener::bind(opts.listen).map_err(|e| {
         Error::io(ErrorKind::Io, e).context(format!("cannot listen on {}", opts.listen))
     })?;
@@ -87,7 +87,7 @@ pub(crate) fn serve(endpoints: Vec<Endpoint>, opts: &ServeOpts) -> Result<i32, F
     );
     let mut reported = HashSet::new();
     let mut next_publish = Instant::now();
-    while !StopSignals::received() {
+    while !Process::stop_signal_received() {
         engine.poll(Some(PUBLISH_ENGINE), &mut |event| {
             if let Event::Error { error, .. } = &event {
                 report(&mut reported, error);
@@ -133,13 +133,13 @@ pub(crate) fn once(endpoints: Vec<Endpoint>, opts: &StatsOpts) -> Result<i32, Fa
         config.max_streams = max;
     }
     let mut engine = Engine::new(config)?;
-    StopSignals::install();
+    Process::install_stop_signals();
     let deadline = Instant::now() + Duration::from_secs(30);
     let mut reported = HashSet::new();
     let mut failed = false;
     let mut fatal = None;
     let mut sampled = 0usize;
-    while !engine.is_done() && !StopSignals::received() && Instant::now() < deadline {
+    while !engine.is_done() && !Process::stop_signal_received() && Instant::now() < deadline {
         engine.poll(Some(Duration::from_millis(250)), &mut |event| {
             match &event {
                 Event::Sample { .. } => sampled += 1,

@@ -20,7 +20,7 @@ use dockstat::{Error, ErrorKind};
 use crate::Failure;
 use crate::format::{Cell, Format, Row, json_string};
 use crate::units::{bytes_size, human_size, truncate_id};
-use dockstat::sys::StopSignals;
+use dockstat::sys::Process;
 
 const TABLE: &str = "{{.ID}}\t{{.Name}}\t{{.CPUPerc}}\t{{.MemUsage}}\t{{.MemPerc}}\t{{.NetIO}}\t{{.BlockIO}}\t{{.PIDs}}";
 /// With several hosts, the default table says which host each container is on.
@@ -142,7 +142,7 @@ pub(crate) fn stats(endpoints: Vec<Endpoint>, opts: &StatsOpts) -> Result<i32, F
             Output::Docker(format)
         }
     };
-    StopSignals::install();
+    Process::install_stop_signals();
 
     let mut config = engine_config(endpoints)?;
     config.selection = if !opts.containers.is_empty() {
@@ -183,7 +183,7 @@ pub(crate) fn stats(endpoints: Vec<Endpoint>, opts: &StatsOpts) -> Result<i32, F
 
     if opts.no_stream {
         let deadline = Instant::now() + ONCE_TIMEOUT;
-        while !engine.is_done() && !StopSignals::received() && st.write_error.is_none() {
+        while !engine.is_done() && !Process::stop_signal_received() && st.write_error.is_none() {
             if Instant::now() >= deadline {
                 for e in st.rows.values_mut().filter(|e| e.derived.is_none()) {
                     e.error = Some(
@@ -214,7 +214,7 @@ pub(crate) fn stats(endpoints: Vec<Endpoint>, opts: &StatsOpts) -> Result<i32, F
     } else {
         let mut next_draw = Instant::now() + REDRAW;
         loop {
-            if StopSignals::received() || st.write_error.is_some() {
+            if Process::stop_signal_received() || st.write_error.is_some() {
                 break;
             }
             let wait = next_draw.saturating_duration_since(Instant::now());

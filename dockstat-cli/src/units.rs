@@ -170,7 +170,7 @@ pub(crate) fn now_unix() -> i64 {
 /// Go's `time.Unix(secs, 0).String()` in the local time zone:
 /// `2026-11-23 06:55:24 +0000 UTC`.
 pub(crate) fn go_time_string(secs: i64) -> String {
-    let (offset, zone) = dockstat::sys::local_offset(secs);
+    let (offset, zone) = dockstat::sys::Process::local_offset(secs);
     let local = secs + offset;
     let days = local.div_euclid(86_400);
     let rem = local.rem_euclid(86_400);

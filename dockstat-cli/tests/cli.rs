@@ -116,7 +116,7 @@ fn get_collects_listings_and_one_shot_stats() {
     let out = dockstat(&sim.url(), &["get", "/containers/json?all=1"]);
     assert!(out.status.success());
     let mut body = out.stdout.clone();
-    let list = dockstat::api::parse_containers(&mut body).unwrap();
+    let list = dockstat::api::ContainerSummary::parse_list(&mut body).unwrap();
     assert_eq!(list.len(), 3);
 
     let out = dockstat(

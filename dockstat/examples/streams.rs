@@ -1,4 +1,6 @@
-//! Several stats streams on one reactor, split into frames: the library's building blocks.
+//! Stats streams split into frames, with the library's building blocks: a [`Client`] per
+//! stream (on its own thread) and a [`FrameSplitter`]. The [`Engine`](dockstat::engine::Engine)
+//! does this for every container of a host on one thread.
 //!
 //! ```sh
 //! cargo run --example streams                      # 3 containers of a simulated daemon
@@ -8,18 +10,12 @@
 //! Prints one line per frame (container, frame number, size) and stops after 10 frames per
 //! stream.
 
-use std::sync::Arc;
+use std::thread;
 
-use dockstat::engine::{ConnEvent, Endpoint, Flow, Reactor};
+use dockstat::conn::ResponseEvent;
+use dockstat::engine::{Client, Control, Endpoint};
 use dockstat::stats::FrameSplitter;
 use dockstat_sim::{Listen, Sim, SimConfig};
-
-/// What the caller keeps per stream: the reactor hands it back with every event.
-struct Stream {
-    name: String,
-    frames: FrameSplitter,
-    seen: u32,
-}
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut names: Vec<String> = std::env::args().skip(1).collect();
@@ -36,45 +32,47 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     } else {
         Endpoint::from_env()?
     };
-    let endpoint = Arc::new(endpoint);
 
-    let mut reactor: Reactor<Stream> = Reactor::new(1024)?;
-    for name in &names {
-        let stream = Stream {
-            name: name.clone(),
-            frames: FrameSplitter::default(),
-            seen: 0,
-        };
-        reactor.open(&endpoint, &format!("/containers/{name}/stats"), stream)?;
-    }
+    thread::scope(|scope| {
+        for name in &names {
+            let endpoint = endpoint.clone();
+            scope.spawn(move || follow(endpoint, name));
+        }
+    });
+    Ok(())
+}
 
-    while !reactor.is_empty() {
-        reactor.poll(None, &mut |_, stream, event| match event {
-            ConnEvent::Head(head) if head.code != 200 => {
-                eprintln!("{}: HTTP {}", stream.name, head.code);
-                Flow::Close
-            }
-            ConnEvent::Body(bytes) => {
-                let Stream { name, frames, seen } = stream;
-                let result = frames.push(bytes, &mut |frame| {
-                    *seen += 1;
-                    println!("{name}: frame {seen}, {} bytes", frame.len());
-                });
-                match result {
-                    Ok(()) if *seen >= 10 => Flow::Close,
-                    Ok(()) => Flow::Continue,
-                    Err(e) => {
-                        eprintln!("{name}: {e}");
-                        Flow::Close
+/// Prints the first 10 frames of one container's stats stream.
+fn follow(endpoint: Endpoint, name: &str) {
+    let mut frames = FrameSplitter::default();
+    let mut seen = 0u32;
+    let result = Client::new(endpoint).and_then(|mut client| {
+        client.stream(
+            &format!("/containers/{name}/stats"),
+            &mut |event| match event {
+                ResponseEvent::Head(head) if head.code != 200 => {
+                    eprintln!("{name}: HTTP {}", head.code);
+                    Control::Stop
+                }
+                ResponseEvent::Body(bytes) => {
+                    let result = frames.push(bytes, &mut |frame| {
+                        seen += 1;
+                        println!("{name}: frame {seen}, {} bytes", frame.len());
+                    });
+                    match result {
+                        Ok(()) if seen >= 10 => Control::Stop,
+                        Ok(()) => Control::Continue,
+                        Err(e) => {
+                            eprintln!("{name}: {e}");
+                            Control::Stop
+                        }
                     }
                 }
-            }
-            ConnEvent::Failed(e) => {
-                eprintln!("{}: {e}", stream.name);
-                Flow::Close
-            }
-            _ => Flow::Continue,
-        })?;
+                _ => Control::Continue,
+            },
+        )
+    });
+    if let Err(e) = result {
+        eprintln!("{name}: {e}");
     }
-    Ok(())
 }

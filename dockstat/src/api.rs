@@ -6,6 +6,8 @@
 //! value, as the docker CLI treats them; a document of the wrong shape (an object where the
 //! list belongs, a string where a number belongs) is a [`DecodeError::Shape`].
 
+#![forbid(unsafe_code)]
+
 use simd_json::BorrowedValue;
 use simd_json::prelude::*;
 
@@ -42,6 +44,11 @@ pub struct ContainerSummary {
 }
 
 impl ContainerSummary {
+    /// Decodes a `/containers/json` body (the buffer is used as scratch space by the parser).
+    pub fn parse_list(body: &mut [u8]) -> Result<Vec<ContainerSummary>> {
+        parse_containers(body)
+    }
+
     /// The first name without its leading `/`.
     pub fn name(&self) -> &str {
         self.names
@@ -89,9 +96,16 @@ pub struct ImageSummary {
     pub labels: Vec<(String, String)>,
 }
 
+impl ImageSummary {
+    /// Decodes an `/images/json` body (the buffer is used as scratch space by the parser).
+    pub fn parse_list(body: &mut [u8]) -> Result<Vec<ImageSummary>> {
+        parse_images(body)
+    }
+}
+
 /// One entry of the `/events` stream.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Event {
+pub struct DaemonEvent {
     /// `container`, `network`, `image`, …
     pub kind: String,
     /// `create`, `start`, `die`, `stop`, `destroy`, `pause`, … (for some, with a suffix after
@@ -105,7 +119,15 @@ pub struct Event {
     pub time_nano: i64,
 }
 
-impl Event {
+impl DaemonEvent {
+    /// Decodes one `/events` document (the buffer is used as scratch space by the parser).
+    ///
+    /// Reads `Type`, `Action` and `Actor` (the legacy `status`/`id`/`from` fields are gone
+    /// from newer API versions); a document without them is a [`DecodeError::Shape`].
+    pub fn parse(doc: &mut [u8]) -> Result<DaemonEvent> {
+        parse_event(doc)
+    }
+
     /// An attribute's value.
     pub fn attribute(&self, key: &str) -> Option<&str> {
         self.attributes
@@ -115,11 +137,8 @@ impl Event {
     }
 }
 
-/// Decodes one `/events` document (the buffer is used as scratch space by the parser).
-///
-/// Reads `Type`, `Action` and `Actor` (the legacy `status`/`id`/`from` fields are gone from
-/// newer API versions); a document without them is a [`DecodeError::Shape`].
-pub fn parse_event(doc: &mut [u8]) -> Result<Event> {
+/// See [`DaemonEvent::parse`].
+pub(crate) fn parse_event(doc: &mut [u8]) -> Result<DaemonEvent> {
     let mut repaired = repair_utf8(doc);
     let doc = repaired.as_deref_mut().unwrap_or(doc);
     let v = parse_document(doc, "event")?;
@@ -136,7 +155,7 @@ pub fn parse_event(doc: &mut [u8]) -> Result<Event> {
                 .collect()
         })
         .unwrap_or_default();
-    let event = Event {
+    let event = DaemonEvent {
         kind: string(&v, "Type"),
         action: string(&v, "Action"),
         id: actor.map(|a| string(a, "ID")).unwrap_or_default(),
@@ -149,8 +168,8 @@ pub fn parse_event(doc: &mut [u8]) -> Result<Event> {
     Ok(event)
 }
 
-/// Decodes a `/containers/json` body (the buffer is used as scratch space by the parser).
-pub fn parse_containers(body: &mut [u8]) -> Result<Vec<ContainerSummary>> {
+/// See [`ContainerSummary::parse_list`].
+pub(crate) fn parse_containers(body: &mut [u8]) -> Result<Vec<ContainerSummary>> {
     let mut repaired = repair_utf8(body);
     let body = repaired.as_deref_mut().unwrap_or(body);
     let doc = parse_document(body, "container list")?;
@@ -205,8 +224,8 @@ pub fn parse_containers(body: &mut [u8]) -> Result<Vec<ContainerSummary>> {
     Ok(out)
 }
 
-/// Decodes an `/images/json` body (the buffer is used as scratch space by the parser).
-pub fn parse_images(body: &mut [u8]) -> Result<Vec<ImageSummary>> {
+/// See [`ImageSummary::parse_list`].
+fn parse_images(body: &mut [u8]) -> Result<Vec<ImageSummary>> {
     let mut repaired = repair_utf8(body);
     let body = repaired.as_deref_mut().unwrap_or(body);
     let doc = parse_document(body, "image list")?;

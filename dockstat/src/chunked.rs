@@ -16,16 +16,11 @@
 //! size is capped too). Trailers never change the framing: a trailer named `Content-Length` or
 //! `Transfer-Encoding` is skipped like any other.
 //!
-//! What this module does not do: I/O, or anything with the payload (see [`crate::stats::frame`]).
+//! What this module does not do: I/O, or anything with the payload (see [`crate::stats::FrameSplitter`]).
+
+#![forbid(unsafe_code)]
 
 use std::fmt;
-
-/// The longest chunk-size line accepted, size digits and extensions included (CRLF excluded).
-/// Docker sends lines like `8a1`; extensions are never used by it.
-pub const MAX_SIZE_LINE_LEN: usize = 4096;
-
-/// The most trailer-section bytes accepted after the last chunk (CRLFs included).
-pub const MAX_TRAILERS_LEN: usize = 16 * 1024;
 
 /// Why a chunked body was rejected.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -35,7 +30,7 @@ pub enum ChunkedError {
     InvalidSize,
     /// The chunk size does not fit in 64 bits.
     SizeOverflow,
-    /// The chunk-size line is longer than [`MAX_SIZE_LINE_LEN`].
+    /// The chunk-size line is longer than [`Dechunker::MAX_SIZE_LINE_LEN`].
     SizeLineTooLong,
     /// A chunk extension holds a control byte.
     InvalidExtension,
@@ -43,7 +38,7 @@ pub enum ChunkedError {
     LineEnding,
     /// Chunk data is not followed by CRLF.
     DataNotTerminated,
-    /// The trailer section is longer than [`MAX_TRAILERS_LEN`].
+    /// The trailer section is longer than [`Dechunker::MAX_TRAILERS_LEN`].
     TrailersTooLarge,
     /// A trailer line holds a control byte.
     InvalidTrailer,
@@ -116,6 +111,36 @@ enum State {
 }
 
 /// Incremental decoder for one chunked body.
+///
+/// Feed it the body as it arrives; the data comes back as slices of the input, and a body
+/// split anywhere decodes the same.
+///
+/// ```
+/// use dockstat::chunked::{Chunk, ChunkedError, Dechunker};
+///
+/// # fn main() -> Result<(), ChunkedError> {
+/// let reads: [&[u8]; 2] = [b"5\r\nhel", b"lo\r\n6;ext=1\r\n world\r\n0\r\n\r\n"];
+/// let mut dechunker = Dechunker::new();
+/// let mut body = Vec::new();
+/// for read in reads {
+///     let mut input = read;
+///     while !input.is_empty() && !dechunker.is_done() {
+///         let (chunk, used) = dechunker.decode(input);
+///         if let Chunk::Data(data) = chunk? {
+///             body.extend_from_slice(data);
+///         }
+///         input = &input[used..];
+///     }
+/// }
+/// assert!(dechunker.is_done());
+/// assert_eq!(body, b"hello world");
+///
+/// // A size that is not hex is an error, at the offset of the offending byte.
+/// let (chunk, at) = Dechunker::new().decode(b"5x\r\n");
+/// assert_eq!((chunk, at), (Err(ChunkedError::InvalidSize), 1));
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Clone, Debug)]
 pub struct Dechunker {
     state: State,
@@ -133,6 +158,13 @@ impl Default for Dechunker {
 }
 
 impl Dechunker {
+    /// The longest chunk-size line accepted, size digits and extensions included (CRLF
+    /// excluded). Docker sends lines like `8a1`; extensions are never used by it.
+    pub const MAX_SIZE_LINE_LEN: usize = 4096;
+
+    /// The most trailer-section bytes accepted after the last chunk (CRLFs included).
+    pub const MAX_TRAILERS_LEN: usize = 16 * 1024;
+
     /// A decoder at the start of a chunked body.
     pub fn new() -> Dechunker {
         Dechunker {
@@ -293,7 +325,7 @@ impl Dechunker {
             return Ok(());
         }
         self.line_len += 1;
-        if self.line_len > MAX_SIZE_LINE_LEN {
+        if self.line_len > Dechunker::MAX_SIZE_LINE_LEN {
             return Err(ChunkedError::SizeLineTooLong);
         }
         Ok(())
@@ -301,7 +333,7 @@ impl Dechunker {
 
     fn count_trailer(&mut self) -> Result<(), ChunkedError> {
         self.trailers_len += 1;
-        if self.trailers_len > MAX_TRAILERS_LEN {
+        if self.trailers_len > Dechunker::MAX_TRAILERS_LEN {
             return Err(ChunkedError::TrailersTooLarge);
         }
         Ok(())

@@ -13,15 +13,17 @@
 //!
 //! What this module does not do: sockets, time, or anything with body content.
 
+#![forbid(unsafe_code)]
+
 use crate::chunked::{Chunk, Dechunker};
 use crate::error::{Error, ErrorKind, ProtocolError, Result};
-use crate::http::request::RequestError;
-use crate::http::response::parse_complete;
-use crate::http::{self, BodyKind, HeadError, MAX_HEAD_LEN, ResponseHead};
+use crate::http::{
+    self, BodyKind, HeadError, MAX_HEAD_LEN, RequestError, ResponseHead, parse_complete,
+};
 
 /// What [`Connection::handle_input`] found.
 #[derive(Debug)]
-pub enum Event<'a> {
+pub enum ResponseEvent<'a> {
     /// The head of the final response (interim 1xx responses are skipped).
     Head(ResponseHead<'a>),
     /// A piece of the decoded body (never empty).
@@ -53,6 +55,47 @@ enum Body {
 }
 
 /// The state of one client connection. See the [module docs](self).
+///
+/// The caller writes [`Connection::transmit`] to its socket and feeds what it reads to
+/// [`Connection::handle_input`]; here the reads are canned.
+///
+/// ```
+/// use dockstat::conn::{Connection, ResponseEvent};
+///
+/// # fn main() -> Result<(), dockstat::Error> {
+/// let mut conn = Connection::new();
+/// conn.send_get("/containers/web/stats", "docker")?;
+/// assert!(conn.transmit().starts_with(b"GET /containers/web/stats HTTP/1.1\r\n"));
+/// let written = conn.transmit().len();
+/// conn.advance_transmit(written);
+///
+/// // A chunked response, cut where the reads happened to cut it.
+/// let reads: [&[u8]; 3] = [
+///     b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n",
+///     b"\r\n8\r\n{\"a\":1}\n\r\n",
+///     b"0\r\n\r\n",
+/// ];
+/// let mut body = Vec::new();
+/// let mut ended = false;
+/// for read in reads {
+///     let mut input = read;
+///     loop {
+///         let (event, used) = conn.handle_input(input)?;
+///         match event {
+///             ResponseEvent::Head(head) => assert_eq!(head.code, 200),
+///             ResponseEvent::Body(piece) => body.extend_from_slice(piece),
+///             ResponseEvent::End => ended = true,
+///             ResponseEvent::NeedMore => break,
+///         }
+///         input = &input[used..];
+///     }
+/// }
+/// assert!(ended);
+/// assert_eq!(body, b"{\"a\":1}\n");
+/// assert!(conn.is_reusable()); // ready for the next request
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug)]
 pub struct Connection {
     state: State,
@@ -156,10 +199,10 @@ impl Connection {
     /// Processes received bytes, stopping at the first event.
     ///
     /// Returns the event and how many bytes of `input` were consumed. Call again with the
-    /// rest, *including an empty rest*, until [`Event::NeedMore`]: the end of a response is
-    /// reported on the call after its last body bytes. After an error the connection must be
-    /// closed.
-    pub fn handle_input<'a>(&'a mut self, input: &'a [u8]) -> Result<(Event<'a>, usize)> {
+    /// rest, *including an empty rest*, until [`ResponseEvent::NeedMore`]: the end of a
+    /// response is reported on the call after its last body bytes. After an error the
+    /// connection must be closed.
+    pub fn handle_input<'a>(&'a mut self, input: &'a [u8]) -> Result<(ResponseEvent<'a>, usize)> {
         if self.head_handed_out {
             self.head_handed_out = false;
             // The head was parsed; a long-lived stream keeps no copy of it.
@@ -169,7 +212,7 @@ impl Connection {
         match self.state {
             State::Head => self.read_head(input),
             State::Body => self.read_body(input),
-            State::Idle | State::Closed if input.is_empty() => Ok((Event::NeedMore, 0)),
+            State::Idle | State::Closed if input.is_empty() => Ok((ResponseEvent::NeedMore, 0)),
             State::Idle | State::Closed => {
                 Err(Error::protocol(ProtocolError::UnexpectedData, self.offset))
             }
@@ -178,9 +221,10 @@ impl Connection {
 
     /// Processes the end of the input stream (the server closed its side).
     ///
-    /// Returns `Ok(Some(Event::End))` when that ended a response delimited by close, `Ok(None)`
-    /// when no response was in progress, and an error when a response was cut short.
-    pub fn handle_eof(&mut self) -> Result<Option<Event<'static>>> {
+    /// Returns `Ok(Some(ResponseEvent::End))` when that ended a response delimited by close,
+    /// `Ok(None)` when no response was in progress, and an error when a response was cut
+    /// short.
+    pub fn handle_eof(&mut self) -> Result<Option<ResponseEvent<'static>>> {
         let was = self.state;
         self.state = State::Closed;
         match was {
@@ -192,7 +236,7 @@ impl Connection {
             State::Body => match self.body {
                 Body::UntilClose => {
                     self.body = Body::None;
-                    Ok(Some(Event::End))
+                    Ok(Some(ResponseEvent::End))
                 }
                 // An unfinished Content-Length or chunked body (a zero-length body ends
                 // before any EOF can be seen).
@@ -201,7 +245,7 @@ impl Connection {
         }
     }
 
-    fn read_head<'a>(&'a mut self, input: &'a [u8]) -> Result<(Event<'a>, usize)> {
+    fn read_head<'a>(&'a mut self, input: &'a [u8]) -> Result<(ResponseEvent<'a>, usize)> {
         let mut used = 0;
         loop {
             let rest = &input[used..];
@@ -217,7 +261,7 @@ impl Connection {
                         self.head.extend_from_slice(rest);
                         self.head_scanned = rest.len();
                         self.offset += rest.len() as u64;
-                        return Ok((Event::NeedMore, input.len()));
+                        return Ok((ResponseEvent::NeedMore, input.len()));
                     }
                 }
             } else {
@@ -235,7 +279,7 @@ impl Connection {
                         // head would have exceeded the limit and failed above).
                         self.head_scanned = self.head.len();
                         self.offset += take as u64;
-                        return Ok((Event::NeedMore, used + take));
+                        return Ok((ResponseEvent::NeedMore, used + take));
                     }
                 }
             };
@@ -248,7 +292,7 @@ impl Connection {
                 let framing = if http::is_interim(head.code) {
                     None
                 } else {
-                    Some(http::framing(&head).map_err(|e| Error::protocol(e, head_start))?)
+                    Some(head.framing().map_err(|e| Error::protocol(e, head_start))?)
                 };
                 (head.code, framing)
             };
@@ -261,7 +305,7 @@ impl Connection {
                 self.head.clear();
                 self.head_scanned = 0;
                 if used == input.len() {
-                    return Ok((Event::NeedMore, used));
+                    return Ok((ResponseEvent::NeedMore, used));
                 }
                 continue;
             };
@@ -281,41 +325,41 @@ impl Connection {
                 parse_complete(&input[used - len..used])
             }
             .map_err(bad_head)?;
-            return Ok((Event::Head(head), used));
+            return Ok((ResponseEvent::Head(head), used));
         }
     }
 
-    fn read_body<'a>(&'a mut self, input: &'a [u8]) -> Result<(Event<'a>, usize)> {
+    fn read_body<'a>(&'a mut self, input: &'a [u8]) -> Result<(ResponseEvent<'a>, usize)> {
         let (event, used) = match &mut self.body {
             Body::None => {
                 self.finish();
-                return Ok((Event::End, 0));
+                return Ok((ResponseEvent::End, 0));
             }
             Body::Length(remaining) => {
                 let n = usize::try_from(*remaining)
                     .unwrap_or(usize::MAX)
                     .min(input.len());
                 if n == 0 {
-                    return Ok((Event::NeedMore, 0));
+                    return Ok((ResponseEvent::NeedMore, 0));
                 }
                 *remaining -= n as u64;
                 if *remaining == 0 {
                     self.body = Body::None;
                 }
-                (Event::Body(&input[..n]), n)
+                (ResponseEvent::Body(&input[..n]), n)
             }
             Body::Chunked(decoder) => match decoder.decode(input) {
-                (Ok(Chunk::Data(data)), used) => (Event::Body(data), used),
-                (Ok(Chunk::NeedMore), used) => (Event::NeedMore, used),
+                (Ok(Chunk::Data(data)), used) => (ResponseEvent::Body(data), used),
+                (Ok(Chunk::NeedMore), used) => (ResponseEvent::NeedMore, used),
                 (Ok(Chunk::End), used) => {
                     self.offset += used as u64;
                     self.finish();
-                    return Ok((Event::End, used));
+                    return Ok((ResponseEvent::End, used));
                 }
                 (Err(e), at) => return Err(Error::protocol(e, self.offset + at as u64)),
             },
-            Body::UntilClose if input.is_empty() => (Event::NeedMore, 0),
-            Body::UntilClose => (Event::Body(input), input.len()),
+            Body::UntilClose if input.is_empty() => (ResponseEvent::NeedMore, 0),
+            Body::UntilClose => (ResponseEvent::Body(input), input.len()),
         };
         self.offset += used as u64;
         Ok((event, used))

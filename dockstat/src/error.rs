@@ -5,6 +5,8 @@
 //! `Copy` enums returned by the sans-io layers; they reach users wrapped in
 //! [`ErrorKind::Protocol`]. The CLI maps each kind to an exit code (see `dockstat help`).
 
+#![forbid(unsafe_code)]
+
 use std::{fmt, io};
 
 use crate::chunked::ChunkedError;
@@ -295,4 +297,4 @@ impl From<FrameError> for ProtocolError {
 }
 
 /// Results with the crate's [`Error`].
-pub type Result<T, E = Error> = std::result::Result<T, E>;
+pub(crate) type Result<T, E = Error> = std::result::Result<T, E>;

@@ -130,16 +130,15 @@ extern "C" fn on_stop_signal(_: libc::c_int) {
     STOP_SIGNAL.store(true, Ordering::SeqCst);
 }
 
-/// SIGINT and SIGTERM as a flag, so that a long-running command can stop cleanly.
-///
-/// [`StopSignals::install`] sets the handlers without `SA_RESTART`, so a signal also
-/// interrupts a blocking `epoll_wait` and the main loop sees the flag at once.
+/// Process-wide facts and settings: the stop signals, CPU time, the heap, the local time zone.
 #[derive(Debug)]
-pub struct StopSignals;
+pub struct Process;
 
-impl StopSignals {
-    /// Installs the handlers for SIGINT and SIGTERM (process-wide).
-    pub fn install() {
+impl Process {
+    /// SIGINT and SIGTERM as a flag, so that a long-running command can stop cleanly: installs
+    /// the handlers (process-wide), without `SA_RESTART`, so that a signal also interrupts a
+    /// blocking `epoll_wait` and the main loop sees [`Process::stop_signal_received`] at once.
+    pub fn install_stop_signals() {
         for signal in [libc::SIGINT, libc::SIGTERM] {
             // SAFETY: `sigaction` is called with a zero-initialised struct whose handler is
             // an `extern "C" fn(c_int)` that only stores to an atomic; the old action is not
@@ -155,67 +154,69 @@ impl StopSignals {
         }
     }
 
-    /// Whether SIGINT or SIGTERM arrived since [`StopSignals::install`].
-    pub fn received() -> bool {
+    /// Whether SIGINT or SIGTERM arrived since [`Process::install_stop_signals`].
+    pub fn stop_signal_received() -> bool {
         STOP_SIGNAL.load(Ordering::SeqCst)
+    }
+
+    /// The local UTC offset in seconds and the zone abbreviation at `secs` since the epoch, from
+    /// the C library (which reads `TZ` and `/etc/localtime` as Go does).
+    pub fn local_offset(secs: i64) -> (i64, String) {
+        let t: libc::time_t = secs as libc::time_t;
+        // SAFETY: `tm` is plain data that localtime_r fills in; both pointers are valid for the
+        // call, and `tm_zone` (when non-null) points to a NUL-terminated string owned by the C
+        // library that stays valid at least until the next tzset, which nothing here calls.
+        unsafe {
+            let mut tm: libc::tm = std::mem::zeroed();
+            if libc::localtime_r(&t, &mut tm).is_null() {
+                return (0, "UTC".into());
+            }
+            let zone = if tm.tm_zone.is_null() {
+                "UTC".to_string()
+            } else {
+                std::ffi::CStr::from_ptr(tm.tm_zone)
+                    .to_string_lossy()
+                    .into_owned()
+            };
+            (tm.tm_gmtoff, zone)
+        }
+    }
+
+    /// User and system CPU time of this process (all threads).
+    pub fn cpu_time() -> (Duration, Duration) {
+        // SAFETY: `rusage` is plain old data, so all-zero is a valid value.
+        let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+        // SAFETY: getrusage writes only into the struct we pass, valid for the call.
+        if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) } != 0 {
+            return (Duration::ZERO, Duration::ZERO);
+        }
+        let d = |t: libc::timeval| {
+            Duration::from_secs(t.tv_sec.max(0) as u64)
+                + Duration::from_micros(t.tv_usec.max(0) as u64)
+        };
+        (d(ru.ru_utime), d(ru.ru_stime))
+    }
+
+    /// Gives freed heap memory back to the OS (glibc `malloc_trim`), so that a resident-memory
+    /// reading that follows counts what is in use, not what was freed.
+    pub fn trim_heap() {
+        // SAFETY: malloc_trim takes no pointers and only releases memory malloc owns and has
+        // already freed; it is safe to call at any time.
+        unsafe {
+            libc::malloc_trim(0);
+        }
     }
 }
 
 /// Lowers the calling thread's scheduling priority to nice 10. Failure (not permitted)
 /// changes nothing.
-pub fn lower_thread_priority() {
+#[cfg(feature = "prometheus")]
+pub(crate) fn lower_thread_priority() {
     // SAFETY: gettid and setpriority take plain integers and touch no memory of ours; on
     // Linux, PRIO_PROCESS with a thread id applies to that thread only.
     unsafe {
         let tid = libc::gettid();
         libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, 10);
-    }
-}
-
-/// The local UTC offset in seconds and the zone abbreviation at `secs` since the epoch, from
-/// the C library (which reads `TZ` and `/etc/localtime` as Go does).
-pub fn local_offset(secs: i64) -> (i64, String) {
-    let t: libc::time_t = secs as libc::time_t;
-    // SAFETY: `tm` is plain data that localtime_r fills in; both pointers are valid for the
-    // call, and `tm_zone` (when non-null) points to a NUL-terminated string owned by the C
-    // library that stays valid at least until the next tzset, which nothing here calls.
-    unsafe {
-        let mut tm: libc::tm = std::mem::zeroed();
-        if libc::localtime_r(&t, &mut tm).is_null() {
-            return (0, "UTC".into());
-        }
-        let zone = if tm.tm_zone.is_null() {
-            "UTC".to_string()
-        } else {
-            std::ffi::CStr::from_ptr(tm.tm_zone)
-                .to_string_lossy()
-                .into_owned()
-        };
-        (tm.tm_gmtoff, zone)
-    }
-}
-
-/// User and system CPU time of this process (all threads).
-pub fn process_cpu_time() -> (Duration, Duration) {
-    // SAFETY: `rusage` is plain old data, so all-zero is a valid value.
-    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: getrusage writes only into the struct we pass, valid for the call.
-    if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) } != 0 {
-        return (Duration::ZERO, Duration::ZERO);
-    }
-    let d = |t: libc::timeval| {
-        Duration::from_secs(t.tv_sec.max(0) as u64) + Duration::from_micros(t.tv_usec.max(0) as u64)
-    };
-    (d(ru.ru_utime), d(ru.ru_stime))
-}
-
-/// Gives freed heap memory back to the OS (glibc `malloc_trim`), so that a resident-memory
-/// reading that follows counts what is in use, not what was freed.
-pub fn trim_heap() {
-    // SAFETY: malloc_trim takes no pointers and only releases memory malloc owns and has
-    // already freed; it is safe to call at any time.
-    unsafe {
-        libc::malloc_trim(0);
     }
 }
 
@@ -234,13 +235,13 @@ mod tests {
 
     #[test]
     fn cpu_time_moves() {
-        let (u0, s0) = process_cpu_time();
+        let (u0, s0) = Process::cpu_time();
         let mut x = 0u64;
         for i in 0..20_000_000u64 {
             x = x.wrapping_mul(31).wrapping_add(i);
         }
         std::hint::black_box(x);
-        let (u1, s1) = process_cpu_time();
+        let (u1, s1) = Process::cpu_time();
         assert!(u1 + s1 > u0 + s0);
     }
 }

@@ -6,7 +6,7 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use dockstat::stats::{DEFAULT_MAX_FRAME_LEN, FrameDecoder, StatsStream};
+use dockstat::stats::{FrameDecoder, FrameSplitter, StatsStream};
 
 struct Counting;
 
@@ -84,7 +84,7 @@ fn no_allocation_per_frame_after_warm_up() {
     }
 
     // Through the pipeline the engine uses for every stream: split, decode, derive.
-    let mut stream = StatsStream::new(DEFAULT_MAX_FRAME_LEN);
+    let mut stream = StatsStream::new(FrameSplitter::DEFAULT_MAX_LEN);
     let mut decoder = FrameDecoder::new();
     let mut run = |stream: &mut StatsStream| -> (usize, f64) {
         let (mut frames, mut cpu) = (0, 0.0);

@@ -9,15 +9,24 @@ mod common;
 use common::{
     Dechunked, Mode, OwnedHead, Transcript, dechunk, drive, modes, requested, split_points,
 };
-use dockstat::chunked::{Chunk, ChunkedError, Dechunker, MAX_SIZE_LINE_LEN, MAX_TRAILERS_LEN};
-use dockstat::conn::{Connection, Event};
+use dockstat::chunked::{Chunk, ChunkedError, Dechunker};
+use dockstat::conn::{Connection, ResponseEvent};
 use dockstat::http::RequestError;
 use dockstat::http::{
-    BodyKind, Framing, FramingError, HeadError, MAX_HEAD_LEN, MAX_HEADERS, Status, find_head_end,
-    framing, is_interim, parse_response,
+    BodyKind, Framing, FramingError, HeadError, ResponseHead, Status, parse_response,
 };
-use dockstat::stats::{DEFAULT_MAX_FRAME_LEN, FrameError, FrameSplitter};
+use dockstat::stats::{FrameError, FrameSplitter};
 use dockstat::{ErrorKind, ProtocolError};
+
+const MAX_HEAD_LEN: usize = ResponseHead::MAX_LEN;
+const MAX_HEADERS: usize = ResponseHead::MAX_HEADERS;
+const MAX_SIZE_LINE_LEN: usize = Dechunker::MAX_SIZE_LINE_LEN;
+const MAX_TRAILERS_LEN: usize = Dechunker::MAX_TRAILERS_LEN;
+const DEFAULT_MAX_FRAME_LEN: usize = FrameSplitter::DEFAULT_MAX_LEN;
+
+fn find_head_end(buf: &[u8], from: usize) -> Result<Option<usize>, HeadError> {
+    ResponseHead::find_end(buf, from)
+}
 
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     hay.windows(needle.len()).position(|w| w == needle)
@@ -470,7 +479,7 @@ fn run_head_case(c: &HeadCase) {
 
     // (c) through Connection::handle_input, in every mode. Interim heads are skipped by the
     // connection, so only final heads are checked there.
-    if matches!(&c.expect, Ok(h) if is_interim(h.code)) {
+    if matches!(&c.expect, Ok(h) if common::is_interim(h.code)) {
         return;
     }
     for mode in modes(b.len()) {
@@ -769,7 +778,7 @@ fn framing_table() {
     ];
     for (name, bytes, expect) in &cases {
         let head = parse_head(bytes);
-        assert_eq!(framing(&head), *expect, "{name}");
+        assert_eq!(head.framing(), *expect, "{name}");
     }
 }
 
@@ -1340,7 +1349,10 @@ fn exchange_until_close() {
         assert!(t.error.is_none() && t.end.is_none(), "{m}: {t:?}");
         assert_eq!(t.body, body, "{m}");
         assert_eq!(t.consumed, input.len());
-        assert!(matches!(conn.handle_eof(), Ok(Some(Event::End))), "{m}");
+        assert!(
+            matches!(conn.handle_eof(), Ok(Some(ResponseEvent::End))),
+            "{m}"
+        );
         assert!(!conn.is_reusable() && !conn.is_busy(), "{m}");
         assert!(
             conn.send_get("/x", "docker").is_err(),
@@ -1372,7 +1384,7 @@ fn keep_alive_reuse() {
                         result = Some((e.kind(), e.offset(), fed + p.len() - rest.len()));
                         break 'outer;
                     }
-                    Ok((Event::NeedMore, _)) => break,
+                    Ok((ResponseEvent::NeedMore, _)) => break,
                     Ok((_, used)) => rest = &rest[used..],
                 }
             }
@@ -1455,7 +1467,7 @@ fn conn_error_display(input: &[u8]) -> String {
     loop {
         match conn.handle_input(rest) {
             Err(e) => return e.to_string(),
-            Ok((Event::NeedMore, _)) => panic!("no error"),
+            Ok((ResponseEvent::NeedMore, _)) => panic!("no error"),
             Ok((_, used)) => rest = &rest[used..],
         }
     }
@@ -1547,7 +1559,7 @@ fn no_content_then_stray_bytes() {
                             last = Some((e.kind(), e.offset()));
                             break 'feed;
                         }
-                        Ok((Event::NeedMore, _)) => break,
+                        Ok((ResponseEvent::NeedMore, _)) => break,
                         Ok((_, used)) => rest = &rest[used..],
                     }
                 }
@@ -1571,7 +1583,10 @@ fn eof_before_anything_is_an_empty_reply() {
     assert_eq!(conn.handle_eof().unwrap_err().kind(), ErrorKind::EmptyReply);
     // Empty reads do not count as bytes.
     let mut conn = requested();
-    assert!(matches!(conn.handle_input(b""), Ok((Event::NeedMore, 0))));
+    assert!(matches!(
+        conn.handle_input(b""),
+        Ok((ResponseEvent::NeedMore, 0))
+    ));
     assert_eq!(conn.handle_eof().unwrap_err().kind(), ErrorKind::EmptyReply);
     // No request, no error.
     assert!(Connection::new().handle_eof().unwrap().is_none());

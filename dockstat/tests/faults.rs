@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use dockstat::chunked::ChunkedError;
 use dockstat::engine::Mode;
 use dockstat::engine::{Client, Control, Endpoint, Engine, EngineConfig, Event, Gone, Selection};
-use dockstat::stats::FrameError;
+use dockstat::stats::{FrameError, FrameSplitter};
 use dockstat::tls::{TlsConnector, TlsOptions};
 use dockstat::{DecodeError, ErrorKind, ProtocolError};
 use dockstat_sim::certs::{Pki, PkiOptions};
@@ -707,7 +707,7 @@ fn huge_frame(transport: Transport) {
     });
     settle(&d.sim, &mut w, &["busy-1", "idle-2"]);
     let seen = &w.seen;
-    let limit = dockstat::stats::DEFAULT_MAX_FRAME_LEN;
+    let limit = FrameSplitter::DEFAULT_MAX_LEN;
     let too_long = ErrorKind::Protocol(ProtocolError::Frame(FrameError::TooLong { max: limit }));
     let kinds = seen.errors_of("busy-1");
     assert!(kinds.iter().all(|&k| k == too_long), "{kinds:?}");

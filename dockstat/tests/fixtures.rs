@@ -11,7 +11,7 @@ use std::path::PathBuf;
 
 use common::{Mode, OwnedHead, modes, requested};
 use dockstat::ErrorKind;
-use dockstat::conn::Event;
+use dockstat::conn::ResponseEvent;
 use dockstat::stats::FrameSplitter;
 
 /// How a capture's body is framed.
@@ -156,22 +156,22 @@ fn replay(name: &str, capture: &[u8], mode: &Mode) -> Replay {
                 .unwrap_or_else(|e| panic!("{name} ({m}): {e}"));
             consumed += used;
             match event {
-                Event::Head(h) => {
+                ResponseEvent::Head(h) => {
                     assert!(head.is_none(), "{name} ({m}): second head");
                     head = Some(OwnedHead::of(&h));
                 }
-                Event::Body(b) => {
+                ResponseEvent::Body(b) => {
                     body.extend_from_slice(b);
                     splitter
                         .push(b, &mut |f: &[u8]| frames.push(f.to_vec()))
                         .unwrap_or_else(|e| panic!("{name} ({m}): {e}"));
                 }
-                Event::End => {
+                ResponseEvent::End => {
                     ended = true;
                     splitter.finish(&mut |f: &[u8]| frames.push(f.to_vec()));
                     break 'feed;
                 }
-                Event::NeedMore => {
+                ResponseEvent::NeedMore => {
                     assert_eq!(used, rest.len(), "{name} ({m})");
                     break;
                 }

@@ -3,16 +3,23 @@
 
 mod common;
 
-use common::{Dechunked, Naive, dechunk, drive, naive_dechunk, requested};
-use dockstat::chunked::MAX_SIZE_LINE_LEN;
+use common::{Dechunked, Naive, dechunk, drive, is_interim, naive_dechunk, requested};
+use dockstat::chunked::Dechunker;
 use dockstat::conn::Connection;
-use dockstat::http::{MAX_HEADERS, Status, find_head_end, framing, is_interim, parse_response};
+use dockstat::http::{HeadError, ResponseHead, Status, parse_response};
 use dockstat::stats::{FrameError, FrameSplitter};
 use proptest::collection::vec;
 use proptest::prelude::*;
 use proptest::sample::{Index, select};
 
 const CASES: u32 = 256;
+
+const MAX_HEADERS: usize = ResponseHead::MAX_HEADERS;
+const MAX_SIZE_LINE_LEN: usize = Dechunker::MAX_SIZE_LINE_LEN;
+
+fn find_head_end(buf: &[u8], from: usize) -> Result<Option<usize>, HeadError> {
+    ResponseHead::find_end(buf, from)
+}
 
 /// Cuts `input` at the given (random) positions.
 fn cut<'a>(input: &'a [u8], at: &[Index]) -> Vec<&'a [u8]> {
@@ -414,7 +421,7 @@ proptest! {
         prop_assert_eq!(h.header_count(), fields.len());
 
         // The same head through a connection, in random pieces.
-        if !is_interim(code) && framing(&h).is_ok() {
+        if !is_interim(code) && h.framing().is_ok() {
             let mut conn = requested();
             let t = drive(&mut conn, &cut(&head, &at));
             let (got, consumed) = t.head.expect("head event");

@@ -4,7 +4,9 @@
 use dockstat::chunked::{Chunk, Dechunker};
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
-    let Some((&step, body)) = data.split_first() else { return };
+    let Some((&step, body)) = data.split_first() else {
+        return;
+    };
     let mut decoder = Dechunker::new();
     for mut piece in body.chunks(usize::from(step).max(1)) {
         loop {

@@ -9,7 +9,7 @@
 //! is the same for the response fed whole and fed in those pieces.
 #![no_main]
 
-use dockstat::conn::{Connection, Event};
+use dockstat::conn::{Connection, ResponseEvent};
 use dockstat::stats::{FrameDecoder, Samples, StatsStream};
 
 /// Everything observable about one run.
@@ -60,14 +60,14 @@ fn run(pieces: &[&[u8]]) -> Outcome {
             };
             let mut done = false;
             match event {
-                Event::Head(head) => out.statuses.push(head.code),
-                Event::Body(data) => {
+                ResponseEvent::Head(head) => out.statuses.push(head.code),
+                ResponseEvent::Body(data) => {
                     out.body.extend_from_slice(data);
                     if healthy {
                         healthy = drain(&mut stream.push(data, &mut decoder), &mut out);
                     }
                 }
-                Event::End => {
+                ResponseEvent::End => {
                     out.ends += 1;
                     if healthy {
                         healthy = drain(&mut stream.finish(&mut decoder), &mut out);
@@ -77,7 +77,7 @@ fn run(pieces: &[&[u8]]) -> Outcome {
                         conn.send_get("/_ping", "docker").unwrap();
                     }
                 }
-                Event::NeedMore => done = true,
+                ResponseEvent::NeedMore => done = true,
             }
             rest = &rest[used..];
             if done {
@@ -88,7 +88,7 @@ fn run(pieces: &[&[u8]]) -> Outcome {
     }
     if out.failed.is_none() {
         match conn.handle_eof() {
-            Ok(Some(Event::End)) => {
+            Ok(Some(ResponseEvent::End)) => {
                 out.ends += 1;
                 if healthy {
                     drain(&mut stream.finish(&mut decoder), &mut out);

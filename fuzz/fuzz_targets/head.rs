@@ -3,7 +3,7 @@
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     if let Ok(dockstat::http::Status::Complete(head)) = dockstat::http::parse_response(data) {
-        let _ = dockstat::http::framing(&head);
+        let _ = head.framing();
         assert_eq!(head.headers().count(), head.header_count());
     }
 });

@@ -50,7 +50,8 @@ impl Control {
         if r.code != 200 {
             return Err(format!("listing containers: HTTP {}", r.code));
         }
-        let list = dockstat::api::parse_containers(&mut r.body).map_err(|e| e.to_string())?;
+        let list =
+            dockstat::api::ContainerSummary::parse_list(&mut r.body).map_err(|e| e.to_string())?;
         if list.len() < n {
             return Err(format!("the sim lists {} containers, not {n}", list.len()));
         }

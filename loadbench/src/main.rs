@@ -39,7 +39,7 @@
 //! `run` starts `sim` and each `phase` as child processes (see `run.rs`); `phase` prints one
 //! JSON line (see `phase.rs`).
 
-#![deny(unsafe_code)]
+#![forbid(unsafe_code)]
 
 mod bollard_client;
 mod control;

@@ -11,7 +11,7 @@ pub fn raise_nofile_limit() -> std::io::Result<u64> {
 
 /// User and system CPU time of this process (all threads), in microseconds.
 pub fn cpu_time_us() -> (u64, u64) {
-    let (user, system) = dockstat::sys::process_cpu_time();
+    let (user, system) = dockstat::sys::Process::cpu_time();
     (user.as_micros() as u64, system.as_micros() as u64)
 }
 
@@ -19,7 +19,7 @@ pub fn cpu_time_us() -> (u64, u64) {
 /// listing, before the RSS baseline: otherwise the streams' allocations would reuse the
 /// listing's freed (but still resident) pages and RSS per stream would read too low.
 pub fn trim_heap() {
-    dockstat::sys::trim_heap();
+    dockstat::sys::Process::trim_heap();
 }
 
 /// `VmRSS` of this process from `/proc/self/status`, in KiB.

@@ -1,21 +1,26 @@
 //! A sequential client for one-off requests (`/_ping`, `/version`, listings), on the reactor.
 //!
 //! [`Client::get`] sends one request and waits for its whole response, reusing the previous
-//! connection when the daemon kept it alive. It runs the same [`Reactor`] as the stats engine
-//! (with a single connection), so every byte goes through the same parser and limits; it is
-//! blocking only in that it polls until the response is complete.
+//! connection when the daemon kept it alive; [`Client::stream`] hands a response over piece by
+//! piece as it arrives. It runs the same reactor as the stats engine (with a single
+//! connection), so every byte goes through the same parser and limits; it is blocking only in
+//! that it polls until the response is complete.
+
+#![forbid(unsafe_code)]
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::endpoint::Endpoint;
+use super::event::Control;
 use super::reactor::{ConnEvent, ConnId, Flow, Reactor};
 use super::version::ApiVersion;
+use crate::conn::ResponseEvent;
 use crate::error::{Error, ErrorKind, ProtocolError, Result};
 
 /// The largest response body [`Client::get`] collects. A listing of 10,000 containers is about
 /// 15 MB.
-pub const MAX_BODY_LEN: usize = 256 << 20;
+pub(crate) const MAX_BODY_LEN: usize = 256 << 20;
 
 /// A complete response.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -108,6 +113,45 @@ impl Client {
 
     /// Sends `GET target` and collects the whole response.
     pub fn get(&mut self, target: &str) -> Result<Response> {
+        let mut head = Vec::new();
+        let mut body = Vec::new();
+        let code = self.exchange(target, &mut |event| {
+            match event {
+                ResponseEvent::Head(h) => head = h.raw().to_vec(),
+                ResponseEvent::Body(data) => {
+                    if body.len() + data.len() > MAX_BODY_LEN {
+                        return Err(Error::new(ErrorKind::Protocol(ProtocolError::BodyTooLarge)));
+                    }
+                    body.extend_from_slice(data);
+                }
+                ResponseEvent::End | ResponseEvent::NeedMore => {}
+            }
+            Ok(Control::Continue)
+        })?;
+        Ok(Response { code, head, body })
+    }
+
+    /// Sends `GET target` and hands the response to `on` as it arrives: the final head
+    /// ([`ResponseEvent::Head`]), each piece of the decoded body ([`ResponseEvent::Body`]),
+    /// then [`ResponseEvent::End`]; returns the status code. For a body that never ends, such
+    /// as a stats stream, this returns when `on` says [`Control::Stop`] (the connection is then
+    /// closed) or the timeout ([`Client::set_timeout`]) passes.
+    ///
+    /// Bytes after the end of the response that arrive with it fail the request with
+    /// [`ProtocolError::UnexpectedData`].
+    pub fn stream(
+        &mut self,
+        target: &str,
+        on: &mut dyn FnMut(ResponseEvent<'_>) -> Control,
+    ) -> Result<u16> {
+        self.exchange(target, &mut |event| Ok(on(event)))
+    }
+
+    fn exchange(
+        &mut self,
+        target: &str,
+        on: &mut dyn FnMut(ResponseEvent<'_>) -> Result<Control>,
+    ) -> Result<u16> {
         let deadline = self.timeout.map(|t| Instant::now() + t);
         let id = match self.conn.take() {
             Some(id) => match self.reactor.send_get(id, target) {
@@ -119,33 +163,26 @@ impl Client {
         };
         self.reactor.set_deadline(id, deadline);
 
-        let mut response = Response {
-            code: 0,
-            head: Vec::new(),
-            body: Vec::new(),
-        };
+        let mut code = 0;
+        // Some(Ok(keep)): the exchange is over, and the connection may carry the next one.
         let mut outcome: Option<Result<bool>> = None;
         while outcome.is_none() {
             self.reactor
                 .poll(None, &mut |_, _, event| match event {
                     ConnEvent::Head(head) => {
-                        response.code = head.code;
-                        response.head = head.raw().to_vec();
-                        Flow::Continue
+                        code = head.code;
+                        flow(on(ResponseEvent::Head(head)), &mut outcome)
                     }
-                    ConnEvent::Body(data) => {
-                        if response.body.len() + data.len() > MAX_BODY_LEN {
-                            outcome = Some(Err(Error::new(ErrorKind::Protocol(
-                                ProtocolError::BodyTooLarge,
-                            ))));
-                            return Flow::Close;
-                        }
-                        response.body.extend_from_slice(data);
-                        Flow::Continue
-                    }
+                    ConnEvent::Body(data) => flow(on(ResponseEvent::Body(data)), &mut outcome),
                     ConnEvent::End { reusable } => {
-                        outcome = Some(Ok(reusable));
-                        Flow::Continue
+                        let flow = flow(on(ResponseEvent::End), &mut outcome);
+                        if outcome.is_none() {
+                            outcome = Some(Ok(reusable));
+                        }
+                        // Even so, the rest of this read is looked at: bytes after the end of
+                        // the response (a 204 with a body, say) then fail the connection with
+                        // `UnexpectedData` instead of going unnoticed.
+                        flow
                     }
                     ConnEvent::Closed => {
                         // The daemon may close the connection right after a complete
@@ -163,15 +200,31 @@ impl Client {
                 .map_err(|e| Error::io(ErrorKind::Io, e))?;
         }
         match outcome {
-            Some(Ok(reusable)) => {
-                if reusable {
+            Some(Ok(keep)) => {
+                if keep {
                     self.reactor.set_deadline(id, None);
                     self.conn = Some(id);
                 }
-                Ok(response)
+                Ok(code)
             }
             Some(Err(e)) => Err(e.context(target)),
             None => Err(Error::new(ErrorKind::Io)),
+        }
+    }
+}
+
+/// What the reactor does with the connection after the caller's `answer`; an answer that ends
+/// the exchange early becomes its `outcome`.
+fn flow(answer: Result<Control>, outcome: &mut Option<Result<bool>>) -> Flow {
+    match answer {
+        Ok(Control::Continue) => Flow::Continue,
+        Ok(Control::Stop) => {
+            *outcome = Some(Ok(false));
+            Flow::Close
+        }
+        Err(e) => {
+            *outcome = Some(Err(e));
+            Flow::Close
         }
     }
 }

@@ -21,7 +21,7 @@ use super::endpoint::Endpoint;
 use super::event::{Container, Gone};
 use super::reactor::{ConnEvent, ConnId, Flow};
 use super::version::ApiVersion;
-use crate::api;
+use crate::api::{self, ContainerSummary, DaemonEvent};
 use crate::error::{Error, ErrorKind, ProtocolError};
 use crate::stats::FrameSplitter;
 
@@ -66,7 +66,7 @@ pub(crate) enum HostStep {
     Negotiated(ApiVersion),
     Subscribed,
     Listed(Vec<u8>),
-    Event(api::Event),
+    Event(DaemonEvent),
     Failed(Error),
 }
 
@@ -94,7 +94,7 @@ pub(crate) struct Host {
     body: Vec<u8>,
     events_splitter: FrameSplitter,
     /// Events received while the list was on its way.
-    held: Vec<api::Event>,
+    held: Vec<DaemonEvent>,
     pub(crate) attempts: u32,
     /// Containers of this host by full id.
     by_id: HashMap<String, u32>,
@@ -205,7 +205,7 @@ impl Host {
                     // simd-json parses in place: a copy of the event (a few hundred bytes).
                     scratch.clear();
                     scratch.extend_from_slice(doc);
-                    match api::parse_event(scratch) {
+                    match DaemonEvent::parse(scratch) {
                         Ok(e) => steps.push_back(HostStep::Event(e)),
                         Err(e) => bad = Some(e),
                     }
@@ -287,7 +287,8 @@ impl Host {
         host: usize,
         mut body: Vec<u8>,
     ) -> Result<(Vec<Container>, Vec<u32>), Error> {
-        let list = api::parse_containers(&mut body).map_err(|e| e.context("container list"))?;
+        let list =
+            ContainerSummary::parse_list(&mut body).map_err(|e| e.context("container list"))?;
         let mut listed = HashSet::with_capacity(list.len());
         let mut added = Vec::new();
         for c in list {
@@ -319,7 +320,7 @@ impl Host {
     }
 
     /// The events that came while the list was on its way, in order.
-    pub(crate) fn take_held(&mut self) -> Vec<api::Event> {
+    pub(crate) fn take_held(&mut self) -> Vec<DaemonEvent> {
         std::mem::take(&mut self.held)
     }
 
@@ -330,7 +331,7 @@ impl Host {
 
     /// Holds an event until the listing is applied; false (and nothing held) when too many
     /// are held already.
-    pub(crate) fn hold(&mut self, e: api::Event) -> bool {
+    pub(crate) fn hold(&mut self, e: DaemonEvent) -> bool {
         if self.held.len() >= MAX_HELD {
             return false;
         }
@@ -346,7 +347,7 @@ impl Host {
     /// What an event changes. `all`: stopped containers are watched too ([`Selection::All`]).
     ///
     /// [`Selection::All`]: super::Selection::All
-    pub(crate) fn apply_event(&self, host: usize, e: api::Event, all: bool) -> Option<Change> {
+    pub(crate) fn apply_event(&self, host: usize, e: DaemonEvent, all: bool) -> Option<Change> {
         if e.kind != "container" {
             return None;
         }
@@ -395,12 +396,12 @@ mod tests {
         Host::new(Endpoint::parse("unix:///nonexistent.sock").unwrap(), None)
     }
 
-    fn event(action: &str, id: &str, name: &str) -> api::Event {
+    fn event(action: &str, id: &str, name: &str) -> DaemonEvent {
         let mut doc = format!(
             r#"{{"Type":"container","Action":"{action}","Actor":{{"ID":"{id}","Attributes":{{"name":"{name}","image":"busybox"}}}}}}"#
         )
         .into_bytes();
-        api::parse_event(&mut doc).unwrap()
+        DaemonEvent::parse(&mut doc).unwrap()
     }
 
     fn list(ids: &[(&str, &str)]) -> Vec<u8> {

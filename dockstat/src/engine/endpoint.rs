@@ -19,6 +19,8 @@
 //! resolved once, when the endpoint is parsed (a blocking lookup, before any reactor runs);
 //! every resolved address is tried in order when connecting.
 
+#![forbid(unsafe_code)]
+
 use std::fmt;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::{Path, PathBuf};
@@ -27,18 +29,16 @@ use crate::error::{Error, ErrorKind, Result};
 #[cfg(feature = "tls")]
 use crate::tls::TlsConnector;
 
-/// The docker CLI's default endpoint.
-pub const DEFAULT_HOST: &str = "unix:///var/run/docker.sock";
-
 /// The port of `tcp://host` without a port (plain TCP).
-pub const DEFAULT_TCP_PORT: u16 = 2375;
+pub(crate) const DEFAULT_TCP_PORT: u16 = 2375;
 
 /// The port of a TLS endpoint without a port, as the docker CLI has it.
-pub const DEFAULT_TLS_PORT: u16 = 2376;
+#[cfg(feature = "tls")]
+pub(crate) const DEFAULT_TLS_PORT: u16 = 2376;
 
 /// A socket address to connect to.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Address {
+pub(crate) enum Address {
     /// A unix domain socket.
     Unix(PathBuf),
     /// A TCP host: the name as given and the addresses it resolved to.
@@ -61,11 +61,14 @@ pub struct Endpoint {
 }
 
 impl Endpoint {
-    /// The endpoint from `DOCKER_HOST`, or [`DEFAULT_HOST`] when it is unset or empty.
+    /// The docker CLI's default endpoint, used without `DOCKER_HOST`.
+    pub const DEFAULT_HOST: &str = "unix:///var/run/docker.sock";
+
+    /// The endpoint from `DOCKER_HOST`, or [`Endpoint::DEFAULT_HOST`] when it is unset or empty.
     pub fn from_env() -> Result<Endpoint> {
         match std::env::var("DOCKER_HOST") {
             Ok(v) if !v.trim().is_empty() => Endpoint::parse(&v),
-            _ => Endpoint::parse(DEFAULT_HOST),
+            _ => Endpoint::parse(Endpoint::DEFAULT_HOST),
         }
     }
 
@@ -185,7 +188,7 @@ impl Endpoint {
     }
 
     /// Where to connect.
-    pub fn address(&self) -> &Address {
+    pub(crate) fn address(&self) -> &Address {
         &self.address
     }
 
@@ -228,7 +231,10 @@ mod tests {
         let e = Endpoint::parse("unix:///tmp/x.sock").unwrap();
         assert_eq!(e.address(), &Address::Unix("/tmp/x.sock".into()));
         assert_eq!(e.host_header(), "docker");
-        assert_eq!(Endpoint::parse("unix://").unwrap().url(), DEFAULT_HOST);
+        assert_eq!(
+            Endpoint::parse("unix://").unwrap().url(),
+            Endpoint::DEFAULT_HOST
+        );
         assert_eq!(
             Endpoint::parse("/run/d.sock").unwrap().url(),
             "unix:///run/d.sock"

@@ -6,10 +6,12 @@
 //! a clamp and two additions: no float, no branch on the data beyond the clamp, no allocation.
 //! The bounds are inclusive, as Prometheus's `le`.
 
+#![forbid(unsafe_code)]
+
 use crate::error::DecodeError;
 
 /// Number of finite buckets; one more counts what is larger than the last bound.
-pub const HISTOGRAM_BUCKETS: usize = 24;
+pub(crate) const HISTOGRAM_BUCKETS: usize = 24;
 
 /// A histogram of nanosecond values with power-of-two bucket bounds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -25,7 +27,7 @@ pub struct Histogram {
 impl Histogram {
     /// A histogram whose first bucket ends at `2^base` ns and whose last finite bucket ends at
     /// `2^(base + HISTOGRAM_BUCKETS - 1)` ns.
-    pub const fn new(base: u32) -> Histogram {
+    pub(crate) const fn new(base: u32) -> Histogram {
         Histogram {
             base,
             counts: [0; HISTOGRAM_BUCKETS + 1],
@@ -35,7 +37,7 @@ impl Histogram {
 
     /// Records one value (nanoseconds).
     #[inline]
-    pub fn record(&mut self, nanos: u64) {
+    pub(crate) fn record(&mut self, nanos: u64) {
         // ceil(log2(v)) for v >= 1 is 64 - lzcnt(v - 1); v = 0 lands in bucket 0.
         let log = 64 - nanos.saturating_sub(1).leading_zeros();
         let index = (log.saturating_sub(self.base) as usize).min(HISTOGRAM_BUCKETS);
@@ -48,7 +50,7 @@ impl Histogram {
         1u64 << (self.base as usize + i).min(63)
     }
 
-    /// Per-bucket counts, not cumulative: `HISTOGRAM_BUCKETS` finite buckets, then `+Inf`.
+    /// Per-bucket counts, not cumulative: 24 finite buckets, then `+Inf`.
     pub fn counts(&self) -> &[u64; HISTOGRAM_BUCKETS + 1] {
         &self.counts
     }

@@ -21,6 +21,8 @@
 //! Errors end only the connection they hit: the handler gets [`ConnEvent::Failed`] and the
 //! connection is closed. `Interrupted` is retried everywhere.
 
+#![forbid(unsafe_code)]
+
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::io::{self, Read, Write};
@@ -40,14 +42,14 @@ use crate::http::ResponseHead;
 compile_error!("dockstat packs a slot index and generation into a 64-bit mio Token");
 
 /// Size of the read buffer shared by all connections of a reactor.
-pub const READ_BUF_LEN: usize = 64 * 1024;
+pub(crate) const READ_BUF_LEN: usize = 64 * 1024;
 
 /// First delay before retrying a connect refused with `EAGAIN` (a full unix listen backlog);
 /// it doubles up to [`CONNECT_RETRY_MAX`].
-pub const CONNECT_RETRY_MIN: Duration = Duration::from_millis(1);
+pub(crate) const CONNECT_RETRY_MIN: Duration = Duration::from_millis(1);
 
 /// Longest delay between connect retries.
-pub const CONNECT_RETRY_MAX: Duration = Duration::from_millis(200);
+pub(crate) const CONNECT_RETRY_MAX: Duration = Duration::from_millis(200);
 
 /// Most full reads (of [`READ_BUF_LEN`] bytes) from one connection in one turn of
 /// [`Reactor::poll`]; a connection with more to read is read again in the next turn.
@@ -56,12 +58,12 @@ pub const CONNECT_RETRY_MAX: Duration = Duration::from_millis(200);
 /// full, and the read loop never returns: timers (deadlines, `--max-time`) cannot fire and the
 /// other connections are not served for as long as the flood lasts (seconds, in
 /// tests/hostile.rs, before this limit existed).
-pub const READS_PER_TURN: usize = 16;
+pub(crate) const READS_PER_TURN: usize = 16;
 
 /// Names one connection of a reactor. Stays unique after the connection is gone (a generation
 /// distinguishes reuses of the same slot).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct ConnId {
+pub(crate) struct ConnId {
     index: u32,
     generation: u32,
 }
@@ -81,7 +83,7 @@ impl ConnId {
 
 /// What happened on a connection.
 #[derive(Debug)]
-pub enum ConnEvent<'a> {
+pub(crate) enum ConnEvent<'a> {
     /// The final response head arrived.
     Head(ResponseHead<'a>),
     /// A piece of the decoded body, borrowed from the read buffer.
@@ -98,7 +100,7 @@ pub enum ConnEvent<'a> {
 
 /// What the handler wants done with the connection after an event.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Flow {
+pub(crate) enum Flow {
     /// Keep going.
     Continue,
     /// Close the connection now; no more events for it.
@@ -144,7 +146,7 @@ const WAKE: Token = Token(usize::MAX);
 
 /// Many connections on one mio `Poll`. See the [module docs](self).
 #[derive(Debug)]
-pub struct Reactor<S> {
+pub(crate) struct Reactor<S> {
     poll: Poll,
     events: Events,
     waker: Option<Arc<mio::Waker>>,
@@ -175,7 +177,7 @@ enum Step {
 
 impl<S> Reactor<S> {
     /// A reactor with room for `events_capacity` readiness events per poll.
-    pub fn new(events_capacity: usize) -> io::Result<Reactor<S>> {
+    pub(crate) fn new(events_capacity: usize) -> io::Result<Reactor<S>> {
         let poll = Poll::new()?;
         let registry = poll.registry().try_clone()?;
         Ok(Reactor {
@@ -197,7 +199,7 @@ impl<S> Reactor<S> {
 
     /// A waker that makes a [`Reactor::poll`] in progress (or the next one) return at once,
     /// from any thread.
-    pub fn waker(&mut self) -> io::Result<Arc<mio::Waker>> {
+    pub(crate) fn waker(&mut self) -> io::Result<Arc<mio::Waker>> {
         if let Some(w) = &self.waker {
             return Ok(Arc::clone(w));
         }
@@ -207,20 +209,20 @@ impl<S> Reactor<S> {
     }
 
     /// Number of connections (opening, open or idle).
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.core.open
-    }
-
-    /// Whether the reactor holds no connection.
-    pub fn is_empty(&self) -> bool {
-        self.core.open == 0
     }
 
     /// Opens a connection to `endpoint` and queues `GET target` on it.
     ///
     /// Never blocks. Connect failures are reported as [`ConnEvent::Failed`] from a later
     /// [`Reactor::poll`]; only an invalid `target` fails here.
-    pub fn open(&mut self, endpoint: &Arc<Endpoint>, target: &str, user: S) -> Result<ConnId> {
+    pub(crate) fn open(
+        &mut self,
+        endpoint: &Arc<Endpoint>,
+        target: &str,
+        user: S,
+    ) -> Result<ConnId> {
         let mut http = Connection::new();
         http.send_get(target, endpoint.host_header())?;
         let id = self.core.alloc(Conn {
@@ -241,7 +243,7 @@ impl<S> Reactor<S> {
     }
 
     /// Sends `GET target` on an idle connection (after [`ConnEvent::End`] with `reusable`).
-    pub fn send_get(&mut self, id: ConnId, target: &str) -> Result<()> {
+    pub(crate) fn send_get(&mut self, id: ConnId, target: &str) -> Result<()> {
         let core = &mut self.core;
         let conn = core
             .get_mut(id)
@@ -258,7 +260,7 @@ impl<S> Reactor<S> {
 
     /// Sets (or clears) the time by which the connection must have finished its exchange;
     /// past it, the connection fails with [`ErrorKind::Timeout`].
-    pub fn set_deadline(&mut self, id: ConnId, deadline: Option<Instant>) {
+    pub(crate) fn set_deadline(&mut self, id: ConnId, deadline: Option<Instant>) {
         if let Some(conn) = self.core.get_mut(id) {
             conn.deadline = deadline;
             if let Some(at) = deadline {
@@ -269,7 +271,7 @@ impl<S> Reactor<S> {
 
     /// Whether the connection is established and its request written: from then on it no
     /// longer waits in the server's listen backlog. `false` for a closed connection.
-    pub fn is_sent(&self, id: ConnId) -> bool {
+    pub(crate) fn is_sent(&self, id: ConnId) -> bool {
         self.core
             .get(id)
             .is_some_and(|c| matches!(c.phase, Phase::Open(_)) && c.http.transmit().is_empty())
@@ -277,20 +279,15 @@ impl<S> Reactor<S> {
 
     /// Like [`Reactor::set_deadline`], for the response head only: once the head has arrived
     /// the deadline is lifted (a stream then lasts as long as it likes).
-    pub fn set_head_deadline(&mut self, id: ConnId, deadline: Instant) {
+    pub(crate) fn set_head_deadline(&mut self, id: ConnId, deadline: Instant) {
         self.set_deadline(id, Some(deadline));
         if let Some(conn) = self.core.get_mut(id) {
             conn.until_head = true;
         }
     }
 
-    /// The caller's state for a connection.
-    pub fn user_mut(&mut self, id: ConnId) -> Option<&mut S> {
-        self.core.get_mut(id).map(|c| &mut c.user)
-    }
-
     /// Closes a connection and returns its state; `None` if it was already gone.
-    pub fn close(&mut self, id: ConnId) -> Option<S> {
+    pub(crate) fn close(&mut self, id: ConnId) -> Option<S> {
         self.core.free(id)
     }
 
@@ -298,7 +295,7 @@ impl<S> Reactor<S> {
     /// everything that is ready, calling `handler` for each event. A connection with more
     /// than [`READS_PER_TURN`] full reads waiting is read on in the next call, which then
     /// does not wait.
-    pub fn poll<F>(&mut self, timeout: Option<Duration>, handler: &mut F) -> io::Result<()>
+    pub(crate) fn poll<F>(&mut self, timeout: Option<Duration>, handler: &mut F) -> io::Result<()>
     where
         F: FnMut(ConnId, &mut S, ConnEvent<'_>) -> Flow,
     {
@@ -747,16 +744,16 @@ where
         };
         input = &input[used..];
         let (event, terminal) = match event {
-            conn::Event::NeedMore => return Step::Keep,
-            conn::Event::Head(head) => {
+            conn::ResponseEvent::NeedMore => return Step::Keep,
+            conn::ResponseEvent::Head(head) => {
                 if conn.until_head {
                     conn.until_head = false;
                     conn.deadline = None;
                 }
                 (ConnEvent::Head(head), false)
             }
-            conn::Event::Body(data) => (ConnEvent::Body(data), false),
-            conn::Event::End => {
+            conn::ResponseEvent::Body(data) => (ConnEvent::Body(data), false),
+            conn::ResponseEvent::End => {
                 let reusable = conn.http.is_reusable();
                 (ConnEvent::End { reusable }, !reusable)
             }
@@ -766,3 +763,6 @@ where
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

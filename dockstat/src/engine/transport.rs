@@ -10,6 +10,8 @@
 //! [`Transport::flush_pending`] on every event, reads it until `WouldBlock`
 //! ([`Transport::reads_until_would_block`]) and asks [`Transport::unclean_eof`] at the end.
 
+#![forbid(unsafe_code)]
+
 use std::io::{self, Read, Write};
 use std::net::SocketAddr;
 use std::path::Path;

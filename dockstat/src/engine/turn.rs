@@ -497,7 +497,7 @@ impl Core {
         &mut self,
         reactor: &mut Reactor<Owner>,
         h: u32,
-        event: crate::api::Event,
+        event: crate::api::DaemonEvent,
         now: Instant,
         emit: &mut Emit<'_>,
     ) {

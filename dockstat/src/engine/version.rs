@@ -5,6 +5,8 @@
 //! knows ([`ApiVersion::MAX`]); a daemon that reports nothing is treated as
 //! [`ApiVersion::FALLBACK`]. `DOCKER_API_VERSION` skips negotiation.
 
+#![forbid(unsafe_code)]
+
 use std::fmt;
 
 use crate::error::{Error, ErrorKind, Result};

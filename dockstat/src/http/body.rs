@@ -10,6 +10,8 @@
 //! What this module does not do: read any body bytes (see [`crate::chunked`] and
 //! [`crate::conn`]).
 
+#![forbid(unsafe_code)]
+
 use std::fmt;
 
 use super::response::{ResponseHead, trim_ows};
@@ -87,12 +89,18 @@ impl std::error::Error for FramingError {}
 
 /// Whether `code` is an interim response to be skipped while waiting for the final one.
 /// 101 is not: it ends HTTP/1.1 on the connection, and dockstat never asks for it.
-pub fn is_interim(code: u16) -> bool {
+pub(crate) fn is_interim(code: u16) -> bool {
     (100..200).contains(&code) && code != 101
 }
 
-/// Decides the body framing and persistence of a final (non-interim) response to a GET.
-pub fn framing(head: &ResponseHead<'_>) -> Result<Framing, FramingError> {
+impl ResponseHead<'_> {
+    /// Decides the body framing and persistence of this final (non-interim) response to a GET.
+    pub fn framing(&self) -> Result<Framing, FramingError> {
+        framing(self)
+    }
+}
+
+fn framing(head: &ResponseHead<'_>) -> Result<Framing, FramingError> {
     if head.code == 101 {
         return Err(FramingError::UnexpectedUpgrade);
     }

@@ -5,10 +5,12 @@
 //! (RFC 9112 §3.2.1) is the caller's mistake, and sending it anyway would either be rejected by
 //! the daemon or, worse, split the request line.
 
+#![forbid(unsafe_code)]
+
 use std::fmt;
 
 /// The `User-Agent` sent with every request.
-pub const USER_AGENT: &str = concat!("dockstat/", env!("CARGO_PKG_VERSION"));
+pub(crate) const USER_AGENT: &str = concat!("dockstat/", env!("CARGO_PKG_VERSION"));
 
 /// Why a request could not be written.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -46,7 +48,7 @@ impl fmt::Display for RequestError {
 impl std::error::Error for RequestError {}
 
 /// Checks that `target` is an origin-form request target dockstat can send verbatim.
-pub fn check_target(target: &str) -> Result<(), RequestError> {
+pub(crate) fn check_target(target: &str) -> Result<(), RequestError> {
     let ok = target.starts_with('/') && target.bytes().all(|b| (0x21..=0x7e).contains(&b));
     if ok {
         Ok(())
@@ -56,7 +58,7 @@ pub fn check_target(target: &str) -> Result<(), RequestError> {
 }
 
 /// Appends a complete `GET` request head to `out`.
-pub fn write_get(out: &mut Vec<u8>, target: &str, host: &str) -> Result<(), RequestError> {
+pub(crate) fn write_get(out: &mut Vec<u8>, target: &str, host: &str) -> Result<(), RequestError> {
     check_target(target)?;
     if host.is_empty() || !host.bytes().all(|b| (0x21..=0x7e).contains(&b)) {
         return Err(RequestError::InvalidHost);

@@ -17,10 +17,10 @@ use std::fmt;
 
 /// The longest response head accepted, status line and fields and the final empty line
 /// included. The Docker daemon sends about 300 bytes; anything near this is not a Docker daemon.
-pub const MAX_HEAD_LEN: usize = 32 * 1024;
+pub(crate) const MAX_HEAD_LEN: usize = 32 * 1024;
 
 /// The most header fields accepted in one response head.
-pub const MAX_HEADERS: usize = 100;
+pub(crate) const MAX_HEADERS: usize = 100;
 
 /// The result of a parse that may need more input.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -184,7 +184,7 @@ impl<'b> Iterator for Headers<'b> {
 /// depends only on the bytes up to the offending one, so the same input gives the same result
 /// however it is split: a status line not starting with `HTTP/1.0 ` or `HTTP/1.1 `, a bare LF,
 /// a CR not followed by LF, and a head longer than [`MAX_HEAD_LEN`].
-pub fn find_head_end(buf: &[u8], from: usize) -> Result<Option<usize>, HeadError> {
+pub(crate) fn find_head_end(buf: &[u8], from: usize) -> Result<Option<usize>, HeadError> {
     // Reject a stream that is not HTTP/1.x as early as possible instead of waiting for a head
     // that will never come (a server speaking another protocol, TLS to a plain port, …).
     let n = buf.len().min(9);

@@ -20,12 +20,15 @@
 //! bytes, decode errors by kind, stream errors and reconnects, and the histograms of per-frame
 //! processing time and daemon-to-delivery lag ([`crate::engine::EngineMetrics`]).
 
+#![forbid(unsafe_code)]
+
 pub mod server;
 
 use std::fmt::Write as _;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use crate::engine::{Counters, Engine, EngineMetrics, Event, Gone, HISTOGRAM_BUCKETS, Histogram};
+use crate::engine::histogram::HISTOGRAM_BUCKETS;
+use crate::engine::{Counters, Engine, EngineMetrics, Event, Gone, Histogram};
 
 /// Which exposition format to write.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -10,6 +10,8 @@
 //! Strings and numbers are scanned eight bytes at a time (SWAR), because per-byte loops over
 //! keys and counters are where a stats decoder spends its time.
 
+#![forbid(unsafe_code)]
+
 use super::skip::{SkipError, Skipped, scan_container, skip_container};
 use crate::error::DecodeError;
 

@@ -16,6 +16,8 @@
 //! an assumed interval; [`Derived::interval_nanos`] is `read − preread` for callers that want
 //! rates.
 
+#![forbid(unsafe_code)]
+
 use super::model::Sample;
 
 /// Which formulas apply: the daemon's OS, from the `Ostype` header of its responses.

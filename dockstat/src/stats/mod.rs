@@ -1,14 +1,20 @@
 //! Stats frames: from a decoded `/containers/{id}/stats` body to typed samples.
 //!
-//! - [`frame`]: newline-delimited frames out of the body.
-//! - [`parse`]: one frame into a [`Sample`] borrowed from it (with [`cursor`] for the parts it
-//!   reads and `skip` for the parts it does not).
+//! - [`FrameSplitter`]: newline-delimited frames out of the body. A frame may span reads and
+//!   a read may hold several; each is handed over whole, without a copy when it lies whole in
+//!   the input, and one longer than the splitter's limit ends the stream.
+//! - [`parse`]: one frame into a [`Sample`] borrowed from it, with a [`FrameDecoder`] that reads
+//!   the fields it needs and skips the rest with a SIMD scan.
 //! - [`model`]: the sample's types.
 //! - [`math`]: the numbers `docker stats` shows, computed as docker/cli computes them.
 //! - [`stream`]: the three together for one stream: push body bytes, pull derived samples.
 
 mod cursor;
-pub mod frame;
+// The default frame limit is public as `FrameSplitter::DEFAULT_MAX_LEN`, beside the type it
+// limits, rather than as the module's free constant.
+#[forbid(unsafe_code)]
+#[allow(unreachable_pub)]
+mod frame;
 pub mod math;
 pub mod model;
 pub mod parse;
@@ -16,7 +22,8 @@ mod skip;
 pub mod stream;
 
 pub use cursor::Fail;
-pub use frame::{DEFAULT_MAX_FRAME_LEN, FrameError, FrameSplitter};
+pub(crate) use frame::DEFAULT_MAX_FRAME_LEN;
+pub use frame::{FrameError, FrameSplitter};
 pub use math::{Derived, Platform, derive};
 pub use model::{
     BlkioStats, CpuStats, MemoryStats, NetworkStats, Networks, PidsStats, Sample, StorageStats,
@@ -24,3 +31,10 @@ pub use model::{
 };
 pub use parse::FrameDecoder;
 pub use stream::{Decoded, Samples, StatsStream};
+
+impl FrameSplitter {
+    /// The longest frame a [`FrameSplitter::default`] accepts, and the engine's default
+    /// [`max_frame_len`](crate::engine::EngineConfig::max_frame_len); a longer one is
+    /// [`FrameError::TooLong`].
+    pub const DEFAULT_MAX_LEN: usize = DEFAULT_MAX_FRAME_LEN;
+}

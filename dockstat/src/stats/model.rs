@@ -5,6 +5,8 @@
 //! A field the frame omits or sends as `null` is `None` where its absence means something
 //! (no `total_inactive_file`: not cgroup v1) and `0` where the docker CLI treats it as zero.
 
+#![forbid(unsafe_code)]
+
 use std::fmt;
 
 /// A time as the daemon writes it (RFC 3339 with nanoseconds), as seconds and nanoseconds

@@ -4,10 +4,20 @@
 
 #![allow(dead_code)]
 
-use dockstat::chunked::{Chunk, ChunkedError, Dechunker, MAX_SIZE_LINE_LEN, MAX_TRAILERS_LEN};
-use dockstat::conn::{Connection, Event};
-use dockstat::http::{HeadError, MAX_HEAD_LEN, ResponseHead};
+use dockstat::chunked::{Chunk, ChunkedError, Dechunker};
+use dockstat::conn::{Connection, ResponseEvent};
+use dockstat::http::{HeadError, ResponseHead};
 use dockstat::{ErrorKind, ProtocolError};
+
+const MAX_HEAD_LEN: usize = ResponseHead::MAX_LEN;
+const MAX_SIZE_LINE_LEN: usize = Dechunker::MAX_SIZE_LINE_LEN;
+const MAX_TRAILERS_LEN: usize = Dechunker::MAX_TRAILERS_LEN;
+
+/// Whether a response with status `code` is interim, skipped by a [`Connection`] while it
+/// waits for the final one: 1xx, except 101, which ends HTTP/1.1 on the connection.
+pub fn is_interim(code: u16) -> bool {
+    (100..200).contains(&code) && code != 101
+}
 
 // ---------------------------------------------------------------------------------------------
 // Feeding modes
@@ -128,17 +138,17 @@ pub struct Transcript {
     pub head: Option<(OwnedHead, usize)>,
     /// The decoded body, concatenated.
     pub body: Vec<u8>,
-    /// Input bytes consumed when `Event::End` was reported.
+    /// Input bytes consumed when `ResponseEvent::End` was reported.
     pub end: Option<usize>,
     /// The error, and the number of input bytes fed (the whole piece that produced it included).
     pub error: Option<(ErrorKind, Option<u64>, usize)>,
     /// Input bytes consumed in total.
     pub consumed: usize,
-    /// Number of `Event::Body` events.
+    /// Number of `ResponseEvent::Body` events.
     pub body_events: usize,
 }
 
-/// Feeds `pieces` to `conn`, stopping at `Event::End` or an error.
+/// Feeds `pieces` to `conn`, stopping at `ResponseEvent::End` or an error.
 pub fn drive(conn: &mut Connection, pieces: &[&[u8]]) -> Transcript {
     let mut t = Transcript::default();
     let mut fed = 0;
@@ -155,21 +165,21 @@ pub fn drive(conn: &mut Connection, pieces: &[&[u8]]) -> Transcript {
                     assert!(used <= rest.len(), "consumed more than given");
                     t.consumed += used;
                     match ev {
-                        Event::Head(h) => {
+                        ResponseEvent::Head(h) => {
                             assert!(t.head.is_none(), "two heads");
                             t.head = Some((OwnedHead::of(&h), t.consumed));
                         }
-                        Event::Body(b) => {
-                            assert!(!b.is_empty(), "empty Event::Body");
+                        ResponseEvent::Body(b) => {
+                            assert!(!b.is_empty(), "empty ResponseEvent::Body");
                             assert!(b.len() <= used, "Body event longer than its input");
                             t.body.extend_from_slice(b);
                             t.body_events += 1;
                         }
-                        Event::End => {
+                        ResponseEvent::End => {
                             t.end = Some(t.consumed);
                             return t;
                         }
-                        Event::NeedMore => {
+                        ResponseEvent::NeedMore => {
                             assert_eq!(used, rest.len(), "NeedMore left input unconsumed");
                             break;
                         }
