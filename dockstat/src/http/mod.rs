@@ -1,10 +1,12 @@
-//! HTTP/1.1 message syntax for a client: request heads out, response heads in, body framing.
+//! HTTP/1.1 message syntax for a client: request heads out, response heads in, body framing;
+//! and the grammar rules a server's request parser shares with them ([`grammar`]).
 //!
 //! Everything here is sans-io and allocation-free: functions take the caller's bytes and return
 //! borrowed results. The chunked body decoder is [`crate::chunked`]; the state machine that
 //! strings these together for one exchange is [`crate::conn`].
 
 pub mod body;
+pub mod grammar;
 pub mod request;
 pub mod response;
 
