@@ -6,6 +6,8 @@
 //! value, as the docker CLI treats them; a document of the wrong shape (an object where the
 //! list belongs, a string where a number belongs) is a [`DecodeError::Shape`].
 
+use std::time::Duration;
+
 use simd_json::BorrowedValue;
 use simd_json::prelude::*;
 
@@ -113,6 +115,49 @@ impl Event {
             .find(|(k, _)| k == key)
             .map(|(_, v)| v.as_str())
     }
+}
+
+/// Docker's `units.HumanDuration` (github.com/docker/go-units): "Less than a second",
+/// "About a minute", "5 days", … The daemon writes a container's `Status` with it ("Up 5
+/// minutes", "Exited (0) 3 minutes ago") and the docker CLI its CREATED columns ("2 weeks
+/// ago"), so text built here matches theirs word for word. A negative span (a clock that went
+/// back) is the caller's to clamp to zero, as Go's reads as "Less than a second".
+pub fn human_duration(d: Duration) -> String {
+    let seconds = d.as_secs();
+    if seconds < 1 {
+        return "Less than a second".to_owned();
+    }
+    if seconds == 1 {
+        return "1 second".to_owned();
+    }
+    if seconds < 60 {
+        return format!("{seconds} seconds");
+    }
+    let minutes = seconds / 60;
+    if minutes == 1 {
+        return "About a minute".to_owned();
+    }
+    if minutes < 60 {
+        return format!("{minutes} minutes");
+    }
+    // Go rounds the hours here (`int(d.Hours() + 0.5)`), and truncates everywhere else.
+    let hours = (d.as_nanos() + 1_800_000_000_000) / 3_600_000_000_000;
+    if hours == 1 {
+        return "About an hour".to_owned();
+    }
+    if hours < 48 {
+        return format!("{hours} hours");
+    }
+    if hours < 24 * 7 * 2 {
+        return format!("{} days", hours / 24);
+    }
+    if hours < 24 * 30 * 2 {
+        return format!("{} weeks", hours / 24 / 7);
+    }
+    if hours < 24 * 365 * 2 {
+        return format!("{} months", hours / 24 / 30);
+    }
+    format!("{} years", seconds / 3600 / 24 / 365)
 }
 
 /// Decodes one `/events` document (the buffer is used as scratch space by the parser).
@@ -339,6 +384,47 @@ pub(crate) fn daemon_message(body: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn human_durations_like_go_units() {
+        let secs = |s| human_duration(Duration::from_secs(s));
+        assert_eq!(human_duration(Duration::ZERO), "Less than a second");
+        assert_eq!(
+            human_duration(Duration::from_millis(999)),
+            "Less than a second"
+        );
+        assert_eq!(secs(1), "1 second");
+        assert_eq!(secs(33), "33 seconds");
+        assert_eq!(secs(59), "59 seconds");
+        assert_eq!(secs(60), "About a minute");
+        assert_eq!(secs(75), "About a minute");
+        assert_eq!(secs(119), "About a minute");
+        assert_eq!(secs(120), "2 minutes");
+        assert_eq!(secs(300), "5 minutes");
+        assert_eq!(secs(59 * 60), "59 minutes");
+        assert_eq!(secs(3599), "59 minutes");
+        assert_eq!(secs(3600), "About an hour");
+        assert_eq!(secs(5399), "About an hour");
+        // Rounded to the nearest hour from the nanoseconds, as Go's float hours.
+        assert_eq!(
+            human_duration(Duration::from_nanos(5_399_999_999_999)),
+            "About an hour"
+        );
+        assert_eq!(secs(89 * 60), "About an hour");
+        assert_eq!(secs(5400), "2 hours");
+        assert_eq!(secs(47 * 3600), "47 hours");
+        assert_eq!(secs(48 * 3600 - 1801), "47 hours");
+        assert_eq!(secs(48 * 3600 - 1800), "2 days");
+        assert_eq!(secs(48 * 3600), "2 days");
+        assert_eq!(secs(3 * 86_400), "3 days");
+        assert_eq!(secs(14 * 86_400), "2 weeks");
+        assert_eq!(secs(20 * 86_400), "2 weeks");
+        assert_eq!(secs(60 * 86_400), "2 months");
+        assert_eq!(secs(100 * 86_400), "3 months");
+        assert_eq!(secs(730 * 86_400), "2 years");
+        assert_eq!(secs(800 * 86_400), "2 years");
+        assert_eq!(human_duration(Duration::MAX), "584942417355 years");
+    }
 
     #[test]
     fn containers_from_the_real_daemon() {

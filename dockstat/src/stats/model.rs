@@ -47,6 +47,17 @@ impl Timestamp {
         n.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64
     }
 
+    /// The UTC calendar date and time of day: `((year, month, day), (hour, minute, second))`,
+    /// proleptic Gregorian (the calendar RFC 3339 and Go's `time` use, extended backwards), so
+    /// [`Timestamp::ZERO`] is `((1, 1, 1), (0, 0, 0))` and a time before 1970 has its own date
+    /// rather than a wrapped one. The nanoseconds are [`Timestamp::nanos`].
+    pub fn civil(self) -> ((i64, u32, u32), (u32, u32, u32)) {
+        let date = civil_from_days(self.secs.div_euclid(86_400));
+        // In 0..86_400, so the casts cannot truncate.
+        let rem = self.secs.rem_euclid(86_400) as u32;
+        (date, (rem / 3600, rem % 3600 / 60, rem % 60))
+    }
+
     /// Parses RFC 3339 (`2026-11-23T06:55:26.742434502Z`, `…+01:00`); `None` if malformed.
     pub fn parse(s: &[u8]) -> Option<Timestamp> {
         Timestamp::parse_cached(s, &mut DateCache::default())
@@ -184,16 +195,8 @@ impl Timestamp {
 impl fmt::Display for Timestamp {
     /// RFC 3339 with nanoseconds, trailing zeros trimmed (Go's `RFC3339Nano`), in UTC.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let days = self.secs.div_euclid(86_400);
-        let rem = self.secs.rem_euclid(86_400);
-        let (y, m, d) = civil_from_days(days);
-        write!(
-            f,
-            "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}",
-            rem / 3600,
-            rem % 3600 / 60,
-            rem % 60
-        )?;
+        let ((y, m, d), (hour, minute, second)) = self.civil();
+        write!(f, "{y:04}-{m:02}-{d:02}T{hour:02}:{minute:02}:{second:02}")?;
         if self.nanos != 0 {
             let frac = format!("{:09}", self.nanos);
             write!(f, ".{}", frac.trim_end_matches('0'))?;
@@ -228,8 +231,10 @@ pub(crate) fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
     era * 146_097 + doe - 719_468
 }
 
-/// (year, month, day) of days since 1970-01-01.
-pub(crate) fn civil_from_days(z: i64) -> (i64, u32, u32) {
+/// (year, month, day) of days since 1970-01-01, proleptic Gregorian (H. Hinnant's algorithm:
+/// days are counted from 0000-03-01 so that the leap day is the last day of a year, in eras
+/// of 400 years, which are all 146,097 days long).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
     let z = z + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z.rem_euclid(146_097);
@@ -448,6 +453,8 @@ mod tests {
         assert_eq!(a.nanos_since(t), 257_565_499);
         for bad in [
             &b"2026-13-01T00:00:00Z"[..],
+            b"2025-02-29T00:00:00Z",
+            b"1900-02-29T00:00:00Z",
             b"2026-02-30T00:00:00Z",
             b"2026-11-23 06:55:26Z",
             b"2026-11-23T06:55:26.Z",
@@ -461,6 +468,47 @@ mod tests {
                 "{}",
                 String::from_utf8_lossy(bad)
             );
+        }
+    }
+
+    #[test]
+    fn civil_dates() {
+        let at = |secs| Timestamp { secs, nanos: 0 }.civil();
+        assert_eq!(at(0), ((1970, 1, 1), (0, 0, 0)));
+        assert_eq!(at(1_795_416_953), ((2026, 11, 23), (6, 55, 53)));
+        assert_eq!(Timestamp::ZERO.civil(), ((1, 1, 1), (0, 0, 0)));
+        assert_eq!(at(20_780 * 86_400).0, (2026, 11, 23));
+        assert_eq!(at(-719_162 * 86_400).0, (1, 1, 1));
+        // Before 1970: the last second of 1969, and the day before the epoch's day.
+        assert_eq!(at(-1), ((1969, 12, 31), (23, 59, 59)));
+        assert_eq!(at(-86_400), ((1969, 12, 31), (0, 0, 0)));
+        assert_eq!(at(-86_401), ((1969, 12, 30), (23, 59, 59)));
+        // 1900 was not a leap year, 2000 and 1600 were.
+        assert_eq!(at(-2_203_891_200), ((1900, 3, 1), (0, 0, 0)));
+        assert_eq!(at(-2_203_891_201), ((1900, 2, 28), (23, 59, 59)));
+        assert_eq!(at(951_782_400), ((2000, 2, 29), (0, 0, 0)));
+        assert_eq!(at(951_868_800), ((2000, 3, 1), (0, 0, 0)));
+        assert_eq!(at(1_709_164_800), ((2024, 2, 29), (0, 0, 0)));
+        assert_eq!(at(-11_670_998_400), ((1600, 2, 29), (0, 0, 0)));
+        assert_eq!(at(253_402_300_799), ((9999, 12, 31), (23, 59, 59)));
+        // Every day from year 1 to 2400 round-trips through the parser's inverse, and days
+        // follow each other with no gaps.
+        let mut prev = at(Timestamp::ZERO.secs - 86_400).0;
+        for day in (Timestamp::ZERO.secs / 86_400)..(days_from_civil(2400, 12, 31) + 1) {
+            let (y, m, d) = at(day * 86_400).0;
+            assert_eq!(days_from_civil(y, i64::from(m), i64::from(d)), day);
+            let next_day = d == prev.2 + 1 && (y, m) == (prev.0, prev.1);
+            let next_month = d == 1 && prev.2 == days_in_month(prev.0, i64::from(prev.1)) as u32;
+            assert!(next_day || next_month, "{prev:?} then {:?}", (y, m, d));
+            prev = (y, m, d);
+        }
+        // Parsing and formatting agree before 1970 as after.
+        for s in [
+            "1969-07-20T20:17:40Z",
+            "1600-02-29T12:00:00.5Z",
+            "1970-01-01T00:00:00Z",
+        ] {
+            assert_eq!(Timestamp::parse(s.as_bytes()).unwrap().to_string(), s);
         }
     }
 }
