@@ -15,9 +15,9 @@ use super::{
     CHAOS_FAULT_KEY, CHAOS_SLOT, CHAOS_STREAM_KEY, CHURN_KEY, CHURN_SLOT, Close, MAX_EVENTS_QUEUED,
     MAX_INTERVAL, REBIND_RETRY, REMOVE_SLOT, RESTART_SLOT, Server,
 };
-use crate::events::{self, Message};
+use crate::events::Message;
 use crate::fault::{self, FAULT_KINDS};
-use crate::model::{Op, hash2};
+use crate::model::{Event, Op, hash2};
 
 impl Server {
     /// Applies a lifecycle change and announces its events; returns the container's id.
@@ -237,7 +237,7 @@ impl Server {
 
     /// After a lifecycle change: update the gauge and send `events` to every subscriber whose
     /// filter admits them.
-    fn announce(&mut self, registry: &Registry, events: &[events::Event]) {
+    fn announce(&mut self, registry: &Registry, events: &[Event]) {
         self.ctx
             .shared
             .containers_running
