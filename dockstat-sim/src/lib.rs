@@ -91,6 +91,9 @@
 //! - `time`, `json`: formatting helpers;
 //! - `fault`: misbehaviours to inject into streams.
 
+// The sim's system calls go through `dockstat::sys`, which keeps its `unsafe` in one place.
+#![forbid(unsafe_code)]
+
 use std::fmt;
 use std::io;
 use std::net::SocketAddr;
