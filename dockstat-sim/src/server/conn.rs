@@ -1,22 +1,27 @@
-//! One connection's state and its requests: reading request heads, answering them through
-//! `api`, writing queued output, and what a connection is doing between requests (idle,
-//! streaming stats or events, closing). Not the frames of a stats stream (`stream.rs`) nor the
-//! socket underneath (`transport.rs`).
+//! One connection's state and output: what it is doing (idle, waiting, streaming stats or
+//! events, closing), its queued bytes and spool, writing them out, and the context the loop
+//! lends every connection handler (model, timers, buffer pool, counters shared with the
+//! handle). Not how requests are read and answered (`request.rs`), the frames of a stream
+//! (`stream.rs`), nor the socket underneath (`transport.rs`).
 
-use std::collections::VecDeque;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::io;
 use std::rc::Rc;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use super::stream::{SPOOL_BATCH, on_timer, reply_frame};
-use super::transport::{Got, Out, Stream, flush_tls, recv, tls_failed};
-use super::{Close, Ctx, MAX_PIPELINED, Shared, bump, counters_json, drop_one};
-use crate::api::{self, Action, Control, H_DAEMON, H_DAEMON_JSON, Reply, StatsMode};
+use super::transport::{Out, Stream, flush_tls};
+use crate::api::Reply;
 use crate::events::Filter;
-use crate::fault::{self, Fault};
-use crate::http::{self, Framing, Parsed, ResponseHead};
+use crate::fault::{self, FAULT_KINDS, Fault};
+use crate::frames::FrameScratch;
+use crate::http::{self, Framing, ResponseHead};
+use crate::json::push_u64;
 use crate::model::Model;
 use crate::time::{self, UnixNanos};
+use crate::{SimConfig, SimCounters};
 
 /// Where a connection is in its life.
 #[derive(Debug)]
@@ -92,6 +97,9 @@ pub(super) enum Counted {
     Event,
 }
 
+/// Bytes of a spooled payload (huge frame padding) put in the output buffer at a time.
+const SPOOL_BATCH: usize = 64 * 1024;
+
 /// Output generated as the socket takes it, after what is in [`Conn::out`]: the padding of a
 /// huge frame (so the sim never holds it whole), or a frame dripped one byte at a time.
 #[derive(Debug)]
@@ -130,17 +138,17 @@ pub(super) struct Conn {
     pub(super) inbuf: Vec<u8>,
     pub(super) out: Vec<u8>,
     /// Bytes of `out` already written.
-    pub(super) out_pos: usize,
+    out_pos: usize,
     /// Bytes written to the socket over the connection's life.
     pub(super) written: u64,
     /// Absolute end offsets (in `written` terms) of frames and events not yet fully written.
     pub(super) ends: VecDeque<(u64, Counted)>,
     pub(super) state: ConnState,
     /// Of the request being answered.
-    http11: bool,
+    pub(super) http11: bool,
     pub(super) keep_alive: bool,
     /// Request body bytes still to skip.
-    skip_body: u64,
+    pub(super) skip_body: u64,
     pub(super) peer_closed: bool,
     /// Id of this connection's live timer.
     pub(super) timer: Option<u64>,
@@ -299,132 +307,6 @@ fn flush_plain(conn: &mut Conn) -> u64 {
     conn.written
 }
 
-/// Reads until `WouldBlock` or EOF, then acts on what arrived.
-pub(super) fn read(conn: &mut Conn, slot: usize, ctx: &mut Ctx) {
-    loop {
-        match recv(&mut conn.stream, &mut ctx.readbuf) {
-            Got::Eof => {
-                conn.peer_closed = true;
-                break;
-            }
-            Got::Failed(e) => {
-                tls_failed(conn, ctx, &e);
-                // Go on draining (raw, now) until WouldBlock: readiness is edge-triggered.
-                continue;
-            }
-            Got::Bytes(n) => match conn.state {
-                ConnState::Idle => {
-                    conn.inbuf.extend_from_slice(&ctx.readbuf[..n]);
-                    // Answer as we go, so that a client sending a lot at once (many
-                    // pipelined requests, or an endless head) never makes the buffer grow
-                    // past one head: the parser rejects heads over MAX_HEAD.
-                    if conn.inbuf.len() > http::MAX_HEAD {
-                        process_requests(conn, slot, ctx);
-                    }
-                }
-                ConnState::Waiting { .. } => {
-                    conn.inbuf.extend_from_slice(&ctx.readbuf[..n]);
-                    if conn.inbuf.len() > MAX_PIPELINED {
-                        conn.dead = true;
-                        return;
-                    }
-                }
-                // A stats stream can end (its container removed) and the connection then
-                // takes requests again, so what a client sends meanwhile is kept, like Go keeps
-                // it in its reader. Past the limit the input is dropped, and since the request
-                // stream is then broken the connection closes when the stream ends.
-                ConnState::Stats(_) => {
-                    if conn.keep_alive && conn.inbuf.len() + n <= MAX_PIPELINED {
-                        conn.inbuf.extend_from_slice(&ctx.readbuf[..n]);
-                    } else {
-                        conn.keep_alive = false;
-                        conn.inbuf = Vec::new();
-                    }
-                }
-                // Event streams and closing connections take no more requests: discard.
-                ConnState::Events { .. } | ConnState::Closing(_) | ConnState::Lingering => {}
-            },
-            Got::Blocked => break,
-            Got::Gone => {
-                conn.dead = true;
-                return;
-            }
-        }
-    }
-    if matches!(conn.state, ConnState::Idle) {
-        process_requests(conn, slot, ctx);
-    }
-    if conn.peer_closed {
-        match conn.state {
-            // Answer what was asked before the EOF, then close.
-            ConnState::Idle => set_state(conn, ConnState::Closing(Close::Graceful), &ctx.shared),
-            ConnState::Closing(_) => {}
-            // The client left (Go cancels the request context): stop streaming.
-            ConnState::Waiting { .. }
-            | ConnState::Stats(_)
-            | ConnState::Events { .. }
-            | ConnState::Lingering => conn.dead = true,
-        }
-    }
-}
-
-/// Answers the complete requests in the input buffer, in order, while the connection is idle.
-pub(super) fn process_requests(conn: &mut Conn, slot: usize, ctx: &mut Ctx) {
-    if conn.inbuf.is_empty() {
-        return;
-    }
-    ctx.lend_buffer(conn);
-    answer_requests(conn, slot, ctx);
-    // Requests are a few hundred bytes: keeping their buffer between them is not worth a
-    // buffer per idle connection.
-    if conn.inbuf.is_empty() {
-        conn.inbuf = Vec::new();
-    }
-}
-
-fn answer_requests(conn: &mut Conn, slot: usize, ctx: &mut Ctx) {
-    while matches!(conn.state, ConnState::Idle) && !conn.dead {
-        if conn.skip_body > 0 {
-            let n = conn
-                .inbuf
-                .len()
-                .min(usize::try_from(conn.skip_body).unwrap_or(usize::MAX));
-            conn.inbuf.drain(..n);
-            conn.skip_body -= n as u64;
-            if conn.skip_body > 0 {
-                return;
-            }
-        }
-        let (action, used) = match http::parse_head(&conn.inbuf) {
-            Parsed::Partial => return,
-            Parsed::Error(e) => {
-                ctx.log(format_args!("bad request head: {e:?}"));
-                conn.out.extend_from_slice(e.reply());
-                conn.inbuf.clear();
-                set_state(conn, ConnState::Closing(Close::Graceful), &ctx.shared);
-                return;
-            }
-            Parsed::Done(head, used) => {
-                bump(&ctx.shared.requests);
-                conn.http11 = head.http11;
-                conn.keep_alive = head.keep_alive;
-                conn.skip_body = head.content_length;
-                let action = api::route(head.method, head.target, &ctx.model, ctx.clock());
-                if ctx.config.log_requests {
-                    let status = match &action {
-                        Action::Reply(r) => r.status,
-                        _ => 200,
-                    };
-                    ctx.log(format_args!("{} {} -> {status}", head.method, head.target));
-                }
-                (action, used)
-            }
-        };
-        conn.inbuf.drain(..used);
-        apply(conn, slot, action, ctx);
-    }
-}
-
 /// Appends a complete reply with Go's framing rule.
 pub(super) fn push_reply(conn: &mut Conn, reply: &Reply) {
     let framing = if reply.preset_length {
@@ -466,121 +348,196 @@ pub(super) fn after_reply(conn: &mut Conn, ctx: &Ctx) {
     set_state(conn, next, &ctx.shared);
 }
 
-pub(super) fn apply(conn: &mut Conn, slot: usize, action: Action, ctx: &mut Ctx) {
-    match action {
-        Action::Reply(mut reply) => {
-            // A listing names containers: broken names are broken there too.
-            ctx.break_names(&mut reply.body);
-            push_reply(conn, &reply);
-            after_reply(conn, ctx);
+/// How the server closes a connection once everything queued is written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Close {
+    /// Shut the write side (FIN, after close_notify for TLS), then drain input for [`LINGER`].
+    Graceful,
+    /// Reset: TCP RST (`SO_LINGER` 0 and `close`) once the peer has acknowledged everything
+    /// before it; a unix socket is just closed.
+    Reset,
+}
+
+/// Drained output buffers kept for reuse, and the largest capacity worth keeping.
+const POOL_BUFFERS: usize = 64;
+const POOL_MAX_CAPACITY: usize = 64 * 1024;
+/// State shared between the server thread and the [`Sim`](super::Sim) handle.
+#[derive(Debug, Default)]
+pub(crate) struct Shared {
+    pub(crate) stop: AtomicBool,
+    frames_sent: AtomicU64,
+    pub(super) frames_skipped: AtomicU64,
+    streams_open: AtomicU64,
+    pub(super) connections_accepted: AtomicU64,
+    pub(super) connections_open: AtomicU64,
+    pub(super) requests: AtomicU64,
+    events_sent: AtomicU64,
+    pub(crate) containers_running: AtomicU64,
+    /// Faults injected, by kind ([`FAULT_KINDS`]).
+    pub(super) faults: [AtomicU64; FAULT_KINDS.len()],
+}
+
+impl Shared {
+    pub(crate) fn counters(&self) -> SimCounters {
+        let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        SimCounters {
+            frames_sent: get(&self.frames_sent),
+            frames_skipped: get(&self.frames_skipped),
+            streams_open: get(&self.streams_open),
+            connections_accepted: get(&self.connections_accepted),
+            connections_open: get(&self.connections_open),
+            requests: get(&self.requests),
+            events_sent: get(&self.events_sent),
+            containers_running: get(&self.containers_running),
+            faults_injected: self.faults.iter().map(get).sum(),
         }
-        Action::Control(control) => {
-            let body = match control {
-                Control::Counters => counters_json(&ctx.shared.counters()),
-                Control::Pause | Control::Resume => {
-                    ctx.frames_paused = control == Control::Pause;
-                    ctx.log(format_args!("stats frames paused: {}", ctx.frames_paused));
-                    b"{\"ok\":true}\n".to_vec()
-                }
-                Control::Restart { down_ms } => {
-                    // The server restarts once this answer is on its way (see `serve`).
-                    ctx.restart = Some(Duration::from_millis(down_ms));
-                    b"{\"ok\":true}\n".to_vec()
-                }
-            };
-            push_reply(conn, &api::control_reply(body));
-            after_reply(conn, ctx);
-        }
-        Action::Events(filter) => {
-            let framing = push_stream_head(conn, H_DAEMON_JSON);
-            set_state(conn, ConnState::Events { framing, filter }, &ctx.shared);
-            if !ctx.subscribers.contains(&slot) {
-                ctx.subscribers.push(slot);
-            }
-        }
-        Action::Stats { idx, mode } => {
-            let Some(target) = Target::new(&ctx.model, idx) else {
-                // The router found the container in this very model: cannot happen.
-                push_reply(conn, &api::page_not_found());
-                after_reply(conn, ctx);
-                return;
-            };
-            if let Some(status) = ctx.status_fault(&target.name) {
-                ctx.shared.count_fault(&Fault::Status(status));
-                let message = fault::status_message(status, &target.name);
-                push_reply(conn, &api::error_reply(status, &message));
-                after_reply(conn, ctx);
-                return;
-            }
-            match mode {
-                StatsMode::OneShot => {
-                    reply_frame(conn, ctx, &target, None);
-                    after_reply(conn, ctx);
-                }
-                StatsMode::Once => {
-                    // The daemon needs two samples a collector tick apart: answer one interval
-                    // later with precpu from now.
-                    let since = ctx.clock();
-                    let run = ctx
-                        .model
-                        .current(idx, &target.id)
-                        .filter(|c| c.running())
-                        .map(|c| c.runs);
-                    set_state(conn, ConnState::Waiting { target, since, run }, &ctx.shared);
-                    let at = Instant::now() + ctx.interval;
-                    ctx.schedule(conn, slot, at);
-                }
-                StatsMode::Stream => {
-                    let framing = push_stream_head(conn, H_DAEMON);
-                    // Status and name faults are not the stream's: they are applied above, and
-                    // where names are written.
-                    let fault = ctx
-                        .config
-                        .faults
-                        .iter()
-                        .filter(|r| !matches!(r.fault, Fault::Status(_) | Fault::BadUtf8Name))
-                        .find(|r| r.container.as_str() == &*target.name)
-                        .map(|r| (r.after_frames, r.fault.clone()));
-                    let now = Instant::now();
-                    let stream = StatsStream {
-                        target,
-                        prev: None,
-                        prev_run: 0,
-                        next: now,
-                        framing,
-                        emitted: 0,
-                        ending: None,
-                        fault,
-                    };
-                    set_state(conn, ConnState::Stats(stream), &ctx.shared);
-                    // The first frame goes out at once; the timer takes over from there.
-                    on_timer(conn, slot, now, ctx);
-                }
-            }
-        }
+    }
+
+    /// Faults injected so far, by kind, in [`FAULT_KINDS`] order.
+    pub(crate) fn fault_counts(&self) -> Vec<(&'static str, u64)> {
+        FAULT_KINDS
+            .iter()
+            .zip(&self.faults)
+            .map(|(&k, n)| (k, n.load(Ordering::Relaxed)))
+            .collect()
+    }
+
+    pub(super) fn count_fault(&self, fault: &Fault) {
+        bump(&self.faults[fault.kind()]);
     }
 }
 
-/// Writes the head of a never-ending response; returns the body framing.
-fn push_stream_head(conn: &mut Conn, headers: &'static [(&'static str, &'static str)]) -> Framing {
-    let framing = if conn.http11 {
-        Framing::Chunked
-    } else {
-        Framing::Close
-    };
-    http::push_head(
-        &mut conn.out,
-        &ResponseHead {
-            http11: conn.http11,
-            status: 200,
-            headers,
-            date: time::now(),
-            framing,
-            sniffed_type: None,
-            close: !conn.keep_alive,
-        },
-    );
-    framing
+/// `{"frames_sent":…,…}` for `GET /_sim/counters`.
+pub(super) fn counters_json(c: &SimCounters) -> Vec<u8> {
+    let fields = [
+        ("frames_sent", c.frames_sent),
+        ("frames_skipped", c.frames_skipped),
+        ("streams_open", c.streams_open),
+        ("connections_accepted", c.connections_accepted),
+        ("connections_open", c.connections_open),
+        ("requests", c.requests),
+        ("events_sent", c.events_sent),
+        ("containers_running", c.containers_running),
+        ("faults_injected", c.faults_injected),
+    ];
+    let mut out = Vec::with_capacity(256);
+    out.push(b'{');
+    for (i, (k, v)) in fields.into_iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.push(b'"');
+        out.extend_from_slice(k.as_bytes());
+        out.extend_from_slice(b"\":");
+        push_u64(&mut out, v);
+    }
+    out.extend_from_slice(b"}\n");
+    out
+}
+
+pub(super) fn bump(a: &AtomicU64) {
+    a.fetch_add(1, Ordering::Relaxed);
+}
+
+pub(super) fn drop_one(a: &AtomicU64) {
+    a.fetch_sub(1, Ordering::Relaxed);
+}
+
+/// Everything but the connections, so a connection and the context can be borrowed at once.
+pub(super) struct Ctx {
+    pub(super) model: Model,
+    pub(super) config: SimConfig,
+    pub(super) interval: Duration,
+    pub(super) shared: Arc<Shared>,
+    pub(super) timers: BinaryHeap<Reverse<(Instant, u64, usize)>>,
+    pub(super) next_timer: u64,
+    pub(super) readbuf: Box<[u8]>,
+    pub(super) frame: Vec<u8>,
+    pub(super) scratch: FrameScratch,
+    /// Drained output buffers, lent to connections that have something to write.
+    pub(super) pool: Vec<Vec<u8>>,
+    /// Slots of `/events` connections (each at most once; stale ones are dropped lazily).
+    pub(super) subscribers: Vec<usize>,
+    /// `GET /_sim/pause` is in force: stream timers tick but write nothing.
+    pub(super) frames_paused: bool,
+    /// Frames sent, by container name ([`Sim::frames_sent_for`](super::Sim::frames_sent_for)).
+    pub(super) sent_by_name: HashMap<Rc<str>, u64>,
+    /// Containers whose stats requests get an error status ([`Fault::Status`] rules).
+    pub(super) status_rules: Vec<(String, u16)>,
+    /// Containers whose next stats request gets an error status (chaos), once.
+    pub(super) status_once: HashMap<Rc<str>, u16>,
+    /// Containers whose names are written broken ([`Fault::BadUtf8Name`] rules), and the
+    /// frame from which on their frames carry the broken name.
+    pub(super) bad_names: Vec<(String, u32)>,
+    /// `GET /_sim/restart` asked for a restart with this down time.
+    pub(super) restart: Option<Duration>,
+}
+
+impl Ctx {
+    /// The time samples and listings describe: the fixed clock, or now.
+    pub(super) fn clock(&self) -> UnixNanos {
+        self.config.fixed_clock.unwrap_or_else(time::now)
+    }
+
+    /// The error status the next stats request for container `name` gets, if any (a chaos
+    /// status is used up).
+    pub(super) fn status_fault(&mut self, name: &str) -> Option<u16> {
+        if let Some(status) = self.status_once.remove(name) {
+            return Some(status);
+        }
+        self.status_rules
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|&(_, status)| status)
+    }
+
+    /// Writes the broken names of [`Fault::BadUtf8Name`] rules into a listing or event.
+    pub(super) fn break_names(&self, body: &mut [u8]) {
+        for (name, _) in &self.bad_names {
+            fault::break_name(body, name);
+        }
+    }
+
+    pub(super) fn schedule(&mut self, conn: &mut Conn, slot: usize, at: Instant) {
+        self.next_timer += 1;
+        conn.timer = Some(self.next_timer);
+        self.timers.push(Reverse((at, self.next_timer, slot)));
+    }
+
+    /// Arms a timer of the server itself (accept retry, churn, removals).
+    pub(super) fn schedule_slot(&mut self, slot: usize, at: Instant) {
+        self.next_timer += 1;
+        self.timers.push(Reverse((at, self.next_timer, slot)));
+    }
+
+    pub(super) fn log(&self, what: std::fmt::Arguments<'_>) {
+        if self.config.log_requests {
+            eprintln!("dockstat-sim: {what}");
+        }
+    }
+
+    /// Gives `conn` a pooled output buffer if it has none, so that writing a frame to an idle
+    /// connection does not allocate.
+    pub(super) fn lend_buffer(&mut self, conn: &mut Conn) {
+        if conn.out.capacity() == 0
+            && let Some(buf) = self.pool.pop()
+        {
+            conn.out = buf;
+        }
+    }
+
+    /// Takes back a drained output buffer.
+    pub(super) fn return_buffer(&mut self, conn: &mut Conn) {
+        let mut buf = std::mem::take(&mut conn.out);
+        conn.out_pos = 0;
+        if buf.capacity() > 0
+            && buf.capacity() <= POOL_MAX_CAPACITY
+            && self.pool.len() < POOL_BUFFERS
+        {
+            buf.clear();
+            self.pool.push(buf);
+        }
+    }
 }
 
 #[cfg(test)]
@@ -597,5 +554,24 @@ mod tests {
             std::mem::size_of::<Conn>()
         );
         assert!(std::mem::size_of::<ConnState>() <= 128);
+    }
+
+    #[test]
+    fn counters_json_has_every_counter() {
+        let c = SimCounters {
+            frames_sent: 1,
+            frames_skipped: 2,
+            streams_open: 3,
+            connections_accepted: 4,
+            connections_open: 5,
+            requests: 6,
+            events_sent: 7,
+            containers_running: 8,
+            faults_injected: 9,
+        };
+        assert_eq!(
+            String::from_utf8_lossy(&counters_json(&c)),
+            "{\"frames_sent\":1,\"frames_skipped\":2,\"streams_open\":3,\"connections_accepted\":4,\"connections_open\":5,\"requests\":6,\"events_sent\":7,\"containers_running\":8,\"faults_injected\":9}\n"
+        );
     }
 }

@@ -9,10 +9,10 @@ use std::time::{Duration, Instant};
 
 use mio::Registry;
 
-use super::conn::{Conn, ConnState, Counted, StatsStream, set_state};
+use super::conn::{Close, Conn, ConnState, Counted, StatsStream, set_state};
 use super::stream::push_body;
 use super::{
-    CHAOS_FAULT_KEY, CHAOS_SLOT, CHAOS_STREAM_KEY, CHURN_KEY, CHURN_SLOT, Close, MAX_EVENTS_QUEUED,
+    CHAOS_FAULT_KEY, CHAOS_SLOT, CHAOS_STREAM_KEY, CHURN_KEY, CHURN_SLOT, MAX_EVENTS_QUEUED,
     MAX_INTERVAL, REBIND_RETRY, REMOVE_SLOT, RESTART_SLOT, Server,
 };
 use crate::events::Message;

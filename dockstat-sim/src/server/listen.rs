@@ -1,18 +1,17 @@
 //! The listening socket: binding a unix socket or a TCP address (TLS or not), accepting from
 //! it, and binding the same address again after a restart. Not the connections it accepts.
 
-use std::io;
+use std::io::{self};
 use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use dockstat::sys::SocketFd;
-use mio::{Interest, Poll, Registry, Waker};
+use mio::{Interest, Poll, Registry, Token, Waker};
 use rustls::{ServerConfig, ServerConnection};
 
 use super::transport::{Stream, TLS_BATCH, TlsConn, server_config};
-use super::{LISTENER, WAKER};
 use crate::Listen;
 
 pub(super) enum Listener {
@@ -179,3 +178,6 @@ fn bind_unix(path: &Path) -> io::Result<mio::net::UnixListener> {
         other => other,
     }
 }
+
+pub(super) const LISTENER: Token = Token(0);
+pub(super) const WAKER: Token = Token(1);

@@ -1,8 +1,10 @@
 //! The event loop: one thread, one nonblocking mio `Poll`, every connection on it. This file
-//! holds the loop itself, its timers and the shared counters; `listen.rs` the listening socket,
-//! `transport.rs` a connection's plain or TLS byte stream, `conn.rs` a connection's requests,
-//! `stream.rs` the frames of a stats stream and their faults, `lifecycle.rs` the changes that
-//! come from the handle, churn, chaos and restarts.
+//! holds the loop itself and its timers; `transport.rs` a connection's plain or TLS byte
+//! stream, `listen.rs` the listening socket, `conn.rs` a connection's state and output and the
+//! context shared by connections, `stream.rs` the frames of a stats stream and their faults,
+//! `request.rs` reading and answering requests, `lifecycle.rs` the changes that come from the
+//! handle, churn, chaos and restarts. Each of those imports only files named before it (and
+//! `lifecycle.rs` this one, which imports none of it back).
 //!
 //! Built to hold 10,000 concurrent stats streams:
 //! - no thread per connection; per-connection state is a few buffers and a small enum;
@@ -50,44 +52,33 @@ use std::io;
 use std::path::PathBuf;
 use std::rc::Rc;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use mio::event::Event;
 use mio::{Events, Registry, Token};
 
-use super::fault::{self, FAULT_KINDS, Fault};
+use super::fault::Fault;
 use super::frames::FrameScratch;
-use super::http::{self};
-use super::json::push_u64;
 use super::model::{Model, Op};
-use super::time::{self, UnixNanos};
-use super::{Churn, SimConfig, SimCounters};
+use super::time;
+use super::{Churn, SimConfig};
 
 mod conn;
 mod lifecycle;
 mod listen;
+mod request;
 mod stream;
 mod transport;
 
-use conn::{Conn, ConnState, flush, read, set_state};
+pub(crate) use conn::Shared;
+use conn::{Close, Conn, ConnState, Ctx, bump, drop_one, flush, set_state};
 pub(crate) use listen::{Bound, bind};
-use listen::{Listener, Rebind};
+use listen::{LISTENER, Listener, Rebind, WAKER};
+use request::{process_requests, read};
 use stream::on_timer;
 
-/// How the server closes a connection once everything queued is written.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Close {
-    /// Shut the write side (FIN, after close_notify for TLS), then drain input for [`LINGER`].
-    Graceful,
-    /// Reset: TCP RST (`SO_LINGER` 0 and `close`) once the peer has acknowledged everything
-    /// before it; a unix socket is just closed.
-    Reset,
-}
-
-const LISTENER: Token = Token(0);
-const WAKER: Token = Token(1);
 /// Connection slot `s` is registered as `Token(s + FIRST_CONN)`.
 const FIRST_CONN: usize = 2;
 /// Timer-heap slot of the accept retry.
@@ -110,16 +101,8 @@ const REBIND_RETRY: Duration = Duration::from_millis(50);
 /// Unsent bytes above which an events subscriber misses events, as the daemon's pubsub drops
 /// messages for a subscriber that does not keep up.
 const MAX_EVENTS_QUEUED: usize = 1024 * 1024;
-/// Zero frames a stream still sends after its container is removed, before its last chunk
-/// (`docker20-cgv1-doomed-rm-midstream.http`).
-const FRAMES_AFTER_REMOVE: u8 = 2;
-/// Drained output buffers kept for reuse, and the largest capacity worth keeping.
-const POOL_BUFFERS: usize = 64;
-const POOL_MAX_CAPACITY: usize = 64 * 1024;
 /// Churn key for [`hash2`]: which running container a churn tick stops.
 const CHURN_KEY: u64 = 0xc4_0e17;
-/// Request bytes buffered while a `stream=false` answer is pending; more closes the connection.
-const MAX_PIPELINED: usize = 2 * http::MAX_HEAD;
 /// How long a closing connection's input is drained after its write side is shut.
 const LINGER: Duration = Duration::from_millis(500);
 /// Back-off before accepting again after running out of file descriptors.
@@ -129,52 +112,6 @@ const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 const MIN_INTERVAL: Duration = Duration::from_millis(1);
 /// The longest: keeps `Instant + interval` far from overflowing.
 const MAX_INTERVAL: Duration = Duration::from_secs(86_400);
-/// State shared between the server thread and the [`Sim`](super::Sim) handle.
-#[derive(Debug, Default)]
-pub(crate) struct Shared {
-    pub(crate) stop: AtomicBool,
-    frames_sent: AtomicU64,
-    frames_skipped: AtomicU64,
-    streams_open: AtomicU64,
-    connections_accepted: AtomicU64,
-    connections_open: AtomicU64,
-    requests: AtomicU64,
-    events_sent: AtomicU64,
-    pub(crate) containers_running: AtomicU64,
-    /// Faults injected, by kind ([`FAULT_KINDS`]).
-    faults: [AtomicU64; FAULT_KINDS.len()],
-}
-
-impl Shared {
-    pub(crate) fn counters(&self) -> SimCounters {
-        let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
-        SimCounters {
-            frames_sent: get(&self.frames_sent),
-            frames_skipped: get(&self.frames_skipped),
-            streams_open: get(&self.streams_open),
-            connections_accepted: get(&self.connections_accepted),
-            connections_open: get(&self.connections_open),
-            requests: get(&self.requests),
-            events_sent: get(&self.events_sent),
-            containers_running: get(&self.containers_running),
-            faults_injected: self.faults.iter().map(get).sum(),
-        }
-    }
-
-    /// Faults injected so far, by kind, in [`FAULT_KINDS`] order.
-    pub(crate) fn fault_counts(&self) -> Vec<(&'static str, u64)> {
-        FAULT_KINDS
-            .iter()
-            .zip(&self.faults)
-            .map(|(&k, n)| (k, n.load(Ordering::Relaxed)))
-            .collect()
-    }
-
-    fn count_fault(&self, fault: &Fault) {
-        bump(&self.faults[fault.kind()]);
-    }
-}
-
 /// A command from the [`Sim`](super::Sim) handle, applied on the server thread; the answer
 /// goes back on `reply` once it is done.
 #[derive(Debug)]
@@ -206,139 +143,6 @@ pub(crate) enum Command {
         down: Duration,
         reply: mpsc::SyncSender<io::Result<()>>,
     },
-}
-
-/// `{"frames_sent":…,…}` for `GET /_sim/counters`.
-fn counters_json(c: &SimCounters) -> Vec<u8> {
-    let fields = [
-        ("frames_sent", c.frames_sent),
-        ("frames_skipped", c.frames_skipped),
-        ("streams_open", c.streams_open),
-        ("connections_accepted", c.connections_accepted),
-        ("connections_open", c.connections_open),
-        ("requests", c.requests),
-        ("events_sent", c.events_sent),
-        ("containers_running", c.containers_running),
-        ("faults_injected", c.faults_injected),
-    ];
-    let mut out = Vec::with_capacity(256);
-    out.push(b'{');
-    for (i, (k, v)) in fields.into_iter().enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        out.push(b'"');
-        out.extend_from_slice(k.as_bytes());
-        out.extend_from_slice(b"\":");
-        push_u64(&mut out, v);
-    }
-    out.extend_from_slice(b"}\n");
-    out
-}
-
-fn bump(a: &AtomicU64) {
-    a.fetch_add(1, Ordering::Relaxed);
-}
-
-fn drop_one(a: &AtomicU64) {
-    a.fetch_sub(1, Ordering::Relaxed);
-}
-
-/// Everything but the connections, so a connection and the context can be borrowed at once.
-struct Ctx {
-    model: Model,
-    config: SimConfig,
-    interval: Duration,
-    shared: Arc<Shared>,
-    timers: BinaryHeap<Reverse<(Instant, u64, usize)>>,
-    next_timer: u64,
-    readbuf: Box<[u8]>,
-    frame: Vec<u8>,
-    scratch: FrameScratch,
-    /// Drained output buffers, lent to connections that have something to write.
-    pool: Vec<Vec<u8>>,
-    /// Slots of `/events` connections (each at most once; stale ones are dropped lazily).
-    subscribers: Vec<usize>,
-    /// `GET /_sim/pause` is in force: stream timers tick but write nothing.
-    frames_paused: bool,
-    /// Frames sent, by container name ([`Sim::frames_sent_for`](super::Sim::frames_sent_for)).
-    sent_by_name: HashMap<Rc<str>, u64>,
-    /// Containers whose stats requests get an error status ([`Fault::Status`] rules).
-    status_rules: Vec<(String, u16)>,
-    /// Containers whose next stats request gets an error status (chaos), once.
-    status_once: HashMap<Rc<str>, u16>,
-    /// Containers whose names are written broken ([`Fault::BadUtf8Name`] rules), and the
-    /// frame from which on their frames carry the broken name.
-    bad_names: Vec<(String, u32)>,
-    /// `GET /_sim/restart` asked for a restart with this down time.
-    restart: Option<Duration>,
-}
-
-impl Ctx {
-    /// The time samples and listings describe: the fixed clock, or now.
-    fn clock(&self) -> UnixNanos {
-        self.config.fixed_clock.unwrap_or_else(time::now)
-    }
-
-    /// The error status the next stats request for container `name` gets, if any (a chaos
-    /// status is used up).
-    fn status_fault(&mut self, name: &str) -> Option<u16> {
-        if let Some(status) = self.status_once.remove(name) {
-            return Some(status);
-        }
-        self.status_rules
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|&(_, status)| status)
-    }
-
-    /// Writes the broken names of [`Fault::BadUtf8Name`] rules into a listing or event.
-    fn break_names(&self, body: &mut [u8]) {
-        for (name, _) in &self.bad_names {
-            fault::break_name(body, name);
-        }
-    }
-
-    fn schedule(&mut self, conn: &mut Conn, slot: usize, at: Instant) {
-        self.next_timer += 1;
-        conn.timer = Some(self.next_timer);
-        self.timers.push(Reverse((at, self.next_timer, slot)));
-    }
-
-    /// Arms a timer of the server itself (accept retry, churn, removals).
-    fn schedule_slot(&mut self, slot: usize, at: Instant) {
-        self.next_timer += 1;
-        self.timers.push(Reverse((at, self.next_timer, slot)));
-    }
-
-    fn log(&self, what: std::fmt::Arguments<'_>) {
-        if self.config.log_requests {
-            eprintln!("dockstat-sim: {what}");
-        }
-    }
-
-    /// Gives `conn` a pooled output buffer if it has none, so that writing a frame to an idle
-    /// connection does not allocate.
-    fn lend_buffer(&mut self, conn: &mut Conn) {
-        if conn.out.capacity() == 0
-            && let Some(buf) = self.pool.pop()
-        {
-            conn.out = buf;
-        }
-    }
-
-    /// Takes back a drained output buffer.
-    fn return_buffer(&mut self, conn: &mut Conn) {
-        let mut buf = std::mem::take(&mut conn.out);
-        conn.out_pos = 0;
-        if buf.capacity() > 0
-            && buf.capacity() <= POOL_MAX_CAPACITY
-            && self.pool.len() < POOL_BUFFERS
-        {
-            buf.clear();
-            self.pool.push(buf);
-        }
-    }
 }
 
 /// Runs the loop until the stop flag is set (and the waker woken). Lifecycle commands come in
@@ -573,7 +377,9 @@ impl Server {
                 continue; // stale: the connection was closed, or re-armed since
             }
             conn.timer = None;
-            on_timer(conn, slot, at, &mut self.ctx);
+            if on_timer(conn, slot, at, &mut self.ctx) {
+                process_requests(conn, slot, &mut self.ctx);
+            }
             self.settle(registry, slot);
         }
     }
@@ -666,29 +472,5 @@ impl Server {
             drop_one(&self.ctx.shared.connections_open);
             self.free.push(slot);
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn counters_json_has_every_counter() {
-        let c = SimCounters {
-            frames_sent: 1,
-            frames_skipped: 2,
-            streams_open: 3,
-            connections_accepted: 4,
-            connections_open: 5,
-            requests: 6,
-            events_sent: 7,
-            containers_running: 8,
-            faults_injected: 9,
-        };
-        assert_eq!(
-            String::from_utf8_lossy(&counters_json(&c)),
-            "{\"frames_sent\":1,\"frames_skipped\":2,\"streams_open\":3,\"connections_accepted\":4,\"connections_open\":5,\"requests\":6,\"events_sent\":7,\"containers_running\":8,\"faults_injected\":9}\n"
-        );
     }
 }

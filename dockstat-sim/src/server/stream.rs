@@ -1,23 +1,20 @@
 //! The stats-stream writer: a stream's timer, each frame or zero frame written on it, and the
 //! stream's fault applied in place of a frame (split, dripped, oversized, reset, …). Not the
-//! request that started the stream (`conn.rs`).
+//! request that started the stream (`request.rs`), nor what the connection does once the
+//! stream ends (the caller of [`on_timer`] takes its requests again).
 
 use std::rc::Rc;
 use std::time::Instant;
 
 use super::conn::{
-    Conn, ConnState, Counted, Spool, Target, after_reply, process_requests, push_reply, set_state,
+    Close, Conn, ConnState, Counted, Ctx, Spool, Target, after_reply, bump, push_reply, set_state,
 };
-use super::{Close, Ctx, FRAMES_AFTER_REMOVE, bump};
-use crate::api::{self};
+use crate::api;
 use crate::fault::{self, FAULT_KINDS, Fault};
 use crate::frames::{push_frame, push_zero_frame};
 use crate::http::{self, Framing};
 use crate::model::hash2;
 use crate::time::{self, UnixNanos};
-
-/// Bytes of a spooled payload (huge frame padding) put in the output buffer at a time.
-pub(super) const SPOOL_BATCH: usize = 64 * 1024;
 
 /// Unsent bytes above which a stream's next frame is skipped instead of queued.
 const MAX_QUEUED: usize = 32 * 1024;
@@ -55,7 +52,10 @@ pub(super) fn reply_frame(conn: &mut Conn, ctx: &mut Ctx, target: &Target, pre: 
     }
 }
 
-pub(super) fn on_timer(conn: &mut Conn, slot: usize, due: Instant, ctx: &mut Ctx) {
+/// A connection's timer fired (`due` is when it was set for): a `stream=false` answer is due,
+/// a stream's next frame, or the end of lingering. Returns whether the connection is back to
+/// taking requests, for the caller to process what it buffered meanwhile.
+pub(super) fn on_timer(conn: &mut Conn, slot: usize, due: Instant, ctx: &mut Ctx) -> bool {
     ctx.lend_buffer(conn);
     match &conn.state {
         ConnState::Waiting { target, since, run } => {
@@ -64,12 +64,12 @@ pub(super) fn on_timer(conn: &mut Conn, slot: usize, due: Instant, ctx: &mut Ctx
             let ConnState::Waiting { target, .. } =
                 std::mem::replace(&mut conn.state, ConnState::Idle)
             else {
-                return;
+                return false;
             };
             reply_frame(conn, ctx, &target, pre);
             after_reply(conn, ctx);
             // Requests pipelined behind the stats request have waited in the buffer.
-            process_requests(conn, slot, ctx);
+            true
         }
         ConnState::Stats(_) => match tick_stream(conn, ctx) {
             Emitted::More => {
@@ -87,16 +87,20 @@ pub(super) fn on_timer(conn: &mut Conn, slot: usize, due: Instant, ctx: &mut Ctx
                     let next = s.next;
                     ctx.schedule(conn, slot, next);
                 }
+                false
             }
-            Emitted::Halt => {}
+            Emitted::Halt => false,
             Emitted::End => {
                 after_reply(conn, ctx);
                 // Whatever the client sent during the stream is its next request.
-                process_requests(conn, slot, ctx);
+                true
             }
         },
-        ConnState::Lingering => conn.dead = true,
-        ConnState::Idle | ConnState::Events { .. } | ConnState::Closing(_) => {}
+        ConnState::Lingering => {
+            conn.dead = true;
+            false
+        }
+        ConnState::Idle | ConnState::Events { .. } | ConnState::Closing(_) => false,
     }
 }
 
@@ -323,3 +327,7 @@ pub(super) fn push_body(out: &mut Vec<u8>, framing: Framing, payload: &[u8], spl
         _ => out.extend_from_slice(payload),
     }
 }
+
+/// Zero frames a stream still sends after its container is removed, before its last chunk
+/// (`docker20-cgv1-doomed-rm-midstream.http`).
+const FRAMES_AFTER_REMOVE: u8 = 2;

@@ -15,15 +15,13 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::WebPkiClientVerifier;
 use rustls::{RootCertStore, ServerConfig, ServerConnection};
 
-use super::conn::{Conn, ConnState, set_state};
-use super::{Close, Ctx};
 use crate::SimTls;
 
 /// Plaintext handed to rustls at once, and its buffer limit: one full TLS record. More is
 /// handed only once the last batch's records are all on the socket (see [`flush_tls`]).
 pub(super) const TLS_BATCH: usize = 16 * 1024;
 /// What Go's net/http (so dockerd) answers a plain HTTP request on a TLS port with.
-const HTTP_TO_HTTPS: &[u8] =
+pub(super) const HTTP_TO_HTTPS: &[u8] =
     b"HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n";
 
 pub(super) enum Stream {
@@ -175,7 +173,10 @@ impl Read for Tap<'_> {
 
 /// Writes rustls's pending records until there are none (`Ok`) or the socket is full
 /// (`WouldBlock`) or broken (any other error).
-fn write_records(sock: &mut mio::net::TcpStream, tls: &mut ServerConnection) -> io::Result<()> {
+pub(super) fn write_records(
+    sock: &mut mio::net::TcpStream,
+    tls: &mut ServerConnection,
+) -> io::Result<()> {
     while tls.wants_write() {
         match tls.write_tls(&mut NoSigPipe(sock)) {
             Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
@@ -188,7 +189,7 @@ fn write_records(sock: &mut mio::net::TcpStream, tls: &mut ServerConnection) -> 
 }
 
 /// Whether a TLS connection's first five bytes are an HTTP request's (Go's test).
-fn looks_like_http(head: &[u8]) -> bool {
+pub(super) fn looks_like_http(head: &[u8]) -> bool {
     matches!(head, b"GET /" | b"HEAD " | b"POST " | b"PUT /" | b"OPTIO")
 }
 
@@ -362,46 +363,4 @@ fn recv_tls(sock: &mut mio::net::TcpStream, t: &mut TlsConn, buf: &mut [u8]) -> 
             return Got::Failed(e);
         }
     }
-}
-
-/// A TLS connection failed (no or a bad client certificate, a protocol error, garbage, plain
-/// HTTP): it alone is closed. The peer gets rustls's alert — or, if it spoke HTTP, Go's plain
-/// text 400 — then the write side is shut and input drained, as for any closing connection.
-/// What was queued and not yet sent is dropped (and not counted).
-pub(super) fn tls_failed(conn: &mut Conn, ctx: &mut Ctx, e: &rustls::Error) {
-    let Stream::Tls(sock, t) = &mut conn.stream else {
-        return;
-    };
-    if ctx.config.log_requests {
-        let peer = sock
-            .peer_addr()
-            .map_or_else(|_| "?".to_owned(), |a| a.to_string());
-        let phase = if t.tls.is_handshaking() {
-            "handshake"
-        } else {
-            "connection"
-        };
-        ctx.log(format_args!("TLS {phase} with {peer} failed: {e}"));
-    }
-    t.failed = true;
-    t.inflight = 0;
-    if looks_like_http(&t.head[..usize::from(t.head_len)]) {
-        // A short write is as good as it gets: the socket's buffer is empty at this point.
-        let _ = sock.write(HTTP_TO_HTTPS);
-        // rustls's alert would follow as garbage: it goes nowhere.
-        while t.tls.wants_write() {
-            if !matches!(t.tls.write_tls(&mut io::sink()), Ok(n) if n > 0) {
-                break;
-            }
-        }
-    } else {
-        // The alert; a full socket or a gone peer leaves nothing else to do.
-        let _ = write_records(sock, &mut t.tls);
-    }
-    ctx.return_buffer(conn);
-    conn.ends.clear();
-    conn.spool = None;
-    conn.inbuf = Vec::new();
-    conn.keep_alive = false;
-    set_state(conn, ConnState::Closing(Close::Graceful), &ctx.shared);
 }
