@@ -351,7 +351,8 @@ pub(super) fn after_reply(conn: &mut Conn, ctx: &Ctx) {
 /// How the server closes a connection once everything queued is written.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Close {
-    /// Shut the write side (FIN, after close_notify for TLS), then drain input for [`LINGER`].
+    /// Shut the write side (FIN, after close_notify for TLS), then drain input for
+    /// [`LINGER`](super::LINGER).
     Graceful,
     /// Reset: TCP RST (`SO_LINGER` 0 and `close`) once the peer has acknowledged everything
     /// before it; a unix socket is just closed.
@@ -361,7 +362,7 @@ pub(super) enum Close {
 /// Drained output buffers kept for reuse, and the largest capacity worth keeping.
 const POOL_BUFFERS: usize = 64;
 const POOL_MAX_CAPACITY: usize = 64 * 1024;
-/// State shared between the server thread and the [`Sim`](super::Sim) handle.
+/// State shared between the server thread and the [`Sim`](crate::Sim) handle.
 #[derive(Debug, Default)]
 pub(crate) struct Shared {
     pub(crate) stop: AtomicBool,
@@ -460,7 +461,7 @@ pub(super) struct Ctx {
     pub(super) subscribers: Vec<usize>,
     /// `GET /_sim/pause` is in force: stream timers tick but write nothing.
     pub(super) frames_paused: bool,
-    /// Frames sent, by container name ([`Sim::frames_sent_for`](super::Sim::frames_sent_for)).
+    /// Frames sent, by container name ([`Sim::frames_sent_for`](crate::Sim::frames_sent_for)).
     pub(super) sent_by_name: HashMap<Rc<str>, u64>,
     /// Containers whose stats requests get an error status ([`Fault::Status`] rules).
     pub(super) status_rules: Vec<(String, u16)>,

@@ -20,7 +20,7 @@
 //!   kept per connection), so 10,000 quiet streams cost little more than their sockets;
 //! - each stream's cadence starts at its own request, so frames are spread over the interval
 //!   rather than all written in one burst;
-//! - a reader too slow to keep its output buffer under [`MAX_QUEUED`](stream::MAX_QUEUED) has
+//! - a reader too slow to keep its output buffer under `MAX_QUEUED` (`stream.rs`) has
 //!   frames *skipped* (counted apart), like the daemon's pubsub drops messages for slow
 //!   subscribers. Its next frame's `precpu_stats` is then the last frame it did get, as with
 //!   the real daemon;
@@ -31,12 +31,12 @@
 //! and input is drained for up to [`LINGER`], so a client still sending does not get a reset
 //! that destroys the response it has not read yet.
 //!
-//! Faults (`fault.rs`): a stream's fault is applied by [`emit_frame`](stream::emit_frame) in
-//! place of its frame. A payload too big to hold (a huge frame's padding) or to be written at
-//! once (a dripped frame) goes through the connection's [`Spool`](conn::Spool), generated as the
-//! socket takes it or one byte per tick. A reset waits until the peer has acknowledged everything before it (`SIOCOUTQ`), so
-//! that the RST destroys nothing the sim counted as sent. Chaos ticks and the end of a
-//! restart's down time run from the timer heap; a restart closes every connection and the
+//! Faults (`fault.rs`): a stream's fault is applied by `emit_frame` (`stream.rs`) in place of its
+//! frame. A payload too big to hold (a huge frame's padding) or to be written at once (a dripped
+//! frame) goes through the connection's [`Spool`](conn::Spool), generated as the socket takes it or
+//! one byte per tick. A reset waits until the peer has acknowledged everything before it
+//! (`SIOCOUTQ`), so that the RST destroys nothing the sim counted as sent. Chaos ticks and the end
+//! of a restart's down time run from the timer heap; a restart closes every connection and the
 //! listener, and binds the same address again.
 //!
 //! Lifecycle: commands from the [`Sim`](super::Sim) handle arrive through a channel and the
@@ -91,7 +91,7 @@ const REMOVE_SLOT: usize = usize::MAX - 2;
 const CHAOS_SLOT: usize = usize::MAX - 3;
 /// Timer-heap slot of the end of a restart's down time.
 const RESTART_SLOT: usize = usize::MAX - 4;
-/// Chaos keys for [`hash2`]: which stream, and which fault.
+/// Chaos keys for [`hash2`](crate::model::hash2): which stream, and which fault.
 const CHAOS_STREAM_KEY: u64 = 0xc4a0_5001;
 const CHAOS_FAULT_KEY: u64 = 0xc4a0_5002;
 /// How often a reset waiting for the peer to acknowledge what precedes it looks again.
@@ -101,7 +101,7 @@ const REBIND_RETRY: Duration = Duration::from_millis(50);
 /// Unsent bytes above which an events subscriber misses events, as the daemon's pubsub drops
 /// messages for a subscriber that does not keep up.
 const MAX_EVENTS_QUEUED: usize = 1024 * 1024;
-/// Churn key for [`hash2`]: which running container a churn tick stops.
+/// Churn key for [`hash2`](crate::model::hash2): which running container a churn tick stops.
 const CHURN_KEY: u64 = 0xc4_0e17;
 /// How long a closing connection's input is drained after its write side is shut.
 const LINGER: Duration = Duration::from_millis(500);

@@ -36,7 +36,7 @@ pub(super) enum Stream {
 pub(super) struct TlsConn {
     pub(super) tls: ServerConnection,
     /// Plaintext bytes handed to `tls` whose records are not all on the socket yet (at most
-    /// one batch): part of [`Conn::pending`], and not yet counted as sent.
+    /// one batch): part of `Conn::pending`, and not yet counted as sent.
     pub(super) inflight: usize,
     /// The connection's first bytes, to tell a plain HTTP request from a ClientHello.
     pub(super) head: [u8; 5],
@@ -250,7 +250,7 @@ pub(super) fn server_config(tls: &SimTls) -> io::Result<Arc<ServerConfig>> {
     Ok(Arc::new(config))
 }
 
-/// The TLS path of [`flush`]: writes rustls's pending records, and whenever there are none
+/// The TLS path of `conn::flush`: writes rustls's pending records, and whenever there are none
 /// left hands it the next batch of `out` (at most [`TLS_BATCH`] bytes, one record), until
 /// `out` is empty or the socket is full. Returns the offset (in `written` terms, plaintext)
 /// up to which bytes are on the socket.
@@ -258,7 +258,7 @@ pub(super) fn server_config(tls: &SimTls) -> io::Result<Arc<ServerConfig>> {
 /// One batch at a time is what keeps the accounting exact and the memory bounded: when rustls
 /// has no records pending, every plaintext byte handed to it so far is on the socket (so the
 /// frames ending there are sent), and rustls never holds more than one batch (so a slow
-/// reader's backlog stays in `out`, where [`Conn::pending`] sees it and frames are skipped).
+/// reader's backlog stays in `out`, where `Conn::pending` sees it and frames are skipped).
 /// `written` counts plaintext handed to rustls; `inflight`, the part of it not yet known to
 /// be on the socket. Also returns whether the socket broke.
 pub(super) fn flush_tls(
