@@ -5,6 +5,9 @@
 //! decoder in [`crate::stats`]). Fields the daemon omits or sends as `null` take their empty
 //! value, as the docker CLI treats them; a document of the wrong shape (an object where the
 //! list belongs, a string where a number belongs) is a [`DecodeError::Shape`].
+//!
+//! [`human_duration`] is the wording of the daemon's `Status` text ("Up 5 minutes") and of the
+//! docker CLI's CREATED columns, for clients that write them as docker does.
 
 use std::time::Duration;
 

@@ -15,10 +15,11 @@
 //!            client, the engine: discovery and a stats stream per container
 //! tls        (feature "tls") rustls sessions for tcp:// endpoints, certificate loading
 //!   conn     one request/response exchange as a state machine, no I/O
-//!     http     response head parser, body framing rules, request writer
+//!     http     response head parser, body framing rules, request writer, and the HTTP/1
+//!              grammar (tokens, head end, fields, request line) servers share with it
 //!     chunked  chunked transfer coding decoder, payload borrowed from the input
 //!   stats    frames out of the body, each decoded into a Sample, and the docker stats math
-//! api        typed container and image listings
+//! api        typed container and image listings, and the human durations of their text
 //! prom       Prometheus / OpenMetrics exposition of samples and engine metrics, and a
 //!            small scrape server on its own thread
 //! sim        (feature "sim") a simulated Docker daemon for tests, benchmarks and demos
