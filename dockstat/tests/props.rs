@@ -6,7 +6,9 @@ mod common;
 use common::{Dechunked, Naive, dechunk, drive, naive_dechunk, requested};
 use dockstat::chunked::MAX_SIZE_LINE_LEN;
 use dockstat::conn::Connection;
-use dockstat::http::{MAX_HEADERS, Status, find_head_end, framing, is_interim, parse_response};
+use dockstat::http::{
+    MAX_HEADERS, Status, find_head_end, framing, grammar, is_interim, parse_response,
+};
 use dockstat::stats::{FrameError, FrameSplitter};
 use proptest::collection::vec;
 use proptest::prelude::*;
@@ -477,6 +479,51 @@ proptest! {
             let want: Vec<Vec<u8>> = if tail.is_empty() { vec![] } else { vec![tail.to_vec()] };
             prop_assert_eq!(last, want);
             prop_assert_eq!(s.pending(), 0);
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Request heads: the grammar servers share
+
+/// Where a head ends when a bare LF may end a line: just past the first LF that follows
+/// another LF, with at most a CR between them. Written the slow way, one LF at a time.
+fn naive_head_end(buf: &[u8]) -> Option<usize> {
+    let lfs: Vec<usize> = (0..buf.len()).filter(|&i| buf[i] == b'\n').collect();
+    lfs.windows(2).find_map(|w| {
+        let between = &buf[w[0] + 1..w[1]];
+        (between.is_empty() || between == b"\r").then_some(w[1] + 1)
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(CASES))]
+
+    #[test]
+    fn request_head_end_agrees_with_the_naive_search_however_split(
+        input in prop_oneof![
+            vec(select(b"\r\nA :".to_vec()), 0..64),
+            vec(head_byte(), 0..128),
+        ],
+        k in any::<Index>(),
+        from in any::<Index>(),
+    ) {
+        let whole = grammar::head_end(&input, 0);
+        prop_assert_eq!(whole, naive_head_end(&input));
+        let k = k.index(input.len() + 1);
+        let resumed = grammar::head_end(&input[..k], 0).or_else(|| grammar::head_end(&input, k));
+        prop_assert_eq!(resumed, whole);
+        // Any resume offset is accepted.
+        let _ = grammar::head_end(&input, from.index(input.len() + 1));
+        for line in grammar::lines(&input) {
+            prop_assert!(!line.contains(&b'\n'));
+            if let Some((name, value)) = grammar::split_field(line) {
+                prop_assert!(!name.is_empty() && name.iter().all(|&b| grammar::is_tchar(b)));
+                prop_assert!(!value.starts_with(b" ") && !value.ends_with(b"\t"));
+            }
+            if let Some(r) = grammar::request_line(line) {
+                prop_assert_eq!(r.method.len() + r.target.len() + 10, line.len());
+            }
         }
     }
 }
