@@ -212,142 +212,6 @@ impl Conn {
     }
 }
 
-/// Changes state, keeping the `streams_open` gauge right.
-pub(super) fn set_state(conn: &mut Conn, state: ConnState, shared: &Shared) {
-    if matches!(conn.state, ConnState::Stats(_)) {
-        drop_one(&shared.streams_open);
-    }
-    if matches!(state, ConnState::Stats(_)) {
-        bump(&shared.streams_open);
-    }
-    conn.state = state;
-}
-
-/// Writes queued output until done or `WouldBlock`, and counts the frames and events that
-/// made it.
-pub(super) fn flush(conn: &mut Conn, ctx: &mut Ctx) {
-    let sent = loop {
-        let sent = write_out(conn);
-        // A spooled payload follows once the socket has taken all of `out`, a batch at a
-        // time (a dripping one goes by its timer instead).
-        let refill = !conn.dead
-            && conn.out_pos == conn.out.len()
-            && conn.spool.as_ref().is_some_and(|s| s.drip.is_none());
-        if !refill {
-            break sent;
-        }
-        conn.out.clear();
-        conn.out_pos = 0;
-        conn.feed_spool(SPOOL_BATCH);
-    };
-    while let Some((end, _)) = conn.ends.front() {
-        if *end > sent {
-            break;
-        }
-        let Some((_, what)) = conn.ends.pop_front() else {
-            break;
-        };
-        match what {
-            Counted::Frame(name) => {
-                bump(&ctx.shared.frames_sent);
-                *ctx.sent_by_name.entry(name).or_default() += 1;
-            }
-            Counted::Event => bump(&ctx.shared.events_sent),
-        }
-    }
-    if conn.out_pos == conn.out.len() {
-        // Nothing left to send: the buffer goes back to the pool (or is freed, if it grew big
-        // for a large listing), so an idle connection holds none.
-        ctx.return_buffer(conn);
-    } else if conn.out_pos >= 64 * 1024 && conn.out_pos * 2 >= conn.out.len() {
-        conn.out.drain(..conn.out_pos);
-        conn.out_pos = 0;
-    }
-}
-
-/// Writes `out` (through TLS or not); returns the offset (in `written` terms) up to which bytes
-/// are on the socket.
-fn write_out(conn: &mut Conn) -> u64 {
-    if let Stream::Tls(sock, tls) = &mut conn.stream {
-        let out = Out {
-            buf: &conn.out,
-            pos: &mut conn.out_pos,
-            written: &mut conn.written,
-        };
-        let (sent, dead) = flush_tls(sock, tls, out);
-        conn.dead |= dead;
-        sent
-    } else {
-        flush_plain(conn)
-    }
-}
-
-/// Writes from `out` until done or `WouldBlock`; returns the offset (in `written` terms) up to
-/// which bytes are on the socket.
-fn flush_plain(conn: &mut Conn) -> u64 {
-    while conn.out_pos < conn.out.len() {
-        match conn.stream.write(&conn.out[conn.out_pos..]) {
-            Ok(0) => {
-                conn.dead = true;
-                break;
-            }
-            Ok(n) => {
-                conn.out_pos += n;
-                conn.written += n as u64;
-            }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(_) => {
-                // EPIPE, ECONNRESET: the client is gone.
-                conn.dead = true;
-                break;
-            }
-        }
-    }
-    conn.written
-}
-
-/// Appends a complete reply with Go's framing rule.
-pub(super) fn push_reply(conn: &mut Conn, reply: &Reply) {
-    let framing = if reply.preset_length {
-        Framing::Preset
-    } else {
-        http::go_framing(reply.body.len(), conn.http11)
-    };
-    let close = !conn.keep_alive || framing == Framing::Close;
-    http::push_head(
-        &mut conn.out,
-        &ResponseHead {
-            http11: conn.http11,
-            status: reply.status,
-            headers: reply.headers,
-            date: time::now(),
-            framing,
-            sniffed_type: reply.sniffed_type,
-            close,
-        },
-    );
-    if framing == Framing::Chunked {
-        http::push_chunk(&mut conn.out, &reply.body);
-        http::push_last_chunk(&mut conn.out);
-    } else {
-        conn.out.extend_from_slice(&reply.body);
-    }
-    if close {
-        conn.keep_alive = false;
-    }
-}
-
-/// After a complete response: next request, or close.
-pub(super) fn after_reply(conn: &mut Conn, ctx: &Ctx) {
-    let next = if conn.keep_alive {
-        ConnState::Idle
-    } else {
-        ConnState::Closing(Close::Graceful)
-    };
-    set_state(conn, next, &ctx.shared);
-}
-
 /// How the server closes a connection once everything queued is written.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Close {
@@ -539,6 +403,142 @@ impl Ctx {
             self.pool.push(buf);
         }
     }
+}
+
+/// Changes state, keeping the `streams_open` gauge right.
+pub(super) fn set_state(conn: &mut Conn, state: ConnState, shared: &Shared) {
+    if matches!(conn.state, ConnState::Stats(_)) {
+        drop_one(&shared.streams_open);
+    }
+    if matches!(state, ConnState::Stats(_)) {
+        bump(&shared.streams_open);
+    }
+    conn.state = state;
+}
+
+/// Writes queued output until done or `WouldBlock`, and counts the frames and events that
+/// made it.
+pub(super) fn flush(conn: &mut Conn, ctx: &mut Ctx) {
+    let sent = loop {
+        let sent = write_out(conn);
+        // A spooled payload follows once the socket has taken all of `out`, a batch at a
+        // time (a dripping one goes by its timer instead).
+        let refill = !conn.dead
+            && conn.out_pos == conn.out.len()
+            && conn.spool.as_ref().is_some_and(|s| s.drip.is_none());
+        if !refill {
+            break sent;
+        }
+        conn.out.clear();
+        conn.out_pos = 0;
+        conn.feed_spool(SPOOL_BATCH);
+    };
+    while let Some((end, _)) = conn.ends.front() {
+        if *end > sent {
+            break;
+        }
+        let Some((_, what)) = conn.ends.pop_front() else {
+            break;
+        };
+        match what {
+            Counted::Frame(name) => {
+                bump(&ctx.shared.frames_sent);
+                *ctx.sent_by_name.entry(name).or_default() += 1;
+            }
+            Counted::Event => bump(&ctx.shared.events_sent),
+        }
+    }
+    if conn.out_pos == conn.out.len() {
+        // Nothing left to send: the buffer goes back to the pool (or is freed, if it grew big
+        // for a large listing), so an idle connection holds none.
+        ctx.return_buffer(conn);
+    } else if conn.out_pos >= 64 * 1024 && conn.out_pos * 2 >= conn.out.len() {
+        conn.out.drain(..conn.out_pos);
+        conn.out_pos = 0;
+    }
+}
+
+/// Writes `out` (through TLS or not); returns the offset (in `written` terms) up to which bytes
+/// are on the socket.
+fn write_out(conn: &mut Conn) -> u64 {
+    if let Stream::Tls(sock, tls) = &mut conn.stream {
+        let out = Out {
+            buf: &conn.out,
+            pos: &mut conn.out_pos,
+            written: &mut conn.written,
+        };
+        let (sent, dead) = flush_tls(sock, tls, out);
+        conn.dead |= dead;
+        sent
+    } else {
+        flush_plain(conn)
+    }
+}
+
+/// Writes from `out` until done or `WouldBlock`; returns the offset (in `written` terms) up to
+/// which bytes are on the socket.
+fn flush_plain(conn: &mut Conn) -> u64 {
+    while conn.out_pos < conn.out.len() {
+        match conn.stream.write(&conn.out[conn.out_pos..]) {
+            Ok(0) => {
+                conn.dead = true;
+                break;
+            }
+            Ok(n) => {
+                conn.out_pos += n;
+                conn.written += n as u64;
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(_) => {
+                // EPIPE, ECONNRESET: the client is gone.
+                conn.dead = true;
+                break;
+            }
+        }
+    }
+    conn.written
+}
+
+/// Appends a complete reply with Go's framing rule.
+pub(super) fn push_reply(conn: &mut Conn, reply: &Reply) {
+    let framing = if reply.preset_length {
+        Framing::Preset
+    } else {
+        http::go_framing(reply.body.len(), conn.http11)
+    };
+    let close = !conn.keep_alive || framing == Framing::Close;
+    http::push_head(
+        &mut conn.out,
+        &ResponseHead {
+            http11: conn.http11,
+            status: reply.status,
+            headers: reply.headers,
+            date: time::now(),
+            framing,
+            sniffed_type: reply.sniffed_type,
+            close,
+        },
+    );
+    if framing == Framing::Chunked {
+        http::push_chunk(&mut conn.out, &reply.body);
+        http::push_last_chunk(&mut conn.out);
+    } else {
+        conn.out.extend_from_slice(&reply.body);
+    }
+    if close {
+        conn.keep_alive = false;
+    }
+}
+
+/// After a complete response: next request, or close.
+pub(super) fn after_reply(conn: &mut Conn, ctx: &Ctx) {
+    let next = if conn.keep_alive {
+        ConnState::Idle
+    } else {
+        ConnState::Closing(Close::Graceful)
+    };
+    set_state(conn, next, &ctx.shared);
 }
 
 #[cfg(test)]
