@@ -373,18 +373,18 @@ struct Request<'a> {
 /// Parses a request head (request line and header fields, through the empty line).
 fn parse_request(head: &[u8]) -> Result<Request<'_>, ()> {
     let mut lines = grammar::lines(head);
-    let line = grammar::request_line(lines.next().ok_or(())?).ok_or(())?;
-    if !line.target.starts_with(b"/") {
+    let request = grammar::request_line(lines.next().ok_or(())?).ok_or(())?;
+    if !request.target.starts_with(b"/") {
         return Err(());
     }
-    let http10 = match line.version {
+    let http10 = match request.version {
         (1, 1) => false,
         (1, 0) => true,
         _ => return Err(()),
     };
     let mut req = Request {
-        method: line.method,
-        target: line.target,
+        method: request.method,
+        target: request.target,
         accept: None,
         close: http10,
         has_body: false,
