@@ -5,50 +5,17 @@
 //! `BytesSize`), Go's `fmt` `%g` verb, `strconv.Quote`, `time.Time.String`, and the docker
 //! CLI's `formatter.Ellipsis` / `stringid.TruncateID`.
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-/// `units.HumanDuration`: "Less than a second", "About a minute", "5 days", …
-pub(crate) fn human_duration(secs: i64) -> String {
-    let secs = secs.max(0);
-    if secs < 1 {
-        return "Less than a second".into();
-    }
-    if secs == 1 {
-        return "1 second".into();
-    }
-    if secs < 60 {
-        return format!("{secs} seconds");
-    }
-    let minutes = secs / 60;
-    if minutes == 1 {
-        return "About a minute".into();
-    }
-    if minutes < 60 {
-        return format!("{minutes} minutes");
-    }
-    // Go: int(d.Hours() + 0.5)
-    let hours = (secs as f64 / 3600.0 + 0.5) as i64;
-    if hours == 1 {
-        return "About an hour".into();
-    }
-    if hours < 48 {
-        return format!("{hours} hours");
-    }
-    if hours < 24 * 7 * 2 {
-        return format!("{} days", hours / 24);
-    }
-    if hours < 24 * 30 * 2 {
-        return format!("{} weeks", hours / 24 / 7);
-    }
-    if hours < 24 * 365 * 2 {
-        return format!("{} months", hours / 24 / 30);
-    }
-    format!("{} years", secs / 3600 / 24 / 365)
-}
+use dockstat::stats::Timestamp;
 
 /// `HumanDuration(now - then) + " ago"`, as `docker ps` CREATED and `docker images` CREATED.
 pub(crate) fn ago(then: i64) -> String {
-    format!("{} ago", human_duration(now_unix() - then))
+    let span = u64::try_from(now_unix() - then).unwrap_or(0);
+    format!(
+        "{} ago",
+        Timestamp::human_duration(Duration::from_secs(span))
+    )
 }
 
 /// `units.HumanSizeWithPrecision(size, 3)`: decimal units, 3 significant digits ("4.26MB").
@@ -171,34 +138,18 @@ pub(crate) fn now_unix() -> i64 {
 /// `2026-11-23 06:55:24 +0000 UTC`.
 pub(crate) fn go_time_string(secs: i64) -> String {
     let (offset, zone) = dockstat::sys::Process::local_offset(secs);
-    let local = secs + offset;
-    let days = local.div_euclid(86_400);
-    let rem = local.rem_euclid(86_400);
-    let (y, m, d) = civil_from_days(days);
+    let local = Timestamp {
+        secs: secs + offset,
+        nanos: 0,
+    };
+    let ((y, m, d), (hour, minute, second)) = local.civil();
     let sign = if offset < 0 { '-' } else { '+' };
     let off = offset.abs();
     format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02} {sign}{:02}{:02} {zone}",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60,
+        "{y:04}-{m:02}-{d:02} {hour:02}:{minute:02}:{second:02} {sign}{:02}{:02} {zone}",
         off / 3600,
         off % 3600 / 60
     )
-}
-
-/// Days since 1970-01-01 to (year, month, day), proleptic Gregorian (H. Hinnant's algorithm).
-pub(crate) fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
 }
 
 #[cfg(test)]
@@ -231,25 +182,6 @@ mod tests {
     }
 
     #[test]
-    fn durations_like_go_units() {
-        assert_eq!(human_duration(0), "Less than a second");
-        assert_eq!(human_duration(1), "1 second");
-        assert_eq!(human_duration(59), "59 seconds");
-        assert_eq!(human_duration(60), "About a minute");
-        assert_eq!(human_duration(119), "About a minute");
-        assert_eq!(human_duration(120), "2 minutes");
-        assert_eq!(human_duration(3599), "59 minutes");
-        assert_eq!(human_duration(3600), "About an hour");
-        assert_eq!(human_duration(5399), "About an hour");
-        assert_eq!(human_duration(5400), "2 hours");
-        assert_eq!(human_duration(47 * 3600), "47 hours");
-        assert_eq!(human_duration(48 * 3600), "2 days");
-        assert_eq!(human_duration(14 * 86400), "2 weeks");
-        assert_eq!(human_duration(60 * 86400), "2 months");
-        assert_eq!(human_duration(800 * 86400), "2 years");
-    }
-
-    #[test]
     fn strings_like_the_docker_cli() {
         assert_eq!(ellipsis("sleep 100000", 20), "sleep 100000");
         assert_eq!(
@@ -259,8 +191,5 @@ mod tests {
         assert_eq!(truncate_id("sha256:15426797fde0f5d6ee63e7"), "15426797fde0");
         assert_eq!(truncate_id("b3fe0c9afa00bdc55c65"), "b3fe0c9afa00");
         assert_eq!(go_quote("a \"b\"\t\u{1}"), "\"a \\\"b\\\"\\t\\x01\"");
-        assert_eq!(civil_from_days(0), (1970, 1, 1));
-        assert_eq!(civil_from_days(20_780), (2026, 11, 23));
-        assert_eq!(civil_from_days(-719_162), (1, 1, 1));
     }
 }

@@ -22,7 +22,7 @@ use super::events::Filter;
 use super::http::percent_decode;
 use super::json::{push_i64, push_key, push_str, push_u64};
 use super::model::{Lookup, Model, State};
-use super::time::{SECOND, UnixNanos, human_duration};
+use super::time::{SECOND, UnixNanos, since};
 
 /// The API version the sim speaks (the fixtures' daemon).
 pub(crate) const API_VERSION: &str = "1.41";
@@ -435,17 +435,14 @@ pub(crate) fn containers_json(
         out.extend_from_slice(b",\"Ports\":[],\"Labels\":{\"sim\":\"1\",\"sim.workload\":");
         push_str(&mut out, c.label);
         out.extend_from_slice(b"},\"State\":");
-        let up = || human_duration(now.saturating_sub(c.started));
+        let up = || since(now, c.started);
         let (state, status) = match c.state {
             State::Created => ("created", "Created".to_owned()),
             State::Running => ("running", format!("Up {}", up())),
             State::Paused => ("paused", format!("Up {} (Paused)", up())),
             State::Exited { code, finished } => (
                 "exited",
-                format!(
-                    "Exited ({code}) {} ago",
-                    human_duration(now.saturating_sub(finished))
-                ),
+                format!("Exited ({code}) {} ago", since(now, finished)),
             ),
             // Not in the listing; written for completeness.
             State::Removed => ("removing", "Removal In Progress".to_owned()),

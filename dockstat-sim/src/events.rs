@@ -18,38 +18,11 @@
 //! that happen after it connected, and never reaches an `until`), and the image/volume/daemon
 //! events the sim never emits.
 
-use std::rc::Rc;
-
 use simd_json::prelude::*;
 
 use super::json::{push_str, push_u64};
-use super::model::{IMAGE_NAME, Model};
-use super::time::{SECOND, UnixNanos};
-
-/// The network a container joins or leaves.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Net {
-    /// `--network=none` (the driver the daemon calls `null`).
-    None,
-    /// The default bridge.
-    Bridge,
-}
-
-/// One event, as the model produces it (rendered later by [`Message::new`]).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct Event {
-    pub(crate) time: UnixNanos,
-    /// `create`, `start`, `kill`, … for containers; `connect`/`disconnect` for networks.
-    pub(crate) action: &'static str,
-    /// The action's own attribute: `("signal", "15")`, `("exitCode", "143")`.
-    pub(crate) extra: Option<(&'static str, &'static str)>,
-    /// Set for network events: the network joined or left.
-    pub(crate) network: Option<Net>,
-    pub(crate) container: Rc<str>,
-    pub(crate) name: Rc<str>,
-    /// The container's `sim.workload` label.
-    pub(crate) label: &'static str,
-}
+use super::model::{Event, IMAGE_NAME, Model, Net};
+use super::time::SECOND;
 
 /// A rendered event: the JSON line to send, and what filters look at.
 #[derive(Clone, Debug)]
@@ -244,6 +217,8 @@ impl Filter {
 
 #[cfg(test)]
 mod tests {
+    use std::rc::Rc;
+
     use super::*;
     use crate::SimConfig;
     use crate::frames::tests::T0;

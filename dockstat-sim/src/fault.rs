@@ -1,10 +1,10 @@
 //! Faults injected into stats streams, for testing how clients survive a misbehaving daemon.
 //!
-//! A [`FaultRule`] names a container and the frame at which its streams misbehave; the
-//! server's frame writer (`server::emit_frame`) is the one place that consults it for stream
-//! faults, the request router for [`Fault::Status`], and every writer of a name (listings,
-//! events, frames) for [`Fault::BadUtf8Name`]. [`SimConfig::chaos`](super::SimConfig::chaos)
-//! injects faults from [`CHAOS`] into random open streams.
+//! A [`FaultRule`] names a container and the frame at which its streams misbehave; the server's
+//! frame writer (`server::stream::emit_frame`) is the one place that consults it for stream faults,
+//! the request router for [`Fault::Status`], and every writer of a name (listings, events, frames)
+//! for [`Fault::BadUtf8Name`]. [`SimConfig::chaos`](super::SimConfig::chaos) injects faults from
+//! [`CHAOS`] into random open streams.
 //!
 //! Every fault works over each listener (unix, TCP, TLS). What differs is the transport's
 //! idea of a reset: TCP (and TLS) connections are reset with `SO_LINGER` 0 and `close`, which

@@ -19,6 +19,8 @@
 
 use std::borrow::Cow;
 
+use dockstat::http::grammar;
+
 use super::time::{UnixNanos, push_http_date};
 
 /// Largest request head accepted. Go's default is 1 MiB; Docker clients send a few hundred
@@ -81,10 +83,6 @@ pub(crate) enum Parsed<'a> {
     Error(HeadError),
 }
 
-fn is_tchar(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
-}
-
 /// Whether a comma-separated header value contains `token` (case-insensitive).
 fn has_token(value: &[u8], token: &str) -> bool {
     value
@@ -108,10 +106,13 @@ pub(crate) fn parse_head(buf: &[u8]) -> Parsed<'_> {
     // A first byte that cannot begin a method (a TLS ClientHello on the plain port) is
     // refused at once: Go refuses it when a line end arrives, which a ClientHello may never
     // send, and the client would wait for an answer as long as the sim waits for more.
-    if buf.get(start).is_some_and(|&b| !is_tchar(b) && b != b'\r') {
+    if buf
+        .get(start)
+        .is_some_and(|&b| !grammar::RequestHead::may_start_with(b) && b != b'\r')
+    {
         return Parsed::Error(HeadError::Malformed);
     }
-    let Some(end) = find_head_end(&buf[start..]) else {
+    let Some(end) = grammar::RequestHead::find_end(&buf[start..], 0) else {
         return if buf.len() > MAX_HEAD {
             Parsed::Error(HeadError::TooLarge)
         } else {
@@ -128,66 +129,22 @@ pub(crate) fn parse_head(buf: &[u8]) -> Parsed<'_> {
     }
 }
 
-/// Index just past the empty line ending the head, if present.
-fn find_head_end(buf: &[u8]) -> Option<usize> {
-    let mut i = 0;
-    while let Some(off) = buf.get(i..)?.iter().position(|&b| b == b'\n') {
-        let nl = i + off;
-        match buf.get(nl + 1..nl + 3) {
-            Some([b'\r', b'\n', ..]) => return Some(nl + 3),
-            _ if buf.get(nl + 1) == Some(&b'\n') => return Some(nl + 2),
-            _ => i = nl + 1,
-        }
-    }
-    None
-}
-
 fn parse_complete(head: &[u8]) -> Result<RequestHead<'_>, HeadError> {
-    let mut lines = head
-        .split(|&b| b == b'\n')
-        .map(|l| l.strip_suffix(b"\r").unwrap_or(l));
-    let request_line = lines.next().ok_or(HeadError::Malformed)?;
-    let mut parts = request_line.split(|&b| b == b' ');
-    let (Some(method), Some(target), Some(version), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
-        return Err(HeadError::Malformed);
-    };
-    if method.is_empty() || !method.iter().all(|&b| is_tchar(b)) {
-        return Err(HeadError::Malformed);
-    }
-    if target.is_empty() || !target.iter().all(|&b| b.is_ascii_graphic()) {
-        return Err(HeadError::Malformed);
-    }
-    let http11 = match version {
-        b"HTTP/1.1" => true,
-        b"HTTP/1.0" => false,
-        [b'H', b'T', b'T', b'P', b'/', major, b'.', minor]
-            if major.is_ascii_digit() && minor.is_ascii_digit() =>
-        {
-            return Err(HeadError::Version);
-        }
-        _ => return Err(HeadError::Malformed),
+    let request = grammar::RequestHead::parse(head).ok_or(HeadError::Malformed)?;
+    let http11 = match request.version {
+        (1, 1) => true,
+        (1, 0) => false,
+        _ => return Err(HeadError::Version),
     };
     let mut close = false;
     let mut content_length: Option<u64> = None;
     let mut chunked = false;
-    for line in lines {
-        if line.is_empty() {
-            break;
-        }
-        // obs-fold (a continuation line) is rejected, as RFC 9112 §5.2 allows.
-        if line[0] == b' ' || line[0] == b'\t' {
-            return Err(HeadError::Malformed);
-        }
-        let colon = line
-            .iter()
-            .position(|&b| b == b':')
-            .ok_or(HeadError::Malformed)?;
-        let (name, value) = (&line[..colon], line[colon + 1..].trim_ascii());
-        if name.is_empty() || !name.iter().all(|&b| is_tchar(b)) {
-            return Err(HeadError::Malformed);
-        }
+    for field in request.fields() {
+        // obs-fold (a continuation line) is rejected, as RFC 9112 §5.2 allows, and so is a
+        // line without a colon or with a name that is not a token.
+        let (name, value) = field.ok_or(HeadError::Malformed)?;
+        // Go's textproto trims CR and LF as well as OWS around a value.
+        let value = value.trim_ascii();
         if name.eq_ignore_ascii_case(b"connection") {
             // `keep-alive` is not looked for: HTTP/1.0 connections close (see the module docs).
             close |= has_token(value, "close");
@@ -205,8 +162,8 @@ fn parse_complete(head: &[u8]) -> Result<RequestHead<'_>, HeadError> {
             chunked = true;
         }
     }
-    let method = std::str::from_utf8(method).map_err(|_| HeadError::Malformed)?;
-    let target = std::str::from_utf8(target).map_err(|_| HeadError::Malformed)?;
+    let method = std::str::from_utf8(request.method).map_err(|_| HeadError::Malformed)?;
+    let target = std::str::from_utf8(request.target).map_err(|_| HeadError::Malformed)?;
     Ok(RequestHead {
         method,
         target: origin_form(target),

@@ -17,7 +17,7 @@
 //! sensible numbers (busy ≈ 50 % CPU, writer ≈ 16 MiB/s block writes, …).
 //!
 //! Everything runs on **one thread** with a nonblocking mio `Poll`, built to hold 10,000
-//! concurrent stats streams (see `server.rs` for how).
+//! concurrent stats streams (see `server/mod.rs` for how).
 //!
 //! # Lifecycle
 //! Containers are created, started, paused, unpaused, stopped, killed and removed, either from
@@ -90,6 +90,9 @@
 //! - `certs`: throwaway certificates (public);
 //! - `time`, `json`: formatting helpers;
 //! - `fault`: misbehaviours to inject into streams.
+
+// The sim's system calls go through `dockstat::sys`, which keeps its `unsafe` in one place.
+#![forbid(unsafe_code)]
 
 use std::fmt;
 use std::io;

@@ -1,13 +1,16 @@
 //! Wall-clock formatting without external crates: RFC 3339 with nanoseconds (Go's
 //! `time.RFC3339Nano`, used for `read`/`preread` in stats frames), the zero time
 //! `0001-01-01T00:00:00Z`, the HTTP `Date` header (RFC 9110 IMF-fixdate) and Docker's
-//! human durations ("Up 5 minutes").
+//! human durations ("Up 5 minutes"). The calendar arithmetic and the duration wording are the
+//! library's (`dockstat::stats::Timestamp`: `civil` and `human_duration`).
 //!
 //! Times are plain `u64` nanoseconds since the Unix epoch ([`UnixNanos`]) so that everything
 //! above this module stays pure: the server reads the clock once per loop turn and passes the
 //! value down. Nothing here reads a clock except [`now`].
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use dockstat::stats::Timestamp;
 
 /// Nanoseconds since 1970-01-01T00:00:00Z. `u64` lasts until the year 2554.
 pub(crate) type UnixNanos = u64;
@@ -28,60 +31,43 @@ pub(crate) fn now() -> UnixNanos {
         .unwrap_or(0)
 }
 
-/// Civil date from days since the epoch (Howard Hinnant's `civil_from_days`), valid for the
-/// whole `u64` nanosecond range.
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097); // [0, 146096]
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365; // [0, 399]
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100); // [0, 365]
-    let mp = (5 * doy + 2) / 153; // [0, 11]
-    let day = doy - (153 * mp + 2) / 5 + 1; // [1, 31]
-    let month = if mp < 10 { mp + 3 } else { mp - 9 }; // [1, 12]
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    // The casts cannot truncate: month and day are small by construction.
-    (year, month as u32, day as u32)
-}
-
 /// Broken-down UTC time.
 struct Civil {
     year: i64,
     month: u32,
     day: u32,
-    hour: u64,
-    minute: u64,
-    second: u64,
-    nanos: u64,
+    hour: u32,
+    minute: u32,
+    second: u32,
+    nanos: u32,
     weekday: usize, // 0 = Sunday
 }
 
 fn civil(t: UnixNanos) -> Civil {
-    let secs = t / SECOND;
-    let days = secs / 86_400;
-    let rem = secs % 86_400;
-    // `days` < 2^64 / 86400e9, so it fits an i64 with room to spare.
-    let (year, month, day) = civil_from_days(days as i64);
+    // `t / SECOND` < 2^64 / 1e9, so it fits an i64 with room to spare.
+    let secs = (t / SECOND) as i64;
+    let nanos = (t % SECOND) as u32;
+    let ((year, month, day), (hour, minute, second)) = Timestamp { secs, nanos }.civil();
     Civil {
         year,
         month,
         day,
-        hour: rem / 3600,
-        minute: rem % 3600 / 60,
-        second: rem % 60,
-        nanos: t % SECOND,
+        hour,
+        minute,
+        second,
+        nanos,
         // 1970-01-01 was a Thursday.
-        weekday: ((days + 4) % 7) as usize,
+        weekday: ((secs / 86_400 + 4) % 7) as usize,
     }
 }
 
-fn push_2(out: &mut Vec<u8>, v: u64) {
+fn push_2(out: &mut Vec<u8>, v: u32) {
     out.push(b'0' + (v / 10 % 10) as u8);
     out.push(b'0' + (v % 10) as u8);
 }
 
 fn push_4(out: &mut Vec<u8>, v: i64) {
-    let v = v.clamp(0, 9999) as u64;
+    let v = v.clamp(0, 9999) as u32;
     push_2(out, v / 100);
     push_2(out, v % 100);
 }
@@ -93,9 +79,9 @@ pub(crate) fn push_rfc3339_nano(out: &mut Vec<u8>, t: UnixNanos) {
     let c = civil(t);
     push_4(out, c.year);
     out.push(b'-');
-    push_2(out, u64::from(c.month));
+    push_2(out, c.month);
     out.push(b'-');
-    push_2(out, u64::from(c.day));
+    push_2(out, c.day);
     out.push(b'T');
     push_2(out, c.hour);
     out.push(b':');
@@ -125,7 +111,7 @@ pub(crate) fn push_http_date(out: &mut Vec<u8>, t: UnixNanos) {
     let c = civil(t);
     out.extend_from_slice(DAYS[c.weekday % 7].as_bytes());
     out.extend_from_slice(b", ");
-    push_2(out, u64::from(c.day));
+    push_2(out, c.day);
     out.push(b' ');
     let month = (c.month as usize).clamp(1, 12) - 1;
     out.extend_from_slice(MONTHS[month].as_bytes());
@@ -140,44 +126,10 @@ pub(crate) fn push_http_date(out: &mut Vec<u8>, t: UnixNanos) {
     out.extend_from_slice(b" GMT");
 }
 
-/// Docker's `units.HumanDuration` (github.com/docker/go-units), which the daemon uses for the
-/// `Status` column: "Up 5 minutes", "Exited (0) 3 minutes ago".
-pub(crate) fn human_duration(nanos: u64) -> String {
-    let seconds = nanos / SECOND;
-    if seconds < 1 {
-        return "Less than a second".to_owned();
-    }
-    if seconds == 1 {
-        return "1 second".to_owned();
-    }
-    if seconds < 60 {
-        return format!("{seconds} seconds");
-    }
-    let minutes = seconds / 60;
-    if minutes == 1 {
-        return "About a minute".to_owned();
-    }
-    if minutes < 60 {
-        return format!("{minutes} minutes");
-    }
-    // Go rounds the hours here (math.Round), and truncates everywhere else.
-    let hours = (nanos + 1800 * SECOND) / (3600 * SECOND);
-    if hours == 1 {
-        return "About an hour".to_owned();
-    }
-    if hours < 48 {
-        return format!("{hours} hours");
-    }
-    if hours < 24 * 7 * 2 {
-        return format!("{} days", hours / 24);
-    }
-    if hours < 24 * 30 * 2 {
-        return format!("{} weeks", hours / 24 / 7);
-    }
-    if hours < 24 * 365 * 2 {
-        return format!("{} months", hours / 24 / 30);
-    }
-    format!("{} years", seconds / 3600 / 24 / 365)
+/// How long before `now` a moment was, as the daemon writes it in a container's `Status`
+/// ("Up 5 minutes", "Exited (0) 3 minutes ago"). A moment after `now` reads as no time at all.
+pub(crate) fn since(now: UnixNanos, then: UnixNanos) -> String {
+    Timestamp::human_duration(Duration::from_nanos(now.saturating_sub(then)))
 }
 
 #[cfg(test)]
@@ -219,18 +171,11 @@ mod tests {
     }
 
     #[test]
-    fn human_durations() {
-        assert_eq!(human_duration(0), "Less than a second");
-        assert_eq!(human_duration(SECOND), "1 second");
-        assert_eq!(human_duration(33 * SECOND), "33 seconds");
-        assert_eq!(human_duration(75 * SECOND), "About a minute");
-        assert_eq!(human_duration(5 * 60 * SECOND), "5 minutes");
-        assert_eq!(human_duration(59 * 60 * SECOND), "59 minutes");
-        assert_eq!(human_duration(89 * 60 * SECOND), "About an hour");
-        assert_eq!(human_duration(90 * 60 * SECOND), "2 hours");
-        assert_eq!(human_duration(3 * 86_400 * SECOND), "3 days");
-        assert_eq!(human_duration(20 * 86_400 * SECOND), "2 weeks");
-        assert_eq!(human_duration(100 * 86_400 * SECOND), "3 months");
-        assert_eq!(human_duration(800 * 86_400 * SECOND), "2 years");
+    fn status_durations() {
+        let now = 1_795_416_953 * SECOND;
+        assert_eq!(since(now, now - 90 * 60 * SECOND), "2 hours");
+        assert_eq!(since(now, now - SECOND + 1), "Less than a second");
+        // A container started "after" now (a clock step back) has just started.
+        assert_eq!(since(now, now + 5 * SECOND), "Less than a second");
     }
 }

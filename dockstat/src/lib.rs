@@ -51,9 +51,11 @@
 //!              reactor and the transports (unix, tcp, tls)
 //!   tls        (feature "tls") rustls sessions for tcp:// endpoints, certificate loading
 //!   conn       one request/response exchange as a state machine, no I/O
-//!     http       response head parser and body framing rules
+//!     http       response head parser, body framing rules, and the HTTP/1 grammar (tokens,
+//!                head end, field lines, request line) that the servers' RequestHead shares
 //!     chunked    chunked transfer coding decoder, payload borrowed from the input
-//!   stats      frames out of the body, each decoded into a Sample, and the docker stats math
+//!   stats      StatsStream: frames out of the body, each decoded into a Sample, and the
+//!              docker stats math; Timestamp with the one date and human-duration helper
 //!   api        container and image listings, daemon events
 //! prom         (feature "prometheus") Prometheus / OpenMetrics exposition of samples and
 //!              engine metrics, and a small scrape server on its own thread

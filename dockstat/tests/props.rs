@@ -6,6 +6,7 @@ mod common;
 use common::{Dechunked, Naive, dechunk, drive, is_interim, naive_dechunk, requested};
 use dockstat::chunked::Dechunker;
 use dockstat::conn::Connection;
+use dockstat::http::grammar::RequestHead;
 use dockstat::http::{HeadError, ResponseHead, Status, parse_response};
 use dockstat::stats::{FrameError, FrameSplitter};
 use proptest::collection::vec;
@@ -484,6 +485,53 @@ proptest! {
             let want: Vec<Vec<u8>> = if tail.is_empty() { vec![] } else { vec![tail.to_vec()] };
             prop_assert_eq!(last, want);
             prop_assert_eq!(s.pending(), 0);
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Request heads: the grammar servers share
+
+/// Where a head ends when a bare LF may end a line: just past the first LF that follows
+/// another LF, with at most a CR between them. Written the slow way, one LF at a time.
+fn naive_head_end(buf: &[u8]) -> Option<usize> {
+    let lfs: Vec<usize> = (0..buf.len()).filter(|&i| buf[i] == b'\n').collect();
+    lfs.windows(2).find_map(|w| {
+        let between = &buf[w[0] + 1..w[1]];
+        (between.is_empty() || between == b"\r").then_some(w[1] + 1)
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(CASES))]
+
+    #[test]
+    fn request_head_end_agrees_with_the_naive_search_however_split(
+        input in prop_oneof![
+            vec(select(b"\r\nA :".to_vec()), 0..64),
+            vec(head_byte(), 0..128),
+        ],
+        k in any::<Index>(),
+        from in any::<Index>(),
+    ) {
+        let whole = RequestHead::find_end(&input, 0);
+        prop_assert_eq!(whole, naive_head_end(&input));
+        let k = k.index(input.len() + 1);
+        let resumed =
+            RequestHead::find_end(&input[..k], 0).or_else(|| RequestHead::find_end(&input, k));
+        prop_assert_eq!(resumed, whole);
+        // Any resume offset is accepted.
+        let _ = RequestHead::find_end(&input, from.index(input.len() + 1));
+        if let Some(head) = whole.and_then(|end| RequestHead::parse(&input[..end])) {
+            let first = input.split(|&b| b == b'\n').next().unwrap_or_default();
+            let first = first.strip_suffix(b"\r").unwrap_or(first);
+            prop_assert_eq!(head.method.len() + head.target.len() + 10, first.len());
+            for (name, value) in head.fields().flatten() {
+                prop_assert!(!name.is_empty());
+                prop_assert!(name.iter().all(|&b| RequestHead::may_start_with(b)));
+                prop_assert!(!value.starts_with(b" ") && !value.ends_with(b"\t"));
+                prop_assert!(!value.contains(&b'\n'));
+            }
         }
     }
 }

@@ -14,7 +14,8 @@
 
 use std::fmt;
 
-use super::response::{ResponseHead, trim_ows};
+use super::grammar::trim_ows;
+use super::response::ResponseHead;
 
 /// How a response body is delimited.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -1,4 +1,5 @@
-//! HTTP/1.1 message syntax for a client: request heads out, response heads in, body framing.
+//! HTTP/1.1 message syntax for a client: request heads out, response heads in, body framing;
+//! and the grammar rules a server's request parser shares with them ([`grammar`]).
 //!
 //! Everything here is sans-io and allocation-free: functions take the caller's bytes and return
 //! borrowed results. The chunked body decoder is [`crate::chunked`]; the state machine that
@@ -37,6 +38,7 @@
 #![forbid(unsafe_code)]
 
 pub mod body;
+pub mod grammar;
 // The request writer is the connection's business; its one public type is re-exported below.
 mod request;
 pub mod response;
@@ -45,7 +47,7 @@ pub(crate) use body::is_interim;
 pub use body::{BodyKind, Framing, FramingError};
 pub use request::RequestError;
 pub(crate) use request::write_get;
-pub use response::{HeadError, Header, Headers, ResponseHead, Status, parse_response};
+pub use response::{HeadError, Header, ResponseHead, Status, parse_response};
 pub(crate) use response::{MAX_HEAD_LEN, MAX_HEADERS, find_head_end, parse_complete};
 
 impl ResponseHead<'_> {

@@ -15,6 +15,8 @@
 
 use std::fmt;
 
+use super::grammar;
+
 /// The longest response head accepted, status line and fields and the final empty line
 /// included. The Docker daemon sends about 300 bytes; anything near this is not a Docker daemon.
 pub(crate) const MAX_HEAD_LEN: usize = 32 * 1024;
@@ -127,7 +129,7 @@ impl<'b> ResponseHead<'b> {
     }
 
     /// The header fields in the order received.
-    pub fn headers(&self) -> Headers<'b> {
+    pub fn headers(&self) -> impl Iterator<Item = Header<'b>> + Clone + use<'b> {
         Headers { rest: self.fields }
     }
 
@@ -156,7 +158,7 @@ impl Header<'_> {
 
 /// Iterator over the fields of a validated head.
 #[derive(Clone, Debug)]
-pub struct Headers<'b> {
+pub(crate) struct Headers<'b> {
     rest: &'b [u8],
 }
 
@@ -165,14 +167,8 @@ impl<'b> Iterator for Headers<'b> {
 
     fn next(&mut self) -> Option<Header<'b>> {
         // `rest` was validated by `parse_response`: CRLF-terminated `name:value` lines.
-        let end = find(self.rest, b'\n')?;
-        let line = &self.rest[..end.saturating_sub(1)];
-        self.rest = &self.rest[end + 1..];
-        let colon = find(line, b':')?;
-        Some(Header {
-            name: &line[..colon],
-            value: trim_ows(&line[colon + 1..]),
-        })
+        let (name, value) = grammar::split_field(grammar::next_line(&mut self.rest)?)?;
+        Some(Header { name, value })
     }
 }
 
@@ -194,33 +190,12 @@ pub(crate) fn find_head_end(buf: &[u8], from: usize) -> Result<Option<usize>, He
     // A head that fits ends within the first MAX_HEAD_LEN bytes; nothing after them is looked
     // at, so an error beyond the limit cannot win over `TooLarge` when more input arrived at once.
     let buf = &buf[..buf.len().min(MAX_HEAD_LEN)];
-    // Every byte before `from` was checked by the earlier call, except a CR that ended it: that
-    // one is decided by the byte after it.
-    let mut i = from.min(buf.len());
-    if i > 0 && buf[i - 1] == b'\r' {
-        i -= 1;
+    match grammar::crlf_head_end(buf, from) {
+        Err(()) => Err(HeadError::LineEnding),
+        Ok(Some(end)) => Ok(Some(end)),
+        Ok(None) if buf.len() >= MAX_HEAD_LEN => Err(HeadError::TooLarge),
+        Ok(None) => Ok(None),
     }
-    while let Some(off) = memchr::memchr2(b'\r', b'\n', &buf[i..]) {
-        let cr = i + off;
-        // CRLF pairs are stepped over whole, so any LF found here is a bare one.
-        if buf[cr] == b'\n' {
-            return Err(HeadError::LineEnding);
-        }
-        match buf.get(cr + 1) {
-            None => break,
-            Some(b'\n') => {}
-            Some(_) => return Err(HeadError::LineEnding),
-        }
-        // An empty line: this CRLF directly follows the previous line's CRLF.
-        if cr >= 2 && buf[cr - 2..cr] == *b"\r\n" {
-            return Ok(Some(cr + 2));
-        }
-        i = cr + 2;
-    }
-    if buf.len() >= MAX_HEAD_LEN {
-        return Err(HeadError::TooLarge);
-    }
-    Ok(None)
 }
 
 /// Parses a response head from the start of `buf`.
@@ -235,23 +210,20 @@ pub fn parse_response(buf: &[u8]) -> Result<Status<ResponseHead<'_>>, HeadError>
 
 /// Parses a head known to be complete: `head` ends with the empty line and holds nothing else.
 pub(crate) fn parse_complete(head: &[u8]) -> Result<ResponseHead<'_>, HeadError> {
-    let line_end = find(head, b'\n').ok_or(HeadError::LineEnding)?;
-    let status_line = &head[..line_end - 1];
+    // `find_head_end` established that every LF follows a CR.
+    let mut rest = head;
+    let status_line = grammar::next_line(&mut rest).ok_or(HeadError::LineEnding)?;
     let (minor_version, code, reason) = parse_status_line(status_line)?;
 
     // Everything between the status line and the final empty line.
-    let fields = &head[line_end + 1..head.len() - 2];
+    let fields = &rest[..rest.len() - 2];
     let mut count = 0;
-    let mut rest = fields;
-    while let Some(end) = find(rest, b'\n') {
-        // `find_head_end` established that every LF follows a CR.
-        let line = &rest[..end - 1];
+    for line in grammar::lines(fields) {
         check_field_line(line)?;
         count += 1;
         if count > MAX_HEADERS {
             return Err(HeadError::TooManyHeaders);
         }
-        rest = &rest[end + 1..];
     }
     Ok(ResponseHead {
         minor_version,
@@ -287,7 +259,7 @@ fn parse_status_line(line: &[u8]) -> Result<(u8, u16, &[u8]), HeadError> {
         Some(b' ') => &line[13..],
         Some(_) => return Err(HeadError::StatusCode),
     };
-    if reason.iter().any(|&b| is_ctl(b) && b != b'\t') {
+    if !reason.iter().all(|&b| grammar::is_field_value_byte(b)) {
         return Err(HeadError::Reason);
     }
     Ok((minor, code, reason))
@@ -304,7 +276,7 @@ fn check_field_line(line: &[u8]) -> Result<(), HeadError> {
     let colon = match line.iter().position(|&b| b == b':') {
         Some(c) => c,
         None => {
-            return Err(if line.iter().all(|&b| is_tchar(b)) {
+            return Err(if line.iter().all(|&b| grammar::is_tchar(b)) {
                 HeadError::MissingColon
             } else {
                 HeadError::HeaderName
@@ -315,44 +287,18 @@ fn check_field_line(line: &[u8]) -> Result<(), HeadError> {
     if name.is_empty() {
         return Err(HeadError::HeaderName);
     }
-    if let Some(pos) = name.iter().position(|&b| !is_tchar(b)) {
+    if let Some(pos) = name.iter().position(|&b| !grammar::is_tchar(b)) {
         return Err(if name[pos..].iter().all(|&b| b == b' ' || b == b'\t') {
             HeadError::WhitespaceBeforeColon
         } else {
             HeadError::HeaderName
         });
     }
-    // field-value = *field-content; field-vchar = VCHAR / obs-text. HTAB and SP are allowed.
-    if line[colon + 1..].iter().any(|&b| is_ctl(b) && b != b'\t') {
+    if !line[colon + 1..]
+        .iter()
+        .all(|&b| grammar::is_field_value_byte(b))
+    {
         return Err(HeadError::HeaderValue);
     }
     Ok(())
-}
-
-/// Removes optional whitespace (SP / HTAB) at both ends.
-pub(crate) fn trim_ows(mut v: &[u8]) -> &[u8] {
-    while let [b' ' | b'\t', rest @ ..] = v {
-        v = rest;
-    }
-    while let [rest @ .., b' ' | b'\t'] = v {
-        v = rest;
-    }
-    v
-}
-
-#[inline]
-fn find(haystack: &[u8], needle: u8) -> Option<usize> {
-    haystack.iter().position(|&b| b == needle)
-}
-
-#[inline]
-fn is_ctl(b: u8) -> bool {
-    b < 0x20 || b == 0x7f
-}
-
-/// tchar (RFC 9110 §5.6.2): "!" / "#" / "$" / "%" / "&" / "'" / "*" / "+" / "-" / "." / "^" /
-/// "_" / "`" / "|" / "~" / DIGIT / ALPHA.
-#[inline]
-pub(crate) fn is_tchar(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }

@@ -21,6 +21,7 @@ use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token, Waker};
 
 use super::ExpositionFormat;
+use crate::http::grammar;
 
 /// Limits of the server.
 #[derive(Clone, Debug)]
@@ -286,7 +287,7 @@ impl Server {
                     Err(_) => return Next::Close,
                 }
             }
-            match find_head_end(&c.input) {
+            match grammar::head_end(&c.input, 0) {
                 Some(end) if end <= self.config.max_head => {
                     let head: Vec<u8> = c.input.drain(..end).collect();
                     self.respond(c, &head);
@@ -306,7 +307,7 @@ impl Server {
         }
     }
 
-    /// Builds the response to one request head (without its final CRLFCRLF) in `c.output`.
+    /// Builds the response to one request head (through its empty line) in `c.output`.
     fn respond(&mut self, c: &mut Conn, head: &[u8]) {
         let text = "text/plain; charset=utf-8";
         let (status, body, ctype, close, extra): (u16, Vec<u8>, &str, bool, &[u8]) =
@@ -369,51 +370,35 @@ struct Request<'a> {
     has_body: bool,
 }
 
-fn find_head_end(input: &[u8]) -> Option<usize> {
-    memchr::memmem::find(input, b"\r\n\r\n").map(|i| i + 4)
-}
-
-fn is_tchar(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
-}
-
-/// Parses a request head (request line and header fields, up to and including CRLFCRLF).
+/// Parses a request head (request line and header fields, through the empty line).
 fn parse_request(head: &[u8]) -> Result<Request<'_>, ()> {
-    let head = head.strip_suffix(b"\r\n\r\n").ok_or(())?;
-    let mut lines = head
-        .split(|&b| b == b'\n')
-        .map(|l| l.strip_suffix(b"\r").unwrap_or(l));
-    let line = lines.next().ok_or(())?;
-    let mut parts = line.split(|&b| b == b' ');
-    let (Some(method), Some(target), Some(version), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
-        return Err(());
-    };
-    if method.is_empty() || !method.iter().all(|&b| is_tchar(b)) {
+    let mut lines = grammar::lines(head);
+    let request = grammar::request_line(lines.next().ok_or(())?).ok_or(())?;
+    if !request.target.starts_with(b"/") {
         return Err(());
     }
-    if !target.starts_with(b"/") || !target.iter().all(|&b| b.is_ascii_graphic()) {
-        return Err(());
-    }
-    let http10 = match version {
-        b"HTTP/1.1" => false,
-        b"HTTP/1.0" => true,
+    let http10 = match request.version {
+        (1, 1) => false,
+        (1, 0) => true,
         _ => return Err(()),
     };
     let mut req = Request {
-        method,
-        target,
+        method: request.method,
+        target: request.target,
         accept: None,
         close: http10,
         has_body: false,
     };
+    let mut ended = false;
     for line in lines {
-        let colon = memchr::memchr(b':', line).ok_or(())?;
-        let (name, value) = (&line[..colon], line[colon + 1..].trim_ascii());
-        if name.is_empty() || !name.iter().all(|&b| is_tchar(b)) {
-            return Err(());
+        if line.is_empty() {
+            ended = true;
+            break;
         }
+        let (name, value) = grammar::split_field(line).ok_or(())?;
+        // A stray CR before the line end counts as whitespace (RFC 9110 §5.5 lets a recipient
+        // read a CR in a value as SP).
+        let value = value.trim_ascii();
         if name.eq_ignore_ascii_case(b"accept") {
             req.accept = Some(value);
         } else if name.eq_ignore_ascii_case(b"connection") {
@@ -428,7 +413,7 @@ fn parse_request(head: &[u8]) -> Result<Request<'_>, ()> {
             req.has_body = true;
         }
     }
-    Ok(req)
+    if ended { Ok(req) } else { Err(()) }
 }
 
 fn reason(status: u16) -> &'static str {
@@ -472,6 +457,10 @@ mod tests {
                 .unwrap()
                 .close
         );
+        // A bare LF ends a line, as the simulated daemon and Go's server accept it.
+        let r = parse_request(b"GET /metrics HTTP/1.1\nConnection: close\n\n").unwrap();
+        assert!(r.close);
+        assert!(parse_request(b"GET /metrics HTTP/1.1\r\n").is_err());
         for bad in [
             &b"\r\n\r\n"[..],
             b"GET /metrics\r\n\r\n",

@@ -8,6 +8,7 @@
 #![forbid(unsafe_code)]
 
 use std::fmt;
+use std::time::Duration;
 
 /// A time as the daemon writes it (RFC 3339 with nanoseconds), as seconds and nanoseconds
 /// since the Unix epoch. Go's zero time, `0001-01-01T00:00:00Z`, marks "no reading" (the
@@ -26,6 +27,49 @@ impl Default for Timestamp {
 }
 
 impl Timestamp {
+    /// Docker's `units.HumanDuration` (github.com/docker/go-units): "Less than a second",
+    /// "About a minute", "5 days", … The daemon writes a container's `Status` with it ("Up 5
+    /// minutes", "Exited (0) 3 minutes ago") and the docker CLI its CREATED columns ("2 weeks
+    /// ago"), so text built here matches theirs word for word. A negative span (a clock that went
+    /// back) is the caller's to clamp to zero, as Go's reads as "Less than a second".
+    pub fn human_duration(d: Duration) -> String {
+        let seconds = d.as_secs();
+        if seconds < 1 {
+            return "Less than a second".to_owned();
+        }
+        if seconds == 1 {
+            return "1 second".to_owned();
+        }
+        if seconds < 60 {
+            return format!("{seconds} seconds");
+        }
+        let minutes = seconds / 60;
+        if minutes == 1 {
+            return "About a minute".to_owned();
+        }
+        if minutes < 60 {
+            return format!("{minutes} minutes");
+        }
+        // Go rounds the hours here (`int(d.Hours() + 0.5)`), and truncates everywhere else.
+        let hours = (d.as_nanos() + 1_800_000_000_000) / 3_600_000_000_000;
+        if hours == 1 {
+            return "About an hour".to_owned();
+        }
+        if hours < 48 {
+            return format!("{hours} hours");
+        }
+        if hours < 24 * 7 * 2 {
+            return format!("{} days", hours / 24);
+        }
+        if hours < 24 * 30 * 2 {
+            return format!("{} weeks", hours / 24 / 7);
+        }
+        if hours < 24 * 365 * 2 {
+            return format!("{} months", hours / 24 / 30);
+        }
+        format!("{} years", seconds / 3600 / 24 / 365)
+    }
+
     /// Go's zero time, `0001-01-01T00:00:00Z`.
     pub const ZERO: Timestamp = Timestamp {
         secs: -62_135_596_800,
@@ -47,6 +91,17 @@ impl Timestamp {
     pub fn unix_nanos(self) -> i64 {
         let n = i128::from(self.secs) * 1_000_000_000 + i128::from(self.nanos);
         n.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64
+    }
+
+    /// The UTC calendar date and time of day: `((year, month, day), (hour, minute, second))`,
+    /// proleptic Gregorian (the calendar RFC 3339 and Go's `time` use, extended backwards), so
+    /// [`Timestamp::ZERO`] is `((1, 1, 1), (0, 0, 0))` and a time before 1970 has its own date
+    /// rather than a wrapped one. The nanoseconds are [`Timestamp::nanos`].
+    pub fn civil(self) -> ((i64, u32, u32), (u32, u32, u32)) {
+        let date = civil_from_days(self.secs.div_euclid(86_400));
+        // In 0..86_400, so the casts cannot truncate.
+        let rem = self.secs.rem_euclid(86_400) as u32;
+        (date, (rem / 3600, rem % 3600 / 60, rem % 60))
     }
 
     /// Parses RFC 3339 (`2026-11-23T06:55:26.742434502Z`, `…+01:00`); `None` if malformed.
@@ -186,16 +241,8 @@ impl Timestamp {
 impl fmt::Display for Timestamp {
     /// RFC 3339 with nanoseconds, trailing zeros trimmed (Go's `RFC3339Nano`), in UTC.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let days = self.secs.div_euclid(86_400);
-        let rem = self.secs.rem_euclid(86_400);
-        let (y, m, d) = civil_from_days(days);
-        write!(
-            f,
-            "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}",
-            rem / 3600,
-            rem % 3600 / 60,
-            rem % 60
-        )?;
+        let ((y, m, d), (hour, minute, second)) = self.civil();
+        write!(f, "{y:04}-{m:02}-{d:02}T{hour:02}:{minute:02}:{second:02}")?;
         if self.nanos != 0 {
             let frac = format!("{:09}", self.nanos);
             write!(f, ".{}", frac.trim_end_matches('0'))?;
@@ -230,8 +277,10 @@ pub(crate) fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
     era * 146_097 + doe - 719_468
 }
 
-/// (year, month, day) of days since 1970-01-01.
-pub(crate) fn civil_from_days(z: i64) -> (i64, u32, u32) {
+/// (year, month, day) of days since 1970-01-01, proleptic Gregorian (H. Hinnant's algorithm:
+/// days are counted from 0000-03-01 so that the leap day is the last day of a year, in eras
+/// of 400 years, which are all 146,097 days long).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
     let z = z + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z.rem_euclid(146_097);
@@ -450,6 +499,8 @@ mod tests {
         assert_eq!(a.nanos_since(t), 257_565_499);
         for bad in [
             &b"2026-13-01T00:00:00Z"[..],
+            b"2025-02-29T00:00:00Z",
+            b"1900-02-29T00:00:00Z",
             b"2026-02-30T00:00:00Z",
             b"2026-11-23 06:55:26Z",
             b"2026-11-23T06:55:26.Z",
@@ -464,5 +515,93 @@ mod tests {
                 String::from_utf8_lossy(bad)
             );
         }
+    }
+
+    #[test]
+    fn civil_dates() {
+        let at = |secs| Timestamp { secs, nanos: 0 }.civil();
+        assert_eq!(at(0), ((1970, 1, 1), (0, 0, 0)));
+        assert_eq!(at(1_795_416_953), ((2026, 11, 23), (6, 55, 53)));
+        assert_eq!(Timestamp::ZERO.civil(), ((1, 1, 1), (0, 0, 0)));
+        assert_eq!(at(20_780 * 86_400).0, (2026, 11, 23));
+        assert_eq!(at(-719_162 * 86_400).0, (1, 1, 1));
+        // Before 1970: the last second of 1969, and the day before the epoch's day.
+        assert_eq!(at(-1), ((1969, 12, 31), (23, 59, 59)));
+        assert_eq!(at(-86_400), ((1969, 12, 31), (0, 0, 0)));
+        assert_eq!(at(-86_401), ((1969, 12, 30), (23, 59, 59)));
+        // 1900 was not a leap year, 2000 and 1600 were.
+        assert_eq!(at(-2_203_891_200), ((1900, 3, 1), (0, 0, 0)));
+        assert_eq!(at(-2_203_891_201), ((1900, 2, 28), (23, 59, 59)));
+        assert_eq!(at(951_782_400), ((2000, 2, 29), (0, 0, 0)));
+        assert_eq!(at(951_868_800), ((2000, 3, 1), (0, 0, 0)));
+        assert_eq!(at(1_709_164_800), ((2024, 2, 29), (0, 0, 0)));
+        assert_eq!(at(-11_670_998_400), ((1600, 2, 29), (0, 0, 0)));
+        assert_eq!(at(253_402_300_799), ((9999, 12, 31), (23, 59, 59)));
+        // Every day from year 1 to 2400 round-trips through the parser's inverse, and days
+        // follow each other with no gaps.
+        let mut prev = at(Timestamp::ZERO.secs - 86_400).0;
+        for day in (Timestamp::ZERO.secs / 86_400)..(days_from_civil(2400, 12, 31) + 1) {
+            let (y, m, d) = at(day * 86_400).0;
+            assert_eq!(days_from_civil(y, i64::from(m), i64::from(d)), day);
+            let next_day = d == prev.2 + 1 && (y, m) == (prev.0, prev.1);
+            let next_month = d == 1 && prev.2 == days_in_month(prev.0, i64::from(prev.1)) as u32;
+            assert!(next_day || next_month, "{prev:?} then {:?}", (y, m, d));
+            prev = (y, m, d);
+        }
+        // Parsing and formatting agree before 1970 as after.
+        for s in [
+            "1969-07-20T20:17:40Z",
+            "1600-02-29T12:00:00.5Z",
+            "1970-01-01T00:00:00Z",
+        ] {
+            assert_eq!(Timestamp::parse(s.as_bytes()).unwrap().to_string(), s);
+        }
+    }
+
+    #[test]
+    fn human_durations_like_go_units() {
+        let secs = |s| Timestamp::human_duration(Duration::from_secs(s));
+        assert_eq!(
+            Timestamp::human_duration(Duration::ZERO),
+            "Less than a second"
+        );
+        assert_eq!(
+            Timestamp::human_duration(Duration::from_millis(999)),
+            "Less than a second"
+        );
+        assert_eq!(secs(1), "1 second");
+        assert_eq!(secs(33), "33 seconds");
+        assert_eq!(secs(59), "59 seconds");
+        assert_eq!(secs(60), "About a minute");
+        assert_eq!(secs(75), "About a minute");
+        assert_eq!(secs(119), "About a minute");
+        assert_eq!(secs(120), "2 minutes");
+        assert_eq!(secs(300), "5 minutes");
+        assert_eq!(secs(59 * 60), "59 minutes");
+        assert_eq!(secs(3599), "59 minutes");
+        assert_eq!(secs(3600), "About an hour");
+        assert_eq!(secs(5399), "About an hour");
+        // Rounded to the nearest hour from the nanoseconds, as Go's float hours.
+        assert_eq!(
+            Timestamp::human_duration(Duration::from_nanos(5_399_999_999_999)),
+            "About an hour"
+        );
+        assert_eq!(secs(89 * 60), "About an hour");
+        assert_eq!(secs(5400), "2 hours");
+        assert_eq!(secs(47 * 3600), "47 hours");
+        assert_eq!(secs(48 * 3600 - 1801), "47 hours");
+        assert_eq!(secs(48 * 3600 - 1800), "2 days");
+        assert_eq!(secs(48 * 3600), "2 days");
+        assert_eq!(secs(3 * 86_400), "3 days");
+        assert_eq!(secs(14 * 86_400), "2 weeks");
+        assert_eq!(secs(20 * 86_400), "2 weeks");
+        assert_eq!(secs(60 * 86_400), "2 months");
+        assert_eq!(secs(100 * 86_400), "3 months");
+        assert_eq!(secs(730 * 86_400), "2 years");
+        assert_eq!(secs(800 * 86_400), "2 years");
+        assert_eq!(
+            Timestamp::human_duration(Duration::MAX),
+            "584942417355 years"
+        );
     }
 }
