@@ -11,7 +11,6 @@ use std::{fmt, io};
 
 use crate::chunked::ChunkedError;
 use crate::http::{FramingError, HeadError, RequestError};
-use crate::stats::FrameError;
 
 /// A response that broke HTTP/1.1 or the stats stream format.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -44,6 +43,29 @@ impl fmt::Display for ProtocolError {
         }
     }
 }
+
+/// Why a stats body could not be split into frames (the error of
+/// [`FrameSplitter`](crate::stats::FrameSplitter), defined here so that this module needs
+/// nothing from the layers above it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum FrameError {
+    /// A frame is longer than the limit.
+    TooLong {
+        /// The limit in bytes.
+        max: usize,
+    },
+}
+
+impl fmt::Display for FrameError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FrameError::TooLong { max } => write!(f, "stats frame longer than {max} bytes"),
+        }
+    }
+}
+
+impl std::error::Error for FrameError {}
 
 /// Why a JSON document from the daemon (a stats frame, a listing, an event) could not be
 /// decoded.

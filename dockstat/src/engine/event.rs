@@ -27,6 +27,21 @@ pub struct Container {
     pub key: u32,
 }
 
+impl Container {
+    /// A container asked for by name, before its first sample tells its id.
+    pub(crate) fn named(host: usize, name: String) -> Container {
+        Container {
+            host,
+            id: name.clone(),
+            name: name.clone(),
+            image: String::new(),
+            labels: Vec::new(),
+            requested: name,
+            key: 0,
+        }
+    }
+}
+
 /// Why a container is no longer watched.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Gone {

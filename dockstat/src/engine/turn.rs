@@ -327,7 +327,7 @@ impl Core {
         let mut waiting = std::mem::take(&mut self.to_watch);
         waiting.retain(|(host, name)| match self.hosts.get(*host) {
             Some(h) if h.api.is_some() => {
-                self.add_stream(named_container(*host, name.clone()), true, now, emit);
+                self.add_stream(Container::named(*host, name.clone()), true, now, emit);
                 false
             }
             Some(_) => true,
@@ -397,7 +397,7 @@ impl Core {
         if let Selection::Named(names) = &self.config.selection {
             host.phase = HostPhase::Fixed;
             for name in names.clone() {
-                self.add_stream(named_container(h as usize, name), true, now, emit);
+                self.add_stream(Container::named(h as usize, name), true, now, emit);
             }
             return;
         }
@@ -654,7 +654,7 @@ impl Core {
             };
             let target = api.path(&format!(
                 "/containers/{}/stats?{query}",
-                encode_segment(&stream.container.id)
+                crate::http::encode_segment(&stream.container.id)
             ));
             match reactor.open(&host.endpoint, &target, Owner::Stream(slot)) {
                 Ok(conn) => {
@@ -970,31 +970,4 @@ fn wall_nanos() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos() as i64)
-}
-
-/// A container asked for by name, before its first sample tells its id.
-fn named_container(host: usize, name: String) -> Container {
-    Container {
-        host,
-        id: name.clone(),
-        name: name.clone(),
-        image: String::new(),
-        labels: Vec::new(),
-        requested: name,
-        key: 0,
-    }
-}
-
-/// Percent-encodes what may not appear in a path segment (container names are
-/// `[a-zA-Z0-9][a-zA-Z0-9_.-]+`, so this only matters for odd input).
-pub(crate) fn encode_segment(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }

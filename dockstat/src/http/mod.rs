@@ -46,6 +46,7 @@ pub mod response;
 pub(crate) use body::is_interim;
 pub use body::{BodyKind, Framing, FramingError};
 pub use request::RequestError;
+pub(crate) use request::encode_segment;
 pub(crate) use request::write_get;
 pub use response::{HeadError, Header, ResponseHead, Status, parse_response};
 pub(crate) use response::{MAX_HEAD_LEN, MAX_HEADERS, find_head_end, parse_complete};

@@ -73,3 +73,29 @@ pub(crate) fn write_get(out: &mut Vec<u8>, target: &str, host: &str) -> Result<(
     out.extend_from_slice(b"\r\nAccept: */*\r\n\r\n");
     Ok(())
 }
+
+/// Percent-encodes what may not appear in a path segment (container names are
+/// `[a-zA-Z0-9][a-zA-Z0-9_.-]+`, so this only matters for odd input).
+pub(crate) fn encode_segment(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn path_segments_are_percent_encoded_beyond_the_unreserved_set() {
+        assert_eq!(encode_segment("busy-1_a.b~c"), "busy-1_a.b~c");
+        assert_eq!(encode_segment("a b/c?d"), "a%20b%2Fc%3Fd");
+        assert_eq!(encode_segment("ü"), "%C3%BC");
+    }
+}

@@ -16,32 +16,11 @@
 //!
 //! What this module does not do: look inside frames (see [`super::parse`]).
 
-use std::fmt;
+use crate::error::FrameError;
 
 /// The default frame length limit. Real frames are about 2 KiB (more with many networks or
 /// block devices); this leaves two orders of magnitude of room.
 pub const DEFAULT_MAX_FRAME_LEN: usize = 1 << 20;
-
-/// Why a body could not be split into frames.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum FrameError {
-    /// A frame is longer than the limit.
-    TooLong {
-        /// The limit in bytes.
-        max: usize,
-    },
-}
-
-impl fmt::Display for FrameError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            FrameError::TooLong { max } => write!(f, "stats frame longer than {max} bytes"),
-        }
-    }
-}
-
-impl std::error::Error for FrameError {}
 
 /// Splits a byte stream at `\n` into frames, with a maximum frame length.
 #[derive(Debug)]

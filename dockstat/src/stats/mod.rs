@@ -21,9 +21,10 @@ pub mod parse;
 mod skip;
 pub mod stream;
 
+pub use crate::error::FrameError;
 pub use cursor::Fail;
 pub(crate) use frame::DEFAULT_MAX_FRAME_LEN;
-pub use frame::{FrameError, FrameSplitter};
+pub use frame::FrameSplitter;
 pub use math::{Derived, Platform, derive};
 pub use model::{
     BlkioStats, CpuStats, MemoryStats, NetworkStats, Networks, PidsStats, Sample, StorageStats,

@@ -13,10 +13,11 @@
 //! stream's connection or lifecycle.
 
 use super::cursor::Fail;
-use super::frame::{FrameError, FrameSplitter};
+use super::frame::FrameSplitter;
 use super::math::{Derived, Platform, derive};
 use super::model::Sample;
 use super::parse::FrameDecoder;
+use crate::error::FrameError;
 use crate::error::{Error, ErrorKind, ProtocolError};
 
 /// The state of one stats stream between reads: an unfinished frame and the daemon's platform.
