@@ -838,10 +838,11 @@ impl Core {
                 let (metrics, wall) = (&mut self.metrics, &mut self.wall);
                 let mut samples = stream.pipeline.push(data, &mut self.decoder);
                 while let Some(next) = samples.next() {
-                    let decoded = match next {
+                    // Borrowed where it lies: a sample is a few hundred bytes, not to be moved.
+                    let decoded = match &next {
                         Ok(decoded) => decoded,
-                        Err(e) => {
-                            failure = Some(e);
+                        Err(_) => {
+                            failure = next.err();
                             break;
                         }
                     };
