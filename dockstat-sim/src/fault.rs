@@ -14,7 +14,10 @@
 //! broken name, the half frame before a cut) is not a frame: it is counted in
 //! [`SimCounters::faults_injected`](super::SimCounters::faults_injected), not in
 //! `frames_sent`. A frame sent slowly ([`Fault::Drip`]) is a frame, counted once its last byte
-//! is on the socket.
+//! is on the socket. After a fault no client can read past ([`Fault::GarbageChunkSize`],
+//! [`Fault::DeepNesting`]) the stream carries on, but its frames are not counted: a client
+//! rightly ends the stream at the fault, and whether a frame written before it hangs up is
+//! then a matter of timing, not of the client.
 
 use std::time::Duration;
 
@@ -26,8 +29,9 @@ pub enum Fault {
     /// Send the chunk-size line and half of the frame, then close the connection (FIN; for
     /// TLS, with close_notify).
     TruncateMidChunk,
-    /// Send a frame whose chunk-size line is not hexadecimal (`zz`), then carry on. Not
-    /// counted in `frames_sent`: no client can receive it as a frame.
+    /// Send a frame whose chunk-size line is not hexadecimal (`zz`), then carry on. Neither it
+    /// nor the frames after it on that connection are counted in `frames_sent`: no client can
+    /// read past it.
     GarbageChunkSize,
     /// Send nothing more but keep the connection open (with `after_frames` 0: the response
     /// head, then nothing).
@@ -39,7 +43,8 @@ pub enum Fault {
     /// it is still a valid frame), then carry on. The padding is generated as the socket takes
     /// it: the sim never holds more than 64 KiB of it.
     HugeFrame(usize),
-    /// Send one "frame" made of this many nested arrays (`[[[...]]]`), then carry on.
+    /// Send one "frame" made of this many nested arrays (`[[[...]]]`), then carry on; the
+    /// frames after it on that connection are not counted (a client ends the stream here).
     DeepNesting(usize),
     /// Send one frame with a member holding this many nested arrays
     /// (`{"sim_nested":[[[...]]],"read":…}`), then carry on. It is still a valid frame, and

@@ -87,6 +87,10 @@ pub(super) struct StatsStream {
     pub(super) ending: Option<u8>,
     /// A fault still to come, and how many good frames precede it.
     pub(super) fault: Option<(u32, Fault)>,
+    /// A fault no client can read past went out on this stream (a garbage chunk size, a
+    /// document that is not a stats frame): a client rightly ends the stream there, so the
+    /// frames that follow it are still written but not counted as sent.
+    pub(super) unreadable: bool,
 }
 
 /// What a byte offset in [`Conn::ends`] marks the end of.

@@ -272,6 +272,7 @@ pub(super) fn apply(conn: &mut Conn, slot: usize, action: Action, ctx: &mut Ctx)
                         emitted: 0,
                         ending: None,
                         fault,
+                        unreadable: false,
                     };
                     set_state(conn, ConnState::Stats(stream), &ctx.shared);
                     // The first frame goes out at once; the timer takes over from there.

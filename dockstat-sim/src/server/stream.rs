@@ -148,6 +148,7 @@ fn emit_frame(conn: &mut Conn, ctx: &mut Ctx) -> Emitted {
     ctx.frame.clear();
     s.emitted = s.emitted.saturating_add(1);
     let framing = s.framing;
+    let counted = !s.unreadable;
     let Some(c) = ctx.model.current(s.target.idx, &s.target.id) else {
         // Removed: a couple more zero frames, then the end of the body (the daemon's stats
         // publisher closes when the container is destroyed).
@@ -157,7 +158,9 @@ fn emit_frame(conn: &mut Conn, ctx: &mut Ctx) -> Emitted {
         push_zero_frame(&mut ctx.frame, &s.target.name, &s.target.id);
         let name = Rc::clone(&s.target.name);
         push_body(&mut conn.out, framing, &ctx.frame, None);
-        conn.mark_end(Counted::Frame(name));
+        if counted {
+            conn.mark_end(Counted::Frame(name));
+        }
         if !last {
             return Emitted::More;
         }
@@ -199,6 +202,9 @@ fn emit_frame(conn: &mut Conn, ctx: &mut Ctx) -> Emitted {
     // frame's cpu.
     s.prev = running.then_some(read);
     s.prev_run = runs;
+    if matches!(fault, Some(Fault::GarbageChunkSize | Fault::DeepNesting(_))) {
+        s.unreadable = true;
+    }
     if let Some(f) = &fault {
         // A status injected into a stream counts when a request gets it.
         if !matches!(f, Fault::Status(_)) {
@@ -304,7 +310,9 @@ fn emit_frame(conn: &mut Conn, ctx: &mut Ctx) -> Emitted {
             push_body(out, framing, frame, at);
         }
     }
-    conn.mark_end(Counted::Frame(name));
+    if counted {
+        conn.mark_end(Counted::Frame(name));
+    }
     Emitted::More
 }
 
