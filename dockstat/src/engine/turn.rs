@@ -349,15 +349,14 @@ impl Core {
 
     /// Opens a discovery connection with the head deadline every request gets.
     fn open(
-        &mut self,
+        &self,
         reactor: &mut Reactor<Owner>,
         h: u32,
         target: &str,
         owner: Owner,
         now: Instant,
     ) -> Result<ConnId> {
-        let host = &mut self.hosts[h as usize];
-        let id = reactor.open(&host.endpoint, target, owner)?;
+        let id = reactor.open(&self.hosts[h as usize].endpoint, target, owner)?;
         reactor.set_head_deadline(id, now + self.config.connect_timeout);
         Ok(id)
     }
@@ -814,9 +813,6 @@ impl Core {
     }
 
     fn on_stream(&mut self, slot: u32, event: ConnEvent<'_>, emit: &mut Emit<'_>) -> Flow {
-        if !matches!(self.streams.get(slot as usize), Some(Some(_))) {
-            return Flow::Close;
-        }
         let now = self.turn_now();
         let Some(Some(stream)) = self.streams.get_mut(slot as usize) else {
             return Flow::Close;
