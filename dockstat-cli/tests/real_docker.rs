@@ -31,6 +31,10 @@ fn daemon() -> Option<(String, MutexGuard<'static, ()>)> {
             ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner()),
         )),
         _ => {
+            assert!(
+                std::env::var_os("DOCKSTAT_REQUIRE_REAL_DOCKER").is_none_or(|v| v != "1"),
+                "DOCKSTAT_REQUIRE_REAL_DOCKER=1 but DOCKSTAT_REAL_DOCKER is not set"
+            );
             eprintln!("SKIPPED: set DOCKSTAT_REAL_DOCKER to a real daemon's URL");
             None
         }
@@ -334,6 +338,10 @@ fn tls_daemon() -> Option<(String, String, String, MutexGuard<'static, ()>)> {
             Some((host, tls, certs, guard))
         }
         _ => {
+            assert!(
+                std::env::var_os("DOCKSTAT_REQUIRE_REAL_DOCKER").is_none_or(|v| v != "1"),
+                "DOCKSTAT_REQUIRE_REAL_DOCKER=1 but the daemon's TLS port is not set"
+            );
             eprintln!(
                 "SKIPPED: set DOCKSTAT_REAL_DOCKER_TLS and DOCKSTAT_REAL_DOCKER_CERTS \
                  (RDD_TLS=1 real-dockerd.sh start; real-dockerd.sh env)"
