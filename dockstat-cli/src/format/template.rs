@@ -177,7 +177,14 @@ struct Parser<'s> {
     /// Trim the leading spaces of the next text.
     trim_next: bool,
     vars: Vec<String>,
+    /// Nesting of controls and parentheses, bounded so that no template can exhaust the stack.
+    depth: usize,
 }
+
+const MAX_DEPTH: usize = 100;
+
+/// The most a `range N` counts to (Go's has no bound; a row's text should).
+const MAX_RANGE: i64 = 1 << 16;
 
 /// An action's tokens with their byte positions, and the action's start.
 struct Action {
@@ -218,7 +225,7 @@ impl<'s> Parser<'s> {
                 text = text.trim_start_matches([' ', '\t', '\r', '\n']);
             }
             // A `{{- ` that follows trims this text's end.
-            let after = rest[start..].as_bytes();
+            let after = &rest.as_bytes()[start..];
             if after.len() > 3 && after.starts_with(b"{{-") && is_space(after[3]) {
                 text = text.trim_end_matches([' ', '\t', '\r', '\n']);
             }
@@ -242,7 +249,7 @@ impl<'s> Parser<'s> {
                 return Err(self.err(pos, "unclosed comment"));
             };
             let j = i + cend + 2;
-            let tail = src[j..].as_bytes();
+            let tail = &src.as_bytes()[j..];
             if tail.len() >= 4 && is_space(tail[0]) && tail[1..].starts_with(b"-}}") {
                 self.at = j + 4;
                 self.trim_next = true;
@@ -462,6 +469,16 @@ impl<'s> Parser<'s> {
     /// `{{if P}}`, `{{range P}}`, `{{with P}}` up to their `{{end}}`; `{{else if P}}`
     /// nests as Go does.
     fn control(&mut self, keyword: &str, a: Action) -> Result<Node, String> {
+        if self.depth >= MAX_DEPTH {
+            return Err(self.err(a.pos, "nesting too deep"));
+        }
+        self.depth += 1;
+        let node = self.control_inner(keyword, a);
+        self.depth -= 1;
+        node
+    }
+
+    fn control_inner(&mut self, keyword: &str, a: Action) -> Result<Node, String> {
         let saved = self.vars.len();
         let pipe = self.pipeline(&a.toks[1..], a.pos, keyword, keyword == "range")?;
         let (body, stop) = self.list(true)?;
@@ -535,7 +552,7 @@ impl<'s> Parser<'s> {
             return Err(self.err(pos, format!("missing value for {context}")));
         }
         let mut idx = 0;
-        let pipe = self.pipe_tokens(toks, &mut idx, pos, false)?;
+        let pipe = self.pipe_tokens(toks, &mut idx, pos, 0)?;
         if idx < toks.len() {
             return Err(self.err(toks[idx].0, "unexpected right paren"));
         }
@@ -551,8 +568,9 @@ impl<'s> Parser<'s> {
         toks: &[(usize, usize, Tok)],
         idx: &mut usize,
         pos: usize,
-        in_paren: bool,
+        depth: usize,
     ) -> Result<Pipe, String> {
+        let in_paren = depth > 0;
         let mut cmds = Vec::new();
         let mut args: Vec<Arg> = Vec::new();
         let mut cmd_pos = toks.get(*idx).map_or(pos, |t| t.0);
@@ -620,7 +638,10 @@ impl<'s> Parser<'s> {
                 Tok::Num(n) => parse_number(n)
                     .ok_or_else(|| self.err(start, format!("bad number syntax: {n:?}")))?,
                 Tok::LParen => {
-                    let inner = self.pipe_tokens(toks, idx, start, true)?;
+                    if depth >= MAX_DEPTH {
+                        return Err(self.err(start, "nesting too deep"));
+                    }
+                    let inner = self.pipe_tokens(toks, idx, start, depth + 1)?;
                     *idx += 1; // the right paren
                     ArgKind::Pipe(Box::new(inner))
                 }
@@ -740,6 +761,7 @@ impl Template {
             at: 0,
             trim_next: false,
             vars: Vec::new(),
+            depth: 0,
         };
         let (nodes, _) = p.list(false)?;
         Ok(Template {
@@ -748,30 +770,38 @@ impl Template {
         })
     }
 
-    /// Whether the template names field `name` anywhere, or the whole row (`json .`).
+    /// Whether the template may use field `name` of the row (`{{json .}}` uses them all).
     pub(crate) fn uses(&self, name: &str) -> bool {
-        fn pipe_uses(p: &Pipe, name: &str) -> bool {
+        fn pipe_uses(p: &Pipe, name: &str, dot_is_row: bool) -> bool {
             p.cmds.iter().flat_map(|c| &c.args).any(|a| match &a.kind {
-                ArgKind::Field(names) => names.is_empty() || names[0] == name,
-                ArgKind::Var(_, _) => true,
-                ArgKind::Pipe(p) => pipe_uses(p, name),
+                ArgKind::Field(names) if names.is_empty() => dot_is_row,
+                ArgKind::Field(names) => dot_is_row && names[0] == name,
+                ArgKind::Var(v, names) => v == "$" && names.first().is_none_or(|n| n == name),
+                ArgKind::Pipe(p) => pipe_uses(p, name, dot_is_row),
                 _ => false,
             })
         }
-        fn nodes_use(nodes: &[Node], name: &str) -> bool {
+        fn nodes_use(nodes: &[Node], name: &str, dot_is_row: bool) -> bool {
             nodes.iter().any(|n| match n {
                 Node::Text(_) => false,
-                Node::Action(p) => pipe_uses(p, name),
-                Node::If(p, a, b) | Node::Range(p, a, b) | Node::With(p, a, b) => {
-                    pipe_uses(p, name) || nodes_use(a, name) || nodes_use(b, name)
+                Node::Action(p) => pipe_uses(p, name, dot_is_row),
+                Node::If(p, a, b) => {
+                    pipe_uses(p, name, dot_is_row)
+                        || nodes_use(a, name, dot_is_row)
+                        || nodes_use(b, name, dot_is_row)
+                }
+                // Inside range and with, the dot is another value.
+                Node::Range(p, a, b) | Node::With(p, a, b) => {
+                    pipe_uses(p, name, dot_is_row)
+                        || nodes_use(a, name, false)
+                        || nodes_use(b, name, dot_is_row)
                 }
             })
         }
-        nodes_use(&self.nodes, name)
+        nodes_use(&self.nodes, name, true)
     }
 
-    /// Renders one row, with `fields` the row's field names (for messages) and `labels`
-    /// whether `.Label "key"` exists.
+    /// Renders one row.
     pub(crate) fn render(&self, row: &Row, scope: &Scope<'_>) -> Result<String, String> {
         let mut ex = Exec {
             src: &self.src,
@@ -856,14 +886,12 @@ impl<'a> Exec<'a, '_> {
         msg: impl std::fmt::Display,
     ) -> String {
         let before = &self.src[..at];
-        let pos_ = pos;
-        let pos = at;
         let line = 1 + before.matches('\n').count();
         let col = match before.rfind('\n') {
-            Some(nl) => pos - nl - 1,
-            None => pos,
+            Some(nl) => at - nl - 1,
+            None => at,
         };
-        let context = &self.src[pos_..context_end.max(pos_)];
+        let context = &self.src[pos..context_end.max(pos)];
         format!("template: :{line}:{col}: executing \"\" at <{context}>: {msg}")
     }
 
@@ -902,7 +930,7 @@ impl<'a> Exec<'a, '_> {
                     let items: Vec<Value<'a>> = match v {
                         Value::List(l) => l.into_iter().map(Value::Str).collect(),
                         Value::Nil => Vec::new(),
-                        Value::Int(n) => (0..n.max(0)).map(Value::Int).collect(),
+                        Value::Int(n) if n <= MAX_RANGE => (0..n.max(0)).map(Value::Int).collect(),
                         other => {
                             let first = &p.cmds[0];
                             // Checked before any row exists, the value is a stand-in.
@@ -1302,7 +1330,7 @@ impl<'a> Exec<'a, '_> {
                 if name != "ne" && !(ordered(&v[0]) && ordered(&v[1])) {
                     return Err(fail("invalid type for comparison"));
                 }
-                let ord = compare(&v[0], &v[1]).map_err(|m| fail(m))?;
+                let ord = compare(&v[0], &v[1]).map_err(fail)?;
                 use std::cmp::Ordering::*;
                 Ok(Value::Bool(match name {
                     "ne" => ord != Equal,
@@ -1862,13 +1890,13 @@ mod tests {
             sprintf(
                 "%6.2f|%-8d|%08.3f|%+d",
                 &[
-                    Value::Float(3.14159),
+                    Value::Float(1.23456),
                     Value::Int(42),
-                    Value::Float(3.14159),
+                    Value::Float(1.23456),
                     Value::Int(5)
                 ]
             ),
-            "  3.14|42      |0003.142|+5"
+            "  1.23|42      |0001.235|+5"
         );
         assert_eq!(
             sprintf("%v %s", &[Value::Float(1.5), Value::Float(2.0)]),
