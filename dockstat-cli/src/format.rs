@@ -439,6 +439,42 @@ mod tests {
                 "S NAMES\nR i13-tmpl-a\n",
             ),
             ("table{{.Names}}", "NAMES\ni13-tmpl-a\n"),
+            (
+                "{{printf \"%5.1f|%x|%X|%o|%c|%e|%g|%08d|% d|%+.2f\" 3.0 255 255 8 65 12345.678 0.000012 -42 7 -1.005}}",
+                "  3.0|ff|FF|10|A|1.234568e+04|1.2e-05|-0000042| 7|-1.00\n",
+            ),
+            (
+                "{{1e3}} {{1.0}} {{truncate .Names 3.0}} {{printf \"%v %d\" 1e3 1e3}}",
+                "1000 1 i13 1000 %!d(float64=1000)\n",
+            ),
+            (
+                "{{printf \"%*d|%-*d|%.*s\" 5 1 4 2 2 \"abc\"}}",
+                "    1|2   |ab\n",
+            ),
+            (
+                "{{printf \"%v|%s|%q|%-6t|%5v\" true .State \"a\\\"b\" false 12}}",
+                "true|running|\"a\\\"b\"|false |   12\n",
+            ),
+            (
+                "{{json \"a<b>&\"}} {{json 1.5}} {{json true}}",
+                "\"a<b>&\" 1.5 true\n",
+            ),
+            (
+                "{{$n := .Names}}{{$n}} {{with $x := .State}}{{$x}}{{end}} {{$.ID}}",
+                "i13-tmpl-a running f7f0987fe4fb\n",
+            ),
+            (
+                "{{range split \"\" \",\"}}[{{.}}]{{end}} {{split \"abc\" \"\"}} {{range 3}}{{.}}{{end}}",
+                "[] [a b c] 012\n",
+            ),
+            (
+                "table {{json .Names}}\\t{{truncate .Names 3}}\\t{{len .Names}}",
+                "NAMES          NAMES     5\n\"i13-tmpl-a\"   i13       10\n",
+            ),
+            (
+                "table {{.ID}} {{range split .Names \"-\"}}{{.}} {{end}}",
+                "CONTAINER ID \nf7f0987fe4fb i13 tmpl a \n",
+            ),
         ];
         for (spec, want) in cases {
             assert_eq!(render(spec).as_deref(), Ok(*want), "{spec}");

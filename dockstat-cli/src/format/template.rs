@@ -50,9 +50,12 @@ enum ArgKind {
     Var(String, Vec<String>),
     Func(String),
     Str(String),
+    /// A number: its integer value if it has one (for integer parameters), and whether Go
+    /// takes it as a float where any type goes (written with `.`, `e` or `p`).
     Num {
         int: Option<i64>,
         float: f64,
+        is_float: bool,
     },
     Bool(bool),
     Nil,
@@ -728,6 +731,7 @@ fn parse_number(n: &str) -> Option<ArgKind> {
         return Some(ArgKind::Num {
             int: Some(i),
             float: i as f64,
+            is_float: false,
         });
     }
     let (neg, digits) = match clean.strip_prefix('-') {
@@ -743,6 +747,7 @@ fn parse_number(n: &str) -> Option<ArgKind> {
         return Some(ArgKind::Num {
             int: Some(v),
             float: v as f64,
+            is_float: false,
         });
     }
     let f: f64 = clean.parse().ok()?;
@@ -750,7 +755,11 @@ fn parse_number(n: &str) -> Option<ArgKind> {
         return None;
     }
     let int = (f.fract() == 0.0 && f.abs() < 9.0e18).then_some(f as i64);
-    Some(ArgKind::Num { int, float: f })
+    Some(ArgKind::Num {
+        int,
+        float: f,
+        is_float: clean.contains(['.', 'e', 'E', 'p', 'P']),
+    })
 }
 
 impl Template {
@@ -1041,7 +1050,11 @@ impl<'a> Exec<'a, '_> {
                 self.call(name, &cmd, a, &[], dot, None)?
             }
             ArgKind::Str(s) => Value::Str(s.clone()),
-            ArgKind::Num { int: Some(i), .. } => Value::Int(*i),
+            ArgKind::Num {
+                int: Some(i),
+                is_float: false,
+                ..
+            } => Value::Int(*i),
             ArgKind::Num { float, .. } => Value::Float(*float),
             ArgKind::Bool(b) => Value::Bool(*b),
             ArgKind::Nil => Value::Nil,
@@ -1197,6 +1210,7 @@ impl<'a> Exec<'a, '_> {
                         format!("expected integer; found {}", &self.src[a.pos..a.end]),
                     ));
                 }
+                (ArgKind::Num { int: Some(i), .. }, Want::Int) => Value::Int(*i),
                 _ => self.operand(a, dot)?,
             };
             self.check_type(&v, want, a.pos, a.end)?;
