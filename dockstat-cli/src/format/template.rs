@@ -216,10 +216,19 @@ impl<'s> Parser<'s> {
     }
 
     fn next_item(&mut self) -> Result<Item, String> {
+        // Text that trims to nothing and comments print nothing: go on to what follows.
+        loop {
+            if let Some(item) = self.next_piece()? {
+                return Ok(item);
+            }
+        }
+    }
+
+    fn next_piece(&mut self) -> Result<Option<Item>, String> {
         let src = self.src;
         let rest = &src[self.at..];
         if rest.is_empty() {
-            return Ok(Item::Eof);
+            return Ok(Some(Item::Eof));
         }
         let start = rest.find("{{").unwrap_or(rest.len());
         if start > 0 {
@@ -235,9 +244,9 @@ impl<'s> Parser<'s> {
             self.at += start;
             self.trim_next = false;
             if !text.is_empty() {
-                return Ok(Item::Text(text.to_string()));
+                return Ok(Some(Item::Text(text.to_string())));
             }
-            return self.next_item();
+            return Ok(None);
         }
         self.trim_next = false;
         let pos = self.at;
@@ -261,7 +270,7 @@ impl<'s> Parser<'s> {
             } else {
                 return Err(self.err(pos, "comment ends before closing delimiter"));
             }
-            return self.next_item();
+            return Ok(None);
         }
         let mut toks = Vec::new();
         loop {
@@ -270,7 +279,7 @@ impl<'s> Parser<'s> {
                 if src[i + 1..].starts_with("-}}") {
                     self.at = i + 4;
                     self.trim_next = true;
-                    return Ok(Item::Action(Action { pos, toks }));
+                    return Ok(Some(Item::Action(Action { pos, toks })));
                 }
                 i += 1;
             }
@@ -279,7 +288,7 @@ impl<'s> Parser<'s> {
             }
             if src[i..].starts_with("}}") {
                 self.at = i + 2;
-                return Ok(Item::Action(Action { pos, toks }));
+                return Ok(Some(Item::Action(Action { pos, toks })));
             }
             let c = bytes[i];
             let start = i;
