@@ -2,12 +2,16 @@
 //! (one JSON object per line, keys sorted, string values), `table TEMPLATE` (a header row and
 //! aligned columns) or a bare `TEMPLATE` (one line per row).
 //!
-//! Templates support the part of Go's text/template that docker format strings use in
-//! practice: `{{.Field}}` and `{{json .}}`, with `\t` and `\n` escapes. Columns are aligned as
-//! Go's `tabwriter` with the docker CLI's settings (minimum width 10, padding 3) aligns them.
+//! Templates are Go `text/template`s with docker's functions ([`template`]); `\t` and `\n`
+//! in the spec are a tab and a newline, as docker reads them. Columns are aligned as Go's
+//! `tabwriter` with the docker CLI's settings (minimum width 10, padding 3) aligns them.
+
+mod template;
 
 use std::collections::BTreeMap;
 use std::io::{self, Write};
+
+use template::{Scope, Template};
 
 /// One listing row: field name to its rendered value.
 pub(crate) type Row = BTreeMap<&'static str, Cell>;
@@ -20,15 +24,15 @@ pub(crate) enum Cell {
     /// A JSON value written as is in `json` output (docker's `null` or an object); templates
     /// print `null` as Go prints a nil pointer, `<nil>`.
     Json(String),
+    /// A container's labels for `{{.Label "key"}}`, under the key `Label`; not one of
+    /// docker's fields, so never written in `json` output.
+    Labels(Vec<(String, String)>),
 }
 
 impl Cell {
-    fn text(&self) -> &str {
-        match self {
-            Cell::Text(t) => t,
-            Cell::Json(j) if j == "null" => "<nil>",
-            Cell::Json(j) => j,
-        }
+    /// The labels cell of a `ps` row.
+    pub(crate) fn labels(labels: &[(String, String)]) -> (&'static str, Cell) {
+        (template::LABELS_KEY, Cell::Labels(labels.to_vec()))
     }
 }
 
@@ -44,18 +48,25 @@ impl From<&str> for Cell {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) enum Piece {
-    Text(String),
-    Field(String),
-    JsonRow,
-}
-
 /// A parsed `--format`.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub(crate) enum Format {
     Json,
-    Template { table: bool, pieces: Vec<Piece> },
+    /// A template, or the error that parsing it gave (reported by [`Format::check_fields`],
+    /// which knows the command's wording).
+    Template {
+        table: bool,
+        template: Result<Template, String>,
+    },
+}
+
+/// docker's words before a template error: `ps` has its own.
+fn error_prefix(fields: &[&str], parse: bool) -> &'static str {
+    match (fields.contains(&"Labels"), parse) {
+        (true, true) => "failed to parse template: ",
+        (true, false) => "failed to execute template: ",
+        (false, _) => "template parsing error: ",
+    }
 }
 
 impl Format {
@@ -65,33 +76,40 @@ impl Format {
         if spec == "json" {
             return Ok(Format::Json);
         }
+        // Like docker: any spec starting with "table" is a table; the rest, trimmed of
+        // spaces, is its template.
         let (table, template) = if spec == "table" || spec.is_empty() {
             (true, default_table)
-        } else if let Some(rest) = spec.strip_prefix("table ") {
-            (true, rest.trim())
+        } else if let Some(rest) = spec.strip_prefix("table") {
+            (true, rest.trim_matches(' '))
         } else {
             (false, spec)
         };
         let template = template.replace("\\t", "\t").replace("\\n", "\n");
         Ok(Format::Template {
             table,
-            pieces: parse_template(&template)?,
+            template: Template::parse(&template),
         })
     }
 
-    /// Checks that every field the template names exists in `fields`.
+    /// Checks the template against the command's fields: it must parse, name only `fields`
+    /// (and `.Label` where rows have `Labels`) and run on rows of empty and of non-empty
+    /// values, as docker runs it before printing anything.
     pub(crate) fn check_fields(&self, fields: &[&str]) -> Result<(), String> {
-        if let Format::Template { pieces, .. } = self {
-            for p in pieces {
-                if let Piece::Field(name) = p {
-                    if !fields.contains(&name.as_str()) {
-                        return Err(format!(
-                            "template: can't evaluate field {name} (known: {})",
-                            fields.join(", ")
-                        ));
-                    }
-                }
-            }
+        let Format::Template { template, .. } = self else {
+            return Ok(());
+        };
+        let template = template
+            .as_ref()
+            .map_err(|e| format!("{}{e}", error_prefix(fields, true)))?;
+        for probe in ["", "x"] {
+            let scope = Scope {
+                fields: Some(fields),
+                probe: Some(probe),
+            };
+            template
+                .render(&Row::new(), &scope)
+                .map_err(|e| format!("{}{e}", error_prefix(fields, false)))?;
         }
         Ok(())
     }
@@ -100,11 +118,7 @@ impl Format {
     pub(crate) fn uses(&self, field: &str) -> bool {
         match self {
             Format::Json => true,
-            Format::Template { pieces, .. } => pieces.iter().any(|p| match p {
-                Piece::Field(f) => f == field,
-                Piece::JsonRow => true,
-                Piece::Text(_) => false,
-            }),
+            Format::Template { template, .. } => template.as_ref().is_ok_and(|t| t.uses(field)),
         }
     }
 
@@ -124,28 +138,25 @@ impl Format {
                 }
                 Ok(())
             }
-            Format::Template { table, pieces } => {
+            Format::Template { table, template } => {
+                let template = template.as_ref().map_err(|e| {
+                    io::Error::new(io::ErrorKind::InvalidInput, format!("template: {e}"))
+                })?;
+                let scope = Scope::default();
                 let mut text = String::new();
                 if *table {
-                    for p in pieces {
-                        match p {
-                            Piece::Text(t) => text.push_str(t),
-                            Piece::Field(f) => text.push_str(&header(f)),
-                            Piece::JsonRow => {}
-                        }
-                    }
+                    text.push_str(&template.render_header(&scope, header));
                     text.push('\n');
                 }
+                // Like docker, nothing is written when a row fails.
                 for row in rows {
-                    for p in pieces {
-                        match p {
-                            Piece::Text(t) => text.push_str(t),
-                            Piece::Field(f) => {
-                                text.push_str(row.get(f.as_str()).map_or("", Cell::text))
-                            }
-                            Piece::JsonRow => text.push_str(&json_object(row)),
-                        }
-                    }
+                    let line = template.render(row, &scope).map_err(|e| {
+                        io::Error::new(
+                            io::ErrorKind::InvalidInput,
+                            format!("failed to execute template: {e}"),
+                        )
+                    })?;
+                    text.push_str(&line);
                     text.push('\n');
                 }
                 // Only tables go through tabwriter; a bare template is printed as written.
@@ -156,43 +167,6 @@ impl Format {
             }
         }
     }
-}
-
-fn parse_template(t: &str) -> Result<Vec<Piece>, String> {
-    let mut pieces = Vec::new();
-    let mut rest = t;
-    while let Some(start) = rest.find("{{") {
-        if start > 0 {
-            pieces.push(Piece::Text(rest[..start].to_string()));
-        }
-        let after = &rest[start + 2..];
-        let end = after
-            .find("}}")
-            .ok_or_else(|| format!("template: unclosed action in {t:?}"))?;
-        let action = after[..end]
-            .trim()
-            .trim_start_matches('-')
-            .trim_end_matches('-')
-            .trim();
-        let piece = if action == "json ." {
-            Piece::JsonRow
-        } else if let Some(field) = action.strip_prefix('.') {
-            if field.is_empty() || !field.chars().all(|c| c.is_ascii_alphanumeric()) {
-                return Err(format!("template: unsupported action {{{{{action}}}}}"));
-            }
-            Piece::Field(field.to_string())
-        } else {
-            return Err(format!(
-                "template: unsupported action {{{{{action}}}}} (dockstat supports {{{{.Field}}}} and {{{{json .}}}})"
-            ));
-        };
-        pieces.push(piece);
-        rest = &after[end + 2..];
-    }
-    if !rest.is_empty() {
-        pieces.push(Piece::Text(rest.to_string()));
-    }
-    Ok(pieces)
 }
 
 /// Aligns tab-separated cells as `tabwriter.NewWriter(w, 10, 1, 3, ' ', 0)` does: every cell
@@ -246,7 +220,8 @@ pub(crate) fn align(text: &str) -> String {
 /// A row as a JSON object with sorted keys, as Go's `json.Marshal` writes a `map[string]any`.
 pub(crate) fn json_object(row: &Row) -> String {
     let mut s = String::from("{");
-    for (i, (k, v)) in row.iter().enumerate() {
+    let fields = row.iter().filter(|(_, v)| !matches!(v, Cell::Labels(_)));
+    for (i, (k, v)) in fields.enumerate() {
         if i > 0 {
             s.push(',');
         }
@@ -255,6 +230,7 @@ pub(crate) fn json_object(row: &Row) -> String {
         match v {
             Cell::Text(t) => json_string(&mut s, t),
             Cell::Json(raw) => s.push_str(raw),
+            Cell::Labels(_) => {}
         }
     }
     s.push('}');
@@ -264,6 +240,12 @@ pub(crate) fn json_object(row: &Row) -> String {
 /// Appends `v` as a JSON string escaped as Go's encoding/json does (HTML-safe: `<`, `>`, `&`
 /// as `\u003c` …, and U+2028/U+2029 escaped).
 pub(crate) fn json_string(out: &mut String, v: &str) {
+    json_string_as(out, v, true);
+}
+
+/// [`json_string`], with `<`, `>`, `&` escaped only when `html` (docker's `json` template
+/// function turns HTML escaping off).
+fn json_string_as(out: &mut String, v: &str, html: bool) {
     out.push('"');
     for c in v.chars() {
         match c {
@@ -274,6 +256,7 @@ pub(crate) fn json_string(out: &mut String, v: &str) {
             '\t' => out.push_str("\\t"),
             '\u{8}' => out.push_str("\\b"),
             '\u{c}' => out.push_str("\\f"),
+            '<' | '>' | '&' if !html => out.push(c),
             '<' | '>' | '&' | '\u{2028}' | '\u{2029}' => {
                 out.push_str(&format!("\\u{:04x}", c as u32));
             }
@@ -317,7 +300,6 @@ mod tests {
             "ID        NAMES\nabc       x\n"
         );
         assert!(f.check_fields(&["ID"]).is_err());
-        assert!(Format::parse("{{range .}}", "").is_err());
         let mut out = Vec::new();
         Format::Json.write(&mut out, &[row], &|f| f.into()).unwrap();
         assert_eq!(
@@ -327,5 +309,298 @@ mod tests {
         let mut s = String::new();
         json_string(&mut s, "<a&b>\u{1}");
         assert_eq!(s, "\"\\u003ca\\u0026b\\u003e\\u0001\"");
+    }
+
+    const PS: &[&str] = &["ID", "Labels", "Names", "Platform", "State"];
+
+    /// A `ps` row as docker v28 saw container i13-tmpl-a.
+    fn container() -> Row {
+        let mut row = Row::new();
+        row.insert("ID", "f7f0987fe4fb".into());
+        row.insert("Names", "i13-tmpl-a".into());
+        row.insert("State", "running".into());
+        row.insert("Labels", "a=b,com.example.ver=1.2,h=<a&b>".into());
+        row.insert("Platform", Cell::Json("null".into()));
+        let labels = [("a", "b"), ("com.example.ver", "1.2"), ("h", "<a&b>")];
+        let labels: Vec<(String, String)> = labels
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        row.extend([Cell::labels(&labels)]);
+        row
+    }
+
+    fn ps_header(f: &str) -> String {
+        match f {
+            "ID" => "CONTAINER ID".into(),
+            f => f.to_uppercase(),
+        }
+    }
+
+    /// What `spec` prints for the row, or the message it fails with.
+    fn render(spec: &str) -> Result<String, String> {
+        let f = Format::parse(spec, "{{.ID}}")?;
+        f.check_fields(PS)?;
+        let mut out = Vec::new();
+        f.write(&mut out, &[container()], &ps_header)
+            .map_err(|e| e.to_string())?;
+        Ok(String::from_utf8(out).unwrap())
+    }
+
+    #[test]
+    fn template_functions_print_what_docker_prints() {
+        // Each expected string is what `docker ps --format SPEC` (v28.2) printed for the
+        // same container.
+        let cases: &[(&str, &str)] = &[
+            ("{{upper .Names}}", "I13-TMPL-A\n"),
+            ("{{.Names | upper}}", "I13-TMPL-A\n"),
+            ("{{lower \"AbC\"}}", "abc\n"),
+            (
+                "{{title \"hello wORLD-foo bar_baz\"}}",
+                "Hello WORLD-Foo Bar_baz\n",
+            ),
+            ("{{.Label \"a\"}}|{{.Label \"nope\"}}|", "b||\n"),
+            ("{{.Label \"h\"}}", "<a&b>\n"),
+            ("{{json .Labels}}", "\"a=b,com.example.ver=1.2,h=<a&b>\"\n"),
+            ("{{json (.Label \"x\")}}", "\"\"\n"),
+            ("{{json .Platform}}|{{.Platform}}", "null|<nil>\n"),
+            ("{{split .Names \"-\"}}", "[i13 tmpl a]\n"),
+            (
+                "{{json (split .Names \"-\")}}",
+                "[\"i13\",\"tmpl\",\"a\"]\n",
+            ),
+            ("{{join (split .Names \"-\") \"+\"}}", "i13+tmpl+a\n"),
+            (
+                "{{range split .Names \"-\"}}[{{.}}]{{end}}",
+                "[i13][tmpl][a]\n",
+            ),
+            (
+                "{{range $x := split .Names \"-\"}}{{$x}}{{end}}",
+                "i13tmpla\n",
+            ),
+            (
+                "{{truncate .Names 3}}|{{truncate .Names 99}}",
+                "i13|i13-tmpl-a\n",
+            ),
+            (
+                "{{pad .Names 2 3}}|{{pad \"\" 2 3}}|",
+                "  i13-tmpl-a   ||\n",
+            ),
+            ("{{println .Names}}", "i13-tmpl-a\n\n"),
+            (
+                "{{print 1 2 \"a\" \"b\" 3}}|{{println 1 \"a\"}}|",
+                "1 2ab3|1 a\n|\n",
+            ),
+            (
+                "{{printf \"%-12s|%12s|%.3s\" .Names .Names .Names}}",
+                "i13-tmpl-a  |  i13-tmpl-a|i13\n",
+            ),
+            ("{{printf \"%d %s\"}}", "%!d(MISSING) %!s(MISSING)\n"),
+            ("{{printf \"%d\" .Names}}", "%!d(string=i13-tmpl-a)\n"),
+            (
+                "{{printf \"%q|%v\" (split .Names \"-\") (len .Names)}}",
+                "[\"i13\" \"tmpl\" \"a\"]|10\n",
+            ),
+            ("{{.Names | printf \"%s!\" | upper}}", "I13-TMPL-A!\n"),
+            ("{{if eq .State \"running\"}}R{{else}}S{{end}}", "R\n"),
+            (
+                "{{if and (eq .State \"created\") (ne .Names \"x\")}}C{{else if eq .State \"running\"}}R{{else}}O{{end}}",
+                "R\n",
+            ),
+            (
+                "{{len (split .Names \"-\")}} {{not .Names}} {{or \"\" .Names}} {{and .Names 0}}",
+                "3 false i13-tmpl-a 0\n",
+            ),
+            ("{{with .Label \"a\"}}a={{.}}{{else}}none{{end}}", "a=b\n"),
+            (
+                "{{- \" a \" -}} {{/* c */}} | {{ .ID -}}  x",
+                " a  | f7f0987fe4fbx\n",
+            ),
+            ("{{.ID}}\\t{{.Names}}", "f7f0987fe4fb\ti13-tmpl-a\n"),
+            ("{{\"q\\\"\\u00e9\"}}", "q\"\u{e9}\n"),
+            // A table's header runs the template over the column names, text functions
+            // left out; .Label's header is the key's last part.
+            ("table {{upper .Names}}", "NAMES\nI13-TMPL-A\n"),
+            (
+                "table {{.Label \"com.example.ver\"}}\\t{{.Names}}",
+                "ver       NAMES\n1.2       i13-tmpl-a\n",
+            ),
+            ("table {{.Label \"x-y_z\"}}", "x y z\n\n"),
+            (
+                "table {{pad .Names 2 3}}|",
+                "  NAMES   |\n  i13-tmpl-a   |\n",
+            ),
+            (
+                "table {{printf \"%-20s\" .Names}}|{{.ID}}",
+                "NAMES               |CONTAINER ID\ni13-tmpl-a          |f7f0987fe4fb\n",
+            ),
+            (
+                "table {{if eq .State \"running\"}}R{{else}}S{{end}} {{.Names}}",
+                "S NAMES\nR i13-tmpl-a\n",
+            ),
+            ("table{{.Names}}", "NAMES\ni13-tmpl-a\n"),
+            (
+                "{{printf \"%5.1f|%x|%X|%o|%c|%e|%g|%08d|% d|%+.2f\" 3.0 255 255 8 65 12345.678 0.000012 -42 7 -1.005}}",
+                "  3.0|ff|FF|10|A|1.234568e+04|1.2e-05|-0000042| 7|-1.00\n",
+            ),
+            (
+                "{{1e3}} {{1.0}} {{truncate .Names 3.0}} {{printf \"%v %d\" 1e3 1e3}}",
+                "1000 1 i13 1000 %!d(float64=1000)\n",
+            ),
+            (
+                "{{printf \"%*d|%-*d|%.*s\" 5 1 4 2 2 \"abc\"}}",
+                "    1|2   |ab\n",
+            ),
+            (
+                "{{printf \"%v|%s|%q|%-6t|%5v\" true .State \"a\\\"b\" false 12}}",
+                "true|running|\"a\\\"b\"|false |   12\n",
+            ),
+            (
+                "{{json \"a<b>&\"}} {{json 1.5}} {{json true}}",
+                "\"a<b>&\" 1.5 true\n",
+            ),
+            (
+                "{{$n := .Names}}{{$n}} {{with $x := .State}}{{$x}}{{end}} {{$.ID}}",
+                "i13-tmpl-a running f7f0987fe4fb\n",
+            ),
+            (
+                "{{range split \"\" \",\"}}[{{.}}]{{end}} {{split \"abc\" \"\"}} {{range 3}}{{.}}{{end}}",
+                "[] [a b c] 012\n",
+            ),
+            (
+                "table {{json .Names}}\\t{{truncate .Names 3}}\\t{{len .Names}}",
+                "NAMES          NAMES     5\n\"i13-tmpl-a\"   i13       10\n",
+            ),
+            (
+                "table {{.ID}} {{range split .Names \"-\"}}{{.}} {{end}}",
+                "CONTAINER ID \nf7f0987fe4fb i13 tmpl a \n",
+            ),
+        ];
+        for (spec, want) in cases {
+            assert_eq!(render(spec).as_deref(), Ok(*want), "{spec}");
+        }
+        // `{{json .}}` and `--format json`: docker's keys only, HTML-escaped as docker's
+        // marshaller escapes them.
+        let json = "{\"ID\":\"f7f0987fe4fb\",\"Labels\":\"a=b,com.example.ver=1.2,h=\\u003ca\\u0026b\\u003e\",\"Names\":\"i13-tmpl-a\",\"Platform\":null,\"State\":\"running\"}\n";
+        assert_eq!(render("{{json .}}").as_deref(), Ok(json));
+        assert_eq!(render("json").as_deref(), Ok(json));
+    }
+
+    #[test]
+    fn bad_templates_fail_as_docker_words_it() {
+        let cases: &[(&str, &str)] = &[
+            (
+                "{{.Names",
+                "failed to parse template: template: :1: unclosed action",
+            ),
+            (
+                "{{foo .Names}}",
+                "failed to parse template: template: :1: function \"foo\" not defined",
+            ),
+            (
+                "{{if .Names}}x",
+                "failed to parse template: template: :1: unexpected EOF",
+            ),
+            (
+                "{{end}}",
+                "failed to parse template: template: :1: unexpected {{end}}",
+            ),
+            (
+                "{{else}}",
+                "failed to parse template: template: :1: unexpected {{else}}",
+            ),
+            (
+                "{{ \"abc }}",
+                "failed to parse template: template: :1: unterminated quoted string",
+            ),
+            (
+                "{{}}",
+                "failed to parse template: template: :1: missing value for command",
+            ),
+            (
+                "{{.Names )}}",
+                "failed to parse template: template: :1: unexpected right paren",
+            ),
+            (
+                "{{(.Names}}",
+                "failed to parse template: template: :1: unclosed left paren",
+            ),
+            (
+                "{{$x}}",
+                "failed to parse template: template: :1: undefined variable \"$x\"",
+            ),
+            (
+                "{{ .Names @ }}",
+                "failed to parse template: template: :1: unexpected \"@\" in operand",
+            ),
+            (
+                "{{truncate .Names -1}}",
+                "failed to execute template: template: :1:2: executing \"\" at <truncate .Names -1>: error calling truncate: runtime error: slice bounds out of range [:-1]",
+            ),
+            (
+                "{{join .Names \",\"}}",
+                "failed to execute template: template: :1:7: executing \"\" at <.Names>: wrong type for value; expected []string; got string",
+            ),
+            (
+                "{{.Names | join \",\"}}",
+                "failed to execute template: template: :1:16: executing \"\" at <\",\">: can't handle \",\" for arg of type []string",
+            ),
+            (
+                "{{.Names.Foo}}",
+                "failed to execute template: template: :1:8: executing \"\" at <.Names.Foo>: can't evaluate field Foo in type string",
+            ),
+            (
+                "{{.Label}}",
+                "failed to execute template: template: :1:2: executing \"\" at <.Label>: wrong number of args for Label: want 1 got 0",
+            ),
+            (
+                "{{.ID 1}}",
+                "failed to execute template: template: :1:2: executing \"\" at <.ID>: wrong number of args for ID: want 0 got 1",
+            ),
+            (
+                "{{upper}}",
+                "failed to execute template: template: :1:2: executing \"\" at <upper>: wrong number of args for upper: want 1 got 0",
+            ),
+            (
+                "{{upper 3}}",
+                "failed to execute template: template: :1:8: executing \"\" at <3>: expected string; found 3",
+            ),
+            (
+                "{{truncate .Names \"a\"}}",
+                "failed to execute template: template: :1:18: executing \"\" at <\"a\">: expected integer; found \"a\"",
+            ),
+            (
+                "{{len 3}}",
+                "failed to execute template: template: :1:2: executing \"\" at <len 3>: error calling len: len of type int",
+            ),
+            (
+                "{{eq .Names 1}}",
+                "failed to execute template: template: :1:2: executing \"\" at <eq .Names 1>: error calling eq: incompatible types for comparison",
+            ),
+            (
+                "{{lt (split .Names \"-\") 2}}",
+                "failed to execute template: template: :1:2: executing \"\" at <lt (split .Names \"-\") 2>: error calling lt: invalid type for comparison",
+            ),
+            (
+                "{{pad .Names -1 0}}",
+                "failed to execute template: template: :1:2: executing \"\" at <pad .Names -1 0>: error calling pad: strings: negative Repeat count",
+            ),
+        ];
+        for (spec, want) in cases {
+            assert_eq!(render(spec), Err(want.to_string()), "{spec}");
+        }
+        // An unknown field names the fields there are (docker names its Go type).
+        assert_eq!(
+            render("{{.Foo}}"),
+            Err("failed to execute template: template: :1:2: executing \"\" at <.Foo>: can't evaluate field Foo (fields: ID, Labels, Names, Platform, State)".into())
+        );
+        // Outside `ps`, docker's other wording, and no `.Label`.
+        let stats = Format::parse("{{.Label \"a\"}}", "").unwrap();
+        assert!(
+            stats
+                .check_fields(&["ID", "Name"])
+                .unwrap_err()
+                .starts_with("template parsing error: template: :1:2: executing \"\" at <.Label>: can't evaluate field Label")
+        );
     }
 }

@@ -206,6 +206,7 @@ fn container_row(c: &ContainerSummary, trunc: bool) -> Row {
         "Platform",
         Cell::Json(c.platform.clone().unwrap_or_else(|| "null".into())),
     );
+    row.extend([Cell::labels(&c.labels)]);
     row
 }
 
