@@ -117,6 +117,9 @@ pub(crate) enum Failure {
     Output(io::Error),
     /// The engine reported an error.
     Engine(Error),
+    /// The daemon refused the request; the line is the docker CLI's
+    /// (`Error response from daemon: …`), the exit code that of an HTTP status >= 400.
+    Daemon(String),
 }
 
 impl From<Error> for Failure {
@@ -279,6 +282,10 @@ fn report(failure: Failure) -> i32 {
         Failure::Engine(e) => {
             eprintln!("dockstat: {e}");
             exit_code(e.kind())
+        }
+        Failure::Daemon(line) => {
+            eprintln!("dockstat: {line}");
+            22
         }
     }
 }
