@@ -709,6 +709,108 @@ mod tests {
         );
     }
 
+    fn opts(args: &[&str]) -> ListOpts {
+        let argv = ["ps"].iter().chain(args).map(std::ffi::OsString::from);
+        match crate::args::parse(argv).map(|cli| cli.command) {
+            Ok(crate::args::Command::Ps(o) | crate::args::Command::Images(o)) => o,
+            other => panic!("{args:?}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn filters_as_docker_sends_them() {
+        let f = |pairs: &[(&str, &str)]| filters_json(pairs.iter().copied());
+        assert_eq!(f(&[]), None);
+        assert_eq!(
+            f(&[
+                ("status", "running"),
+                ("label", "b"),
+                ("label", "a=1"),
+                ("status", "running")
+            ])
+            .as_deref(),
+            Some(r#"{"label":{"a=1":true,"b":true},"status":{"running":true}}"#)
+        );
+        assert_eq!(
+            f(&[("name", "<a&\"b\\>\n\u{1}\u{2028}é")]).as_deref(),
+            Some(r#"{"name":{"\u003ca\u0026\"b\\\u003e\n\u0001\u2028é":true}}"#)
+        );
+        assert_eq!(query_escape("{\"a b\":~é}"), "%7B%22a+b%22%3A~%C3%A9%7D");
+    }
+
+    #[test]
+    fn options_become_dockers_query() {
+        let ps = |args: &[&str]| {
+            let o = opts(args);
+            let format = parse_format(&o, PS_TABLE, PS_FIELDS).unwrap_or_else(|e| panic!("{e:?}"));
+            ps_path(&o, wants_size(&o, &format))
+        };
+        assert_eq!(ps(&[]), "/containers/json");
+        assert_eq!(
+            ps(&["-a", "-f", "Status= exited ", "-n", "2", "-s"]),
+            "/containers/json?all=1&filters=%7B%22status%22%3A%7B%22exited%22%3Atrue%7D%7D&limit=2&size=1"
+        );
+        assert_eq!(ps(&["-l"]), "/containers/json?limit=1");
+        assert_eq!(ps(&["-l", "-n", "5"]), "/containers/json?limit=5");
+        assert_eq!(ps(&["--format", "json"]), "/containers/json");
+        assert_eq!(ps(&["--format", "{{json .}}"]), "/containers/json?size=1");
+        assert_eq!(
+            ps(&["--format", "{{.Size}}", "--size=false"]),
+            "/containers/json"
+        );
+        assert_eq!(ps(&["--format", "{{.Size}}", "-q"]), "/containers/json");
+        let mut images = opts(&["-a", "--filter", "dangling=true"]);
+        images.reference = Some("bb:latest".into());
+        assert_eq!(
+            images_path(&images),
+            "/images/json?all=1&filters=%7B%22dangling%22%3A%7B%22true%22%3Atrue%7D%2C%22reference%22%3A%7B%22bb%3Alatest%22%3Atrue%7D%7D"
+        );
+        let mut o = ListOpts::default();
+        assert!(o.add_filter("").is_ok() && o.filters.is_empty());
+        assert_eq!(
+            o.add_filter("nope"),
+            Err(
+                "invalid argument \"nope\" for \"-f, --filter\" flag: bad format of filter (expected name=value)"
+                    .into()
+            )
+        );
+    }
+
+    #[test]
+    fn image_rows_carry_digests_as_docker_does() {
+        let image = ImageSummary {
+            id: "sha256:0123456789abcdef".into(),
+            repo_tags: vec!["a:1".into(), "a:2".into()],
+            repo_digests: vec!["a@sha256:aa".into(), "b@sha256:bb".into()],
+            ..ImageSummary::default()
+        };
+        let rows = |shown, needed| -> Vec<String> {
+            image_rows(&image, true, Digests { shown, needed })
+                .iter()
+                .map(|r| {
+                    ["Repository", "Tag", "Digest"]
+                        .map(|f| match r.get(f) {
+                            Some(Cell::Text(t) | Cell::Json(t)) => t.as_str(),
+                            None => "?",
+                        })
+                        .join(" ")
+                })
+                .collect()
+        };
+        assert_eq!(
+            rows(false, false),
+            ["a 1 <none>", "a 2 <none>", "b <none> "]
+        );
+        assert_eq!(
+            rows(true, true),
+            ["a 1 sha256:aa", "a 2 sha256:aa", "b <none> sha256:bb"]
+        );
+        assert_eq!(
+            rows(false, true),
+            ["a 1 sha256:aa", "a 2 sha256:aa", "b <none> "]
+        );
+    }
+
     #[test]
     fn references() {
         assert_eq!(split_tag("busybox:latest"), Some(("busybox", "latest")));

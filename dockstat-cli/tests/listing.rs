@@ -204,7 +204,7 @@ fn sim_requests_are_dockers() {
     for (args, want) in cases {
         let out = dockstat(&proxy.url(), args);
         assert!(out.status.success(), "{args:?}: {}", stderr(&out));
-        assert_eq!(proxy.take(), [want.clone()], "{args:?}");
+        assert_eq!(proxy.take(), std::slice::from_ref(want), "{args:?}");
     }
 }
 
