@@ -138,6 +138,22 @@ fn parse_inner(args: impl IntoIterator<Item = OsString>) -> Result<Cli, lexopt::
                 (Some("ps" | "images"), Long("format")) => {
                     list.format = Some(parser.value()?.string()?)
                 }
+                (Some("ps" | "images"), Short('f') | Long("filter")) => {
+                    list.add_filter(&parser.value()?.string()?)?
+                }
+                (Some("ps"), Short('n') | Long("last")) => {
+                    list.last = Some(list_flag(&parser.value()?.string()?, "-n, --last", go_int)?)
+                }
+                (Some("ps"), Short('l') | Long("latest")) => list.latest = true,
+                (Some("ps"), Short('s')) => list.set_size(true),
+                (Some("ps"), Long("size")) => {
+                    let size = match parser.optional_value() {
+                        None => true,
+                        Some(v) => list_flag(&v.string()?, "-s, --size", go_bool)?,
+                    };
+                    list.set_size(size)
+                }
+                (Some("images"), Long("digests")) => list.digests = true,
                 (Some("stats"), Short('a') | Long("all")) => stats.all = true,
                 (Some("stats"), Long("no-stream")) => stats.no_stream = true,
                 (Some("stats"), Long("one-shot")) => {
@@ -190,8 +206,19 @@ fn parse_inner(args: impl IntoIterator<Item = OsString>) -> Result<Cli, lexopt::
             Command::Get(get)
         }
         Some(cmd @ ("ps" | "images")) => {
+            // `docker images [REPOSITORY[:TAG]]`: the one argument is a `reference` filter.
+            if cmd == "images" && positionals.len() == 1 {
+                list.reference = positionals.pop();
+            }
             if let Some(extra) = positionals.first() {
-                return Err(format!("{cmd} takes no arguments (got {extra:?})").into());
+                return Err(match cmd {
+                    "ps" => format!("ps takes no arguments (got {extra:?})"),
+                    _ => format!(
+                        "images takes at most one REPOSITORY[:TAG] (got {})",
+                        positionals.len()
+                    ),
+                }
+                .into());
             }
             if cmd == "ps" {
                 Command::Ps(list)
@@ -253,6 +280,35 @@ where
     T::Err: std::error::Error + Send + Sync + 'static,
 {
     parser.value()?.parse()
+}
+
+/// A flag value parsed as pflag parses it, with pflag's message when it is not one:
+/// `invalid argument "x" for "-n, --last" flag: strconv.ParseInt: parsing "x": invalid syntax`.
+fn list_flag<T>(
+    text: &str,
+    flag: &str,
+    parse: fn(&str) -> Result<T, String>,
+) -> Result<T, lexopt::Error> {
+    parse(text).map_err(|e| format!("invalid argument {text:?} for {flag:?} flag: {e}").into())
+}
+
+/// Go's `strconv.ParseInt(s, 0, 64)` for the decimal numbers a count is given as.
+fn go_int(s: &str) -> Result<i64, String> {
+    let digits = s.strip_prefix(['+', '-']).unwrap_or(s);
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!("strconv.ParseInt: parsing {s:?}: invalid syntax"));
+    }
+    s.parse()
+        .map_err(|_| format!("strconv.ParseInt: parsing {s:?}: value out of range"))
+}
+
+/// Go's `strconv.ParseBool`.
+fn go_bool(s: &str) -> Result<bool, String> {
+    match s {
+        "1" | "t" | "T" | "TRUE" | "true" | "True" => Ok(true),
+        "0" | "f" | "F" | "FALSE" | "false" | "False" => Ok(false),
+        _ => Err(format!("strconv.ParseBool: parsing {s:?}: invalid syntax")),
+    }
 }
 
 /// Seconds as a decimal number: `5`, `0.25`.

@@ -4,11 +4,11 @@
 //! offers, rendered exactly as it renders them, so `--format` templates, `table` and `json`
 //! print what docker prints.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 
 use dockstat::api::{ContainerSummary, ImageSummary, Port};
 use dockstat::engine::Client;
-use dockstat::{Error, ErrorKind};
 
 use crate::Failure;
 use crate::format::{Cell, Format, Row};
@@ -51,30 +51,64 @@ const IMAGE_FIELDS: &[&str] = &[
     "VirtualSize",
 ];
 
-/// Options shared by `ps` and `images`.
+const IMAGES_TABLE_DIGEST: &str =
+    "{{.Repository}}\t{{.Tag}}\t{{.Digest}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}";
+
+/// Options of `ps` and `images` (`last`, `latest` and `size` are `ps`'s, `digests` and
+/// `reference` `images`'s).
 #[derive(Clone, Debug, Default)]
 pub(crate) struct ListOpts {
     pub(crate) all: bool,
     pub(crate) quiet: bool,
     pub(crate) no_trunc: bool,
     pub(crate) format: Option<String>,
+    /// `--filter NAME=VALUE`s as docker keeps them: the name lowercased, both trimmed.
+    pub(crate) filters: Vec<(String, String)>,
+    /// `-n N`; docker sends `limit` only when it is above 0.
+    pub(crate) last: Option<i64>,
+    /// `-l`: `limit=1` unless `-n` is given.
+    pub(crate) latest: bool,
+    /// `-s` / `--size[=BOOL]`.
+    pub(crate) size: bool,
+    /// Whether `--size` was given at all: `--size=false` stops a template's `.Size` from
+    /// asking the daemon for sizes.
+    pub(crate) size_changed: bool,
+    /// `--digests`.
+    pub(crate) digests: bool,
+    /// `images REPOSITORY[:TAG]`, sent as a `reference` filter.
+    pub(crate) reference: Option<String>,
+}
+
+impl ListOpts {
+    /// Adds a `--filter` value as docker's `FilterOpt.Set` does (an empty one is ignored).
+    pub(crate) fn add_filter(&mut self, value: &str) -> Result<(), String> {
+        if value.is_empty() {
+            return Ok(());
+        }
+        let Some((name, val)) = value.split_once('=') else {
+            return Err(format!(
+                "invalid argument {value:?} for \"-f, --filter\" flag: bad format of filter (expected name=value)"
+            ));
+        };
+        self.filters
+            .push((name.trim().to_lowercase(), val.trim().to_string()));
+        Ok(())
+    }
+
+    pub(crate) fn set_size(&mut self, size: bool) {
+        self.size = size;
+        self.size_changed = true;
+    }
 }
 
 pub(crate) fn ps(client: &mut Client, opts: &ListOpts, out: &mut dyn Write) -> Result<(), Failure> {
-    let format = parse_format(opts, PS_TABLE, PS_FIELDS)?;
-    let mut query = Vec::new();
-    if opts.all {
-        query.push("all=1");
+    // docker checks the template first, then warns, then asks the daemon.
+    let custom = parse_format(opts, PS_TABLE, PS_FIELDS)?;
+    if opts.format.is_some() && opts.quiet {
+        eprintln!("WARNING: Ignoring custom format, because both --format and --quiet are set.");
     }
-    // Like docker: ask the daemon to compute sizes (costly) only when they are shown.
-    if !opts.quiet && format.uses("Size") {
-        query.push("size=1");
-    }
-    let path = if query.is_empty() {
-        "/containers/json".to_string()
-    } else {
-        format!("/containers/json?{}", query.join("&"))
-    };
+    let size = wants_size(opts, &custom);
+    let path = ps_path(opts, size);
     let mut body = fetch(client, &path)?;
     let containers = ContainerSummary::parse_list(&mut body)?;
     if opts.quiet {
@@ -88,6 +122,13 @@ pub(crate) fn ps(client: &mut Client, opts: &ListOpts, out: &mut dyn Write) -> R
         }
         return Ok(());
     }
+    // `table` (given or by default) gets a SIZE column when sizes were asked for.
+    let format = match opts.format.as_deref() {
+        None | Some("table") if size => {
+            Format::parse("table", &format!("{PS_TABLE}\t{{{{.Size}}}}")).map_err(Failure::Usage)?
+        }
+        _ => custom,
+    };
     let rows: Vec<Row> = containers
         .iter()
         .map(|c| container_row(c, !opts.no_trunc))
@@ -97,20 +138,158 @@ pub(crate) fn ps(client: &mut Client, opts: &ListOpts, out: &mut dyn Write) -> R
         .map_err(Failure::Output)
 }
 
+/// Whether `ps` asks the daemon for sizes, as docker's `buildContainerListOptions` decides:
+/// with `-s`, or when a `--format` template reads `.Size` (also through `{{json .}}`) unless
+/// `-q` or `--size=false` is given. `--format json` and `table` do not: docker runs the format
+/// text itself as a template to find out, and the words alone use no field.
+fn wants_size(opts: &ListOpts, format: &Format) -> bool {
+    opts.size
+        || (opts.format.is_some()
+            && !opts.quiet
+            && !opts.size_changed
+            && opts.format.as_deref().map(str::trim) != Some("table")
+            && matches!(format, Format::Template { .. })
+            && format.uses("Size"))
+}
+
+/// `/containers/json` with docker's query: `all`, `filters`, `limit`, `size`, in the
+/// order Go's `url.Values.Encode` sorts them.
+fn ps_path(opts: &ListOpts, size: bool) -> String {
+    let mut limit = opts.last.unwrap_or(-1);
+    if opts.latest && limit == -1 {
+        limit = 1;
+    }
+    let mut query = Vec::new();
+    if opts.all {
+        query.push("all=1".to_string());
+    }
+    if let Some(json) = filters_json(opts.filters.iter().map(|(k, v)| (k.as_str(), v.as_str()))) {
+        query.push(format!("filters={}", query_escape(&json)));
+    }
+    if limit > 0 {
+        query.push(format!("limit={limit}"));
+    }
+    if size {
+        query.push("size=1".to_string());
+    }
+    with_query("/containers/json", &query)
+}
+
+/// `/images/json` with docker's query: `all` and `filters` (a `REPOSITORY[:TAG]` argument
+/// becomes one more `reference` filter).
+fn images_path(opts: &ListOpts) -> String {
+    let filters = opts
+        .filters
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .chain(opts.reference.as_deref().map(|r| ("reference", r)));
+    let mut query = Vec::new();
+    if opts.all {
+        query.push("all=1".to_string());
+    }
+    if let Some(json) = filters_json(filters) {
+        query.push(format!("filters={}", query_escape(&json)));
+    }
+    with_query("/images/json", &query)
+}
+
+fn with_query(path: &str, query: &[String]) -> String {
+    if query.is_empty() {
+        path.to_string()
+    } else {
+        format!("{path}?{}", query.join("&"))
+    }
+}
+
+/// docker's `filters.ToJSON`: `{"name":{"value":true,…},…}`, names and values sorted as Go
+/// sorts map keys; `None` without filters (docker then sends no `filters` at all).
+fn filters_json<'a>(filters: impl Iterator<Item = (&'a str, &'a str)>) -> Option<String> {
+    let mut map: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+    for (k, v) in filters {
+        map.entry(k).or_default().insert(v);
+    }
+    if map.is_empty() {
+        return None;
+    }
+    let mut json = String::from("{");
+    for (i, (k, values)) in map.iter().enumerate() {
+        if i > 0 {
+            json.push(',');
+        }
+        go_json_string(&mut json, k);
+        json.push_str(":{");
+        for (j, v) in values.iter().enumerate() {
+            if j > 0 {
+                json.push(',');
+            }
+            go_json_string(&mut json, v);
+            json.push_str(":true");
+        }
+        json.push('}');
+    }
+    json.push('}');
+    Some(json)
+}
+
+/// A JSON string as Go's `json.Marshal` writes it (HTML characters escaped too).
+fn go_json_string(out: &mut String, s: &str) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            '<' | '>' | '&' | '\u{2028}' | '\u{2029}' => {
+                out.push_str(&format!("\\u{:04x}", c as u32))
+            }
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+/// Go's `url.QueryEscape`.
+fn query_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() * 2);
+    for &b in s.as_bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(b as char)
+            }
+            b' ' => out.push('+'),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
 pub(crate) fn images(
     client: &mut Client,
     opts: &ListOpts,
     out: &mut dyn Write,
 ) -> Result<(), Failure> {
-    let format = parse_format(opts, IMAGES_TABLE, IMAGE_FIELDS)?;
-    let path = if opts.all {
-        "/images/json?all=1"
+    let spec = opts.format.as_deref().unwrap_or("table");
+    let table = if opts.digests {
+        IMAGES_TABLE_DIGEST
     } else {
-        "/images/json"
+        IMAGES_TABLE
     };
-    let mut body = fetch(client, path)?;
+    let mut format = parse_format(opts, table, IMAGE_FIELDS)?;
+    // docker adds a DIGEST column to a custom table that lacks one.
+    if opts.digests && spec != "table" && spec.starts_with("table") && !spec.contains("{{.Digest}}")
+    {
+        let spec = format!("{spec}\\t{{{{.Digest}}}}");
+        format = Format::parse(&spec, table).map_err(Failure::Usage)?;
+    }
+    let mut body = fetch(client, &images_path(opts))?;
     let images = ImageSummary::parse_list(&mut body)?;
-    if opts.quiet {
+    // Quiet is docker's `{{.ID}}` only in place of the table; a custom format still applies.
+    if opts.quiet && spec == "table" {
         let mut seen = Vec::new();
         for i in &images {
             let id = if opts.no_trunc {
@@ -125,9 +304,13 @@ pub(crate) fn images(
         }
         return Ok(());
     }
+    let digests = Digests {
+        shown: opts.digests,
+        needed: opts.digests || spec.contains("{{.Digest}}"),
+    };
     let rows: Vec<Row> = images
         .iter()
-        .flat_map(|i| image_rows(i, !opts.no_trunc))
+        .flat_map(|i| image_rows(i, !opts.no_trunc, digests))
         .collect();
     format
         .write(out, &rows, &|f| image_header(f).to_string())
@@ -141,10 +324,20 @@ fn parse_format(opts: &ListOpts, table: &str, fields: &[&str]) -> Result<Format,
     Ok(format)
 }
 
-fn fetch(client: &mut Client, path: &str) -> Result<Vec<u8>, Error> {
+/// GETs `path`; a refusal is docker's `Error response from daemon: MESSAGE`.
+fn fetch(client: &mut Client, path: &str) -> Result<Vec<u8>, Failure> {
     let response = client.get_api(path)?;
     if response.code >= 400 {
-        return Err(Error::new(ErrorKind::Status(response.code)).context(response.error_message()));
+        // One line whatever the daemon sent.
+        let message: String = response
+            .error_message()
+            .trim()
+            .chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .collect();
+        return Err(Failure::Daemon(format!(
+            "Error response from daemon: {message}"
+        )));
     }
     Ok(response.body)
 }
@@ -172,15 +365,10 @@ fn container_row(c: &ContainerSummary, trunc: bool) -> Row {
     };
     put(&mut row, "Size", size);
     put(&mut row, "Names", container_names(c, trunc));
-    put(
-        &mut row,
-        "Labels",
-        c.labels
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect::<Vec<_>>()
-            .join(","),
-    );
+    // docker sorts the `key=value` strings (not the keys: `a.b=1` before `a=2`).
+    let mut labels: Vec<String> = c.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    labels.sort_unstable();
+    put(&mut row, "Labels", labels.join(","));
     let mounts: Vec<String> = c
         .mounts
         .iter()
@@ -305,36 +493,82 @@ fn form_group(key: &str, first: u16, last: u16) -> String {
     format!("{group}/{kind}")
 }
 
-fn image_rows(i: &ImageSummary, trunc: bool) -> Vec<Row> {
+/// Which digests image rows carry (docker's `imageFormatTaggedAndDigest`).
+#[derive(Clone, Copy, Debug)]
+struct Digests {
+    /// `--digests`: a row per digest, also for repositories known only by digest.
+    shown: bool,
+    /// `--digests` or a format naming `{{.Digest}}`: tagged rows carry their digests.
+    needed: bool,
+}
+
+fn image_rows(i: &ImageSummary, trunc: bool, digests: Digests) -> Vec<Row> {
     let dangling = (i.repo_tags.is_empty() && i.repo_digests.is_empty())
         || (i.repo_tags == ["<none>:<none>"] && i.repo_digests == ["<none>@<none>"]);
-    let mut refs: Vec<(String, String)> = Vec::new();
+    // (repository, tag, digest)
+    let mut refs: Vec<(String, String, String)> = Vec::new();
     if dangling {
-        refs.push(("<none>".into(), "<none>".into()));
+        refs.push(("<none>".into(), "<none>".into(), "<none>".into()));
     } else {
-        for t in &i.repo_tags {
-            if let Some((repo, tag)) = split_tag(t) {
-                refs.push((familiar(repo), tag.to_string()));
+        // Repositories in the order first seen (docker walks a Go map: any order).
+        let mut repos: Vec<(String, Vec<String>, Vec<String>)> = Vec::new();
+        fn entry(repos: &mut Vec<(String, Vec<String>, Vec<String>)>, repo: String) -> usize {
+            match repos.iter().position(|(r, _, _)| *r == repo) {
+                Some(n) => n,
+                None => {
+                    repos.push((repo, Vec::new(), Vec::new()));
+                    repos.len() - 1
+                }
             }
         }
-        // Repositories known only by digest get a row without a tag.
+        for t in &i.repo_tags {
+            if let Some((repo, tag)) = split_tag(t) {
+                let n = entry(&mut repos, familiar(repo));
+                repos[n].1.push(tag.to_string());
+            }
+        }
         for d in &i.repo_digests {
-            if let Some((repo, _)) = d.split_once('@') {
-                let repo = familiar(repo);
-                if !refs.iter().any(|(r, _)| *r == repo) {
-                    refs.push((repo, "<none>".into()));
+            if let Some((repo, digest)) = d.split_once('@') {
+                let n = entry(&mut repos, familiar(repo));
+                repos[n].2.push(digest.to_string());
+            }
+        }
+        for (repo, tags, ds) in &repos {
+            if tags.is_empty() {
+                continue;
+            }
+            for tag in tags {
+                if !digests.needed || ds.is_empty() {
+                    refs.push((repo.clone(), tag.clone(), "<none>".into()));
+                    continue;
                 }
+                for d in ds {
+                    refs.push((repo.clone(), tag.clone(), d.clone()));
+                }
+            }
+        }
+        // Repositories known only by digest.
+        for (repo, tags, ds) in &repos {
+            if !tags.is_empty() {
+                continue;
+            }
+            if digests.shown {
+                for d in ds {
+                    refs.push((repo.clone(), "<none>".into(), d.clone()));
+                }
+            } else {
+                refs.push((repo.clone(), "<none>".into(), String::new()));
             }
         }
     }
     refs.into_iter()
-        .map(|(repo, tag)| {
+        .map(|(repo, tag, digest)| {
             let mut row = Row::new();
             let id = if trunc { truncate_id(&i.id) } else { &i.id[..] };
             put(&mut row, "ID", id.to_string());
             put(&mut row, "Repository", repo);
             put(&mut row, "Tag", tag);
-            put(&mut row, "Digest", "<none>");
+            put(&mut row, "Digest", digest);
             put(
                 &mut row,
                 "CreatedSince",
@@ -473,6 +707,108 @@ mod tests {
         assert_eq!(
             displayable_ports(&[port("0.0.0.0", 9000, 9000, "tcp")]),
             "0.0.0.0:9000->9000/tcp"
+        );
+    }
+
+    fn opts(args: &[&str]) -> ListOpts {
+        let argv = ["ps"].iter().chain(args).map(std::ffi::OsString::from);
+        match crate::args::parse(argv).map(|cli| cli.command) {
+            Ok(crate::args::Command::Ps(o) | crate::args::Command::Images(o)) => o,
+            other => panic!("{args:?}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn filters_as_docker_sends_them() {
+        let f = |pairs: &[(&str, &str)]| filters_json(pairs.iter().copied());
+        assert_eq!(f(&[]), None);
+        assert_eq!(
+            f(&[
+                ("status", "running"),
+                ("label", "b"),
+                ("label", "a=1"),
+                ("status", "running")
+            ])
+            .as_deref(),
+            Some(r#"{"label":{"a=1":true,"b":true},"status":{"running":true}}"#)
+        );
+        assert_eq!(
+            f(&[("name", "<a&\"b\\>\n\u{1}\u{2028}é")]).as_deref(),
+            Some(r#"{"name":{"\u003ca\u0026\"b\\\u003e\n\u0001\u2028é":true}}"#)
+        );
+        assert_eq!(query_escape("{\"a b\":~é}"), "%7B%22a+b%22%3A~%C3%A9%7D");
+    }
+
+    #[test]
+    fn options_become_dockers_query() {
+        let ps = |args: &[&str]| {
+            let o = opts(args);
+            let format = parse_format(&o, PS_TABLE, PS_FIELDS).unwrap_or_else(|e| panic!("{e:?}"));
+            ps_path(&o, wants_size(&o, &format))
+        };
+        assert_eq!(ps(&[]), "/containers/json");
+        assert_eq!(
+            ps(&["-a", "-f", "Status= exited ", "-n", "2", "-s"]),
+            "/containers/json?all=1&filters=%7B%22status%22%3A%7B%22exited%22%3Atrue%7D%7D&limit=2&size=1"
+        );
+        assert_eq!(ps(&["-l"]), "/containers/json?limit=1");
+        assert_eq!(ps(&["-l", "-n", "5"]), "/containers/json?limit=5");
+        assert_eq!(ps(&["--format", "json"]), "/containers/json");
+        assert_eq!(ps(&["--format", "{{json .}}"]), "/containers/json?size=1");
+        assert_eq!(
+            ps(&["--format", "{{.Size}}", "--size=false"]),
+            "/containers/json"
+        );
+        assert_eq!(ps(&["--format", "{{.Size}}", "-q"]), "/containers/json");
+        let mut images = opts(&["-a", "--filter", "dangling=true"]);
+        images.reference = Some("bb:latest".into());
+        assert_eq!(
+            images_path(&images),
+            "/images/json?all=1&filters=%7B%22dangling%22%3A%7B%22true%22%3Atrue%7D%2C%22reference%22%3A%7B%22bb%3Alatest%22%3Atrue%7D%7D"
+        );
+        let mut o = ListOpts::default();
+        assert!(o.add_filter("").is_ok() && o.filters.is_empty());
+        assert_eq!(
+            o.add_filter("nope"),
+            Err(
+                "invalid argument \"nope\" for \"-f, --filter\" flag: bad format of filter (expected name=value)"
+                    .into()
+            )
+        );
+    }
+
+    #[test]
+    fn image_rows_carry_digests_as_docker_does() {
+        let image = ImageSummary {
+            id: "sha256:0123456789abcdef".into(),
+            repo_tags: vec!["a:1".into(), "a:2".into()],
+            repo_digests: vec!["a@sha256:aa".into(), "b@sha256:bb".into()],
+            ..ImageSummary::default()
+        };
+        let rows = |shown, needed| -> Vec<String> {
+            image_rows(&image, true, Digests { shown, needed })
+                .iter()
+                .map(|r| {
+                    ["Repository", "Tag", "Digest"]
+                        .map(|f| match r.get(f) {
+                            Some(Cell::Text(t) | Cell::Json(t)) => t.as_str(),
+                            None => "?",
+                        })
+                        .join(" ")
+                })
+                .collect()
+        };
+        assert_eq!(
+            rows(false, false),
+            ["a 1 <none>", "a 2 <none>", "b <none> "]
+        );
+        assert_eq!(
+            rows(true, true),
+            ["a 1 sha256:aa", "a 2 sha256:aa", "b <none> sha256:bb"]
+        );
+        assert_eq!(
+            rows(false, true),
+            ["a 1 sha256:aa", "a 2 sha256:aa", "b <none> "]
         );
     }
 

@@ -32,10 +32,17 @@ Commands:
                         -i, --include      print the response head first
                         -N, --no-buffer    write each piece as it arrives
                         -m, --max-time S   give up after S seconds (exit 28)
-  ps [-a] [-q] [--no-trunc] [--format F]
+  ps [-a] [-q] [--no-trunc] [-f KEY=VALUE]... [-n N] [-l] [-s] [--format F]
                       list containers like docker ps
-  images [-a] [-q] [--no-trunc] [--format F]
+                        -f, --filter K=V   status, name, label, id, ancestor, exited, health,
+                                           network, volume, before, since, is-task,
+                                           publish, expose (the daemon filters)
+                        -n, --last N       the N last created (all states); -l: the last one
+                        -s, --size         add the SIZE column
+  images [REPOSITORY[:TAG]] [-a] [-q] [--no-trunc] [--digests] [-f KEY=VALUE]... [--format F]
                       list images like docker images
+                        -f, --filter K=V   dangling, reference, label, before, since
+                        --digests          add the DIGEST column
                       F: table (default), json, 'table {{.ID}}\\t{{.Names}}', '{{.ID}}'
   stats [CONTAINER...] [-a] [--no-stream] [--one-shot] [--no-trunc] [--sort KEY] [--limit N]
         [--max-streams N] [--format F]
@@ -117,6 +124,9 @@ pub(crate) enum Failure {
     Output(io::Error),
     /// The engine reported an error.
     Engine(Error),
+    /// The daemon refused the request; the line is the docker CLI's
+    /// (`Error response from daemon: …`), the exit code that of an HTTP status >= 400.
+    Daemon(String),
 }
 
 impl From<Error> for Failure {
@@ -279,6 +289,10 @@ fn report(failure: Failure) -> i32 {
         Failure::Engine(e) => {
             eprintln!("dockstat: {e}");
             exit_code(e.kind())
+        }
+        Failure::Daemon(line) => {
+            eprintln!("dockstat: {line}");
+            22
         }
     }
 }

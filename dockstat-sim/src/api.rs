@@ -11,12 +11,17 @@
 //! - `HEAD /_ping` is answered like the daemon's ping handler does it (`Content-Length: 0`);
 //! - `/events` honours `filters` (see `events.rs`; a bad one gets the daemon's 400) and accepts
 //!   `since` and `until` but ignores them: there is no event history to replay;
-//! - `/containers/json` honours `all` and `limit`; `filters` and `size` are ignored;
+//! - `/containers/json` honours `all`, `limit`, `size` and `filters`, `/images/json` its
+//!   `filters` (see `api/listing.rs`; a bad one gets the daemon's 400);
 //! - the sim's own control routes, `GET /_sim/counters`, `/_sim/pause`, `/_sim/resume` and
 //!   `/_sim/restart[?down_ms=N]`, are recognised on exactly those targets (no version prefix,
 //!   no other query, GET only); anything else under `/_sim` is an unknown route.
 
 use std::borrow::Cow;
+
+mod listing;
+
+use listing::{Args, ContainerQuery, IMAGE_KEYS, ImageRow, PS_KEYS};
 
 use super::events::Filter;
 use super::http::percent_decode;
@@ -322,11 +327,25 @@ pub(crate) fn route(method: &str, target: &str, model: &Model, now: UnixNanos) -
         }),
         Route::Version => Action::Reply(json_ok(version_json())),
         Route::Containers => {
-            let all = query.bool("all");
-            let limit = query.get("limit").and_then(|l| l.parse::<usize>().ok());
-            Action::Reply(json_ok(containers_json(model, now, all, limit)))
+            let selected = container_query(&query).and_then(|q| Ok((q.select(model)?, q.size)));
+            match selected {
+                Ok((listed, size)) => Action::Reply(json_ok(render_containers(
+                    model,
+                    now,
+                    listed.into_iter(),
+                    size,
+                ))),
+                Err((status, msg)) => Action::Reply(json_message(status, H_DAEMON_JSON, &msg)),
+            }
         }
-        Route::Images => Action::Reply(json_ok(images_json(model))),
+        Route::Images => {
+            let rows = Args::parse(query.get("filters").unwrap_or_default(), &IMAGE_KEYS)
+                .and_then(|filters| listing::select_images(model, &filters));
+            match rows {
+                Ok(rows) => Action::Reply(json_ok(render_images(&rows))),
+                Err((status, msg)) => Action::Reply(json_message(status, H_DAEMON_JSON, &msg)),
+            }
+        }
         Route::Events => match Filter::parse(query.get("filters").unwrap_or_default()) {
             Ok(filter) => Action::Events(Box::new(filter)),
             Err(msg) => Action::Reply(json_message(400, H_DAEMON_JSON, &msg)),
@@ -398,24 +417,52 @@ pub(crate) fn version_json() -> Vec<u8> {
     .into_bytes()
 }
 
-/// `GET /containers/json`, shaped like `docker20-containers-json*.http`, newest first.
+/// `all`, `limit` (the daemon's `strconv.Atoi` refusal when it is not a number), `size` and
+/// `filters` of `GET /containers/json`.
+fn container_query(query: &Query<'_>) -> Result<ContainerQuery, listing::Refusal> {
+    let limit = match query.get("limit") {
+        None | Some("") => 0,
+        Some(l) => l
+            .parse::<i64>()
+            .map_err(|_| (400, format!("strconv.Atoi: parsing {l:?}: invalid syntax")))?,
+    };
+    Ok(ContainerQuery {
+        all: query.bool("all"),
+        limit: usize::try_from(limit).unwrap_or(0),
+        size: query.bool("size"),
+        filters: Args::parse(query.get("filters").unwrap_or_default(), &PS_KEYS)?,
+    })
+}
+
+/// `GET /containers/json` without filters (`limit` implies `all`, as `docker ps -n` relies on).
+#[cfg(test)]
 pub(crate) fn containers_json(
     model: &Model,
     now: UnixNanos,
     all: bool,
     limit: Option<usize>,
 ) -> Vec<u8> {
-    // `limit` implies `all` in the daemon (docker ps -n / -l).
-    let all = all || limit.is_some_and(|l| l > 0);
-    let limit = limit.filter(|&l| l > 0).unwrap_or(usize::MAX);
-    let mut out = Vec::with_capacity(64 + model.containers.len().min(limit) * 900);
+    let query = ContainerQuery {
+        all,
+        limit: limit.unwrap_or(0),
+        ..ContainerQuery::default()
+    };
+    let listed = query.select(model).unwrap_or_default();
+    render_containers(model, now, listed.into_iter(), false)
+}
+
+/// The containers at `listed`, shaped like `docker20-containers-json*.http`; with `size`, the
+/// `SizeRw` (left out when 0, as the daemon's `omitempty`) and `SizeRootFs` of `size=1`.
+fn render_containers(
+    model: &Model,
+    now: UnixNanos,
+    listed: impl ExactSizeIterator<Item = usize>,
+    size: bool,
+) -> Vec<u8> {
+    let mut out = Vec::with_capacity(64 + listed.len() * 900);
     out.push(b'[');
-    let listed = model
-        .listing
-        .iter()
-        .filter_map(|&i| model.containers.get(i))
-        .filter(|c| all || c.running())
-        .take(limit);
+    let image_size = model.images.first().map_or(0, |i| i.size);
+    let listed = listed.filter_map(|i| model.containers.get(i));
     for (n, c) in listed.enumerate() {
         if n > 0 {
             out.push(b',');
@@ -432,7 +479,22 @@ pub(crate) fn containers_json(
         push_str(&mut out, c.command);
         out.extend_from_slice(b",\"Created\":");
         push_u64(&mut out, c.created / SECOND);
-        out.extend_from_slice(b",\"Ports\":[],\"Labels\":{\"sim\":\"1\",\"sim.workload\":");
+        out.extend_from_slice(b",\"Ports\":[]");
+        if size {
+            // What the writer leaves in its container layer; the others write nothing.
+            let rw = if c.workload == super::model::Workload::Writer {
+                16 << 20
+            } else {
+                0
+            };
+            if rw > 0 {
+                out.extend_from_slice(b",\"SizeRw\":");
+                push_u64(&mut out, rw);
+            }
+            out.extend_from_slice(b",\"SizeRootFs\":");
+            push_u64(&mut out, image_size + rw);
+        }
+        out.extend_from_slice(b",\"Labels\":{\"sim\":\"1\",\"sim.workload\":");
         push_str(&mut out, c.label);
         out.extend_from_slice(b"},\"State\":");
         let up = || since(now, c.started);
@@ -492,11 +554,19 @@ pub(crate) fn containers_json(
     out
 }
 
-/// `GET /images/json`, shaped like the 2022 article's output.
+/// `GET /images/json` without filters.
+#[cfg(test)]
 pub(crate) fn images_json(model: &Model) -> Vec<u8> {
-    let mut out = Vec::with_capacity(256 * model.images.len());
+    let rows = listing::select_images(model, &Args::default()).unwrap_or_default();
+    render_images(&rows)
+}
+
+/// Images shaped like the 2022 article's output, with the references the filters left.
+fn render_images(rows: &[ImageRow<'_>]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(256 * rows.len());
     out.push(b'[');
-    for (n, img) in model.images.iter().enumerate() {
+    for (n, row) in rows.iter().enumerate() {
+        let img = row.image;
         if n > 0 {
             out.push(b',');
         }
@@ -505,17 +575,10 @@ pub(crate) fn images_json(model: &Model) -> Vec<u8> {
         out.extend_from_slice(b",\"Id\":");
         push_str(&mut out, &img.id);
         out.extend_from_slice(b",\"Labels\":null,\"ParentId\":\"\",\"RepoDigests\":");
-        match &img.digest {
-            Some(d) => {
-                out.push(b'[');
-                push_str(&mut out, d);
-                out.push(b']');
-            }
-            None => out.extend_from_slice(b"null"),
-        }
-        out.extend_from_slice(b",\"RepoTags\":[");
-        push_str(&mut out, img.repo_tag);
-        out.extend_from_slice(b"],\"SharedSize\":-1,\"Size\":");
+        push_list(&mut out, &row.digests);
+        out.extend_from_slice(b",\"RepoTags\":");
+        push_list(&mut out, &row.tags);
+        out.extend_from_slice(b",\"SharedSize\":-1,\"Size\":");
         push_u64(&mut out, img.size);
         out.extend_from_slice(b",\"VirtualSize\":");
         push_i64(&mut out, i64::try_from(img.size).unwrap_or(i64::MAX));
@@ -523,6 +586,22 @@ pub(crate) fn images_json(model: &Model) -> Vec<u8> {
     }
     out.extend_from_slice(b"]\n");
     out
+}
+
+/// A list of strings, `null` when empty (a nil Go slice).
+fn push_list(out: &mut Vec<u8>, items: &[&str]) {
+    if items.is_empty() {
+        out.extend_from_slice(b"null");
+        return;
+    }
+    out.push(b'[');
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        push_str(out, item);
+    }
+    out.push(b']');
 }
 
 #[cfg(test)]
@@ -701,6 +780,49 @@ mod tests {
         assert_eq!(bad.status, 400);
         assert_eq!(bad.body, b"{\"message\":\"invalid filter 'nope'\"}\n");
         assert_eq!(reply(r("/events?filters=%7B")).status, 400);
+    }
+
+    #[test]
+    fn listing_queries() {
+        let m = model();
+        let body = |t: &str| {
+            let r = reply(route("GET", t, &m, T0 + SECOND));
+            (r.status, String::from_utf8(r.body).unwrap_or_default())
+        };
+        // What `docker ps --filter foo=bar` sends, and the daemon's answer.
+        assert_eq!(
+            body("/v1.41/containers/json?filters=%7B%22foo%22%3A%7B%22bar%22%3Atrue%7D%7D"),
+            (400, "{\"message\":\"Invalid filter 'foo'\"}\n".to_owned())
+        );
+        assert_eq!(
+            body("/containers/json?limit=abc"),
+            (
+                400,
+                "{\"message\":\"strconv.Atoi: parsing \\\"abc\\\": invalid syntax\"}\n".to_owned()
+            )
+        );
+        let (status, exited) =
+            body("/v1.41/containers/json?filters=%7B%22status%22%3A%7B%22exited%22%3Atrue%7D%7D");
+        assert_eq!(status, 200);
+        assert_eq!(exited.matches("\"Id\":").count(), 2);
+        let (_, sized) = body("/containers/json?size=1&limit=6");
+        assert_eq!(sized.matches("\"SizeRootFs\":2148488,").count(), 5);
+        assert_eq!(
+            sized
+                .matches("\"SizeRw\":16777216,\"SizeRootFs\":18925704,")
+                .count(),
+            1
+        );
+        assert!(!body("/containers/json").1.contains("Size"));
+        let (_, alpine) = body(
+            "/images/json?filters=%7B%22reference%22%3A%7B%22sim%2Falpine%3A3.20%22%3Atrue%7D%7D",
+        );
+        assert!(alpine.contains("\"RepoDigests\":null,\"RepoTags\":[\"sim/alpine:3.20\"]"));
+        assert_eq!(alpine.matches("\"Id\":").count(), 1);
+        assert_eq!(
+            body("/images/json?filters=%7B%22until%22%3A%7B%221h%22%3Atrue%7D%7D"),
+            (400, "{\"message\":\"Invalid filter 'until'\"}\n".to_owned())
+        );
     }
 
     #[test]
