@@ -1,0 +1,163 @@
+//! The terminal of the live `stats` view: its size, keys read without blocking, and a
+//! [`Screen`] guard that puts the terminal in cbreak mode without echo, on the alternate
+//! screen with the cursor hidden, and restores it when dropped or when the process panics.
+//!
+//! The CLI's one room for unsafe code (the libc calls `tcgetattr`, `tcsetattr`, `ioctl`,
+//! `poll`, `read` and `write`); everything else in the CLI forbids it. It renders nothing:
+//! what is drawn is `stats.rs`'s business.
+
+#![allow(unsafe_code)]
+
+use std::sync::{Mutex, Once};
+use std::time::Duration;
+
+/// Alternate screen on, cursor hidden.
+const ENTER: &[u8] = b"\x1b[?1049h\x1b[?25l";
+/// Cursor shown, alternate screen off (the screen as it was before comes back).
+const LEAVE: &[u8] = b"\x1b[?25h\x1b[?1049l";
+
+/// What has to be undone, while a [`Screen`] is up: taken by whoever restores first (the
+/// guard's `Drop` or the panic hook), so the terminal is restored exactly once.
+static ACTIVE: Mutex<Option<Saved>> = Mutex::new(None);
+
+struct Saved {
+    /// stdin's settings before cbreak mode, when keys are read.
+    termios: Option<libc::termios>,
+}
+
+/// The terminal's size as (rows, columns), from stdout's `TIOCGWINSZ`; `None` when stdout
+/// is not a terminal or the size is unknown (0).
+pub(crate) fn size() -> Option<(usize, usize)> {
+    // SAFETY: `winsize` is plain old data, so all-zero is a valid value.
+    let mut ws: libc::winsize = unsafe { std::mem::zeroed() };
+    // SAFETY: TIOCGWINSZ writes one `winsize` through the pointer, which is valid for the call.
+    let ok = unsafe { libc::ioctl(libc::STDOUT_FILENO, libc::TIOCGWINSZ, &mut ws) } == 0;
+    (ok && ws.ws_row > 0 && ws.ws_col > 0).then_some((ws.ws_row as usize, ws.ws_col as usize))
+}
+
+/// The live view's hold on the terminal; dropping it restores the terminal.
+pub(crate) struct Screen {
+    /// Keys are read from stdin (it is a terminal, in cbreak mode).
+    keys: bool,
+}
+
+impl Screen {
+    /// Switches to the alternate screen and hides the cursor; with `keys` (stdin is a
+    /// terminal) also turns off line buffering and echo, keeping signals (Ctrl-C still sends
+    /// SIGINT). If stdin's settings cannot be read or changed, keys are not read.
+    pub(crate) fn enter(keys: bool) -> Screen {
+        install_panic_hook();
+        let termios = if keys { cbreak() } else { None };
+        *lock() = Some(Saved { termios });
+        write_all(ENTER);
+        Screen {
+            keys: termios.is_some(),
+        }
+    }
+
+    /// The bytes typed since the last call, waiting at most `timeout` for the first one;
+    /// empty without keys. A stdin at its end (or failing) stops key reading.
+    pub(crate) fn keys(&mut self, timeout: Duration) -> Vec<u8> {
+        if !self.keys {
+            if !timeout.is_zero() {
+                std::thread::sleep(timeout);
+            }
+            return Vec::new();
+        }
+        let mut fds = libc::pollfd {
+            fd: libc::STDIN_FILENO,
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        let ms = timeout.as_millis().min(i32::MAX as u128) as i32;
+        // SAFETY: one valid `pollfd`, counted as 1, lives for the call.
+        let ready = unsafe { libc::poll(&mut fds, 1, ms) };
+        if ready <= 0 {
+            // Nothing typed, or a signal interrupted the wait (the caller checks for it).
+            return Vec::new();
+        }
+        let mut buf = [0u8; 64];
+        // SAFETY: `read` writes at most `buf.len()` bytes into `buf`, valid for the call.
+        let n = unsafe { libc::read(libc::STDIN_FILENO, buf.as_mut_ptr().cast(), buf.len()) };
+        if n <= 0 {
+            if n == 0 || std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted {
+                self.keys = false;
+            }
+            return Vec::new();
+        }
+        buf[..n as usize].to_vec()
+    }
+}
+
+impl Drop for Screen {
+    fn drop(&mut self) {
+        restore();
+    }
+}
+
+/// Puts stdin in cbreak mode without echo; returns the settings to restore.
+fn cbreak() -> Option<libc::termios> {
+    // SAFETY: `termios` is plain old data, so all-zero is a valid value.
+    let mut saved: libc::termios = unsafe { std::mem::zeroed() };
+    // SAFETY: tcgetattr fills in the `termios` we pass, valid for the call.
+    if unsafe { libc::tcgetattr(libc::STDIN_FILENO, &mut saved) } != 0 {
+        return None;
+    }
+    let mut raw = saved;
+    // No line buffering, no echo; ISIG stays on, so Ctrl-C and Ctrl-\ still signal.
+    raw.c_lflag &= !(libc::ICANON | libc::ECHO);
+    raw.c_cc[libc::VMIN] = 1;
+    raw.c_cc[libc::VTIME] = 0;
+    // SAFETY: tcsetattr reads the `termios` we pass, valid for the call.
+    if unsafe { libc::tcsetattr(libc::STDIN_FILENO, libc::TCSANOW, &raw) } != 0 {
+        return None;
+    }
+    Some(saved)
+}
+
+/// Undoes what [`Screen::enter`] did, once.
+fn restore() {
+    let Some(saved) = lock().take() else { return };
+    if let Some(termios) = saved.termios {
+        // SAFETY: tcsetattr reads the `termios` we pass, valid for the call.
+        unsafe { libc::tcsetattr(libc::STDIN_FILENO, libc::TCSANOW, &termios) };
+    }
+    write_all(LEAVE);
+}
+
+fn lock() -> std::sync::MutexGuard<'static, Option<Saved>> {
+    // Nothing panics while holding it; a poisoned lock still holds valid settings.
+    ACTIVE.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// A panic restores the terminal before its message is printed, so the message lands on the
+/// normal screen and the shell gets its echo back (the guard's `Drop` then finds nothing to
+/// do).
+fn install_panic_hook() {
+    static HOOK: Once = Once::new();
+    HOOK.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            restore();
+            previous(info);
+        }));
+    });
+}
+
+/// Writes straight to fd 1, past std's stdout buffer and its lock: usable from the panic
+/// hook whatever state a panicking write left them in. Errors are ignored (nothing to tell
+/// them to).
+fn write_all(mut bytes: &[u8]) {
+    while !bytes.is_empty() {
+        // SAFETY: `write` reads at most `bytes.len()` bytes from `bytes`, valid for the call.
+        let n = unsafe { libc::write(libc::STDOUT_FILENO, bytes.as_ptr().cast(), bytes.len()) };
+        if n > 0 {
+            bytes = &bytes[n as usize..];
+        } else if n < 0 && std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted
+        {
+            continue;
+        } else {
+            return;
+        }
+    }
+}
