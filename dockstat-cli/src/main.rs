@@ -52,6 +52,8 @@ Commands:
                         --limit N          show the first N rows (after --sort)
                         --max-streams N    stream at most N containers at once; the rest
                                            wait and take the place of those that go
+                      on a terminal, keys sort by c (CPU), m (memory), n (net), b (block
+                      I/O), p (PIDs), s (name); the same key again reverses; q quits
                       F: table (default), json, ndjson (one line of raw numbers per
                          sample, for pipes), prometheus (with --no-stream: one exposition
                          in the Prometheus text format), or a template like ps

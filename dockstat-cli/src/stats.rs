@@ -1,8 +1,9 @@
 //! `dockstat stats`: the `docker stats` command.
 //!
 //! - `table` (default), `json` and templates print what `docker stats` prints, column for
-//!   column; streaming redraws in place on a terminal (cursor home, each line cleared to its
-//!   end, the rest of the screen cleared), which does not flicker.
+//!   column; streaming to a pipe writes one block per refresh, to a terminal it redraws in
+//!   place (each line written at its row after clearing it, the rest of the screen cleared,
+//!   all in one write), which does not flicker.
 //! - `ndjson` writes one line of raw numbers per sample as it arrives, flushed per line.
 //! - `--no-stream` asks for one sample per container and prints once.
 //!

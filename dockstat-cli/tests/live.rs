@@ -318,6 +318,24 @@ fn keys_sort_by_memory_and_by_name_within_the_key_latency() {
 }
 
 #[test]
+fn sigterm_restores_the_terminal_too() {
+    if !tmux_available() {
+        return;
+    }
+    let pane = Pane::start(&["--sim", "3", "stats"]);
+    pane.wait_for("three rows", 15.0, |l| rows(l).len() == 3);
+    // The pane runs sh, and sh runs dockstat.
+    let shell = pane.display("#{pane_pid}");
+    let out = Command::new("pgrep").args(["-P", &shell]).output().unwrap();
+    let pid = text(&out.stdout).trim().to_string();
+    assert!(pid.parse::<u32>().is_ok(), "dockstat's pid: {pid:?}");
+    let kill = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    assert!(kill.success());
+    assert_eq!(pane.exit_status(5.0), 0);
+    pane.assert_restored();
+}
+
+#[test]
 fn no_daemon_ends_at_once_with_one_line_and_its_exit_code() {
     if !tmux_available() {
         return;
