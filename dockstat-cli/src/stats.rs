@@ -362,6 +362,8 @@ pub(crate) fn stats(endpoints: Vec<Endpoint>, opts: &StatsOpts) -> Result<i32, F
             for key in screen.keys(Duration::ZERO) {
                 match key {
                     b'q' | b'Q' => quit = true,
+                    // Back from Ctrl-Z: the screen is blank.
+                    0 => draw_now = true,
                     _ => {
                         if let Some(key) = SortKey::from_key(key) {
                             // The same key again turns the order around.

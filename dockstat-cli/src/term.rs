@@ -1,6 +1,8 @@
 //! The terminal of the live `stats` view: its size, keys read without blocking, and a
 //! [`Screen`] guard that puts the terminal in cbreak mode without echo, on the alternate
 //! screen with the cursor hidden, and restores it when dropped or when the process panics.
+//! Ctrl-Z gives the terminal back while the process is stopped and takes it again when it
+//! continues.
 //!
 //! The CLI's one room for unsafe code (the libc calls `tcgetattr`, `tcsetattr`, `ioctl`,
 //! `poll`, `read` and `write`); everything else in the CLI forbids it. It renders nothing:
@@ -8,6 +10,7 @@
 
 #![allow(unsafe_code)]
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, Once};
 use std::time::Duration;
 
@@ -23,6 +26,14 @@ static ACTIVE: Mutex<Option<Saved>> = Mutex::new(None);
 struct Saved {
     /// stdin's settings before cbreak mode, when keys are read.
     termios: Option<libc::termios>,
+}
+
+/// Ctrl-Z (SIGTSTP) arrived: the next [`Screen::keys`] restores the terminal and stops.
+static SUSPEND: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_suspend(_: libc::c_int) {
+    // Only an atomic store: async-signal-safe.
+    SUSPEND.store(true, Ordering::SeqCst);
 }
 
 /// The terminal's size as (rows, columns), from stdout's `TIOCGWINSZ`; `None` when stdout
@@ -44,10 +55,14 @@ pub(crate) struct Screen {
 impl Screen {
     /// Switches to the alternate screen and hides the cursor; with `keys` (stdin is a
     /// terminal) also turns off line buffering and echo, keeping signals (Ctrl-C still sends
-    /// SIGINT). If stdin's settings cannot be read or changed, keys are not read.
+    /// SIGINT). If stdin's settings cannot be read or changed, or the process is not in the
+    /// terminal's foreground (`dockstat stats &`), keys are not read.
     pub(crate) fn enter(keys: bool) -> Screen {
         install_panic_hook();
-        let termios = if keys { cbreak() } else { None };
+        let termios = if keys && foreground() { cbreak() } else { None };
+        if termios.is_some() {
+            set_suspend_handler(true);
+        }
         *lock() = Some(Saved { termios });
         write_all(ENTER);
         Screen {
@@ -57,7 +72,11 @@ impl Screen {
 
     /// The bytes typed since the last call, waiting at most `timeout` for the first one;
     /// empty without keys. A stdin at its end (or failing) stops key reading.
+    /// After Ctrl-Z and the process's continuation, a NUL byte stands for "redraw all".
     pub(crate) fn keys(&mut self, timeout: Duration) -> Vec<u8> {
+        if self.keys && SUSPEND.swap(false, Ordering::SeqCst) {
+            return self.suspend();
+        }
         if !self.keys {
             if !timeout.is_zero() {
                 std::thread::sleep(timeout);
@@ -87,11 +106,63 @@ impl Screen {
         }
         buf[..n as usize].to_vec()
     }
+
+    /// Gives the terminal back, stops the process as Ctrl-Z would have, and once it
+    /// continues (`fg`) takes the terminal again.
+    fn suspend(&mut self) -> Vec<u8> {
+        let Some(saved) = lock().take() else {
+            return Vec::new();
+        };
+        if let Some(termios) = saved.termios {
+            // SAFETY: tcsetattr reads the `termios` we pass, valid for the call.
+            unsafe { libc::tcsetattr(libc::STDIN_FILENO, libc::TCSANOW, &termios) };
+        }
+        write_all(LEAVE);
+        // SAFETY: raise takes a plain signal number; SIGSTOP cannot be caught, so this
+        // returns once the process is continued.
+        unsafe { libc::raise(libc::SIGSTOP) };
+        let termios = if foreground() { cbreak() } else { None };
+        *lock() = Some(Saved { termios });
+        write_all(ENTER);
+        if termios.is_none() {
+            // Continued in the background (`bg`): no keys from now on.
+            self.keys = false;
+        }
+        vec![0]
+    }
 }
 
 impl Drop for Screen {
     fn drop(&mut self) {
+        if self.keys {
+            set_suspend_handler(false);
+        }
         restore();
+    }
+}
+
+/// Whether this process is in the foreground of stdin's terminal (a background process that
+/// changed the terminal's settings would be stopped by SIGTTOU).
+fn foreground() -> bool {
+    // SAFETY: tcgetpgrp and getpgrp take plain integers and touch no memory of ours.
+    unsafe { libc::tcgetpgrp(libc::STDIN_FILENO) == libc::getpgrp() }
+}
+
+/// Catches SIGTSTP (Ctrl-Z) as a flag, or gives it back its default action (stop).
+fn set_suspend_handler(catch: bool) {
+    // SAFETY: `sigaction` is called with a zero-initialised struct whose handler is either
+    // SIG_DFL or an `extern "C" fn(c_int)` that only stores to an atomic; the old action is
+    // not needed.
+    unsafe {
+        let mut action: libc::sigaction = std::mem::zeroed();
+        action.sa_sigaction = if catch {
+            on_suspend as extern "C" fn(libc::c_int) as libc::sighandler_t
+        } else {
+            libc::SIG_DFL
+        };
+        libc::sigemptyset(&mut action.sa_mask);
+        action.sa_flags = libc::SA_RESTART;
+        libc::sigaction(libc::SIGTSTP, &action, std::ptr::null_mut());
     }
 }
 

@@ -84,10 +84,10 @@ impl Pane {
             .chain(args.iter().copied())
             .map(|a| format!("'{}'", a.replace('\'', "'\\''")))
             .collect();
-        // SIGINT is trapped by the shell (a trap is reset in the child), so Ctrl-C ends only
-        // dockstat and the shell goes on to print its status.
+        // SIGINT and SIGTSTP are trapped by the shell (a trap is reset in the child), so
+        // Ctrl-C and Ctrl-Z reach only dockstat and the shell goes on to print its status.
         let script = format!(
-            "trap : INT; echo BEFORE; stty -g > {d}/stty.before; {cmd} 2>{d}/stderr; \
+            "trap : INT TSTP; echo BEFORE; stty -g > {d}/stty.before; {cmd} 2>{d}/stderr; \
              echo EXIT=$?; cat {d}/stderr; stty -g > {d}/stty.after; sleep 600",
             d = dir.display(),
             cmd = quoted.join(" "),
@@ -317,6 +317,26 @@ fn keys_sort_by_memory_and_by_name_within_the_key_latency() {
     pane.assert_restored();
 }
 
+impl Pane {
+    /// dockstat's process id: the pane runs sh, and sh runs dockstat.
+    fn dockstat_pid(&self) -> String {
+        let shell = self.display("#{pane_pid}");
+        let out = Command::new("pgrep").args(["-P", &shell]).output().unwrap();
+        let pid = text(&out.stdout).trim().to_string();
+        assert!(pid.parse::<u32>().is_ok(), "dockstat's pid: {pid:?}");
+        pid
+    }
+
+    fn wait_for_state(&self, want: &str, secs: f64) {
+        let deadline = Instant::now() + Duration::from_secs_f64(secs);
+        let state = || self.display("#{alternate_on} #{cursor_flag}");
+        while state() != want {
+            assert!(Instant::now() < deadline, "{want:?}: {}", state());
+            std::thread::sleep(Duration::from_millis(30));
+        }
+    }
+}
+
 #[test]
 fn sigterm_restores_the_terminal_too() {
     if !tmux_available() {
@@ -324,13 +344,37 @@ fn sigterm_restores_the_terminal_too() {
     }
     let pane = Pane::start(&["--sim", "3", "stats"]);
     pane.wait_for("three rows", 15.0, |l| rows(l).len() == 3);
-    // The pane runs sh, and sh runs dockstat.
-    let shell = pane.display("#{pane_pid}");
-    let out = Command::new("pgrep").args(["-P", &shell]).output().unwrap();
-    let pid = text(&out.stdout).trim().to_string();
-    assert!(pid.parse::<u32>().is_ok(), "dockstat's pid: {pid:?}");
-    let kill = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    let kill = Command::new("kill")
+        .args(["-TERM", &pane.dockstat_pid()])
+        .status()
+        .unwrap();
     assert!(kill.success());
+    assert_eq!(pane.exit_status(5.0), 0);
+    pane.assert_restored();
+}
+
+#[test]
+fn ctrl_z_gives_the_terminal_back_until_the_process_continues() {
+    if !tmux_available() {
+        return;
+    }
+    let pane = Pane::start(&["--sim", "3", "stats"]);
+    pane.wait_for("three rows", 15.0, |l| rows(l).len() == 3);
+    let pid = pane.dockstat_pid();
+    pane.send("C-z");
+    // Stopped, with the normal screen and the cursor back.
+    pane.wait_for_state("0 1", 5.0);
+    pane.wait_for("the screen from before", 5.0, |l| {
+        l.first().is_some_and(|l| l == "BEFORE")
+    });
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    assert!(stat.contains(") T "), "stopped: {stat}");
+    // Continued: the view again, redrawn at once, and keys still work.
+    let cont = Command::new("kill").args(["-CONT", &pid]).status().unwrap();
+    assert!(cont.success());
+    pane.wait_for_state("1 0", 5.0);
+    pane.wait_for("three rows again", 5.0, |l| rows(l).len() == 3);
+    pane.send("q");
     assert_eq!(pane.exit_status(5.0), 0);
     pane.assert_restored();
 }
