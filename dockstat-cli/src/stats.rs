@@ -393,7 +393,15 @@ pub(crate) fn stats(endpoints: Vec<Endpoint>, opts: &StatsOpts) -> Result<i32, F
         };
         let order = st.order(sort, reverse, opts.cpu_host, |_| true);
         st.ranks = order.iter().enumerate().map(|(i, &seq)| (seq, i)).collect();
-        let rows = st.display_rows(&order, opts);
+        let shown = opts.limit.unwrap_or(usize::MAX).min(order.len());
+        // The view renders no more rows than the window has lines (thousands of rows would
+        // be formatted only to be cut), when each row is one line.
+        let size = if view { term::size() } else { None };
+        let rendered = match size {
+            Some((height, _)) if one_line_rows(format) => shown.min(height),
+            _ => shown,
+        };
+        let rows = st.display_rows(&order[..rendered], opts);
         let mut block = Vec::with_capacity(4096);
         if format
             .write(&mut block, &rows, &|f| header(f).to_string())
@@ -403,15 +411,15 @@ pub(crate) fn stats(endpoints: Vec<Endpoint>, opts: &StatsOpts) -> Result<i32, F
         }
         let table = is_table(format);
         let capped = engine.counters().capped;
-        let foot = footer(opts, rows.len(), order.len(), capped).filter(|_| table);
+        let foot = footer(opts, shown, order.len(), capped).filter(|_| table);
         let drawn = if view {
             let waiting = engine.counters().waiting_for_fds > 0;
             let status = st.status_lines(waiting);
-            let size = term::size();
             let layout = Layout {
                 block: &String::from_utf8_lossy(&block),
                 header: table,
-                rows: rows.len(),
+                rendered,
+                total: shown,
                 footer: foot.as_deref(),
                 status: &status,
             };
@@ -475,6 +483,16 @@ fn names_host(format: &Format) -> bool {
         Format::Template { pieces, .. } => pieces
             .iter()
             .any(|p| matches!(p, Piece::Field(f) if f == "Host")),
+    }
+}
+
+/// Whether each row is one line (the template has no newline of its own).
+fn one_line_rows(format: &Format) -> bool {
+    match format {
+        Format::Json => true,
+        Format::Template { pieces, .. } => pieces
+            .iter()
+            .all(|p| !matches!(p, Piece::Text(t) if t.contains('\n'))),
     }
 }
 
@@ -837,7 +855,9 @@ struct Layout<'a> {
     /// Its first line is a header.
     header: bool,
     /// Rows in the block (a template may write several lines per row).
-    rows: usize,
+    rendered: usize,
+    /// Rows in the table: the block has the first `rendered`.
+    total: usize,
     footer: Option<&'a str>,
     /// Status lines, as an error and what follows it.
     status: &'a [(String, String)],
@@ -853,19 +873,18 @@ impl Layout<'_> {
         let body = block.split_off(usize::from(self.header).min(block.len()));
         let footer: Vec<&str> = self.footer.map_or(Vec::new(), |f| f.lines().collect());
         let room = height.saturating_sub(block.len() + footer.len() + self.status.len());
+        // Counted in rows when each is a line, else in lines.
+        let per_row = body.len() == self.rendered;
+        let count = if per_row { self.total } else { body.len() };
         let mut lines: Vec<&str> = block;
         let more;
-        if body.len() <= room {
+        if count <= room {
             lines.extend(&body);
         } else {
-            let shown = room.saturating_sub(1);
+            let shown = room.saturating_sub(1).min(body.len());
             lines.extend(&body[..shown]);
-            let hidden = body.len() - shown;
-            more = if body.len() == self.rows {
-                format!("({hidden} more)")
-            } else {
-                format!("({hidden} more lines)")
-            };
+            let unit = if per_row { "" } else { " lines" };
+            more = format!("({} more{unit})", count - shown);
             lines.push(&more);
         }
         lines.extend(footer);
@@ -1079,7 +1098,8 @@ mod tests {
         Layout {
             block,
             header: true,
-            rows,
+            rendered: rows,
+            total: rows,
             footer: None,
             status,
         }
@@ -1121,6 +1141,26 @@ mod tests {
         assert!(narrow.iter().all(|l| l.chars().count() <= 40));
         // Unknown size: nothing cut.
         assert_eq!(layout(&block, 30, &status).lines(None).len(), 32);
+        // Only the rows that can fit were rendered: the count is of all of them.
+        let few = Layout {
+            total: 1000,
+            ..layout(&block, 30, &[])
+        };
+        let lines = few.lines(Some((10, 80)));
+        assert_eq!(lines.len(), 10);
+        assert_eq!(lines[9], "(992 more)");
+        let all = Layout {
+            total: 31,
+            ..layout(&block, 30, &[])
+        };
+        assert_eq!(
+            all.lines(Some((40, 80))).len(),
+            31,
+            "the 31st row is not there to show"
+        );
+        // Several lines per row: counted in lines.
+        let multi = layout(&block, 15, &[]).lines(Some((10, 80)));
+        assert_eq!(multi[9], "(22 more lines)");
         // A tiny window still shows the header first.
         assert_eq!(layout(&block, 30, &[]).lines(Some((1, 3))), ["HEA"]);
     }
