@@ -724,7 +724,8 @@ impl<W: Write> State<W> {
                         if self.once && !waits {
                             self.failed = true;
                         }
-                        if !self.once && !waits {
+                        // A host's own failure (not a stream's whose row is gone).
+                        if !self.once && !waits && container.is_none() {
                             if let Some(t) = self.troubles.get_mut(host) {
                                 let attempts = t.as_ref().map_or(0, |t| t.attempts) + 1;
                                 *t = Some(Trouble {
