@@ -64,14 +64,22 @@ fn tmux_available() -> bool {
 /// `BEFORE`, saves the terminal's settings, runs dockstat, prints `EXIT=<status>`, saves the
 /// settings again and waits, so that the screen after the exit can be read.
 struct Pane {
+    /// The private server's name (`tmux -L`).
     socket: String,
+    /// Where its socket is, to remove it at the end.
+    socket_path: Option<PathBuf>,
     dir: PathBuf,
 }
 
 impl Pane {
     fn start(args: &[&str]) -> Pane {
-        let socket = unique("tmux");
-        let dir = std::env::temp_dir().join(&socket);
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let socket = format!(
+            "dockstat-test-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        );
+        let dir = std::env::temp_dir().join(unique("pane"));
         std::fs::create_dir_all(&dir).unwrap();
         let conf = dir.join("tmux.conf");
         // No status bar: the pane is the whole 100x20 window.
@@ -92,7 +100,11 @@ impl Pane {
             d = dir.display(),
             cmd = quoted.join(" "),
         );
-        let pane = Pane { socket, dir };
+        let mut pane = Pane {
+            socket,
+            socket_path: None,
+            dir,
+        };
         let out = pane
             .tmux()
             .args(["-f", conf.to_str().unwrap(), "new-session", "-d", "-s", "t"])
@@ -102,6 +114,8 @@ impl Pane {
             .output()
             .expect("tmux");
         assert!(out.status.success(), "tmux: {}", text(&out.stderr));
+        let path = pane.display("#{socket_path}");
+        pane.socket_path = (!path.is_empty()).then(|| PathBuf::from(path));
         pane
     }
 
@@ -204,6 +218,9 @@ impl Pane {
 impl Drop for Pane {
     fn drop(&mut self) {
         let _ = self.tmux().arg("kill-server").output();
+        if let Some(path) = &self.socket_path {
+            let _ = std::fs::remove_file(path);
+        }
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
