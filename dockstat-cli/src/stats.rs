@@ -362,7 +362,7 @@ pub(crate) fn stats(endpoints: Vec<Endpoint>, opts: &StatsOpts) -> Result<i32, F
             for key in screen.keys(Duration::ZERO) {
                 match key {
                     b'q' | b'Q' => quit = true,
-                    // Back from Ctrl-Z: the screen is blank.
+                    // Back from Ctrl-Z (the screen is blank), or a new window size.
                     0 => draw_now = true,
                     _ => {
                         if let Some(key) = SortKey::from_key(key) {

@@ -2,7 +2,7 @@
 //! [`Screen`] guard that puts the terminal in cbreak mode without echo, on the alternate
 //! screen with the cursor hidden, and restores it when dropped or when the process panics.
 //! Ctrl-Z gives the terminal back while the process is stopped and takes it again when it
-//! continues.
+//! continues; a change of the window's size asks for a redraw at once.
 //!
 //! The CLI's one room for unsafe code (the libc calls `tcgetattr`, `tcsetattr`, `ioctl`,
 //! `poll`, `read` and `write`); everything else in the CLI forbids it. It renders nothing:
@@ -31,9 +31,17 @@ struct Saved {
 /// Ctrl-Z (SIGTSTP) arrived: the next [`Screen::keys`] restores the terminal and stops.
 static SUSPEND: AtomicBool = AtomicBool::new(false);
 
+/// The window changed size (SIGWINCH): the next [`Screen::keys`] asks for a redraw.
+static RESIZED: AtomicBool = AtomicBool::new(false);
+
 extern "C" fn on_suspend(_: libc::c_int) {
     // Only an atomic store: async-signal-safe.
     SUSPEND.store(true, Ordering::SeqCst);
+}
+
+extern "C" fn on_resize(_: libc::c_int) {
+    // Only an atomic store: async-signal-safe.
+    RESIZED.store(true, Ordering::SeqCst);
 }
 
 /// The terminal's size as (rows, columns), from stdout's `TIOCGWINSZ`; `None` when stdout
@@ -61,8 +69,9 @@ impl Screen {
         install_panic_hook();
         let termios = if keys && foreground() { cbreak() } else { None };
         if termios.is_some() {
-            set_suspend_handler(true);
+            set_handler(libc::SIGTSTP, Some(on_suspend));
         }
+        set_handler(libc::SIGWINCH, Some(on_resize));
         *lock() = Some(Saved { termios });
         write_all(ENTER);
         Screen {
@@ -72,10 +81,14 @@ impl Screen {
 
     /// The bytes typed since the last call, waiting at most `timeout` for the first one;
     /// empty without keys. A stdin at its end (or failing) stops key reading.
-    /// After Ctrl-Z and the process's continuation, a NUL byte stands for "redraw all".
+    /// After Ctrl-Z and the process's continuation, or when the window changed size, a NUL
+    /// byte stands for "redraw all".
     pub(crate) fn keys(&mut self, timeout: Duration) -> Vec<u8> {
         if self.keys && SUSPEND.swap(false, Ordering::SeqCst) {
             return self.suspend();
+        }
+        if RESIZED.swap(false, Ordering::SeqCst) {
+            return vec![0];
         }
         if !self.keys {
             if !timeout.is_zero() {
@@ -134,9 +147,8 @@ impl Screen {
 
 impl Drop for Screen {
     fn drop(&mut self) {
-        if self.keys {
-            set_suspend_handler(false);
-        }
+        set_handler(libc::SIGTSTP, None);
+        set_handler(libc::SIGWINCH, None);
         restore();
     }
 }
@@ -148,21 +160,21 @@ fn foreground() -> bool {
     unsafe { libc::tcgetpgrp(libc::STDIN_FILENO) == libc::getpgrp() }
 }
 
-/// Catches SIGTSTP (Ctrl-Z) as a flag, or gives it back its default action (stop).
-fn set_suspend_handler(catch: bool) {
+/// Catches `signal` with `handler` (which only stores to an atomic), or gives the signal
+/// its default action back.
+fn set_handler(signal: libc::c_int, handler: Option<extern "C" fn(libc::c_int)>) {
     // SAFETY: `sigaction` is called with a zero-initialised struct whose handler is either
     // SIG_DFL or an `extern "C" fn(c_int)` that only stores to an atomic; the old action is
     // not needed.
     unsafe {
         let mut action: libc::sigaction = std::mem::zeroed();
-        action.sa_sigaction = if catch {
-            on_suspend as extern "C" fn(libc::c_int) as libc::sighandler_t
-        } else {
-            libc::SIG_DFL
+        action.sa_sigaction = match handler {
+            Some(f) => f as libc::sighandler_t,
+            None => libc::SIG_DFL,
         };
         libc::sigemptyset(&mut action.sa_mask);
         action.sa_flags = libc::SA_RESTART;
-        libc::sigaction(libc::SIGTSTP, &action, std::ptr::null_mut());
+        libc::sigaction(signal, &action, std::ptr::null_mut());
     }
 }
 

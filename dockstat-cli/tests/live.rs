@@ -281,6 +281,20 @@ fn sixty_containers_fit_a_twenty_line_window_and_q_restores_the_screen() {
     assert_eq!(lines[0].chars().count(), COLS, "{lines:#?}");
     assert_eq!(pane.display("#{alternate_on} #{cursor_flag}"), "1 0");
 
+    // A smaller window: redrawn to fit it, at once (not at the next half-second tick).
+    let resize = pane
+        .tmux()
+        .args(["resize-window", "-t", "t", "-x", "60", "-y", "10"])
+        .output()
+        .unwrap();
+    assert!(resize.status.success(), "{}", text(&resize.stderr));
+    let resized = Instant::now();
+    let lines = pane.wait_for("the smaller window filled", 5.0, |l| {
+        l.len() == 10 && l.last().is_some_and(|l| l == "(52 more)")
+    });
+    eprintln!("resize to a screen that fits: {:?}", resized.elapsed());
+    assert!(lines.iter().all(|l| l.chars().count() <= 60), "{lines:#?}");
+
     pane.send("q");
     assert_eq!(pane.exit_status(5.0), 0);
     pane.assert_restored();
