@@ -359,7 +359,7 @@ pub(crate) fn stats(endpoints: Vec<Endpoint>, opts: &StatsOpts) -> Result<i32, F
         let mut draw_now = false;
         if let Some(screen) = &mut screen {
             let mut quit = false;
-            for key in screen.keys(Duration::ZERO) {
+            for key in screen.keys() {
                 match key {
                     b'q' | b'Q' => quit = true,
                     // Back from Ctrl-Z (the screen is blank), or a new window size.

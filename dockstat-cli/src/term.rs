@@ -12,7 +12,6 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, Once};
-use std::time::Duration;
 
 /// Alternate screen on, cursor hidden.
 const ENTER: &[u8] = b"\x1b[?1049h\x1b[?25l";
@@ -79,11 +78,10 @@ impl Screen {
         }
     }
 
-    /// The bytes typed since the last call, waiting at most `timeout` for the first one;
-    /// empty without keys. A stdin at its end (or failing) stops key reading.
-    /// After Ctrl-Z and the process's continuation, or when the window changed size, a NUL
-    /// byte stands for "redraw all".
-    pub(crate) fn keys(&mut self, timeout: Duration) -> Vec<u8> {
+    /// The bytes typed since the last call, without waiting; empty without keys. A stdin at
+    /// its end (or failing) stops key reading. After Ctrl-Z and the process's continuation,
+    /// or when the window changed size, a NUL byte stands for "redraw all".
+    pub(crate) fn keys(&mut self) -> Vec<u8> {
         if self.keys && SUSPEND.swap(false, Ordering::SeqCst) {
             return self.suspend();
         }
@@ -91,9 +89,6 @@ impl Screen {
             return vec![0];
         }
         if !self.keys {
-            if !timeout.is_zero() {
-                std::thread::sleep(timeout);
-            }
             return Vec::new();
         }
         let mut fds = libc::pollfd {
@@ -101,9 +96,8 @@ impl Screen {
             events: libc::POLLIN,
             revents: 0,
         };
-        let ms = timeout.as_millis().min(i32::MAX as u128) as i32;
-        // SAFETY: one valid `pollfd`, counted as 1, lives for the call.
-        let ready = unsafe { libc::poll(&mut fds, 1, ms) };
+        // SAFETY: one valid `pollfd`, counted as 1, lives for the call (timeout 0: no wait).
+        let ready = unsafe { libc::poll(&mut fds, 1, 0) };
         if ready <= 0 {
             // Nothing typed, or a signal interrupted the wait (the caller checks for it).
             return Vec::new();
