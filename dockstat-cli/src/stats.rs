@@ -335,7 +335,8 @@ pub(crate) fn stats(endpoints: Vec<Endpoint>, opts: &StatsOpts) -> Result<i32, F
     let mut screen = view.then(|| term::Screen::enter(io::stdin().is_terminal()));
     let mut sort = opts.sort;
     let mut reverse = false;
-    let mut next_draw = Instant::now() + REDRAW;
+    // The view shows its header at once; a pipe's first block waits a period for rows.
+    let mut next_draw = Instant::now() + if view { Duration::ZERO } else { REDRAW };
     loop {
         if Process::stop_signal_received() || st.write_error.is_some() {
             break;
