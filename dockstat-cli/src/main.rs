@@ -1,7 +1,8 @@
 //! The `dockstat` binary: argument parsing, the choice of endpoint, output, and exit codes.
 //! No protocol logic lives here; it is all in the `dockstat` library. See `dockstat --help`.
 
-#![forbid(unsafe_code)]
+// Unsafe code only in term.rs (the terminal's libc calls), each block with its SAFETY note.
+#![deny(unsafe_code, clippy::undocumented_unsafe_blocks)]
 
 mod args;
 mod format;
@@ -10,6 +11,7 @@ mod hosts;
 mod list;
 mod serve;
 mod stats;
+mod term;
 mod units;
 
 use std::io::{self, Write};
@@ -57,6 +59,8 @@ Commands:
                         --limit N          show the first N rows (after --sort)
                         --max-streams N    stream at most N containers at once; the rest
                                            wait and take the place of those that go
+                      on a terminal, keys sort by c (CPU), m (memory), n (net), b (block
+                      I/O), p (PIDs), s (name); the same key again reverses; q quits
                       F: table (default), json, ndjson (one line of raw numbers per
                          sample, for pipes), prometheus (with --no-stream: one exposition
                          in the Prometheus text format), or a template like ps

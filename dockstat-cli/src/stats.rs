@@ -1,24 +1,40 @@
 //! `dockstat stats`: the `docker stats` command.
 //!
 //! - `table` (default), `json` and templates print what `docker stats` prints, column for
-//!   column; streaming redraws in place on a terminal (cursor home, each line cleared to its
-//!   end, the rest of the screen cleared), which does not flicker.
+//!   column; streaming to a pipe writes one block per refresh, to a terminal it redraws in
+//!   place (each line written at its row after clearing it, the rest of the screen cleared,
+//!   all in one write), which does not flicker.
 //! - `ndjson` writes one line of raw numbers per sample as it arrives, flushed per line.
 //! - `--no-stream` asks for one sample per container and prints once.
 //!
-//! SIGINT, SIGTERM and a closed stdout end the command with status 0 and flushed output.
+//! On a terminal the streaming table is a live view (see [`term`](crate::term)): on the
+//! alternate screen, cut to the window, with a status line per failing host under the table,
+//! and keys that change the order (`c` `m` `n` `b` `p` `s`) or quit (`q`). Rows keep their
+//! place: ties of the sort key keep the previous order, and a container that restarts comes
+//! back where it was.
+//!
+//! A daemon that cannot be reached at the start ends the command with its error; failures
+//! after it are retried. SIGINT, SIGTERM, `q` and a closed stdout end the command with
+//! flushed output and status 0, or 1 when a host (or a stream) is failing at that moment.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+#![forbid(unsafe_code)]
+
+use std::cmp::Ordering;
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::io::{self, IsTerminal, Write};
 use std::time::{Duration, Instant};
 
+use dockstat::api::ContainerSummary;
 use dockstat::engine::Mode;
-use dockstat::engine::{ApiVersion, Control, Endpoint, Engine, EngineConfig, Event, Selection};
+use dockstat::engine::{
+    ApiVersion, Client, Control, Endpoint, Engine, EngineConfig, Event, Selection,
+};
 use dockstat::stats::{Derived, Platform};
 use dockstat::{Error, ErrorKind};
 
 use crate::Failure;
-use crate::format::{Cell, Format, Row, json_string};
+use crate::format::{Cell, Format, Piece, Row, json_string};
+use crate::term;
 use crate::units::{bytes_size, human_size, truncate_id};
 use dockstat::sys::Process;
 
@@ -43,6 +59,13 @@ const REDRAW: Duration = Duration::from_millis(500);
 
 /// How long `--no-stream` waits for the slowest container.
 const ONCE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The live view reads keys between engine turns this often (the key latency at most).
+const KEY_SLICE: Duration = Duration::from_millis(50);
+
+/// Containers that went and may come back (a restart), remembered to give them their row
+/// back; the oldest are forgotten past this many.
+const DEPARTED_MAX: usize = 10_000;
 
 #[derive(Clone, Debug, Default)]
 pub(crate) struct StatsOpts {
@@ -85,6 +108,68 @@ impl SortKey {
             _ => return None,
         })
     }
+
+    /// The live view's keys: c, m, n, b, p and s (name).
+    fn from_key(key: u8) -> Option<SortKey> {
+        Some(match key {
+            b'c' => SortKey::Cpu,
+            b'm' => SortKey::Mem,
+            b'n' => SortKey::Net,
+            b'b' => SortKey::Block,
+            b'p' => SortKey::Pids,
+            b's' => SortKey::Name,
+            _ => return None,
+        })
+    }
+
+    /// `a` before `b`: busiest first (names A to Z), `reverse` turning that around; rows
+    /// without numbers last either way. Numbers compare as shown (CPU % to two decimals,
+    /// sizes to their significant digits), so that rows that look equal are ties.
+    fn compare(self, a: &Entry, b: &Entry, cpu_host: bool, reverse: bool) -> Ordering {
+        let turn = |o: Ordering| if reverse { o.reverse() } else { o };
+        if self == SortKey::Name {
+            return turn(a.name.cmp(&b.name));
+        }
+        let metric = |e: &Entry| -> Option<f64> {
+            let d = e.derived?;
+            Some(match self {
+                SortKey::Cpu => {
+                    let cpu = if cpu_host {
+                        d.cpu_percent_host
+                    } else {
+                        d.cpu_percent
+                    };
+                    (cpu * 100.0).round()
+                }
+                SortKey::Mem => as_shown(d.mem_used, 1024.0, 4),
+                SortKey::Net => as_shown((d.net_rx + d.net_tx) as f64, 1000.0, 3),
+                SortKey::Block => as_shown((d.block_read + d.block_write) as f64, 1000.0, 3),
+                SortKey::Pids => d.pids as f64,
+                SortKey::Name => 0.0,
+            })
+        };
+        match (metric(a), metric(b)) {
+            (Some(x), Some(y)) => turn(y.total_cmp(&x)),
+            (Some(_), None) => Ordering::Less,
+            (None, Some(_)) => Ordering::Greater,
+            (None, None) => Ordering::Equal,
+        }
+    }
+}
+
+/// A size as `docker stats` shows it (in units of `base`, `digits` significant digits), as a
+/// number: sizes that look the same compare equal.
+fn as_shown(x: f64, base: f64, digits: i32) -> f64 {
+    if !x.is_finite() || x <= 0.0 {
+        return x;
+    }
+    let (mut mantissa, mut unit) = (x, 1.0);
+    while mantissa >= base {
+        mantissa /= base;
+        unit *= base;
+    }
+    let scale = 10f64.powi(digits - 1 - mantissa.log10().floor() as i32);
+    (mantissa * scale).round() / scale * unit
 }
 
 enum Output {
@@ -160,26 +245,45 @@ pub(crate) fn stats(endpoints: Vec<Endpoint>, opts: &StatsOpts) -> Result<i32, F
     if let Some(max) = opts.max_streams {
         config.max_streams = max;
     }
+    if !opts.no_stream && !multi {
+        // A stream retries a host that fails; one that fails from the start ends the command
+        // instead, as `docker stats` does (the one-off modes already end with the error).
+        preflight(&mut config)?;
+    }
+    // A host is taken as recovered when it has said nothing for longer than the engine's
+    // longest retry delay (jittered up to 1.5 times) and a connect timeout.
+    let recovered_after =
+        config.reconnect_max.mul_f64(1.5) + config.connect_timeout + Duration::from_secs(5);
     let mut engine = Engine::new(config)?;
 
     let stdout = io::stdout();
+    let terminal = stdout.is_terminal();
+    // The live view: a docker table (or json, template) streamed to a terminal.
+    let view = terminal && !opts.no_stream && matches!(output, Output::Docker(_));
+    let host_field = match &output {
+        Output::Docker(format) => multi || names_host(format),
+        Output::Ndjson => true,
+    };
     let mut st = State {
+        troubles: (0..hosts.len()).map(|_| None).collect(),
         rows: BTreeMap::new(),
         keys: HashMap::new(),
+        departed: Departed::default(),
+        ranks: HashMap::new(),
         next_seq: 0,
         out: io::BufWriter::with_capacity(256 << 10, stdout.lock()),
         ndjson: matches!(output, Output::Ndjson),
         once: opts.no_stream,
+        view,
         line: String::with_capacity(512),
         write_error: None,
         reported: HashSet::new(),
         failed: false,
         fatal: None,
-        json: matches!(output, Output::Docker(Format::Json)),
-        multi,
+        notice: None,
+        host_field,
         hosts,
     };
-    let terminal = io::stdout().is_terminal();
 
     if opts.no_stream {
         let deadline = Instant::now() + ONCE_TIMEOUT;
@@ -206,75 +310,237 @@ pub(crate) fn stats(endpoints: Vec<Endpoint>, opts: &StatsOpts) -> Result<i32, F
             }
         }
         if let Output::Docker(format) = &output {
-            let rows = st.display_rows(opts, |e| e.error.is_none());
-            if let Err(err) = format.write(&mut st.out, &rows, &|f| header(f).to_string()) {
+            let order = st.order(opts.sort, false, opts.cpu_host, |e| e.error.is_none());
+            let rows = st.display_rows(&order, opts);
+            let shown = rows.len();
+            let mut result = format.write(&mut st.out, &rows, &|f| header(f).to_string());
+            if is_table(format) {
+                if let Some(footer) = footer(opts, shown, order.len(), 0) {
+                    result = result.and_then(|()| st.out.write_all(footer.as_bytes()));
+                }
+            }
+            if let Err(err) = result {
                 st.write_error = Some(err);
             }
         }
-    } else {
-        let mut next_draw = Instant::now() + REDRAW;
-        loop {
-            if Process::stop_signal_received() || st.write_error.is_some() {
+        match st.write_error.take() {
+            Some(e) => return Err(Failure::Output(e)),
+            None => st.out.flush().map_err(Failure::Output)?,
+        }
+        return Ok(if st.failed { 1 } else { 0 });
+    }
+
+    // On a terminal: the alternate screen, and keys when stdin is a terminal too; restored
+    // when `screen` is dropped, on every way out of this function (and by a panic hook).
+    let mut screen = view.then(|| term::Screen::enter(io::stdin().is_terminal()));
+    let mut sort = opts.sort;
+    let mut reverse = false;
+    // The view shows its header at once; a pipe's first block waits a period for rows.
+    let mut next_draw = Instant::now() + if view { Duration::ZERO } else { REDRAW };
+    loop {
+        if Process::stop_signal_received() || st.write_error.is_some() {
+            break;
+        }
+        let mut wait = next_draw.saturating_duration_since(Instant::now());
+        if screen.is_some() {
+            wait = wait.min(KEY_SLICE);
+        }
+        engine.poll(Some(wait), &mut |ev| st.on_event(ev))?;
+        if let Some(fatal) = st.fatal.take() {
+            return Err(Failure::Engine(fatal));
+        }
+        // Samples delivered in one turn arrived together: one flush per turn.
+        if st.ndjson && st.write_error.is_none() {
+            if let Err(err) = st.out.flush() {
+                st.write_error = Some(err);
+            }
+        }
+        let now = Instant::now();
+        st.forget_recovered(now, recovered_after);
+        let mut draw_now = false;
+        if let Some(screen) = &mut screen {
+            let mut quit = false;
+            for key in screen.keys() {
+                match key {
+                    b'q' | b'Q' => quit = true,
+                    // Back from Ctrl-Z (the screen is blank), or a new window size.
+                    0 => draw_now = true,
+                    _ => {
+                        if let Some(key) = SortKey::from_key(key) {
+                            // The same key again turns the order around.
+                            reverse = sort == Some(key) && !reverse;
+                            sort = Some(key);
+                            draw_now = true;
+                        }
+                    }
+                }
+            }
+            if quit {
                 break;
             }
-            let wait = next_draw.saturating_duration_since(Instant::now());
-            engine.poll(Some(wait), &mut |ev| st.on_event(ev))?;
-            if let Some(fatal) = st.fatal.take() {
-                return Err(Failure::Engine(fatal));
-            }
-            // Samples delivered in one turn arrived together: one flush per turn.
-            if st.ndjson && st.write_error.is_none() {
-                if let Err(err) = st.out.flush() {
-                    st.write_error = Some(err);
-                }
-            }
-            if Instant::now() < next_draw {
-                continue;
-            }
+        }
+        if now < next_draw && !draw_now {
+            continue;
+        }
+        if now >= next_draw {
             next_draw += REDRAW;
-            if let Output::Docker(format) = &output {
-                let rows = st.display_rows(opts, |_| true);
-                let mut block = Vec::with_capacity(4096);
-                if format
-                    .write(&mut block, &rows, &|f| header(f).to_string())
-                    .is_ok()
-                {
-                    let table = matches!(format, Format::Template { table: true, .. });
-                    let capped = engine.counters().capped;
-                    if let Some(footer) = st.footer(opts, rows.len(), capped).filter(|_| table) {
-                        block.extend_from_slice(footer.as_bytes());
-                    }
-                    let drawn = if terminal { redraw(&block) } else { block };
-                    if let Err(err) = st.out.write_all(&drawn).and_then(|()| st.out.flush()) {
-                        st.write_error = Some(err);
-                    }
-                }
+            if next_draw <= now {
+                // Late (a long turn): the next redraw a full period from now, not a burst.
+                next_draw = now + REDRAW;
             }
+        }
+        let Output::Docker(format) = &output else {
+            continue;
+        };
+        let order = st.order(sort, reverse, opts.cpu_host, |_| true);
+        st.ranks = order.iter().enumerate().map(|(i, &seq)| (seq, i)).collect();
+        let shown = opts.limit.unwrap_or(usize::MAX).min(order.len());
+        // The view renders no more rows than the window has lines (thousands of rows would
+        // be formatted only to be cut), when each row is one line.
+        let size = if view { term::size() } else { None };
+        let rendered = match size {
+            Some((height, _)) if one_line_rows(format) => shown.min(height),
+            _ => shown,
+        };
+        let rows = st.display_rows(&order[..rendered], opts);
+        let mut block = Vec::with_capacity(4096);
+        if format
+            .write(&mut block, &rows, &|f| header(f).to_string())
+            .is_err()
+        {
+            continue;
+        }
+        let table = is_table(format);
+        let capped = engine.counters().capped;
+        let foot = footer(opts, shown, order.len(), capped).filter(|_| table);
+        let drawn = if view {
+            let waiting = engine.counters().waiting_for_fds > 0;
+            let status = st.status_lines(waiting);
+            let layout = Layout {
+                block: &String::from_utf8_lossy(&block),
+                header: table,
+                rendered,
+                total: shown,
+                footer: foot.as_deref(),
+                status: &status,
+            };
+            paint(&layout.lines(size), size.map(|(rows, _)| rows))
+        } else {
+            if let Some(footer) = foot {
+                block.extend_from_slice(footer.as_bytes());
+            }
+            block
+        };
+        if let Err(err) = st.out.write_all(&drawn).and_then(|()| st.out.flush()) {
+            st.write_error = Some(err);
+        }
+    }
+    let failing = st.failing();
+    // Back to the normal screen before anything is said on stderr.
+    drop(screen);
+    if view && failing {
+        for (error, count) in st.status_lines(false) {
+            eprintln!("dockstat: {error}{count}");
         }
     }
     match st.write_error.take() {
         Some(e) => return Err(Failure::Output(e)),
         None => st.out.flush().map_err(Failure::Output)?,
     }
-    Ok(if st.failed && opts.no_stream { 1 } else { 0 })
+    Ok(if failing { 1 } else { 0 })
+}
+
+/// What `docker stats` asks first: the daemon's API version (`/_ping`) and, unless the
+/// containers are named, the container list (one entry is enough to see that the daemon
+/// answers as Docker does). Its failure is the command's. The version found is kept for the
+/// engine, which then does not negotiate again.
+fn preflight(config: &mut EngineConfig) -> Result<(), Error> {
+    let mut client = Client::new(config.hosts[0].clone())?;
+    client.set_timeout(Some(config.connect_timeout));
+    let failed = |code: u16, message: String| Error::new(ErrorKind::Status(code)).context(message);
+    let ping = client.get("/_ping")?;
+    if ping.code >= 400 {
+        return Err(failed(ping.code, ping.error_message()));
+    }
+    let api = match config.api_version {
+        Some(api) => api,
+        None => ApiVersion::negotiate(ping.header("api-version")),
+    };
+    if !matches!(config.selection, Selection::Named(_)) {
+        let mut list = client.get(&api.path("/containers/json?limit=1"))?;
+        if list.code >= 400 {
+            return Err(failed(list.code, list.error_message()));
+        }
+        ContainerSummary::parse_list(&mut list.body).map_err(|e| e.context("container list"))?;
+    }
+    config.api_version = Some(api);
+    Ok(())
+}
+
+/// Whether a template names the `Host` field itself (then it is there with one host too).
+fn names_host(format: &Format) -> bool {
+    match format {
+        Format::Json => false,
+        Format::Template { pieces, .. } => pieces
+            .iter()
+            .any(|p| matches!(p, Piece::Field(f) if f == "Host")),
+    }
+}
+
+/// Whether each row is one line (the template has no newline of its own).
+fn one_line_rows(format: &Format) -> bool {
+    match format {
+        Format::Json => true,
+        Format::Template { pieces, .. } => pieces
+            .iter()
+            .all(|p| !matches!(p, Piece::Text(t) if t.contains('\n'))),
+    }
+}
+
+fn is_table(format: &Format) -> bool {
+    matches!(format, Format::Template { table: true, .. })
+}
+
+/// Under a table: how many containers there are in all when `--limit` shows fewer, and how
+/// many are not watched because of `--max-streams`.
+fn footer(opts: &StatsOpts, shown: usize, total: usize, capped: usize) -> Option<String> {
+    let mut footer = String::new();
+    if opts.limit.is_some() && total > shown {
+        footer = format!("({shown} of {total} containers)\n");
+    }
+    if capped > 0 {
+        footer.push_str(&format!(
+            "({capped} more containers not watched: --max-streams {})\n",
+            opts.max_streams.unwrap_or_default()
+        ));
+    }
+    (!footer.is_empty()).then_some(footer)
 }
 
 /// What the event handler updates.
 struct State<W: Write> {
     /// The hosts' URLs, by index.
     hosts: Vec<String>,
-    /// More than one host: rows say which.
-    multi: bool,
-    /// `--format json`: docker's keys exactly (no Host with one host).
-    json: bool,
-    /// Rows in the order containers were added (the daemon's listing order, then arrivals).
+    /// Rows carry a `Host` field: with several hosts, or when the template names it (docker's
+    /// json, and `{{json .}}`, have no Host).
+    host_field: bool,
+    /// Per host: failing since it last answered, and how.
+    troubles: Vec<Option<Trouble>>,
+    /// Rows in the order containers were added (the daemon's listing order, then arrivals);
+    /// a container that comes back gets its old place.
     rows: BTreeMap<u64, Entry>,
     /// Engine container key to row.
     keys: HashMap<u32, u64>,
+    /// The places of containers that went.
+    departed: Departed,
+    /// Each row's place in the last drawn order: ties of the sort key keep it.
+    ranks: HashMap<u64, usize>,
     next_seq: u64,
     out: W,
     ndjson: bool,
     once: bool,
+    /// The live view on a terminal: failures are shown on the screen, not on stderr.
+    view: bool,
     line: String,
     write_error: Option<io::Error>,
     /// Error messages already printed (a host failing for every stream prints once).
@@ -282,14 +548,78 @@ struct State<W: Write> {
     failed: bool,
     /// An error that ends the command (the daemon cannot be reached at all for a one-off).
     fatal: Option<Error>,
+    /// Why streams wait (out of file descriptors), for the live view's status.
+    notice: Option<String>,
+}
+
+/// A host failing: its latest error, how many times it failed since it last answered.
+struct Trouble {
+    message: String,
+    attempts: u32,
+    last: Instant,
+}
+
+/// Where the containers that went were, by id and by name, so that one that comes back (a
+/// restart: stopped, then started again) takes its old row. Bounded: the oldest are
+/// forgotten first.
+#[derive(Default)]
+struct Departed {
+    by_id: HashMap<(usize, String), u64>,
+    by_name: HashMap<(usize, String), u64>,
+    order: VecDeque<(usize, String, String, u64)>,
+}
+
+impl Departed {
+    fn remember(&mut self, host: usize, id: &str, name: &str, seq: u64) {
+        if !id.is_empty() {
+            self.by_id.insert((host, id.to_string()), seq);
+        }
+        if !name.is_empty() {
+            self.by_name.insert((host, name.to_string()), seq);
+        }
+        self.order
+            .push_back((host, id.to_string(), name.to_string(), seq));
+        while self.order.len() > DEPARTED_MAX {
+            let Some((host, id, name, seq)) = self.order.pop_front() else {
+                break;
+            };
+            let (id, name) = ((host, id), (host, name));
+            if self.by_id.get(&id) == Some(&seq) {
+                self.by_id.remove(&id);
+            }
+            if self.by_name.get(&name) == Some(&seq) {
+                self.by_name.remove(&name);
+            }
+        }
+    }
+
+    /// The place of a container that went with this id, else this name.
+    fn take(&mut self, host: usize, id: &str, name: &str) -> Option<u64> {
+        if self.by_id.is_empty() && self.by_name.is_empty() {
+            return None;
+        }
+        let (id, name) = ((host, id.to_string()), (host, name.to_string()));
+        let seq = *self.by_id.get(&id).or_else(|| self.by_name.get(&name))?;
+        self.by_id.retain(|_, s| *s != seq);
+        self.by_name.retain(|_, s| *s != seq);
+        Some(seq)
+    }
 }
 
 impl<W: Write> State<W> {
     fn on_event(&mut self, event: Event<'_>) -> Control {
         match event {
             Event::Added(c) => {
-                let seq = self.next_seq;
-                self.next_seq += 1;
+                // The host answers (a listing or an event came).
+                self.troubles[c.host] = None;
+                let seq = self
+                    .departed
+                    .take(c.host, &c.id, &c.name)
+                    .filter(|seq| !self.rows.contains_key(seq))
+                    .unwrap_or_else(|| {
+                        self.next_seq += 1;
+                        self.next_seq - 1
+                    });
                 self.keys.insert(c.key, seq);
                 self.rows.insert(
                     seq,
@@ -310,6 +640,7 @@ impl<W: Write> State<W> {
                 sample,
                 derived,
             } => {
+                self.troubles[container.host] = None;
                 let Some(e) = self
                     .keys
                     .get(&container.key)
@@ -348,15 +679,20 @@ impl<W: Write> State<W> {
                 }
             }
             Event::Gone { container, .. } => {
-                // A one-off keeps its rows to print them; a stream drops containers that went.
+                // A one-off keeps its rows to print them; a stream drops containers that went,
+                // remembering their place.
                 if let Some(seq) = self.keys.remove(&container.key) {
                     if !self.once {
-                        self.rows.remove(&seq);
+                        if let Some(e) = self.rows.remove(&seq) {
+                            self.departed.remember(e.host, &e.id, &e.name, seq);
+                        }
                     }
                 }
             }
             Event::Error {
-                container, error, ..
+                host,
+                container,
+                error,
             } => {
                 let message = error_message(error);
                 match container
@@ -365,9 +701,9 @@ impl<W: Write> State<W> {
                 {
                     Some(e) => {
                         e.error = Some(message.clone());
-                        if !self.once && self.reported.insert(strip_context(&message)) {
+                        if !self.once && !self.view && self.reported.insert(strip_context(&message))
+                        {
                             eprintln!("dockstat: {message}");
-                            self.failed = true;
                         }
                     }
                     None => {
@@ -377,19 +713,35 @@ impl<W: Write> State<W> {
                             error.kind(),
                             ErrorKind::ResourceLimit | ErrorKind::StreamLimit
                         );
+                        let multi = self.hosts.len() > 1;
                         // A host's discovery failed: fatal for a one-off of one host that
                         // has nothing yet; with several hosts the others go on.
-                        if self.once && !self.multi && self.rows.is_empty() && !waits {
+                        if self.once && !multi && self.rows.is_empty() && !waits {
                             // The error as it is: wrapping its text as the context of a
                             // new error of the same kind printed the kind twice.
                             self.fatal = Some(error.clone());
-                        } else {
-                            if self.once && !waits {
-                                self.failed = true;
+                            return Control::Continue;
+                        }
+                        if self.once && !waits {
+                            self.failed = true;
+                        }
+                        // A host's own failure (not a stream's whose row is gone).
+                        if !self.once && !waits && container.is_none() {
+                            if let Some(t) = self.troubles.get_mut(host) {
+                                let attempts = t.as_ref().map_or(0, |t| t.attempts) + 1;
+                                *t = Some(Trouble {
+                                    message: message.clone(),
+                                    attempts,
+                                    last: Instant::now(),
+                                });
                             }
-                            if self.reported.insert(message.clone()) {
-                                eprintln!("dockstat: {message}");
+                        }
+                        if self.view {
+                            if error.kind() == ErrorKind::ResourceLimit {
+                                self.notice = Some(message);
                             }
+                        } else if self.reported.insert(message.clone()) {
+                            eprintln!("dockstat: {message}");
                         }
                     }
                 }
@@ -398,55 +750,197 @@ impl<W: Write> State<W> {
         Control::Continue
     }
 
-    fn display_rows(&self, opts: &StatsOpts, keep: impl Fn(&Entry) -> bool) -> Vec<Row> {
-        let mut entries: Vec<&Entry> = self.rows.values().filter(|e| keep(e)).collect();
-        if let Some(key) = opts.sort {
-            let metric = |e: &Entry| -> f64 {
-                let Some(d) = e.derived else { return f64::MIN };
-                match key {
-                    SortKey::Cpu => d.cpu_percent,
-                    SortKey::Mem => d.mem_used,
-                    SortKey::Net => (d.net_rx + d.net_tx) as f64,
-                    SortKey::Block => (d.block_read + d.block_write) as f64,
-                    SortKey::Pids => d.pids as f64,
-                    SortKey::Name => 0.0,
-                }
-            };
-            if key == SortKey::Name {
-                entries.sort_by(|a, b| a.name.cmp(&b.name));
-            } else {
-                entries.sort_by(|a, b| metric(b).total_cmp(&metric(a)));
+    /// A host that has not failed for `after` answered its last retry: no longer failing (a
+    /// host without containers gives no other sign).
+    fn forget_recovered(&mut self, now: Instant, after: Duration) {
+        for t in &mut self.troubles {
+            if t.as_ref()
+                .is_some_and(|t| now.saturating_duration_since(t.last) > after)
+            {
+                *t = None;
             }
         }
-        if let Some(limit) = opts.limit {
-            entries.truncate(limit);
+    }
+
+    /// A host is failing, or a stream is (the exit status at the end says so).
+    fn failing(&self) -> bool {
+        self.troubles.iter().any(Option::is_some) || self.rows.values().any(|e| e.error.is_some())
+    }
+
+    /// The live view's lines under the table: one per failing host (its error, or its
+    /// failing streams'), then why streams wait when they do. Each is the error and what
+    /// follows it, apart, so that a narrow window cuts the error and keeps the count.
+    fn status_lines(&self, waiting: bool) -> Vec<(String, String)> {
+        let mut lines = Vec::new();
+        for (h, url) in self.hosts.iter().enumerate() {
+            if let Some(t) = &self.troubles[h] {
+                let s = if t.attempts == 1 { "" } else { "s" };
+                lines.push((
+                    with_host(url, &t.message),
+                    format!(", retrying ({} attempt{s})", t.attempts),
+                ));
+                continue;
+            }
+            let (mut streams, mut failing, mut last) = (0, 0, None);
+            for e in self.rows.values().filter(|e| e.host == h) {
+                streams += 1;
+                if let Some(error) = &e.error {
+                    failing += 1;
+                    last = Some(error);
+                }
+            }
+            if let Some(error) = last {
+                lines.push((
+                    with_host(url, error),
+                    format!(", retrying ({failing} of {streams} streams)"),
+                ));
+            }
         }
-        entries
-            .into_iter()
+        if waiting {
+            lines.extend(self.notice.clone().map(|n| (n, String::new())));
+        }
+        lines
+    }
+
+    /// The rows to show (those `keep` keeps), in order: by `sort` (busiest first; names
+    /// A to Z), turned around with `reverse`; ties keep their last place, then go by name.
+    /// Without `sort`, the order the containers were added in (the daemon's).
+    fn order(
+        &self,
+        sort: Option<SortKey>,
+        reverse: bool,
+        cpu_host: bool,
+        keep: impl Fn(&Entry) -> bool,
+    ) -> Vec<u64> {
+        let mut entries: Vec<(u64, &Entry)> = (self.rows.iter())
+            .filter(|(_, e)| keep(e))
+            .map(|(&seq, e)| (seq, e))
+            .collect();
+        if let Some(key) = sort {
+            let rank = |seq: u64| self.ranks.get(&seq).copied().unwrap_or(usize::MAX);
+            entries.sort_by(|&(sa, a), &(sb, b)| {
+                key.compare(a, b, cpu_host, reverse)
+                    .then_with(|| rank(sa).cmp(&rank(sb)))
+                    .then_with(|| a.name.cmp(&b.name))
+                    .then(sa.cmp(&sb))
+            });
+        }
+        entries.into_iter().map(|(seq, _)| seq).collect()
+    }
+
+    /// The first `--limit` rows of `order`, rendered.
+    fn display_rows(&self, order: &[u64], opts: &StatsOpts) -> Vec<Row> {
+        (order.iter())
+            .take(opts.limit.unwrap_or(usize::MAX))
+            .filter_map(|seq| self.rows.get(seq))
             .map(|e| {
-                // docker's json has no Host; with several hosts it must say which.
-                let host = (self.multi || !self.json).then(|| self.hosts[e.host].as_str());
+                let host = self.host_field.then(|| self.hosts[e.host].as_str());
                 row(e, host, !opts.no_trunc, opts.cpu_host)
             })
             .collect()
     }
+}
 
-    /// Under a limited table: how many containers there are in all, and how many are not
-    /// watched because of `--max-streams`.
-    fn footer(&self, opts: &StatsOpts, shown: usize, capped: usize) -> Option<String> {
-        let total = self.rows.len();
-        let mut footer = String::new();
-        if opts.limit.is_some() && total > shown {
-            footer = format!("({shown} of {total} containers)\n");
-        }
-        if capped > 0 {
-            footer.push_str(&format!(
-                "({capped} more containers not watched: --max-streams {})\n",
-                opts.max_streams.unwrap_or_default()
-            ));
-        }
-        (!footer.is_empty()).then_some(footer)
+/// An error as a status line: the host first, unless the message names it already.
+fn with_host(url: &str, message: &str) -> String {
+    if message.contains(url) {
+        message.to_string()
+    } else {
+        format!("{url}: {message}")
     }
+}
+
+/// What one screen of the live view holds.
+struct Layout<'a> {
+    /// The table as the format wrote it.
+    block: &'a str,
+    /// Its first line is a header.
+    header: bool,
+    /// Rows in the block (a template may write several lines per row).
+    rendered: usize,
+    /// Rows in the table: the block has the first `rendered`.
+    total: usize,
+    footer: Option<&'a str>,
+    /// Status lines, as an error and what follows it.
+    status: &'a [(String, String)],
+}
+
+impl Layout<'_> {
+    /// The screen's lines for a window of `size` (rows, columns): the header, as many rows
+    /// as fit with `(N more)` under them when not all do, the footer, the status lines; each
+    /// cut to the width, with control characters shown as `?`.
+    fn lines(&self, size: Option<(usize, usize)>) -> Vec<String> {
+        let (height, width) = size.unwrap_or((usize::MAX, usize::MAX));
+        let mut block: Vec<&str> = self.block.lines().collect();
+        let body = block.split_off(usize::from(self.header).min(block.len()));
+        let footer: Vec<&str> = self.footer.map_or(Vec::new(), |f| f.lines().collect());
+        let room = height.saturating_sub(block.len() + footer.len() + self.status.len());
+        // Counted in rows when each is a line, else in lines.
+        let per_row = body.len() == self.rendered;
+        let count = if per_row { self.total } else { body.len() };
+        let mut lines: Vec<&str> = block;
+        let more;
+        if count <= room {
+            lines.extend(&body);
+        } else {
+            let shown = room.saturating_sub(1).min(body.len());
+            lines.extend(&body[..shown]);
+            let unit = if per_row { "" } else { " lines" };
+            more = format!("({} more{unit})", count - shown);
+            lines.push(&more);
+        }
+        lines.extend(footer);
+        let mut lines: Vec<String> = lines.into_iter().map(|l| cut(l, width)).collect();
+        for (error, count) in self.status {
+            let whole = count.chars().count() + error.chars().count();
+            lines.push(if whole <= width {
+                cut(&format!("{error}{count}"), width)
+            } else {
+                let keep = width.saturating_sub(count.chars().count() + 3);
+                cut(&format!("{}...{count}", cut(error, keep)), width)
+            });
+        }
+        lines.truncate(height);
+        lines
+    }
+}
+
+/// `line` in at most `width` columns, control characters as `?` (a daemon's text must not
+/// move the cursor), tabs expanded.
+fn cut(line: &str, width: usize) -> String {
+    let mut out = String::with_capacity(line.len().min(width));
+    let mut col = 0;
+    for c in line.chars() {
+        if c == '\t' {
+            let next = (col / 8 + 1) * 8;
+            if next > width {
+                break;
+            }
+            out.extend(std::iter::repeat_n(' ', next - col));
+            col = next;
+            continue;
+        }
+        if col + 1 > width {
+            break;
+        }
+        out.push(if c.is_control() { '?' } else { c });
+        col += 1;
+    }
+    out
+}
+
+/// A screen of lines drawn over the last one: each line at its row, cleared first; what is
+/// below the last line is cleared when there is room below it. No scrolling, no flicker.
+fn paint(lines: &[String], height: Option<usize>) -> Vec<u8> {
+    let mut out = Vec::with_capacity(lines.iter().map(|l| l.len() + 12).sum::<usize>() + 16);
+    for (i, line) in lines.iter().enumerate() {
+        out.extend_from_slice(format!("\x1b[{};1H\x1b[2K", i + 1).as_bytes());
+        out.extend_from_slice(line.as_bytes());
+    }
+    if height.is_none_or(|h| lines.len() < h) {
+        out.extend_from_slice(format!("\x1b[{};1H\x1b[J", lines.len() + 1).as_bytes());
+    }
+    out
 }
 
 /// An error message without its bracketed context, so that one cause for many streams is
@@ -456,22 +950,6 @@ fn strip_context(message: &str) -> String {
         Some(i) => message[..i].to_string(),
         None => message.to_string(),
     }
-}
-
-/// A display block rewritten in place: cursor home, every line cleared to its end, and the
-/// rest of the screen cleared (a shorter block leaves nothing behind).
-fn redraw(block: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(block.len() + 256);
-    out.extend_from_slice(b"\x1b[H");
-    for line in block.split(|&b| b == b'\n') {
-        if line.is_empty() {
-            continue;
-        }
-        out.extend_from_slice(line);
-        out.extend_from_slice(b"\x1b[K\n");
-    }
-    out.extend_from_slice(b"\x1b[J");
-    out
 }
 
 /// One container's `docker stats` fields, rendered as docker renders them.
@@ -611,5 +1089,153 @@ fn json_number(x: f64) -> String {
         format!("{x}")
     } else {
         "0".into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn layout<'a>(block: &'a str, rows: usize, status: &'a [(String, String)]) -> Layout<'a> {
+        Layout {
+            block,
+            header: true,
+            rendered: rows,
+            total: rows,
+            footer: None,
+            status,
+        }
+    }
+
+    #[test]
+    fn the_screen_fits_the_window() {
+        let block: String = std::iter::once("HEADER\n".to_string())
+            .chain((1..=30).map(|i| format!("row {i}\n")))
+            .collect();
+        // Everything fits: as written.
+        let all = layout(&block, 30, &[]).lines(Some((40, 80)));
+        assert_eq!(all.len(), 31);
+        assert_eq!(all[30], "row 30");
+        // 10 lines: header, 8 rows, and how many more.
+        let ten = layout(&block, 30, &[]).lines(Some((10, 80)));
+        assert_eq!(ten.len(), 10);
+        assert_eq!(ten[0], "HEADER");
+        assert_eq!(ten[8], "row 8");
+        assert_eq!(ten[9], "(22 more)");
+        // Exactly full: no "(N more)".
+        let exact = layout(&block, 30, &[]).lines(Some((31, 80)));
+        assert_eq!(exact.len(), 31);
+        assert_eq!(exact[30], "row 30");
+        // A status line takes a row; cut to the width, keeping its count.
+        let status = [(
+            "unix:///x: connection refused".to_string(),
+            ", retrying (3 attempts)".to_string(),
+        )];
+        let lines = layout(&block, 30, &status).lines(Some((10, 80)));
+        assert_eq!(lines.len(), 10);
+        assert_eq!(lines[8], "(23 more)");
+        assert_eq!(
+            lines[9],
+            "unix:///x: connection refused, retrying (3 attempts)"
+        );
+        let narrow = layout(&block, 30, &status).lines(Some((10, 40)));
+        assert_eq!(narrow[9], "unix:///x: con..., retrying (3 attempts)");
+        assert!(narrow.iter().all(|l| l.chars().count() <= 40));
+        // Unknown size: nothing cut.
+        assert_eq!(layout(&block, 30, &status).lines(None).len(), 32);
+        // Only the rows that can fit were rendered: the count is of all of them.
+        let few = Layout {
+            total: 1000,
+            ..layout(&block, 30, &[])
+        };
+        let lines = few.lines(Some((10, 80)));
+        assert_eq!(lines.len(), 10);
+        assert_eq!(lines[9], "(992 more)");
+        let all = Layout {
+            total: 31,
+            ..layout(&block, 30, &[])
+        };
+        assert_eq!(
+            all.lines(Some((40, 80))).len(),
+            31,
+            "the 31st row is not there to show"
+        );
+        // Several lines per row: counted in lines.
+        let multi = layout(&block, 15, &[]).lines(Some((10, 80)));
+        assert_eq!(multi[9], "(22 more lines)");
+        // A tiny window still shows the header first.
+        assert_eq!(layout(&block, 30, &[]).lines(Some((1, 3))), ["HEA"]);
+    }
+
+    #[test]
+    fn lines_are_cut_and_control_characters_shown_as_question_marks() {
+        assert_eq!(cut("abcdef", 4), "abcd");
+        assert_eq!(cut("a\x1b[2Jb\u{9b}c", 80), "a?[2Jb?c");
+        assert_eq!(cut("a\tb", 80), "a       b");
+        assert_eq!(cut("a\tb", 5), "a");
+        assert_eq!(cut("ééé", 2), "éé");
+    }
+
+    #[test]
+    fn painting_positions_every_line_and_clears_below_only_when_there_is_room() {
+        let lines = ["a".to_string(), "b".to_string()];
+        assert_eq!(
+            paint(&lines, Some(5)),
+            b"\x1b[1;1H\x1b[2Ka\x1b[2;1H\x1b[2Kb\x1b[3;1H\x1b[J"
+        );
+        // Full: clearing below the last line would clear the last line.
+        assert_eq!(
+            paint(&lines, Some(2)),
+            b"\x1b[1;1H\x1b[2Ka\x1b[2;1H\x1b[2Kb"
+        );
+    }
+
+    #[test]
+    fn sizes_compare_as_shown() {
+        // 200.74MiB and 200.76MiB show as 200.7MiB and 200.8MiB: different.
+        let mib = 1024.0 * 1024.0;
+        assert!(as_shown(200.74 * mib, 1024.0, 4) < as_shown(200.76 * mib, 1024.0, 4));
+        // 312.2KiB and 312.4KiB both show as 312.3KiB or so: 4 digits, equal.
+        assert_eq!(
+            as_shown(319_700.0, 1024.0, 4),
+            as_shown(319_710.0, 1024.0, 4)
+        );
+        assert_eq!(as_shown(0.0, 1000.0, 3), 0.0);
+        assert_eq!(as_shown(365_100.0, 1000.0, 3), 365_000.0);
+    }
+
+    #[test]
+    fn departed_containers_give_their_place_back_once() {
+        let mut d = Departed::default();
+        d.remember(0, "abc", "web", 7);
+        assert_eq!(d.take(1, "abc", "web"), None, "another host");
+        assert_eq!(d.take(0, "abc", "other"), Some(7), "by id");
+        assert_eq!(d.take(0, "abc", "web"), None, "taken");
+        d.remember(0, "abc", "web", 7);
+        assert_eq!(d.take(0, "new-id", "web"), Some(7), "by name");
+        for i in 0..(DEPARTED_MAX as u64 + 10) {
+            d.remember(0, &format!("id{i}"), &format!("n{i}"), i);
+        }
+        assert_eq!(d.take(0, "id0", "n0"), None, "forgotten");
+        assert_eq!(d.order.len(), DEPARTED_MAX);
+        assert!(d.by_id.len() <= DEPARTED_MAX && d.by_name.len() <= DEPARTED_MAX);
+    }
+
+    #[test]
+    fn keys() {
+        let keys: Vec<_> = b"cmnbpsqx".iter().map(|&k| SortKey::from_key(k)).collect();
+        assert_eq!(
+            keys,
+            [
+                Some(SortKey::Cpu),
+                Some(SortKey::Mem),
+                Some(SortKey::Net),
+                Some(SortKey::Block),
+                Some(SortKey::Pids),
+                Some(SortKey::Name),
+                None,
+                None
+            ]
+        );
     }
 }
