@@ -170,7 +170,10 @@ fn parse_check(text: &str, om: &str, hosts: usize) {
             String::from_utf8_lossy(&out.stderr)
         ),
         Err(_) => {
-            assert!(!require, "DOCKSTAT_REQUIRE_PROM_PARSER=1 but there is no promtool");
+            assert!(
+                !require,
+                "DOCKSTAT_REQUIRE_PROM_PARSER=1 but there is no promtool"
+            );
             eprintln!("SKIPPED: promtool (apt-get install prometheus)");
         }
     }
@@ -219,7 +222,14 @@ fn host_series_follow_each_host_down_and_back() {
         Some(0.0)
     );
     assert!(host_value(&body, "dockstat_host_reconnects_total", &missing_url).unwrap() >= 1.0);
-    assert!(host_value(&body, "dockstat_host_last_success_timestamp_seconds", &a_url).is_some());
+    assert!(
+        host_value(
+            &body,
+            "dockstat_host_last_success_timestamp_seconds",
+            &a_url
+        )
+        .is_some()
+    );
     assert_eq!(
         host_value(
             &body,
@@ -239,8 +249,12 @@ fn host_series_follow_each_host_down_and_back() {
     eprintln!("down after {:?}", went.elapsed());
     assert_eq!(up(&body, &empty_url), Some(1.0));
     assert!(host_value(&body, "dockstat_host_errors_total", &a_url).unwrap() > errors_before);
-    let down_at =
-        host_value(&body, "dockstat_host_last_success_timestamp_seconds", &a_url).unwrap();
+    let down_at = host_value(
+        &body,
+        "dockstat_host_last_success_timestamp_seconds",
+        &a_url,
+    )
+    .unwrap();
 
     // Back on the same path, without containers: up again, the reconnects counted.
     std::thread::sleep(Duration::from_millis(500));
@@ -252,7 +266,12 @@ fn host_series_follow_each_host_down_and_back() {
     eprintln!("up again after {:?}", back.elapsed());
     assert!(host_value(&body, "dockstat_host_reconnects_total", &a_url).unwrap() >= 1.0);
     assert!(
-        host_value(&body, "dockstat_host_last_success_timestamp_seconds", &a_url).unwrap()
+        host_value(
+            &body,
+            "dockstat_host_last_success_timestamp_seconds",
+            &a_url
+        )
+        .unwrap()
             >= down_at
     );
     assert_eq!(up(&body, &missing_url), Some(0.0));
@@ -317,4 +336,92 @@ fn a_listen_address_in_use_is_one_line_and_exit_45() {
         format!("dockstat: cannot listen on {addr}: address already in use\n")
     );
     assert!(out.stdout.is_empty());
+}
+
+/// The real daemon's URL, or `None` (SKIPPED) unless `DOCKSTAT_REQUIRE_REAL_DOCKER=1`.
+fn real_docker() -> Option<String> {
+    match std::env::var("DOCKSTAT_REAL_DOCKER") {
+        Ok(host) if !host.is_empty() => Some(host),
+        _ => {
+            assert!(
+                std::env::var("DOCKSTAT_REQUIRE_REAL_DOCKER").as_deref() != Ok("1"),
+                "DOCKSTAT_REQUIRE_REAL_DOCKER=1 but DOCKSTAT_REAL_DOCKER is not set"
+            );
+            eprintln!("SKIPPED: set DOCKSTAT_REAL_DOCKER to a real daemon's URL");
+            None
+        }
+    }
+}
+
+fn docker(host: &str, args: &[&str]) -> String {
+    let out = Command::new("docker")
+        .args(args)
+        .env("DOCKER_HOST", host)
+        .output()
+        .expect("the docker CLI");
+    assert!(
+        out.status.success(),
+        "docker {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Scrapes until `dockstat_host_containers` equals `docker ps -q | wc -l` of the same
+/// moment (other clients may start and stop containers meanwhile) and `ready` holds.
+fn agree_with_docker_ps(addr: SocketAddr, host: &str, ready: impl Fn(&str) -> bool) -> String {
+    let until = Instant::now() + Duration::from_secs(20);
+    loop {
+        let before = docker(host, &["ps", "-q"]).lines().count();
+        let body = get(addr, false);
+        let after = docker(host, &["ps", "-q"]).lines().count();
+        let watched = host_value(&body, "dockstat_host_containers", host);
+        if before == after && watched == Some(before as f64) && ready(&body) {
+            parse_check(&body, &get(addr, true), 2);
+            return body;
+        }
+        assert!(
+            Instant::now() < until,
+            "docker ps has {before}..{after} running, dockstat watches {watched:?}:\n{body}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// Removes the container (host, name) when dropped, also when the test fails.
+struct Removed(String, String);
+
+impl Drop for Removed {
+    fn drop(&mut self) {
+        let _ = Command::new("docker")
+            .args(["rm", "-f", &self.1])
+            .env("DOCKER_HOST", &self.0)
+            .output();
+    }
+}
+
+#[test]
+fn the_real_daemon_is_up_and_its_containers_agree_with_docker_ps() {
+    let Some(host) = real_docker() else { return };
+    let missing_url = format!("unix://{}", socket().display());
+    let s = serve(&[host.clone(), missing_url.clone()]);
+    let body = agree_with_docker_ps(s.addr, &host, |b| up(b, &host) == Some(1.0));
+    assert_eq!(up(&body, &missing_url), Some(0.0));
+    assert_eq!(
+        host_value(&body, "dockstat_host_errors_total", &host),
+        Some(0.0)
+    );
+
+    let name = format!("i13-serve-{}", std::process::id());
+    docker(
+        &host,
+        &["run", "-d", "--name", &name, "bb:latest", "sleep", "100000"],
+    );
+    let removed = Removed(host.clone(), name.clone());
+    let series = format!("name=\"{name}\"}}");
+    let seen = agree_with_docker_ps(s.addr, &host, |b| b.contains(&series));
+    drop(removed);
+    assert_eq!(up(&seen, &host), Some(1.0));
+    let gone = agree_with_docker_ps(s.addr, &host, |b| !b.contains(&series));
+    assert_eq!(up(&gone, &host), Some(1.0));
 }
