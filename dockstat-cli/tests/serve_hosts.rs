@@ -8,7 +8,7 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -34,8 +34,8 @@ fn config(containers: usize) -> SimConfig {
     }
 }
 
-fn sim_at(path: &PathBuf, containers: usize) -> Sim {
-    Sim::start(Listen::Unix(path.clone()), config(containers)).expect("sim")
+fn sim_at(path: &Path, containers: usize) -> Sim {
+    Sim::start(Listen::Unix(path.to_path_buf()), config(containers)).expect("sim")
 }
 
 /// A `dockstat serve` child, killed when dropped.
