@@ -135,7 +135,7 @@ pub struct HostState {
     /// Its containers watched now (not those waiting beyond
     /// [`EngineConfig::max_streams`](super::EngineConfig::max_streams)).
     pub containers: usize,
-    /// The last time the host was known up: now while it is up, else when it went down;
-    /// `None` while it has never been up.
+    /// The last time the host was known up: the time of this call while it is up, else when
+    /// it went down; `None` while it has never been up.
     pub last_up: Option<SystemTime>,
 }

@@ -527,8 +527,8 @@ const HOST_FAMILIES: &[HostFamily] = &[
     (
         "dockstat_host_last_success_timestamp_seconds",
         Kind::Gauge,
-        "Last time the host was up (now while it is up, else when it went down), in seconds \
-         since the Unix epoch; absent until it is first up.",
+        "Last time the host was up (while it is up: the last update, else when it went \
+         down), in seconds since the Unix epoch; absent until it is first up.",
         |h| {
             let t = h.last_up?.duration_since(std::time::UNIX_EPOCH).ok()?;
             Some(Value::Float(t.as_millis() as f64 / 1e3))
