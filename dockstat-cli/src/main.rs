@@ -115,6 +115,7 @@ Exit codes (curl's, where curl has one):
    3  invalid host or path   7  cannot connect           8  malformed response
   18  response cut short    22  HTTP status >= 400       23  cannot write output
   28  timed out             52  empty reply              56  connection failed
+  45  serve cannot listen on its address (in use, not local, not permitted)
   35  TLS handshake failed (client certificate required or rejected, no common version)
   58  unusable certificate or key file    60  server certificate not trusted or invalid
 ";
@@ -131,6 +132,8 @@ pub(crate) enum Failure {
     /// The daemon refused the request; the line is the docker CLI's
     /// (`Error response from daemon: …`), the exit code that of an HTTP status >= 400.
     Daemon(String),
+    /// `serve` cannot listen on its address (in use, not local, not permitted): the message.
+    Listen(String),
 }
 
 impl From<Error> for Failure {
@@ -297,6 +300,11 @@ fn report(failure: Failure) -> i32 {
         Failure::Daemon(line) => {
             eprintln!("dockstat: {line}");
             22
+        }
+        // curl's code for a local address it cannot bind (`--local-port`, `--interface`).
+        Failure::Listen(msg) => {
+            eprintln!("dockstat: {msg}");
+            45
         }
     }
 }

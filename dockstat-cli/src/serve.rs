@@ -56,6 +56,25 @@ fn config(endpoints: Vec<Endpoint>, mode: Mode) -> Result<EngineConfig, Failure>
     Ok(config)
 }
 
+/// `cannot listen on ADDR: REASON`, the reason in the words of the rest of dockstat's
+/// messages (lower case, without the OS error number).
+fn listen_error(addr: SocketAddr, e: &io::Error) -> String {
+    let reason = match e.kind() {
+        io::ErrorKind::AddrInUse => "address already in use".to_string(),
+        io::ErrorKind::AddrNotAvailable => "address not available on this machine".to_string(),
+        io::ErrorKind::PermissionDenied => "permission denied".to_string(),
+        _ => {
+            let text = e.to_string();
+            let text = text.split(" (os error").next().unwrap_or(&text);
+            let mut chars = text.chars();
+            chars.next().map_or(String::new(), |c| {
+                c.to_lowercase().chain(chars).collect::<String>()
+            })
+        }
+    };
+    format!("cannot listen on {addr}: {reason}")
+}
+
 /// Prints an engine error once per message.
 fn report(reported: &mut HashSet<String>, error: &Error) {
     let message = error_message(error);
@@ -68,9 +87,8 @@ pub(crate) fn serve(endpoints: Vec<Endpoint>, opts: &ServeOpts) -> Result<i32, F
     let mut exporter = exporter(&endpoints, opts.with_image, &opts.label_allowlist);
     let mut engine = Engine::new(config(endpoints, Mode::Stream)?)?;
     Process::install_stop_signals();
-    let listener = std::net::TcpListener::bind(opts.listen).map_err(|e| {
-        Error::io(ErrorKind::Io, e).context(format!("cannot listen on {}", opts.listen))
-    })?;
+    let listener = std::net::TcpListener::bind(opts.listen)
+        .map_err(|e| Failure::Listen(listen_error(opts.listen, &e)))?;
     let shared = exporter.shared();
     let server = MetricsServer::start(
         listener,

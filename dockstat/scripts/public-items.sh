@@ -3,7 +3,7 @@
 # features, and fails above a limit, so that the surface an agent author reads stays small.
 #
 # Usage: dockstat/scripts/public-items.sh [LIMIT] [--list]
-#   LIMIT   most items allowed (default 70)
+#   LIMIT   most items allowed (default 71)
 #   --list  also print the items, one per line
 #
 # Items are the pages rustdoc writes for structs, enums, free functions, constants, type
@@ -12,7 +12,7 @@
 # counts once: the definition it links to (file and lines) is the key.
 set -euo pipefail
 
-limit=70
+limit=71
 list=0
 for arg in "$@"; do
     case $arg in

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use dockstat::ErrorKind;
 use dockstat::engine::Mode;
 use dockstat::engine::{
-    Client, Control, Endpoint, Engine, EngineConfig, Event, Gone, Selection, Update,
+    Client, Control, Endpoint, Engine, EngineConfig, Event, Gone, HostState, Selection, Update,
 };
 use dockstat_sim::{Fault, FaultRule, Listen, Sim, SimConfig};
 
@@ -632,4 +632,62 @@ fn containers_can_be_watched_after_the_start() {
     let kinds: Vec<ErrorKind> = seen.errors.iter().map(|e| e.1).collect();
     assert_eq!(kinds, [ErrorKind::InvalidEndpoint, ErrorKind::Status(404)]);
     assert_eq!(seen.samples.len(), 1, "{seen:?}");
+}
+
+/// Polls until `done` holds for the engine's host states, or fails after 10 s.
+fn until_hosts(engine: &mut Engine, what: &str, done: impl Fn(&[HostState]) -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !done(&engine.host_states()) {
+        assert!(
+            Instant::now() < deadline,
+            "{what}: {:?}",
+            engine.host_states()
+        );
+        engine
+            .poll(Some(Duration::from_millis(50)), &mut |_| Control::Continue)
+            .unwrap();
+    }
+}
+
+#[test]
+fn host_states_follow_daemons_that_go_and_come_back() {
+    // Two daemons, one without containers, and a socket path nothing listens on.
+    let busy = sim(quick(2));
+    let empty = sim(quick(0));
+    let missing = socket();
+    let path = busy.url().strip_prefix("unix://").unwrap().to_string();
+    let mut engine = engine(&busy, |c| {
+        c.hosts.push(Endpoint::parse(&empty.url()).unwrap());
+        c.hosts
+            .push(Endpoint::parse(&format!("unix://{}", missing.display())).unwrap());
+    });
+    let before = std::time::SystemTime::now();
+    until_hosts(&mut engine, "two up, one down", |h| {
+        h[0].up && h[0].containers == 2 && h[1].up && !h[2].up && h[2].errors >= 2
+    });
+    let h = engine.host_states();
+    assert_eq!(h[1].containers, 0);
+    assert_eq!((h[0].errors, h[1].errors), (0, 0), "{h:?}");
+    assert_eq!(h[2].containers, 0);
+    assert!(h[2].reconnects >= 1, "{h:?}");
+    assert!(h[0].last_up.is_some_and(|t| t >= before));
+    assert_eq!(h[2].last_up, None, "never up");
+
+    // The daemon with containers goes away: discovery and both streams fail.
+    busy.shutdown();
+    until_hosts(&mut engine, "down", |h| !h[0].up);
+    let down = engine.host_states();
+    assert!(down[0].errors >= 1, "{down:?}");
+    let went_down = down[0].last_up.expect("it was up");
+    assert!(down[1].up && down[1].errors == 0, "{down:?}");
+
+    // Back on the same path, without containers this time: up again, having reconnected.
+    let back = Sim::start(Listen::Unix(path.into()), quick(0)).unwrap();
+    until_hosts(&mut engine, "up again", |h| h[0].up && h[0].containers == 0);
+    let h = engine.host_states();
+    assert!(h[0].reconnects >= 1, "{h:?}");
+    assert!(h[0].errors >= down[0].errors);
+    assert!(h[0].last_up.unwrap() >= went_down);
+    assert!(!h[2].up, "{h:?}");
+    drop(back);
 }

@@ -16,6 +16,7 @@
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
+use std::time::SystemTime;
 
 use super::endpoint::Endpoint;
 use super::event::{Container, Gone};
@@ -100,6 +101,14 @@ pub(crate) struct Host {
     by_id: HashMap<String, u32>,
     steps: VecDeque<HostStep>,
     scratch: Vec<u8>,
+    /// Its last listing succeeded and nothing failed since (kept by the turn).
+    pub(crate) up: bool,
+    /// When it last went down, if it was up before.
+    pub(crate) down_at: Option<SystemTime>,
+    /// Errors reported for the host and its streams.
+    pub(crate) errors: u64,
+    /// Discovery restarts and stream reconnects.
+    pub(crate) reconnects: u64,
 }
 
 impl Host {
@@ -120,6 +129,10 @@ impl Host {
             by_id: HashMap::new(),
             steps: VecDeque::new(),
             scratch: Vec::new(),
+            up: false,
+            down_at: None,
+            errors: 0,
+            reconnects: 0,
         }
     }
 

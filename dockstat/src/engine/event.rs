@@ -1,7 +1,9 @@
 //! What the engine tells its caller: the watched [`Container`]s, the [`Event`]s of a turn, why
-//! a container is [`Gone`], and the engine's [`Counters`].
+//! a container is [`Gone`], the engine's [`Counters`] and each host's [`HostState`].
 
 #![forbid(unsafe_code)]
+
+use std::time::SystemTime;
 
 use super::histogram::DecodeErrorCounts;
 use crate::error::Error;
@@ -114,4 +116,26 @@ pub struct Counters {
     pub waiting_for_fds: usize,
     /// Containers not watched because of [`EngineConfig::max_streams`](super::EngineConfig::max_streams).
     pub capped: usize,
+}
+
+/// One host's state, for alerting on a daemon that is down while the others go on
+/// ([`Engine::host_states`](super::Engine::host_states)).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct HostState {
+    /// Discovery is working: its last listing succeeded and, when following the daemon, its
+    /// `/events` connection is open (for [`Selection::Named`](super::Selection::Named): the
+    /// version check answered). False from the host's first failure until it lists again.
+    pub up: bool,
+    /// Errors reported for this host ([`Event::Error`] with its index): discovery failures
+    /// and its containers' stream failures.
+    pub errors: u64,
+    /// Reconnect attempts: discovery started again after a failure, and its containers'
+    /// streams reopened after theirs.
+    pub reconnects: u64,
+    /// Its containers watched now (not those waiting beyond
+    /// [`EngineConfig::max_streams`](super::EngineConfig::max_streams)).
+    pub containers: usize,
+    /// The last time the host was known up: the time of this call while it is up, else when
+    /// it went down; `None` while it has never been up.
+    pub last_up: Option<SystemTime>,
 }

@@ -32,7 +32,7 @@ pub mod version;
 pub use client::{Client, Response};
 pub use config::{EngineConfig, Mode, Selection};
 pub use endpoint::Endpoint;
-pub use event::{Container, Control, Counters, Event, Gone};
+pub use event::{Container, Control, Counters, Event, Gone, HostState};
 pub use histogram::{DecodeErrorCounts, EngineMetrics, Histogram};
 pub use queue::{Spawned, Update, Updates, spawn};
 pub use turn::{Engine, StopHandle};

@@ -29,7 +29,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use super::backoff::Backoff;
 use super::config::{EngineConfig, Mode, Selection};
 use super::discovery::{Change, EVENTS_PATH, Host, HostConn, HostPhase, HostStep};
-use super::event::{Container, Control, Counters, Event, Gone};
+use super::event::{Container, Control, Counters, Event, Gone, HostState};
 use super::histogram::EngineMetrics;
 use super::reactor::{ConnEvent, ConnId, Flow, Reactor};
 use super::stream::{Admission, Admit, FdGate, Stream, StreamState, Watchdog};
@@ -201,6 +201,29 @@ impl Engine {
             c.stale += usize::from(s.stale);
         }
         c
+    }
+
+    /// Each host's state, by its index in [`EngineConfig::hosts`]: up or down, its errors,
+    /// reconnects and containers. Walks every stream once, as [`Engine::counters`] does.
+    pub fn host_states(&self) -> Vec<HostState> {
+        let now = SystemTime::now();
+        let mut states: Vec<HostState> = (self.core.hosts.iter())
+            .map(|h| HostState {
+                up: h.up,
+                errors: h.errors,
+                reconnects: h.reconnects,
+                containers: 0,
+                last_up: if h.up { Some(now) } else { h.down_at },
+            })
+            .collect();
+        for s in self.core.streams.iter().flatten() {
+            if s.state != StreamState::Capped {
+                if let Some(state) = states.get_mut(s.container.host) {
+                    state.containers += 1;
+                }
+            }
+        }
+        states
     }
 
     /// The engine's timing histograms: per-frame processing time and daemon-to-delivery lag.
@@ -395,6 +418,7 @@ impl Core {
         let Some(api) = host.api else { return };
         if let Selection::Named(names) = &self.config.selection {
             host.phase = HostPhase::Fixed;
+            host.up = true;
             for name in names.clone() {
                 self.add_stream(Container::named(h as usize, name), true, now, emit);
             }
@@ -450,6 +474,11 @@ impl Core {
         for id in host.failed(retry) {
             reactor.close(id);
         }
+        host.errors += 1;
+        if host.up {
+            host.up = false;
+            host.down_at = Some(SystemTime::now());
+        }
         let error = error.context(host.endpoint.url());
         let held = host.take_held();
         emit(Event::Error {
@@ -481,6 +510,7 @@ impl Core {
             Ok(changes) => changes,
             Err(e) => return self.host_failed(reactor, h, e, now, emit),
         };
+        self.hosts[h as usize].up = true;
         for container in added {
             self.add_stream(container, false, now, emit);
         }
@@ -744,12 +774,16 @@ impl Core {
                         if s.generation == generation && s.state == StreamState::Backoff {
                             s.state = StreamState::Queued;
                             self.counters.reconnects += 1;
+                            if let Some(host) = self.hosts.get_mut(s.container.host) {
+                                host.reconnects += 1;
+                            }
                             self.queued.push_back(slot);
                         }
                     }
                 }
                 Timer::Host(h) => {
                     if self.hosts[h as usize].phase == HostPhase::Backoff {
+                        self.hosts[h as usize].reconnects += 1;
                         self.start_host(reactor, h, now, emit);
                     }
                 }
@@ -777,6 +811,9 @@ impl Core {
                         reactor.close(conn);
                     }
                     self.counters.stream_errors += 1;
+                    if let Some(host) = self.hosts.get_mut(s.container.host) {
+                        host.errors += 1;
+                    }
                     let error = Error::new(ErrorKind::Timeout).context(format!(
                         "no stats frame for {:.1}s: reconnecting",
                         silent.as_secs_f64()
@@ -886,6 +923,9 @@ impl Core {
                     // it went between the listing and the request, which is no error.
                     if stream.named {
                         self.counters.stream_errors += 1;
+                        if let Some(host) = self.hosts.get_mut(stream.container.host) {
+                            host.errors += 1;
+                        }
                         let message = crate::api::daemon_message(&stream.error_body);
                         let e = Error::new(ErrorKind::Status(404)).context(message);
                         emit(Event::Error {
@@ -911,11 +951,16 @@ impl Core {
                             sample: &decoded.sample,
                             derived: &decoded.derived,
                         }),
-                        Err(error) => emit(Event::Error {
-                            host: stream.container.host,
-                            container: Some(&stream.container),
-                            error: &error,
-                        }),
+                        Err(error) => {
+                            if let Some(host) = self.hosts.get_mut(stream.container.host) {
+                                host.errors += 1;
+                            }
+                            emit(Event::Error {
+                                host: stream.container.host,
+                                container: Some(&stream.container),
+                                error: &error,
+                            })
+                        }
                     }
                 }
                 stream.conn = None;
@@ -947,6 +992,9 @@ impl Core {
             return Flow::Close;
         }
         self.counters.stream_errors += 1;
+        if let Some(host) = self.hosts.get_mut(stream.container.host) {
+            host.errors += 1;
+        }
         emit(Event::Error {
             host: stream.container.host,
             container: Some(&stream.container),

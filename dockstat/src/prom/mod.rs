@@ -16,6 +16,11 @@
 //! go back, which Prometheus treats as a counter reset. A container that is stale or gone is
 //! not exposed; a stale one comes back with its next sample.
 //!
+//! Per host (label `host`): `dockstat_host_up` (1 while its discovery works, else 0),
+//! `dockstat_host_containers`, `dockstat_host_errors_total`, `dockstat_host_reconnects_total`
+//! and `dockstat_host_last_success_timestamp_seconds`, from [`Engine::host_states`]: a host
+//! without containers is there too, so a daemon that is down shows as 0 rather than as nothing.
+//!
 //! Engine self-metrics: `dockstat_engine_*` gauges of streams by state, counters of frames,
 //! bytes, decode errors by kind, stream errors and reconnects, and the histograms of per-frame
 //! processing time and daemon-to-delivery lag ([`crate::engine::EngineMetrics`]).
@@ -28,7 +33,7 @@ use std::fmt::Write as _;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::engine::histogram::HISTOGRAM_BUCKETS;
-use crate::engine::{Counters, Engine, EngineMetrics, Event, Gone, Histogram};
+use crate::engine::{Counters, Engine, EngineMetrics, Event, Gone, Histogram, HostState};
 
 /// Which exposition format to write.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -106,6 +111,7 @@ struct Table {
     rows: Vec<Option<Row>>,
     counters: Counters,
     metrics: Option<EngineMetrics>,
+    hosts: Vec<(Arc<str>, HostState)>,
 }
 
 /// The table shared between the engine thread (writer) and the readers.
@@ -126,6 +132,7 @@ impl SharedTable {
             rows: table.rows.iter().flatten().cloned().collect(),
             counters: table.counters,
             metrics: table.metrics,
+            hosts: table.hosts.clone(),
         }
     }
 }
@@ -137,6 +144,8 @@ pub struct Snapshot {
     pub counters: Counters,
     /// `None`: no engine metrics (they are not rendered).
     pub metrics: Option<EngineMetrics>,
+    /// Each host's rendered label set (`host="…"`) and state, in the engine's order.
+    pub hosts: Vec<(Arc<str>, HostState)>,
 }
 
 #[derive(Debug)]
@@ -156,6 +165,8 @@ pub struct Exporter {
     meta: Vec<Option<Meta>>,
     /// Rows changed since the last publish (`None`: the row goes).
     pending: Vec<(u32, Option<Row>)>,
+    /// By host index: its label set.
+    host_labels: Vec<Arc<str>>,
     shared: Arc<SharedTable>,
 }
 
@@ -173,9 +184,17 @@ impl Exporter {
                 })
             })
             .collect();
+        let host_labels = (config.hosts.iter())
+            .map(|url| {
+                let mut s = String::new();
+                push_label(&mut s, "host", url);
+                s.into()
+            })
+            .collect();
         Exporter {
             config,
             label_names,
+            host_labels,
             meta: Vec::new(),
             pending: Vec::new(),
             shared: Arc::new(SharedTable::default()),
@@ -252,10 +271,11 @@ impl Exporter {
     }
 
     /// Publishes the rows changed since the last call, under one lock; with an engine, its
-    /// counters and histograms too ([`Engine::counters`] walks every stream: call it with an
-    /// engine a few times a second, not every turn).
+    /// counters, histograms and host states too ([`Engine::counters`] and
+    /// [`Engine::host_states`] walk every stream: call it with an engine a few times a
+    /// second, not every turn).
     pub fn publish(&mut self, engine: Option<&Engine>) {
-        let counters = engine.map(|e| (e.counters(), *e.metrics()));
+        let counters = engine.map(|e| (e.counters(), *e.metrics(), self.host_rows(e)));
         if self.pending.is_empty() && counters.is_none() {
             return;
         }
@@ -267,10 +287,24 @@ impl Exporter {
             }
             table.rows[key] = row;
         }
-        if let Some((counters, metrics)) = counters {
+        if let Some((counters, metrics, hosts)) = counters {
             table.counters = counters;
             table.metrics = Some(metrics);
+            table.hosts = hosts;
         }
+    }
+
+    fn host_rows(&self, engine: &Engine) -> Vec<(Arc<str>, HostState)> {
+        let states = engine.host_states();
+        (states.into_iter().enumerate())
+            .map(|(i, state)| {
+                let labels = self.host_labels.get(i).cloned();
+                (
+                    labels.unwrap_or_else(|| format!("host=\"{i}\"").into()),
+                    state,
+                )
+            })
+            .collect()
     }
 
     fn label_set(&self, c: &crate::engine::Container, id: &str, name: &str) -> String {
@@ -411,6 +445,7 @@ pub fn render(snap: &Snapshot, format: ExpositionFormat, out: &mut Vec<u8>) {
             s.push('\n');
         }
     }
+    render_hosts(&mut s, om, &snap.hosts);
     if let Some(metrics) = &snap.metrics {
         render_engine(&mut s, om, &snap.counters, metrics, snap.rows.len());
     }
@@ -452,6 +487,67 @@ fn push_float(s: &mut String, x: f64) {
         let _ = write!(s, "{x:.1}");
     } else {
         let _ = write!(s, "{x}");
+    }
+}
+
+/// Host families: name, kind, help, value (`None`: no sample).
+type HostFamily = (
+    &'static str,
+    Kind,
+    &'static str,
+    fn(&HostState) -> Option<Value>,
+);
+
+const HOST_FAMILIES: &[HostFamily] = &[
+    (
+        "dockstat_host_up",
+        Kind::Gauge,
+        "1 when the host's discovery works (its last container listing succeeded and its \
+         /events connection is open), 0 while it cannot be reached or answers errors.",
+        |h| Some(Value::Int(u64::from(h.up))),
+    ),
+    (
+        "dockstat_host_containers",
+        Kind::Gauge,
+        "Containers of the host watched now.",
+        |h| Some(Value::Int(h.containers as u64)),
+    ),
+    (
+        "dockstat_host_errors_total",
+        Kind::Counter,
+        "Errors reported for the host: its discovery and its containers' stats streams.",
+        |h| Some(Value::Int(h.errors)),
+    ),
+    (
+        "dockstat_host_reconnects_total",
+        Kind::Counter,
+        "Reconnect attempts to the host: its discovery and its containers' stats streams.",
+        |h| Some(Value::Int(h.reconnects)),
+    ),
+    (
+        "dockstat_host_last_success_timestamp_seconds",
+        Kind::Gauge,
+        "Last time the host was up (while it is up: the last update, else when it went \
+         down), in seconds since the Unix epoch; absent until it is first up.",
+        |h| {
+            let t = h.last_up?.duration_since(std::time::UNIX_EPOCH).ok()?;
+            Some(Value::Float(t.as_millis() as f64 / 1e3))
+        },
+    ),
+];
+
+fn render_hosts(s: &mut String, om: bool, hosts: &[(Arc<str>, HostState)]) {
+    if hosts.is_empty() {
+        return;
+    }
+    for &(name, kind, help, value) in HOST_FAMILIES {
+        header(s, om, name, kind, help);
+        for (labels, state) in hosts {
+            let Some(v) = value(state) else { continue };
+            let _ = write!(s, "{name}{{{labels}}} ");
+            push_value(s, v);
+            s.push('\n');
+        }
     }
 }
 
@@ -683,6 +779,50 @@ mod tests {
         });
         e.publish(None);
         assert!(text(&e).contains("id=\"id0\""));
+    }
+
+    #[test]
+    fn hosts_render_up_or_down_with_or_without_containers() {
+        let up = HostState {
+            up: true,
+            errors: 0,
+            reconnects: 2,
+            containers: 0,
+            last_up: Some(std::time::UNIX_EPOCH + std::time::Duration::from_millis(1_500)),
+        };
+        let down = HostState {
+            errors: 3,
+            ..HostState::default()
+        };
+        let snap = Snapshot {
+            hosts: vec![
+                (r#"host="unix:///a""#.into(), up),
+                (r#"host="tcp://127.0.0.1:1""#.into(), down),
+            ],
+            ..Snapshot::default()
+        };
+        let mut out = Vec::new();
+        render(&snap, ExpositionFormat::Text, &mut out);
+        let t = String::from_utf8(out).unwrap();
+        for line in [
+            "# TYPE dockstat_host_up gauge\n",
+            "dockstat_host_up{host=\"unix:///a\"} 1\n",
+            "dockstat_host_up{host=\"tcp://127.0.0.1:1\"} 0\n",
+            "dockstat_host_containers{host=\"unix:///a\"} 0\n",
+            "# TYPE dockstat_host_errors_total counter\n",
+            "dockstat_host_errors_total{host=\"tcp://127.0.0.1:1\"} 3\n",
+            "dockstat_host_reconnects_total{host=\"unix:///a\"} 2\n",
+            "dockstat_host_last_success_timestamp_seconds{host=\"unix:///a\"} 1.5\n",
+        ] {
+            assert!(t.contains(line), "{line}in\n{t}");
+        }
+        // Never up: no timestamp to give.
+        assert!(!t.contains("dockstat_host_last_success_timestamp_seconds{host=\"tcp"));
+        let mut om = Vec::new();
+        render(&snap, ExpositionFormat::OpenMetrics, &mut om);
+        let om = String::from_utf8(om).unwrap();
+        assert!(om.contains("# TYPE dockstat_host_errors counter\n"), "{om}");
+        assert!(om.contains("dockstat_host_errors_total{host=\"unix:///a\"} 0\n"));
     }
 
     #[test]
