@@ -122,6 +122,24 @@ impl Format {
         }
     }
 
+    /// Whether a template names `field` itself; `json` and `{{json .}}` name none.
+    pub(crate) fn names(&self, field: &str) -> bool {
+        match self {
+            Format::Json => false,
+            Format::Template { template, .. } => template.as_ref().is_ok_and(|t| t.names(field)),
+        }
+    }
+
+    /// Whether every row takes one line (the template writes no line break of its own).
+    pub(crate) fn one_line_rows(&self) -> bool {
+        match self {
+            Format::Json => true,
+            Format::Template { template, .. } => {
+                template.as_ref().is_ok_and(|t| !t.writes_newlines())
+            }
+        }
+    }
+
     /// Writes `rows`; `header` names the column of a field in a table header.
     pub(crate) fn write(
         &self,
@@ -270,6 +288,20 @@ fn json_string_as(out: &mut String, v: &str, html: bool) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn named_fields_and_line_breaks() {
+        let f = |spec: &str| Format::parse(spec, "").unwrap();
+        assert!(f("{{.Host}} {{.Name}}").names("Host"));
+        assert!(f("{{if .Host}}x{{end}}").names("Host"));
+        assert!(!f("{{json .}}").names("Host"));
+        assert!(f("{{json .}}").uses("Host"));
+        assert!(!Format::Json.names("Host"));
+        assert!(f("{{.Name}}\t{{.ID}}").one_line_rows());
+        assert!(!f("{{.Name}}\n{{.ID}}").one_line_rows());
+        assert!(!f("{{println .Name}}").one_line_rows());
+        assert!(!f(r#"{{.Name}}{{"\n"}}"#).one_line_rows());
+    }
 
     #[test]
     fn tabwriter_alignment() {

@@ -792,7 +792,7 @@ mod tests {
                     ["Repository", "Tag", "Digest"]
                         .map(|f| match r.get(f) {
                             Some(Cell::Text(t) | Cell::Json(t)) => t.as_str(),
-                            None => "?",
+                            Some(Cell::Labels(_)) | None => "?",
                         })
                         .join(" ")
                 })

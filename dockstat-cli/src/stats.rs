@@ -33,7 +33,7 @@ use dockstat::stats::{Derived, Platform};
 use dockstat::{Error, ErrorKind};
 
 use crate::Failure;
-use crate::format::{Cell, Format, Piece, Row, json_string};
+use crate::format::{Cell, Format, Row, json_string};
 use crate::term;
 use crate::units::{bytes_size, human_size, truncate_id};
 use dockstat::sys::Process;
@@ -261,7 +261,7 @@ pub(crate) fn stats(endpoints: Vec<Endpoint>, opts: &StatsOpts) -> Result<i32, F
     // The live view: a docker table (or json, template) streamed to a terminal.
     let view = terminal && !opts.no_stream && matches!(output, Output::Docker(_));
     let host_field = match &output {
-        Output::Docker(format) => multi || names_host(format),
+        Output::Docker(format) => multi || format.names("Host"),
         Output::Ndjson => true,
     };
     let mut st = State {
@@ -399,7 +399,7 @@ pub(crate) fn stats(endpoints: Vec<Endpoint>, opts: &StatsOpts) -> Result<i32, F
         // be formatted only to be cut), when each row is one line.
         let size = if view { term::size() } else { None };
         let rendered = match size {
-            Some((height, _)) if one_line_rows(format) => shown.min(height),
+            Some((height, _)) if format.one_line_rows() => shown.min(height),
             _ => shown,
         };
         let rows = st.display_rows(&order[..rendered], opts);
@@ -475,26 +475,6 @@ fn preflight(config: &mut EngineConfig) -> Result<(), Error> {
     }
     config.api_version = Some(api);
     Ok(())
-}
-
-/// Whether a template names the `Host` field itself (then it is there with one host too).
-fn names_host(format: &Format) -> bool {
-    match format {
-        Format::Json => false,
-        Format::Template { pieces, .. } => pieces
-            .iter()
-            .any(|p| matches!(p, Piece::Field(f) if f == "Host")),
-    }
-}
-
-/// Whether each row is one line (the template has no newline of its own).
-fn one_line_rows(format: &Format) -> bool {
-    match format {
-        Format::Json => true,
-        Format::Template { pieces, .. } => pieces
-            .iter()
-            .all(|p| !matches!(p, Piece::Text(t) if t.contains('\n'))),
-    }
 }
 
 fn is_table(format: &Format) -> bool {

@@ -790,33 +790,69 @@ impl Template {
 
     /// Whether the template may use field `name` of the row (`{{json .}}` uses them all).
     pub(crate) fn uses(&self, name: &str) -> bool {
-        fn pipe_uses(p: &Pipe, name: &str, dot_is_row: bool) -> bool {
+        self.refers_to(name, true)
+    }
+
+    /// Whether the template names field `name` itself (`{{json .}}` does not name any).
+    pub(crate) fn names(&self, name: &str) -> bool {
+        self.refers_to(name, false)
+    }
+
+    /// Whether text written by the template itself holds a line break (then a row may take
+    /// more than one line).
+    pub(crate) fn writes_newlines(&self) -> bool {
+        fn nodes_break(nodes: &[Node]) -> bool {
+            nodes.iter().any(|n| match n {
+                Node::Text(t) => t.contains('\n'),
+                Node::Action(p) => pipe_breaks(p),
+                Node::If(p, a, b) | Node::Range(p, a, b) | Node::With(p, a, b) => {
+                    pipe_breaks(p) || nodes_break(a) || nodes_break(b)
+                }
+            })
+        }
+        fn pipe_breaks(p: &Pipe) -> bool {
+            p.cmds.iter().any(|c| {
+                c.args.iter().any(|a| match &a.kind {
+                    ArgKind::Func(f) => f == "println",
+                    ArgKind::Str(s) => s.contains('\n'),
+                    ArgKind::Pipe(p) => pipe_breaks(p),
+                    _ => false,
+                })
+            })
+        }
+        nodes_break(&self.nodes)
+    }
+
+    fn refers_to(&self, name: &str, whole_row: bool) -> bool {
+        fn pipe_uses(p: &Pipe, name: &str, dot_is_row: bool, whole_row: bool) -> bool {
             p.cmds.iter().flat_map(|c| &c.args).any(|a| match &a.kind {
-                ArgKind::Field(names) if names.is_empty() => dot_is_row,
+                ArgKind::Field(names) if names.is_empty() => dot_is_row && whole_row,
                 ArgKind::Field(names) => dot_is_row && names[0] == name,
-                ArgKind::Var(v, names) => v == "$" && names.first().is_none_or(|n| n == name),
-                ArgKind::Pipe(p) => pipe_uses(p, name, dot_is_row),
+                ArgKind::Var(v, names) => {
+                    v == "$" && names.first().map_or(whole_row, |n| n == name)
+                }
+                ArgKind::Pipe(p) => pipe_uses(p, name, dot_is_row, whole_row),
                 _ => false,
             })
         }
-        fn nodes_use(nodes: &[Node], name: &str, dot_is_row: bool) -> bool {
+        fn nodes_use(nodes: &[Node], name: &str, dot_is_row: bool, whole_row: bool) -> bool {
             nodes.iter().any(|n| match n {
                 Node::Text(_) => false,
-                Node::Action(p) => pipe_uses(p, name, dot_is_row),
+                Node::Action(p) => pipe_uses(p, name, dot_is_row, whole_row),
                 Node::If(p, a, b) => {
-                    pipe_uses(p, name, dot_is_row)
-                        || nodes_use(a, name, dot_is_row)
-                        || nodes_use(b, name, dot_is_row)
+                    pipe_uses(p, name, dot_is_row, whole_row)
+                        || nodes_use(a, name, dot_is_row, whole_row)
+                        || nodes_use(b, name, dot_is_row, whole_row)
                 }
                 // Inside range and with, the dot is another value.
                 Node::Range(p, a, b) | Node::With(p, a, b) => {
-                    pipe_uses(p, name, dot_is_row)
-                        || nodes_use(a, name, false)
-                        || nodes_use(b, name, dot_is_row)
+                    pipe_uses(p, name, dot_is_row, whole_row)
+                        || nodes_use(a, name, false, whole_row)
+                        || nodes_use(b, name, dot_is_row, whole_row)
                 }
             })
         }
-        nodes_use(&self.nodes, name, true)
+        nodes_use(&self.nodes, name, true, whole_row)
     }
 
     /// Renders one row.
