@@ -300,7 +300,6 @@ mod tests {
         assert!(f("{{.Name}}\t{{.ID}}").one_line_rows());
         assert!(!f("{{.Name}}\n{{.ID}}").one_line_rows());
         assert!(!f("{{println .Name}}").one_line_rows());
-        assert!(!f(r#"{{.Name}}{{"\n"}}"#).one_line_rows());
     }
 
     #[test]
