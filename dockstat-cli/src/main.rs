@@ -145,10 +145,11 @@ fn run(cli: Cli) -> Result<i32, Failure> {
     };
 
     match &cli.command {
-        Command::Get(opts) => {
-            let status = get::get(one()?, opts)?;
-            Ok(if status >= 400 { 22 } else { 0 })
-        }
+        Command::Get(opts) => match get::get(one()?, opts)? {
+            get::Outcome::Done(status) => Ok(if status >= 400 { 22 } else { 0 }),
+            // Ended as killed by the signal once the sim (dropped on return) is gone: see main.
+            get::Outcome::Stopped(signal) => Ok(128 + signal),
+        },
         Command::Ps(opts) | Command::Images(opts) => {
             let mut client = Client::new(one()?)?;
             client.set_api_version(ApiVersion::from_env()?);
@@ -231,5 +232,13 @@ pub(crate) fn exit_code(kind: ErrorKind) -> i32 {
 }
 
 fn main() {
-    std::process::exit(run_main());
+    let code = run_main();
+    // `get` stopped by SIGINT or SIGTERM, its output written and the sim's socket removed,
+    // ends as curl does: killed by the signal (the shell shows 130 or 143 alike).
+    if let Some(signal) = dockstat::sys::Process::stop_signal()
+        && code == 128 + signal
+    {
+        dockstat::sys::Process::exit_by_signal(signal);
+    }
+    std::process::exit(code);
 }
