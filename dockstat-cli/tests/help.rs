@@ -101,7 +101,10 @@ fn the_parser_source_is_read() {
     let (per_command, global) = parser_options();
     // A few that must be there, so that a change of the parser's layout fails loudly here
     // instead of leaving the tests below with nothing to check.
-    assert!(per_command["get"].contains("--no-buffer"), "{per_command:?}");
+    assert!(
+        per_command["get"].contains("--no-buffer"),
+        "{per_command:?}"
+    );
     assert!(per_command["stats"].contains("--max-streams"));
     assert!(per_command["ps"].contains("--quiet"));
     assert!(per_command["images"].contains("-a"));
@@ -133,8 +136,14 @@ fn each_command_help_mentions_every_option_the_parser_takes_after_it() {
     for command in COMMANDS {
         let text = help(&[command, "--help"]);
         let options = per_command.get(command).cloned().unwrap_or_default();
-        assert!(!options.is_empty(), "{command}: no options found in args.rs");
-        for option in options.iter().chain(&["-h".to_string(), "--help".to_string()]) {
+        assert!(
+            !options.is_empty(),
+            "{command}: no options found in args.rs"
+        );
+        for option in options
+            .iter()
+            .chain(&["-h".to_string(), "--help".to_string()])
+        {
             assert!(
                 mentions(&text, option),
                 "dockstat {command} --help does not mention {option}:\n{text}"
@@ -160,7 +169,10 @@ fn every_option_the_parser_takes_is_in_some_help() {
     for option in &global {
         if let Some(short) = option.strip_prefix("--sim-") {
             assert!(mentions(&overview, option), "dockstat --help: {option}");
-            assert!(mentions(&sim, &format!("--{short}")), "sim --help: --{short}");
+            assert!(
+                mentions(&sim, &format!("--{short}")),
+                "sim --help: --{short}"
+            );
         }
     }
     // And every other global option is in the overview.
@@ -255,7 +267,13 @@ fn stats_help_lists_the_live_view_keys_and_sim_help_says_what_chaos_does() {
         );
     }
     let sim = help(&["sim", "--help"]);
-    for word in ["--chaos", "faults_injected", "reset", "--sim-chaos", "SIGTERM"] {
+    for word in [
+        "--chaos",
+        "faults_injected",
+        "reset",
+        "--sim-chaos",
+        "SIGTERM",
+    ] {
         assert!(sim.contains(word), "sim --help: {word}");
     }
 }
@@ -263,12 +281,24 @@ fn stats_help_lists_the_live_view_keys_and_sim_help_says_what_chaos_does() {
 #[test]
 fn usage_errors_name_the_command_s_help() {
     let cases: &[(&[&str], &str)] = &[
-        (&["stats", "--bogus"], "Run 'dockstat stats --help' for usage."),
+        (
+            &["stats", "--bogus"],
+            "Run 'dockstat stats --help' for usage.",
+        ),
         (&["ps", "extra"], "Run 'dockstat ps --help' for usage."),
-        (&["images", "--no-such"], "Run 'dockstat images --help' for usage."),
+        (
+            &["images", "--no-such"],
+            "Run 'dockstat images --help' for usage.",
+        ),
         (&["get"], "Run 'dockstat get --help' for usage."),
-        (&["serve", "--listen", "x"], "Run 'dockstat serve --help' for usage."),
-        (&["sim", "--tls-verify-client"], "Run 'dockstat sim --help' for usage."),
+        (
+            &["serve", "--listen", "x"],
+            "Run 'dockstat serve --help' for usage.",
+        ),
+        (
+            &["sim", "--tls-verify-client"],
+            "Run 'dockstat sim --help' for usage.",
+        ),
         (
             &["--sim", "1", "-H", "unix:///nonexistent.sock", "ps"],
             "Run 'dockstat ps --help' for usage.",
