@@ -188,7 +188,7 @@ Examples:
   dockstat get /version
   dockstat get -N /containers/busy-1/stats | jq -c .cpu_stats
   dockstat get -i '/containers/json?all=1'
-  dockstat --sim 3 get -N -m 5 /events
+  dockstat --sim 3 get -N /containers/busy-1/stats | head -n 3
 
 Global options (-H, TLS, --sim): dockstat --help
 ";

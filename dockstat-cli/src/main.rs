@@ -235,9 +235,7 @@ fn main() {
     let code = run_main();
     // `get` stopped by SIGINT or SIGTERM, its output written and the sim's socket removed,
     // ends as curl does: killed by the signal (the shell shows 130 or 143 alike).
-    if let Some(signal) = dockstat::sys::Process::stop_signal()
-        && code == 128 + signal
-    {
+    if let Some(signal) = dockstat::sys::Process::stop_signal().filter(|s| code == 128 + s) {
         dockstat::sys::Process::exit_by_signal(signal);
     }
     std::process::exit(code);
