@@ -54,11 +54,12 @@ Global options:
   --tlscacert FILE, --tlscert FILE, --tlskey FILE
                       CA to trust; client certificate and key to present (default:
                       cert.pem and key.pem in the certificate directory, when they exist)
-  --sim N             start a simulated daemon with N containers in this process and use
-                      it; --sim-cgroup v1|v2, --sim-interval S, --sim-stopped N,
-                      --sim-seed N, --sim-churn S, --sim-split and --sim-chaos S (break
-                      one stats stream every S seconds) shape it as the sim command's
-                      options without sim- do: see dockstat sim --help
+  --sim N             start a simulated daemon with N containers in this process, use it
+  --sim-cgroup v1|v2, --sim-interval S, --sim-stopped N, --sim-seed N, --sim-churn S,
+  --sim-split, --sim-chaos S
+                      shape it as the sim command's options of the same name do (see
+                      dockstat sim --help): --sim-chaos S breaks one open stats stream
+                      at random every S seconds (reset, truncation, stall, slow drip...)
   -h, --help          this text; after a command, that command's help
   --version           the version
 
@@ -72,6 +73,7 @@ Exit codes (curl's, where curl has one):
   28  timed out               52  empty reply                56  connection failed
   35  TLS handshake failed (client certificate required or rejected, no common version)
   58  unusable certificate or key file    60  server certificate not trusted or invalid
+  A get stopped by Ctrl-C or SIGTERM ends killed by it, as curl does (shell: 130, 143).
 
 Run 'dockstat COMMAND --help' for more information on a command.
 ";
