@@ -36,8 +36,32 @@ pub(crate) enum Command {
         listen: Listen,
         tls: Option<SimTlsOpts>,
     },
-    Help,
+    /// The help of a command, or the overview (`None`).
+    Help(Option<&'static str>),
     Version,
+}
+
+/// A command line that cannot be run: the message, and the command it names (if any), for
+/// the hint at that command's help.
+#[derive(Clone, Debug)]
+pub(crate) struct UsageError {
+    pub(crate) command: Option<String>,
+    pub(crate) message: String,
+}
+
+impl Command {
+    /// The command's name, for the hint under a usage error.
+    pub(crate) fn name(&self) -> Option<&'static str> {
+        Some(match self {
+            Command::Get(_) => "get",
+            Command::Ps(_) => "ps",
+            Command::Images(_) => "images",
+            Command::Stats(_) => "stats",
+            Command::Serve(_) => "serve",
+            Command::Sim { .. } => "sim",
+            Command::Help(_) | Command::Version => return None,
+        })
+    }
 }
 
 /// `dockstat sim --tls DIR [--tls-verify-client]`.
@@ -57,16 +81,36 @@ pub(crate) struct Cli {
     pub(crate) command: Command,
 }
 
-pub(crate) fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Cli, String> {
-    parse_inner(args).map_err(|e| e.to_string())
+pub(crate) fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Cli, UsageError> {
+    let mut sub = None;
+    parse_inner(args, &mut sub).map_err(|e| UsageError {
+        command: sub,
+        message: e.to_string(),
+    })
 }
 
-fn parse_inner(args: impl IntoIterator<Item = OsString>) -> Result<Cli, lexopt::Error> {
+/// The command named `name` as a help topic (`None`: the overview), or `Err` for one that
+/// does not exist.
+fn help_topic(name: &str) -> Result<Option<&'static str>, ()> {
+    match name {
+        "help" => Ok(Some("help")),
+        "version" => Ok(None),
+        _ => crate::help::COMMANDS
+            .into_iter()
+            .find(|c| *c == name)
+            .map(Some)
+            .ok_or(()),
+    }
+}
+
+fn parse_inner(
+    args: impl IntoIterator<Item = OsString>,
+    sub: &mut Option<String>,
+) -> Result<Cli, lexopt::Error> {
     let mut parser = lexopt::Parser::from_args(args);
     let mut hosts = HostOpts::default();
     let mut sim_containers: Option<usize> = None;
     let mut sim = SimConfig::default();
-    let mut sub: Option<String> = None;
     let mut positionals: Vec<String> = Vec::new();
     let mut get = GetOpts::default();
     let mut list = ListOpts::default();
@@ -110,11 +154,18 @@ fn parse_inner(args: impl IntoIterator<Item = OsString>) -> Result<Cli, lexopt::
             }
             Long("sim-split") | Long("split") => sim.split_chunks = true,
             Long("sim-chaos") | Long("chaos") => sim.chaos = Some(seconds(&mut parser)?),
+            // After a command, its own help (`dockstat stats --help`); `help --help` too.
             Short('h') | Long("help") => {
+                let topic = match sub.as_deref() {
+                    Some(name) => {
+                        help_topic(name).map_err(|()| format!("unknown command {name:?}"))?
+                    }
+                    None => None,
+                };
                 return Ok(Cli {
                     hosts,
                     sim: None,
-                    command: Command::Help,
+                    command: Command::Help(topic),
                 });
             }
             Long("version") => {
@@ -124,7 +175,7 @@ fn parse_inner(args: impl IntoIterator<Item = OsString>) -> Result<Cli, lexopt::
                     command: Command::Version,
                 });
             }
-            Value(v) if sub.is_none() => sub = Some(v.string()?),
+            Value(v) if sub.is_none() => *sub = Some(v.string()?),
             Value(v) => positionals.push(v.string()?),
             other => match (sub.as_deref(), other) {
                 (Some("get"), Short('i') | Long("include")) => get.include = true,
@@ -197,7 +248,7 @@ fn parse_inner(args: impl IntoIterator<Item = OsString>) -> Result<Cli, lexopt::
     }
 
     let command = match sub.as_deref() {
-        None => Command::Help,
+        None => Command::Help(None),
         Some("get") => {
             let [path] = positionals.as_slice() else {
                 return Err("get takes exactly one PATH (like /containers/json)".into());
@@ -259,7 +310,13 @@ fn parse_inner(args: impl IntoIterator<Item = OsString>) -> Result<Cli, lexopt::
             };
             Command::Sim { listen, tls }
         }
-        Some("help") => Command::Help,
+        Some("help") => match positionals.as_slice() {
+            [] => Command::Help(None),
+            [topic] => Command::Help(
+                help_topic(topic).map_err(|()| format!("unknown help topic: {topic}"))?,
+            ),
+            [_, extra, ..] => return Err(format!("help takes one COMMAND (got {extra:?})").into()),
+        },
         Some("version") => Command::Version,
         Some(other) => return Err(format!("unknown command {other:?}").into()),
     };

@@ -3,12 +3,17 @@
 //! The decoded body goes to stdout as it arrives (with `-N`, flushed piece by piece so a stats
 //! stream flows line by line into `jq`); `-i` first writes the response head as received.
 //! The request runs on the reactor like every other connection.
+//!
+//! SIGINT and SIGTERM end the transfer: what arrived is written out, and the caller then ends
+//! the process as killed by that signal, as curl is (it has no handler), once the in-process
+//! sim (`--sim`) has removed its socket.
 
 use std::io::{self, BufWriter, Write};
 use std::time::Duration;
 
 use dockstat::conn::ResponseEvent;
 use dockstat::engine::{Client, Control, Endpoint};
+use dockstat::sys::Process;
 
 use crate::Failure;
 
@@ -20,10 +25,21 @@ pub(crate) struct GetOpts {
     pub(crate) path: String,
 }
 
-/// Runs the request; returns the response's status code.
-pub(crate) fn get(endpoint: Endpoint, opts: &GetOpts) -> Result<u16, Failure> {
+/// How a request ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Outcome {
+    /// The whole response arrived, with this status code.
+    Done(u16),
+    /// SIGINT or SIGTERM (the signal's number) ended it; what arrived was written.
+    Stopped(i32),
+}
+
+/// Runs the request.
+pub(crate) fn get(endpoint: Endpoint, opts: &GetOpts) -> Result<Outcome, Failure> {
     let mut client = Client::new(endpoint)?;
     client.set_timeout(opts.max_time);
+    Process::install_stop_signals();
+    client.set_stop(Some(Process::stop_signal_received));
 
     let stdout = io::stdout();
     let mut out = BufWriter::with_capacity(64 << 10, stdout.lock());
@@ -53,5 +69,9 @@ pub(crate) fn get(endpoint: Endpoint, opts: &GetOpts) -> Result<u16, Failure> {
     if let Some(e) = write_failed {
         return Err(Failure::Output(e));
     }
-    result.map_err(Failure::Engine)
+    let code = result.map_err(Failure::Engine)?;
+    Ok(match Process::stop_signal() {
+        Some(signal) => Outcome::Stopped(signal),
+        None => Outcome::Done(code),
+    })
 }

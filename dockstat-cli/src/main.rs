@@ -7,6 +7,7 @@
 mod args;
 mod format;
 mod get;
+mod help;
 mod hosts;
 mod list;
 mod serve;
@@ -21,104 +22,6 @@ use dockstat::{Error, ErrorKind, TlsError};
 use dockstat_sim::{Listen, Sim};
 
 use args::{Cli, Command};
-
-const USAGE: &str = "\
-dockstat: Docker container stats for thousands of containers, from one thread
-
-Usage: dockstat [GLOBAL OPTIONS] COMMAND [OPTIONS]
-
-Commands:
-  get [-i] [-N] [--max-time SECS] PATH
-                      GET an Engine API path and print the decoded body, like
-                      curl -s --unix-socket SOCK http://docker/PATH
-                        -i, --include      print the response head first
-                        -N, --no-buffer    write each piece as it arrives
-                        -m, --max-time S   give up after S seconds (exit 28)
-  ps [-a] [-q] [--no-trunc] [-f KEY=VALUE]... [-n N] [-l] [-s] [--format F]
-                      list containers like docker ps
-                        -f, --filter K=V   status, name, label, id, ancestor, exited, health,
-                                           network, volume, before, since, is-task,
-                                           publish, expose (the daemon filters)
-                        -n, --last N       the N last created (all states); -l: the last one
-                        -s, --size         add the SIZE column
-  images [REPOSITORY[:TAG]] [-a] [-q] [--no-trunc] [--digests] [-f KEY=VALUE]... [--format F]
-                      list images like docker images
-                        -f, --filter K=V   dangling, reference, label, before, since
-                        --digests          add the DIGEST column
-                      F: table (default), json, 'table {{.ID}}\\t{{.Names}}', '{{.ID}}'
-  stats [CONTAINER...] [-a] [--no-stream] [--one-shot] [--no-trunc] [--sort KEY] [--limit N]
-        [--max-streams N] [--format F]
-                      container stats like docker stats (running containers, or those named)
-                        -a, --all          include stopped containers
-                        --no-stream        one sample per container, then exit
-                        --one-shot         --no-stream without waiting for a second reading
-                        --cpu-host         CPU % of the whole host (100% = all CPUs busy),
-                                           not docker's (100% = one CPU)
-                        --sort KEY         busiest first by cpu, mem, net, block or pids
-                                           (or name); default: the daemon's order
-                        --limit N          show the first N rows (after --sort)
-                        --max-streams N    stream at most N containers at once; the rest
-                                           wait and take the place of those that go
-                      on a terminal, keys sort by c (CPU), m (memory), n (net), b (block
-                      I/O), p (PIDs), s (name); the same key again reverses; q quits
-                      F: table (default), json, ndjson (one line of raw numbers per
-                         sample, for pipes), prometheus (with --no-stream: one exposition
-                         in the Prometheus text format), or a template like ps
-  serve [--listen ADDR] [--with-image] [--label-allowlist K1,K2] [--timeout S]
-                      serve /metrics for Prometheus (text format 0.0.4, or OpenMetrics
-                      1.0 when the scraper's Accept asks for it): every running container
-                      of every host, and the engine's own metrics
-                        --listen ADDR      address to serve on (default 127.0.0.1:9323)
-                        --with-image       add an image label
-                        --label-allowlist K1,K2
-                                           container labels to add, as label_<key>
-                        --timeout S        close clients that send no complete request
-                                           (or stop reading) for S seconds (default 5)
-  sim [--socket PATH | --listen ADDR] [-n N] [--cgroup v1|v2] [--interval S] [--stopped N]
-      [--churn S] [--split] [--chaos S] [--tls DIR [--tls-verify-client]]
-                      run the simulated Docker daemon in the foreground
-                      (default: 3 containers on unix:///tmp/dockstat-sim.sock)
-                        --churn S          every S seconds stop a container and start a new
-                                           one; remove the stopped one 10 s later
-                        --split            split each frame across two chunks
-                        --chaos S          every S seconds break one open stats stream at
-                                           random (reset, truncation, stall, garbage chunk
-                                           size, slow drip or a 500); counted in
-                                           faults_injected of GET /_sim/counters
-                        --tls DIR          TLS on --listen, certificates from DIR (made if none)
-                        --tls-verify-client  require client certificates signed by DIR/ca.pem
-
-Global options:
-  -H, --host URL      the daemon: unix:///path, tcp://host:port or https://host:port;
-                      several -H watch several daemons (stats; the others take one)
-                      (default: $DOCKER_HOST, else unix:///var/run/docker.sock)
-  --hosts-file FILE   one host per line, each optionally with its own TLS settings
-                      (certpath=DIR, tls, tlsverify[=false], tlscacert=, tlscert=, tlskey=)
-  --tlsverify[=BOOL]  TLS, verifying the daemon against --tlscacert (default: ca.pem in
-                      $DOCKER_CERT_PATH or ~/.docker; without one, the public CA roots)
-  --tls               TLS without verifying the daemon (says so on stderr)
-  --tlscacert FILE, --tlscert FILE, --tlskey FILE
-                      CA to trust; client certificate and key to present (default:
-                      cert.pem and key.pem in the certificate directory, when they exist)
-  --sim N             start a simulated daemon with N containers in this process and use it
-  --sim-cgroup v1|v2, --sim-interval SECS, --sim-stopped N, --sim-seed N, --sim-churn SECS,
-  --sim-split, --sim-chaos SECS
-                      shape the simulated daemon (as the sim command's options)
-  -h, --help          this text
-  --version           the version
-
-Environment: DOCKER_HOST, DOCKER_API_VERSION (skip version negotiation), DOCKER_TLS_VERIFY,
-  DOCKER_TLS, DOCKER_CERT_PATH (as the docker CLI reads them)
-
-Exit codes (curl's, where curl has one):
-   0  success            1  unsupported host scheme      2  usage error
-   3  invalid host or path   7  cannot connect           8  malformed response
-  18  response cut short    22  HTTP status >= 400       23  cannot write output
-  28  timed out             52  empty reply              56  connection failed
-  45  serve cannot listen on its address (in use, not local, not permitted)
-  35  TLS handshake failed (client certificate required or rejected, no common version)
-  58  unusable certificate or key file    60  server certificate not trusted or invalid
-";
 
 /// How a command failed.
 #[derive(Debug)]
@@ -146,18 +49,26 @@ impl From<Error> for Failure {
 fn run_main() -> i32 {
     let cli = match args::parse(std::env::args_os().skip(1)) {
         Ok(cli) => cli,
-        Err(e) => return report(Failure::Usage(e)),
+        Err(e) => return usage_error(e.command.as_deref(), &e.message),
     };
+    let command = cli.command.name();
     match run(cli) {
         Ok(code) => code,
+        Err(Failure::Usage(msg)) => usage_error(command, &msg),
         Err(failure) => report(failure),
     }
 }
 
+/// Prints a usage error and where to read the usage of the command it is about; returns 2.
+fn usage_error(command: Option<&str>, msg: &str) -> i32 {
+    eprintln!("dockstat: {msg}\n{}", help::usage_hint(command));
+    2
+}
+
 fn run(cli: Cli) -> Result<i32, Failure> {
     match &cli.command {
-        Command::Help => {
-            print!("{USAGE}");
+        Command::Help(topic) => {
+            print!("{}", help::text(*topic).unwrap_or_default());
             return Ok(0);
         }
         Command::Version => {
@@ -241,10 +152,11 @@ fn run(cli: Cli) -> Result<i32, Failure> {
     };
 
     match &cli.command {
-        Command::Get(opts) => {
-            let status = get::get(one()?, opts)?;
-            Ok(if status >= 400 { 22 } else { 0 })
-        }
+        Command::Get(opts) => match get::get(one()?, opts)? {
+            get::Outcome::Done(status) => Ok(if status >= 400 { 22 } else { 0 }),
+            // Ended as killed by the signal once the sim (dropped on return) is gone: see main.
+            get::Outcome::Stopped(signal) => Ok(128 + signal),
+        },
         Command::Ps(opts) | Command::Images(opts) => {
             let mut client = Client::new(one()?)?;
             client.set_api_version(ApiVersion::from_env()?);
@@ -263,7 +175,7 @@ fn run(cli: Cli) -> Result<i32, Failure> {
         }
         Command::Stats(opts) => stats::stats(endpoints, opts),
         Command::Serve(opts) => serve::serve(endpoints, opts),
-        Command::Help | Command::Version | Command::Sim { .. } => Ok(0),
+        Command::Help(_) | Command::Version | Command::Sim { .. } => Ok(0),
     }
 }
 
@@ -336,5 +248,11 @@ pub(crate) fn exit_code(kind: ErrorKind) -> i32 {
 }
 
 fn main() {
-    std::process::exit(run_main());
+    let code = run_main();
+    // `get` stopped by SIGINT or SIGTERM, its output written and the sim's socket removed,
+    // ends as curl does: killed by the signal (the shell shows 130 or 143 alike).
+    if let Some(signal) = dockstat::sys::Process::stop_signal().filter(|s| code == 128 + s) {
+        dockstat::sys::Process::exit_by_signal(signal);
+    }
+    std::process::exit(code);
 }

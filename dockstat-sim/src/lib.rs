@@ -509,8 +509,10 @@ impl Drop for Sim {
     }
 }
 
-/// Serves in the foreground, forever (or until an I/O error of the poll itself). For the
-/// `dockstat sim` subcommand, which handles signals itself.
+/// Serves in the foreground until SIGINT or SIGTERM (or an I/O error of the poll itself), then
+/// closes every connection, removes the unix socket file and returns `Ok`: a daemon's clean
+/// stop, for the `dockstat sim` subcommand. Installs the process's stop signal handlers
+/// ([`Process::install_stop_signals`](dockstat::sys::Process::install_stop_signals)).
 ///
 /// # Errors
 /// Binding fails (see [`Sim::start`]), or `epoll_wait` itself fails.
@@ -528,10 +530,50 @@ pub fn run_notify(
     config: SimConfig,
     listening: impl FnOnce(&str),
 ) -> io::Result<()> {
+    use dockstat::sys::Process;
+    use std::sync::atomic::AtomicBool;
+
+    /// How often the watcher looks at the signal flag: the latest a stop can be noticed.
+    const SIGNAL_CHECK: Duration = Duration::from_millis(20);
+
     let bound = server::bind(&listen)?;
-    listening(&bound.url);
     let socket_path = bound.socket_path.clone();
-    let result = server::serve(bound, config, Arc::new(server::Shared::default()), None);
+    Process::install_stop_signals();
+    // The serving loop waits in `epoll_wait`, which a signal interrupts only on the thread it
+    // is delivered to, and which could have been entered just after the signal: a watcher
+    // turns the signal into the loop's own stop flag and wakes it.
+    let shared = Arc::new(server::Shared::default());
+    let served = Arc::new(AtomicBool::new(false));
+    let watcher = {
+        let (shared, served, waker) = (
+            Arc::clone(&shared),
+            Arc::clone(&served),
+            Arc::clone(&bound.waker),
+        );
+        std::thread::Builder::new()
+            .name("dockstat-sim-signals".to_owned())
+            .spawn(move || {
+                while !served.load(Ordering::Acquire) {
+                    if Process::stop_signal_received() {
+                        shared.stop.store(true, Ordering::Release);
+                        // A failed wake leaves the stop to the loop's next timer or event.
+                        let _ = waker.wake();
+                        return;
+                    }
+                    std::thread::sleep(SIGNAL_CHECK);
+                }
+            })
+    };
+    let result = match watcher {
+        Ok(watcher) => {
+            listening(&bound.url);
+            let result = server::serve(bound, config, shared, None);
+            served.store(true, Ordering::Release);
+            let _ = watcher.join();
+            result
+        }
+        Err(e) => Err(e),
+    };
     if let Some(p) = socket_path {
         let _ = std::fs::remove_file(p);
     }

@@ -10,7 +10,7 @@
 
 use std::io;
 use std::os::fd::RawFd;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::time::Duration;
 
 /// The soft and hard `RLIMIT_NOFILE`: one file descriptor per stream, so 10,000 containers
@@ -124,9 +124,12 @@ impl SocketFd {
 }
 
 static STOP_SIGNAL: AtomicBool = AtomicBool::new(false);
+/// The number of the first stop signal received (0: none).
+static STOP_SIGNAL_NUMBER: AtomicI32 = AtomicI32::new(0);
 
-extern "C" fn on_stop_signal(_: libc::c_int) {
-    // Only an atomic store: async-signal-safe.
+extern "C" fn on_stop_signal(signal: libc::c_int) {
+    // Only atomic operations: async-signal-safe.
+    let _ = STOP_SIGNAL_NUMBER.compare_exchange(0, signal, Ordering::SeqCst, Ordering::SeqCst);
     STOP_SIGNAL.store(true, Ordering::SeqCst);
 }
 
@@ -157,6 +160,29 @@ impl Process {
     /// Whether SIGINT or SIGTERM arrived since [`Process::install_stop_signals`].
     pub fn stop_signal_received() -> bool {
         STOP_SIGNAL.load(Ordering::SeqCst)
+    }
+
+    /// The first stop signal that arrived (`libc::SIGINT` or `libc::SIGTERM`), if any.
+    pub fn stop_signal() -> Option<i32> {
+        match STOP_SIGNAL_NUMBER.load(Ordering::SeqCst) {
+            0 => None,
+            signal => Some(signal),
+        }
+    }
+
+    /// Ends the process as killed by `signal`, once it has cleaned up: the signal's default
+    /// action is restored and the signal raised, so that the parent sees what it would see of
+    /// a program without handlers (a shell: 128 + the signal's number; a shell script that
+    /// ran it stops, as on Ctrl-C). Should the signal not end the process (it is blocked),
+    /// exits with status 128 + `signal`.
+    pub fn exit_by_signal(signal: i32) -> ! {
+        // SAFETY: `signal` and `raise` take plain integers and touch no memory of ours;
+        // SIG_DFL is a valid disposition for any signal, and an invalid number only fails.
+        unsafe {
+            libc::signal(signal, libc::SIG_DFL);
+            libc::raise(signal);
+        }
+        std::process::exit(128 + signal)
     }
 
     /// The local UTC offset in seconds and the zone abbreviation at `secs` since the epoch, from

@@ -59,7 +59,11 @@ pub struct Client {
     conn: Option<ConnId>,
     timeout: Option<Duration>,
     api: Option<ApiVersion>,
+    stop: Option<fn() -> bool>,
 }
+
+/// How often [`Client::stream`] asks its stop check while nothing arrives.
+const STOP_CHECK: Duration = Duration::from_millis(50);
 
 impl Client {
     /// A client for `endpoint`; nothing is connected until the first request.
@@ -70,12 +74,21 @@ impl Client {
             conn: None,
             timeout: None,
             api: None,
+            stop: None,
         })
     }
 
     /// Limits each request (connect included) to `timeout`.
     pub fn set_timeout(&mut self, timeout: Option<Duration>) {
         self.timeout = timeout;
+    }
+
+    /// Ends [`Client::stream`] early, as if its callback had said [`Control::Stop`], once
+    /// `stop` returns true; it is asked after each event and at least every 50 ms. For a
+    /// stream to end on Ctrl-C: [`Process::stop_signal_received`](crate::sys::Process::stop_signal_received)
+    /// after [`Process::install_stop_signals`](crate::sys::Process::install_stop_signals).
+    pub fn set_stop(&mut self, stop: Option<fn() -> bool>) {
+        self.stop = stop;
     }
 
     /// Uses `version` instead of negotiating (`DOCKER_API_VERSION`).
@@ -115,7 +128,7 @@ impl Client {
     pub fn get(&mut self, target: &str) -> Result<Response> {
         let mut head = Vec::new();
         let mut body = Vec::new();
-        let code = self.exchange(target, &mut |event| {
+        let code = self.exchange(target, None, &mut |event| {
             match event {
                 ResponseEvent::Head(h) => head = h.raw().to_vec(),
                 ResponseEvent::Body(data) => {
@@ -144,12 +157,15 @@ impl Client {
         target: &str,
         on: &mut dyn FnMut(ResponseEvent<'_>) -> Control,
     ) -> Result<u16> {
-        self.exchange(target, &mut |event| Ok(on(event)))
+        let stop = self.stop;
+        self.exchange(target, stop, &mut |event| Ok(on(event)))
     }
 
+    /// One request and its response; `stop` ends it early (see [`Client::set_stop`]).
     fn exchange(
         &mut self,
         target: &str,
+        stop: Option<fn() -> bool>,
         on: &mut dyn FnMut(ResponseEvent<'_>) -> Result<Control>,
     ) -> Result<u16> {
         let deadline = self.timeout.map(|t| Instant::now() + t);
@@ -167,8 +183,14 @@ impl Client {
         // Some(Ok(keep)): the exchange is over, and the connection may carry the next one.
         let mut outcome: Option<Result<bool>> = None;
         while outcome.is_none() {
+            if stop.is_some_and(|stop| stop()) {
+                // As a `Control::Stop` from `on`: the exchange ends and the connection closes.
+                self.reactor.close(id);
+                outcome = Some(Ok(false));
+                break;
+            }
             self.reactor
-                .poll(None, &mut |_, _, event| match event {
+                .poll(stop.map(|_| STOP_CHECK), &mut |_, _, event| match event {
                     ConnEvent::Head(head) => {
                         code = head.code;
                         flow(on(ResponseEvent::Head(head)), &mut outcome)
