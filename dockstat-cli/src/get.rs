@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use dockstat::conn::ResponseEvent;
 use dockstat::engine::{Client, Control, Endpoint};
+use dockstat::{Error, ErrorKind};
 
 use crate::Failure;
 
@@ -28,7 +29,13 @@ pub(crate) fn get(endpoint: Endpoint, opts: &GetOpts) -> Result<u16, Failure> {
     let stdout = io::stdout();
     let mut out = BufWriter::with_capacity(64 << 10, stdout.lock());
     let mut write_failed: Option<io::Error> = None;
+    // For the line about an error status: the reason phrase, and whether the daemon's
+    // Api-Version field was there.
+    let mut status_line = (String::new(), true);
     let result = client.stream(&opts.path, &mut |event| {
+        if let ResponseEvent::Head(head) = &event {
+            status_line = (reason(head.reason), head.header("api-version").is_some());
+        }
         let written = match event {
             ResponseEvent::Head(head) if opts.include => out.write_all(head.raw()),
             ResponseEvent::Body(data) => out
@@ -53,5 +60,36 @@ pub(crate) fn get(endpoint: Endpoint, opts: &GetOpts) -> Result<u16, Failure> {
     if let Some(e) = write_failed {
         return Err(Failure::Output(e));
     }
-    result.map_err(Failure::Engine)
+    let code = result.map_err(Failure::Engine)?;
+    if code >= 400 {
+        // As `curl -f` does: the body went to stdout, one line names the status.
+        let (reason, api_version) = status_line;
+        let hint = if api_version {
+            ""
+        } else {
+            " without an Api-Version header: it may not be a Docker daemon"
+        };
+        let line = format!(
+            "{}: the daemon answered {code}{reason}{hint}",
+            opts.path.escape_debug()
+        );
+        return Err(Failure::Engine(
+            Error::new(ErrorKind::Status(code)).context(line),
+        ));
+    }
+    Ok(code)
+}
+
+/// A reason phrase from the network as shown: printable ASCII, at most 60 characters, with
+/// a space before it; empty when there is none.
+fn reason(raw: &[u8]) -> String {
+    let text: String = raw
+        .iter()
+        .take(60)
+        .map(|&b| if (0x20..0x7f).contains(&b) { b as char } else { '?' })
+        .collect();
+    match text.trim() {
+        "" => String::new(),
+        t => format!(" {t}"),
+    }
 }

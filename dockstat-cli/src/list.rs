@@ -8,7 +8,7 @@ use std::io::Write;
 
 use dockstat::api::{ContainerSummary, ImageSummary, Port};
 use dockstat::engine::Client;
-use dockstat::{Error, ErrorKind};
+use dockstat::Error;
 
 use crate::Failure;
 use crate::format::{Cell, Format, Row};
@@ -144,7 +144,8 @@ fn parse_format(opts: &ListOpts, table: &str, fields: &[&str]) -> Result<Format,
 fn fetch(client: &mut Client, path: &str) -> Result<Vec<u8>, Error> {
     let response = client.get_api(path)?;
     if response.code >= 400 {
-        return Err(Error::new(ErrorKind::Status(response.code)).context(response.error_message()));
+        let target = client.api_version()?.path(path);
+        return Err(response.status_error(client.endpoint().url(), &target));
     }
     Ok(response.body)
 }

@@ -268,7 +268,8 @@ fn sim_pki(dir: &std::path::Path) -> Result<(dockstat_sim::certs::Pki, bool), Fa
 fn report(failure: Failure) -> i32 {
     match failure {
         Failure::Usage(msg) => {
-            eprintln!("dockstat: {msg}\nRun 'dockstat --help' for usage.");
+            // One line, as every failure has: what was wrong, then where to read more.
+            eprintln!("dockstat: {msg} (see 'dockstat --help')");
             2
         }
         Failure::Output(e) if e.kind() == io::ErrorKind::BrokenPipe => 0,

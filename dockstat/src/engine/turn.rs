@@ -886,8 +886,15 @@ impl Core {
                     // it went between the listing and the request, which is no error.
                     if stream.named {
                         self.counters.stream_errors += 1;
-                        let message = crate::api::daemon_message(&stream.error_body);
-                        let e = Error::new(ErrorKind::Status(404)).context(message);
+                        let url = self.hosts[stream.container.host as usize].endpoint.url();
+                        let target = format!("/containers/{}/stats", stream.container.id);
+                        let e = crate::error::status_error(
+                            404,
+                            true,
+                            &stream.error_body,
+                            url,
+                            &target,
+                        );
                         emit(Event::Error {
                             host: stream.container.host,
                             container: Some(&stream.container),
@@ -898,8 +905,14 @@ impl Core {
                     return Flow::Close;
                 }
                 if status >= 400 || status == 0 {
-                    let message = crate::api::daemon_message(&stream.error_body);
-                    let e = Error::new(ErrorKind::Status(status)).context(message);
+                    let e = if status == 0 {
+                        Error::new(ErrorKind::EmptyReply)
+                    } else {
+                        // The host answered its discovery as a daemon does.
+                        let url = self.hosts[stream.container.host as usize].endpoint.url();
+                        let target = format!("/containers/{}/stats", stream.container.id);
+                        crate::error::status_error(status, true, &stream.error_body, url, &target)
+                    };
                     return self.stream_failed(slot, e, emit);
                 }
                 // A body that ended cleanly: a last frame without its newline counts.
