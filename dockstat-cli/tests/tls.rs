@@ -1294,7 +1294,7 @@ fn hosts_file_with_per_line_tls_settings() {
         c,
         58,
         &[&format!(
-            "cannot read CA file {}",
+            "open {}: no such file or directory (the CA file)",
             tmp.0.join("b/nope.pem").display()
         )],
     );
