@@ -86,7 +86,13 @@ fn reason(raw: &[u8]) -> String {
     let text: String = raw
         .iter()
         .take(60)
-        .map(|&b| if (0x20..0x7f).contains(&b) { b as char } else { '?' })
+        .map(|&b| {
+            if (0x20..0x7f).contains(&b) {
+                b as char
+            } else {
+                '?'
+            }
+        })
         .collect();
     match text.trim() {
         "" => String::new(),

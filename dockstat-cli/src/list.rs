@@ -6,9 +6,9 @@
 
 use std::io::Write;
 
+use dockstat::Error;
 use dockstat::api::{ContainerSummary, ImageSummary, Port};
 use dockstat::engine::Client;
-use dockstat::Error;
 
 use crate::Failure;
 use crate::format::{Cell, Format, Row};

@@ -946,7 +946,10 @@ fn unusable_files_exit_58_naming_the_file() {
         (
             "missing CA",
             [&missing, cert, key],
-            vec![format!("open {}: no such file or directory (the CA file)", missing.display())],
+            vec![format!(
+                "open {}: no such file or directory (the CA file)",
+                missing.display()
+            )],
         ),
     ];
     for (what, [ca, cert, key], phrases) in &cases {
@@ -1078,7 +1081,10 @@ fn plain_http_to_the_tls_port() {
     fails(
         c,
         22,
-        &["400 Bad Request", "(Client sent an HTTP request to an HTTPS server.)"],
+        &[
+            "400 Bad Request",
+            "(Client sent an HTTP request to an HTTPS server.)",
+        ],
     );
     // get prints the body, as curl does, and exits 22.
     let mut c = ping(&home, &[]);

@@ -293,7 +293,11 @@ impl fmt::Display for Error {
 }
 
 /// A connect failure to `at` (an endpoint URL) in the docker CLI's words where it has them.
-fn connect_message(f: &mut fmt::Formatter<'_>, at: &str, source: Option<&io::Error>) -> fmt::Result {
+fn connect_message(
+    f: &mut fmt::Formatter<'_>,
+    at: &str,
+    source: Option<&io::Error>,
+) -> fmt::Result {
     let Some(source) = source else {
         return write!(f, "cannot connect to the Docker daemon: {at}");
     };
@@ -471,7 +475,10 @@ mod tests {
         let body = b"{\"message\":\"No such container: nope\"}\n";
         let e = status_error(404, true, body, URL, "/v1.41/containers/nope/json");
         assert_eq!(e.kind(), ErrorKind::Status(404));
-        assert_eq!(e.to_string(), "Error response from daemon: No such container: nope");
+        assert_eq!(
+            e.to_string(),
+            "Error response from daemon: No such container: nope"
+        );
         // A later context does not change it.
         assert_eq!(
             e.context("/x").to_string(),
@@ -503,25 +510,43 @@ mod tests {
              header: it may not be a Docker daemon"
         );
         // A short plain line says why.
-        let e = status_error(400, false, b"Client sent an HTTP request to an HTTPS server.\n", URL, "/_ping");
+        let e = status_error(
+            400,
+            false,
+            b"Client sent an HTTP request to an HTTPS server.\n",
+            URL,
+            "/_ping",
+        );
         assert!(
-            e.to_string()
-                .ends_with("it may not be a Docker daemon (Client sent an HTTP request to an HTTPS server.)"),
+            e.to_string().ends_with(
+                "it may not be a Docker daemon (Client sent an HTTP request to an HTTPS server.)"
+            ),
             "{e}"
         );
         // Text from a daemon (Api-Version present) is shown on one line, escaped and cut.
         let long = format!("line one\r\n\x1b[31mred\x1b[0m\t{}", "x".repeat(1000));
         let e = status_error(500, true, long.as_bytes(), URL, "/x");
         let shown = e.to_string();
-        assert!(shown.starts_with("Error response from daemon: line one\\r\\n\\u{1b}[31mred"), "{shown}");
+        assert!(
+            shown.starts_with("Error response from daemon: line one\\r\\n\\u{1b}[31mred"),
+            "{shown}"
+        );
         assert!(!shown.contains('\n') && !shown.contains('\x1b'), "{shown}");
-        assert!(shown.ends_with('…') && shown.chars().count() < 400, "{shown}");
+        assert!(
+            shown.ends_with('…') && shown.chars().count() < 400,
+            "{shown}"
+        );
     }
 
     #[test]
     fn connect_errors_in_the_docker_cli_words() {
-        let at = |e: io::Error| Error::io(ErrorKind::Connect, e).context("unix:///x.sock").to_string();
-        let docker = "Cannot connect to the Docker daemon at unix:///x.sock. Is the docker daemon running?";
+        let at = |e: io::Error| {
+            Error::io(ErrorKind::Connect, e)
+                .context("unix:///x.sock")
+                .to_string()
+        };
+        let docker =
+            "Cannot connect to the Docker daemon at unix:///x.sock. Is the docker daemon running?";
         assert_eq!(at(io::Error::from_raw_os_error(libc::ENOENT)), docker);
         assert_eq!(at(io::Error::from_raw_os_error(libc::ECONNREFUSED)), docker);
         assert_eq!(
@@ -529,16 +554,27 @@ mod tests {
             "permission denied while trying to connect to the Docker daemon socket at unix:///x.sock"
         );
         assert_eq!(
-            at(io::Error::new(io::ErrorKind::InvalidInput, "/x.sock is not a socket")),
+            at(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "/x.sock is not a socket"
+            )),
             "unix:///x.sock: /x.sock is not a socket"
         );
-        assert!(at(io::Error::from_raw_os_error(libc::ENETUNREACH))
-            .starts_with("cannot connect to the Docker daemon at unix:///x.sock: "));
+        assert!(
+            at(io::Error::from_raw_os_error(libc::ENETUNREACH))
+                .starts_with("cannot connect to the Docker daemon at unix:///x.sock: ")
+        );
     }
 
     #[test]
     fn a_status_without_a_message_names_the_status() {
-        assert_eq!(Error::new(ErrorKind::Status(502)).to_string(), "daemon answered 502 Bad Gateway");
-        assert_eq!(Error::new(ErrorKind::Status(599)).to_string(), "daemon answered 599");
+        assert_eq!(
+            Error::new(ErrorKind::Status(502)).to_string(),
+            "daemon answered 502 Bad Gateway"
+        );
+        assert_eq!(
+            Error::new(ErrorKind::Status(599)).to_string(),
+            "daemon answered 599"
+        );
     }
 }

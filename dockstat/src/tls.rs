@@ -110,12 +110,7 @@ impl TlsOptions {
         let named = env("DOCKER_CERT_PATH")
             .filter(|v| !v.is_empty())
             .map(PathBuf::from);
-        let required = |name: &str| {
-            named
-                .as_ref()
-                .map(|d| d.join(name))
-                .filter(|p| !p.exists())
-        };
+        let required = |name: &str| named.as_ref().map(|d| d.join(name)).filter(|p| !p.exists());
         let missing_dir = named.as_ref().is_some_and(|d| !d.exists());
         let client = |flag: &Option<PathBuf>, name: &str| {
             flag.clone().or_else(|| default(name)).or_else(|| {
@@ -283,7 +278,9 @@ fn read_certs(path: &Path, what: &str) -> Result<Vec<CertificateDer<'static>>, E
 fn read_error(e: &std::io::Error, what: &str, path: &Path) -> Error {
     if e.kind() == std::io::ErrorKind::NotFound {
         let path = path.display();
-        config_error(format!("open {path}: no such file or directory (the {what})"))
+        config_error(format!(
+            "open {path}: no such file or directory (the {what})"
+        ))
     } else {
         config_error(format!("cannot read {what} {}: {e}", path.display()))
     }
@@ -776,14 +773,20 @@ mod tests {
         assert_eq!((&o.cert, &o.key), (&None, &None));
         let e = TlsConnector::new(&o).unwrap_err();
         assert_eq!(e.kind(), ErrorKind::Tls(TlsError::Config));
-        let open = format!("open {}: no such file or directory", empty.join("ca.pem").display());
+        let open = format!(
+            "open {}: no such file or directory",
+            empty.join("ca.pem").display()
+        );
         assert!(e.to_string().contains(&open), "{e}");
         // A named directory that does not exist: without verification, its cert.pem.
         let gone = dir.join("gone");
         let o = TlsOptions::docker_with(&tls, &env(&[], gone.clone())).unwrap();
         assert_eq!(o.cert, Some(gone.join("cert.pem")));
         let e = TlsConnector::new(&o).unwrap_err();
-        let open = format!("open {}: no such file or directory", gone.join("cert.pem").display());
+        let open = format!(
+            "open {}: no such file or directory",
+            gone.join("cert.pem").display()
+        );
         assert!(e.to_string().contains(&open), "{e}");
         std::fs::remove_dir_all(&dir).unwrap();
     }

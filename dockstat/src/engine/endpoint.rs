@@ -117,8 +117,10 @@ impl Endpoint {
 
     fn parse_with_port(url: &str, default_port: u16) -> Result<Endpoint> {
         let url = url.trim();
-        let invalid =
-            |why: &str| Error::new(ErrorKind::InvalidEndpoint).context(format!("invalid Docker host {url}: {why}"));
+        let invalid = |why: &str| {
+            Error::new(ErrorKind::InvalidEndpoint)
+                .context(format!("invalid Docker host {url}: {why}"))
+        };
         let (scheme, rest) = match url.split_once("://") {
             Some((scheme, rest)) => (scheme.to_ascii_lowercase(), rest),
             None if url.starts_with('/') => ("unix".to_string(), url),

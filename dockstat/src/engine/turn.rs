@@ -888,13 +888,8 @@ impl Core {
                         self.counters.stream_errors += 1;
                         let url = self.hosts[stream.container.host as usize].endpoint.url();
                         let target = format!("/containers/{}/stats", stream.container.id);
-                        let e = crate::error::status_error(
-                            404,
-                            true,
-                            &stream.error_body,
-                            url,
-                            &target,
-                        );
+                        let e =
+                            crate::error::status_error(404, true, &stream.error_body, url, &target);
                         emit(Event::Error {
                             host: stream.container.host,
                             container: Some(&stream.container),
