@@ -91,7 +91,7 @@ fn parse_inner(args: impl IntoIterator<Item = OsString>) -> Result<Cli, lexopt::
                     Some(v) => match v.string()?.as_str() {
                         "true" | "1" => true,
                         "false" | "0" => false,
-                        other => return Err(format!("--tlsverify={other}: true or false").into()),
+                        other => return Err(bad_value(other, "expected true or false")),
                     },
                 })
             }
@@ -298,6 +298,6 @@ fn cgroup(s: &str) -> Result<Cgroup, lexopt::Error> {
     match s {
         "1" | "v1" => Ok(Cgroup::V1),
         "2" | "v2" => Ok(Cgroup::V2),
-        _ => Err(format!("--cgroup takes v1 or v2, not {s:?}").into()),
+        _ => Err(bad_value(s, "expected v1 or v2")),
     }
 }

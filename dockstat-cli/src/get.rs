@@ -34,7 +34,11 @@ pub(crate) fn get(endpoint: Endpoint, opts: &GetOpts) -> Result<u16, Failure> {
     let mut status_line = (String::new(), true);
     let result = client.stream(&opts.path, &mut |event| {
         if let ResponseEvent::Head(head) = &event {
-            status_line = (reason(head.reason), head.header("api-version").is_some());
+            // The daemon's own 404 for an unknown route has no Api-Version, but is JSON.
+            let docker = head.header("api-version").is_some()
+                || (head.header("content-type"))
+                    .is_some_and(|t| t.starts_with(b"application/json"));
+            status_line = (reason(head.reason), docker);
         }
         let written = match event {
             ResponseEvent::Head(head) if opts.include => out.write_all(head.raw()),

@@ -462,6 +462,13 @@ fn each_failure_is_one_line_with_its_exit_code() {
             22,
             is("/containers/nope/json: the daemon answered 404 Not Found"),
         ),
+        // The daemon's own 404 for an unknown route has no Api-Version, but is the daemon's.
+        case(
+            "get of an unknown route",
+            &["-H", &d, "get", "/nope"],
+            22,
+            is("/nope: the daemon answered 404 Not Found"),
+        ),
         // 5. The daemon's message in docker's words.
         case(
             "stats of a missing container",
@@ -531,6 +538,28 @@ fn each_failure_is_one_line_with_its_exit_code() {
             )
         },
         // 9. More wrong inputs.
+        case(
+            "--tlsverify=maybe",
+            &["--tlsverify=maybe", "ps"],
+            2,
+            is(usage(
+                "invalid value \"maybe\" for --tlsverify: expected true or false",
+            )),
+        ),
+        case(
+            "--sim-cgroup v3",
+            &["--sim", "1", "--sim-cgroup", "v3", "ps"],
+            2,
+            is(usage(
+                "invalid value \"v3\" for --sim-cgroup: expected v1 or v2",
+            )),
+        ),
+        case(
+            "an empty host",
+            &["-H", "", "ps"],
+            3,
+            is("invalid Docker host: the URL is empty"),
+        ),
         case(
             "a port out of range",
             &["-H", "tcp://127.0.0.1:99999", "ps"],

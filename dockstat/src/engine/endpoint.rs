@@ -125,7 +125,10 @@ impl Endpoint {
             Some((scheme, rest)) => (scheme.to_ascii_lowercase(), rest),
             None if url.starts_with('/') => ("unix".to_string(), url),
             None if !url.is_empty() => ("tcp".to_string(), url),
-            None => return Err(invalid("empty")),
+            None => {
+                return Err(Error::new(ErrorKind::InvalidEndpoint)
+                    .context("invalid Docker host: the URL is empty"));
+            }
         };
         match scheme.as_str() {
             "unix" => {
