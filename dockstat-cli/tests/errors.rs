@@ -685,6 +685,16 @@ fn docker_message(stderr: &[u8]) -> String {
         .to_string()
 }
 
+/// What, DOCKER_HOST, more environment, docker's arguments, dockstat's, and dockstat's code.
+type RealCase<'a> = (
+    &'a str,
+    &'a str,
+    Vec<(&'a str, &'a str)>,
+    Vec<&'a str>,
+    Vec<&'a str>,
+    i32,
+);
+
 #[test]
 fn real_daemon_messages_match_docker() {
     let host = match std::env::var("DOCKSTAT_REAL_DOCKER") {
@@ -705,8 +715,7 @@ fn real_daemon_messages_match_docker() {
     let closed = format!("tcp://127.0.0.1:{}", closed_port());
     let nonexist = tmp.path("nonexist").display().to_string();
     let name = format!("i13-errs-nope-{}", std::process::id());
-    // (what, DOCKER_HOST, extra environment, docker's args, dockstat's args, dockstat's code)
-    let cases: Vec<(&str, &str, Vec<(&str, &str)>, Vec<&str>, Vec<&str>, i32)> = vec![
+    let cases: Vec<RealCase<'_>> = vec![
         (
             "no such container",
             host.as_str(),

@@ -886,7 +886,8 @@ impl Core {
                     // it went between the listing and the request, which is no error.
                     if stream.named {
                         self.counters.stream_errors += 1;
-                        let url = self.hosts[stream.container.host as usize].endpoint.url();
+                        let url = (self.hosts.get(stream.container.host))
+                            .map_or("", |h| h.endpoint.url());
                         let target = format!("/containers/{}/stats", stream.container.id);
                         let e =
                             crate::error::status_error(404, true, &stream.error_body, url, &target);
@@ -904,7 +905,8 @@ impl Core {
                         Error::new(ErrorKind::EmptyReply)
                     } else {
                         // The host answered its discovery as a daemon does.
-                        let url = self.hosts[stream.container.host as usize].endpoint.url();
+                        let url = (self.hosts.get(stream.container.host))
+                            .map_or("", |h| h.endpoint.url());
                         let target = format!("/containers/{}/stats", stream.container.id);
                         crate::error::status_error(status, true, &stream.error_body, url, &target)
                     };
