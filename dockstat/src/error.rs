@@ -102,7 +102,8 @@ pub enum ErrorKind {
     /// The request could not be written (an invalid path).
     InvalidRequest(RequestError),
     /// Connecting failed: no socket at the path, connection refused, permission denied,
-    /// unreachable.
+    /// unreachable, a path that is not a socket. Worded as the docker CLI words it (`Cannot
+    /// connect to the Docker daemon at URL. Is the docker daemon running?`).
     Connect,
     /// Reading or writing an open connection failed.
     Io,
@@ -114,7 +115,9 @@ pub enum ErrorKind {
     Truncated,
     /// The response broke HTTP/1.1 or the stream format.
     Protocol(ProtocolError),
-    /// The daemon answered with this error status.
+    /// The daemon answered with this error status. The error reads as the docker CLI words
+    /// it (`Error response from daemon: No such container: web`), or names a server without
+    /// the daemon's `Api-Version` field as possibly not a Docker daemon.
     Status(u16),
     /// A JSON document could not be decoded.
     Decode(DecodeError),
