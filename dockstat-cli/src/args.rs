@@ -122,6 +122,7 @@ fn parse_inner(
     let mut tls_verify_client = false;
 
     while let Some(arg) = parser.next()? {
+        note_option(&arg);
         match arg {
             Short('H') | Long("host") => hosts.hosts.push(parser.value()?.string()?),
             Long("hosts-file") => hosts.file = Some(parser.value()?.into()),
@@ -134,7 +135,7 @@ fn parse_inner(
                     Some(v) => match v.string()?.as_str() {
                         "true" | "1" => true,
                         "false" | "0" => false,
-                        other => return Err(format!("--tlsverify={other}: true or false").into()),
+                        other => return Err(bad_value(other, "expected true or false")),
                     },
                 })
             }
@@ -331,12 +332,40 @@ fn parse_inner(
     })
 }
 
+thread_local! {
+    /// The option being parsed (`--limit`), for messages about its value.
+    static OPTION: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+}
+
+fn note_option(arg: &lexopt::Arg<'_>) {
+    let name = match arg {
+        Short(c) => format!("-{c}"),
+        Long(name) => format!("--{name}"),
+        Value(_) => return,
+    };
+    OPTION.with(|o| *o.borrow_mut() = name);
+}
+
+/// `invalid value "x" for --limit: why`: what was wrong, naming the option.
+fn bad_value(value: &str, why: impl std::fmt::Display) -> lexopt::Error {
+    let option = OPTION.with(|o| o.borrow().clone());
+    format!("invalid value {value:?} for {option}: {why}").into()
+}
+
 /// The next value parsed as `T` (a count, a seed, an address).
 fn number<T: FromStr>(parser: &mut lexopt::Parser) -> Result<T, lexopt::Error>
 where
     T::Err: std::error::Error + Send + Sync + 'static,
 {
-    parser.value()?.parse()
+    let text = parser.value()?.string()?;
+    text.parse().map_err(|e: T::Err| {
+        let why = e.to_string();
+        if why.contains("digit") || why.contains("empty string") {
+            bad_value(&text, "expected a whole number, like 10")
+        } else {
+            bad_value(&text, why)
+        }
+    })
 }
 
 /// A flag value parsed as pflag parses it, with pflag's message when it is not one:
@@ -375,13 +404,13 @@ fn seconds(parser: &mut lexopt::Parser) -> Result<Duration, lexopt::Error> {
         .ok()
         .filter(|s| s.is_finite() && *s >= 0.0 && *s < 1e9)
         .map(Duration::from_secs_f64)
-        .ok_or_else(|| format!("invalid number of seconds: {text:?}").into())
+        .ok_or_else(|| bad_value(&text, "expected a number of seconds, like 5 or 0.25"))
 }
 
 fn cgroup(s: &str) -> Result<Cgroup, lexopt::Error> {
     match s {
         "1" | "v1" => Ok(Cgroup::V1),
         "2" | "v2" => Ok(Cgroup::V2),
-        _ => Err(format!("--cgroup takes v1 or v2, not {s:?}").into()),
+        _ => Err(bad_value(s, "expected v1 or v2")),
     }
 }

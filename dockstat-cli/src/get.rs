@@ -14,6 +14,7 @@ use std::time::Duration;
 use dockstat::conn::ResponseEvent;
 use dockstat::engine::{Client, Control, Endpoint};
 use dockstat::sys::Process;
+use dockstat::{Error, ErrorKind};
 
 use crate::Failure;
 
@@ -44,7 +45,17 @@ pub(crate) fn get(endpoint: Endpoint, opts: &GetOpts) -> Result<Outcome, Failure
     let stdout = io::stdout();
     let mut out = BufWriter::with_capacity(64 << 10, stdout.lock());
     let mut write_failed: Option<io::Error> = None;
+    // For the line about an error status: the reason phrase, and whether the daemon's
+    // Api-Version field was there.
+    let mut status_line = (String::new(), true);
     let result = client.stream(&opts.path, &mut |event| {
+        if let ResponseEvent::Head(head) = &event {
+            // The daemon's own 404 for an unknown route has no Api-Version, but is JSON.
+            let docker = head.header("api-version").is_some()
+                || (head.header("content-type"))
+                    .is_some_and(|t| t.starts_with(b"application/json"));
+            status_line = (reason(head.reason), docker);
+        }
         let written = match event {
             ResponseEvent::Head(head) if opts.include => out.write_all(head.raw()),
             ResponseEvent::Body(data) => out
@@ -70,8 +81,44 @@ pub(crate) fn get(endpoint: Endpoint, opts: &GetOpts) -> Result<Outcome, Failure
         return Err(Failure::Output(e));
     }
     let code = result.map_err(Failure::Engine)?;
-    Ok(match Process::stop_signal() {
-        Some(signal) => Outcome::Stopped(signal),
-        None => Outcome::Done(code),
-    })
+    if let Some(signal) = Process::stop_signal() {
+        return Ok(Outcome::Stopped(signal));
+    }
+    if code >= 400 {
+        // As `curl -f` does: the body went to stdout, one line names the status.
+        let (reason, api_version) = status_line;
+        let hint = if api_version {
+            ""
+        } else {
+            " without an Api-Version header: it may not be a Docker daemon"
+        };
+        let line = format!(
+            "{}: the daemon answered {code}{reason}{hint}",
+            opts.path.escape_debug()
+        );
+        return Err(Failure::Engine(
+            Error::new(ErrorKind::Status(code)).context(line),
+        ));
+    }
+    Ok(Outcome::Done(code))
+}
+
+/// A reason phrase from the network as shown: printable ASCII, at most 60 characters, with
+/// a space before it; empty when there is none.
+fn reason(raw: &[u8]) -> String {
+    let text: String = raw
+        .iter()
+        .take(60)
+        .map(|&b| {
+            if (0x20..0x7f).contains(&b) {
+                b as char
+            } else {
+                '?'
+            }
+        })
+        .collect();
+    match text.trim() {
+        "" => String::new(),
+        t => format!(" {t}"),
+    }
 }

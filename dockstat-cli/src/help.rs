@@ -20,11 +20,11 @@ pub(crate) fn text(command: Option<&str>) -> Option<&'static str> {
     })
 }
 
-/// The line under a usage error: where to read the usage of `command`.
+/// The end of a usage error's line: where to read the usage of `command`.
 pub(crate) fn usage_hint(command: Option<&str>) -> String {
     match command.filter(|c| text(Some(c)).is_some()) {
-        Some(c) => format!("Run 'dockstat {c} --help' for usage."),
-        None => "Run 'dockstat --help' for usage.".into(),
+        Some(c) => format!("(see 'dockstat {c} --help')"),
+        None => "(see 'dockstat --help')".into(),
     }
 }
 

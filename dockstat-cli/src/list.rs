@@ -328,16 +328,10 @@ fn parse_format(opts: &ListOpts, table: &str, fields: &[&str]) -> Result<Format,
 fn fetch(client: &mut Client, path: &str) -> Result<Vec<u8>, Failure> {
     let response = client.get_api(path)?;
     if response.code >= 400 {
-        // One line whatever the daemon sent.
-        let message: String = response
-            .error_message()
-            .trim()
-            .chars()
-            .map(|c| if c.is_control() { ' ' } else { c })
-            .collect();
-        return Err(Failure::Daemon(format!(
-            "Error response from daemon: {message}"
-        )));
+        let target = client.api_version()?.path(path);
+        return Err(response
+            .status_error(client.endpoint().url(), &target)
+            .into());
     }
     Ok(response.body)
 }

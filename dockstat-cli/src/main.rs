@@ -32,9 +32,6 @@ pub(crate) enum Failure {
     Output(io::Error),
     /// The engine reported an error.
     Engine(Error),
-    /// The daemon refused the request; the line is the docker CLI's
-    /// (`Error response from daemon: …`), the exit code that of an HTTP status >= 400.
-    Daemon(String),
     /// `serve` cannot listen on its address (in use, not local, not permitted): the message.
     Listen(String),
 }
@@ -59,9 +56,10 @@ fn run_main() -> i32 {
     }
 }
 
-/// Prints a usage error and where to read the usage of the command it is about; returns 2.
+/// Prints a usage error in one line, with where to read the usage of the command it is
+/// about; returns 2.
 fn usage_error(command: Option<&str>, msg: &str) -> i32 {
-    eprintln!("dockstat: {msg}\n{}", help::usage_hint(command));
+    eprintln!("dockstat: {msg} {}", help::usage_hint(command));
     2
 }
 
@@ -196,10 +194,7 @@ fn sim_pki(dir: &std::path::Path) -> Result<(dockstat_sim::certs::Pki, bool), Fa
 /// Prints one line about the failure on stderr and returns its exit code.
 fn report(failure: Failure) -> i32 {
     match failure {
-        Failure::Usage(msg) => {
-            eprintln!("dockstat: {msg}\nRun 'dockstat --help' for usage.");
-            2
-        }
+        Failure::Usage(msg) => usage_error(None, &msg),
         Failure::Output(e) if e.kind() == io::ErrorKind::BrokenPipe => 0,
         Failure::Output(e) => {
             eprintln!("dockstat: cannot write output: {e}");
@@ -208,10 +203,6 @@ fn report(failure: Failure) -> i32 {
         Failure::Engine(e) => {
             eprintln!("dockstat: {e}");
             exit_code(e.kind())
-        }
-        Failure::Daemon(line) => {
-            eprintln!("dockstat: {line}");
-            22
         }
         // curl's code for a local address it cannot bind (`--local-port`, `--interface`).
         Failure::Listen(msg) => {

@@ -206,13 +206,10 @@ pub(crate) fn engine_config(endpoints: Vec<Endpoint>) -> Result<EngineConfig, Fa
     Ok(config)
 }
 
-/// An engine error as the docker CLI words it: a daemon's error status as "Error response
-/// from daemon".
+/// An engine error as the docker CLI words it (the library words a daemon's error status as
+/// "Error response from daemon: …" already).
 pub(crate) fn error_message(error: &Error) -> String {
-    match error.kind() {
-        ErrorKind::Status(_) => format!("Error response from daemon: {error}"),
-        _ => error.to_string(),
-    }
+    error.to_string()
 }
 
 pub(crate) fn stats(endpoints: Vec<Endpoint>, opts: &StatsOpts) -> Result<i32, Failure> {

@@ -178,7 +178,10 @@ fn connection_and_usage_errors_have_their_own_codes() {
     assert_eq!(out.status.code(), Some(7));
     let err = stderr(&out);
     assert_eq!(err.lines().count(), 1, "{err}");
-    assert!(err.contains("cannot connect"), "{err}");
+    assert!(
+        err.contains("Cannot connect to the Docker daemon at unix://"),
+        "{err}"
+    );
 
     // A refused TCP connection: bind a port, then free it.
     let port = std::net::TcpListener::bind("127.0.0.1:0")

@@ -439,7 +439,7 @@ fn several_hosts_on_one_reactor_and_one_of_them_down() {
     }
     let stderr = text(&out.stderr);
     assert!(
-        stderr.contains("cannot connect") && stderr.contains(&down),
+        stderr.contains("Cannot connect") && stderr.contains(&down),
         "{stderr}"
     );
 
@@ -475,7 +475,7 @@ fn several_hosts_on_one_reactor_and_one_of_them_down() {
         assert!(lines >= 12, "{host}: {lines} lines");
     }
     assert_eq!(
-        text(&out.stderr).matches("cannot connect").count(),
+        text(&out.stderr).matches("Cannot connect").count(),
         1,
         "the down host is reported once: {}",
         text(&out.stderr)

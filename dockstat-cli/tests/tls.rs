@@ -913,8 +913,8 @@ fn unusable_files_exit_58_naming_the_file() {
             "missing certificate",
             [ca, &missing, key],
             vec![
-                format!("cannot read client certificate {}", missing.display()),
-                "No such file".into(),
+                format!("open {}: no such file or directory", missing.display()),
+                "client certificate".into(),
             ],
         ),
         (
@@ -946,7 +946,10 @@ fn unusable_files_exit_58_naming_the_file() {
         (
             "missing CA",
             [&missing, cert, key],
-            vec![format!("cannot read CA file {}", missing.display())],
+            vec![format!(
+                "open {}: no such file or directory (the CA file)",
+                missing.display()
+            )],
         ),
     ];
     for (what, [ca, cert, key], phrases) in &cases {
@@ -1078,7 +1081,10 @@ fn plain_http_to_the_tls_port() {
     fails(
         c,
         22,
-        &["daemon answered 400 [Client sent an HTTP request to an HTTPS server.]"],
+        &[
+            "400 Bad Request",
+            "(Client sent an HTTP request to an HTTPS server.)",
+        ],
     );
     // get prints the body, as curl does, and exits 22.
     let mut c = ping(&home, &[]);
@@ -1294,7 +1300,7 @@ fn hosts_file_with_per_line_tls_settings() {
         c,
         58,
         &[&format!(
-            "cannot read CA file {}",
+            "open {}: no such file or directory (the CA file)",
             tmp.0.join("b/nope.pem").display()
         )],
     );

@@ -355,9 +355,40 @@ pub(crate) fn daemon_message(body: &[u8]) -> String {
     text.to_string()
 }
 
+/// The `message` of a Docker error document (`{"message":"…"}`, decoded), `Some("")` for a
+/// JSON object without one, or `None` when the body is not a JSON object.
+pub(crate) fn json_message(body: &[u8]) -> Option<String> {
+    let start = body.iter().position(|b| !b.is_ascii_whitespace())?;
+    if body[start] != b'{' || body.len() > 1 << 20 {
+        return None;
+    }
+    let mut copy = body.to_vec();
+    let value = simd_json::to_borrowed_value(&mut copy).ok()?;
+    let object = value.as_object()?;
+    Some(
+        object
+            .get("message")
+            .and_then(|m| m.as_str())
+            .unwrap_or_default()
+            .to_string(),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn error_documents_are_decoded() {
+        assert_eq!(
+            json_message(b"{\"message\":\"No such container: a\\\\b \\\"q\\\"\"}\n").as_deref(),
+            Some("No such container: a\\b \"q\"")
+        );
+        assert_eq!(json_message(b" {\"other\":1}").as_deref(), Some(""));
+        assert_eq!(json_message(b"<html>404</html>"), None);
+        assert_eq!(json_message(b"{not json"), None);
+        assert_eq!(json_message(b""), None);
+    }
 
     #[test]
     fn containers_from_the_real_daemon() {

@@ -102,7 +102,8 @@ pub enum ErrorKind {
     /// The request could not be written (an invalid path).
     InvalidRequest(RequestError),
     /// Connecting failed: no socket at the path, connection refused, permission denied,
-    /// unreachable.
+    /// unreachable, a path that is not a socket. Worded as the docker CLI words it (`Cannot
+    /// connect to the Docker daemon at URL. Is the docker daemon running?`).
     Connect,
     /// Reading or writing an open connection failed.
     Io,
@@ -114,7 +115,9 @@ pub enum ErrorKind {
     Truncated,
     /// The response broke HTTP/1.1 or the stream format.
     Protocol(ProtocolError),
-    /// The daemon answered with this error status.
+    /// The daemon answered with this error status. The error reads as the docker CLI words
+    /// it (`Error response from daemon: No such container: web`), or names a server without
+    /// the daemon's `Api-Version` field as possibly not a Docker daemon.
     Status(u16),
     /// A JSON document could not be decoded.
     Decode(DecodeError),
@@ -241,6 +244,23 @@ impl Error {
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // A daemon's error status: the context is the whole sentence (see `status_error`).
+        if let (ErrorKind::Status(_), Some(message)) = (self.kind, &self.context) {
+            return f.write_str(message);
+        }
+        // An invalid host or setting: the context says it in full, naming the setting.
+        if let (ErrorKind::InvalidEndpoint, Some(message)) = (self.kind, &self.context) {
+            f.write_str(message)?;
+            if let Some(source) = &self.source {
+                write!(f, ": {source}")?;
+            }
+            return Ok(());
+        }
+        if self.kind == ErrorKind::Connect {
+            if let Some(at) = &self.context {
+                return connect_message(f, at, self.source.as_ref());
+            }
+        }
         match self.kind {
             ErrorKind::InvalidEndpoint => f.write_str("invalid Docker host")?,
             ErrorKind::UnsupportedScheme => f.write_str("unsupported Docker host scheme")?,
@@ -251,7 +271,12 @@ impl fmt::Display for Error {
             ErrorKind::EmptyReply => f.write_str("empty reply from the daemon")?,
             ErrorKind::Truncated => f.write_str("connection closed in the middle of a response")?,
             ErrorKind::Protocol(e) => write!(f, "malformed response: {e}")?,
-            ErrorKind::Status(code) => write!(f, "daemon answered {code}")?,
+            ErrorKind::Status(code) => {
+                write!(f, "daemon answered {code}")?;
+                if !reason(code).is_empty() {
+                    write!(f, " {}", reason(code))?;
+                }
+            }
             ErrorKind::Decode(e) => write!(f, "cannot decode: {e}")?,
             ErrorKind::ResourceLimit => f.write_str("out of file descriptors")?,
             ErrorKind::StreamLimit => f.write_str("stream limit reached")?,
@@ -268,6 +293,127 @@ impl fmt::Display for Error {
         }
         Ok(())
     }
+}
+
+/// A connect failure to `at` (an endpoint URL) in the docker CLI's words where it has them.
+fn connect_message(
+    f: &mut fmt::Formatter<'_>,
+    at: &str,
+    source: Option<&io::Error>,
+) -> fmt::Result {
+    let Some(source) = source else {
+        return write!(f, "cannot connect to the Docker daemon: {at}");
+    };
+    match source.raw_os_error() {
+        // What the CLI says for a missing socket and for a closed port alike.
+        Some(libc::ENOENT | libc::ECONNREFUSED) => write!(
+            f,
+            "Cannot connect to the Docker daemon at {at}. Is the docker daemon running?"
+        ),
+        Some(libc::EACCES | libc::EPERM) => write!(
+            f,
+            "permission denied while trying to connect to the Docker daemon socket at {at}"
+        ),
+        Some(_) => write!(f, "cannot connect to the Docker daemon at {at}: {source}"),
+        // A message of dockstat's own, such as "/tmp/x is not a socket".
+        None => write!(f, "{at}: {source}"),
+    }
+}
+
+/// The reason phrase of a status code (RFC 9110), or `""` for one without.
+pub(crate) fn reason(code: u16) -> &'static str {
+    match code {
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        406 => "Not Acceptable",
+        407 => "Proxy Authentication Required",
+        408 => "Request Timeout",
+        409 => "Conflict",
+        410 => "Gone",
+        413 => "Content Too Large",
+        414 => "URI Too Long",
+        421 => "Misdirected Request",
+        426 => "Upgrade Required",
+        429 => "Too Many Requests",
+        500 => "Internal Server Error",
+        501 => "Not Implemented",
+        502 => "Bad Gateway",
+        503 => "Service Unavailable",
+        504 => "Gateway Timeout",
+        _ => "",
+    }
+}
+
+/// `text` as one line for a message: trimmed, control characters escaped (`\n`, `\x1b`),
+/// cut to `max` characters with `…`.
+pub(crate) fn one_line(text: &str, max: usize) -> String {
+    let mut out = String::new();
+    for (n, c) in text.trim().chars().enumerate() {
+        if n == max {
+            out.push('…');
+            break;
+        }
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c.is_control() => out.extend(c.escape_default()),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The error for a response with an error status `code` to `target` from `url`, worded as the
+/// docker CLI words it: the daemon's `{"message":…}` after "Error response from daemon: ".
+/// A reply that is not a Docker error document and has no `Api-Version` field (which the
+/// daemon sets on every API response) is said to come from something else, without its body
+/// (an HTML page, say) beyond one short line.
+pub(crate) fn status_error(
+    code: u16,
+    api_version: bool,
+    body: &[u8],
+    url: &str,
+    target: &str,
+) -> Error {
+    let status = format!("{code} {}", reason(code));
+    let status = status.trim_end();
+    let message = match crate::api::json_message(body) {
+        Some(m) if !m.trim().is_empty() => {
+            format!("Error response from daemon: {}", one_line(&m, 300))
+        }
+        Some(_) => format!(
+            "Error response from daemon: API returned a {status} but provided no error-message"
+        ),
+        None => {
+            let text = String::from_utf8_lossy(body);
+            let text = text.trim();
+            if !api_version {
+                // A short plain-text line says why (a TLS port answering plain HTTP); a page
+                // of HTML says nothing in one line.
+                let why = if !text.is_empty() && !text.starts_with('<') && !text.contains('\n') {
+                    format!(" ({})", one_line(text, 120))
+                } else {
+                    String::new()
+                };
+                format!(
+                    "{url} answered {status} to {target} without an Api-Version header: it may \
+                     not be a Docker daemon{why}"
+                )
+            } else if text.is_empty() {
+                format!(
+                    "Error response from daemon: request returned {status} for API route and \
+                     version {target}, check if the server supports the requested API version"
+                )
+            } else {
+                format!("Error response from daemon: {}", one_line(text, 300))
+            }
+        }
+    };
+    Error::new(ErrorKind::Status(code)).context(message)
 }
 
 /// `io::Error` is not `Clone`: a copy keeps the OS error code when there is one, else the
@@ -320,3 +466,118 @@ impl From<FrameError> for ProtocolError {
 
 /// Results with the crate's [`Error`].
 pub(crate) type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const URL: &str = "tcp://127.0.0.1:2375";
+
+    #[test]
+    fn a_daemon_error_reads_as_the_docker_cli_says_it() {
+        let body = b"{\"message\":\"No such container: nope\"}\n";
+        let e = status_error(404, true, body, URL, "/v1.41/containers/nope/json");
+        assert_eq!(e.kind(), ErrorKind::Status(404));
+        assert_eq!(
+            e.to_string(),
+            "Error response from daemon: No such container: nope"
+        );
+        // A later context does not change it.
+        assert_eq!(
+            e.context("/x").to_string(),
+            "Error response from daemon: No such container: nope"
+        );
+        // The daemon's own 404 for an unknown route has no Api-Version, but is its document.
+        let e = status_error(404, false, b"{\"message\":\"page not found\"}", URL, "/x");
+        assert_eq!(e.to_string(), "Error response from daemon: page not found");
+        let e = status_error(500, true, b"{}", URL, "/x");
+        assert_eq!(
+            e.to_string(),
+            "Error response from daemon: API returned a 500 Internal Server Error but provided \
+             no error-message"
+        );
+        let e = status_error(404, true, b"", URL, "/v1.41/x");
+        assert!(e.to_string().starts_with(
+            "Error response from daemon: request returned 404 Not Found for API route and \
+             version /v1.41/x"
+        ));
+    }
+
+    #[test]
+    fn a_server_that_is_not_docker_is_named_in_one_line() {
+        let html = b"<!DOCTYPE HTML>\n<html>\n<body>\n<h1>Error response</h1>\n</body>\n</html>\n";
+        let e = status_error(404, false, html, URL, "/_ping");
+        assert_eq!(
+            e.to_string(),
+            "tcp://127.0.0.1:2375 answered 404 Not Found to /_ping without an Api-Version \
+             header: it may not be a Docker daemon"
+        );
+        // A short plain line says why.
+        let e = status_error(
+            400,
+            false,
+            b"Client sent an HTTP request to an HTTPS server.\n",
+            URL,
+            "/_ping",
+        );
+        assert!(
+            e.to_string().ends_with(
+                "it may not be a Docker daemon (Client sent an HTTP request to an HTTPS server.)"
+            ),
+            "{e}"
+        );
+        // Text from a daemon (Api-Version present) is shown on one line, escaped and cut.
+        let long = format!("line one\r\n\x1b[31mred\x1b[0m\t{}", "x".repeat(1000));
+        let e = status_error(500, true, long.as_bytes(), URL, "/x");
+        let shown = e.to_string();
+        assert!(
+            shown.starts_with("Error response from daemon: line one\\r\\n\\u{1b}[31mred"),
+            "{shown}"
+        );
+        assert!(!shown.contains('\n') && !shown.contains('\x1b'), "{shown}");
+        assert!(
+            shown.ends_with('…') && shown.chars().count() < 400,
+            "{shown}"
+        );
+    }
+
+    #[test]
+    fn connect_errors_in_the_docker_cli_words() {
+        let at = |e: io::Error| {
+            Error::io(ErrorKind::Connect, e)
+                .context("unix:///x.sock")
+                .to_string()
+        };
+        let docker =
+            "Cannot connect to the Docker daemon at unix:///x.sock. Is the docker daemon running?";
+        assert_eq!(at(io::Error::from_raw_os_error(libc::ENOENT)), docker);
+        assert_eq!(at(io::Error::from_raw_os_error(libc::ECONNREFUSED)), docker);
+        assert_eq!(
+            at(io::Error::from_raw_os_error(libc::EACCES)),
+            "permission denied while trying to connect to the Docker daemon socket at unix:///x.sock"
+        );
+        assert_eq!(
+            at(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "/x.sock is not a socket"
+            )),
+            "unix:///x.sock: /x.sock is not a socket"
+        );
+        assert!(
+            at(io::Error::from_raw_os_error(libc::ENETUNREACH))
+                .starts_with("cannot connect to the Docker daemon at unix:///x.sock: ")
+        );
+    }
+
+    #[test]
+    fn a_status_without_a_message_names_the_status() {
+        assert_eq!(
+            Error::new(ErrorKind::Status(502)).to_string(),
+            "daemon answered 502 Bad Gateway"
+        );
+        assert_eq!(
+            Error::new(ErrorKind::Status(599)).to_string(),
+            "daemon answered 599"
+        );
+    }
+}

@@ -103,15 +103,35 @@ impl TlsOptions {
             .map(PathBuf::from)
             .or_else(|| env("HOME").map(|h| PathBuf::from(h).join(".docker")));
         let default = |name: &str| dir.as_ref().map(|d| d.join(name)).filter(|p| p.exists());
+        // A directory named by DOCKER_CERT_PATH (or a hosts file's certpath=) must hold its
+        // ca.pem, as docker requires: a mistyped one is an error naming the file when the
+        // files are loaded, not a silent fallback to the public roots. Without verification,
+        // a named directory that does not exist at all is the same error (on cert.pem).
+        let named = env("DOCKER_CERT_PATH")
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from);
+        let required = |name: &str| named.as_ref().map(|d| d.join(name)).filter(|p| !p.exists());
+        let missing_dir = named.as_ref().is_some_and(|d| !d.exists());
+        let client = |flag: &Option<PathBuf>, name: &str| {
+            flag.clone().or_else(|| default(name)).or_else(|| {
+                if missing_dir && flags.cert.is_none() && flags.key.is_none() {
+                    required(name)
+                } else {
+                    None
+                }
+            })
+        };
         Some(TlsOptions {
             verify,
             ca: if verify {
-                flags.cacert.clone().or_else(|| default("ca.pem"))
+                (flags.cacert.clone())
+                    .or_else(|| default("ca.pem"))
+                    .or_else(|| required("ca.pem"))
             } else {
                 None
             },
-            cert: flags.cert.clone().or_else(|| default("cert.pem")),
-            key: flags.key.clone().or_else(|| default("key.pem")),
+            cert: client(&flags.cert, "cert.pem"),
+            key: client(&flags.key, "key.pem"),
             cert_path: dir,
         })
     }
@@ -235,8 +255,7 @@ impl TlsConnector {
 
 /// Reads every certificate of a PEM file.
 fn read_certs(path: &Path, what: &str) -> Result<Vec<CertificateDer<'static>>, Error> {
-    let bytes = std::fs::read(path)
-        .map_err(|e| config_error(format!("cannot read {what} {}: {e}", path.display())))?;
+    let bytes = std::fs::read(path).map_err(|e| read_error(&e, what, path))?;
     let certs = CertificateDer::pem_slice_iter(&bytes)
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| config_error(format!("{what} {}: {}", path.display(), pem_error(&e))))?;
@@ -254,14 +273,26 @@ fn read_certs(path: &Path, what: &str) -> Result<Vec<CertificateDer<'static>>, E
     Ok(certs)
 }
 
+/// A file that cannot be read; a missing one in docker's words (`open /x/ca.pem: no such
+/// file or directory`).
+fn read_error(e: &std::io::Error, what: &str, path: &Path) -> Error {
+    if e.kind() == std::io::ErrorKind::NotFound {
+        let path = path.display();
+        config_error(format!(
+            "open {path}: no such file or directory (the {what})"
+        ))
+    } else {
+        config_error(format!("cannot read {what} {}: {e}", path.display()))
+    }
+}
+
 fn looks_like_key(pem: &[u8]) -> bool {
     memchr::memmem::find(pem, b"PRIVATE KEY-----").is_some()
 }
 
 /// Reads the private key of a PEM file: PKCS#8, PKCS#1 (RSA) or SEC1 (EC).
 fn read_key(path: &Path) -> Result<PrivateKeyDer<'static>, Error> {
-    let bytes = std::fs::read(path)
-        .map_err(|e| config_error(format!("cannot read client key {}: {e}", path.display())))?;
+    let bytes = std::fs::read(path).map_err(|e| read_error(&e, "client key", path))?;
     let shown = path.display();
     match PrivateKeyDer::from_pem_slice(&bytes) {
         Ok(key) => Ok(key),
@@ -731,9 +762,32 @@ mod tests {
             cacert: Some("/x/ca.pem".into()),
             ..DockerTlsFlags::default()
         };
-        let o = TlsOptions::docker_with(&explicit, &env(&[], empty)).unwrap();
+        let o = TlsOptions::docker_with(&explicit, &env(&[], empty.clone())).unwrap();
         assert_eq!(o.ca, Some(PathBuf::from("/x/ca.pem")));
         assert_eq!((o.cert, o.key), (None, None));
+        // A named directory without ca.pem is an error naming the file (when loaded), not
+        // the public roots; missing client files in an existing directory are left out.
+        let verify = env(&[("DOCKER_TLS_VERIFY", "1")], empty.clone());
+        let o = TlsOptions::docker_with(&off, &verify).unwrap();
+        assert_eq!(o.ca, Some(empty.join("ca.pem")));
+        assert_eq!((&o.cert, &o.key), (&None, &None));
+        let e = TlsConnector::new(&o).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Tls(TlsError::Config));
+        let open = format!(
+            "open {}: no such file or directory",
+            empty.join("ca.pem").display()
+        );
+        assert!(e.to_string().contains(&open), "{e}");
+        // A named directory that does not exist: without verification, its cert.pem.
+        let gone = dir.join("gone");
+        let o = TlsOptions::docker_with(&tls, &env(&[], gone.clone())).unwrap();
+        assert_eq!(o.cert, Some(gone.join("cert.pem")));
+        let e = TlsConnector::new(&o).unwrap_err();
+        let open = format!(
+            "open {}: no such file or directory",
+            gone.join("cert.pem").display()
+        );
+        assert!(e.to_string().contains(&open), "{e}");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
@@ -777,7 +831,7 @@ mod tests {
                     ca: Some(missing.clone()),
                     ..TlsOptions::default()
                 },
-                "cannot read CA file",
+                "no such file or directory (the CA file)",
             ),
             (
                 TlsOptions {

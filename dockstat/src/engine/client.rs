@@ -49,6 +49,15 @@ impl Response {
     pub fn error_message(&self) -> String {
         crate::api::daemon_message(&self.body)
     }
+
+    /// The error for this response's error status, in one line as the docker CLI words it
+    /// (`Error response from daemon: No such container: web`); a reply without the daemon's
+    /// `Api-Version` field and error document is said to come from something that may not be
+    /// a Docker daemon. `url` is the endpoint's, `target` the request's.
+    pub fn status_error(&self, url: &str, target: &str) -> Error {
+        let api_version = self.header("api-version").is_some();
+        crate::error::status_error(self.code, api_version, &self.body, url, target)
+    }
 }
 
 /// Sequential requests to one endpoint. See the [module docs](self).
@@ -111,7 +120,7 @@ impl Client {
         }
         let ping = self.get("/_ping")?;
         if ping.code >= 400 {
-            return Err(Error::new(ErrorKind::Status(ping.code)).context(ping.error_message()));
+            return Err(ping.status_error(self.endpoint.url(), "/_ping"));
         }
         let v = ApiVersion::negotiate(ping.header("api-version"));
         self.api = Some(v);

@@ -22,7 +22,7 @@ use super::endpoint::Endpoint;
 use super::event::{Container, Gone};
 use super::reactor::{ConnEvent, ConnId, Flow};
 use super::version::ApiVersion;
-use crate::api::{self, ContainerSummary, DaemonEvent};
+use crate::api::{ContainerSummary, DaemonEvent};
 use crate::error::{Error, ErrorKind, ProtocolError};
 use crate::stats::FrameSplitter;
 
@@ -91,6 +91,10 @@ pub(crate) struct Host {
     status: u16,
     /// Status of `/events`, which stays open while the listing comes.
     events_status: u16,
+    /// Whether the head of the response being received on `/_ping` or the listing, and of
+    /// `/events`, had the daemon's `Api-Version` field.
+    api_header: bool,
+    events_api_header: bool,
     /// The listing, or an error response's body, being received.
     body: Vec<u8>,
     events_splitter: FrameSplitter,
@@ -122,6 +126,8 @@ impl Host {
             ping: None,
             status: 0,
             events_status: 0,
+            api_header: false,
+            events_api_header: false,
             body: Vec::new(),
             events_splitter: FrameSplitter::default(),
             held: Vec::new(),
@@ -191,6 +197,7 @@ impl Host {
         match event {
             ConnEvent::Head(head) if conn == HostConn::Events => {
                 self.events_status = head.code;
+                self.events_api_header = head.header("api-version").is_some();
                 if head.code == 200 {
                     self.steps.push_back(HostStep::Subscribed);
                 }
@@ -198,6 +205,7 @@ impl Host {
             }
             ConnEvent::Head(head) => {
                 self.status = head.code;
+                self.api_header = head.header("api-version").is_some();
                 if conn == HostConn::Ping {
                     if head.code >= 400 {
                         // The body says why (a TLS port answering plain HTTP, a proxy): it is
@@ -245,17 +253,21 @@ impl Host {
             ConnEvent::End { .. } | ConnEvent::Closed => {
                 let body = std::mem::take(&mut self.body);
                 let status = self.status_of(conn);
-                if status >= 400 || status == 0 {
-                    let mut message = api::daemon_message(&body);
-                    if message.is_empty() {
-                        message = match conn {
-                            HostConn::Ping => "/_ping",
-                            HostConn::Events => "/events",
-                            HostConn::List => "/containers/json",
-                        }
-                        .to_string();
-                    }
-                    let e = Error::new(ErrorKind::Status(status)).context(message);
+                let target = match conn {
+                    HostConn::Ping => "/_ping",
+                    HostConn::Events => "/events",
+                    HostConn::List => "/containers/json",
+                };
+                if status == 0 {
+                    return self.fail(conn, Error::new(ErrorKind::EmptyReply).context(target));
+                }
+                if status >= 400 {
+                    let api_header = match conn {
+                        HostConn::Events => self.events_api_header,
+                        HostConn::Ping | HostConn::List => self.api_header,
+                    };
+                    let url = self.endpoint.url();
+                    let e = crate::error::status_error(status, api_header, &body, url, target);
                     return self.fail(conn, e);
                 }
                 match conn {

@@ -102,7 +102,7 @@ impl Endpoint {
         let mut endpoint = Endpoint::parse_with_port(&plain, DEFAULT_TLS_PORT)?;
         if let Address::Unix(_) = endpoint.address {
             return Err(Error::new(ErrorKind::InvalidEndpoint).context(format!(
-                "{url}: TLS applies to tcp:// hosts, not unix sockets"
+                "invalid Docker host {url}: TLS applies to tcp:// hosts, not unix sockets"
             )));
         }
         endpoint.tls = Some(std::sync::Arc::new(connector));
@@ -117,13 +117,18 @@ impl Endpoint {
 
     fn parse_with_port(url: &str, default_port: u16) -> Result<Endpoint> {
         let url = url.trim();
-        let invalid =
-            |why: &str| Error::new(ErrorKind::InvalidEndpoint).context(format!("{url}: {why}"));
+        let invalid = |why: &str| {
+            Error::new(ErrorKind::InvalidEndpoint)
+                .context(format!("invalid Docker host {url}: {why}"))
+        };
         let (scheme, rest) = match url.split_once("://") {
             Some((scheme, rest)) => (scheme.to_ascii_lowercase(), rest),
             None if url.starts_with('/') => ("unix".to_string(), url),
             None if !url.is_empty() => ("tcp".to_string(), url),
-            None => return Err(invalid("empty")),
+            None => {
+                return Err(Error::new(ErrorKind::InvalidEndpoint)
+                    .context("invalid Docker host: the URL is empty"));
+            }
         };
         match scheme.as_str() {
             "unix" => {
@@ -167,7 +172,7 @@ impl Endpoint {
                 })
             }
             "https" => Err(Error::new(ErrorKind::InvalidEndpoint).context(format!(
-                "{url}: an https:// host needs TLS settings (--tlsverify, DOCKER_TLS_VERIFY)"
+                "invalid Docker host {url}: an https:// host needs TLS settings (--tlsverify, DOCKER_TLS_VERIFY)"
             ))),
             "ssh" => Err(Error::new(ErrorKind::UnsupportedScheme).context(format!(
                 "{url}: ssh:// is not supported; forward the socket instead \

@@ -47,7 +47,7 @@ impl Transport {
         match UnixStream::connect(path) {
             Ok(s) => Ok(Connect::Done(Transport::Unix(s))),
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(Connect::Again),
-            Err(e) => Err(e),
+            Err(e) => Err(not_a_socket(path).unwrap_or(e)),
         }
     }
 
@@ -164,5 +164,44 @@ impl Write for Transport {
 
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
+    }
+}
+
+/// A refused connect to a path that exists but is no socket (a regular file, a directory):
+/// say so, instead of "connection refused".
+fn not_a_socket(path: &Path) -> Option<io::Error> {
+    use std::os::unix::fs::FileTypeExt;
+    let meta = std::fs::metadata(path).ok()?;
+    if meta.file_type().is_socket() {
+        return None;
+    }
+    Some(io::Error::new(
+        io::ErrorKind::InvalidInput,
+        format!("{} is not a socket", path.display()),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_path_that_is_no_socket_says_so() {
+        let dir = std::env::temp_dir().join(format!("dockstat-nosock-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("file");
+        std::fs::write(&file, "").unwrap();
+        for path in [&file, &dir] {
+            let Err(e) = Transport::connect_unix(path) else {
+                panic!("{} connected", path.display());
+            };
+            assert_eq!(e.to_string(), format!("{} is not a socket", path.display()));
+        }
+        // A missing path keeps the OS error, which the error's message words as docker does.
+        let Err(e) = Transport::connect_unix(&dir.join("missing.sock")) else {
+            panic!("connected");
+        };
+        assert_eq!(e.raw_os_error(), Some(libc::ENOENT));
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

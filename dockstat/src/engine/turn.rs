@@ -926,8 +926,11 @@ impl Core {
                         if let Some(host) = self.hosts.get_mut(stream.container.host) {
                             host.errors += 1;
                         }
-                        let message = crate::api::daemon_message(&stream.error_body);
-                        let e = Error::new(ErrorKind::Status(404)).context(message);
+                        let url = (self.hosts.get(stream.container.host))
+                            .map_or("", |h| h.endpoint.url());
+                        let target = format!("/containers/{}/stats", stream.container.id);
+                        let e =
+                            crate::error::status_error(404, true, &stream.error_body, url, &target);
                         emit(Event::Error {
                             host: stream.container.host,
                             container: Some(&stream.container),
@@ -938,8 +941,15 @@ impl Core {
                     return Flow::Close;
                 }
                 if status >= 400 || status == 0 {
-                    let message = crate::api::daemon_message(&stream.error_body);
-                    let e = Error::new(ErrorKind::Status(status)).context(message);
+                    let e = if status == 0 {
+                        Error::new(ErrorKind::EmptyReply)
+                    } else {
+                        // The host answered its discovery as a daemon does.
+                        let url = (self.hosts.get(stream.container.host))
+                            .map_or("", |h| h.endpoint.url());
+                        let target = format!("/containers/{}/stats", stream.container.id);
+                        crate::error::status_error(status, true, &stream.error_body, url, &target)
+                    };
                     return self.stream_failed(slot, e, emit);
                 }
                 // A body that ended cleanly: a last frame without its newline counts.

@@ -61,7 +61,7 @@ impl ApiVersion {
         match std::env::var("DOCKER_API_VERSION") {
             Ok(v) if !v.trim().is_empty() => ApiVersion::parse(&v).map(Some).ok_or_else(|| {
                 Error::new(ErrorKind::InvalidEndpoint).context(format!(
-                    "DOCKER_API_VERSION={v}: expected a version like 1.41"
+                    "invalid DOCKER_API_VERSION {v:?}: expected a version like 1.41"
                 ))
             }),
             _ => Ok(None),
