@@ -67,10 +67,11 @@ Environment: DOCKER_HOST, DOCKER_API_VERSION (skip version negotiation), DOCKER_
   DOCKER_TLS, DOCKER_CERT_PATH (as the docker CLI reads them)
 
 Exit codes (curl's, where curl has one):
-   0  success                  1  unsupported host scheme     2  usage error
-   3  invalid host or path     7  cannot connect              8  malformed response
-  18  response cut short      22  HTTP status >= 400         23  cannot write output
-  28  timed out               52  empty reply                56  connection failed
+   0  success                  1  unsupported host scheme; stats ended while failing
+   2  usage error              3  invalid host, path or DOCKER_API_VERSION
+   7  cannot connect           8  malformed response         18  response cut short
+  22  HTTP status >= 400      23  cannot write output        28  timed out
+  52  empty reply             56  connection failed
   35  TLS handshake failed (client certificate required or rejected, no common version)
   45  serve cannot listen on its address (in use, not local, not permitted)
   58  unusable certificate or key file    60  server certificate not trusted or invalid
