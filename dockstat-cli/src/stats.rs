@@ -242,6 +242,13 @@ pub(crate) fn stats(endpoints: Vec<Endpoint>, opts: &StatsOpts) -> Result<i32, F
     if let Some(max) = opts.max_streams {
         config.max_streams = max;
     }
+    if let (false, Selection::Named(names)) = (multi, &config.selection) {
+        // `docker stats NAME...` shows nothing when a named container does not exist.
+        if let Some(missing) = missing_named(&config, names) {
+            eprintln!("dockstat: {missing}");
+            return Ok(1);
+        }
+    }
     if !opts.no_stream && !multi {
         // A stream retries a host that fails; one that fails from the start ends the command
         // instead, as `docker stats` does (the one-off modes already end with the error).
@@ -445,6 +452,36 @@ pub(crate) fn stats(endpoints: Vec<Endpoint>, opts: &StatsOpts) -> Result<i32, F
         None => st.out.flush().map_err(Failure::Output)?,
     }
     Ok(if failing { 1 } else { 0 })
+}
+
+/// The daemon's error for the first named container that does not exist (one inspect per
+/// name, as `docker stats NAME...` checks them before it shows anything). Any other failure
+/// is left to the engine, which reports it as it streams.
+fn missing_named(config: &EngineConfig, names: &[String]) -> Option<Error> {
+    let mut client = Client::new(config.hosts.first()?.clone()).ok()?;
+    client.set_timeout(Some(config.connect_timeout));
+    client.set_api_version(config.api_version);
+    for name in names {
+        let target = format!("/containers/{}/json", path_segment(name));
+        let response = client.get_api(&target).ok()?;
+        if response.code == 404 {
+            return Some(response.status_error(client.endpoint().url(), &target));
+        }
+    }
+    None
+}
+
+/// `s` as one segment of a URL path: bytes beyond the unreserved set percent-encoded.
+fn path_segment(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 /// What `docker stats` asks first: the daemon's API version (`/_ping`) and, unless the

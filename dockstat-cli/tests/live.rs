@@ -531,8 +531,9 @@ fn a_daemon_that_dies_shows_a_status_line_until_it_is_back_and_ctrl_c_exits_1() 
     daemon.kill();
     // The error (cut to the window's width: the socket's path is long) and the count.
     let failing = |l: &[String]| {
-        l.last()
-            .is_some_and(|s| s.starts_with("cannot connect") && s.contains(", retrying ("))
+        l.last().is_some_and(|s| {
+            s.starts_with("Cannot connect to the Docker daemon") && s.contains(", retrying (")
+        })
     };
     let lines = pane.wait_for("the status line", 10.0, failing);
     assert!(rows(&lines).iter().all(|r| r.contains("--")), "{lines:#?}");

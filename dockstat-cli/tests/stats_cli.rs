@@ -252,13 +252,29 @@ fn missing_containers_fail_like_docker() {
         "{}",
         text(&out.stderr)
     );
-    // The containers that exist are still shown.
-    let out = dockstat(
-        &sim,
-        &["--no-stream", "--format", "{{.Name}}", "busy-1", "nosuch"],
-    );
+    // As docker: one missing name and nothing is shown, streaming or not.
+    for stream in [false, true] {
+        let mut args = vec!["--format", "{{.Name}}", "busy-1", "nosuch"];
+        if !stream {
+            args.insert(0, "--no-stream");
+        }
+        let out = dockstat(&sim, &args);
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        assert_eq!(text(&out.stdout), "", "{args:?}");
+        assert_eq!(
+            text(&out.stderr),
+            "dockstat: Error response from daemon: No such container: nosuch\n",
+            "{args:?}"
+        );
+    }
+    // Names are one path segment each: a slash or a space cannot reach another route.
+    let out = dockstat(&sim, &["--no-stream", "busy-1/../../_ping"]);
     assert_eq!(out.status.code(), Some(1));
-    assert_eq!(text(&out.stdout), "busy-1\n");
+    assert!(
+        text(&out.stderr).contains("No such container"),
+        "{}",
+        text(&out.stderr)
+    );
 }
 
 #[test]

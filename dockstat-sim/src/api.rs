@@ -11,6 +11,7 @@
 //! - `HEAD /_ping` is answered like the daemon's ping handler does it (`Content-Length: 0`);
 //! - `/events` honours `filters` (see `events.rs`; a bad one gets the daemon's 400) and accepts
 //!   `since` and `until` but ignores them: there is no event history to replay;
+//! - `/containers/{name}/json` answers the inspect fields tools read to resolve a name.
 //! - `/containers/json` honours `all`, `limit`, `size` and `filters`, `/images/json` its
 //!   `filters` (see `api/listing.rs`; a bad one gets the daemon's 400);
 //! - the sim's own control routes, `GET /_sim/counters`, `/_sim/pause`, `/_sim/resume` and
@@ -282,6 +283,7 @@ pub(crate) fn route(method: &str, target: &str, model: &Model, now: UnixNanos) -
         Ping { head: bool },
         Version,
         Containers,
+        Inspect(&'s str),
         Stats(&'s str),
         Images,
         Events,
@@ -291,6 +293,7 @@ pub(crate) fn route(method: &str, target: &str, model: &Model, now: UnixNanos) -
         ("GET", ["version"]) => Route::Version,
         ("GET", ["containers", "json"]) => Route::Containers,
         ("GET", ["containers", name, "stats"]) if !name.is_empty() => Route::Stats(name),
+        ("GET", ["containers", name, "json"]) if !name.is_empty() => Route::Inspect(name),
         ("GET", ["images", "json"]) => Route::Images,
         ("GET", ["events"]) => Route::Events,
         _ => return Action::Reply(page_not_found()),
@@ -349,6 +352,19 @@ pub(crate) fn route(method: &str, target: &str, model: &Model, now: UnixNanos) -
         Route::Events => match Filter::parse(query.get("filters").unwrap_or_default()) {
             Ok(filter) => Action::Events(Box::new(filter)),
             Err(msg) => Action::Reply(json_message(400, H_DAEMON_JSON, &msg)),
+        },
+        Route::Inspect(name) => match model.lookup(name) {
+            Lookup::Found(idx) => Action::Reply(json_ok(render_inspect(model, idx))),
+            Lookup::NotFound => Action::Reply(json_message(
+                404,
+                H_DAEMON_JSON,
+                &format!("No such container: {name}"),
+            )),
+            Lookup::Ambiguous => Action::Reply(json_message(
+                500,
+                H_DAEMON_JSON,
+                &format!("multiple IDs found with provided prefix: {name}"),
+            )),
         },
         Route::Stats(name) => match model.lookup(name) {
             Lookup::Found(idx) => {
@@ -554,6 +570,43 @@ fn render_containers(
     out
 }
 
+/// `GET /containers/{name}/json`: the part of the daemon's inspect document that tools read
+/// to resolve a name (`Id`, `Name`, `Created`, `State`, `Image`, `Config.Image`, labels).
+fn render_inspect(model: &Model, idx: usize) -> Vec<u8> {
+    let Some(c) = model.containers.get(idx) else {
+        return b"{}\n".to_vec();
+    };
+    let mut out = Vec::with_capacity(512);
+    out.extend_from_slice(b"{\"Id\":");
+    push_str(&mut out, &c.id);
+    out.extend_from_slice(b",\"Created\":\"");
+    crate::time::push_rfc3339_nano(&mut out, c.created);
+    out.extend_from_slice(b"\",\"Name\":");
+    push_str(&mut out, &format!("/{}", c.name));
+    let (status, exit_code) = match c.state {
+        State::Created => ("created", 0),
+        State::Running => ("running", 0),
+        State::Paused => ("paused", 0),
+        State::Exited { code, .. } => ("exited", code),
+        State::Removed => ("removing", 0),
+    };
+    out.extend_from_slice(b",\"State\":{\"Status\":");
+    push_str(&mut out, status);
+    out.extend_from_slice(format!(
+        ",\"Running\":{},\"Paused\":{},\"Restarting\":false,\"OOMKilled\":false,\"Dead\":false,\"ExitCode\":{exit_code}}}",
+        c.running(),
+        matches!(c.state, State::Paused),
+    ).as_bytes());
+    out.extend_from_slice(b",\"Image\":");
+    push_str(&mut out, model.container_image_id());
+    out.extend_from_slice(b",\"Config\":{\"Image\":");
+    push_str(&mut out, super::model::IMAGE_NAME);
+    out.extend_from_slice(b",\"Labels\":{\"sim\":\"1\",\"sim.workload\":");
+    push_str(&mut out, c.label);
+    out.extend_from_slice(b"}}}\n");
+    out
+}
+
 /// `GET /images/json` without filters.
 #[cfg(test)]
 pub(crate) fn images_json(model: &Model) -> Vec<u8> {
@@ -656,6 +709,13 @@ mod tests {
         );
         assert_eq!(reply(r("GET", "/v1.11/version")).status, 400);
         assert_eq!(reply(r("GET", "/v1.12/version")).status, 200);
+        let inspect = reply(r("GET", "/v1.41/containers/busy-1/json"));
+        assert_eq!(inspect.status, 200);
+        let doc: serde_json::Value = serde_json::from_slice(&inspect.body).unwrap();
+        assert_eq!(doc["Name"], "/busy-1");
+        assert_eq!(doc["State"]["Status"], "running");
+        assert_eq!(doc["Config"]["Labels"]["sim.workload"], "busy");
+        assert_eq!(reply(r("GET", "/containers/nosuch/json")).status, 404);
         let missing = reply(r("GET", "/containers/nosuch/stats?stream=false"));
         assert_eq!(missing.status, 404);
         assert_eq!(
