@@ -295,7 +295,10 @@ fn a_one_off_exposition_has_the_host_series() {
     // One host failed: it is reported, the rest printed, and the status says so.
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
-    assert!(stderr.starts_with("dockstat: cannot connect"), "{stderr}");
+    assert!(
+        stderr.starts_with("dockstat: Cannot connect to the Docker daemon at "),
+        "{stderr}"
+    );
     assert_eq!(up(&body, &a.url()), Some(1.0), "{body}");
     assert_eq!(up(&body, &empty.url()), Some(1.0));
     assert_eq!(up(&body, &missing_url), Some(0.0));
