@@ -12,6 +12,10 @@
 //!
 //! The scripted daemon is a unix socket: a thread accepts connections and reads each request
 //! head; the test answers them between the engine's turns.
+//!
+//! The last test holds the simulated daemon to the same count: a huge frame (the sim's
+//! [`Fault::HugeFrame`]) under the engine's frame limit is a frame, delivered, and so counted
+//! as sent once it is written whole.
 
 use std::io::{BufRead, BufReader, ErrorKind as IoErrorKind, Write};
 use std::os::unix::net::{UnixListener, UnixStream};
@@ -22,6 +26,7 @@ use std::time::{Duration, Instant};
 use dockstat::engine::{
     ApiVersion, Control, Endpoint, Engine, EngineConfig, Event, Gone, Selection,
 };
+use dockstat_sim::{Fault, FaultRule, Listen, Sim, SimConfig};
 
 const ID: &str = "d1e0000000000000000000000000000000000000000000000000000000000001";
 const NAME: &str = "doomed";
@@ -249,4 +254,59 @@ fn a_frame_written_after_the_destroy_event_is_delivered_with_all() {
         "every frame written, then gone; errors: {errors:?}"
     );
     assert!(errors.is_empty(), "{errors:?}");
+}
+
+#[test]
+fn a_huge_frame_under_the_frame_limit_is_delivered_and_counted_as_sent() {
+    const HUGE: usize = 200 << 10;
+    let dir = std::env::temp_dir().join(format!("dockstat-die-huge-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = SimConfig {
+        containers: 2,
+        interval: Duration::from_millis(20),
+        faults: vec![FaultRule {
+            container: "busy-1".to_string(),
+            after_frames: 2,
+            fault: Fault::HugeFrame(HUGE),
+        }],
+        ..SimConfig::default()
+    };
+    let sim = Sim::start(Listen::Unix(dir.join("docker.sock")), config).unwrap();
+    let mut engine = Engine::new(EngineConfig::new(Endpoint::parse(&sim.url()).unwrap())).unwrap();
+    let (mut samples, mut errors) = (0u64, Vec::new());
+    let mut poll = |engine: &mut Engine, samples: &mut u64| {
+        engine
+            .poll(Some(Duration::from_millis(20)), &mut |e| {
+                match e {
+                    Event::Sample { container, .. } if container.name == "busy-1" => *samples += 1,
+                    Event::Error { error, .. } => errors.push(error.to_string()),
+                    _ => {}
+                }
+                Control::Continue
+            })
+            .unwrap();
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while samples < 6 {
+        assert!(Instant::now() < deadline, "{samples} samples");
+        poll(&mut engine, &mut samples);
+    }
+    // The writers paused, everything written read: as many frames received as sent.
+    sim.pause_frames(true).unwrap();
+    let sent = sim.frames_sent_for("busy-1").unwrap();
+    let settle = Instant::now() + Duration::from_millis(300);
+    while Instant::now() < settle || (samples < sent && Instant::now() < deadline) {
+        poll(&mut engine, &mut samples);
+    }
+    let bytes = engine.counters().bytes;
+    assert!(
+        bytes > HUGE as u64,
+        "the huge frame was read: {bytes} bytes"
+    );
+    let huge = sim.fault_counts().into_iter().find(|(k, _)| *k == "huge");
+    assert_eq!(huge, Some(("huge", 1)));
+    assert_eq!(samples, sent, "busy-1: received {samples}, sent {sent}");
+    assert!(errors.is_empty(), "{errors:?}");
+    drop(sim);
+    let _ = std::fs::remove_dir_all(&dir);
 }
