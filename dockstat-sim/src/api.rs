@@ -14,7 +14,7 @@
 //! - `/containers/{name}/json` answers the inspect fields tools read to resolve a name.
 //! - `/containers/json` honours `all`, `limit`, `size` and `filters`, `/images/json` its
 //!   `filters` (see `api/listing.rs`; a bad one gets the daemon's 400);
-//! - the sim's own control routes, `GET /_sim/counters`, `/_sim/pause`, `/_sim/resume` and
+//! - the sim's own control routes, `GET /_sim/counters`, `/_sim/frames`, `/_sim/pause`, `/_sim/resume` and
 //!   `/_sim/restart[?down_ms=N]`, are recognised on exactly those targets (no version prefix,
 //!   no other query, GET only); anything else under `/_sim` is an unknown route.
 
@@ -111,6 +111,8 @@ pub(crate) enum StatsMode {
 pub(crate) enum Control {
     /// `GET /_sim/counters`: the [`SimCounters`](super::SimCounters) as JSON.
     Counters,
+    /// `GET /_sim/frames`: frames sent per container name, as JSON.
+    Frames,
     /// `GET /_sim/pause`: stop writing stats frames.
     Pause,
     /// `GET /_sim/resume`: write them again.
@@ -251,6 +253,7 @@ pub(crate) fn route(method: &str, target: &str, model: &Model, now: UnixNanos) -
     // by accident.
     match (method, target) {
         ("GET", "/_sim/counters") => return Action::Control(Control::Counters),
+        ("GET", "/_sim/frames") => return Action::Control(Control::Frames),
         ("GET", "/_sim/pause") => return Action::Control(Control::Pause),
         ("GET", "/_sim/resume") => return Action::Control(Control::Resume),
         ("GET", "/_sim/restart") => {
@@ -788,6 +791,7 @@ mod tests {
             r("GET", "/_sim/counters"),
             Action::Control(Control::Counters)
         );
+        assert_eq!(r("GET", "/_sim/frames"), Action::Control(Control::Frames));
         assert_eq!(r("GET", "/_sim/pause"), Action::Control(Control::Pause));
         assert_eq!(r("GET", "/_sim/resume"), Action::Control(Control::Resume));
         assert_eq!(

@@ -10,11 +10,12 @@
 //! idea of a reset: TCP (and TLS) connections are reset with `SO_LINGER` 0 and `close`, which
 //! sends an RST; a unix socket has no reset, so it is closed (the client reads EOF).
 //!
-//! A fault's payload (the garbage chunk, the huge or deeply nested document, a frame with a
+//! A fault's payload (the garbage chunk, the deeply nested document, a frame with a
 //! broken name, the half frame before a cut) is not a frame: it is counted in
 //! [`SimCounters::faults_injected`](super::SimCounters::faults_injected), not in
 //! `frames_sent`. A frame sent slowly ([`Fault::Drip`]) is a frame, counted once its last byte
-//! is on the socket. After a fault no client can read past ([`Fault::GarbageChunkSize`],
+//! is on the socket, and so is a huge one ([`Fault::HugeFrame`], a valid frame, also counted as a
+//! fault). After a fault no client can read past ([`Fault::GarbageChunkSize`],
 //! [`Fault::DeepNesting`]) the stream carries on, but its frames are not counted: a client
 //! rightly ends the stream at the fault, and whether a frame written before it hangs up is
 //! then a matter of timing, not of the client.
@@ -41,7 +42,10 @@ pub enum Fault {
     StallMidFrame,
     /// Send one frame padded to at least this many bytes (a `"sim_padding"` string member, so
     /// it is still a valid frame), then carry on. The padding is generated as the socket takes
-    /// it: the sim never holds more than 64 KiB of it.
+    /// it: the sim never holds more than 64 KiB of it. Counted as a fault, and as a frame once
+    /// its last byte is written: a client that takes frames this big receives it, one that
+    /// refuses it at its limit hangs up long before (a size within a socket buffer of the
+    /// client's limit makes that a race; tests keep far from it).
     HugeFrame(usize),
     /// Send one "frame" made of this many nested arrays (`[[[...]]]`), then carry on; the
     /// frames after it on that connection are not counted (a client ends the stream here).

@@ -34,13 +34,15 @@
 //!   stats are a 404.
 //!
 //! # Control routes
-//! For a sim in another process (the load bench), three routes outside Docker's API, on exactly
+//! For a sim in another process (the load bench, the soak), routes outside Docker's API, on exactly
 //! these targets (`GET`, no version prefix, no query; anything else is the daemon's 404):
 //! - `GET /_sim/counters`: the [`SimCounters`] as a JSON object, one member per field
 //!   (`{"frames_sent":…,"frames_skipped":…,"streams_open":…,"connections_accepted":…,
 //!   "connections_open":…,"requests":…,"events_sent":…,"containers_running":…,
 //!   "faults_injected":…}`); the request
 //!   itself counts in `requests`;
+//! - `GET /_sim/frames`: frames sent so far per container name, as `frames_sent` counts them
+//!   (`{"busy-1":120,"idle-2":118,…}`, sorted by name; [`Sim::frames_sent_for`] in-process);
 //! - `GET /_sim/pause`: stats streams stop writing frames (their timers keep ticking, and a tick
 //!   without a frame is counted neither as sent nor as skipped); `{"ok":true}`;
 //! - `GET /_sim/resume`: frames flow again; `{"ok":true}`. The next frame's precpu is the last

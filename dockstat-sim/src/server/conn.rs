@@ -304,6 +304,26 @@ pub(super) fn counters_json(c: &SimCounters) -> Vec<u8> {
     out
 }
 
+/// `{"NAME":N,…}` for `GET /_sim/frames`: frames sent per container name (as
+/// `frames_sent` counts them), sorted by name, so that a client in another process can check
+/// its count per container exactly.
+pub(super) fn frames_json(by_name: &HashMap<Rc<str>, u64>) -> Vec<u8> {
+    let mut names: Vec<(&Rc<str>, &u64)> = by_name.iter().collect();
+    names.sort_unstable();
+    let mut out = Vec::with_capacity(16 + 24 * names.len());
+    out.push(b'{');
+    for (i, (name, n)) in names.into_iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        crate::json::push_str(&mut out, name);
+        out.push(b':');
+        push_u64(&mut out, *n);
+    }
+    out.extend_from_slice(b"}\n");
+    out
+}
+
 pub(super) fn bump(a: &AtomicU64) {
     a.fetch_add(1, Ordering::Relaxed);
 }

@@ -7,8 +7,8 @@ use std::io::{self, Write};
 use std::time::{Duration, Instant};
 
 use super::conn::{
-    Close, Conn, ConnState, Ctx, StatsStream, Target, after_reply, bump, counters_json, push_reply,
-    set_state,
+    Close, Conn, ConnState, Ctx, StatsStream, Target, after_reply, bump, counters_json,
+    frames_json, push_reply, set_state,
 };
 use super::stream::{on_timer, reply_frame};
 use super::transport::{Got, HTTP_TO_HTTPS, Stream, looks_like_http, recv, write_records};
@@ -198,6 +198,7 @@ pub(super) fn apply(conn: &mut Conn, slot: usize, action: Action, ctx: &mut Ctx)
         Action::Control(control) => {
             let body = match control {
                 Control::Counters => counters_json(&ctx.shared.counters()),
+                Control::Frames => frames_json(&ctx.sent_by_name),
                 Control::Pause | Control::Resume => {
                     ctx.frames_paused = control == Control::Pause;
                     ctx.log(format_args!("stats frames paused: {}", ctx.frames_paused));

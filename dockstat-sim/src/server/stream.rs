@@ -281,12 +281,15 @@ fn emit_frame(conn: &mut Conn, ctx: &mut Ctx) -> Emitted {
                 if chunked {
                     rest.extend_from_slice(b"\r\n");
                 }
+                // Still a frame: counted once its last byte is on the socket, as any frame.
+                // A client that refuses it at its frame limit hangs up before that, so it is
+                // in neither count.
                 conn.spool = Some(Box::new(Spool {
                     pad,
                     tail: rest,
                     pos: 0,
                     drip: None,
-                    frame: None,
+                    frame: counted.then_some(name),
                 }));
                 return Emitted::More;
             }

@@ -286,6 +286,24 @@ impl<S> Reactor<S> {
         }
     }
 
+    /// Reads what the connection's socket holds now (its read side shut first, see
+    /// [`Transport::shutdown_read`]), hands it to `handler` as [`Reactor::poll`] does, and
+    /// closes the connection; `None` if it was already gone. For a response the caller ends
+    /// before the server does (a container's stats stream at its `die` event): the server
+    /// completed what is in the socket, and closing without reading it would throw it away.
+    /// The end of input is no event here (the caller is ending the exchange), and a
+    /// connection still flooding stops after [`READS_PER_TURN`] full reads.
+    pub(crate) fn drain_and_close<F>(&mut self, id: ConnId, handler: &mut F) -> Option<S>
+    where
+        F: FnMut(ConnId, &mut S, ConnEvent<'_>) -> Flow,
+    {
+        let core = &mut self.core;
+        if let Some(conn) = lookup(&mut core.slots, id) {
+            drain(id, conn, &mut core.read_buf, handler);
+        }
+        core.free(id)
+    }
+
     /// Closes a connection and returns its state; `None` if it was already gone.
     pub(crate) fn close(&mut self, id: ConnId) -> Option<S> {
         self.core.free(id)
@@ -726,6 +744,33 @@ where
         }
     }
     Step::Again
+}
+
+/// Reads until the socket is empty (or its end, or an error), feeding the connection; see
+/// [`Reactor::drain_and_close`].
+fn drain<S, F>(id: ConnId, conn: &mut Conn<S>, buf: &mut [u8], handler: &mut F)
+where
+    F: FnMut(ConnId, &mut S, ConnEvent<'_>) -> Flow,
+{
+    let Phase::Open(transport) = &mut conn.phase else {
+        return;
+    };
+    // A shutdown that fails (the peer is gone already) leaves what was received readable.
+    let _ = transport.shutdown_read();
+    for _ in 0..READS_PER_TURN {
+        let Phase::Open(transport) = &mut conn.phase else {
+            return;
+        };
+        let n = match transport.read(buf) {
+            Ok(0) => return,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(_) => return,
+        };
+        if let Step::Free = feed(id, conn, &buf[..n], handler) {
+            return;
+        }
+    }
 }
 
 /// Runs received bytes through the connection and hands the events to the handler.

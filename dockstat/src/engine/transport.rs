@@ -118,6 +118,20 @@ impl Transport {
         }
     }
 
+    /// Shuts the socket's read side before the caller reads what it holds for the last
+    /// time. On a unix socket the peer's writes fail from then on (`EPIPE`), so what the
+    /// peer wrote before is all there is, and a read at the end of it returns 0; over TCP
+    /// the peer is not told.
+    pub(crate) fn shutdown_read(&self) -> io::Result<()> {
+        let how = std::net::Shutdown::Read;
+        match self {
+            Transport::Unix(s) => s.shutdown(how),
+            Transport::Tcp(s) => s.shutdown(how),
+            #[cfg(feature = "tls")]
+            Transport::Tls(t) => t.tcp().shutdown(how),
+        }
+    }
+
     pub(crate) fn register(&mut self, registry: &Registry, token: Token) -> io::Result<()> {
         // Both interests for the connection's whole life: with edge-triggered readiness a
         // WRITABLE edge only comes when the send buffer frees up, so this costs nothing while

@@ -608,12 +608,24 @@ impl Core {
         why: Gone,
         emit: &mut Emit<'_>,
     ) {
-        let Some(stream) = self.streams.get_mut(slot as usize).and_then(Option::take) else {
+        let Some(Some(stream)) = self.streams.get(slot as usize) else {
             return;
         };
         if let Some(conn) = stream.conn {
-            reactor.close(conn);
+            // The daemon wrote the container's last frames before (or just after) the event
+            // that ends the stream, and counted them as sent: they are delivered before it
+            // goes, not closed away in its socket. What the stream would ask for meanwhile
+            // (an end, a retry) is moot once it is gone.
+            let mark = self.steps.len();
+            reactor.drain_and_close(conn, &mut |_, owner, event| {
+                self.on_conn(*owner, event, emit)
+            });
+            let asked = self.steps.split_off(mark);
+            (self.steps).extend(asked.into_iter().filter(|&(s, _)| s != slot));
         }
+        let Some(stream) = self.streams.get_mut(slot as usize).and_then(Option::take) else {
+            return;
+        };
         if let Some(host) = self.hosts.get_mut(stream.container.host) {
             host.untrack(&stream.container.id, slot);
         }
