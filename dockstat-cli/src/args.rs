@@ -38,7 +38,10 @@ pub(crate) enum Command {
     },
     /// The help of a command, or the overview (`None`).
     Help(Option<&'static str>),
+    /// `--version`: ours only.
     Version,
+    /// `dockstat version`: ours, and which daemon answers on the host, as `docker version`.
+    DaemonVersion,
 }
 
 /// A command line that cannot be run: the message, and the command it names (if any), for
@@ -59,7 +62,7 @@ impl Command {
             Command::Stats(_) => "stats",
             Command::Serve(_) => "serve",
             Command::Sim { .. } => "sim",
-            Command::Help(_) | Command::Version => return None,
+            Command::Help(_) | Command::Version | Command::DaemonVersion => return None,
         })
     }
 }
@@ -323,7 +326,7 @@ fn parse_inner(
             ),
             [_, extra, ..] => return Err(format!("help takes one COMMAND (got {extra:?})").into()),
         },
-        Some("version") => Command::Version,
+        Some("version") => Command::DaemonVersion,
         Some(other) => return Err(format!("unknown command {other:?}").into()),
     };
     if sim.flavor == Flavor::Podman && !interval_given {

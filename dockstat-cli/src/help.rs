@@ -40,6 +40,7 @@ Commands:
   get       GET an Engine API path and print the body, like curl --unix-socket
   serve     serve /metrics for Prometheus and OpenMetrics
   sim       run the simulated Docker daemon in the foreground
+  version   our version and the daemon's (Docker Engine, Podman Engine), like docker version
   help      a command's help: dockstat help COMMAND
 
 Global options:

@@ -216,3 +216,39 @@ fn an_unknown_flavor_is_a_usage_error() {
         "{err}"
     );
 }
+
+#[test]
+fn version_names_the_daemon_as_docker_version_does() {
+    let out = run(&["--sim", "1", "--sim-flavor", "podman", "version"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert!(lines[0].starts_with("dockstat "), "{stdout}");
+    assert!(
+        lines[1].starts_with("Server: Podman Engine 4.9.3 (API 1.41) at unix://"),
+        "{stdout}"
+    );
+    let out = run(&["--sim", "1", "version"]);
+    assert!(
+        text(&out.stdout)
+            .contains("\nServer: Docker Engine 20.10.24-dockstat-sim (API 1.41) at unix://"),
+        "{}",
+        text(&out.stdout)
+    );
+    // No daemon: ours, then the docker CLI's line and exit 7; --version never asks.
+    let missing =
+        std::env::temp_dir().join(format!("dockstat-podman-none-{}.sock", std::process::id()));
+    let host = format!("unix://{}", missing.display());
+    let out = run(&["-H", &host, "version"]);
+    assert_eq!(out.status.code(), Some(7));
+    assert!(text(&out.stdout).starts_with("dockstat "));
+    let err = text(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.starts_with("dockstat: Cannot connect to the Docker daemon at unix://"),
+        "{err}"
+    );
+    let out = run(&["-H", &host, "--version"]);
+    assert!(out.status.success());
+    assert!(out.stderr.is_empty());
+}
