@@ -152,8 +152,11 @@ pub(crate) fn derive_in_stream(
                 s.cpu.online_cpus
             } else if s.cpu.percpu_count != 0 {
                 s.cpu.percpu_count
-            } else {
+            } else if !s.read.is_zero() {
+                // Not for a stopped container's all-zero frame, whose count Docker leaves 0.
                 host_cpus
+            } else {
+                0
             };
             d.cpu_percent = match prev {
                 Some(p) => cpu_percent_by_time(p, s),
@@ -416,6 +419,17 @@ mod tests {
             // The percpu count, not the host's.
             assert_eq!(got.derived.online_cpus, 2);
         }
+        // A stopped container's all-zero frame: no count, as Docker's.
+        let zero = concat!(
+            r#"{"read":"0001-01-01T00:00:00Z","preread":"0001-01-01T00:00:00Z","#,
+            r#""cpu_stats":{"cpu_usage":{"total_usage":0}},"#,
+            r#""precpu_stats":{"cpu_usage":{"total_usage":0}},"memory_stats":{}}"#,
+            "\n"
+        );
+        let mut samples = stream.push(zero.as_bytes(), &mut decoder);
+        let got = samples.next().unwrap().unwrap();
+        assert_eq!(got.derived, derive(&got.sample, Platform::Linux));
+        assert_eq!(got.derived.online_cpus, 0);
     }
 
     #[test]
@@ -425,17 +439,19 @@ mod tests {
             .replace("2022-10-12T14:26:54.717104419Z", "0001-01-01T00:00:00Z");
         let mut decoder = FrameDecoder::new();
         let mut stream = StatsStream::new(1 << 20);
+        stream.set_host_cpus(4);
         let body = format!("{PODMAN_NEXT}{stopped}{PODMAN_FIRST}");
         let mut samples = stream.push(body.as_bytes(), &mut decoder);
         let _ = samples.next().unwrap().unwrap();
         let d = samples.next().unwrap().unwrap().derived;
         assert!(d.stopped);
         assert_eq!(d.interval_nanos, 0);
+        assert_eq!(d.online_cpus, 0);
         // After the stopped frame, a frame is a first frame again; and one older than the
         // previous one is never compared with it.
         let d = samples.next().unwrap().unwrap().derived;
         assert_eq!(d.interval_nanos, 2_102_108);
-        assert_eq!(d.cpu_percent, 0.0); // no CPU count for Docker's formula
+        assert_eq!(d.cpu_percent, 405e9 / 2600e9 * 4.0 * 100.0);
     }
 
     #[test]
