@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use lexopt::prelude::*;
 
-use dockstat_sim::{Cgroup, Churn, Listen, SimConfig};
+use dockstat_sim::{Cgroup, Churn, Flavor, Listen, SimConfig};
 
 use crate::get::GetOpts;
 use crate::hosts::HostOpts;
@@ -38,7 +38,10 @@ pub(crate) enum Command {
     },
     /// The help of a command, or the overview (`None`).
     Help(Option<&'static str>),
+    /// `--version`: ours only.
     Version,
+    /// `dockstat version`: ours, and which daemon answers on the host, as `docker version`.
+    DaemonVersion,
 }
 
 /// A command line that cannot be run: the message, and the command it names (if any), for
@@ -59,7 +62,7 @@ impl Command {
             Command::Stats(_) => "stats",
             Command::Serve(_) => "serve",
             Command::Sim { .. } => "sim",
-            Command::Help(_) | Command::Version => return None,
+            Command::Help(_) | Command::Version | Command::DaemonVersion => return None,
         })
     }
 }
@@ -111,6 +114,7 @@ fn parse_inner(
     let mut hosts = HostOpts::default();
     let mut sim_containers: Option<usize> = None;
     let mut sim = SimConfig::default();
+    let mut interval_given = false;
     let mut positionals: Vec<String> = Vec::new();
     let mut get = GetOpts::default();
     let mut list = ListOpts::default();
@@ -144,7 +148,11 @@ fn parse_inner(
             Long("tlskey") => hosts.tls.key = Some(parser.value()?.into()),
             Long("sim") => sim_containers = Some(number(&mut parser)?),
             Long("sim-cgroup") | Long("cgroup") => sim.cgroup = cgroup(&parser.value()?.string()?)?,
-            Long("sim-interval") | Long("interval") => sim.interval = seconds(&mut parser)?,
+            Long("sim-flavor") | Long("flavor") => sim.flavor = flavor(&parser.value()?.string()?)?,
+            Long("sim-interval") | Long("interval") => {
+                sim.interval = seconds(&mut parser)?;
+                interval_given = true;
+            }
             Long("sim-stopped") | Long("stopped") => sim.stopped = number(&mut parser)?,
             Long("sim-seed") | Long("seed") => sim.seed = number(&mut parser)?,
             Long("sim-churn") | Long("churn") => {
@@ -318,9 +326,13 @@ fn parse_inner(
             ),
             [_, extra, ..] => return Err(format!("help takes one COMMAND (got {extra:?})").into()),
         },
-        Some("version") => Command::Version,
+        Some("version") => Command::DaemonVersion,
         Some(other) => return Err(format!("unknown command {other:?}").into()),
     };
+    if sim.flavor == Flavor::Podman && !interval_given {
+        // Podman's stats endpoint sends a frame every 5 s.
+        sim.interval = Duration::from_secs(5);
+    }
     let sim = sim_containers.map(|n| {
         sim.containers = n;
         SimOpts { config: sim }
@@ -405,6 +417,14 @@ fn seconds(parser: &mut lexopt::Parser) -> Result<Duration, lexopt::Error> {
         .filter(|s| s.is_finite() && *s >= 0.0 && *s < 1e9)
         .map(Duration::from_secs_f64)
         .ok_or_else(|| bad_value(&text, "expected a number of seconds, like 5 or 0.25"))
+}
+
+fn flavor(s: &str) -> Result<Flavor, lexopt::Error> {
+    match s {
+        "docker" => Ok(Flavor::Docker),
+        "podman" => Ok(Flavor::Podman),
+        _ => Err(bad_value(s, "expected docker or podman")),
+    }
 }
 
 fn cgroup(s: &str) -> Result<Cgroup, lexopt::Error> {

@@ -40,6 +40,7 @@ Commands:
   get       GET an Engine API path and print the body, like curl --unix-socket
   serve     serve /metrics for Prometheus and OpenMetrics
   sim       run the simulated Docker daemon in the foreground
+  version   our version and the daemon's (Docker Engine, Podman Engine), like docker version
   help      a command's help: dockstat help COMMAND
 
 Global options:
@@ -55,8 +56,8 @@ Global options:
                       CA to trust; client certificate and key to present (default:
                       cert.pem and key.pem in the certificate directory, when they exist)
   --sim N             start a simulated daemon with N containers in this process, use it
-  --sim-cgroup v1|v2, --sim-interval S, --sim-stopped N, --sim-seed N, --sim-churn S,
-  --sim-split, --sim-chaos S
+  --sim-cgroup v1|v2, --sim-flavor docker|podman, --sim-interval S, --sim-stopped N,
+  --sim-seed N, --sim-churn S, --sim-split, --sim-chaos S
                       shape it as the sim command's options of the same name do (see
                       dockstat sim --help): --sim-chaos S breaks one open stats stream
                       at random every S seconds (reset, truncation, stall, slow drip...)
@@ -240,7 +241,10 @@ Options:
   -n, --containers N    N running containers (default 3)
       --stopped N       N exited containers besides (listed with -a)
       --cgroup v1|v2    the cgroup version the stats frames have (default v1)
-      --interval S      seconds between the frames of a stream (default 1)
+      --flavor docker|podman
+                        the daemon it passes for (default docker); podman: the frames,
+                        headers and /version of Podman 4's Docker-compatible API
+      --interval S      seconds between the frames of a stream (default 1; podman 5)
       --seed N          the seed of ids and counters: the same seed, the same
                         containers (default 1)
       --churn S         every S seconds stop a container and start a new one; remove the

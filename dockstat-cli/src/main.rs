@@ -173,8 +173,56 @@ fn run(cli: Cli) -> Result<i32, Failure> {
         }
         Command::Stats(opts) => stats::stats(endpoints, opts),
         Command::Serve(opts) => serve::serve(endpoints, opts),
+        Command::DaemonVersion => {
+            // Ours first, as `docker version` prints its client before asking the daemon.
+            println!("dockstat {}", env!("CARGO_PKG_VERSION"));
+            let endpoint = one()?;
+            let url = endpoint.url().to_string();
+            let mut client = Client::new(endpoint)?;
+            let response = client.get("/version")?;
+            if response.code >= 400 {
+                return Err(response.status_error(&url, "/version").into());
+            }
+            println!("Server: {}", daemon_kind(&response, &url));
+            Ok(0)
+        }
         Command::Help(_) | Command::Version | Command::Sim { .. } => Ok(0),
     }
+}
+
+/// Which daemon answered `GET /version`, in one line: `Podman Engine 4.9.3 (API 1.41) at URL`.
+///
+/// Podman's compat API names its component `Podman Engine` and sends `Server: Libpod/…`;
+/// Docker's is `Engine`, with `Server: Docker/…`. The numbers of `stats` do not depend on
+/// this: frames are read by what they hold (see the library's `stats::math`).
+fn daemon_kind(response: &dockstat::engine::Response, url: &str) -> String {
+    let header = |name| {
+        response
+            .header(name)
+            .map(|v| String::from_utf8_lossy(v).trim().to_string())
+    };
+    let server = header("server").unwrap_or_default();
+    let body = String::from_utf8_lossy(&response.body);
+    let name = if server.starts_with("Libpod/") || body.contains("\"Name\":\"Podman Engine\"") {
+        "Podman Engine"
+    } else if server.starts_with("Docker/") || body.contains("\"Name\":\"Engine\"") {
+        "Docker Engine"
+    } else {
+        "unknown daemon"
+    };
+    // The version: the top-level `"Version":"…"` (Go writes it after `Components`).
+    let version = body
+        .rfind("\"Version\":\"")
+        .map(|at| &body[at + 11..])
+        .and_then(|rest| rest.split('"').next())
+        .filter(|v| !v.is_empty() && v.len() < 64 && !v.contains(['\\', '\n']))
+        .map(|v| format!(" {v}"))
+        .unwrap_or_default();
+    let api = header("api-version")
+        .filter(|v| v.len() < 16)
+        .map(|v| format!(" (API {v})"))
+        .unwrap_or_default();
+    format!("{name}{version}{api} at {url}")
 }
 
 /// The PKI of `dockstat sim --tls DIR`: DIR's, or a fresh one generated there if DIR has

@@ -24,6 +24,7 @@ mod listing;
 
 use listing::{Args, ContainerQuery, IMAGE_KEYS, ImageRow, PS_KEYS};
 
+use super::Flavor;
 use super::events::Filter;
 use super::http::percent_decode;
 use super::json::{push_i64, push_key, push_str, push_u64};
@@ -331,6 +332,9 @@ pub(crate) fn route(method: &str, target: &str, model: &Model, now: UnixNanos) -
             body: Vec::new(),
             preset_length: true,
         }),
+        Route::Version if model.flavor == Flavor::Podman => {
+            Action::Reply(json_ok(podman_version_json()))
+        }
         Route::Version => Action::Reply(json_ok(version_json())),
         Route::Containers => {
             let selected = container_query(&query).and_then(|q| Ok((q.select(model)?, q.size)));
@@ -430,6 +434,42 @@ pub(crate) fn version_json() -> Vec<u8> {
         arch = arch,
         bt = BUILD_TIME,
         gc = GIT_COMMIT,
+        go = GO_VERSION,
+        k = KERNEL,
+    )
+    .into_bytes()
+}
+
+/// The Podman version the [`Flavor::Podman`] sim passes for.
+pub(crate) const PODMAN_VERSION: &str = "4.9.3";
+
+/// The `Server` header of Podman's API (`Libpod/VERSION (OS)`).
+pub(crate) const PODMAN_SERVER: &str = "Libpod/4.9.3 (linux)";
+
+/// `GET /version` as Podman's compat handler answers it (`pkg/api/handlers/compat/version.go`):
+/// the components `Podman Engine`, `Conmon` and `OCI Runtime (crun)`, the compat API version.
+pub(crate) fn podman_version_json() -> Vec<u8> {
+    const BUILD_TIME: &str = "2026-05-07T21:09:36Z";
+    const GO_VERSION: &str = "go1.21.6";
+    const KERNEL: &str = "6.1.0-dockstat-sim";
+    let arch = go_arch();
+    format!(
+        concat!(
+            r#"{{"Platform":{{"Name":"linux/{arch}/dockstat-sim-12"}},"Components":[{{"Name":"Podman Engine","#,
+            r#""Version":"{v}","Details":{{"APIVersion":"{v}","Arch":"{arch}","BuildTime":"{bt}","#,
+            r#""Experimental":"false","GitCommit":"","GoVersion":"{go}","KernelVersion":"{k}","#,
+            r#""MinAPIVersion":"4.0.0","Os":"linux"}}}},{{"Name":"Conmon","Version":"conmon version 2.1.10, commit: unknown","#,
+            r#""Details":{{"Package":"conmon_2.1.10+ds1-1_amd64"}}}},{{"Name":"OCI Runtime (crun)","#,
+            r#""Version":"crun version 1.14.1","Details":{{"Package":"crun_1.14.1-1_amd64"}}}}],"#,
+            r#""Version":"{v}","ApiVersion":"{api}","MinAPIVersion":"{min}","GitCommit":"","#,
+            r#""GoVersion":"{go}","Os":"linux","Arch":"{arch}","KernelVersion":"{k}","BuildTime":"{bt}"}}"#,
+            "\n"
+        ),
+        v = PODMAN_VERSION,
+        api = API_VERSION,
+        min = MIN_API_VERSION,
+        arch = arch,
+        bt = BUILD_TIME,
         go = GO_VERSION,
         k = KERNEL,
     )

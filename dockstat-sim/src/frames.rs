@@ -15,10 +15,10 @@
 //!   `precpu_stats` (`docker20-cgv1-doomed-stop-midstream.http`): the daemon's precpu is simply
 //!   the previous frame's cpu.
 
-use super::Cgroup;
 use super::json::{push_field_u64, push_key, push_str, push_u64};
 use super::model::{BlkSample, MemSample, Model, Sample};
 use super::time::{UnixNanos, ZERO_TIME, push_rfc3339_nano};
+use super::{Cgroup, Flavor};
 
 /// `precpu_stats` of a first frame (and `cpu_stats` of a stopped container's frame).
 const ZERO_CPU: &str = r#"{"cpu_usage":{"total_usage":0,"usage_in_kernelmode":0,"usage_in_usermode":0},"throttling_data":{"periods":0,"throttled_periods":0,"throttled_time":0}}"#;
@@ -103,6 +103,10 @@ pub(crate) fn push_frame(
         }
         return;
     }
+    if model.flavor == Flavor::Podman {
+        push_podman_frame(out, model, idx, read, pre, scratch);
+        return;
+    }
     let v1 = model.cgroup == Cgroup::V1;
     model.sample_into(idx, read, &mut scratch.cur);
     let s = &scratch.cur;
@@ -140,6 +144,106 @@ pub(crate) fn push_frame(
     }
     out.extend_from_slice(b"},\"name\":");
     push_name(out, &c.name);
+    out.extend_from_slice(b",\"id\":");
+    push_str(out, &c.id);
+    if let Some(n) = s.net {
+        out.extend_from_slice(b",\"networks\":{\"eth0\":{");
+        push_field_u64(out, true, "rx_bytes", n.rx_bytes);
+        push_field_u64(out, false, "rx_packets", n.rx_packets);
+        push_field_u64(out, false, "rx_errors", 0);
+        push_field_u64(out, false, "rx_dropped", 0);
+        push_field_u64(out, false, "tx_bytes", n.tx_bytes);
+        push_field_u64(out, false, "tx_packets", n.tx_packets);
+        push_field_u64(out, false, "tx_errors", 0);
+        push_field_u64(out, false, "tx_dropped", 0);
+        out.extend_from_slice(b"}}");
+    }
+    out.extend_from_slice(b"}\n");
+}
+
+/// `precpu_stats` as Podman's compat endpoint sends it: empty (containers/podman#24730).
+const PODMAN_ZERO_CPU: &str = r#"{"cpu_usage":{"total_usage":0,"usage_in_kernelmode":0,"usage_in_usermode":0},"cpu":0,"throttling_data":{"periods":0,"throttled_periods":0,"throttled_time":0}}"#;
+
+/// A running container's frame as Podman 4's compat endpoint writes it (its
+/// `containers_stats_linux.go`, and the frames in containers/podman#16139 and #24730): Docker's
+/// keys in Docker's order, but no `percpu_usage`, no `online_cpus`, an empty `precpu_stats`,
+/// Podman's own `cpu` percentage, all of io.stat's entries (`read`, `write`, `rios`, `wios`,
+/// `dbytes`, `dios`) with the other blkio lists `null`, `memory_stats` without `stats`, no
+/// `pids_stats.limit`, and the name without Docker's leading `/`. `preread` is the previous
+/// frame's `read` (the zero time for the first).
+fn push_podman_frame(
+    out: &mut Vec<u8>,
+    model: &Model,
+    idx: usize,
+    read: UnixNanos,
+    pre: Option<UnixNanos>,
+    scratch: &mut FrameScratch,
+) {
+    let Some(c) = model.containers.get(idx) else {
+        return;
+    };
+    model.sample_into(idx, read, &mut scratch.cur);
+    // Podman's `cpu`: its own CPU % since its previous sample.
+    let podman_cpu = match pre {
+        Some(p) if read > p => {
+            model.sample_into(idx, p, &mut scratch.pre);
+            let used = scratch.cur.cpu_total.saturating_sub(scratch.pre.cpu_total);
+            used as f64 / (read - p) as f64 * 100.0
+        }
+        _ => 0.0,
+    };
+    let s = &scratch.cur;
+    out.extend_from_slice(b"{\"read\":\"");
+    push_rfc3339_nano(out, read);
+    out.extend_from_slice(b"\",\"preread\":\"");
+    match pre {
+        Some(p) => push_rfc3339_nano(out, p),
+        None => out.extend_from_slice(ZERO_TIME.as_bytes()),
+    }
+    out.extend_from_slice(b"\",\"pids_stats\":{");
+    push_field_u64(out, true, "current", s.pids);
+    out.extend_from_slice(b"},\"blkio_stats\":{");
+    push_key(out, "io_service_bytes_recursive");
+    out.push(b'[');
+    if let Some(b) = &s.blk {
+        push_blk_entry(out, true, "read", b.read_bytes);
+        push_blk_entry(out, false, "write", b.write_bytes);
+        push_blk_entry(out, false, "rios", b.read_ops);
+        push_blk_entry(out, false, "wios", b.write_ops);
+        push_blk_entry(out, false, "dbytes", b.discard_bytes);
+        push_blk_entry(out, false, "dios", b.discard_ops);
+    }
+    out.push(b']');
+    out.extend_from_slice(b",\"io_serviced_recursive\":null");
+    for key in BLKIO_REST {
+        out.push(b',');
+        push_key(out, key);
+        out.extend_from_slice(b"null");
+    }
+    out.extend_from_slice(b"},\"num_procs\":0,\"storage_stats\":{},\"cpu_stats\":{\"cpu_usage\":{");
+    push_field_u64(out, true, "total_usage", s.cpu_total);
+    push_field_u64(out, false, "usage_in_kernelmode", s.cpu_kernel);
+    push_field_u64(
+        out,
+        false,
+        "usage_in_usermode",
+        s.cpu_total.saturating_sub(s.cpu_kernel),
+    );
+    out.push(b'}');
+    push_field_u64(out, false, "system_cpu_usage", s.system);
+    // Go's float64 format for a JSON number (17 significant digits at most, no exponent for
+    // these magnitudes).
+    out.extend_from_slice(format!(",\"cpu\":{podman_cpu}").as_bytes());
+    out.extend_from_slice(
+        b",\"throttling_data\":{\"periods\":0,\"throttled_periods\":0,\"throttled_time\":0}}",
+    );
+    out.extend_from_slice(b",\"precpu_stats\":");
+    out.extend_from_slice(PODMAN_ZERO_CPU.as_bytes());
+    out.extend_from_slice(b",\"memory_stats\":{");
+    push_field_u64(out, true, "usage", s.mem.usage);
+    push_field_u64(out, false, "limit", s.mem.limit);
+    out.extend_from_slice(b"},\"name\":");
+    push_str(out, &c.name);
     out.extend_from_slice(b",\"id\":");
     push_str(out, &c.id);
     if let Some(n) = s.net {
@@ -393,6 +497,48 @@ pub(crate) mod tests {
             &mut FrameScratch::default(),
         );
         String::from_utf8(out).unwrap_or_default()
+    }
+
+    #[test]
+    fn podman_frames_have_podmans_shape() {
+        let config = SimConfig {
+            containers: 6,
+            cgroup: Cgroup::V2,
+            flavor: Flavor::Podman,
+            ..SimConfig::default()
+        };
+        let m = Model::new(&config, T0);
+        let busy = (0..6)
+            .find(|&i| m.containers[i].name.starts_with("busy"))
+            .unwrap();
+        let text = frame(&m, busy, Some(T0 - 3 * SECOND));
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(text.matches('\n').count(), 1);
+        let cpu = &v["cpu_stats"];
+        assert!(cpu["cpu_usage"]["total_usage"].as_u64().unwrap() > 0);
+        assert!(cpu["cpu_usage"].get("percpu_usage").is_none());
+        assert!(cpu.get("online_cpus").is_none());
+        assert!(cpu["cpu"].as_f64().unwrap() > 0.0, "{text}");
+        assert!(cpu["system_cpu_usage"].as_u64().unwrap() > 0);
+        let pre = &v["precpu_stats"];
+        assert_eq!(pre["cpu_usage"]["total_usage"], 0);
+        assert!(pre.get("system_cpu_usage").is_none());
+        assert!(v["memory_stats"].get("stats").is_none());
+        assert!(v["memory_stats"]["usage"].as_u64().unwrap() > 0);
+        assert_eq!(v["preread"], "2026-11-23T06:55:24.745601815Z");
+        assert_eq!(v["name"].as_str(), Some(&*m.containers[busy].name));
+        let ops: Vec<&str> = v["blkio_stats"]["io_service_bytes_recursive"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["op"].as_str().unwrap())
+            .collect();
+        assert_eq!(ops, ["read", "write", "rios", "wios", "dbytes", "dios"]);
+        assert!(v["blkio_stats"]["io_serviced_recursive"].is_null());
+        // A first frame: the zero time as preread, Podman's cpu 0.
+        let first: serde_json::Value = serde_json::from_str(&frame(&m, busy, None)).unwrap();
+        assert_eq!(first["preread"], "0001-01-01T00:00:00Z");
+        assert_eq!(first["cpu_stats"]["cpu"], 0);
     }
 
     /// Runs a python3 snippet on `input` (stdin) and returns its stdout; `None` when python3

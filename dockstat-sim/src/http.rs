@@ -265,6 +265,8 @@ pub(crate) struct ResponseHead<'a> {
     pub(crate) sniffed_type: Option<&'a str>,
     /// Add `Connection: close` (HTTP/1.1 only, as Go does).
     pub(crate) close: bool,
+    /// The `Server` header's value instead of the handler's (another daemon's).
+    pub(crate) server: Option<&'a str>,
 }
 
 /// The reason phrase Go uses for the statuses the sim sends.
@@ -286,6 +288,10 @@ pub(crate) fn push_head(out: &mut Vec<u8>, h: &ResponseHead<'_>) {
     out.extend_from_slice(reason(h.status).as_bytes());
     out.extend_from_slice(b"\r\n");
     for (name, value) in h.headers {
+        let value = match h.server {
+            Some(server) if *name == "Server" => server,
+            _ => value,
+        };
         push_header(out, name, value.as_bytes());
     }
     out.extend_from_slice(b"Date: ");
@@ -467,6 +473,7 @@ mod tests {
                 framing: Framing::Length(2),
                 sniffed_type: Some("text/plain; charset=utf-8"),
                 close: true,
+                server: None,
             },
         );
         assert_eq!(

@@ -132,6 +132,22 @@ pub enum Cgroup {
     V2,
 }
 
+/// Which daemon the sim passes for.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Flavor {
+    /// Docker 20.10 (the fixtures).
+    #[default]
+    Docker,
+    /// Podman 4's Docker-compatible API (`pkg/api/handlers/compat/containers_stats_linux.go`):
+    /// stats frames without `precpu_stats`, `online_cpus`, `percpu_usage` or
+    /// `memory_stats.stats`, with io.stat's `rios`/`wios`/`dbytes`/`dios` among the blkio
+    /// entries and Podman's own `cpu` percentage; `stream=false` answers at once with one such
+    /// frame; `Server: Libpod/4.9.3 (linux)`; `/version` lists the `Podman Engine` component.
+    /// Podman sends a frame every 5 s: set [`SimConfig::interval`] to match. The counters are
+    /// cgroup v2's whatever [`SimConfig::cgroup`] says (io.stat's entries are v2's).
+    Podman,
+}
+
 /// Where the sim listens.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Listen {
@@ -186,6 +202,9 @@ pub struct SimConfig {
     pub interval: Duration,
     /// Frame shape: cgroup v1 (the fixtures) or v2.
     pub cgroup: Cgroup,
+    /// The daemon it passes for: Docker, or Podman's compat API (whose frames have their own
+    /// shape, whatever [`SimConfig::cgroup`] says).
+    pub flavor: Flavor,
     /// Seed of ids and jitter: the same seed gives the same containers and counters.
     pub seed: u64,
     /// Online CPUs of the simulated host (`online_cpus`, `percpu_usage` length).
@@ -222,6 +241,7 @@ impl Default for SimConfig {
             stopped: 0,
             interval: Duration::from_secs(1),
             cgroup: Cgroup::V1,
+            flavor: Flavor::Docker,
             seed: 1,
             ncpu: 2,
             // The fixtures' host: 23.5 GiB.

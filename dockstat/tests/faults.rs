@@ -788,7 +788,7 @@ fn json_nested_100_000_deep_is_refused_as_a_frame_and_skipped_as_a_member() {
 // ---- 10. invalid UTF-8 in container names ------------------------------------------------------
 
 #[test]
-fn invalid_utf8_in_a_name_spoils_only_that_container() {
+fn invalid_utf8_in_a_name_is_read_as_go_reads_it() {
     let mut config = quick(3);
     config.faults = vec![
         rule("busy-1", 2, Fault::BadUtf8Name),
@@ -797,35 +797,25 @@ fn invalid_utf8_in_a_name_spoils_only_that_container() {
     let d = start(Transport::Unix, config);
     let mut w = Watch::new(&d.endpoint, |_| {});
     // The listing names busy-1 with a byte that is not UTF-8: read as U+FFFD, the rest of
-    // the listing is fine.
+    // the listing is fine. Its frames carry the same name: decoded as Go's encoding/json
+    // decodes it (U+FFFD), not refused, as the docker CLI shows such a container.
     let busy = "busy-\u{fffd}";
-    w.until("listed and failing", 4.0, |s| {
-        s.errors_of(busy).len() >= 2 && s.samples("idle-2") >= 10
+    w.until("listed and sampled", 4.0, |s| {
+        s.samples(busy) >= 5 && s.samples("idle-2") >= 10
     });
-    // An event with a broken name: the container is added all the same.
+    // An event with a broken name: the container is added and followed all the same.
     d.sim.create(Some("late-1")).unwrap();
     d.sim.start_container("late-1").unwrap();
     let late = "late-\u{fffd}";
-    w.until("late-1 added and failing", 3.0, |s| {
-        s.added.contains_key(late) && !s.errors_of(late).is_empty()
+    w.until("late-1 added and sampled", 3.0, |s| {
+        s.added.contains_key(late) && s.samples(late) >= 2
     });
-    settle_exact(
-        &d.sim,
-        &mut w,
-        &[
-            ("busy-1", busy),
-            ("idle-2", "idle-2"),
-            ("memhog-3", "memhog-3"),
-            ("late-1", late),
-        ],
-    );
+    // The sim counts only frames with intact names as sent.
+    settle(&d.sim, &mut w, &["idle-2", "memhog-3"]);
     let seen = &w.seen;
-    let syntax = ErrorKind::Decode(DecodeError::Syntax);
     for name in [busy, late] {
-        let kinds = seen.errors_of(name);
-        assert!(kinds.iter().all(|&k| k == syntax), "{name}: {kinds:?}");
+        assert!(seen.errors_of(name).is_empty(), "{name}: {:?}", seen.errors);
     }
-    assert_eq!(seen.samples(late), 0);
     assert!(seen.host_errors().is_empty(), "{:?}", seen.errors);
     assert!(seen.errors_of("idle-2").is_empty());
     no_churn(seen, &[busy, "idle-2", "memhog-3", late]);

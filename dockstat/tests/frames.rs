@@ -147,10 +147,11 @@ fn reference(frame: &Value) -> Derived {
     if let Some(entries) = frame["blkio_stats"]["io_service_bytes_recursive"].as_array() {
         for e in entries {
             let op = e["op"].as_str().unwrap_or("");
-            match op.as_bytes().first() {
-                Some(b'r' | b'R') => block_read += e["value"].as_u64().unwrap_or(0),
-                Some(b'w' | b'W') => block_write += e["value"].as_u64().unwrap_or(0),
-                _ => {}
+            // docker/cli goes by the first letter, which is the same on Docker's ops.
+            if op.eq_ignore_ascii_case("read") {
+                block_read += e["value"].as_u64().unwrap_or(0);
+            } else if op.eq_ignore_ascii_case("write") {
+                block_write += e["value"].as_u64().unwrap_or(0);
             }
         }
     }

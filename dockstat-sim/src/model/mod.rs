@@ -34,7 +34,7 @@ use std::io;
 use std::rc::Rc;
 
 use super::time::{SECOND, UnixNanos};
-use super::{Cgroup, SimConfig};
+use super::{Cgroup, Flavor, SimConfig};
 
 mod event;
 mod workload;
@@ -222,6 +222,7 @@ fn conflict(name: &str, id: &str) -> io::Error {
 #[derive(Clone, Debug)]
 pub(crate) struct Model {
     pub(crate) cgroup: Cgroup,
+    pub(crate) flavor: Flavor,
     pub(crate) host: Host,
     pub(crate) containers: Vec<Container>,
     pub(crate) images: Vec<Image>,
@@ -300,7 +301,12 @@ impl Model {
             },
         ];
         let mut model = Model {
-            cgroup: config.cgroup,
+            // Podman's io.stat entries are cgroup v2's.
+            cgroup: match config.flavor {
+                Flavor::Podman => Cgroup::V2,
+                Flavor::Docker => config.cgroup,
+            },
+            flavor: config.flavor,
             host,
             containers: Vec::with_capacity(total),
             images,
@@ -868,9 +874,12 @@ impl Model {
             }
             // cgroup v2 has io.stat for anything that read its image; v1 blkio accounting
             // stays empty without a throttle rule (see the fixtures' README).
+            // (The operation counts show only in Podman's frames: 4 KiB each.)
             (Cgroup::V2, _) => Some(BlkSample {
                 read_bytes: 249_856,
                 write_bytes: 12_288,
+                read_ops: 61,
+                write_ops: 3,
                 ..BlkSample::default()
             }),
             (Cgroup::V1, _) => None,

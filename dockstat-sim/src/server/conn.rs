@@ -160,6 +160,8 @@ pub(super) struct Conn {
     pub(super) dead: bool,
     /// Output still to be generated after `out` ([`Spool`]).
     pub(super) spool: Option<Box<Spool>>,
+    /// The `Server` header when the sim passes for another daemon than Docker.
+    pub(super) server: Option<&'static str>,
 }
 
 impl Conn {
@@ -179,6 +181,7 @@ impl Conn {
             timer: None,
             dead: false,
             spool: None,
+            server: None,
         }
     }
 
@@ -542,6 +545,7 @@ pub(super) fn push_reply(conn: &mut Conn, reply: &Reply) {
             framing,
             sniffed_type: reply.sniffed_type,
             close,
+            server: conn.server,
         },
     );
     if framing == Framing::Chunked {

@@ -59,6 +59,8 @@ use std::time::{Duration, Instant};
 use mio::event::Event;
 use mio::{Events, Registry, Token};
 
+use crate::Flavor;
+
 use super::fault::Fault;
 use super::frames::FrameScratch;
 use super::model::{Model, Op};
@@ -298,7 +300,11 @@ impl Server {
                         self.free.push(slot);
                         continue;
                     }
-                    let conn = Some(Conn::new(stream));
+                    let mut conn = Conn::new(stream);
+                    if self.ctx.config.flavor == Flavor::Podman {
+                        conn.server = Some(crate::api::PODMAN_SERVER);
+                    }
+                    let conn = Some(conn);
                     if slot == self.conns.len() {
                         self.conns.push(conn);
                     } else {

@@ -12,6 +12,7 @@ use super::conn::{
 };
 use super::stream::{on_timer, reply_frame};
 use super::transport::{Got, HTTP_TO_HTTPS, Stream, looks_like_http, recv, write_records};
+use crate::Flavor;
 use crate::api::{self, Action, Control, H_DAEMON, H_DAEMON_JSON, StatsMode};
 use crate::fault::{self, Fault};
 use crate::http::{self, Framing, Parsed, ResponseHead};
@@ -239,6 +240,11 @@ pub(super) fn apply(conn: &mut Conn, slot: usize, action: Action, ctx: &mut Ctx)
                     reply_frame(conn, ctx, &target, None);
                     after_reply(conn, ctx);
                 }
+                // Podman answers `stream=false` at once, with its empty precpu.
+                StatsMode::Once if ctx.config.flavor == Flavor::Podman => {
+                    reply_frame(conn, ctx, &target, None);
+                    after_reply(conn, ctx);
+                }
                 StatsMode::Once => {
                     // The daemon needs two samples a collector tick apart: answer one interval
                     // later with precpu from now.
@@ -303,6 +309,7 @@ fn push_stream_head(conn: &mut Conn, headers: &'static [(&'static str, &'static 
             framing,
             sniffed_type: None,
             close: !conn.keep_alive,
+            server: conn.server,
         },
     );
     framing

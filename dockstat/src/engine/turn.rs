@@ -701,6 +701,7 @@ impl Core {
                 Ok(conn) => {
                     reactor.set_head_deadline(conn, now + self.config.connect_timeout);
                     stream.opened(Some(conn), self.config.max_frame_len, now);
+                    stream.pipeline.set_host_cpus(host.endpoint.local_cpus());
                     self.establishing.push((slot, conn));
                     opening += 1;
                     in_use += 1;

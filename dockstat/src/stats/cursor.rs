@@ -116,6 +116,16 @@ impl<'f> Cursor<'f> {
     /// The string whose opening quote is at `p`; returns it and the position after it.
     #[inline(always)]
     pub(crate) fn string(&self, p: usize) -> R<(Str, usize)> {
+        self.string_checked(p, true)
+    }
+
+    /// [`Cursor::string`] without the UTF-8 check (the caller repairs the text).
+    pub(crate) fn string_lossy(&self, p: usize) -> R<(Str, usize)> {
+        self.string_checked(p, false)
+    }
+
+    #[inline(always)]
+    fn string_checked(&self, p: usize, utf8: bool) -> R<(Str, usize)> {
         if self.at(p) != b'"' {
             return Err(shape(p));
         }
@@ -141,12 +151,12 @@ impl<'f> Cursor<'f> {
             }
             break;
         }
-        self.string_slow(start, i)
+        self.string_slow(start, i, utf8)
     }
 
     /// Escapes, non-ASCII bytes, control bytes, or the last 8 bytes of the frame.
     #[cold]
-    fn string_slow(&self, start: usize, mut i: usize) -> R<(Str, usize)> {
+    fn string_slow(&self, start: usize, mut i: usize, utf8: bool) -> R<(Str, usize)> {
         let mut escaped = false;
         let mut non_ascii = false;
         loop {
@@ -171,7 +181,7 @@ impl<'f> Cursor<'f> {
                 _ => i += 1,
             }
         }
-        if non_ascii && std::str::from_utf8(&self.b[start..i]).is_err() {
+        if utf8 && non_ascii && std::str::from_utf8(&self.b[start..i]).is_err() {
             return Err(syntax(start));
         }
         Ok((
@@ -489,20 +499,6 @@ impl<'f> Cursor<'f> {
     #[inline(always)]
     pub(crate) fn raw(&self, s: Str) -> &'f [u8] {
         &self.b[s.start..s.end]
-    }
-
-    /// The first byte of a string's value (its first escape decoded), or 0 for an empty
-    /// string.
-    pub(crate) fn first_byte(&self, s: Str) -> u8 {
-        let raw = self.raw(s);
-        match raw.first() {
-            None => 0,
-            Some(b'\\') => decode_escape(raw, 0).map_or(0, |(c, _)| {
-                let mut utf8 = [0u8; 4];
-                c.encode_utf8(&mut utf8).as_bytes()[0]
-            }),
-            Some(&b) => b,
-        }
     }
 }
 

@@ -335,9 +335,10 @@ pub struct PidsStats {
 /// Sums of `blkio_stats.io_service_bytes_recursive`, as `docker stats` computes BLOCK I/O.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct BlkioStats {
-    /// Entries whose `op` starts with `r` or `R`.
+    /// Entries whose `op` is `read` in any case (`Read` on cgroup v1). docker/cli takes every
+    /// op starting with `r`, the same on Docker's frames; Podman's `rios` is left out.
     pub read: u64,
-    /// Entries whose `op` starts with `w` or `W`.
+    /// Entries whose `op` is `write` in any case (Podman's `wios` is left out).
     pub write: u64,
     /// Number of entries.
     pub entries: u32,

@@ -22,6 +22,7 @@
 use super::cursor::{
     Cursor, Fail, R, Schema, Str, shape, syntax, unescape_in_place, unescape_into,
 };
+use super::math::{BlockOp, block_op};
 use super::model::{
     BlkioStats, CpuStats, DateCache, MemoryStats, NetEntry, Networks, PidsStats, Sample,
     StorageStats, Timestamp,
@@ -67,6 +68,8 @@ pub struct FrameDecoder {
     quotes: Vec<u32>,
     /// A copy of the last frame that held escaped strings, unescaped.
     unescaped: Vec<u8>,
+    /// The id and name of the last frame whose id or name was not UTF-8, repaired.
+    lossy: String,
     dates: DateCache,
 }
 
@@ -129,15 +132,28 @@ impl FrameDecoder {
             } else {
                 frame
             };
-        let text = |s: Option<Str>| -> R<&'a str> {
-            match s {
-                None => Ok(""),
-                Some(s) => std::str::from_utf8(&frame[s.start..s.end]).map_err(|_| syntax(s.start)),
-            }
+        let raw = |s: Option<Str>| s.map_or(&b""[..], |s| &frame[s.start..s.end]);
+        let (id, name) = (raw(found.id), raw(found.name));
+        // Invalid UTF-8 (which Go's encoder never writes, but a broken daemon may) is read as
+        // Go's decoder reads it: each byte that does not start a valid sequence is U+FFFD.
+        let lossy = &mut self.lossy;
+        lossy.clear();
+        let id_end = go_lossy(id, lossy).then_some(lossy.len());
+        let name_start = lossy.len();
+        let name_lossy = go_lossy(name, lossy);
+        let lossy: &'a str = &self.lossy;
+        let id = match id_end {
+            Some(end) => &lossy[..end],
+            None => std::str::from_utf8(id).unwrap_or_default(),
+        };
+        let name = if name_lossy {
+            &lossy[name_start..]
+        } else {
+            std::str::from_utf8(name).unwrap_or_default()
         };
         Ok(Sample {
-            id: text(found.id)?,
-            name: text(found.name)?,
+            id,
+            name,
             read: found.read,
             preread: found.preread,
             cpu: found.cpu,
@@ -152,6 +168,30 @@ impl FrameDecoder {
                 entries: &self.networks,
             },
         })
+    }
+}
+
+/// Appends `text` to `out` with each byte that does not start a valid UTF-8 sequence replaced
+/// by U+FFFD, as Go's `encoding/json` decodes a string, if `text` is not valid UTF-8. Returns
+/// whether it was (and appended nothing when it is valid).
+fn go_lossy(mut text: &[u8], out: &mut String) -> bool {
+    if std::str::from_utf8(text).is_ok() {
+        return false;
+    }
+    loop {
+        match std::str::from_utf8(text) {
+            Ok(rest) => {
+                out.push_str(rest);
+                return true;
+            }
+            Err(e) => {
+                let (valid, rest) = text.split_at(e.valid_up_to());
+                out.push_str(std::str::from_utf8(valid).unwrap_or_default());
+                out.push('\u{fffd}');
+                // Go's utf8.DecodeRune: one byte at a time, not the whole broken sequence.
+                text = &rest[1..];
+            }
+        }
     }
 }
 
@@ -288,12 +328,14 @@ fn optional(c: &Cursor<'_>, v: usize, slot: &mut Option<u64>) -> R<usize> {
     Ok(next)
 }
 
+/// The id or the name: invalid UTF-8 is let through here, and replaced as Go's decoder
+/// replaces it once the walk is done.
 fn string(c: &Cursor<'_>, v: usize, slot: &mut Option<Str>) -> R<usize> {
     if c.at(v) == b'n' {
         *slot = None;
         return c.skip(v);
     }
-    let (s, next) = c.string(v)?;
+    let (s, next) = c.string_lossy(v)?;
     *slot = Some(s);
     Ok(next)
 }
@@ -387,22 +429,22 @@ fn blkio_general(c: &Cursor<'_>, v: usize, out: &mut BlkioStats) -> R<usize> {
         };
         let mut first = true;
         while let Some(at) = c.next_element(&mut e, &mut first)? {
-            let mut op = 0u8;
+            let mut op = BlockOp::Other;
             let mut value = 0u64;
             e = fields(c, at, &blkio_entry::SCHEMA, |index, v| match index {
                 Some(blkio_entry::OP) => {
                     let (s, next) = c.string(v)?;
-                    op = c.first_byte(s);
+                    let mut buf = [0u8; KEY_BUF];
+                    op = block_op(key(c, s, &mut buf));
                     Ok(next)
                 }
                 Some(blkio_entry::VALUE) => counter(c, v, &mut value),
                 _ => c.skip(v),
             })?;
-            // docker/cli calculateBlockIO: by the first letter of the operation.
             match op {
-                b'r' | b'R' => out.read = out.read.wrapping_add(value),
-                b'w' | b'W' => out.write = out.write.wrapping_add(value),
-                _ => {}
+                BlockOp::Read => out.read = out.read.wrapping_add(value),
+                BlockOp::Write => out.write = out.write.wrapping_add(value),
+                BlockOp::Other => {}
             }
             out.entries += 1;
         }
@@ -669,11 +711,10 @@ fn blkio_fast(c: &Cursor<'_>, v: usize, out: &mut BlkioStats) -> Option<usize> {
                 let q = c.skip_digits(c.lit(q, b",\"minor\":")?)?;
                 let (op_start, op_end) = c.plain_key(c.lit(q, b",\"op\":")?)?;
                 let (value, q) = c.plain_u64(c.lit(op_end + 1, b",\"value\":")?)?;
-                // docker/cli calculateBlockIO: by the first letter of the operation.
-                match c.b.get(op_start).filter(|_| op_start < op_end) {
-                    Some(b'r' | b'R') => totals.read = totals.read.wrapping_add(value),
-                    Some(b'w' | b'W') => totals.write = totals.write.wrapping_add(value),
-                    _ => {}
+                match block_op(&c.b[op_start..op_end]) {
+                    BlockOp::Read => totals.read = totals.read.wrapping_add(value),
+                    BlockOp::Write => totals.write = totals.write.wrapping_add(value),
+                    BlockOp::Other => {}
                 }
                 totals.entries += 1;
                 let q = c.lit(q, b"}")?;

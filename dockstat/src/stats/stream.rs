@@ -14,17 +14,20 @@
 
 use super::cursor::Fail;
 use super::frame::FrameSplitter;
-use super::math::{Derived, Platform, derive};
+use super::math::{Derived, Platform, Previous, derive_in_stream};
 use super::model::Sample;
 use super::parse::FrameDecoder;
 use crate::error::FrameError;
 use crate::error::{Error, ErrorKind, ProtocolError};
 
-/// The state of one stats stream between reads: an unfinished frame and the daemon's platform.
+/// The state of one stats stream between reads: an unfinished frame, the daemon's platform,
+/// and what the math needs of the previous frame when a frame lacks `precpu_stats` (Podman).
 #[derive(Debug)]
 pub struct StatsStream {
     splitter: FrameSplitter,
     platform: Platform,
+    prev: Option<Previous>,
+    host_cpus: u32,
 }
 
 /// A sample and the `docker stats` numbers derived from it.
@@ -41,7 +44,15 @@ impl StatsStream {
         StatsStream {
             splitter: FrameSplitter::new(max_frame_len),
             platform: Platform::Linux,
+            prev: None,
+            host_cpus: 0,
         }
+    }
+
+    /// The CPU count of the daemon's host, for frames that carry neither `online_cpus` nor
+    /// `percpu_usage` (Podman on cgroup v2); 0 (the default) leaves it unknown.
+    pub fn set_host_cpus(&mut self, cpus: u32) {
+        self.host_cpus = cpus;
     }
 
     /// The daemon's platform (the `OSType` response header), which decides the math.
@@ -133,7 +144,13 @@ impl Samples<'_> {
         };
         match self.decoder.decode(frame) {
             Ok(sample) => {
-                let derived = derive(&sample, self.stream.platform);
+                let derived = derive_in_stream(
+                    &sample,
+                    self.stream.platform,
+                    self.stream.prev.as_ref(),
+                    self.stream.host_cpus,
+                );
+                self.stream.prev = Some(Previous::of(&sample));
                 Some(Ok(Decoded { sample, derived }))
             }
             Err(fail) => {

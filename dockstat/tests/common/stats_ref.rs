@@ -128,10 +128,12 @@ pub fn expected(frame: &Value) -> Result<Expected, Mistyped> {
                 let e = object(Some(e))?.unwrap_or(&empty);
                 let op = string(e.get("op"))?;
                 let value = counter(e.get("value"))?.unwrap_or(0);
-                match op.as_bytes().first() {
-                    Some(b'r' | b'R') => block_read = block_read.wrapping_add(value),
-                    Some(b'w' | b'W') => block_write = block_write.wrapping_add(value),
-                    _ => {}
+                // Bytes only: `read` and `write` in any case (docker's first-letter rule
+                // agrees on Docker's ops, and would count Podman's `rios`/`wios` too).
+                if op.eq_ignore_ascii_case("read") {
+                    block_read = block_read.wrapping_add(value);
+                } else if op.eq_ignore_ascii_case("write") {
+                    block_write = block_write.wrapping_add(value);
                 }
             }
         }
