@@ -13,7 +13,10 @@
 //! whatever bytes arrived, in pieces of any size, and hands chunk data back as slices of the
 //! input: the payload is never copied here. Sizes are checked for overflow, line endings must be
 //! CRLF, extensions are skipped (but their length is capped) and trailers are discarded (their
-//! size is capped too). Trailers never change the framing: a trailer named `Content-Length` or
+//! size is capped too). The size line follows the grammar above: whitespace after the size is
+//! BWS, allowed only before a `;`, and a `;` must be followed (after BWS) by an extension
+//! name; `5 \r\n` and `5;\r\n` are errors, as in llhttp. An extension's name and value are
+//! otherwise not checked beyond holding no control bytes. Trailers never change the framing: a trailer named `Content-Length` or
 //! `Transfer-Encoding` is skipped like any other.
 //!
 //! What this module does not do: I/O, or anything with the payload (see [`crate::stats::FrameSplitter`]).
@@ -32,8 +35,13 @@ pub enum ChunkedError {
     SizeOverflow,
     /// The chunk-size line is longer than [`Dechunker::MAX_SIZE_LINE_LEN`].
     SizeLineTooLong,
-    /// A chunk extension holds a control byte.
+    /// A chunk extension holds a control byte, or a `;` is not followed by an extension name
+    /// (RFC 9112 §7.1.1: `chunk-ext = *( BWS ";" BWS chunk-ext-name … )`, `chunk-ext-name =
+    /// token`).
     InvalidExtension,
+    /// Whitespace after the chunk size that no `;` follows: the grammar allows whitespace
+    /// there only as BWS before a chunk extension.
+    WhitespaceAfterSize,
     /// A chunk-size or trailer line ends in a bare LF, or a CR is not followed by LF.
     LineEnding,
     /// Chunk data is not followed by CRLF.
@@ -51,7 +59,8 @@ impl ChunkedError {
             ChunkedError::InvalidSize => "chunk size is not a hexadecimal number",
             ChunkedError::SizeOverflow => "chunk size overflows 64 bits",
             ChunkedError::SizeLineTooLong => "chunk-size line is too long",
-            ChunkedError::InvalidExtension => "control byte in a chunk extension",
+            ChunkedError::InvalidExtension => "invalid chunk extension",
+            ChunkedError::WhitespaceAfterSize => "whitespace after the chunk size",
             ChunkedError::LineEnding => "chunk line does not end in CRLF",
             ChunkedError::DataNotTerminated => "chunk data is not followed by CRLF",
             ChunkedError::TrailersTooLarge => "chunked trailer section is too large",
@@ -86,9 +95,11 @@ enum State {
     SizeStart,
     /// Inside the hex digits.
     Size,
-    /// Whitespace after the size (BWS before `;`, or trailing whitespace Go tolerates).
+    /// Whitespace after the size: BWS, which a `;` must follow.
     SizeLws,
-    /// Inside chunk extensions, after a `;`.
+    /// After a `;`, before the extension's name (BWS allowed).
+    ExtensionName,
+    /// Inside chunk extensions, after the first byte of a name.
     Extension,
     /// Saw the CR ending the size line.
     SizeLf,
@@ -228,7 +239,7 @@ impl Dechunker {
                 match b {
                     b'\r' => SizeLf,
                     b'\n' => return Err(ChunkedError::LineEnding),
-                    b';' => Extension,
+                    b';' => ExtensionName,
                     b' ' | b'\t' => SizeLws,
                     _ => {
                         let digit = hex_value(b).ok_or(ChunkedError::InvalidSize)?;
@@ -245,11 +256,22 @@ impl Dechunker {
                 self.count_line(b)?;
                 match b {
                     b' ' | b'\t' => SizeLws,
-                    b';' => Extension,
-                    b'\r' => SizeLf,
+                    b';' => ExtensionName,
+                    // "5 \r\n": BWS with no extension after it.
+                    b'\r' => return Err(ChunkedError::WhitespaceAfterSize),
                     b'\n' => return Err(ChunkedError::LineEnding),
                     // A second number after whitespace ("5 5") or anything else.
                     _ => return Err(ChunkedError::InvalidSize),
+                }
+            }
+            ExtensionName => {
+                self.count_line(b)?;
+                match b {
+                    b' ' | b'\t' => ExtensionName,
+                    b'\n' => return Err(ChunkedError::LineEnding),
+                    _ if crate::http::grammar::is_tchar(b) => Extension,
+                    // "5;\r\n", "5;;a", "5;=b": a `;` without a name.
+                    _ => return Err(ChunkedError::InvalidExtension),
                 }
             }
             Extension => {
