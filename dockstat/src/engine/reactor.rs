@@ -89,7 +89,8 @@ pub(crate) enum ConnEvent<'a> {
     /// A piece of the decoded body, borrowed from the read buffer.
     Body(&'a [u8]),
     /// The response is complete. If `reusable`, the connection stays open and idle and may
-    /// carry another request ([`Reactor::send_get`]); otherwise it is closed after this event.
+    /// carry another request ([`Reactor::send_get`]); otherwise it is closed after this event
+    /// (or after the [`ConnEvent::Excess`] that follows it in the same read).
     End { reusable: bool },
     /// Bytes arrived after the end of the response, with no request outstanding (a pipelined
     /// response, a body after a 204): they are dropped, and the connection is closed after
@@ -781,7 +782,9 @@ where
             conn::ResponseEvent::Body(data) => (ConnEvent::Body(data), false),
             conn::ResponseEvent::End => {
                 let reusable = conn.http.is_reusable();
-                (ConnEvent::End { reusable }, !reusable)
+                // Bytes after a response the server said it would close with are looked at
+                // too: they come as `Excess` before the connection goes.
+                (ConnEvent::End { reusable }, !reusable && input.is_empty())
             }
             // The connection is closed now: bytes no request asked for are not read as the
             // response to the next one.
