@@ -13,11 +13,13 @@
 //! whatever bytes arrived, in pieces of any size, and hands chunk data back as slices of the
 //! input: the payload is never copied here. Sizes are checked for overflow, line endings must be
 //! CRLF, extensions are skipped (but their length is capped) and trailers are discarded (their
-//! size is capped too). The size line follows the grammar above: whitespace after the size is
-//! BWS, allowed only before a `;`, and a `;` must be followed (after BWS) by an extension
-//! name; `5 \r\n` and `5;\r\n` are errors, as in llhttp. An extension's name and value are
-//! otherwise not checked beyond holding no control bytes. Trailers never change the framing: a trailer named `Content-Length` or
+//! size is capped too). Trailers never change the framing: a trailer named `Content-Length` or
 //! `Transfer-Encoding` is skipped like any other.
+//!
+//! The size line follows the grammar above: whitespace after the size is BWS, allowed only
+//! before a `;`, and a `;` must be followed (after BWS) by an extension name, so `5 \r\n` and
+//! `5;\r\n` are errors, as llhttp makes them. Beyond that, an extension is only checked for
+//! control bytes.
 //!
 //! What this module does not do: I/O, or anything with the payload (see [`crate::stats::FrameSplitter`]).
 
@@ -377,5 +379,67 @@ fn hex_value(b: u8) -> Option<u8> {
         b'a'..=b'f' => Some(b - b'a' + 10),
         b'A'..=b'F' => Some(b - b'A' + 10),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Feeds `pieces` to a new decoder: the payload, and the end (its offset) or the error
+    /// (with its absolute offset).
+    fn run(pieces: &[&[u8]]) -> (Vec<u8>, Result<usize, (ChunkedError, usize)>) {
+        let (mut d, mut data, mut at) = (Dechunker::new(), Vec::new(), 0);
+        for piece in pieces {
+            let mut rest = *piece;
+            loop {
+                let (r, used) = d.decode(rest);
+                match r {
+                    Err(e) => return (data, Err((e, at + used))),
+                    Ok(Chunk::Data(b)) => data.extend_from_slice(b),
+                    Ok(Chunk::End) => return (data, Ok(at + used)),
+                    Ok(Chunk::NeedMore) => {
+                        at += used;
+                        break;
+                    }
+                }
+                at += used;
+                rest = &rest[used..];
+            }
+        }
+        (data, Err((ChunkedError::InvalidSize, usize::MAX)))
+    }
+
+    /// The size line's grammar (RFC 9112 §7.1), whole, split at every byte and byte by byte.
+    #[test]
+    fn size_line_grammar() {
+        use ChunkedError::*;
+        let cases: [(&[u8], Result<usize, (ChunkedError, usize)>); 12] = [
+            (b"5;a\r\nhello\r\n0\r\n\r\n", Ok(17)),
+            (b"5 ;a=b\r\nhello\r\n0\r\n\r\n", Ok(20)),
+            (b"5\t; a = \"q\"\r\nhello\r\n0 ;z\r\n\r\n", Ok(28)),
+            (b"5;!\r\nhello\r\n0\r\n\r\n", Ok(17)),
+            (b"5 \r\nhello\r\n0\r\n\r\n", Err((WhitespaceAfterSize, 2))),
+            (b"5\t\t\r\nhello\r\n0\r\n\r\n", Err((WhitespaceAfterSize, 3))),
+            (b"5\r\nhello\r\n0 \r\n\r\n", Err((WhitespaceAfterSize, 12))),
+            (b"5;\r\nhello\r\n0\r\n\r\n", Err((InvalidExtension, 2))),
+            (b"5 ; \r\nhello\r\n0\r\n\r\n", Err((InvalidExtension, 4))),
+            (b"5;;a\r\nhello\r\n0\r\n\r\n", Err((InvalidExtension, 2))),
+            (b"5;=a\r\nhello\r\n0\r\n\r\n", Err((InvalidExtension, 2))),
+            (b"5 \nhello\r\n0\r\n\r\n", Err((LineEnding, 2))),
+        ];
+        for (input, want) in cases {
+            let name = input.escape_ascii().to_string();
+            let (data, got) = run(&[input]);
+            assert_eq!(got, want, "{name}");
+            if want.is_ok() {
+                assert_eq!(data, b"hello", "{name}");
+            }
+            for k in 0..=input.len() {
+                assert_eq!(run(&[&input[..k], &input[k..]]).1, want, "{name} split at {k}");
+            }
+            let bytes: Vec<&[u8]> = input.chunks(1).collect();
+            assert_eq!(run(&bytes).1, want, "{name} byte by byte");
+        }
     }
 }

@@ -348,3 +348,58 @@ fn check_field_line(line: &[u8]) -> Result<(), HeadError> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `find_head_end` on `buf` fed in the given prefix lengths, resuming each time, then the
+    /// parse of the head it found: the status code and the head's length, or the error.
+    fn head(buf: &[u8], cuts: &[usize]) -> Option<Result<(u16, usize), HeadError>> {
+        let mut from = 0;
+        for &end in cuts.iter().chain([buf.len()].iter()) {
+            match find_head_end(&buf[..end], from) {
+                Ok(None) => from = end,
+                Err(e) => return Some(Err(e)),
+                Ok(Some(len)) => {
+                    return Some(parse_complete(&buf[..len]).map(|h| (h.code, h.len())));
+                }
+            }
+        }
+        None
+    }
+
+    /// Empty lines before a status line (RFC 9112 §2.2): whole, split at every byte, and byte
+    /// by byte.
+    #[test]
+    fn empty_lines_before_the_status_line() {
+        let status = b"HTTP/1.1 204 No Content\r\n\r\n";
+        let before = |n: usize| [&b"\r\n".repeat(n)[..], status].concat();
+        let cases: Vec<(Vec<u8>, Option<Result<(u16, usize), HeadError>>)> = vec![
+            (before(0), Some(Ok((204, 27)))),
+            (before(1), Some(Ok((204, 29)))),
+            (before(MAX_EMPTY_LINES), Some(Ok((204, 27 + 2 * MAX_EMPTY_LINES)))),
+            (before(MAX_EMPTY_LINES + 1), Some(Err(HeadError::EmptyLines))),
+            (b"\r\n".repeat(MAX_EMPTY_LINES), None),
+            (b"\r\n\r".to_vec(), None),
+            ([&b"\n"[..], status].concat(), Some(Err(HeadError::LineEnding))),
+            ([&b"\r\r\n"[..], status].concat(), Some(Err(HeadError::LineEnding))),
+            ([&b"\r\n \r\n"[..], status].concat(), Some(Err(HeadError::Version))),
+        ];
+        for (buf, want) in cases {
+            let name = buf.escape_ascii().to_string();
+            assert_eq!(head(&buf, &[]), want, "{name}");
+            for k in 0..=buf.len() {
+                assert_eq!(head(&buf, &[k]), want, "{name} split at {k}");
+            }
+            let bytewise: Vec<usize> = (0..buf.len()).collect();
+            assert_eq!(head(&buf, &bytewise), want, "{name} byte by byte");
+            if let Some(Ok((_, len))) = want {
+                let Ok(Status::Complete(h)) = parse_response(&buf) else {
+                    panic!("{name}: parse_response");
+                };
+                assert_eq!((h.len(), h.raw()), (len, &status[..]), "{name}");
+            }
+        }
+    }
+}
