@@ -449,10 +449,19 @@ fn empty_lines_before_a_status_line_are_skipped() {
     let max = b"\r\n".repeat(MAX_EMPTY_LINES);
     let too_many = b"\r\n".repeat(MAX_EMPTY_LINES + 1);
     let rows = [
-        row("one empty line first", &[&cat(&[b"\r\n", &ok])], Expect::Ok(ok.clone())),
+        row(
+            "one empty line first",
+            &[&cat(&[b"\r\n", &ok])],
+            Expect::Ok(ok.clone()),
+        ),
         row(
             "an empty line first, in pieces",
-            &[b"\r", b"\n", b"\r\nHTTP/1.1 200 OK\r\n", b"Content-Length: 2\r\n\r\nok"],
+            &[
+                b"\r",
+                b"\n",
+                b"\r\nHTTP/1.1 200 OK\r\n",
+                b"Content-Length: 2\r\n\r\nok",
+            ],
             Expect::Ok(ok.clone()),
         ),
         row(
@@ -505,38 +514,74 @@ fn chunk_size_lines_follow_the_grammar() {
     let hello = cat(&[HEAD_CHUNKED, b"hello"]);
     let rows = [
         // BWS before `;` (RFC 9112 §7.1.1) and extensions with and without values.
-        row("BWS before ;", &[HEAD_CHUNKED, &body(b"5 ;a=b")], Expect::Ok(hello.clone())),
-        row("HTAB, ; and BWS", &[HEAD_CHUNKED, &body(b"5\t; a = b")], Expect::Ok(hello.clone())),
-        row("extension name only", &[HEAD_CHUNKED, &body(b"5;a")], Expect::Ok(hello.clone())),
+        row(
+            "BWS before ;",
+            &[HEAD_CHUNKED, &body(b"5 ;a=b")],
+            Expect::Ok(hello.clone()),
+        ),
+        row(
+            "HTAB, ; and BWS",
+            &[HEAD_CHUNKED, &body(b"5\t; a = b")],
+            Expect::Ok(hello.clone()),
+        ),
+        row(
+            "extension name only",
+            &[HEAD_CHUNKED, &body(b"5;a")],
+            Expect::Ok(hello.clone()),
+        ),
         row(
             "SP after the size",
             &[HEAD_CHUNKED, &body(b"5 ")],
-            Expect::Fail(8, HEAD_CHUNKED.to_vec(), "whitespace after the chunk size (at byte 49)"),
+            Expect::Fail(
+                8,
+                HEAD_CHUNKED.to_vec(),
+                "whitespace after the chunk size (at byte 49)",
+            ),
         ),
         row(
             "HTAB after the size, in pieces",
             &[HEAD_CHUNKED, b"5\t", b"\r\nhello\r\n0\r\n\r\n"],
-            Expect::Fail(8, HEAD_CHUNKED.to_vec(), "whitespace after the chunk size (at byte 49)"),
+            Expect::Fail(
+                8,
+                HEAD_CHUNKED.to_vec(),
+                "whitespace after the chunk size (at byte 49)",
+            ),
         ),
         row(
             "SP after the last chunk's size",
             &[HEAD_CHUNKED, b"5\r\nhello\r\n0 \r\n\r\n"],
-            Expect::Fail(8, hello.clone(), "whitespace after the chunk size (at byte 59)"),
+            Expect::Fail(
+                8,
+                hello.clone(),
+                "whitespace after the chunk size (at byte 59)",
+            ),
         ),
         row(
             "; without a name",
             &[HEAD_CHUNKED, &body(b"5;")],
-            Expect::Fail(8, HEAD_CHUNKED.to_vec(), "invalid chunk extension (at byte 49)"),
+            Expect::Fail(
+                8,
+                HEAD_CHUNKED.to_vec(),
+                "invalid chunk extension (at byte 49)",
+            ),
         ),
         row(
             "; then BWS and no name",
             &[HEAD_CHUNKED, &body(b"5; ")],
-            Expect::Fail(8, HEAD_CHUNKED.to_vec(), "invalid chunk extension (at byte 50)"),
+            Expect::Fail(
+                8,
+                HEAD_CHUNKED.to_vec(),
+                "invalid chunk extension (at byte 50)",
+            ),
         ),
         row(
             "; then =",
             &[HEAD_CHUNKED, &body(b"5;=x")],
-            Expect::Fail(8, HEAD_CHUNKED.to_vec(), "invalid chunk extension (at byte 49)"),
+            Expect::Fail(
+                8,
+                HEAD_CHUNKED.to_vec(),
+                "invalid chunk extension (at byte 49)",
+            ),
         ),
     ];
     for r in &rows {

@@ -386,9 +386,11 @@ fn hex_value(b: u8) -> Option<u8> {
 mod tests {
     use super::*;
 
-    /// Feeds `pieces` to a new decoder: the payload, and the end (its offset) or the error
-    /// (with its absolute offset).
-    fn run(pieces: &[&[u8]]) -> (Vec<u8>, Result<usize, (ChunkedError, usize)>) {
+    /// Where a body ended, or the error and its absolute offset.
+    type Outcome = Result<usize, (ChunkedError, usize)>;
+
+    /// Feeds `pieces` to a new decoder: the payload, and how it ended.
+    fn run(pieces: &[&[u8]]) -> (Vec<u8>, Outcome) {
         let (mut d, mut data, mut at) = (Dechunker::new(), Vec::new(), 0);
         for piece in pieces {
             let mut rest = *piece;
@@ -414,13 +416,16 @@ mod tests {
     #[test]
     fn size_line_grammar() {
         use ChunkedError::*;
-        let cases: [(&[u8], Result<usize, (ChunkedError, usize)>); 12] = [
+        let cases: [(&[u8], Outcome); 12] = [
             (b"5;a\r\nhello\r\n0\r\n\r\n", Ok(17)),
             (b"5 ;a=b\r\nhello\r\n0\r\n\r\n", Ok(20)),
             (b"5\t; a = \"q\"\r\nhello\r\n0 ;z\r\n\r\n", Ok(28)),
             (b"5;!\r\nhello\r\n0\r\n\r\n", Ok(17)),
             (b"5 \r\nhello\r\n0\r\n\r\n", Err((WhitespaceAfterSize, 2))),
-            (b"5\t\t\r\nhello\r\n0\r\n\r\n", Err((WhitespaceAfterSize, 3))),
+            (
+                b"5\t\t\r\nhello\r\n0\r\n\r\n",
+                Err((WhitespaceAfterSize, 3)),
+            ),
             (b"5\r\nhello\r\n0 \r\n\r\n", Err((WhitespaceAfterSize, 12))),
             (b"5;\r\nhello\r\n0\r\n\r\n", Err((InvalidExtension, 2))),
             (b"5 ; \r\nhello\r\n0\r\n\r\n", Err((InvalidExtension, 4))),
@@ -436,7 +441,11 @@ mod tests {
                 assert_eq!(data, b"hello", "{name}");
             }
             for k in 0..=input.len() {
-                assert_eq!(run(&[&input[..k], &input[k..]]).1, want, "{name} split at {k}");
+                assert_eq!(
+                    run(&[&input[..k], &input[k..]]).1,
+                    want,
+                    "{name} split at {k}"
+                );
             }
             let bytes: Vec<&[u8]> = input.chunks(1).collect();
             assert_eq!(run(&bytes).1, want, "{name} byte by byte");

@@ -1457,7 +1457,11 @@ fn keep_alive_reuse() {
         assert!(t.error.is_none(), "{m}: {:?}", t.error);
         assert_eq!(t.body, b"one", "{m}");
         assert_eq!(t.end, Some(first.len()), "{m}");
-        assert_eq!((t.excess_at, &t.excess[..]), (Some(first.len()), &second[..]), "{m}");
+        assert_eq!(
+            (t.excess_at, &t.excess[..]),
+            (Some(first.len()), &second[..]),
+            "{m}"
+        );
         assert!(!conn.is_reusable() && !conn.is_busy(), "{m}: closed");
 
         // With the next request sent as soon as the first ends, both responses are read.
@@ -1589,46 +1593,74 @@ fn transmit_and_advance() {
 #[test]
 fn data_after_the_end_is_excess_and_closes_the_connection() {
     let pipelined = &b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\ntwo"[..];
-    #[rustfmt::skip]
-    let cases: Vec<(&str, Vec<u8>, &[u8], &[u8])> = vec![
-        // (name, the response, its body, what follows it)
-        ("204 then a byte", b"HTTP/1.1 204 No Content\r\n\r\n".to_vec(), b"", b"X"),
+    // (name, the response, its body, what follows it)
+    type Case<'a> = (&'a str, Vec<u8>, &'a [u8], &'a [u8]);
+    let cases: Vec<Case> = vec![
+        (
+            "204 then a byte",
+            b"HTTP/1.1 204 No Content\r\n\r\n".to_vec(),
+            b"",
+            b"X",
+        ),
         (
             "204 with Content-Length and its 'body'",
-            b"HTTP/1.1 204 No Content\r\nContent-Length: 5\r\n\r\n".to_vec(), b"", b"hello",
+            b"HTTP/1.1 204 No Content\r\nContent-Length: 5\r\n\r\n".to_vec(),
+            b"",
+            b"hello",
         ),
-        ("304 then a byte", b"HTTP/1.1 304 Not Modified\r\n\r\n".to_vec(), b"", b"X"),
-        ("304 then a pipelined response", b"HTTP/1.1 304 Not Modified\r\n\r\n".to_vec(), b"", pipelined),
+        (
+            "304 then a byte",
+            b"HTTP/1.1 304 Not Modified\r\n\r\n".to_vec(),
+            b"",
+            b"X",
+        ),
+        (
+            "304 then a pipelined response",
+            b"HTTP/1.1 304 Not Modified\r\n\r\n".to_vec(),
+            b"",
+            pipelined,
+        ),
         (
             "body longer than Content-Length",
-            b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\na".to_vec(), b"a", b"b",
+            b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\na".to_vec(),
+            b"a",
+            b"b",
         ),
         (
             "Content-Length 0 then a pipelined response",
-            b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n".to_vec(), b"", pipelined,
+            b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n".to_vec(),
+            b"",
+            pipelined,
         ),
         (
             "chunked then a pipelined response",
             b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\none\r\n0\r\n\r\n".to_vec(),
-            b"one", pipelined,
+            b"one",
+            pipelined,
         ),
         (
             "chunked then an empty line",
             b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\none\r\n0\r\n\r\n".to_vec(),
-            b"one", b"\r\n",
+            b"one",
+            b"\r\n",
         ),
         (
             "Connection: close then more",
             b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nhi".to_vec(),
-            b"hi", b"more",
+            b"hi",
+            b"more",
         ),
         (
             "HTTP/1.0 then more",
-            b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nhi".to_vec(), b"hi", pipelined,
+            b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nhi".to_vec(),
+            b"hi",
+            pipelined,
         ),
         (
             "100 Continue, 204, then a byte",
-            b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n".to_vec(), b"", b"X",
+            b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n".to_vec(),
+            b"",
+            b"X",
         ),
     ];
     for (name, response, body, after) in cases {
@@ -1644,9 +1676,18 @@ fn data_after_the_end_is_excess_and_closes_the_connection() {
             assert_eq!(t.excess_at, Some(response.len()), "{name} ({m}): excess at");
             assert_eq!(t.excess, after, "{name} ({m}): excess");
             assert_eq!(t.consumed, input.len(), "{name} ({m}): consumed");
-            assert!(!conn.is_reusable() && !conn.is_busy(), "{name} ({m}): closed");
-            assert!(conn.send_get("/y", "docker").is_err(), "{name} ({m}): reused");
-            assert!(conn.handle_eof().unwrap().is_none(), "{name} ({m}): eof after");
+            assert!(
+                !conn.is_reusable() && !conn.is_busy(),
+                "{name} ({m}): closed"
+            );
+            assert!(
+                conn.send_get("/y", "docker").is_err(),
+                "{name} ({m}): reused"
+            );
+            assert!(
+                conn.handle_eof().unwrap().is_none(),
+                "{name} ({m}): eof after"
+            );
         }
     }
     // Bytes on a connection that never sent a request are excess too.

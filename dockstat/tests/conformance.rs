@@ -205,9 +205,11 @@ fn a_stats_stream_with_data_after_its_end_ends_as_a_clean_one_does() {
                     Event::Sample { container, .. } => {
                         *seen.samples.entry(container.name.clone()).or_default() += 1;
                     }
-                    Event::Gone { container, why } => {
-                        seen.gone.entry(container.name.clone()).or_default().push(why)
-                    }
+                    Event::Gone { container, why } => seen
+                        .gone
+                        .entry(container.name.clone())
+                        .or_default()
+                        .push(why),
                     Event::Error { error, .. } => seen.errors.push(error.to_string()),
                     _ => {}
                 }
@@ -232,8 +234,20 @@ fn a_stats_stream_with_data_after_its_end_ends_as_a_clean_one_does() {
     assert_eq!(seen.samples.get("clean"), Some(&frames), "{seen:?}");
     assert_eq!(seen.samples.get("trailing"), Some(&frames), "{seen:?}");
     // Both ended as a stream ends after `docker rm`, each once.
-    assert_eq!(seen.gone.get("clean"), Some(&vec![Gone::Removed]), "{seen:?}");
-    assert_eq!(seen.gone.get("trailing"), seen.gone.get("clean"), "{seen:?}");
+    assert_eq!(
+        seen.gone.get("clean"),
+        Some(&vec![Gone::Removed]),
+        "{seen:?}"
+    );
+    assert_eq!(
+        seen.gone.get("trailing"),
+        seen.gone.get("clean"),
+        "{seen:?}"
+    );
     let requests = daemon.stats_requests.lock().unwrap().clone();
-    assert_eq!(requests.get("trailing"), requests.get("clean"), "{requests:?}");
+    assert_eq!(
+        requests.get("trailing"),
+        requests.get("clean"),
+        "{requests:?}"
+    );
 }

@@ -353,9 +353,12 @@ fn check_field_line(line: &[u8]) -> Result<(), HeadError> {
 mod tests {
     use super::*;
 
+    /// A head's status code and length, or the error; `None` while incomplete.
+    type Found = Option<Result<(u16, usize), HeadError>>;
+
     /// `find_head_end` on `buf` fed in the given prefix lengths, resuming each time, then the
-    /// parse of the head it found: the status code and the head's length, or the error.
-    fn head(buf: &[u8], cuts: &[usize]) -> Option<Result<(u16, usize), HeadError>> {
+    /// parse of the head it found.
+    fn head(buf: &[u8], cuts: &[usize]) -> Found {
         let mut from = 0;
         for &end in cuts.iter().chain([buf.len()].iter()) {
             match find_head_end(&buf[..end], from) {
@@ -375,16 +378,31 @@ mod tests {
     fn empty_lines_before_the_status_line() {
         let status = b"HTTP/1.1 204 No Content\r\n\r\n";
         let before = |n: usize| [&b"\r\n".repeat(n)[..], status].concat();
-        let cases: Vec<(Vec<u8>, Option<Result<(u16, usize), HeadError>>)> = vec![
+        let cases: Vec<(Vec<u8>, Found)> = vec![
             (before(0), Some(Ok((204, 27)))),
             (before(1), Some(Ok((204, 29)))),
-            (before(MAX_EMPTY_LINES), Some(Ok((204, 27 + 2 * MAX_EMPTY_LINES)))),
-            (before(MAX_EMPTY_LINES + 1), Some(Err(HeadError::EmptyLines))),
+            (
+                before(MAX_EMPTY_LINES),
+                Some(Ok((204, 27 + 2 * MAX_EMPTY_LINES))),
+            ),
+            (
+                before(MAX_EMPTY_LINES + 1),
+                Some(Err(HeadError::EmptyLines)),
+            ),
             (b"\r\n".repeat(MAX_EMPTY_LINES), None),
             (b"\r\n\r".to_vec(), None),
-            ([&b"\n"[..], status].concat(), Some(Err(HeadError::LineEnding))),
-            ([&b"\r\r\n"[..], status].concat(), Some(Err(HeadError::LineEnding))),
-            ([&b"\r\n \r\n"[..], status].concat(), Some(Err(HeadError::Version))),
+            (
+                [&b"\n"[..], status].concat(),
+                Some(Err(HeadError::LineEnding)),
+            ),
+            (
+                [&b"\r\r\n"[..], status].concat(),
+                Some(Err(HeadError::LineEnding)),
+            ),
+            (
+                [&b"\r\n \r\n"[..], status].concat(),
+                Some(Err(HeadError::Version)),
+            ),
         ];
         for (buf, want) in cases {
             let name = buf.escape_ascii().to_string();
