@@ -96,6 +96,8 @@ enum Body {
 ///             ResponseEvent::Head(head) => assert_eq!(head.code, 200),
 ///             ResponseEvent::Body(piece) => body.extend_from_slice(piece),
 ///             ResponseEvent::End => ended = true,
+///             // Bytes nobody asked for (none here): the caller closes its socket.
+///             ResponseEvent::Excess(_) => break,
 ///             ResponseEvent::NeedMore => break,
 ///         }
 ///         input = &input[used..];
