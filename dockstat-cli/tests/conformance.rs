@@ -562,7 +562,7 @@ fn chunk_size_lines_follow_the_grammar() {
             Expect::Fail(
                 8,
                 HEAD_CHUNKED.to_vec(),
-                "invalid chunk extension (at byte 49)",
+                "chunk extension without a name (at byte 49)",
             ),
         ),
         row(
@@ -571,7 +571,7 @@ fn chunk_size_lines_follow_the_grammar() {
             Expect::Fail(
                 8,
                 HEAD_CHUNKED.to_vec(),
-                "invalid chunk extension (at byte 50)",
+                "chunk extension without a name (at byte 50)",
             ),
         ),
         row(
@@ -580,7 +580,7 @@ fn chunk_size_lines_follow_the_grammar() {
             Expect::Fail(
                 8,
                 HEAD_CHUNKED.to_vec(),
-                "invalid chunk extension (at byte 49)",
+                "chunk extension without a name (at byte 49)",
             ),
         ),
     ];

@@ -37,10 +37,11 @@ pub enum ChunkedError {
     SizeOverflow,
     /// The chunk-size line is longer than [`Dechunker::MAX_SIZE_LINE_LEN`].
     SizeLineTooLong,
-    /// A chunk extension holds a control byte, or a `;` is not followed by an extension name
-    /// (RFC 9112 §7.1.1: `chunk-ext = *( BWS ";" BWS chunk-ext-name … )`, `chunk-ext-name =
-    /// token`).
+    /// A chunk extension holds a control byte.
     InvalidExtension,
+    /// A `;` is not followed by an extension name (RFC 9112 §7.1.1: `chunk-ext = *( BWS ";"
+    /// BWS chunk-ext-name … )`, `chunk-ext-name = token`).
+    MissingExtensionName,
     /// Whitespace after the chunk size that no `;` follows: the grammar allows whitespace
     /// there only as BWS before a chunk extension.
     WhitespaceAfterSize,
@@ -61,7 +62,8 @@ impl ChunkedError {
             ChunkedError::InvalidSize => "chunk size is not a hexadecimal number",
             ChunkedError::SizeOverflow => "chunk size overflows 64 bits",
             ChunkedError::SizeLineTooLong => "chunk-size line is too long",
-            ChunkedError::InvalidExtension => "invalid chunk extension",
+            ChunkedError::InvalidExtension => "control byte in a chunk extension",
+            ChunkedError::MissingExtensionName => "chunk extension without a name",
             ChunkedError::WhitespaceAfterSize => "whitespace after the chunk size",
             ChunkedError::LineEnding => "chunk line does not end in CRLF",
             ChunkedError::DataNotTerminated => "chunk data is not followed by CRLF",
@@ -272,8 +274,10 @@ impl Dechunker {
                     b' ' | b'\t' => ExtensionName,
                     b'\n' => return Err(ChunkedError::LineEnding),
                     _ if crate::http::grammar::is_tchar(b) => Extension,
-                    // "5;\r\n", "5;;a", "5;=b": a `;` without a name.
-                    _ => return Err(ChunkedError::InvalidExtension),
+                    b'\r' => return Err(ChunkedError::MissingExtensionName),
+                    _ if b < 0x20 || b == 0x7f => return Err(ChunkedError::InvalidExtension),
+                    // "5;;a", "5;=b": a `;` without a name.
+                    _ => return Err(ChunkedError::MissingExtensionName),
                 }
             }
             Extension => {
@@ -427,10 +431,19 @@ mod tests {
                 Err((WhitespaceAfterSize, 3)),
             ),
             (b"5\r\nhello\r\n0 \r\n\r\n", Err((WhitespaceAfterSize, 12))),
-            (b"5;\r\nhello\r\n0\r\n\r\n", Err((InvalidExtension, 2))),
-            (b"5 ; \r\nhello\r\n0\r\n\r\n", Err((InvalidExtension, 4))),
-            (b"5;;a\r\nhello\r\n0\r\n\r\n", Err((InvalidExtension, 2))),
-            (b"5;=a\r\nhello\r\n0\r\n\r\n", Err((InvalidExtension, 2))),
+            (b"5;\r\nhello\r\n0\r\n\r\n", Err((MissingExtensionName, 2))),
+            (
+                b"5 ; \r\nhello\r\n0\r\n\r\n",
+                Err((MissingExtensionName, 4)),
+            ),
+            (
+                b"5;;a\r\nhello\r\n0\r\n\r\n",
+                Err((MissingExtensionName, 2)),
+            ),
+            (
+                b"5;=a\r\nhello\r\n0\r\n\r\n",
+                Err((MissingExtensionName, 2)),
+            ),
             (b"5 \nhello\r\n0\r\n\r\n", Err((LineEnding, 2))),
         ];
         for (input, want) in cases {
