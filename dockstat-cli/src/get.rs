@@ -48,7 +48,13 @@ pub(crate) fn get(endpoint: Endpoint, opts: &GetOpts) -> Result<Outcome, Failure
     // For the line about an error status: the reason phrase, and whether the daemon's
     // Api-Version field was there.
     let mut status_line = (String::new(), true);
+    // The first bytes of any data after the end of the response, for the warning.
+    let mut excess: Option<Vec<u8>> = None;
     let result = client.stream(&opts.path, &mut |event| {
+        if let ResponseEvent::Excess(data) = &event {
+            let shown = &data[..data.len().min(EXCESS_SHOWN + 1)];
+            excess.get_or_insert_with(|| shown.to_vec());
+        }
         if let ResponseEvent::Head(head) = &event {
             // The daemon's own 404 for an unknown route has no Api-Version, but is JSON.
             let docker = head.header("api-version").is_some()
@@ -100,7 +106,25 @@ pub(crate) fn get(endpoint: Endpoint, opts: &GetOpts) -> Result<Outcome, Failure
             Error::new(ErrorKind::Status(code)).context(line),
         ));
     }
+    if let Some(data) = excess {
+        // As Go's net/http and curl do: the response stands, the connection is not reused.
+        eprintln!("dockstat: warning: {}", excess_warning(&data));
+    }
     Ok(Outcome::Done(code))
+}
+
+/// How many bytes of the data after a response the warning shows.
+const EXCESS_SHOWN: usize = 32;
+
+/// The warning for data after the end of the response, of which `data` is the start.
+fn excess_warning(data: &[u8]) -> String {
+    let shown = &data[..data.len().min(EXCESS_SHOWN)];
+    let more = if data.len() > EXCESS_SHOWN { "…" } else { "" };
+    format!(
+        "data after the end of the response (\"{}\"{more}) was discarded and the connection \
+         closed",
+        shown.escape_ascii()
+    )
 }
 
 /// A reason phrase from the network as shown: printable ASCII, at most 60 characters, with

@@ -16,6 +16,11 @@
 //! size is capped too). Trailers never change the framing: a trailer named `Content-Length` or
 //! `Transfer-Encoding` is skipped like any other.
 //!
+//! The size line follows the grammar above: whitespace after the size is BWS, allowed only
+//! before a `;`, and a `;` must be followed (after BWS) by an extension name, so `5 \r\n` and
+//! `5;\r\n` are errors, as llhttp makes them. Beyond that, an extension is only checked for
+//! control bytes.
+//!
 //! What this module does not do: I/O, or anything with the payload (see [`crate::stats::FrameSplitter`]).
 
 #![forbid(unsafe_code)]
@@ -34,6 +39,12 @@ pub enum ChunkedError {
     SizeLineTooLong,
     /// A chunk extension holds a control byte.
     InvalidExtension,
+    /// A `;` is not followed by an extension name (RFC 9112 §7.1.1: `chunk-ext = *( BWS ";"
+    /// BWS chunk-ext-name … )`, `chunk-ext-name = token`).
+    MissingExtensionName,
+    /// Whitespace after the chunk size that no `;` follows: the grammar allows whitespace
+    /// there only as BWS before a chunk extension.
+    WhitespaceAfterSize,
     /// A chunk-size or trailer line ends in a bare LF, or a CR is not followed by LF.
     LineEnding,
     /// Chunk data is not followed by CRLF.
@@ -52,6 +63,8 @@ impl ChunkedError {
             ChunkedError::SizeOverflow => "chunk size overflows 64 bits",
             ChunkedError::SizeLineTooLong => "chunk-size line is too long",
             ChunkedError::InvalidExtension => "control byte in a chunk extension",
+            ChunkedError::MissingExtensionName => "chunk extension without a name",
+            ChunkedError::WhitespaceAfterSize => "whitespace after the chunk size",
             ChunkedError::LineEnding => "chunk line does not end in CRLF",
             ChunkedError::DataNotTerminated => "chunk data is not followed by CRLF",
             ChunkedError::TrailersTooLarge => "chunked trailer section is too large",
@@ -86,9 +99,11 @@ enum State {
     SizeStart,
     /// Inside the hex digits.
     Size,
-    /// Whitespace after the size (BWS before `;`, or trailing whitespace Go tolerates).
+    /// Whitespace after the size: BWS, which a `;` must follow.
     SizeLws,
-    /// Inside chunk extensions, after a `;`.
+    /// After a `;`, before the extension's name (BWS allowed).
+    ExtensionName,
+    /// Inside chunk extensions, after the first byte of a name.
     Extension,
     /// Saw the CR ending the size line.
     SizeLf,
@@ -228,7 +243,7 @@ impl Dechunker {
                 match b {
                     b'\r' => SizeLf,
                     b'\n' => return Err(ChunkedError::LineEnding),
-                    b';' => Extension,
+                    b';' => ExtensionName,
                     b' ' | b'\t' => SizeLws,
                     _ => {
                         let digit = hex_value(b).ok_or(ChunkedError::InvalidSize)?;
@@ -245,11 +260,24 @@ impl Dechunker {
                 self.count_line(b)?;
                 match b {
                     b' ' | b'\t' => SizeLws,
-                    b';' => Extension,
-                    b'\r' => SizeLf,
+                    b';' => ExtensionName,
+                    // "5 \r\n": BWS with no extension after it.
+                    b'\r' => return Err(ChunkedError::WhitespaceAfterSize),
                     b'\n' => return Err(ChunkedError::LineEnding),
                     // A second number after whitespace ("5 5") or anything else.
                     _ => return Err(ChunkedError::InvalidSize),
+                }
+            }
+            ExtensionName => {
+                self.count_line(b)?;
+                match b {
+                    b' ' | b'\t' => ExtensionName,
+                    b'\n' => return Err(ChunkedError::LineEnding),
+                    _ if crate::http::grammar::is_tchar(b) => Extension,
+                    b'\r' => return Err(ChunkedError::MissingExtensionName),
+                    _ if b < 0x20 || b == 0x7f => return Err(ChunkedError::InvalidExtension),
+                    // "5;;a", "5;=b": a `;` without a name.
+                    _ => return Err(ChunkedError::MissingExtensionName),
                 }
             }
             Extension => {
@@ -355,5 +383,85 @@ fn hex_value(b: u8) -> Option<u8> {
         b'a'..=b'f' => Some(b - b'a' + 10),
         b'A'..=b'F' => Some(b - b'A' + 10),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Where a body ended, or the error and its absolute offset.
+    type Outcome = Result<usize, (ChunkedError, usize)>;
+
+    /// Feeds `pieces` to a new decoder: the payload, and how it ended.
+    fn run(pieces: &[&[u8]]) -> (Vec<u8>, Outcome) {
+        let (mut d, mut data, mut at) = (Dechunker::new(), Vec::new(), 0);
+        for piece in pieces {
+            let mut rest = *piece;
+            loop {
+                let (r, used) = d.decode(rest);
+                match r {
+                    Err(e) => return (data, Err((e, at + used))),
+                    Ok(Chunk::Data(b)) => data.extend_from_slice(b),
+                    Ok(Chunk::End) => return (data, Ok(at + used)),
+                    Ok(Chunk::NeedMore) => {
+                        at += used;
+                        break;
+                    }
+                }
+                at += used;
+                rest = &rest[used..];
+            }
+        }
+        (data, Err((ChunkedError::InvalidSize, usize::MAX)))
+    }
+
+    /// The size line's grammar (RFC 9112 §7.1), whole, split at every byte and byte by byte.
+    #[test]
+    fn size_line_grammar() {
+        use ChunkedError::*;
+        let cases: [(&[u8], Outcome); 12] = [
+            (b"5;a\r\nhello\r\n0\r\n\r\n", Ok(17)),
+            (b"5 ;a=b\r\nhello\r\n0\r\n\r\n", Ok(20)),
+            (b"5\t; a = \"q\"\r\nhello\r\n0 ;z\r\n\r\n", Ok(28)),
+            (b"5;!\r\nhello\r\n0\r\n\r\n", Ok(17)),
+            (b"5 \r\nhello\r\n0\r\n\r\n", Err((WhitespaceAfterSize, 2))),
+            (
+                b"5\t\t\r\nhello\r\n0\r\n\r\n",
+                Err((WhitespaceAfterSize, 3)),
+            ),
+            (b"5\r\nhello\r\n0 \r\n\r\n", Err((WhitespaceAfterSize, 12))),
+            (b"5;\r\nhello\r\n0\r\n\r\n", Err((MissingExtensionName, 2))),
+            (
+                b"5 ; \r\nhello\r\n0\r\n\r\n",
+                Err((MissingExtensionName, 4)),
+            ),
+            (
+                b"5;;a\r\nhello\r\n0\r\n\r\n",
+                Err((MissingExtensionName, 2)),
+            ),
+            (
+                b"5;=a\r\nhello\r\n0\r\n\r\n",
+                Err((MissingExtensionName, 2)),
+            ),
+            (b"5 \nhello\r\n0\r\n\r\n", Err((LineEnding, 2))),
+        ];
+        for (input, want) in cases {
+            let name = input.escape_ascii().to_string();
+            let (data, got) = run(&[input]);
+            assert_eq!(got, want, "{name}");
+            if want.is_ok() {
+                assert_eq!(data, b"hello", "{name}");
+            }
+            for k in 0..=input.len() {
+                assert_eq!(
+                    run(&[&input[..k], &input[k..]]).1,
+                    want,
+                    "{name} split at {k}"
+                );
+            }
+            let bytes: Vec<&[u8]> = input.chunks(1).collect();
+            assert_eq!(run(&bytes).1, want, "{name} byte by byte");
+        }
     }
 }

@@ -6,6 +6,12 @@
 //! Interim (1xx) responses are skipped. After a response ends, the connection is idle and may
 //! carry the next request if the server allowed keep-alive ([`Connection::is_reusable`]).
 //!
+//! Bytes that arrive while no request is outstanding (a second, pipelined response; a body
+//! after a 204 or 304; bytes beyond `Content-Length`) are not an error: the response before
+//! them is complete and stands, as Go's net/http and curl deliver it. They are handed out as
+//! [`ResponseEvent::Excess`] and the connection is closed for good, since nothing says where
+//! the server thinks the next response starts.
+//!
 //! The caller owns the bytes and the socket; this type owns only what must survive between
 //! reads: the decoder state and, while a response head is split across reads, the head's
 //! bytes so far (released once the head is parsed). Byte offsets in errors count from the
@@ -16,9 +22,10 @@
 #![forbid(unsafe_code)]
 
 use crate::chunked::{Chunk, Dechunker};
-use crate::error::{Error, ErrorKind, ProtocolError, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::http::{
-    self, BodyKind, HeadError, MAX_HEAD_LEN, RequestError, ResponseHead, parse_complete,
+    self, BodyKind, HeadError, MAX_EMPTY_LINES, MAX_HEAD_LEN, RequestError, ResponseHead,
+    parse_complete,
 };
 
 /// What [`Connection::handle_input`] found.
@@ -30,6 +37,10 @@ pub enum ResponseEvent<'a> {
     Body(&'a [u8]),
     /// The response is complete. See [`Connection::is_reusable`] for what may follow.
     End,
+    /// Bytes that arrived while no request was outstanding, all of the input given. The
+    /// connection is closed from then on ([`Connection::is_reusable`] is false): the caller
+    /// should close its socket, and may warn. The response before them was complete.
+    Excess(&'a [u8]),
     /// All input was consumed; nothing more until more bytes arrive.
     NeedMore,
 }
@@ -85,6 +96,8 @@ enum Body {
 ///             ResponseEvent::Head(head) => assert_eq!(head.code, 200),
 ///             ResponseEvent::Body(piece) => body.extend_from_slice(piece),
 ///             ResponseEvent::End => ended = true,
+///             // Bytes nobody asked for (none here): the caller closes its socket.
+///             ResponseEvent::Excess(_) => break,
 ///             ResponseEvent::NeedMore => break,
 ///         }
 ///         input = &input[used..];
@@ -200,8 +213,8 @@ impl Connection {
     ///
     /// Returns the event and how many bytes of `input` were consumed. Call again with the
     /// rest, *including an empty rest*, until [`ResponseEvent::NeedMore`]: the end of a
-    /// response is reported on the call after its last body bytes. After an error the
-    /// connection must be closed.
+    /// response is reported on the call after its last body bytes. After an error or
+    /// [`ResponseEvent::Excess`] the connection must be closed.
     pub fn handle_input<'a>(&'a mut self, input: &'a [u8]) -> Result<(ResponseEvent<'a>, usize)> {
         if self.head_handed_out {
             self.head_handed_out = false;
@@ -214,7 +227,12 @@ impl Connection {
             State::Body => self.read_body(input),
             State::Idle | State::Closed if input.is_empty() => Ok((ResponseEvent::NeedMore, 0)),
             State::Idle | State::Closed => {
-                Err(Error::protocol(ProtocolError::UnexpectedData, self.offset))
+                // No request is outstanding: whatever the server meant by these bytes, the
+                // two ends disagree about where responses start, and the connection must not
+                // carry another exchange.
+                self.state = State::Closed;
+                self.body = Body::None;
+                Ok((ResponseEvent::Excess(input), input.len()))
             }
         }
     }
@@ -246,6 +264,9 @@ impl Connection {
     }
 
     fn read_head<'a>(&'a mut self, input: &'a [u8]) -> Result<(ResponseEvent<'a>, usize)> {
+        // A head split across inputs is gathered up to its limit, the empty lines that may
+        // precede it included.
+        const GATHER_MAX: usize = MAX_HEAD_LEN + 2 * MAX_EMPTY_LINES + 1;
         let mut used = 0;
         loop {
             let rest = &input[used..];
@@ -266,7 +287,7 @@ impl Connection {
                 }
             } else {
                 let old = self.head.len();
-                let room = (MAX_HEAD_LEN + 1).saturating_sub(old);
+                let room = GATHER_MAX.saturating_sub(old);
                 let take = rest.len().min(room);
                 self.head.extend_from_slice(&rest[..take]);
                 match http::find_head_end(&self.head, self.head_scanned).map_err(bad_head)? {

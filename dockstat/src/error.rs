@@ -24,9 +24,6 @@ pub enum ProtocolError {
     Chunked(ChunkedError),
     /// Splitting the stream into frames.
     Frame(FrameError),
-    /// Bytes arrived while no request was outstanding (for example after a 204 or a complete
-    /// body): the server and dockstat disagree about where a response ended.
-    UnexpectedData,
     /// A response body to be collected whole is larger than the client's limit.
     BodyTooLarge,
 }
@@ -38,7 +35,6 @@ impl fmt::Display for ProtocolError {
             ProtocolError::Framing(e) => e.fmt(f),
             ProtocolError::Chunked(e) => e.fmt(f),
             ProtocolError::Frame(e) => e.fmt(f),
-            ProtocolError::UnexpectedData => f.write_str("data after the end of the response"),
             ProtocolError::BodyTooLarge => f.write_str("response body is too large"),
         }
     }

@@ -7,7 +7,8 @@
 mod common;
 
 use common::{
-    Dechunked, Mode, OwnedHead, Transcript, dechunk, drive, modes, requested, split_points,
+    Dechunked, Mode, OwnedHead, Transcript, dechunk, drive, drive_through, modes, requested,
+    split_points,
 };
 use dockstat::chunked::{Chunk, ChunkedError, Dechunker};
 use dockstat::conn::{Connection, ResponseEvent};
@@ -20,6 +21,7 @@ use dockstat::{ErrorKind, ProtocolError};
 
 const MAX_HEAD_LEN: usize = ResponseHead::MAX_LEN;
 const MAX_HEADERS: usize = ResponseHead::MAX_HEADERS;
+const MAX_EMPTY_LINES: usize = ResponseHead::MAX_EMPTY_LINES;
 const MAX_SIZE_LINE_LEN: usize = Dechunker::MAX_SIZE_LINE_LEN;
 const MAX_TRAILERS_LEN: usize = Dechunker::MAX_TRAILERS_LEN;
 const DEFAULT_MAX_FRAME_LEN: usize = FrameSplitter::DEFAULT_MAX_LEN;
@@ -99,6 +101,18 @@ fn bad(name: impl Into<String>, bytes: impl Into<Vec<u8>>, e: HeadError) -> Head
         bytes,
         expect: Err(e),
     }
+}
+
+/// `case` with `n` empty lines (CRLF) before it: a good head is as long again, an error is
+/// certain as many bytes later.
+fn after_empty_lines(n: usize, mut case: HeadCase) -> HeadCase {
+    case.name = format!("{} ({n} empty lines first)", case.name);
+    case.bytes = [&b"\r\n".repeat(n)[..], &case.bytes].concat();
+    case.at += 2 * n;
+    if let Ok(head) = &mut case.expect {
+        head.len += 2 * n;
+    }
+    case
 }
 
 /// `HTTP/1.1 200 OK`, the given field lines, and the empty line.
@@ -289,6 +303,34 @@ fn head_cases() -> Vec<HeadCase> {
             }
             c
         },
+        // --- empty lines before the status line are skipped (RFC 9112 §2.2), up to a limit
+        after_empty_lines(1, ok("one empty line first", &b"HTTP/1.1 204 No Content\r\n\r\n"[..], 1, 204, b"No Content", &[])),
+        after_empty_lines(2, ok(
+            "two empty lines first, body after the head",
+            &b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi"[..],
+            1, 200, b"OK", &[("Content-Length", b"2")],
+        )),
+        after_empty_lines(MAX_EMPTY_LINES, ok("MAX_EMPTY_LINES empty lines first", &b"HTTP/1.0 200 OK\r\n\r\n"[..], 0, 200, b"OK", &[])),
+        after_empty_lines(MAX_EMPTY_LINES, {
+            // The size limit is the head's own, without the empty lines before it.
+            let h = head_of_len(MAX_HEAD_LEN);
+            let value = h[20..h.len() - 4].to_vec();
+            let mut c = ok("MAX_EMPTY_LINES empty lines, then MAX_HEAD_LEN bytes", h, 1, 200, b"OK", &[]);
+            if let Ok(head) = &mut c.expect {
+                head.headers = vec![(b"X".to_vec(), value)];
+            }
+            c
+        }),
+        bad(
+            "MAX_EMPTY_LINES + 1 empty lines first",
+            [&b"\r\n".repeat(MAX_EMPTY_LINES + 1)[..], b"HTTP/1.1 200 OK\r\n\r\n"].concat(),
+            EmptyLines,
+        ).at(2 * MAX_EMPTY_LINES + 1),
+        bad("nothing but empty lines", b"\r\n".repeat(100), EmptyLines).at(2 * MAX_EMPTY_LINES + 1),
+        bad("bare LF as an empty line first", &b"\nHTTP/1.1 200 OK\r\n\r\n"[..], LineEnding).at(1),
+        bad("CRLF then a bare LF first", &b"\r\n\nHTTP/1.1 200 OK\r\n\r\n"[..], LineEnding).at(3),
+        bad("bare CR first", &b"\rHTTP/1.1 200 OK\r\n\r\n"[..], LineEnding).at(2),
+        bad("a space line first", &b"\r\n \r\nHTTP/1.1 200 OK\r\n\r\n"[..], Version).at(3),
         // --- too large: certain once MAX_HEAD_LEN bytes arrived without the empty line
         bad("MAX_HEAD_LEN + 1 bytes", head_of_len(MAX_HEAD_LEN + 1), TooLarge).at(MAX_HEAD_LEN),
         bad("1 MiB header field", head_with(&[&one_mib_field]), TooLarge).at(MAX_HEAD_LEN),
@@ -309,10 +351,8 @@ fn head_cases() -> Vec<HeadCase> {
         bad("lowercase http", &b"http/1.1 200 OK\r\n\r\n"[..], Version).at(1),
         bad("garbage", &b"hello, world\r\n\r\n"[..], Version).at(1),
         bad("TLS ServerHello", &b"\x16\x03\x03\x00\x5d\x02\x00\x00\x59\x03\x03"[..], Version).at(1),
-        bad("leading empty line", &b"\r\nHTTP/1.1 200 OK\r\n\r\n"[..], Version).at(1),
         bad("no SP after version", &b"HTTP/1.1\r\n\r\n"[..], Version).at(9),
         bad("HTAB after version", &b"HTTP/1.1\t200 OK\r\n\r\n"[..], Version).at(9),
-        bad("empty head", &b"\r\n\r\n"[..], Version).at(1),
         // --- status code: decided when the head is complete
         bad("code 99", &b"HTTP/1.1 99 OK\r\n\r\n"[..], StatusCode),
         bad("code 099", &b"HTTP/1.1 099 OK\r\n\r\n"[..], StatusCode),
@@ -428,6 +468,7 @@ fn head_table() {
         MissingColon,
         WhitespaceBeforeColon,
         HeaderValue,
+        EmptyLines,
     ] {
         assert!(
             cases.iter().any(|c| c.expect == Err(e)),
@@ -797,6 +838,21 @@ fn interim_responses_are_skipped() {
             b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 102 Processing\r\n\r\nHTTP/1.1 103 x\r\nA: b\r\n\r\n"
                 .to_vec(),
         ),
+        // Empty lines before a status line are skipped (RFC 9112 §2.2), after an interim
+        // response as at the start.
+        ("100 then an empty line", b"HTTP/1.1 100 Continue\r\n\r\n\r\n".to_vec()),
+        (
+            "empty lines first, 100, then MAX_EMPTY_LINES empty lines",
+            [
+                &b"\r\n\r\nHTTP/1.1 100 Continue\r\n\r\n"[..],
+                &b"\r\n".repeat(MAX_EMPTY_LINES),
+            ]
+            .concat(),
+        ),
+        (
+            "empty lines before each of 100 and 103",
+            b"\r\nHTTP/1.1 100 Continue\r\n\r\n\r\nHTTP/1.1 103 x\r\nA: b\r\n\r\n\r\n".to_vec(),
+        ),
     ];
     for (name, interim) in cases {
         let mut input = interim.clone();
@@ -808,7 +864,7 @@ fn interim_responses_are_skipped() {
             assert!(t.error.is_none(), "{name} ({m}): {:?}", t.error);
             let (head, consumed) = t.head.as_ref().expect("head");
             assert_eq!(head.code, 200, "{name} ({m})");
-            assert_eq!(*consumed, interim.len() + head.len, "{name} ({m})");
+            assert_eq!(*consumed, input.len() - b"hello".len(), "{name} ({m})");
             assert_eq!(t.body, b"hello", "{name} ({m})");
             assert_eq!(t.end, Some(input.len()), "{name} ({m})");
             assert!(conn.is_reusable());
@@ -834,11 +890,21 @@ fn upgrade_and_errors_after_interim_responses() {
     }
     // A bad final head after an interim one: the offset is where the final head starts.
     let interim = b"HTTP/1.1 100 Continue\r\n\r\n";
+    let too_many_empty_lines = [
+        &b"\r\n".repeat(MAX_EMPTY_LINES + 1)[..],
+        b"HTTP/1.1 200 OK\r\n\r\n",
+    ]
+    .concat();
     for (name, final_, e) in [
         (
             "framing",
             &b"HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n"[..],
             ProtocolError::Framing(FramingError::InvalidContentLength),
+        ),
+        (
+            "empty lines",
+            &too_many_empty_lines[..],
+            ProtocolError::Head(HeadError::EmptyLines),
         ),
         (
             "head",
@@ -945,11 +1011,10 @@ fn chunked_cases() -> Vec<ChunkedCase> {
             &b"5;a=b;c=\"q v\"\r\nhello\r\n0;x=1\r\n\r\n"[..],
             &b"hello"[..],
         ),
-        good("empty extension", &b"5;\r\nhello\r\n0\r\n\r\n"[..], &b"hello"[..]),
         good("BWS before ;", &b"5 ;a=b\r\nhello\r\n0\t;z\r\n\r\n"[..], &b"hello"[..]),
         good("BWS inside extension", &b"5\t; a = b \t\r\nhello\r\n0\r\n\r\n"[..], &b"hello"[..]),
         good("obs-text in extension", &b"5;a=\xe9\xff\r\nhello\r\n0\r\n\r\n"[..], &b"hello"[..]),
-        good("trailing whitespace after size", &b"5  \r\nhello\r\n0\t\r\n\r\n"[..], &b"hello"[..]),
+        good("a token character starts the name", &b"5;!x\r\nhello\r\n0; \t~\r\n\r\n"[..], &b"hello"[..]),
         good("trailers", &b"5\r\nhello\r\n0\r\nX-Trailer: 1\r\nY:\t2\r\n\r\n"[..], &b"hello"[..]),
         good(
             "Content-Length and Transfer-Encoding trailers are ignored",
@@ -998,6 +1063,19 @@ fn chunked_cases() -> Vec<ChunkedCase> {
         fails("bare LF after last-chunk size", &b"5\r\nhello\r\n0\n\r\n"[..], LineEnding, 11),
         fails("bare CR in extension", &b"5;a\rb\r\nhello\r\n"[..], LineEnding, 4),
         fails("bare LF in extension", &b"5;a\nb\r\nhello\r\n"[..], LineEnding, 3),
+        fails("bare LF after ;", &b"5;\nhello\r\n"[..], LineEnding, 2),
+        // --- the size line's grammar (RFC 9112 §7.1): `chunk-size [ chunk-ext ] CRLF`, with
+        // `chunk-ext = *( BWS ";" BWS chunk-ext-name … )`
+        fails("trailing whitespace after size", &b"5  \r\nhello\r\n0\r\n\r\n"[..], WhitespaceAfterSize, 3),
+        fails("HTAB after size", &b"5\t\r\nhello\r\n0\r\n\r\n"[..], WhitespaceAfterSize, 2),
+        fails("trailing SP after the last chunk's size", &b"5\r\nhello\r\n0 \r\n\r\n"[..], WhitespaceAfterSize, 12),
+        fails("; without a name", &b"5;\r\nhello\r\n0\r\n\r\n"[..], MissingExtensionName, 2),
+        fails("BWS, ; and no name", &b"5 ;\r\nhello\r\n0\r\n\r\n"[..], MissingExtensionName, 3),
+        fails("; and BWS only", &b"5; \t\r\nhello\r\n0\r\n\r\n"[..], MissingExtensionName, 4),
+        fails("two ;", &b"5;;a\r\nhello\r\n0\r\n\r\n"[..], MissingExtensionName, 2),
+        fails("; then =", &b"5;=b\r\nhello\r\n0\r\n\r\n"[..], MissingExtensionName, 2),
+        fails("; then a quote", &b"5;\"a\"\r\nhello\r\n0\r\n\r\n"[..], MissingExtensionName, 2),
+        fails("last chunk, ; without a name", &b"0;\r\n\r\n"[..], MissingExtensionName, 2),
         // --- after data
         fails("bare LF after data", &b"5\r\nhello\nX"[..], DataNotTerminated, 8),
         fails("bare CR after data", &b"5\r\nhello\rX"[..], DataNotTerminated, 9),
@@ -1070,6 +1148,8 @@ fn chunked_table() {
         SizeOverflow,
         SizeLineTooLong,
         InvalidExtension,
+        MissingExtensionName,
+        WhitespaceAfterSize,
         LineEnding,
         DataNotTerminated,
         TrailersTooLarge,
@@ -1371,34 +1451,19 @@ fn keep_alive_reuse() {
         let m = &mode.name;
         let pieces = mode.pieces(&input);
 
-        // The second response arrives while no request is outstanding: UnexpectedData, with
-        // the offset of its first byte counted from the start of the first response.
+        // The second response arrives while no request is outstanding: the first stands, the
+        // second is excess and closes the connection.
         let mut conn = requested();
-        let mut fed = 0;
-        let mut result = None;
-        'outer: for p in &pieces {
-            let mut rest: &[u8] = p;
-            loop {
-                match conn.handle_input(rest) {
-                    Err(e) => {
-                        result = Some((e.kind(), e.offset(), fed + p.len() - rest.len()));
-                        break 'outer;
-                    }
-                    Ok((ResponseEvent::NeedMore, _)) => break,
-                    Ok((_, used)) => rest = &rest[used..],
-                }
-            }
-            fed += p.len();
-        }
+        let t = drive_through(&mut conn, &pieces);
+        assert!(t.error.is_none(), "{m}: {:?}", t.error);
+        assert_eq!(t.body, b"one", "{m}");
+        assert_eq!(t.end, Some(first.len()), "{m}");
         assert_eq!(
-            result,
-            Some((
-                ErrorKind::Protocol(ProtocolError::UnexpectedData),
-                Some(first.len() as u64),
-                first.len()
-            )),
-            "{m}: no request outstanding"
+            (t.excess_at, &t.excess[..]),
+            (Some(first.len()), &second[..]),
+            "{m}"
         );
+        assert!(!conn.is_reusable() && !conn.is_busy(), "{m}: closed");
 
         // With the next request sent as soon as the first ends, both responses are read.
         let mut conn = requested();
@@ -1523,58 +1588,116 @@ fn transmit_and_advance() {
     assert!(conn.transmit().is_empty());
 }
 
+/// A complete response followed by more bytes, while no request is outstanding: the response
+/// is delivered whole, the bytes come as `Excess` (all of them, from where the response ended),
+/// and the connection is closed, as Go's net/http and curl do.
 #[test]
-fn no_content_then_stray_bytes() {
-    for (name, input, head_len) in [
+fn data_after_the_end_is_excess_and_closes_the_connection() {
+    let pipelined = &b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\ntwo"[..];
+    // (name, the response, its body, what follows it)
+    type Case<'a> = (&'a str, Vec<u8>, &'a [u8], &'a [u8]);
+    let cases: Vec<Case> = vec![
         (
             "204 then a byte",
-            &b"HTTP/1.1 204 No Content\r\n\r\nX"[..],
-            27,
+            b"HTTP/1.1 204 No Content\r\n\r\n".to_vec(),
+            b"",
+            b"X",
         ),
         (
             "204 with Content-Length and its 'body'",
-            &b"HTTP/1.1 204 No Content\r\nContent-Length: 5\r\n\r\nhello"[..],
-            46,
+            b"HTTP/1.1 204 No Content\r\nContent-Length: 5\r\n\r\n".to_vec(),
+            b"",
+            b"hello",
         ),
         (
             "304 then a byte",
-            &b"HTTP/1.1 304 Not Modified\r\n\r\nX"[..],
-            29,
+            b"HTTP/1.1 304 Not Modified\r\n\r\n".to_vec(),
+            b"",
+            b"X",
+        ),
+        (
+            "304 then a pipelined response",
+            b"HTTP/1.1 304 Not Modified\r\n\r\n".to_vec(),
+            b"",
+            pipelined,
         ),
         (
             "body longer than Content-Length",
-            &b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nab"[..],
-            39,
+            b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\na".to_vec(),
+            b"a",
+            b"b",
         ),
-    ] {
+        (
+            "Content-Length 0 then a pipelined response",
+            b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n".to_vec(),
+            b"",
+            pipelined,
+        ),
+        (
+            "chunked then a pipelined response",
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\none\r\n0\r\n\r\n".to_vec(),
+            b"one",
+            pipelined,
+        ),
+        (
+            "chunked then an empty line",
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\none\r\n0\r\n\r\n".to_vec(),
+            b"one",
+            b"\r\n",
+        ),
+        (
+            "Connection: close then more",
+            b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nhi".to_vec(),
+            b"hi",
+            b"more",
+        ),
+        (
+            "HTTP/1.0 then more",
+            b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nhi".to_vec(),
+            b"hi",
+            pipelined,
+        ),
+        (
+            "100 Continue, 204, then a byte",
+            b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n".to_vec(),
+            b"",
+            b"X",
+        ),
+    ];
+    for (name, response, body, after) in cases {
+        let input = [&response[..], after].concat();
         for mode in modes(input.len()) {
+            let m = &mode.name;
             let mut conn = requested();
-            let mut last = None;
-            let pieces = mode.pieces(input);
-            'feed: for p in &pieces {
-                let mut rest: &[u8] = p;
-                loop {
-                    match conn.handle_input(rest) {
-                        Err(e) => {
-                            last = Some((e.kind(), e.offset()));
-                            break 'feed;
-                        }
-                        Ok((ResponseEvent::NeedMore, _)) => break,
-                        Ok((_, used)) => rest = &rest[used..],
-                    }
-                }
-            }
-            assert_eq!(
-                last,
-                Some((
-                    ErrorKind::Protocol(ProtocolError::UnexpectedData),
-                    Some(head_len as u64)
-                )),
-                "{name} ({})",
-                mode.name
+            let t = drive_through(&mut conn, &mode.pieces(&input));
+            assert!(t.error.is_none(), "{name} ({m}): {:?}", t.error);
+            assert!(t.head.is_some(), "{name} ({m}): no head");
+            assert_eq!(t.body, body, "{name} ({m}): body");
+            assert_eq!(t.end, Some(response.len()), "{name} ({m}): end");
+            assert_eq!(t.excess_at, Some(response.len()), "{name} ({m}): excess at");
+            assert_eq!(t.excess, after, "{name} ({m}): excess");
+            assert_eq!(t.consumed, input.len(), "{name} ({m}): consumed");
+            assert!(
+                !conn.is_reusable() && !conn.is_busy(),
+                "{name} ({m}): closed"
+            );
+            assert!(
+                conn.send_get("/y", "docker").is_err(),
+                "{name} ({m}): reused"
+            );
+            assert!(
+                conn.handle_eof().unwrap().is_none(),
+                "{name} ({m}): eof after"
             );
         }
     }
+    // Bytes on a connection that never sent a request are excess too.
+    let mut conn = Connection::new();
+    assert!(matches!(
+        conn.handle_input(b"HTTP/1.1 200 OK\r\n\r\n"),
+        Ok((ResponseEvent::Excess(b"HTTP/1.1 200 OK\r\n\r\n"), 19))
+    ));
+    assert!(!conn.is_reusable());
 }
 
 #[test]

@@ -175,6 +175,7 @@ fn replay(name: &str, capture: &[u8], mode: &Mode) -> Replay {
                     assert_eq!(used, rest.len(), "{name} ({m})");
                     break;
                 }
+                ResponseEvent::Excess(_) => panic!("{name} ({m}): excess before the end"),
             }
             rest = &rest[used..];
         }

@@ -58,9 +58,9 @@ fn ext_strategy() -> impl Strategy<Value = Vec<u8>> {
         Just(b";a=b".to_vec()),
         Just(b"; name = \"quoted value\"".to_vec()),
         Just(b";k=v;k2;k3=\t3".to_vec()),
-        // Anything but control bytes (HTAB allowed).
+        // A name, then anything but control bytes (HTAB allowed).
         vec(any::<u8>(), 0..24).prop_map(|v| {
-            let mut e = vec![b';'];
+            let mut e = b";x".to_vec();
             e.extend(v.into_iter().map(|b| {
                 if (b < 0x20 && b != b'\t') || b == 0x7f {
                     b'x'
@@ -96,7 +96,10 @@ fn size_line(out: &mut Vec<u8>, size: usize, s: &SizeStyle) {
     };
     out.extend(std::iter::repeat_n(b'0', s.zeros));
     out.extend_from_slice(hex.as_bytes());
-    out.extend_from_slice(s.ws.as_bytes());
+    // Whitespace after the size is BWS before an extension, not allowed without one.
+    if !s.ext.is_empty() {
+        out.extend_from_slice(s.ws.as_bytes());
+    }
     out.extend_from_slice(&s.ext);
     out.extend_from_slice(b"\r\n");
 }
@@ -297,8 +300,9 @@ proptest! {
         let (_, whole) = dechunk(&[&body]);
         let (_, end) = dechunk(&cut(&body, &at));
         prop_assert_eq!(end, whole);
+        // Digits make the size overflow; whitespace that no `;` follows is not BWS.
         let ok = matches!(whole, Dechunked::End(_));
-        prop_assert_eq!(ok, len <= MAX_SIZE_LINE_LEN && fill != b'0', "len {} fill {:?}", len, fill as char);
+        prop_assert_eq!(ok, len <= MAX_SIZE_LINE_LEN && fill == b'e', "len {} fill {:?}", len, fill as char);
     }
 }
 

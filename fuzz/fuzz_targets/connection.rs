@@ -1,7 +1,7 @@
 //! A whole client connection fed a response in arbitrary pieces: the HTTP machine
-//! (`Connection`: head, 1xx, framing, chunked) and the stats pipeline (`StatsStream`: frame
-//! splitter, decoder, math), as the engine drives them, with keep-alive into a second
-//! exchange.
+//! (`Connection`: head, 1xx, framing, chunked, data after the end) and the stats pipeline
+//! (`StatsStream`: frame splitter, decoder, math), as the engine drives them, with keep-alive
+//! into a second exchange.
 //!
 //! Input: byte 0 = how many split points follow (mod 16), then that many u16 (little
 //! endian) offsets into the response, then the response bytes. Property: besides never
@@ -20,6 +20,8 @@ struct Outcome {
     /// Per sample: name, CPU % (as bits) and memory use, or the error that ended the stream.
     samples: Vec<Result<(String, u64, u64), String>>,
     ends: usize,
+    /// Bytes after the end of a response with no request outstanding.
+    excess: Vec<u8>,
     failed: Option<String>,
 }
 
@@ -58,7 +60,7 @@ fn run(pieces: &[&[u8]]) -> Outcome {
                     break 'input;
                 }
             };
-            let mut done = false;
+            let (mut done, mut excess) = (false, false);
             match event {
                 ResponseEvent::Head(head) => out.statuses.push(head.code),
                 ResponseEvent::Body(data) => {
@@ -77,8 +79,14 @@ fn run(pieces: &[&[u8]]) -> Outcome {
                         conn.send_get("/_ping", "docker").unwrap();
                     }
                 }
+                ResponseEvent::Excess(data) => {
+                    out.excess.extend_from_slice(data);
+                    excess = true;
+                }
                 ResponseEvent::NeedMore => done = true,
             }
+            // Bytes no request asked for close the connection for good.
+            assert!(!excess || (!conn.is_reusable() && !conn.is_busy()));
             rest = &rest[used..];
             if done {
                 assert!(rest.is_empty(), "NeedMore with input left");

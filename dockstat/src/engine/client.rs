@@ -146,7 +146,7 @@ impl Client {
                     }
                     body.extend_from_slice(data);
                 }
-                ResponseEvent::End | ResponseEvent::NeedMore => {}
+                ResponseEvent::End | ResponseEvent::Excess(_) | ResponseEvent::NeedMore => {}
             }
             Ok(Control::Continue)
         })?;
@@ -159,8 +159,10 @@ impl Client {
     /// as a stats stream, this returns when `on` says [`Control::Stop`] (the connection is then
     /// closed) or the timeout ([`Client::set_timeout`]) passes.
     ///
-    /// Bytes after the end of the response that arrive with it fail the request with
-    /// [`ProtocolError::UnexpectedData`].
+    /// Bytes after the end of the response that arrive with it (a pipelined response, a body
+    /// after a 204) do not fail the request: they are handed to `on` as
+    /// [`ResponseEvent::Excess`] after [`ResponseEvent::End`], and the connection is closed
+    /// rather than reused.
     pub fn stream(
         &mut self,
         target: &str,
@@ -211,9 +213,17 @@ impl Client {
                             outcome = Some(Ok(reusable));
                         }
                         // Even so, the rest of this read is looked at: bytes after the end of
-                        // the response (a 204 with a body, say) then fail the connection with
-                        // `UnexpectedData` instead of going unnoticed.
+                        // the response (a 204 with a body, say) then come as `Excess`
+                        // instead of going unnoticed.
                         flow
+                    }
+                    ConnEvent::Excess(data) => {
+                        // The response stands; the connection goes (the reactor closes it).
+                        if let Some(Ok(keep)) = &mut outcome {
+                            *keep = false;
+                        }
+                        let _ = flow(on(ResponseEvent::Excess(data)), &mut outcome);
+                        Flow::Close
                     }
                     ConnEvent::Closed => {
                         // The daemon may close the connection right after a complete

@@ -283,6 +283,8 @@ impl Host {
                     ),
                 }
             }
+            // Only after `End`, which had the connection closed and its response applied.
+            ConnEvent::Excess(_) => Flow::Close,
             ConnEvent::Failed(e) => self.fail(conn, e),
         }
     }

@@ -89,8 +89,13 @@ pub(crate) enum ConnEvent<'a> {
     /// A piece of the decoded body, borrowed from the read buffer.
     Body(&'a [u8]),
     /// The response is complete. If `reusable`, the connection stays open and idle and may
-    /// carry another request ([`Reactor::send_get`]); otherwise it is closed after this event.
+    /// carry another request ([`Reactor::send_get`]); otherwise it is closed after this event
+    /// (or after the [`ConnEvent::Excess`] that follows it in the same read).
     End { reusable: bool },
+    /// Bytes arrived after the end of the response, with no request outstanding (a pipelined
+    /// response, a body after a 204): they are dropped, and the connection is closed after
+    /// this event, whatever `End` said. The response itself stands.
+    Excess(&'a [u8]),
     /// The server closed an idle connection; it is gone after this event.
     Closed,
     /// The connection failed (connect, I/O, timeout, malformed response); it is gone after
@@ -243,11 +248,30 @@ impl<S> Reactor<S> {
     }
 
     /// Sends `GET target` on an idle connection (after [`ConnEvent::End`] with `reusable`).
+    ///
+    /// A connection the server has closed since, or written to (a late pipelined response, a
+    /// body after a 204 that came in a later packet), is closed instead, and this fails: its
+    /// bytes would otherwise be read as the response to `target`. Go's net/http watches idle
+    /// connections for the same reason.
     pub(crate) fn send_get(&mut self, id: ConnId, target: &str) -> Result<()> {
         let core = &mut self.core;
-        let conn = core
-            .get_mut(id)
-            .ok_or_else(|| Error::new(ErrorKind::Io).context("connection is closed"))?;
+        let gone = || Error::new(ErrorKind::Io).context("connection is closed");
+        let conn = core.get_mut(id).ok_or_else(gone)?;
+        if let Phase::Open(transport) = &mut conn.phase {
+            let mut probe = [0u8; 256];
+            let stale = loop {
+                match transport.read(&mut probe) {
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break false,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    // The end of the stream, an error, or bytes no request asked for.
+                    _ => break true,
+                }
+            };
+            if stale {
+                core.free(id);
+                return Err(gone());
+            }
+        }
         conn.http.send_get(target, conn.endpoint.host_header())?;
         if let Phase::Open(transport) = &mut conn.phase {
             if let Err(e) = flush(transport, &mut conn.http) {
@@ -685,7 +709,10 @@ where
 {
     let terminal = matches!(
         event,
-        ConnEvent::Failed(_) | ConnEvent::Closed | ConnEvent::End { reusable: false }
+        ConnEvent::Failed(_)
+            | ConnEvent::Closed
+            | ConnEvent::End { reusable: false }
+            | ConnEvent::Excess(_)
     );
     let event = match event {
         ConnEvent::Failed(e) => ConnEvent::Failed(e.context(conn.endpoint.url())),
@@ -800,8 +827,13 @@ where
             conn::ResponseEvent::Body(data) => (ConnEvent::Body(data), false),
             conn::ResponseEvent::End => {
                 let reusable = conn.http.is_reusable();
-                (ConnEvent::End { reusable }, !reusable)
+                // Bytes after a response the server said it would close with are looked at
+                // too: they come as `Excess` before the connection goes.
+                (ConnEvent::End { reusable }, !reusable && input.is_empty())
             }
+            // The connection is closed now: bytes no request asked for are not read as the
+            // response to the next one.
+            conn::ResponseEvent::Excess(data) => (ConnEvent::Excess(data), true),
         };
         if handler(id, &mut conn.user, event) == Flow::Close || terminal {
             return Step::Free;

@@ -996,6 +996,8 @@ impl Core {
                 self.steps.push((slot, StreamStep::Gone(why)));
                 Flow::Close
             }
+            // Only after `End`, which closed the connection and ended the stream as usual.
+            ConnEvent::Excess(_) => Flow::Close,
             ConnEvent::Failed(e) => self.stream_failed(slot, e, emit),
         }
     }

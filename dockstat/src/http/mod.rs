@@ -31,6 +31,13 @@
 //!
 //! // Anything that could make the end of the head ambiguous is an error.
 //! assert_eq!(parse_response(b"HTTP/1.1 200 OK\nX: 1\n\n"), Err(HeadError::LineEnding));
+//!
+//! // Empty lines before the status line are skipped (RFC 9112 §2.2), and counted in `len`.
+//! let Status::Complete(head) = parse_response(b"\r\nHTTP/1.1 204 No Content\r\n\r\n")? else {
+//!     unreachable!("the empty line is there");
+//! };
+//! assert_eq!((head.code, head.len()), (204, 29));
+//! assert!(head.raw().starts_with(b"HTTP/1.1 204"));
 //! # Ok(())
 //! # }
 //! ```
@@ -49,7 +56,9 @@ pub use request::RequestError;
 pub(crate) use request::encode_segment;
 pub(crate) use request::write_get;
 pub use response::{HeadError, Header, ResponseHead, Status, parse_response};
-pub(crate) use response::{MAX_HEAD_LEN, MAX_HEADERS, find_head_end, parse_complete};
+pub(crate) use response::{
+    MAX_EMPTY_LINES, MAX_HEAD_LEN, MAX_HEADERS, find_head_end, parse_complete,
+};
 
 impl ResponseHead<'_> {
     /// The longest head (status line and header fields) [`parse_response`] accepts; a longer
@@ -60,15 +69,20 @@ impl ResponseHead<'_> {
     /// [`HeadError::TooManyHeaders`].
     pub const MAX_HEADERS: usize = MAX_HEADERS;
 
+    /// The most empty lines (CRLF) [`parse_response`] skips before the status line (RFC 9112
+    /// §2.2); one more is [`HeadError::EmptyLines`].
+    pub const MAX_EMPTY_LINES: usize = MAX_EMPTY_LINES;
+
     /// Finds the end of the response head at the start of `buf`: its length including the
     /// final CRLF, or `None` when the end is not in `buf` yet.
     ///
     /// A caller receiving the head in pieces passes the length it already searched as `from`,
     /// so the whole search is linear. Every error is reported as soon as it is certain, and
     /// depends only on the bytes up to the offending one, so the same input gives the same
-    /// result however it is split: a status line not starting with `HTTP/1.0 ` or `HTTP/1.1 `,
-    /// a bare LF, a CR not followed by LF, and a head longer than [`ResponseHead::MAX_LEN`].
-    /// Everything else is left to [`parse_response`].
+    /// result however it is split: more than [`ResponseHead::MAX_EMPTY_LINES`] empty lines
+    /// first, a status line not starting with `HTTP/1.0 ` or `HTTP/1.1 `, a bare LF, a CR not
+    /// followed by LF, and a head longer than [`ResponseHead::MAX_LEN`] (the empty lines
+    /// skipped before it not counted). Everything else is left to [`parse_response`].
     pub fn find_end(buf: &[u8], from: usize) -> Result<Option<usize>, HeadError> {
         find_head_end(buf, from)
     }

@@ -10,6 +10,10 @@
 //! rejected rather than repaired: bare CR or LF, obs-fold, whitespace before a colon, control
 //! bytes, status codes outside 100..=599.
 //!
+//! One leniency is the robustness rule of RFC 9112 §2.2 that llhttp and httparse apply: empty
+//! lines (CRLF) before the status line are skipped, at most [`MAX_EMPTY_LINES`] of them. They
+//! cannot make the framing ambiguous: no head starts with one.
+//!
 //! What this module does not do: decide how the body is framed (see [`super::body`]), or keep
 //! any state between calls.
 
@@ -23,6 +27,13 @@ pub(crate) const MAX_HEAD_LEN: usize = 32 * 1024;
 
 /// The most header fields accepted in one response head.
 pub(crate) const MAX_HEADERS: usize = 100;
+
+/// The most empty lines (CRLF) skipped before a status line (RFC 9112 §2.2: "a server that is
+/// expecting to receive and parse a request-line SHOULD ignore at least one empty line (CRLF)
+/// received prior to the request-line"; a client reading a status line does the same, as
+/// llhttp does). A server sends one or two by mistake, after a body or a `100 Continue`; more
+/// than this is not a response.
+pub(crate) const MAX_EMPTY_LINES: usize = 8;
 
 /// The result of a parse that may need more input.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -64,6 +75,8 @@ pub enum HeadError {
     WhitespaceBeforeColon,
     /// A field value holds NUL or another control byte other than HTAB.
     HeaderValue,
+    /// More than [`MAX_EMPTY_LINES`] empty lines before the status line.
+    EmptyLines,
 }
 
 impl HeadError {
@@ -81,6 +94,7 @@ impl HeadError {
             HeadError::MissingColon => "header line without a colon",
             HeadError::WhitespaceBeforeColon => "whitespace between header name and colon",
             HeadError::HeaderValue => "control byte in a header value",
+            HeadError::EmptyLines => "too many empty lines before the status line",
         }
     }
 }
@@ -102,20 +116,26 @@ pub struct ResponseHead<'b> {
     pub code: u16,
     /// The reason phrase (may be empty).
     pub reason: &'b [u8],
+    /// From the status line to the empty line that ends the head.
     raw: &'b [u8],
+    /// Bytes from the start of the input to the end of the head: `raw` and the empty lines
+    /// skipped before it.
+    len: usize,
     fields: &'b [u8],
     count: usize,
 }
 
 impl<'b> ResponseHead<'b> {
-    /// The head as received: status line, fields and the final empty line.
+    /// The head as received: status line, fields and the final empty line (without the empty
+    /// lines skipped before the status line).
     pub fn raw(&self) -> &'b [u8] {
         self.raw
     }
 
-    /// Length of the head in bytes; the body starts at this offset.
+    /// Length of the head in bytes, with the empty lines skipped before it; the body starts at
+    /// this offset.
     pub fn len(&self) -> usize {
-        self.raw.len()
+        self.len
     }
 
     /// Always false: a head holds at least a status line.
@@ -178,9 +198,14 @@ impl<'b> Iterator for Headers<'b> {
 /// `buf` yet. A caller receiving the head in pieces passes the length it already searched as
 /// `from`, so the whole search is linear. Every error is reported as soon as it is certain, and
 /// depends only on the bytes up to the offending one, so the same input gives the same result
-/// however it is split: a status line not starting with `HTTP/1.0 ` or `HTTP/1.1 `, a bare LF,
-/// a CR not followed by LF, and a head longer than [`MAX_HEAD_LEN`].
+/// however it is split: more than [`MAX_EMPTY_LINES`] empty lines first, a status line not
+/// starting with `HTTP/1.0 ` or `HTTP/1.1 `, a bare LF, a CR not followed by LF, and a head
+/// (after the empty lines) longer than [`MAX_HEAD_LEN`].
 pub(crate) fn find_head_end(buf: &[u8], from: usize) -> Result<Option<usize>, HeadError> {
+    let Some(start) = skip_empty_lines(buf)? else {
+        return Ok(None);
+    };
+    let (skipped, buf) = buf.split_at(start);
     // Reject a stream that is not HTTP/1.x as early as possible instead of waiting for a head
     // that will never come (a server speaking another protocol, TLS to a plain port, …).
     let n = buf.len().min(9);
@@ -190,11 +215,28 @@ pub(crate) fn find_head_end(buf: &[u8], from: usize) -> Result<Option<usize>, He
     // A head that fits ends within the first MAX_HEAD_LEN bytes; nothing after them is looked
     // at, so an error beyond the limit cannot win over `TooLarge` when more input arrived at once.
     let buf = &buf[..buf.len().min(MAX_HEAD_LEN)];
-    match grammar::crlf_head_end(buf, from) {
+    match grammar::crlf_head_end(buf, from.saturating_sub(skipped.len())) {
         Err(()) => Err(HeadError::LineEnding),
-        Ok(Some(end)) => Ok(Some(end)),
+        Ok(Some(end)) => Ok(Some(skipped.len() + end)),
         Ok(None) if buf.len() >= MAX_HEAD_LEN => Err(HeadError::TooLarge),
         Ok(None) => Ok(None),
+    }
+}
+
+/// Where the status line starts in `buf`: after at most [`MAX_EMPTY_LINES`] empty lines
+/// (CRLF), or `None` while `buf` ends inside them. A bare LF, or a CR not followed by LF, is a
+/// [`HeadError::LineEnding`] as anywhere in a head; one empty line too many is
+/// [`HeadError::EmptyLines`], reported at its CR (nothing can make it right).
+fn skip_empty_lines(buf: &[u8]) -> Result<Option<usize>, HeadError> {
+    let mut at = 0;
+    loop {
+        match buf[at..] {
+            [b'\r', ..] if at == 2 * MAX_EMPTY_LINES => return Err(HeadError::EmptyLines),
+            [b'\r', b'\n', ..] => at += 2,
+            [b'\r'] => return Ok(None),
+            [b'\r', ..] | [b'\n', ..] => return Err(HeadError::LineEnding),
+            _ => return Ok(Some(at)),
+        }
     }
 }
 
@@ -210,6 +252,9 @@ pub fn parse_response(buf: &[u8]) -> Result<Status<ResponseHead<'_>>, HeadError>
 
 /// Parses a head known to be complete: `head` ends with the empty line and holds nothing else.
 pub(crate) fn parse_complete(head: &[u8]) -> Result<ResponseHead<'_>, HeadError> {
+    let len = head.len();
+    let start = skip_empty_lines(head)?.ok_or(HeadError::LineEnding)?;
+    let head = &head[start..];
     // `find_head_end` established that every LF follows a CR.
     let mut rest = head;
     let status_line = grammar::next_line(&mut rest).ok_or(HeadError::LineEnding)?;
@@ -230,6 +275,7 @@ pub(crate) fn parse_complete(head: &[u8]) -> Result<ResponseHead<'_>, HeadError>
         code,
         reason,
         raw: head,
+        len,
         fields,
         count,
     })
@@ -301,4 +347,77 @@ fn check_field_line(line: &[u8]) -> Result<(), HeadError> {
         return Err(HeadError::HeaderValue);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A head's status code and length, or the error; `None` while incomplete.
+    type Found = Option<Result<(u16, usize), HeadError>>;
+
+    /// `find_head_end` on `buf` fed in the given prefix lengths, resuming each time, then the
+    /// parse of the head it found.
+    fn head(buf: &[u8], cuts: &[usize]) -> Found {
+        let mut from = 0;
+        for &end in cuts.iter().chain([buf.len()].iter()) {
+            match find_head_end(&buf[..end], from) {
+                Ok(None) => from = end,
+                Err(e) => return Some(Err(e)),
+                Ok(Some(len)) => {
+                    return Some(parse_complete(&buf[..len]).map(|h| (h.code, h.len())));
+                }
+            }
+        }
+        None
+    }
+
+    /// Empty lines before a status line (RFC 9112 §2.2): whole, split at every byte, and byte
+    /// by byte.
+    #[test]
+    fn empty_lines_before_the_status_line() {
+        let status = b"HTTP/1.1 204 No Content\r\n\r\n";
+        let before = |n: usize| [&b"\r\n".repeat(n)[..], status].concat();
+        let cases: Vec<(Vec<u8>, Found)> = vec![
+            (before(0), Some(Ok((204, 27)))),
+            (before(1), Some(Ok((204, 29)))),
+            (
+                before(MAX_EMPTY_LINES),
+                Some(Ok((204, 27 + 2 * MAX_EMPTY_LINES))),
+            ),
+            (
+                before(MAX_EMPTY_LINES + 1),
+                Some(Err(HeadError::EmptyLines)),
+            ),
+            (b"\r\n".repeat(MAX_EMPTY_LINES), None),
+            (b"\r\n\r".to_vec(), None),
+            (
+                [&b"\n"[..], status].concat(),
+                Some(Err(HeadError::LineEnding)),
+            ),
+            (
+                [&b"\r\r\n"[..], status].concat(),
+                Some(Err(HeadError::LineEnding)),
+            ),
+            (
+                [&b"\r\n \r\n"[..], status].concat(),
+                Some(Err(HeadError::Version)),
+            ),
+        ];
+        for (buf, want) in cases {
+            let name = buf.escape_ascii().to_string();
+            assert_eq!(head(&buf, &[]), want, "{name}");
+            for k in 0..=buf.len() {
+                assert_eq!(head(&buf, &[k]), want, "{name} split at {k}");
+            }
+            let bytewise: Vec<usize> = (0..buf.len()).collect();
+            assert_eq!(head(&buf, &bytewise), want, "{name} byte by byte");
+            if let Some(Ok((_, len))) = want {
+                let Ok(Status::Complete(h)) = parse_response(&buf) else {
+                    panic!("{name}: parse_response");
+                };
+                assert_eq!((h.len(), h.raw()), (len, &status[..]), "{name}");
+            }
+        }
+    }
 }

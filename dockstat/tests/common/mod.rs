@@ -101,7 +101,9 @@ impl OwnedHead {
             .map(|f| (f.name.to_vec(), f.value.to_vec()))
             .collect();
         assert_eq!(headers.len(), h.header_count(), "header_count vs headers()");
-        assert_eq!(h.raw().len(), h.len());
+        // `len` also counts the empty lines skipped before the status line.
+        let skipped = h.len() - h.raw().len();
+        assert!(skipped % 2 == 0 && skipped <= 2 * ResponseHead::MAX_EMPTY_LINES);
         OwnedHead {
             minor: h.minor_version,
             code: h.code,
@@ -146,10 +148,25 @@ pub struct Transcript {
     pub consumed: usize,
     /// Number of `ResponseEvent::Body` events.
     pub body_events: usize,
+    /// The bytes handed out as `ResponseEvent::Excess`, concatenated (only [`drive_through`]
+    /// reads on after the end).
+    pub excess: Vec<u8>,
+    /// Input bytes consumed before the first `ResponseEvent::Excess`.
+    pub excess_at: Option<usize>,
 }
 
 /// Feeds `pieces` to `conn`, stopping at `ResponseEvent::End` or an error.
 pub fn drive(conn: &mut Connection, pieces: &[&[u8]]) -> Transcript {
+    feed(conn, pieces, true)
+}
+
+/// Feeds all of `pieces` to `conn`, reading on after `ResponseEvent::End` (what follows is
+/// `ResponseEvent::Excess`), stopping only at an error.
+pub fn drive_through(conn: &mut Connection, pieces: &[&[u8]]) -> Transcript {
+    feed(conn, pieces, false)
+}
+
+fn feed(conn: &mut Connection, pieces: &[&[u8]], stop_at_end: bool) -> Transcript {
     let mut t = Transcript::default();
     let mut fed = 0;
     for piece in pieces {
@@ -176,8 +193,17 @@ pub fn drive(conn: &mut Connection, pieces: &[&[u8]]) -> Transcript {
                             t.body_events += 1;
                         }
                         ResponseEvent::End => {
+                            assert!(t.end.is_none(), "two ends");
                             t.end = Some(t.consumed);
-                            return t;
+                            if stop_at_end {
+                                return t;
+                            }
+                        }
+                        ResponseEvent::Excess(b) => {
+                            assert!(t.end.is_some(), "Excess before the end");
+                            assert_eq!(b, rest, "Excess is all of the input");
+                            t.excess_at.get_or_insert(t.consumed - used);
+                            t.excess.extend_from_slice(b);
                         }
                         ResponseEvent::NeedMore => {
                             assert_eq!(used, rest.len(), "NeedMore left input unconsumed");
@@ -272,9 +298,9 @@ pub enum Naive {
 /// tolerance beyond the RFC, and is encoded here so that the two can be compared):
 ///
 /// - lines end in CRLF only; a bare CR or LF anywhere outside chunk data rejects;
-/// - a size line is `1*HEXDIG *(SP / HTAB) [ ";" ext ]`: whitespace after the size is
-///   tolerated even without an extension (as Go does); the extension is not parsed, only checked
-///   for control bytes (HTAB allowed);
+/// - a size line is `1*HEXDIG [ *(SP / HTAB) ";" *(SP / HTAB) tchar ext ]`: whitespace after
+///   the size only before a `;` (BWS), a `;` only before a name; the rest of the extension is
+///   not parsed, only checked for control bytes (HTAB allowed);
 /// - the size must fit in 64 bits (any number of leading zeros is fine);
 /// - a size line holds at most `MAX_SIZE_LINE_LEN` bytes, CRLF excluded;
 /// - trailer lines are not parsed, only checked for control bytes (HTAB allowed), and the
@@ -291,7 +317,7 @@ pub fn naive_dechunk(b: &[u8]) -> Naive {
         if line.len() > MAX_SIZE_LINE_LEN {
             return Naive::Reject;
         }
-        let size = match size_line(line) {
+        let size = match size_line(line, line_end.is_some()) {
             Err(()) => return Naive::Reject,
             Ok(size) => size,
         };
@@ -372,8 +398,9 @@ pub fn naive_dechunk(b: &[u8]) -> Naive {
     }
 }
 
-/// Checks a (possibly partial) size line; returns the size once the line has at least a digit.
-fn size_line(line: &[u8]) -> Result<Option<u64>, ()> {
+/// Checks a size line, `complete` when its end (a CR) follows, else a prefix of one; returns
+/// the size once the line has at least a digit.
+fn size_line(line: &[u8], complete: bool) -> Result<Option<u64>, ()> {
     let digits = line.iter().take_while(|c| c.is_ascii_hexdigit()).count();
     if digits == 0 {
         return if line.is_empty() { Ok(None) } else { Err(()) };
@@ -389,10 +416,21 @@ fn size_line(line: &[u8]) -> Result<Option<u64>, ()> {
         .take_while(|&&c| c == b' ' || c == b'\t')
         .count();
     let rest = &rest[ws..];
-    match rest.first() {
+    let bws = |s: &[u8]| s.iter().take_while(|&&c| c == b' ' || c == b'\t').count();
+    let tchar = |c: u8| c.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&c);
+    match rest.split_first() {
+        // Whitespace that no `;` follows.
+        None if ws > 0 && complete => return Err(()),
         None => {}
-        Some(b';') if rest.iter().any(|&c| (c < 0x20 && c != b'\t') || c == 0x7f) => return Err(()),
-        Some(b';') => {}
+        Some((b';', _)) if rest.iter().any(|&c| (c < 0x20 && c != b'\t') || c == 0x7f) => {
+            return Err(());
+        }
+        Some((b';', ext)) => match ext.get(bws(ext)) {
+            None if complete => return Err(()),
+            None => {}
+            Some(&c) if tchar(c) => {}
+            Some(_) => return Err(()),
+        },
         Some(_) => return Err(()),
     }
     Ok(Some(size))
