@@ -128,7 +128,10 @@ fn one_shot_frame(id: &str) -> String {
             iface(500, 500)
         ),
         // Sums past 2^64 and whitespace inside.
-        GOOD2 => good2_frame(1).replace(",\"", ", \"").replace(':', " : "),
+        GOOD2 => good2_frame(1)
+            .replace(",\"", " ,\t\"")
+            .replace("{\"", "{ \"")
+            .replace("\":", "\" :\r"),
         // A null counter in the memory map, invalid UTF-8 and a lone surrogate in strings it
         // does not show.
         _ => frame(
@@ -170,11 +173,16 @@ struct Counts {
     frames: [AtomicU64; 3],
 }
 
+/// The container a request names: by its id, a prefix of it (docker asks with 12
+/// characters), or its name.
 fn which(id: &str) -> usize {
-    match id {
-        GOOD1 => 0,
-        GOOD2 => 1,
-        _ => 2,
+    let is = |full: &str, name: &str| id == name || (!id.is_empty() && full.starts_with(id));
+    if is(GOOD1, "good1") {
+        0
+    } else if is(GOOD2, "good2") {
+        1
+    } else {
+        2
     }
 }
 
@@ -248,7 +256,7 @@ fn serve(mut s: UnixStream, counts: &Counts) {
             .trim_end_matches("/stats");
         let i = which(id);
         if target.contains("stream=0") || target.contains("stream=false") {
-            let f = one_shot_frame(id);
+            let f = one_shot_frame([GOOD1, GOOD2, EVIL][i]);
             let _ = chunk(&mut s, &format!("{f}\n"));
             let _ = write!(s, "0\r\n\r\n");
             continue;
@@ -301,7 +309,7 @@ impl Drop for Tmp {
 fn run(program: &str, home: &Path, args: &[&str], signal_after: Option<&str>) -> Output {
     let mut c = Command::new("timeout");
     match signal_after {
-        Some(secs) => c.args(["-s", "INT", secs]),
+        Some(secs) => c.args(["--preserve-status", "-s", "INT", secs]),
         None => c.args(["20"]),
     };
     c.arg(program).args(args);
