@@ -774,40 +774,12 @@ fn blkio(c: &Cursor<'_>, v: usize, out: &mut BlkioStats) -> R<usize> {
 
 #[inline(always)]
 fn blkio_fast(c: &Cursor<'_>, v: usize, out: &mut BlkioStats) -> Option<usize> {
-    let mut p = c.lit(v, b"{\"io_service_bytes_recursive\":")?;
+    let p = c.lit(v, b"{\"io_service_bytes_recursive\":")?;
     let mut totals = BlkioStats::default();
-    if let Some(q) = c.lit(p, b"null") {
-        p = q;
-    } else {
-        p = c.lit(p, b"[")?;
-        if c.at(p) == b']' {
-            p += 1;
-        } else {
-            loop {
-                let q = c.skip_digits(c.lit(p, b"{\"major\":")?)?;
-                let q = c.skip_digits(c.lit(q, b",\"minor\":")?)?;
-                let (op_start, op_end) = c.plain_key(c.lit(q, b",\"op\":")?)?;
-                let (value, q) = c.plain_u64(c.lit(op_end + 1, b",\"value\":")?)?;
-                // docker/cli calculateBlockIO: by the first letter of the operation.
-                match c.b.get(op_start).filter(|_| op_start < op_end) {
-                    Some(b'r' | b'R') => totals.read = totals.read.wrapping_add(value),
-                    Some(b'w' | b'W') => totals.write = totals.write.wrapping_add(value),
-                    _ => {}
-                }
-                totals.entries += 1;
-                let q = c.lit(q, b"}")?;
-                match c.at(q) {
-                    b',' => p = q + 1,
-                    b']' => {
-                        p = q + 1;
-                        break;
-                    }
-                    _ => return None,
-                }
-            }
-        }
-    }
-    // The other lists are not needed: empty and null ones are common and cheap to pass.
+    let mut p = blkio_list_fast(c, p, &mut totals)?;
+    // The other lists are not needed, but read the same way: the daemon's exact text is
+    // valid JSON; anything else goes to the general path, which validates it.
+    let mut unused = BlkioStats::default();
     for key in [
         &b",\"io_serviced_recursive\":"[..],
         b",\"io_queue_recursive\":",
@@ -817,16 +789,43 @@ fn blkio_fast(c: &Cursor<'_>, v: usize, out: &mut BlkioStats) -> Option<usize> {
         b",\"io_time_recursive\":",
         b",\"sectors_recursive\":",
     ] {
-        p = c.lit(p, key)?;
-        p = match c.at(p) {
-            b'n' => c.lit(p, b"null")?,
-            b'[' => c.skip_container(p).ok()?,
-            _ => return None,
-        };
+        p = blkio_list_fast(c, c.lit(p, key)?, &mut unused)?;
     }
     let p = c.lit(p, b"}")?;
     *out = totals;
     Some(p)
+}
+
+/// A blkio list in the daemon's text (`null`, or `[` entries of major, minor, op and value
+/// `]`), added to `totals`: the position after it.
+#[inline(always)]
+fn blkio_list_fast(c: &Cursor<'_>, mut p: usize, totals: &mut BlkioStats) -> Option<usize> {
+    if let Some(q) = c.lit(p, b"null") {
+        return Some(q);
+    }
+    p = c.lit(p, b"[")?;
+    if c.at(p) == b']' {
+        return Some(p + 1);
+    }
+    loop {
+        let q = c.skip_digits(c.lit(p, b"{\"major\":")?)?;
+        let q = c.skip_digits(c.lit(q, b",\"minor\":")?)?;
+        let (op_start, op_end) = c.plain_key(c.lit(q, b",\"op\":")?)?;
+        let (value, q) = c.plain_u64(c.lit(op_end + 1, b",\"value\":")?)?;
+        // docker/cli calculateBlockIO: by the first letter of the operation.
+        match c.b.get(op_start).filter(|_| op_start < op_end) {
+            Some(b'r' | b'R') => totals.read = totals.read.wrapping_add(value),
+            Some(b'w' | b'W') => totals.write = totals.write.wrapping_add(value),
+            _ => {}
+        }
+        totals.entries += 1;
+        let q = c.lit(q, b"}")?;
+        match c.at(q) {
+            b',' => p = q + 1,
+            b']' => return Some(q + 1),
+            _ => return None,
+        }
+    }
 }
 
 fn networks(c: &Cursor<'_>, v: usize, d: &mut FrameDecoder) -> R<usize> {
