@@ -234,7 +234,11 @@ fn serve(mut s: UnixStream, counts: &Counts) {
             _ => Some(("{\"message\":\"page not found\"}".into(), "404 Not Found")),
         };
         if let Some((body, status)) = answer {
-            let body = if method == "HEAD" { String::new() } else { body };
+            let body = if method == "HEAD" {
+                String::new()
+            } else {
+                body
+            };
             let _ = write!(
                 s,
                 "HTTP/1.1 {status}\r\n{head}Content-Length: {}\r\n\r\n{body}",
@@ -351,7 +355,8 @@ fn one_hostile_stream_backs_off_gives_no_wrong_number_and_spares_the_others() {
     assert!(!stderr.contains("panic"), "{stderr}");
     let mut samples = [0u64; 3];
     for line in stdout.lines() {
-        let v: serde_json::Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+        let v: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
         let id = v["id"].as_str().unwrap();
         let i = which(id);
         samples[i] += 1;
@@ -363,11 +368,22 @@ fn one_hostile_stream_backs_off_gives_no_wrong_number_and_spares_the_others() {
                 assert_eq!(v["net_rx"].as_u64(), Some(u64::MAX), "{line}");
                 assert_eq!(v["net_tx"].as_u64(), Some((1 << 63) + 2), "{line}");
             }
-            _ => assert_eq!(mem_used, EVIL_USED as f64, "a number from a broken frame: {line}"),
+            _ => assert_eq!(
+                mem_used, EVIL_USED as f64,
+                "a number from a broken frame: {line}"
+            ),
         }
     }
-    let conns: Vec<u64> = counts.conns.iter().map(|c| c.load(Ordering::SeqCst)).collect();
-    let frames: Vec<u64> = counts.frames.iter().map(|c| c.load(Ordering::SeqCst)).collect();
+    let conns: Vec<u64> = counts
+        .conns
+        .iter()
+        .map(|c| c.load(Ordering::SeqCst))
+        .collect();
+    let frames: Vec<u64> = counts
+        .frames
+        .iter()
+        .map(|c| c.load(Ordering::SeqCst))
+        .collect();
     eprintln!(
         "in {secs} s: connections {conns:?}, frames written {frames:?}, samples shown {samples:?}"
     );
@@ -419,10 +435,13 @@ fn go_decoding_rules_give_docker_numbers() {
         "{}",
         String::from_utf8_lossy(&ours.stderr)
     );
+    // What docker v28 shows for these frames (checked below when its CLI is there): the
+    // repeated memory_stats merged (5 MB used less the first map's 100 kB), keys in other
+    // cases read, a null total_inactive_file counted as 0, 2^63 + 2^63 received as 2^64.
     let expected = "evil\t50.00%\t3.815MiB / 19.07MiB\t20.00%\t7B / 8B\t1\n\
                     good1\t50.00%\t4.673MiB / 19.07MiB\t24.50%\t2kB / 3kB\t4\n\
                     good2\t50.00%\t1MiB / 8MiB\t12.50%\t18.4EB / 9.22EB\t1";
-    assert_eq!(text(&ours), expected.replace("\n", "\n"));
+    assert_eq!(text(&ours), expected);
     if !Path::new(DOCKER).exists() {
         println!("SKIPPED: no docker CLI at {DOCKER} to compare with");
         return;

@@ -482,7 +482,11 @@ fn a_frame_that_is_not_json_never_gives_a_number() {
     // Every deletion of one byte, and every one turned into a space or a comma, that makes a
     // real frame something Go would not decode, makes it an error here too.
     let mut checked = 0;
-    for (name, frame) in all_frames().into_iter().filter(|(n, _)| n.contains("stream")).take(4) {
+    for (name, frame) in all_frames()
+        .into_iter()
+        .filter(|(n, _)| n.contains("stream"))
+        .take(4)
+    {
         for i in 0..frame.len() {
             for edit in 0..3u8 {
                 let mut bad = frame.clone();
@@ -515,7 +519,14 @@ fn whitespace_between_frames_is_skipped_as_go_does() {
     use dockstat::stats::StatsStream;
     let frame = all_frames().remove(3).1;
     let mut body = Vec::new();
-    for sep in [&b"\n"[..], b"\r\n", b"\n\n", b"\n \t \n", b"\n\r\n\r\n", b"\n"] {
+    for sep in [
+        &b"\n"[..],
+        b"\r\n",
+        b"\n\n",
+        b"\n \t \n",
+        b"\n\r\n\r\n",
+        b"\n",
+    ] {
         body.extend_from_slice(&frame);
         body.extend_from_slice(sep);
     }
@@ -569,7 +580,8 @@ fn network_sums_do_not_wrap_at_2_pow_64() {
 fn repeated_keys_merge_as_go_decodes_them() {
     // encoding/json: a repeated object is decoded into the first (fields it lacks stay), a
     // repeated number replaces, maps keep their earlier entries, null leaves numbers alone.
-    let frame = br#"{"memory_stats":{"usage":1000,"limit":4000,"stats":{"total_inactive_file":100}},
+    let frame =
+        br#"{"memory_stats":{"usage":1000,"limit":4000,"stats":{"total_inactive_file":100}},
         "memory_stats":{"usage":2000,"stats":{"cache":7}},
         "cpu_stats":{"cpu_usage":{"total_usage":5,"percpu_usage":[1,2]},"online_cpus":4},
         "cpu_stats":{"cpu_usage":{"total_usage":9},"system_cpu_usage":null},
@@ -578,7 +590,11 @@ fn repeated_keys_merge_as_go_decodes_them() {
         "name":"/a","name":null}"#;
     decode_and_derive(frame, |s, d| {
         assert_eq!((s.memory.usage, s.memory.limit), (2000, 4000));
-        assert_eq!(s.memory.total_inactive_file, Some(100), "the first map's entry stays");
+        assert_eq!(
+            s.memory.total_inactive_file,
+            Some(100),
+            "the first map's entry stays"
+        );
         assert_eq!(s.memory.cache, Some(7));
         assert_eq!(d.mem_used, 1900.0);
         assert_eq!(s.cpu.total_usage, 9);
@@ -619,7 +635,8 @@ fn keys_name_fields_without_regard_to_case_as_go_does() {
 
 #[test]
 fn invalid_utf8_and_lone_surrogates_become_u_fffd_as_go_does() {
-    let frame = b"{\"name\":\"/a\xffb\",\"id\":\"\\ud800x\",\"networks\":{\"e\xfe\":{\"rx_bytes\":1}},\
+    let frame =
+        b"{\"name\":\"/a\xffb\",\"id\":\"\\ud800x\",\"networks\":{\"e\xfe\":{\"rx_bytes\":1}},\
         \"memory_stats\":{\"usage\":10,\"stats\":{\"k\xff\":1}}}";
     decode_and_derive(frame, |s, d| {
         assert_eq!(s.name, "/a\u{fffd}b");
@@ -629,5 +646,9 @@ fn invalid_utf8_and_lone_surrogates_become_u_fffd_as_go_does() {
     });
     // Outside strings, a byte that is not ASCII is still not JSON.
     let mut decoder = FrameDecoder::new();
-    assert!(decoder.decode(b"{\"memory_stats\":{\"stats\":{\"a\":1\xff}}}").is_err());
+    assert!(
+        decoder
+            .decode(b"{\"memory_stats\":{\"stats\":{\"a\":1\xff}}}")
+            .is_err()
+    );
 }

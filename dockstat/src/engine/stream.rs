@@ -417,8 +417,7 @@ mod tests {
     fn a_stream_that_fails_after_one_good_frame_backs_off_further_each_time() {
         // The turn's retry: the delay for `attempts`, then back_off. A good frame per
         // connection must not bring the delay back to the minimum.
-        let mut backoff =
-            crate::engine::backoff::Backoff::new(secs(0.1), secs(30.0), 3);
+        let mut backoff = crate::engine::backoff::Backoff::new(secs(0.1), secs(30.0), 3);
         let t0 = Instant::now();
         let mut now = t0;
         let mut s = Stream::new(container(), false, 1, false, t0);
@@ -435,7 +434,10 @@ mod tests {
         // 0.1 s × 2^n with jitter in [0.5, 1.5): after twelve failures, the cap.
         assert!(delays[11] >= secs(15.0), "{delays:?}");
         let total: Duration = delays.iter().sum();
-        assert!(total > secs(60.0), "{total:?}: about ten reconnects a second");
+        assert!(
+            total > secs(60.0),
+            "{total:?}: about ten reconnects a second"
+        );
         // A connection that then stays up for a while starts the schedule over.
         s.opened(None, 1 << 20, now);
         s.on_head(200, None, now);

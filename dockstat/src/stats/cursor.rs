@@ -973,7 +973,10 @@ pub(crate) fn decode_go(raw: &[u8], out: &mut Vec<u8>) {
                 0xf0..=0xf4 => 4,
                 _ => 0,
             };
-            match raw.get(i..i + len).filter(|s| len > 0 && std::str::from_utf8(s).is_ok()) {
+            match raw
+                .get(i..i + len)
+                .filter(|s| len > 0 && std::str::from_utf8(s).is_ok())
+            {
                 Some(s) => {
                     out.extend_from_slice(s);
                     i += len;
@@ -1048,7 +1051,11 @@ mod tests {
     #[test]
     fn strings_decode_as_go_decodes_them() {
         // Invalid UTF-8 is no error, but the raw bytes are not the value.
-        let (st, _) = Cursor { b: b"\"a\xff\xfe\"" }.string(0).unwrap();
+        let (st, _) = Cursor {
+            b: b"\"a\xff\xfe\"",
+        }
+        .string(0)
+        .unwrap();
         assert!(st.escaped);
         let go = |raw: &[u8]| {
             let mut out = Vec::new();
@@ -1058,7 +1065,11 @@ mod tests {
         // Each bad byte is one U+FFFD (utf8.DecodeRune), a truncated sequence too.
         assert_eq!(go(b"a\xff\xfeb"), "a\u{fffd}\u{fffd}b");
         assert_eq!(go(b"\xe2\x82x"), "\u{fffd}\u{fffd}x");
-        assert_eq!(go(b"\xed\xa0\x80"), "\u{fffd}\u{fffd}\u{fffd}", "UTF-8 of a surrogate");
+        assert_eq!(
+            go(b"\xed\xa0\x80"),
+            "\u{fffd}\u{fffd}\u{fffd}",
+            "UTF-8 of a surrogate"
+        );
         assert_eq!(go("é€😀".as_bytes()), "é€😀");
         // Lone surrogates are U+FFFD, and what follows is read on its own.
         assert_eq!(go(br"\ud83d"), "\u{fffd}");
@@ -1090,7 +1101,10 @@ mod tests {
             let cur = c(good);
             assert_eq!(cur.skip_container(0), Ok(good.len()), "{good}");
             let mut quotes = Vec::new();
-            assert_eq!(cur.scan_container(0, &mut quotes).map(|k| k.end), Ok(good.len()));
+            assert_eq!(
+                cur.scan_container(0, &mut quotes).map(|k| k.end),
+                Ok(good.len())
+            );
             assert_eq!(cur.simd_skip(0), Ok(good.len()));
         }
         for bad in [
@@ -1117,7 +1131,10 @@ mod tests {
         let deep = format!("{}{}", "[".repeat(MAX_DEPTH), "]".repeat(MAX_DEPTH));
         assert_eq!(c(&deep).skip_container(0), Ok(deep.len()));
         let deeper = format!("{}{}", "[".repeat(MAX_DEPTH + 1), "]".repeat(MAX_DEPTH + 1));
-        assert_eq!(c(&deeper).skip_container(0).unwrap_err().kind, DecodeError::TooDeep);
+        assert_eq!(
+            c(&deeper).skip_container(0).unwrap_err().kind,
+            DecodeError::TooDeep
+        );
     }
 
     #[test]

@@ -155,7 +155,8 @@ impl FrameSplitter {
 /// with `{`, so this stops at its first byte.
 #[inline]
 fn is_blank(line: &[u8]) -> bool {
-    line.iter().all(|b| matches!(b, b' ' | b'\t' | b'\r' | b'\n'))
+    line.iter()
+        .all(|b| matches!(b, b' ' | b'\t' | b'\r' | b'\n'))
 }
 
 /// The one scan over every byte of every frame: vectorised, since a byte-at-a-time loop over
