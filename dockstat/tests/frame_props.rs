@@ -531,9 +531,13 @@ proptest! {
                 _ => bytes.insert(i.min(bytes.len()), byte),
             }
         }
+        // (serde_json's own limits are not JSON's: its nesting depth, and numbers past f64.)
         let not_json = match serde_json::from_slice::<Value>(&bytes) {
             Ok(_) => false,
-            Err(e) => !e.to_string().contains("recursion"),
+            Err(e) => {
+                let m = e.to_string();
+                !m.contains("recursion") && !m.contains("number out of range")
+            }
         };
         if not_json {
             let mut decoder = FrameDecoder::new();

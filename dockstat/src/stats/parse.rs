@@ -69,9 +69,11 @@ pub struct FrameDecoder {
     networks: Vec<NetEntry>,
     /// Which entry of `networks` has a name, for a name seen again.
     names: NameIndex,
-    /// Interface names that hold escapes, to decode once the walk is done (an entry replaced
-    /// since has another `name_start`, and its record is passed over).
-    escaped_names: Vec<(usize, Str)>,
+    /// The values of interface names that hold escapes (or invalid UTF-8), decoded: an
+    /// entry's name offsets past the end of the frame point here (the frame is copied with
+    /// these after it when the sample is made), so names are compared by value, as Go's map
+    /// keys are.
+    decoded_names: Vec<u8>,
     /// Quote positions of the memory map, reused.
     quotes: Vec<u32>,
     /// A copy of the last frame that held escaped strings, their values after it.
@@ -109,18 +111,19 @@ impl FrameDecoder {
     pub fn decode<'a>(&'a mut self, frame: &'a [u8]) -> Result<Sample<'a>, Fail> {
         self.networks.clear();
         self.names.clear();
-        self.escaped_names.clear();
+        self.decoded_names.clear();
         let mut found = Found::default();
         walk(Cursor { b: frame }, &mut found, self)?;
 
         let escaped = |s: Option<Str>| s.is_some_and(|s| s.escaped);
         let frame: &'a [u8] =
-            if escaped(found.id) || escaped(found.name) || !self.escaped_names.is_empty() {
+            if escaped(found.id) || escaped(found.name) || !self.decoded_names.is_empty() {
                 // The frame is copied and each such string's value (which may be longer than
                 // its text, with U+FFFD) written after it: every other offset stays valid.
                 let copy = &mut self.unescaped;
                 copy.clear();
                 copy.extend_from_slice(frame);
+                copy.extend_from_slice(&self.decoded_names);
                 let mut fix = |s: &mut Option<Str>| {
                     if let Some(str) = s.as_mut().filter(|s| s.escaped) {
                         let start = copy.len();
@@ -130,16 +133,6 @@ impl FrameDecoder {
                 };
                 fix(&mut found.id);
                 fix(&mut found.name);
-                for &(index, s) in &self.escaped_names {
-                    if let Some(entry) = self.networks.get_mut(index) {
-                        if entry.name_start as usize == s.start {
-                            let start = copy.len();
-                            decode_go(&frame[s.start..s.end], copy);
-                            entry.name_start = start as u32;
-                            entry.name_end = copy.len() as u32;
-                        }
-                    }
-                }
                 &self.unescaped
             } else {
                 frame
@@ -536,7 +529,7 @@ fn networks_general(c: &Cursor<'_>, v: usize, d: &mut FrameDecoder, first: bool)
     if first || object.is_none() {
         d.networks.clear();
         d.names.clear();
-        d.escaped_names.clear();
+        d.decoded_names.clear();
     }
     let Some(mut p) = object else {
         return Ok(v + 4);
@@ -552,20 +545,21 @@ fn networks_general(c: &Cursor<'_>, v: usize, d: &mut FrameDecoder, first: bool)
             Some(i) => counter(c, v, &mut entry.counters[i]),
             None => c.skip(v),
         })?;
-        // A repeated interface name replaces the earlier entry (last wins, as in a map).
-        let same = d.names.find(c.b, &d.networks, c.raw(name));
-        let index = match same {
-            Some(i) => {
-                d.networks[i] = entry;
-                i
-            }
-            None => {
-                d.networks.push(entry);
-                d.networks.len() - 1
-            }
+        let key = if name.escaped {
+            // Its value, after the frame's bytes: `eth\u0030` is `eth0`.
+            let at = d.decoded_names.len();
+            decode_go(c.raw(name), &mut d.decoded_names);
+            entry.name_start = (c.b.len() + at) as u32;
+            entry.name_end = (c.b.len() + d.decoded_names.len()) as u32;
+            &d.decoded_names[at..]
+        } else {
+            c.raw(name)
         };
-        if name.escaped {
-            d.escaped_names.push((index, name));
+        // A repeated interface name replaces the earlier entry (last wins, as in a map).
+        let same = d.names.find(c.b, &d.decoded_names, &d.networks, key);
+        match same {
+            Some(i) => d.networks[i] = entry,
+            None => d.networks.push(entry),
         }
     }
     Ok(p)
@@ -594,14 +588,20 @@ impl NameIndex {
     }
 
     /// The entry of `entries` named `name` (raw bytes of the frame `b`).
-    fn find(&mut self, b: &[u8], entries: &[NetEntry], name: &[u8]) -> Option<usize> {
+    fn find(
+        &mut self,
+        b: &[u8],
+        decoded: &[u8],
+        entries: &[NetEntry],
+        name: &[u8],
+    ) -> Option<usize> {
         if entries.len() > LINEAR_NAMES {
-            self.catch_up(b, entries);
+            self.catch_up(b, decoded, entries);
         }
         let same = |e: &NetEntry| {
             #[cfg(test)]
             self.compares.set(self.compares.get() + 1);
-            &b[e.name_start as usize..e.name_end as usize] == name
+            name_of(b, decoded, e) == name
         };
         if entries.len() <= LINEAR_NAMES {
             return entries.iter().position(same);
@@ -618,7 +618,7 @@ impl NameIndex {
     }
 
     /// Adds the entries not in the table yet, keeping it at most half full.
-    fn catch_up(&mut self, b: &[u8], entries: &[NetEntry]) {
+    fn catch_up(&mut self, b: &[u8], decoded: &[u8], entries: &[NetEntry]) {
         if self.indexed == 0 || self.slots.len() < 2 * entries.len() {
             // A new frame, or a full table: start over, at four times the entries (a
             // table kept from a larger frame is reused, not shrunk below that).
@@ -632,13 +632,22 @@ impl NameIndex {
         }
         let mask = self.slots.len() - 1;
         for (i, e) in entries.iter().enumerate().skip(self.indexed) {
-            let mut at = hash(&b[e.name_start as usize..e.name_end as usize]) & mask;
+            let mut at = hash(name_of(b, decoded, e)) & mask;
             while self.slots[at] != 0 {
                 at = (at + 1) & mask;
             }
             self.slots[at] = i as u32 + 1;
         }
         self.indexed = entries.len();
+    }
+}
+
+/// An entry's name: in the frame `b`, or past its end in the decoded names.
+fn name_of<'n>(b: &'n [u8], decoded: &'n [u8], e: &NetEntry) -> &'n [u8] {
+    let (start, end) = (e.name_start as usize, e.name_end as usize);
+    match start.checked_sub(b.len()) {
+        Some(at) => &decoded[at..at + (end - start)],
+        None => &b[start..end],
     }
 }
 
@@ -839,7 +848,7 @@ fn networks(c: &Cursor<'_>, v: usize, d: &mut FrameDecoder) -> R<usize> {
 fn networks_fast(c: &Cursor<'_>, v: usize, d: &mut FrameDecoder) -> Option<usize> {
     d.networks.clear();
     d.names.clear();
-    d.escaped_names.clear();
+    d.decoded_names.clear();
     let mut p = c.lit(v, b"{")?;
     if c.at(p) == b'}' {
         return Some(p + 1);
@@ -868,7 +877,10 @@ fn networks_fast(c: &Cursor<'_>, v: usize, d: &mut FrameDecoder) -> Option<usize
         let q = c.lit(q, b"}")?;
         let name = &c.b[name_start..name_end];
         // A repeated name would replace the earlier entry: leave that to the general path.
-        if d.names.find(c.b, &d.networks, name).is_some() {
+        if d.names
+            .find(c.b, &d.decoded_names, &d.networks, name)
+            .is_some()
+        {
             return None;
         }
         d.networks.push(NetEntry {
