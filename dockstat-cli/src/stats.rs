@@ -142,8 +142,8 @@ impl SortKey {
                     (cpu * 100.0).round()
                 }
                 SortKey::Mem => as_shown(d.mem_used, 1024.0, 4),
-                SortKey::Net => as_shown((d.net_rx + d.net_tx) as f64, 1000.0, 3),
-                SortKey::Block => as_shown((d.block_read + d.block_write) as f64, 1000.0, 3),
+                SortKey::Net => as_shown(d.net_rx as f64 + d.net_tx as f64, 1000.0, 3),
+                SortKey::Block => as_shown(d.block_read as f64 + d.block_write as f64, 1000.0, 3),
                 SortKey::Pids => d.pids as f64,
                 SortKey::Name => 0.0,
             })

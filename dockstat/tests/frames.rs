@@ -453,3 +453,214 @@ fn escapes_whitespace_order_and_duplicates() {
     assert_eq!(names, ["eth0", "eth1"]);
     assert_eq!((s.networks.rx_bytes(), s.networks.tx_bytes()), (10, 20));
 }
+
+// ---- hostile frames ---------------------------------------------------------------------------
+
+/// Whether serde_json rejects the text as JSON where Go's decoder would too: not for invalid
+/// UTF-8 or lone surrogates (U+FFFD to Go), nor for serde_json's own limits (nesting, numbers
+/// past f64).
+fn not_json_to_go(text: &[u8]) -> bool {
+    match serde_json::from_slice::<Value>(text) {
+        Ok(_) => false,
+        Err(e) => {
+            let m = e.to_string();
+            !(m.contains("surrogate")
+                || m.contains("unicode")
+                || m.contains("UTF-8")
+                || m.contains("recursion")
+                || m.contains("number out of range"))
+        }
+    }
+}
+
+#[test]
+fn a_frame_that_is_not_json_never_gives_a_number() {
+    // The damage seen: a missing colon in the memory map, where the map was only skipped, and
+    // the quote pairs read as keys were off by one.
+    let frame = br#"{"read":"2024-01-02T03:04:05Z","preread":"2024-01-02T03:04:04Z","memory_stats":{"usage":917504,"stats":{"active_anon":1,"total_inactive_file"262144,"x":{"inactive_file":131072},"total_rss":3},"limit":1048576}}"#;
+    let mut decoder = FrameDecoder::new();
+    assert!(not_json_to_go(frame));
+    assert!(decoder.decode(frame).is_err());
+
+    // Every deletion of one byte, and every one turned into a space or a comma, that makes a
+    // real frame something Go would not decode, makes it an error here too.
+    let mut checked = 0;
+    for (name, frame) in all_frames()
+        .into_iter()
+        .filter(|(n, _)| n.contains("stream"))
+        .take(4)
+    {
+        for i in 0..frame.len() {
+            for edit in 0..3u8 {
+                let mut bad = frame.clone();
+                match edit {
+                    0 => {
+                        bad.remove(i);
+                    }
+                    1 => bad[i] = b' ',
+                    _ => bad[i] = b',',
+                }
+                if !not_json_to_go(&bad) {
+                    continue;
+                }
+                checked += 1;
+                if let Ok(s) = decoder.decode(&bad) {
+                    panic!(
+                        "{name}: edit {edit} at {i} is not JSON, yet gave usage {}: {}",
+                        s.memory.usage,
+                        String::from_utf8_lossy(&bad)
+                    );
+                }
+            }
+        }
+    }
+    assert!(checked > 1000, "{checked}");
+}
+
+#[test]
+fn whitespace_between_frames_is_skipped_as_go_does() {
+    use dockstat::stats::StatsStream;
+    let frame = all_frames().remove(3).1;
+    let mut body = Vec::new();
+    for sep in [
+        &b"\n"[..],
+        b"\r\n",
+        b"\n\n",
+        b"\n \t \n",
+        b"\n\r\n\r\n",
+        b"\n",
+    ] {
+        body.extend_from_slice(&frame);
+        body.extend_from_slice(sep);
+    }
+    body.extend_from_slice(b"  \r\n");
+    // Whole, split at every byte near the separators, and byte by byte.
+    let splits: Vec<usize> = (0..body.len())
+        .filter(|&i| i % 97 == 0 || body.get(i).is_some_and(|b| b.is_ascii_whitespace()))
+        .collect();
+    for cut in splits {
+        let mut decoder = FrameDecoder::new();
+        let mut stream = StatsStream::new(1 << 20);
+        let mut n = 0;
+        for piece in [&body[..cut], &body[cut..]] {
+            let mut samples = stream.push(piece, &mut decoder);
+            while let Some(s) = samples.next() {
+                s.unwrap_or_else(|e| panic!("cut {cut}: {e}"));
+                n += 1;
+            }
+        }
+        assert!(stream.finish(&mut decoder).next().is_none(), "cut {cut}");
+        assert_eq!(n, 6, "cut {cut}");
+    }
+    let mut decoder = FrameDecoder::new();
+    let mut stream = StatsStream::new(1 << 20);
+    let mut n = 0;
+    for b in body.chunks(1) {
+        let mut samples = stream.push(b, &mut decoder);
+        while let Some(s) = samples.next() {
+            s.unwrap();
+            n += 1;
+        }
+    }
+    assert_eq!(n, 6);
+}
+
+#[test]
+fn network_sums_do_not_wrap_at_2_pow_64() {
+    // docker/cli adds the interfaces as float64: 2^63 + 2^63 is 2^64 (18.4EB), never 0.
+    let half = 1u64 << 63;
+    let frame = format!(
+        r#"{{"networks":{{"eth0":{{"rx_bytes":{half},"tx_bytes":1}},"eth1":{{"rx_bytes":{half},"tx_bytes":2}}}}}}"#
+    );
+    decode_and_derive(frame.as_bytes(), |s, d| {
+        assert_eq!(s.networks.rx_bytes(), u64::MAX);
+        assert_eq!(d.net_rx as f64, 2f64.powi(64));
+        assert_eq!(d.net_tx, 3);
+    });
+}
+
+#[test]
+fn repeated_keys_merge_as_go_decodes_them() {
+    // encoding/json: a repeated object is decoded into the first (fields it lacks stay), a
+    // repeated number replaces, maps keep their earlier entries, null leaves numbers alone.
+    let frame =
+        br#"{"memory_stats":{"usage":1000,"limit":4000,"stats":{"total_inactive_file":100}},
+        "memory_stats":{"usage":2000,"stats":{"cache":7}},
+        "cpu_stats":{"cpu_usage":{"total_usage":5,"percpu_usage":[1,2]},"online_cpus":4},
+        "cpu_stats":{"cpu_usage":{"total_usage":9},"system_cpu_usage":null},
+        "pids_stats":{"current":3,"limit":10},"pids_stats":{"current":null},
+        "networks":{"eth0":{"rx_bytes":1,"tx_bytes":2}},"networks":{"eth1":{"rx_bytes":10}},
+        "name":"/a","name":null}"#;
+    decode_and_derive(frame, |s, d| {
+        assert_eq!((s.memory.usage, s.memory.limit), (2000, 4000));
+        assert_eq!(
+            s.memory.total_inactive_file,
+            Some(100),
+            "the first map's entry stays"
+        );
+        assert_eq!(s.memory.cache, Some(7));
+        assert_eq!(d.mem_used, 1900.0);
+        assert_eq!(s.cpu.total_usage, 9);
+        assert_eq!((s.cpu.percpu_count, s.cpu.online_cpus), (2, 4));
+        assert_eq!((s.pids.current, s.pids.limit), (3, Some(10)));
+        assert_eq!(s.networks.len(), 2);
+        assert_eq!((d.net_rx, d.net_tx), (11, 2));
+        assert_eq!(s.name, "/a");
+    });
+    // A repeated interface is replaced whole (a Go map's value is decoded fresh), also when
+    // its name is written another way.
+    let frame = br#"{"networks":{"eth0":{"rx_bytes":1,"tx_bytes":2},"eth0":{"rx_bytes":5}}}"#;
+    decode_and_derive(frame, |s, d| {
+        assert_eq!(s.networks.len(), 1);
+        assert_eq!((d.net_rx, d.net_tx), (5, 0));
+    });
+    let frame =
+        br#"{"networks":{"eth\u0030":{"rx_bytes":1},"eth1":{"rx_bytes":2},"eth0":{"rx_bytes":5},
+        "e\u0074h1":{"tx_bytes":7}}}"#;
+    decode_and_derive(frame, |s, d| {
+        let names: Vec<_> = s.networks.iter().map(|n| n.name).collect();
+        assert_eq!(names, ["eth0", "eth1"]);
+        assert_eq!((d.net_rx, d.net_tx), (5, 7));
+    });
+    // `null` for the memory map empties it; `null` for one of its counters is there, as 0:
+    // cgroup v1 math then subtracts 0, not the cgroup v2 key.
+    let frame = br#"{"memory_stats":{"usage":1000,"stats":{"total_inactive_file":null,"inactive_file":300}}}"#;
+    decode_and_derive(frame, |_, d| assert_eq!(d.mem_used, 1000.0));
+    let frame = br#"{"memory_stats":{"usage":1000,"stats":{"inactive_file":300},"stats":null}}"#;
+    decode_and_derive(frame, |_, d| assert_eq!(d.mem_used, 1000.0));
+}
+
+#[test]
+fn keys_name_fields_without_regard_to_case_as_go_does() {
+    let frame = r#"{"Memory_Stats":{"USAGE":1000,"Limit":4000,"Stats":{"inactive_file":200,"Cache":5}},
+        "PIDS_STATS":{"Current":7},"Name":"/x","pıds_ſtats":{"current":8}}"#;
+    decode_and_derive(frame.as_bytes(), |s, d| {
+        assert_eq!((s.memory.usage, s.memory.limit), (1000, 4000));
+        assert_eq!(d.mem_used, 800.0);
+        // Map keys are exact: "Cache" is not "cache".
+        assert_eq!(s.memory.cache, None);
+        // Go folds ſ to S and ı to I.
+        assert_eq!(s.pids.current, 8);
+        assert_eq!(s.name, "/x");
+    });
+}
+
+#[test]
+fn invalid_utf8_and_lone_surrogates_become_u_fffd_as_go_does() {
+    let frame =
+        b"{\"name\":\"/a\xffb\",\"id\":\"\\ud800x\",\"networks\":{\"e\xfe\":{\"rx_bytes\":1}},\
+        \"memory_stats\":{\"usage\":10,\"stats\":{\"k\xff\":1}}}";
+    decode_and_derive(frame, |s, d| {
+        assert_eq!(s.name, "/a\u{fffd}b");
+        assert_eq!(s.id, "\u{fffd}x");
+        assert_eq!(s.networks.iter().next().unwrap().name, "e\u{fffd}");
+        assert_eq!((d.net_rx, d.mem_usage), (1, 10));
+    });
+    // Outside strings, a byte that is not ASCII is still not JSON.
+    let mut decoder = FrameDecoder::new();
+    assert!(
+        decoder
+            .decode(b"{\"memory_stats\":{\"stats\":{\"a\":1\xff}}}")
+            .is_err()
+    );
+}

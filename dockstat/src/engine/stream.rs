@@ -23,6 +23,11 @@ use crate::sys::FileLimit;
 /// Largest error body kept to explain a failed request.
 pub(crate) const MAX_ERROR_BODY: usize = 4096;
 
+/// How long a connection must deliver frames before its stream counts as healthy again and
+/// its next failure backs off from the start. Without it, a stream that fails right after one
+/// good frame would reconnect at the shortest delay forever.
+pub(crate) const HEALTHY_AFTER: Duration = Duration::from_secs(5);
+
 /// File descriptors kept for everything but streams.
 pub(crate) const FD_RESERVE: u64 = 64;
 
@@ -70,6 +75,8 @@ pub(crate) struct Stream {
     /// When the last frame arrived (or the stream was opened).
     pub(crate) last_frame: Instant,
     pub(crate) stale: bool,
+    /// When this connection delivered its first frame (`None` before).
+    first_frame: Option<Instant>,
     pub(crate) attempts: u32,
     /// Bumped when the slot is reused, so stale timers are ignored.
     pub(crate) generation: u32,
@@ -99,6 +106,7 @@ impl Stream {
             error_body: Vec::new(),
             last_frame: now,
             stale: false,
+            first_frame: None,
             attempts: 0,
             generation,
             named,
@@ -114,6 +122,7 @@ impl Stream {
         self.pipeline = StatsStream::new(max_frame_len);
         self.pipeline.set_platform(self.platform);
         self.last_frame = now;
+        self.first_frame = None;
     }
 
     /// The response head arrived.
@@ -136,11 +145,15 @@ impl Stream {
             .extend_from_slice(&data[..data.len().min(room)]);
     }
 
-    /// Frames arrived: the stream is fresh, and its next failure backs off from the start.
+    /// Frames arrived: the stream is fresh; once its connection has delivered frames for
+    /// [`HEALTHY_AFTER`], its next failure backs off from the start.
     pub(crate) fn on_frames(&mut self, now: Instant) {
         self.last_frame = now;
         self.stale = false;
-        self.attempts = 0;
+        let since = *self.first_frame.get_or_insert(now);
+        if now.saturating_duration_since(since) >= HEALTHY_AFTER {
+            self.attempts = 0;
+        }
     }
 
     /// The connection failed or was given up on: wait `delay` before reconnecting.
@@ -148,6 +161,7 @@ impl Stream {
         self.attempts = self.attempts.saturating_add(1);
         self.state = StreamState::Backoff;
         self.conn = None;
+        self.first_frame = None;
         // Nothing of the old connection is read again: a stream that waits holds no frame.
         self.pipeline = StatsStream::new(0);
     }
@@ -382,7 +396,7 @@ mod tests {
     }
 
     #[test]
-    fn a_good_frame_resets_the_attempts() {
+    fn frames_for_a_while_reset_the_attempts() {
         let t0 = Instant::now();
         let mut s = Stream::new(container(), false, 1, false, t0);
         for _ in 0..5 {
@@ -392,7 +406,49 @@ mod tests {
         s.opened(None, 1 << 20, t0);
         s.on_head(200, None, t0);
         s.on_frames(t0);
+        assert_eq!(s.attempts, 5, "one frame is not health");
+        s.on_frames(t0 + HEALTHY_AFTER - secs(0.001));
+        assert_eq!(s.attempts, 5);
+        s.on_frames(t0 + HEALTHY_AFTER);
         assert_eq!(s.attempts, 0);
+    }
+
+    #[test]
+    fn a_stream_that_fails_after_one_good_frame_backs_off_further_each_time() {
+        // The turn's retry: the delay for `attempts`, then back_off. A good frame per
+        // connection must not bring the delay back to the minimum.
+        let mut backoff = crate::engine::backoff::Backoff::new(secs(0.1), secs(30.0), 3);
+        let t0 = Instant::now();
+        let mut now = t0;
+        let mut s = Stream::new(container(), false, 1, false, t0);
+        let mut delays = Vec::new();
+        for _ in 0..12 {
+            s.opened(None, 1 << 20, now);
+            s.on_head(200, None, now);
+            s.on_frames(now + secs(0.01));
+            let delay = backoff.delay(s.attempts);
+            s.back_off();
+            delays.push(delay);
+            now += secs(0.02) + delay;
+        }
+        // 0.1 s × 2^n with jitter in [0.5, 1.5): after twelve failures, the cap.
+        assert!(delays[11] >= secs(15.0), "{delays:?}");
+        let total: Duration = delays.iter().sum();
+        assert!(
+            total > secs(60.0),
+            "{total:?}: about ten reconnects a second"
+        );
+        // A connection that then stays up for a while starts the schedule over.
+        s.opened(None, 1 << 20, now);
+        s.on_head(200, None, now);
+        s.on_frames(now + secs(1.0));
+        s.on_frames(now + secs(6.0));
+        assert_eq!(s.attempts, 0);
+        // ...and a reconnect after one good frame does not count as up for a while.
+        s.back_off();
+        s.opened(None, 1 << 20, now + secs(7.0));
+        s.on_frames(now + secs(7.5));
+        assert_eq!(s.attempts, 1);
     }
 
     #[test]

@@ -3,16 +3,21 @@
 //! Positions are plain indexes into the frame; every function takes the position where a
 //! token starts and returns the position after it, so the decoder reads as a sequence of
 //! "at p, expect this". Everything read here is validated to the JSON grammar (RFC 8259):
-//! strings (control bytes, escapes, UTF-8), numbers (no leading zeros, digits after `.` and
-//! `e`), literals, commas and colons. Containers the decoder does not need go to
-//! [`super::skip`].
+//! strings (control bytes, escapes), numbers (no leading zeros, digits after `.` and `e`),
+//! literals, commas and colons. Containers the decoder does not need are validated to the same
+//! grammar without being read ([`Cursor::validate`]), so a frame that is not JSON never gives a
+//! number; the memory map is first scanned by [`super::skip`], whose quote positions let the
+//! validation jump over its strings.
+//!
+//! Strings are decoded as Go's `encoding/json` decodes them (the docker CLI's decoder): invalid
+//! UTF-8 and lone surrogate escapes are not errors but become U+FFFD ([`decode_go`]).
 //!
 //! Strings and numbers are scanned eight bytes at a time (SWAR), because per-byte loops over
 //! keys and counters are where a stats decoder spends its time.
 
 #![forbid(unsafe_code)]
 
-use super::skip::{SkipError, Skipped, scan_container, skip_container};
+use super::skip::{SkipError, Skipped, scan_container};
 use crate::error::DecodeError;
 
 /// Where and why decoding failed.
@@ -71,9 +76,13 @@ pub(crate) enum Num {
 pub(crate) struct Str {
     pub(crate) start: usize,
     pub(crate) end: usize,
-    /// Holds backslash escapes (the raw bytes are not the value).
+    /// Holds backslash escapes or invalid UTF-8: the raw bytes are not the value (see
+    /// [`decode_go`]).
     pub(crate) escaped: bool,
 }
+
+/// Go's `encoding/json` nesting limit (`maxNestingDepth`): deeper is an error there too.
+pub(crate) const MAX_DEPTH: usize = 10_000;
 
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Cursor<'f> {
@@ -116,16 +125,6 @@ impl<'f> Cursor<'f> {
     /// The string whose opening quote is at `p`; returns it and the position after it.
     #[inline(always)]
     pub(crate) fn string(&self, p: usize) -> R<(Str, usize)> {
-        self.string_checked(p, true)
-    }
-
-    /// [`Cursor::string`] without the UTF-8 check (the caller repairs the text).
-    pub(crate) fn string_lossy(&self, p: usize) -> R<(Str, usize)> {
-        self.string_checked(p, false)
-    }
-
-    #[inline(always)]
-    fn string_checked(&self, p: usize, utf8: bool) -> R<(Str, usize)> {
         if self.at(p) != b'"' {
             return Err(shape(p));
         }
@@ -151,12 +150,12 @@ impl<'f> Cursor<'f> {
             }
             break;
         }
-        self.string_slow(start, i, utf8)
+        self.string_slow(start, i)
     }
 
     /// Escapes, non-ASCII bytes, control bytes, or the last 8 bytes of the frame.
     #[cold]
-    fn string_slow(&self, start: usize, mut i: usize, utf8: bool) -> R<(Str, usize)> {
+    fn string_slow(&self, start: usize, mut i: usize) -> R<(Str, usize)> {
         let mut escaped = false;
         let mut non_ascii = false;
         loop {
@@ -181,8 +180,9 @@ impl<'f> Cursor<'f> {
                 _ => i += 1,
             }
         }
-        if utf8 && non_ascii && std::str::from_utf8(&self.b[start..i]).is_err() {
-            return Err(syntax(start));
+        // Invalid UTF-8 is not an error in Go's decoder: each bad byte becomes U+FFFD.
+        if non_ascii && std::str::from_utf8(&self.b[start..i]).is_err() {
+            escaped = true;
         }
         Ok((
             Str {
@@ -397,30 +397,212 @@ impl<'f> Cursor<'f> {
         }
     }
 
-    /// Skips the container at `p` without reading it (see [`super::skip`]).
+    /// Skips the container at `p` without reading it, validating it to the JSON grammar.
     pub(crate) fn skip_container(&self, p: usize) -> R<usize> {
-        // Empty containers are common ("storage_stats":{}, blkio lists []): no SIMD pass.
+        // Empty containers are common ("storage_stats":{}, blkio lists []).
         if matches!(self.b.get(p..p + 2), Some(b"{}" | b"[]")) {
             return Ok(p + 2);
         }
-        self.checked(p, skip_container(self.b, p)).map(|k| k.end)
+        self.validate(p, None)
     }
 
     /// Skips the container at `p`, recording its string quotes (see
-    /// [`super::skip::scan_container`]).
+    /// [`super::skip::scan_container`]) and validating it to the JSON grammar.
     pub(crate) fn scan_container(&self, p: usize, quotes: &mut Vec<u32>) -> R<Skipped> {
         quotes.clear();
-        self.checked(p, scan_container(self.b, p, quotes))
+        let k = self.checked(scan_container(self.b, p, quotes))?;
+        // The scan checks strings and counts brackets; the grammar between them (colons,
+        // commas, scalars) is checked here, jumping over the strings it found.
+        if k.nested || self.at(p) != b'{' {
+            self.validate(p, Some(quotes))?;
+        } else {
+            self.validate_flat(p, k.end, quotes)?;
+        }
+        Ok(k)
     }
 
-    fn checked(&self, p: usize, skipped: Result<Skipped, SkipError>) -> R<Skipped> {
-        match skipped {
-            Ok(k) => {
-                if k.non_ascii && std::str::from_utf8(&self.b[p..k.end]).is_err() {
-                    return Err(syntax(p));
-                }
-                Ok(k)
+    /// [`Cursor::validate`] for an object without containers inside (as the memory map is),
+    /// `end` just after its `}`: entry after entry, jumping over the strings at `quotes`.
+    fn validate_flat(&self, open: usize, end: usize, quotes: &[u32]) -> R<()> {
+        let mut i = self.ws(open + 1);
+        if self.at(i) == b'}' {
+            return if i + 1 == end { Ok(()) } else { Err(syntax(i)) };
+        }
+        let mut q = 0;
+        loop {
+            if self.at(i) != b'"' {
+                return Err(syntax(i));
             }
+            i = self.ws(self.pass_string(i, Some(quotes), &mut q)?);
+            if self.at(i) != b':' {
+                return Err(syntax(i));
+            }
+            i = self.ws(i + 1);
+            i = match self.at(i) {
+                b'0'..=b'9' | b'-' => self.pass_number(i)?,
+                b'"' => self.pass_string(i, Some(quotes), &mut q)?,
+                b't' => self.literal(i, b"true")?,
+                b'f' => self.literal(i, b"false")?,
+                b'n' => self.literal(i, b"null")?,
+                _ => return Err(syntax(i)),
+            };
+            i = self.ws(i);
+            match self.at(i) {
+                b',' => i = self.ws(i + 1),
+                b'}' if i + 1 == end => return Ok(()),
+                _ => return Err(syntax(i)),
+            }
+        }
+    }
+
+    /// Passes the number at `p`: the position after it.
+    #[inline(always)]
+    fn pass_number(&self, p: usize) -> R<usize> {
+        // A plain counter without computing it; anything else through the full grammar.
+        match self.skip_digits(p) {
+            Some(end) => Ok(end),
+            None => Ok(self.number(p)?.1),
+        }
+    }
+
+    /// Whether `skip_container` agrees with the SIMD scan (tests).
+    #[cfg(test)]
+    pub(crate) fn simd_skip(&self, p: usize) -> R<usize> {
+        self.checked(super::skip::skip_container(self.b, p))
+            .map(|k| k.end)
+    }
+
+    /// Validates the container (`{` or `[`) at `p` to the JSON grammar without reading it;
+    /// returns the position after it.
+    ///
+    /// With `quotes` (the string quotes of the container, as [`scan_container`] records them
+    /// after checking the strings), strings are jumped over; without, each is checked here.
+    /// Deeper than [`MAX_DEPTH`] is [`DecodeError::TooDeep`], as in Go.
+    pub(crate) fn validate(&self, p: usize, quotes: Option<&[u32]>) -> R<usize> {
+        // The kind of each open container, one bit per level (1 = object): a word for the
+        // usual depths, more only for deep ones.
+        let mut low = 0u64;
+        let mut high: Vec<u64> = Vec::new();
+        let mut depth = 0usize;
+        let mut q = 0usize;
+        let mut i = p;
+        let mut state = State::Value;
+        loop {
+            i = self.ws(i);
+            let c = self.at(i);
+            match state {
+                State::Value | State::FirstValue => {
+                    if state == State::FirstValue && c == b']' {
+                        depth -= 1;
+                        if depth == 0 {
+                            return Ok(i + 1);
+                        }
+                        i += 1;
+                        state = State::After;
+                        continue;
+                    }
+                    state = State::After;
+                    match c {
+                        b'{' | b'[' => {
+                            if depth == MAX_DEPTH {
+                                return Err(Fail {
+                                    at: i,
+                                    kind: DecodeError::TooDeep,
+                                });
+                            }
+                            let object = c == b'{';
+                            if depth < 64 {
+                                low = (low & !(1 << depth)) | (u64::from(object) << depth);
+                            } else {
+                                let (w, bit) = ((depth - 64) / 64, (depth - 64) % 64);
+                                if w == high.len() {
+                                    high.push(0);
+                                }
+                                high[w] = (high[w] & !(1 << bit)) | (u64::from(object) << bit);
+                            }
+                            depth += 1;
+                            i += 1;
+                            state = if object {
+                                State::FirstKey
+                            } else {
+                                State::FirstValue
+                            };
+                        }
+                        b'"' => i = self.pass_string(i, quotes, &mut q)?,
+                        b'-' | b'0'..=b'9' => i = self.pass_number(i)?,
+                        b't' => i = self.literal(i, b"true")?,
+                        b'f' => i = self.literal(i, b"false")?,
+                        b'n' => i = self.literal(i, b"null")?,
+                        _ => return Err(syntax(i)),
+                    }
+                }
+                State::Key | State::FirstKey => {
+                    if state == State::FirstKey && c == b'}' {
+                        depth -= 1;
+                        if depth == 0 {
+                            return Ok(i + 1);
+                        }
+                        i += 1;
+                        state = State::After;
+                        continue;
+                    }
+                    if c != b'"' {
+                        return Err(syntax(i));
+                    }
+                    i = self.ws(self.pass_string(i, quotes, &mut q)?);
+                    if self.at(i) != b':' {
+                        return Err(syntax(i));
+                    }
+                    i += 1;
+                    state = State::Value;
+                }
+                State::After => {
+                    let top = depth - 1;
+                    let object = if top < 64 {
+                        low >> top & 1 == 1
+                    } else {
+                        high[(top - 64) / 64] >> ((top - 64) % 64) & 1 == 1
+                    };
+                    match c {
+                        b',' => {
+                            i += 1;
+                            state = if object { State::Key } else { State::Value };
+                        }
+                        b'}' if object => {}
+                        b']' if !object => {}
+                        _ => return Err(syntax(i)),
+                    }
+                    if c != b',' {
+                        depth -= 1;
+                        if depth == 0 {
+                            return Ok(i + 1);
+                        }
+                        i += 1;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Passes the string whose opening quote is at `p`: the position after it.
+    #[inline(always)]
+    fn pass_string(&self, p: usize, quotes: Option<&[u32]>, q: &mut usize) -> R<usize> {
+        match quotes {
+            None => Ok(self.string(p)?.1),
+            Some(quotes) => match quotes.get(*q..*q + 2) {
+                Some(&[open, close]) if open as usize == p => {
+                    *q += 2;
+                    Ok(close as usize + 1)
+                }
+                _ => Err(syntax(p)),
+            },
+        }
+    }
+
+    fn checked(&self, skipped: Result<Skipped, SkipError>) -> R<Skipped> {
+        // Non-ASCII bytes in strings need no check: invalid UTF-8 is U+FFFD to Go's decoder.
+        match skipped {
+            Ok(k) => Ok(k),
             Err(SkipError::Unterminated) => Err(syntax(self.b.len())),
             Err(
                 SkipError::Control(at)
@@ -502,6 +684,21 @@ impl<'f> Cursor<'f> {
     }
 }
 
+/// Where [`Cursor::validate`] is in the grammar.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum State {
+    /// A value.
+    Value,
+    /// A value or `]`, just after `[`.
+    FirstValue,
+    /// A key.
+    Key,
+    /// A key or `}`, just after `{`.
+    FirstKey,
+    /// After a value: `,` or the close of the container.
+    After,
+}
+
 /// The keys of an object as the daemon writes them, in its order, for
 /// [`Cursor::field`]. Each key is kept as up to four masked 8-byte words of `key"`, so that
 /// checking "is the next key the one expected" is a few word compares, not a scan.
@@ -556,8 +753,11 @@ impl Schema {
         ok
     }
 
+    /// The index of `key`: as written, else matched as Go's `encoding/json` matches a
+    /// struct field's name, without regard to case.
     fn position(&self, key: &[u8]) -> Option<usize> {
-        self.keys.iter().position(|k| *k == key)
+        (self.keys.iter().position(|k| *k == key))
+            .or_else(|| self.keys.iter().position(|k| go_fold_eq(k, key)))
     }
 
     fn len(&self, k: usize) -> usize {
@@ -620,6 +820,23 @@ impl Cursor<'_> {
     }
 }
 
+/// Whether `key` names the field `name` (ASCII) to Go's decoder, which compares names folded
+/// to upper case (`foldName`: ASCII letters, and `unicode.ToUpper` for the rest, which makes
+/// `ſ` an `S` and `ı` an `I`).
+fn go_fold_eq(name: &[u8], key: &[u8]) -> bool {
+    let mut j = 0;
+    for &n in name {
+        let n = n.to_ascii_uppercase();
+        match key.get(j) {
+            Some(&b) if b < 0x80 && b.to_ascii_uppercase() == n => j += 1,
+            Some(0xc5) if n == b'S' && key.get(j + 1) == Some(&0xbf) => j += 2,
+            Some(0xc4) if n == b'I' && key.get(j + 1) == Some(&0xb1) => j += 2,
+            _ => return false,
+        }
+    }
+    j == key.len()
+}
+
 const POW10: [u64; 9] = [
     1,
     10,
@@ -656,7 +873,8 @@ fn swar_digits(d: u64, n: usize) -> u64 {
 }
 
 /// Decodes the JSON escapes of `raw` (validated by the cursor) into `out`; returns the length,
-/// or `None` if `out` is too small or a `\u` escape is a lone surrogate.
+/// or `None` if `out` is too small. A lone surrogate is U+FFFD; other bytes are copied as
+/// they are (a key with invalid UTF-8 matches no key the decoder knows either way).
 pub(crate) fn unescape_into(raw: &[u8], out: &mut [u8]) -> Option<usize> {
     let mut n = 0;
     let mut i = 0;
@@ -677,7 +895,8 @@ pub(crate) fn unescape_into(raw: &[u8], out: &mut [u8]) -> Option<usize> {
 }
 
 /// The escape whose backslash is at `raw[i]`: the char it stands for and the bytes it takes
-/// (a surrogate pair `\uD83D\uDE00` is one char in twelve bytes).
+/// (a surrogate pair `\uD83D\uDE00` is one char in twelve bytes, a lone surrogate U+FFFD in
+/// six, as Go decodes them).
 fn decode_escape(raw: &[u8], i: usize) -> Option<(char, usize)> {
     let simple = match raw.get(i + 1)? {
         b'"' => '"',
@@ -702,43 +921,59 @@ fn decode_u_escape(raw: &[u8], i: usize) -> Option<(char, usize)> {
             .and_then(|h| u32::from_str_radix(h, 16).ok())
     };
     let high = hex(raw.get(i + 2..i + 6)?)?;
-    if (0xd800..0xdc00).contains(&high) {
-        if raw.get(i + 6..i + 8)? != b"\\u" {
-            return None;
+    if (0xd800..0xe000).contains(&high) {
+        // Go's unquote: a high surrogate and a low one after it are a pair; any other
+        // surrogate is U+FFFD, and what follows it is read on its own.
+        let low = (raw.get(i + 6..i + 8) == Some(b"\\u"))
+            .then(|| raw.get(i + 8..i + 12).and_then(hex))
+            .flatten();
+        if let Some(low) = low.filter(|l| high < 0xdc00 && (0xdc00..0xe000).contains(l)) {
+            let c = 0x10000 + ((high - 0xd800) << 10) + (low - 0xdc00);
+            return Some((char::from_u32(c)?, 12));
         }
-        let low = hex(raw.get(i + 8..i + 12)?)?;
-        if !(0xdc00..0xe000).contains(&low) {
-            return None;
-        }
-        let c = 0x10000 + ((high - 0xd800) << 10) + (low - 0xdc00);
-        return Some((char::from_u32(c)?, 12));
+        return Some(('\u{fffd}', 6));
     }
-    // A lone low surrogate is not a char either.
     Some((char::from_u32(high)?, 6))
 }
 
-/// Unescapes the string `s` of `frame` in place; returns the new end of its bytes, or `None`
-/// for a lone surrogate.
-pub(crate) fn unescape_in_place(frame: &mut [u8], s: Str) -> Option<usize> {
-    // Decoded text is never longer than its escaped form, so writing at or behind the read
-    // position never overwrites bytes still to be read.
-    let mut read = s.start;
-    let mut write = s.start;
-    while read < s.end {
-        if frame[read] != b'\\' {
-            frame[write] = frame[read];
-            read += 1;
-            write += 1;
-            continue;
+/// Appends the value of the string `raw` (the bytes between its quotes, validated by the
+/// cursor) to `out`, as Go's `encoding/json` decodes it: escapes decoded, a lone surrogate
+/// and each byte of invalid UTF-8 replaced by U+FFFD.
+pub(crate) fn decode_go(raw: &[u8], out: &mut Vec<u8>) {
+    let mut utf8 = [0u8; 4];
+    let mut i = 0;
+    while i < raw.len() {
+        let b = raw[i];
+        if b == b'\\' {
+            let (c, used) = decode_escape(raw, i).unwrap_or(('\u{fffd}', 2));
+            out.extend_from_slice(c.encode_utf8(&mut utf8).as_bytes());
+            i += used;
+        } else if b < 0x80 {
+            out.push(b);
+            i += 1;
+        } else {
+            // utf8.DecodeRune: a valid sequence, or one byte as RuneError.
+            let len = match b {
+                0xc2..=0xdf => 2,
+                0xe0..=0xef => 3,
+                0xf0..=0xf4 => 4,
+                _ => 0,
+            };
+            match raw
+                .get(i..i + len)
+                .filter(|s| len > 0 && std::str::from_utf8(s).is_ok())
+            {
+                Some(s) => {
+                    out.extend_from_slice(s);
+                    i += len;
+                }
+                None => {
+                    out.extend_from_slice("\u{fffd}".as_bytes());
+                    i += 1;
+                }
+            }
         }
-        let (c, used) = decode_escape(&frame[..s.end], read)?;
-        let mut utf8 = [0u8; 4];
-        let bytes = c.encode_utf8(&mut utf8).as_bytes();
-        frame[write..write + bytes.len()].copy_from_slice(bytes);
-        read += used;
-        write += bytes.len();
     }
-    Some(write)
 }
 
 #[cfg(test)]
@@ -790,18 +1025,102 @@ mod tests {
         let mut buf = [0u8; 32];
         let n = unescape_into(&s.as_bytes()[st.start..st.end], &mut buf).unwrap();
         assert_eq!(std::str::from_utf8(&buf[..n]).unwrap(), "a\"b\\cé😀");
-        let mut frame = s.as_bytes().to_vec();
-        let end = unescape_in_place(&mut frame, st).unwrap();
-        assert_eq!(
-            std::str::from_utf8(&frame[st.start..end]).unwrap(),
-            "a\"b\\cé😀"
-        );
+        let mut go = Vec::new();
+        decode_go(&s.as_bytes()[st.start..st.end], &mut go);
+        assert_eq!(std::str::from_utf8(&go).unwrap(), "a\"b\\cé😀");
         assert!(c("\"é\"").string(0).is_ok());
         for bad in ["\"abc", "\"a\u{1}b\"", r#""\q""#, r#""\u12""#, "\"\\"] {
             assert!(c(bad).string(0).is_err(), "{bad:?}");
         }
-        assert!(Cursor { b: b"\"\xff\xfe\"" }.string(0).is_err());
-        assert_eq!(unescape_into(br"\ud83d", &mut buf), None);
+    }
+
+    #[test]
+    fn strings_decode_as_go_decodes_them() {
+        // Invalid UTF-8 is no error, but the raw bytes are not the value.
+        let (st, _) = Cursor {
+            b: b"\"a\xff\xfe\"",
+        }
+        .string(0)
+        .unwrap();
+        assert!(st.escaped);
+        let go = |raw: &[u8]| {
+            let mut out = Vec::new();
+            decode_go(raw, &mut out);
+            String::from_utf8(out).unwrap()
+        };
+        // Each bad byte is one U+FFFD (utf8.DecodeRune), a truncated sequence too.
+        assert_eq!(go(b"a\xff\xfeb"), "a\u{fffd}\u{fffd}b");
+        assert_eq!(go(b"\xe2\x82x"), "\u{fffd}\u{fffd}x");
+        assert_eq!(
+            go(b"\xed\xa0\x80"),
+            "\u{fffd}\u{fffd}\u{fffd}",
+            "UTF-8 of a surrogate"
+        );
+        assert_eq!(go("é€😀".as_bytes()), "é€😀");
+        // Lone surrogates are U+FFFD, and what follows is read on its own.
+        assert_eq!(go(br"\ud83d"), "\u{fffd}");
+        assert_eq!(go(br"\ude00x"), "\u{fffd}x");
+        assert_eq!(go(br"\ud83d\u0041"), "\u{fffd}A");
+        assert_eq!(go(br"\ud83d\ud83d\ude00"), "\u{fffd}😀");
+        let mut buf = [0u8; 8];
+        assert_eq!(unescape_into(br"\ud83d", &mut buf), Some(3));
+    }
+
+    #[test]
+    fn keys_match_fields_as_go_does() {
+        assert!(go_fold_eq(b"cpu_stats", b"CPU_Stats"));
+        assert!(go_fold_eq(b"pids_stats", "pıds_ſtats".as_bytes()));
+        assert!(!go_fold_eq(b"pids_stats", b"pids_stat"));
+        assert!(!go_fold_eq(b"pids_stats", b"pids_statss"));
+        // The Kelvin sign is already upper case: no fold to K.
+        assert!(!go_fold_eq(b"k", "\u{212a}".as_bytes()));
+    }
+
+    #[test]
+    fn validation_of_skipped_containers() {
+        for good in [
+            "{}",
+            "[]",
+            r#"{"a":1,"b":[true,false,null,-1.5e3,"x",{}],"c":{"d":[]}}"#,
+            "[ 1 , [ ] , { \"k\" : \"v\" } ]",
+        ] {
+            let cur = c(good);
+            assert_eq!(cur.skip_container(0), Ok(good.len()), "{good}");
+            let mut quotes = Vec::new();
+            assert_eq!(
+                cur.scan_container(0, &mut quotes).map(|k| k.end),
+                Ok(good.len())
+            );
+            assert_eq!(cur.simd_skip(0), Ok(good.len()));
+        }
+        for bad in [
+            r#"{"a"1}"#,
+            r#"{"a":1"b":2}"#,
+            r#"{"a":1,}"#,
+            r#"[1,]"#,
+            r#"[1 2]"#,
+            r#"{"a":}"#,
+            r#"{"a":01}"#,
+            r#"{"a":tru}"#,
+            r#"{"a":1]"#,
+            r#"[{"a":1]}"#,
+            r#"{1:2}"#,
+            r#"{"a":"b":"c"}"#,
+            r#"{,}"#,
+            r#"{"a":+1}"#,
+        ] {
+            let cur = c(bad);
+            assert!(cur.skip_container(0).is_err(), "{bad}");
+            let mut quotes = Vec::new();
+            assert!(cur.scan_container(0, &mut quotes).is_err(), "{bad}");
+        }
+        let deep = format!("{}{}", "[".repeat(MAX_DEPTH), "]".repeat(MAX_DEPTH));
+        assert_eq!(c(&deep).skip_container(0), Ok(deep.len()));
+        let deeper = format!("{}{}", "[".repeat(MAX_DEPTH + 1), "]".repeat(MAX_DEPTH + 1));
+        assert_eq!(
+            c(&deeper).skip_container(0).unwrap_err().kind,
+            DecodeError::TooDeep
+        );
     }
 
     #[test]

@@ -12,7 +12,8 @@
 //!
 //! A frame longer than the limit given to [`FrameSplitter::new`] is an error that ends the
 //! stream; without a limit, a peer that never sends `\n` could take all memory.
-//! Empty lines are skipped.
+//! Lines of only JSON whitespace (empty lines, a lone `\r` of a CRLF) are skipped, as Go's
+//! `json.Decoder` (the docker CLI's) skips whitespace between values.
 //!
 //! What this module does not do: look inside frames (see [`super::parse`]).
 
@@ -92,13 +93,17 @@ impl FrameSplitter {
                     return Err(FrameError::TooLong { max: self.max_len });
                 }
                 self.partial.extend_from_slice(&data[..nl]);
+                if is_blank(&self.partial) {
+                    self.partial = Vec::new();
+                    continue;
+                }
                 self.delivered_partial = true;
                 return Ok(Some(&self.partial));
             }
             if nl > self.max_len {
                 return Err(FrameError::TooLong { max: self.max_len });
             }
-            if nl > 0 {
+            if !is_blank(&data[..nl]) {
                 return Ok(Some(&data[..nl]));
             }
         }
@@ -119,7 +124,8 @@ impl FrameSplitter {
     /// its `\n`.
     pub fn finish_frame(&mut self) -> Option<&[u8]> {
         self.release_delivered();
-        if self.partial.is_empty() {
+        if is_blank(&self.partial) {
+            self.partial = Vec::new();
             return None;
         }
         self.delivered_partial = true;
@@ -143,6 +149,14 @@ impl FrameSplitter {
         self.partial.extend_from_slice(rest);
         Ok(())
     }
+}
+
+/// Whether a line holds only JSON whitespace (RFC 8259 `ws`): nothing to decode. A frame starts
+/// with `{`, so this stops at its first byte.
+#[inline]
+fn is_blank(line: &[u8]) -> bool {
+    line.iter()
+        .all(|b| matches!(b, b' ' | b'\t' | b'\r' | b'\n'))
 }
 
 /// The one scan over every byte of every frame: vectorised, since a byte-at-a-time loop over

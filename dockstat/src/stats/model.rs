@@ -427,18 +427,27 @@ impl<'a> Networks<'a> {
         })
     }
 
-    /// Received bytes over all interfaces.
+    /// Received bytes over all interfaces, at most `u64::MAX`.
+    ///
+    /// docker/cli adds the interfaces as float64s, so its sum never wraps; a sum that wrapped
+    /// at 2^64 would show two interfaces of 2^63 bytes as 0. The sum is exact up to
+    /// `u64::MAX` (which shows as docker's 2^64, `18.4EB`) and stops there.
     pub fn rx_bytes(&self) -> u64 {
-        self.entries
-            .iter()
-            .fold(0u64, |acc, e| acc.wrapping_add(e.counters[0]))
+        self.sum(0)
     }
 
-    /// Transmitted bytes over all interfaces.
+    /// Transmitted bytes over all interfaces, at most `u64::MAX` (see [`Networks::rx_bytes`]).
     pub fn tx_bytes(&self) -> u64 {
-        self.entries
+        self.sum(4)
+    }
+
+    fn sum(&self, counter: usize) -> u64 {
+        let total: u128 = self
+            .entries
             .iter()
-            .fold(0u64, |acc, e| acc.wrapping_add(e.counters[4]))
+            .map(|e| u128::from(e.counters[counter]))
+            .sum();
+        u64::try_from(total).unwrap_or(u64::MAX)
     }
 }
 

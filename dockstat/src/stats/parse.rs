@@ -6,12 +6,20 @@
 //! map records where its quotes are, and only keys of the three lengths the math needs are
 //! compared.
 //!
-//! Unknown fields are skipped, missing and `null` fields are tolerated, counters are `u64`,
-//! and a field of the wrong type is a [`DecodeError::Shape`](crate::DecodeError::Shape). A
-//! duplicated key is last-wins.
-//! Strings are borrowed from the frame; a frame whose strings hold escapes is copied once and
-//! unescaped in the copy. After the first frames, decoding allocates nothing: its buffers
-//! (network interfaces, quote positions, that copy) are reused.
+//! Unknown fields are skipped (after validating them: a frame that is not JSON is an error,
+//! wherever the damage is), missing and `null` fields are tolerated, counters are `u64`, and
+//! a field of the wrong type is a [`DecodeError::Shape`](crate::DecodeError::Shape).
+//!
+//! The numbers are those the docker CLI gets from Go's `encoding/json`, whose rules decide
+//! odd frames: a repeated key's later value wins for a number, while a repeated object is
+//! merged into the first (its fields replace only those it has; the memory map and
+//! `networks`, Go maps, keep the earlier entries); `null` leaves a number as it was and empties
+//! a map; keys name fields without regard to case (`CPU_Stats`), but map keys (interfaces,
+//! the memory counters) are exact; invalid UTF-8 and lone surrogates in strings become U+FFFD.
+//! Strings are borrowed from the frame; a frame whose strings hold escapes (or invalid
+//! UTF-8) is copied once and their values are written after the copy. After the first
+//! frames, decoding allocates nothing: its buffers (network interfaces, quote positions, that
+//! copy) are reused.
 //!
 //! An earlier version parsed every frame with simd-json's tape (2.8 µs per 2.3 KB frame on the
 //! development machine, of which its SIMD stage 1 alone was 0.7 µs); walking only what is
@@ -19,9 +27,7 @@
 
 #![forbid(unsafe_code)]
 
-use super::cursor::{
-    Cursor, Fail, R, Schema, Str, shape, syntax, unescape_in_place, unescape_into,
-};
+use super::cursor::{Cursor, Fail, R, Schema, Str, decode_go, shape, syntax, unescape_into};
 use super::math::{BlockOp, block_op};
 use super::model::{
     BlkioStats, CpuStats, DateCache, MemoryStats, NetEntry, Networks, PidsStats, Sample,
@@ -62,14 +68,17 @@ use super::model::{
 #[derive(Debug, Default)]
 pub struct FrameDecoder {
     networks: Vec<NetEntry>,
-    /// Interface names that hold escapes, to unescape once the walk is done.
-    escaped_names: Vec<(usize, Str)>,
+    /// Which entry of `networks` has a name, for a name seen again.
+    names: NameIndex,
+    /// The values of interface names that hold escapes (or invalid UTF-8), decoded: an
+    /// entry's name offsets past the end of the frame point here (the frame is copied with
+    /// these after it when the sample is made), so names are compared by value, as Go's map
+    /// keys are.
+    decoded_names: Vec<u8>,
     /// Quote positions of the memory map, reused.
     quotes: Vec<u32>,
-    /// A copy of the last frame that held escaped strings, unescaped.
+    /// A copy of the last frame that held escaped strings, their values after it.
     unescaped: Vec<u8>,
-    /// The id and name of the last frame whose id or name was not UTF-8, repaired.
-    lossy: String,
     dates: DateCache,
 }
 
@@ -102,58 +111,42 @@ impl FrameDecoder {
     /// unescaped there. On error, nothing is kept: the next frame decodes independently.
     pub fn decode<'a>(&'a mut self, frame: &'a [u8]) -> Result<Sample<'a>, Fail> {
         self.networks.clear();
-        self.escaped_names.clear();
+        self.names.clear();
+        self.decoded_names.clear();
         let mut found = Found::default();
         walk(Cursor { b: frame }, &mut found, self)?;
 
         let escaped = |s: Option<Str>| s.is_some_and(|s| s.escaped);
         let frame: &'a [u8] =
-            if escaped(found.id) || escaped(found.name) || !self.escaped_names.is_empty() {
-                // Unescape in a copy: decoded text is never longer than its escaped form, so
-                // every other offset stays where the walk found it.
+            if escaped(found.id) || escaped(found.name) || !self.decoded_names.is_empty() {
+                // The frame is copied and each such string's value (which may be longer than
+                // its text, with U+FFFD) written after it: every other offset stays valid.
                 let copy = &mut self.unescaped;
                 copy.clear();
                 copy.extend_from_slice(frame);
-                let mut fix = |s: &mut Option<Str>| -> R<()> {
+                copy.extend_from_slice(&self.decoded_names);
+                let mut fix = |s: &mut Option<Str>| {
                     if let Some(str) = s.as_mut().filter(|s| s.escaped) {
-                        str.end = unescape_in_place(copy, *str).ok_or(syntax(str.start))?;
+                        let start = copy.len();
+                        decode_go(&frame[str.start..str.end], copy);
+                        (str.start, str.end) = (start, copy.len());
                     }
-                    Ok(())
                 };
-                fix(&mut found.id)?;
-                fix(&mut found.name)?;
-                for &(index, s) in &self.escaped_names {
-                    let end = unescape_in_place(copy, s).ok_or(syntax(s.start))?;
-                    if let Some(entry) = self.networks.get_mut(index) {
-                        entry.name_end = end as u32;
-                    }
-                }
+                fix(&mut found.id);
+                fix(&mut found.name);
                 &self.unescaped
             } else {
                 frame
             };
-        let raw = |s: Option<Str>| s.map_or(&b""[..], |s| &frame[s.start..s.end]);
-        let (id, name) = (raw(found.id), raw(found.name));
-        // Invalid UTF-8 (which Go's encoder never writes, but a broken daemon may) is read as
-        // Go's decoder reads it: each byte that does not start a valid sequence is U+FFFD.
-        let lossy = &mut self.lossy;
-        lossy.clear();
-        let id_end = go_lossy(id, lossy).then_some(lossy.len());
-        let name_start = lossy.len();
-        let name_lossy = go_lossy(name, lossy);
-        let lossy: &'a str = &self.lossy;
-        let id = match id_end {
-            Some(end) => &lossy[..end],
-            None => std::str::from_utf8(id).unwrap_or_default(),
-        };
-        let name = if name_lossy {
-            &lossy[name_start..]
-        } else {
-            std::str::from_utf8(name).unwrap_or_default()
+        let text = |s: Option<Str>| -> R<&'a str> {
+            match s {
+                None => Ok(""),
+                Some(s) => std::str::from_utf8(&frame[s.start..s.end]).map_err(|_| syntax(s.start)),
+            }
         };
         Ok(Sample {
-            id,
-            name,
+            id: text(found.id)?,
+            name: text(found.name)?,
             read: found.read,
             preread: found.preread,
             cpu: found.cpu,
@@ -168,30 +161,6 @@ impl FrameDecoder {
                 entries: &self.networks,
             },
         })
-    }
-}
-
-/// Appends `text` to `out` with each byte that does not start a valid UTF-8 sequence replaced
-/// by U+FFFD, as Go's `encoding/json` decodes a string, if `text` is not valid UTF-8. Returns
-/// whether it was (and appended nothing when it is valid).
-fn go_lossy(mut text: &[u8], out: &mut String) -> bool {
-    if std::str::from_utf8(text).is_ok() {
-        return false;
-    }
-    loop {
-        match std::str::from_utf8(text) {
-            Ok(rest) => {
-                out.push_str(rest);
-                return true;
-            }
-            Err(e) => {
-                let (valid, rest) = text.split_at(e.valid_up_to());
-                out.push_str(std::str::from_utf8(valid).unwrap_or_default());
-                out.push('\u{fffd}');
-                // Go's utf8.DecodeRune: one byte at a time, not the whole broken sequence.
-                text = &rest[1..];
-            }
-        }
     }
 }
 
@@ -285,24 +254,37 @@ fn walk(c: Cursor<'_>, f: &mut Found, d: &mut FrameDecoder) -> R<()> {
     if c.at(start) != b'{' {
         return Err(shape(start));
     }
-    let end = fields(&c, start, &SCHEMA, |index, v| match index {
-        Some(READ) => timestamp(&c, v, &mut f.read, &mut d.dates),
-        Some(PREREAD) => timestamp(&c, v, &mut f.preread, &mut d.dates),
-        Some(PIDS) => pids(&c, v, &mut f.pids),
-        Some(BLKIO) => blkio(&c, v, &mut f.blkio),
-        Some(NUM_PROCS) => {
-            let (n, next) = c.counter(v)?;
-            f.num_procs = u32::try_from(n.unwrap_or(0)).map_err(|_| shape(v))?;
-            Ok(next)
+    // Keys seen: a repeated object is merged into the first by the general paths (the fast
+    // paths write whole objects).
+    let mut seen = 0u32;
+    let end = fields(&c, start, &SCHEMA, |index, v| {
+        let again = index.is_some_and(|i| {
+            let bit = 1 << i;
+            let again = seen & bit != 0;
+            seen |= bit;
+            again
+        });
+        match index {
+            Some(READ) => timestamp(&c, v, &mut f.read, &mut d.dates),
+            Some(PREREAD) => timestamp(&c, v, &mut f.preread, &mut d.dates),
+            Some(PIDS) if again => pids_general(&c, v, &mut f.pids),
+            Some(PIDS) => pids(&c, v, &mut f.pids),
+            Some(BLKIO) if again => blkio_general(&c, v, &mut f.blkio),
+            Some(BLKIO) => blkio(&c, v, &mut f.blkio),
+            Some(NUM_PROCS) => small_counter(&c, v, &mut f.num_procs),
+            Some(STORAGE) => storage(&c, v, &mut f.storage),
+            Some(CPU) if again => cpu_general(&c, v, &mut f.cpu),
+            Some(CPU) => cpu(&c, v, &mut f.cpu),
+            Some(PRECPU) if again => cpu_general(&c, v, &mut f.precpu),
+            Some(PRECPU) => cpu(&c, v, &mut f.precpu),
+            Some(MEMORY) if again => memory_general(&c, v, &mut f.memory, &mut d.quotes),
+            Some(MEMORY) => memory(&c, v, &mut f.memory, &mut d.quotes),
+            Some(NAME) => string(&c, v, &mut f.name),
+            Some(ID) => string(&c, v, &mut f.id),
+            Some(NETWORKS) if again => networks_general(&c, v, d, false),
+            Some(NETWORKS) => networks(&c, v, d),
+            _ => c.skip(v),
         }
-        Some(STORAGE) => storage(&c, v, &mut f.storage),
-        Some(CPU) => cpu(&c, v, &mut f.cpu),
-        Some(PRECPU) => cpu(&c, v, &mut f.precpu),
-        Some(MEMORY) => memory(&c, v, &mut f.memory, &mut d.quotes),
-        Some(NAME) => string(&c, v, &mut f.name),
-        Some(ID) => string(&c, v, &mut f.id),
-        Some(NETWORKS) => networks(&c, v, d),
-        _ => c.skip(v),
     })?;
     let end = c.ws(end);
     if end != c.b.len() {
@@ -321,28 +303,39 @@ fn counter(c: &Cursor<'_>, v: usize, slot: &mut u64) -> R<usize> {
     Ok(next)
 }
 
+/// A counter into an optional field (`null` leaves it as it was, as Go leaves a number).
 #[inline(always)]
 fn optional(c: &Cursor<'_>, v: usize, slot: &mut Option<u64>) -> R<usize> {
     let (n, next) = c.counter(v)?;
-    *slot = n;
+    if n.is_some() {
+        *slot = n;
+    }
     Ok(next)
 }
 
-/// The id or the name: invalid UTF-8 is let through here, and replaced as Go's decoder
-/// replaces it once the walk is done.
+/// A `uint32` counter (`null` leaves it as it was; a larger number is a shape error, as Go's
+/// overflow error).
+fn small_counter(c: &Cursor<'_>, v: usize, slot: &mut u32) -> R<usize> {
+    let (n, next) = c.counter(v)?;
+    if let Some(n) = n {
+        *slot = u32::try_from(n).map_err(|_| shape(v))?;
+    }
+    Ok(next)
+}
+
 fn string(c: &Cursor<'_>, v: usize, slot: &mut Option<Str>) -> R<usize> {
     if c.at(v) == b'n' {
-        *slot = None;
+        // Go leaves a string as it was for `null`.
         return c.skip(v);
     }
-    let (s, next) = c.string_lossy(v)?;
+    let (s, next) = c.string(v)?;
     *slot = Some(s);
     Ok(next)
 }
 
 fn timestamp(c: &Cursor<'_>, v: usize, slot: &mut Timestamp, dates: &mut DateCache) -> R<usize> {
     if c.at(v) == b'n' {
-        *slot = Timestamp::ZERO;
+        // time.Time's UnmarshalJSON: `null` is a no-op.
         return c.skip(v);
     }
     let (s, next) = c.string(v)?;
@@ -353,8 +346,7 @@ fn timestamp(c: &Cursor<'_>, v: usize, slot: &mut Timestamp, dates: &mut DateCac
 
 fn pids_general(c: &Cursor<'_>, v: usize, out: &mut PidsStats) -> R<usize> {
     use pids_keys::*;
-    // A repeated key replaces the whole object, as in Go (and serde).
-    *out = PidsStats::default();
+    // No reset: a repeated key is merged into the first, as Go decodes into a struct.
     fields(c, v, &SCHEMA, |index, v| match index {
         Some(CURRENT) => counter(c, v, &mut out.current),
         Some(LIMIT) => optional(c, v, &mut out.limit),
@@ -364,7 +356,6 @@ fn pids_general(c: &Cursor<'_>, v: usize, out: &mut PidsStats) -> R<usize> {
 
 fn storage(c: &Cursor<'_>, v: usize, out: &mut StorageStats) -> R<usize> {
     use storage_keys::*;
-    *out = StorageStats::default();
     fields(c, v, &SCHEMA, |index, v| match index {
         Some(READ_COUNT) => counter(c, v, &mut out.read_count_normalized),
         Some(READ_SIZE) => counter(c, v, &mut out.read_size_bytes),
@@ -376,23 +367,16 @@ fn storage(c: &Cursor<'_>, v: usize, out: &mut StorageStats) -> R<usize> {
 
 fn cpu_general(c: &Cursor<'_>, v: usize, out: &mut CpuStats) -> R<usize> {
     use cpu_keys::*;
-    *out = CpuStats::default();
     fields(c, v, &SCHEMA, |index, v| match index {
         Some(USAGE) => cpu_usage(c, v, out),
         Some(SYSTEM) => counter(c, v, &mut out.system_cpu_usage),
-        Some(ONLINE) => {
-            let (n, next) = c.counter(v)?;
-            out.online_cpus = u32::try_from(n.unwrap_or(0)).map_err(|_| shape(v))?;
-            Ok(next)
-        }
+        Some(ONLINE) => small_counter(c, v, &mut out.online_cpus),
         _ => c.skip(v),
     })
 }
 
 fn cpu_usage(c: &Cursor<'_>, v: usize, out: &mut CpuStats) -> R<usize> {
     use usage_keys::*;
-    out.total_usage = 0;
-    out.percpu_count = 0;
     fields(c, v, &SCHEMA, |index, v| match index {
         Some(TOTAL) => counter(c, v, &mut out.total_usage),
         Some(PERCPU) => {
@@ -418,7 +402,6 @@ fn cpu_usage(c: &Cursor<'_>, v: usize, out: &mut CpuStats) -> R<usize> {
 }
 
 fn blkio_general(c: &Cursor<'_>, v: usize, out: &mut BlkioStats) -> R<usize> {
-    *out = BlkioStats::default();
     fields(c, v, &blkio_keys::SCHEMA, |index, v| {
         if index != Some(blkio_keys::SERVICE_BYTES) {
             return c.skip(v);
@@ -433,6 +416,9 @@ fn blkio_general(c: &Cursor<'_>, v: usize, out: &mut BlkioStats) -> R<usize> {
             let mut value = 0u64;
             e = fields(c, at, &blkio_entry::SCHEMA, |index, v| match index {
                 Some(blkio_entry::OP) => {
+                    if c.at(v) == b'n' {
+                        return c.skip(v);
+                    }
                     let (s, next) = c.string(v)?;
                     let mut buf = [0u8; KEY_BUF];
                     op = block_op(key(c, s, &mut buf));
@@ -459,7 +445,6 @@ fn memory_general(
     quotes: &mut Vec<u32>,
 ) -> R<usize> {
     use memory_keys::*;
-    *out = MemoryStats::default();
     fields(c, v, &SCHEMA, |index, v| match index {
         Some(USAGE) => counter(c, v, &mut out.usage),
         Some(MAX_USAGE) => optional(c, v, &mut out.max_usage),
@@ -480,13 +465,17 @@ fn memory_general(
 /// their values are parsed (fully validated). The other counters are not parsed, as with
 /// every container the decoder skips. Anything else (escapes, nested values) is walked entry
 /// by entry.
+///
+/// As a Go map: `null` empties it, a repeated `stats` adds to the entries before, and a
+/// counter that is `null` is there, as 0 (which decides the cgroup v1 memory math).
 fn memory_map(c: &Cursor<'_>, v: usize, out: &mut MemoryStats, quotes: &mut Vec<u32>) -> R<usize> {
-    out.total_inactive_file = None;
-    out.inactive_file = None;
-    out.cache = None;
     if c.object(v)?.is_none() {
+        out.total_inactive_file = None;
+        out.inactive_file = None;
+        out.cache = None;
         return Ok(v + 4);
     }
+    // Validated here, as a whole: the quote pairs are then its keys and string values.
     let map = c.scan_container(v, quotes)?;
     if map.nested || map.escapes || quotes.len() % 2 != 0 {
         return memory_map_walk(c, v, out);
@@ -505,12 +494,8 @@ fn memory_map(c: &Cursor<'_>, v: usize, out: &mut MemoryStats, quotes: &mut Vec<
             continue; // a string value, not a key
         }
         let at = c.ws(colon + 1);
-        let (n, next) = c.counter(at)?;
-        let sep = c.ws(next);
-        if !matches!(c.at(sep), b',' | b'}') {
-            return Err(syntax(sep));
-        }
-        *slot = n;
+        let (n, _) = c.counter(at)?;
+        *slot = Some(n.unwrap_or(0));
     }
     Ok(map.end)
 }
@@ -522,21 +507,32 @@ fn memory_map_walk(c: &Cursor<'_>, v: usize, out: &mut MemoryStats) -> R<usize> 
     let mut first = true;
     let mut buf = [0u8; KEY_BUF];
     while let Some((k, v)) = c.next_key(&mut p, &mut first)? {
-        p = match key(c, k, &mut buf) {
-            b"total_inactive_file" => optional(c, v, &mut out.total_inactive_file)?,
-            b"inactive_file" => optional(c, v, &mut out.inactive_file)?,
-            b"cache" => optional(c, v, &mut out.cache)?,
-            _ => c.skip(v)?,
+        let slot = match key(c, k, &mut buf) {
+            b"total_inactive_file" => &mut out.total_inactive_file,
+            b"inactive_file" => &mut out.inactive_file,
+            b"cache" => &mut out.cache,
+            _ => {
+                p = c.skip(v)?;
+                continue;
+            }
         };
+        let (n, next) = c.counter(v)?;
+        *slot = Some(n.unwrap_or(0));
+        p = next;
     }
     Ok(p)
 }
 
-fn networks_general(c: &Cursor<'_>, v: usize, d: &mut FrameDecoder) -> R<usize> {
-    // A repeated "networks" key replaces the earlier one.
-    d.networks.clear();
-    d.escaped_names.clear();
-    let Some(mut p) = c.object(v)? else {
+/// `networks`, a Go map: `null` empties it; a repeated `networks` key adds to the interfaces
+/// before (`first` is false); a repeated interface name replaces the earlier entry.
+fn networks_general(c: &Cursor<'_>, v: usize, d: &mut FrameDecoder, first: bool) -> R<usize> {
+    let object = c.object(v)?;
+    if first || object.is_none() {
+        d.networks.clear();
+        d.names.clear();
+        d.decoded_names.clear();
+    }
+    let Some(mut p) = object else {
         return Ok(v + 4);
     };
     let mut first = true;
@@ -550,28 +546,119 @@ fn networks_general(c: &Cursor<'_>, v: usize, d: &mut FrameDecoder) -> R<usize> 
             Some(i) => counter(c, v, &mut entry.counters[i]),
             None => c.skip(v),
         })?;
-        // A repeated interface name replaces the earlier entry (last wins, as in a map).
-        let raw = c.raw(name);
-        let same = d
-            .networks
-            .iter()
-            .position(|e| &c.b[e.name_start as usize..e.name_end as usize] == raw);
-        let index = match same {
-            Some(i) => {
-                d.networks[i] = entry;
-                i
-            }
-            None => {
-                d.networks.push(entry);
-                d.networks.len() - 1
-            }
+        let key = if name.escaped {
+            // Its value, after the frame's bytes: `eth\u0030` is `eth0`.
+            let at = d.decoded_names.len();
+            decode_go(c.raw(name), &mut d.decoded_names);
+            entry.name_start = (c.b.len() + at) as u32;
+            entry.name_end = (c.b.len() + d.decoded_names.len()) as u32;
+            &d.decoded_names[at..]
+        } else {
+            c.raw(name)
         };
-        if name.escaped {
-            d.escaped_names.retain(|(i, _)| *i != index);
-            d.escaped_names.push((index, name));
+        // A repeated interface name replaces the earlier entry (last wins, as in a map).
+        let same = d.names.find(c.b, &d.decoded_names, &d.networks, key);
+        match same {
+            Some(i) => d.networks[i] = entry,
+            None => d.networks.push(entry),
         }
     }
     Ok(p)
+}
+
+/// Up to this many interfaces, a name is looked up by comparing it with each.
+const LINEAR_NAMES: usize = 8;
+
+/// Which interface entry has a name: a linear search for the usual one or two interfaces, a
+/// hash table beyond, so that a frame with thousands of interfaces costs time in proportion
+/// to its length. Names are compared as raw bytes.
+#[derive(Debug, Default)]
+struct NameIndex {
+    /// Open addressing: an entry's index + 1, 0 for an empty slot.
+    slots: Vec<u32>,
+    /// Entries `0..indexed` are in `slots`.
+    indexed: usize,
+    /// Name comparisons made (tests count them).
+    #[cfg(test)]
+    compares: std::cell::Cell<u64>,
+}
+
+impl NameIndex {
+    fn clear(&mut self) {
+        self.indexed = 0;
+    }
+
+    /// The entry of `entries` named `name` (raw bytes of the frame `b`).
+    fn find(
+        &mut self,
+        b: &[u8],
+        decoded: &[u8],
+        entries: &[NetEntry],
+        name: &[u8],
+    ) -> Option<usize> {
+        if entries.len() > LINEAR_NAMES {
+            self.catch_up(b, decoded, entries);
+        }
+        let same = |e: &NetEntry| {
+            #[cfg(test)]
+            self.compares.set(self.compares.get() + 1);
+            name_of(b, decoded, e) == name
+        };
+        if entries.len() <= LINEAR_NAMES {
+            return entries.iter().position(same);
+        }
+        let mask = self.slots.len() - 1;
+        let mut at = hash(name) & mask;
+        loop {
+            match self.slots[at] {
+                0 => return None,
+                s if same(&entries[s as usize - 1]) => return Some(s as usize - 1),
+                _ => at = (at + 1) & mask,
+            }
+        }
+    }
+
+    /// Adds the entries not in the table yet, keeping it at most half full.
+    fn catch_up(&mut self, b: &[u8], decoded: &[u8], entries: &[NetEntry]) {
+        if self.indexed == 0 || self.slots.len() < 2 * entries.len() {
+            // A new frame, or a full table: start over, at four times the entries (a
+            // table kept from a larger frame is reused, not shrunk below that).
+            let want = (4 * entries.len()).next_power_of_two();
+            if self.slots.len() < 2 * entries.len() || self.slots.len() > 4 * want {
+                self.slots = vec![0; want];
+            } else {
+                self.slots.fill(0);
+            }
+            self.indexed = 0;
+        }
+        let mask = self.slots.len() - 1;
+        for (i, e) in entries.iter().enumerate().skip(self.indexed) {
+            let mut at = hash(name_of(b, decoded, e)) & mask;
+            while self.slots[at] != 0 {
+                at = (at + 1) & mask;
+            }
+            self.slots[at] = i as u32 + 1;
+        }
+        self.indexed = entries.len();
+    }
+}
+
+/// An entry's name: in the frame `b`, or past its end in the decoded names.
+fn name_of<'n>(b: &'n [u8], decoded: &'n [u8], e: &NetEntry) -> &'n [u8] {
+    let (start, end) = (e.name_start as usize, e.name_end as usize);
+    match start.checked_sub(b.len()) {
+        Some(at) => &decoded[at..at + (end - start)],
+        None => &b[start..end],
+    }
+}
+
+/// FNV-1a: enough for interface names, which a peer chooses but the table only needs spread.
+fn hash(name: &[u8]) -> usize {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in name {
+        h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+    }
+    (h ^ (h >> 32)) as usize
 }
 
 // ---- Fast paths ---------------------------------------------------------------------------
@@ -697,39 +784,12 @@ fn blkio(c: &Cursor<'_>, v: usize, out: &mut BlkioStats) -> R<usize> {
 
 #[inline(always)]
 fn blkio_fast(c: &Cursor<'_>, v: usize, out: &mut BlkioStats) -> Option<usize> {
-    let mut p = c.lit(v, b"{\"io_service_bytes_recursive\":")?;
+    let p = c.lit(v, b"{\"io_service_bytes_recursive\":")?;
     let mut totals = BlkioStats::default();
-    if let Some(q) = c.lit(p, b"null") {
-        p = q;
-    } else {
-        p = c.lit(p, b"[")?;
-        if c.at(p) == b']' {
-            p += 1;
-        } else {
-            loop {
-                let q = c.skip_digits(c.lit(p, b"{\"major\":")?)?;
-                let q = c.skip_digits(c.lit(q, b",\"minor\":")?)?;
-                let (op_start, op_end) = c.plain_key(c.lit(q, b",\"op\":")?)?;
-                let (value, q) = c.plain_u64(c.lit(op_end + 1, b",\"value\":")?)?;
-                match block_op(&c.b[op_start..op_end]) {
-                    BlockOp::Read => totals.read = totals.read.wrapping_add(value),
-                    BlockOp::Write => totals.write = totals.write.wrapping_add(value),
-                    BlockOp::Other => {}
-                }
-                totals.entries += 1;
-                let q = c.lit(q, b"}")?;
-                match c.at(q) {
-                    b',' => p = q + 1,
-                    b']' => {
-                        p = q + 1;
-                        break;
-                    }
-                    _ => return None,
-                }
-            }
-        }
-    }
-    // The other lists are not needed: empty and null ones are common and cheap to pass.
+    let mut p = blkio_list_fast(c, p, &mut totals)?;
+    // The other lists are not needed, but read the same way: the daemon's exact text is
+    // valid JSON; anything else goes to the general path, which validates it.
+    let mut unused = BlkioStats::default();
     for key in [
         &b",\"io_serviced_recursive\":"[..],
         b",\"io_queue_recursive\":",
@@ -739,29 +799,57 @@ fn blkio_fast(c: &Cursor<'_>, v: usize, out: &mut BlkioStats) -> Option<usize> {
         b",\"io_time_recursive\":",
         b",\"sectors_recursive\":",
     ] {
-        p = c.lit(p, key)?;
-        p = match c.at(p) {
-            b'n' => c.lit(p, b"null")?,
-            b'[' => c.skip_container(p).ok()?,
-            _ => return None,
-        };
+        p = blkio_list_fast(c, c.lit(p, key)?, &mut unused)?;
     }
     let p = c.lit(p, b"}")?;
     *out = totals;
     Some(p)
 }
 
+/// A blkio list in the daemon's text (`null`, or `[` entries of major, minor, op and value
+/// `]`), added to `totals`: the position after it.
+#[inline(always)]
+fn blkio_list_fast(c: &Cursor<'_>, mut p: usize, totals: &mut BlkioStats) -> Option<usize> {
+    if let Some(q) = c.lit(p, b"null") {
+        return Some(q);
+    }
+    p = c.lit(p, b"[")?;
+    if c.at(p) == b']' {
+        return Some(p + 1);
+    }
+    loop {
+        let q = c.skip_digits(c.lit(p, b"{\"major\":")?)?;
+        let q = c.skip_digits(c.lit(q, b",\"minor\":")?)?;
+        let (op_start, op_end) = c.plain_key(c.lit(q, b",\"op\":")?)?;
+        let (value, q) = c.plain_u64(c.lit(op_end + 1, b",\"value\":")?)?;
+        // Bytes read and written only: see `block_op` (Podman's `rios`, `wios` … are not).
+        match block_op(&c.b[op_start..op_end]) {
+            BlockOp::Read => totals.read = totals.read.wrapping_add(value),
+            BlockOp::Write => totals.write = totals.write.wrapping_add(value),
+            BlockOp::Other => {}
+        }
+        totals.entries += 1;
+        let q = c.lit(q, b"}")?;
+        match c.at(q) {
+            b',' => p = q + 1,
+            b']' => return Some(q + 1),
+            _ => return None,
+        }
+    }
+}
+
 fn networks(c: &Cursor<'_>, v: usize, d: &mut FrameDecoder) -> R<usize> {
     match networks_fast(c, v, d) {
         Some(next) => Ok(next),
-        None => networks_general(c, v, d),
+        None => networks_general(c, v, d, true),
     }
 }
 
 #[inline(always)]
 fn networks_fast(c: &Cursor<'_>, v: usize, d: &mut FrameDecoder) -> Option<usize> {
     d.networks.clear();
-    d.escaped_names.clear();
+    d.names.clear();
+    d.decoded_names.clear();
     let mut p = c.lit(v, b"{")?;
     if c.at(p) == b'}' {
         return Some(p + 1);
@@ -790,9 +878,9 @@ fn networks_fast(c: &Cursor<'_>, v: usize, d: &mut FrameDecoder) -> Option<usize
         let q = c.lit(q, b"}")?;
         let name = &c.b[name_start..name_end];
         // A repeated name would replace the earlier entry: leave that to the general path.
-        if d.networks
-            .iter()
-            .any(|e| &c.b[e.name_start as usize..e.name_end as usize] == name)
+        if d.names
+            .find(c.b, &d.decoded_names, &d.networks, name)
+            .is_some()
         {
             return None;
         }
@@ -805,6 +893,56 @@ fn networks_fast(c: &Cursor<'_>, v: usize, d: &mut FrameDecoder) -> Option<usize
             b',' => p = q + 1,
             b'}' => return Some(q + 1),
             _ => return None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A frame with `n` interfaces, the last one named like the first.
+    fn frame_with_interfaces(n: usize, general: bool) -> Vec<u8> {
+        let mut f = String::from(r#"{"networks":{"#);
+        for i in 0..n {
+            let name = if i + 1 == n { 0 } else { i };
+            if i > 0 {
+                f.push(',');
+            }
+            // A space makes the general path read it; otherwise the daemon's form.
+            let sp = if general { " " } else { "" };
+            f.push_str(&format!(
+                r#""if{name}":{sp}{{"rx_bytes":{i},"rx_packets":0,"rx_errors":0,"rx_dropped":0,"tx_bytes":1,"tx_packets":0,"tx_errors":0,"tx_dropped":0}}"#
+            ));
+        }
+        f.push_str("}}");
+        f.into_bytes()
+    }
+
+    fn compares(n: usize, general: bool) -> (u64, u64, usize) {
+        let frame = frame_with_interfaces(n, general);
+        let mut d = FrameDecoder::new();
+        d.names.compares.set(0);
+        let s = d.decode(&frame).unwrap();
+        let (rx, len) = (s.networks.rx_bytes(), s.networks.len());
+        (d.names.compares.get(), rx, len)
+    }
+
+    #[test]
+    fn interface_lookups_grow_linearly_with_the_frame() {
+        for general in [false, true] {
+            let (small, rx, len) = compares(1_000, general);
+            // The repeated last name replaced the first interface.
+            assert_eq!(len, 999);
+            assert_eq!(rx, (1..1_000u64).sum::<u64>());
+            let (large, _, len) = compares(10_000, general);
+            assert_eq!(len, 9_999);
+            // Ten times the interfaces, about ten times the comparisons (a quadratic search
+            // made a hundred times as many: 50 million for 10,000 interfaces).
+            assert!(
+                large <= 15 * small && large < 3 * 10_000,
+                "general {general}: {small} comparisons for 1,000, {large} for 10,000"
+            );
         }
     }
 }

@@ -10,9 +10,10 @@
 //!
 //! The skipped bytes are validated as far as skipping needs and a little more: strings must end,
 //! hold no control bytes and only valid escapes; bytes outside strings must be ASCII (control
-//! bytes only as whitespace). Non-ASCII bytes inside strings are reported so that the caller
-//! validates the span as UTF-8. Scalars in skipped containers are not parsed (simdjson's
-//! On-Demand API makes the same trade).
+//! bytes only as whitespace). Non-ASCII bytes inside strings are reported (invalid UTF-8 is
+//! U+FFFD to Go's decoder, not an error). The grammar between the strings (colons, commas,
+//! scalars) is checked by the caller, which jumps over the strings with the quote positions
+//! recorded here (`Cursor::validate` in `cursor.rs`).
 //!
 //! This file is the only one with `unsafe` in the decoder: the AVX2 loads and the call into the
 //! `#[target_feature]` function after runtime detection. [`skip_portable`] is the same
@@ -38,7 +39,9 @@ pub(crate) enum SkipError {
 pub(crate) struct Skipped {
     /// The index just past the matching close bracket.
     pub(crate) end: usize,
-    /// Some string in it holds a byte >= 0x80: validate `[start, end)` as UTF-8.
+    /// Some string in it holds a byte >= 0x80 (which the decoder, like Go's, takes as it is
+    /// where it does not read the string).
+    #[allow(dead_code)]
     pub(crate) non_ascii: bool,
     /// It holds another container.
     pub(crate) nested: bool,
@@ -46,7 +49,9 @@ pub(crate) struct Skipped {
     pub(crate) escapes: bool,
 }
 
-/// Skips the container that opens at `b[open]` (`{` or `[`).
+/// Skips the container that opens at `b[open]` (`{` or `[`). (The decoder validates the
+/// containers it skips, which [`scan_container`] serves; this is the scan alone.)
+#[cfg(test)]
 pub(crate) fn skip_container(b: &[u8], open: usize) -> Result<Skipped, SkipError> {
     let mut none = Vec::new();
     dispatch::<false>(b, open, &mut none)

@@ -110,9 +110,14 @@ pub fn expected(frame: &Value) -> Result<Expected, Mistyped> {
     let limit = counter(mem.get("limit"))?.unwrap_or(0);
     let max_usage = counter(mem.get("max_usage"))?;
     let stats = object(mem.get("stats"))?.unwrap_or(&empty);
-    let total_inactive_file = counter(stats.get("total_inactive_file"))?;
-    let inactive_file = counter(stats.get("inactive_file"))?;
-    let cache = counter(stats.get("cache"))?;
+    // A Go map: a `null` counter is there, as 0.
+    let map_counter = |key: &str| match stats.get(key) {
+        Some(Value::Null) => Ok(Some(0)),
+        v => counter(v),
+    };
+    let total_inactive_file = map_counter("total_inactive_file")?;
+    let inactive_file = map_counter("inactive_file")?;
+    let cache = map_counter("cache")?;
 
     let pids = object(top.get("pids_stats"))?.unwrap_or(&empty);
     let pids_current = counter(pids.get("current"))?.unwrap_or(0);
@@ -141,7 +146,8 @@ pub fn expected(frame: &Value) -> Result<Expected, Mistyped> {
     }
 
     let mut networks = Vec::new();
-    let (mut rx, mut tx) = (0u64, 0u64);
+    // docker/cli adds them as float64: no wrap at 2^64 (exact here, up to u64::MAX).
+    let (mut rx, mut tx) = (0u128, 0u128);
     if let Some(nets) = object(top.get("networks"))? {
         for (name, n) in nets {
             let n = object(Some(n))?.unwrap_or(&empty);
@@ -161,8 +167,8 @@ pub fn expected(frame: &Value) -> Result<Expected, Mistyped> {
             {
                 c[i] = counter(n.get(*k))?.unwrap_or(0);
             }
-            rx = rx.wrapping_add(c[0]);
-            tx = tx.wrapping_add(c[4]);
+            rx += u128::from(c[0]);
+            tx += u128::from(c[4]);
             networks.push((name.clone(), c));
         }
     }
@@ -224,8 +230,8 @@ pub fn expected(frame: &Value) -> Result<Expected, Mistyped> {
         } else {
             0.0
         },
-        net_rx: rx,
-        net_tx: tx,
+        net_rx: u64::try_from(rx).unwrap_or(u64::MAX),
+        net_tx: u64::try_from(tx).unwrap_or(u64::MAX),
         block_read,
         block_write,
         pids: pids_current,
