@@ -76,11 +76,11 @@ fn no_stream_shows_cpu_and_the_block_io_bytes() {
         assert_eq!(block, dblock, "{name}");
         assert!(cpu.ends_with('%'), "{cpu}");
     }
-    // Podman answers stream=false with one frame without precpu: CPU % over the container's
-    // life, as `podman stats --no-stream` shows it (the docker CLI shows 0.00%: no CPU count).
+    // Podman answers stream=false with one frame without precpu and without a CPU count:
+    // nothing to measure over, and the daemon's CPUs are unknown (a socket on this machine
+    // may lead to a VM), so 0.00%, as the docker CLI shows it.
     let busy = podman.iter().find(|r| r.0 == "busy-1").unwrap();
-    let cpu: f64 = busy.1.trim_end_matches('%').parse().unwrap();
-    assert!(cpu > 0.0, "{busy:?}");
+    assert_eq!(busy.1, "0.00%", "{busy:?}");
 }
 
 /// The frames `dockstat get -N` prints for `path`, the first `n`.
@@ -176,11 +176,10 @@ fn a_stream_measures_cpu_against_its_previous_frame() {
         (next["block_read"].as_u64(), next["block_write"].as_u64()),
         (Some(bytes.0), Some(bytes.1))
     );
-    // No CPU count in the frame: the host's (the daemon is on this machine).
-    let cpus = next["online_cpus"].as_u64().unwrap();
-    assert!(cpus > 0, "{next}");
-    let host = next["cpu_percent_host"].as_f64().unwrap();
-    assert!((host - want_cpu / cpus as f64).abs() < 1e-9, "{next}");
+    // No CPU count in the frame: unknown (0), not this machine's, which a socket forwarded
+    // from a VM would make wrong; CPU % of the whole host cannot be told then.
+    assert_eq!(next["online_cpus"].as_u64(), Some(0), "{next}");
+    assert_eq!(next["cpu_percent_host"].as_f64(), Some(0.0), "{next}");
     // No memory.stat: memory used is the usage.
     assert_eq!(next["mem_used"].as_f64(), next["mem_usage"].as_f64());
 }

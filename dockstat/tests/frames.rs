@@ -643,6 +643,14 @@ fn keys_name_fields_without_regard_to_case_as_go_does() {
         assert_eq!(s.pids.current, 8);
         assert_eq!(s.name, "/x");
     });
+    // And the Kelvin sign to K, İ to I (ToUpper(ToLower(r))).
+    let frame = "{\"pids_stats\":{\"current\":1},\"p\u{130}ds_stats\":{\"current\":9},\
+        \"bl\u{212a}io_stats\":{\"io_service_bytes_recursive\":[{\"major\":8,\"minor\":0,\
+        \"op\":\"read\",\"value\":5}]}}";
+    decode_and_derive(frame.as_bytes(), |s, d| {
+        assert_eq!(s.pids.current, 9);
+        assert_eq!(d.block_read, 5);
+    });
 }
 
 #[test]

@@ -72,31 +72,6 @@ impl Endpoint {
         }
     }
 
-    /// The CPU count of the daemon's host when that is this machine (a unix socket, or TCP to
-    /// loopback addresses only), else 0 (unknown). For stats frames that carry no CPU count.
-    pub(crate) fn local_cpus(&self) -> u32 {
-        let local = match &self.address {
-            Address::Unix(_) => true,
-            Address::Tcp { addrs, .. } => {
-                !addrs.is_empty() && addrs.iter().all(|a| a.ip().is_loopback())
-            }
-        };
-        if !local {
-            return 0;
-        }
-        static ONLINE: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
-        *ONLINE.get_or_init(|| {
-            std::fs::read_to_string("/sys/devices/system/cpu/online")
-                .ok()
-                .and_then(|list| count_cpu_list(list.trim()))
-                .or_else(|| {
-                    let n = std::thread::available_parallelism().ok()?;
-                    u32::try_from(n.get()).ok()
-                })
-                .unwrap_or(0)
-        })
-    }
-
     /// A unix socket endpoint.
     pub fn unix(path: impl Into<PathBuf>) -> Endpoint {
         let path = path.into();
@@ -252,31 +227,9 @@ fn split_host_port(s: &str, default_port: u16) -> Option<(&str, u16)> {
     }
 }
 
-/// The number of CPUs in a kernel CPU list (`0-3,6,8-9`: 7), as `online_cpus` counts them
-/// (`sysconf(_SC_NPROCESSORS_ONLN)` reads the same file).
-fn count_cpu_list(list: &str) -> Option<u32> {
-    let mut n = 0u32;
-    for part in list.split(',') {
-        let (a, b) = part.split_once('-').unwrap_or((part, part));
-        let (a, b): (u32, u32) = (a.parse().ok()?, b.parse().ok()?);
-        n = n.checked_add(b.checked_sub(a)?.checked_add(1)?)?;
-    }
-    Some(n)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn cpu_lists_count_as_the_kernel_writes_them() {
-        assert_eq!(count_cpu_list("0"), Some(1));
-        assert_eq!(count_cpu_list("0-3"), Some(4));
-        assert_eq!(count_cpu_list("0-3,6,8-9"), Some(7));
-        assert_eq!(count_cpu_list(""), None);
-        assert_eq!(count_cpu_list("3-1"), None);
-        assert_eq!(count_cpu_list("x"), None);
-    }
 
     #[test]
     fn forms() {

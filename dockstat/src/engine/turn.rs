@@ -616,9 +616,16 @@ impl Core {
             // that ends the stream, and counted them as sent: they are delivered before it
             // goes, not closed away in its socket. What the stream would ask for meanwhile
             // (an end, a retry) is moot once it is gone.
+            // Frames only: what the last bytes say about the stream itself (a cut frame, a
+            // reset) is no news about a container that is going, and is not reported.
             let mark = self.steps.len();
+            let mut frames_only = |event: Event<'_>| {
+                if !matches!(event, Event::Error { .. }) {
+                    emit(event);
+                }
+            };
             reactor.drain_and_close(conn, &mut |_, owner, event| {
-                self.on_conn(*owner, event, emit)
+                self.on_conn(*owner, event, &mut frames_only)
             });
             let asked = self.steps.split_off(mark);
             (self.steps).extend(asked.into_iter().filter(|&(s, _)| s != slot));
@@ -701,7 +708,6 @@ impl Core {
                 Ok(conn) => {
                     reactor.set_head_deadline(conn, now + self.config.connect_timeout);
                     stream.opened(Some(conn), self.config.max_frame_len, now);
-                    stream.pipeline.set_host_cpus(host.endpoint.local_cpus());
                     self.establishing.push((slot, conn));
                     opening += 1;
                     in_use += 1;

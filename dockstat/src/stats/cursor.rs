@@ -821,8 +821,9 @@ impl Cursor<'_> {
 }
 
 /// Whether `key` names the field `name` (ASCII) to Go's decoder, which compares names folded
-/// to upper case (`foldName`: ASCII letters, and `unicode.ToUpper` for the rest, which makes
-/// `ſ` an `S` and `ı` an `I`).
+/// (`appendFoldedName`: ASCII letters to upper case, any other rune `r` to
+/// `unicode.ToUpper(unicode.ToLower(r))`). The runes that fold to an ASCII letter that way are
+/// `ſ` (to `S`), `ı` and `İ` (to `I`) and the Kelvin sign `K` (to `K`).
 fn go_fold_eq(name: &[u8], key: &[u8]) -> bool {
     let mut j = 0;
     for &n in name {
@@ -830,7 +831,8 @@ fn go_fold_eq(name: &[u8], key: &[u8]) -> bool {
         match key.get(j) {
             Some(&b) if b < 0x80 && b.to_ascii_uppercase() == n => j += 1,
             Some(0xc5) if n == b'S' && key.get(j + 1) == Some(&0xbf) => j += 2,
-            Some(0xc4) if n == b'I' && key.get(j + 1) == Some(&0xb1) => j += 2,
+            Some(0xc4) if n == b'I' && matches!(key.get(j + 1), Some(0xb0 | 0xb1)) => j += 2,
+            Some(0xe2) if n == b'K' && key.get(j + 1..j + 3) == Some(&[0x84, 0xaa]) => j += 3,
             _ => return false,
         }
     }
@@ -1072,8 +1074,11 @@ mod tests {
         assert!(go_fold_eq(b"pids_stats", "pıds_ſtats".as_bytes()));
         assert!(!go_fold_eq(b"pids_stats", b"pids_stat"));
         assert!(!go_fold_eq(b"pids_stats", b"pids_statss"));
-        // The Kelvin sign is already upper case: no fold to K.
-        assert!(!go_fold_eq(b"k", "\u{212a}".as_bytes()));
+        // ToUpper(ToLower(r)): the Kelvin sign is K, İ is I; other non-ASCII letters are not.
+        assert!(go_fold_eq(b"blkio_stats", "bl\u{212a}io_stats".as_bytes()));
+        assert!(go_fold_eq(b"pids_stats", "p\u{130}ds_stats".as_bytes()));
+        assert!(!go_fold_eq(b"pids_stats", "p\u{ef}ds_stats".as_bytes()));
+        assert!(!go_fold_eq(b"k", "\u{212a}\u{212a}".as_bytes()));
     }
 
     #[test]

@@ -28,7 +28,8 @@
 //!   Podman's `system_cpu_usage` is the CPU time of all cgroups, not the host's CPU time with
 //!   its idle time, which Docker's is (Docker's ratio × CPUs is the same time ratio);
 //! - no `preread`: the interval is measured from the previous frame's `read`;
-//! - no `online_cpus` and no `percpu_usage`: the host's CPU count (above);
+//! - no `online_cpus` and no `percpu_usage`: the count given to [`StatsStream::set_host_cpus`]
+//!   (the engine gives none: a socket on this machine may lead to a VM), else unknown (0);
 //! - `rios`, `wios`, `dbytes`, `dios` among the blkio entries: not bytes read or written;
 //! - `memory_stats.stats` null or absent: memory used is `usage`, with nothing subtracted.
 //!
@@ -126,8 +127,12 @@ pub(crate) fn derive_in_stream(
         && s.precpu.total_usage == 0
         && s.precpu.system_cpu_usage == 0
         && !s.read.is_zero();
-    let prev = prev.filter(|p| no_precpu && !p.read.is_zero() && s.read > p.read);
-    let warmup = s.is_warmup() && prev.is_none();
+    let prev = prev.filter(|p| no_precpu && !p.read.is_zero());
+    // A frame no later than the one before it (a clock step, two in one nanosecond) has no
+    // interval to measure over: a warm-up frame, not the container's lifetime average.
+    let out_of_order = prev.is_some_and(|p| s.read <= p.read);
+    let prev = prev.filter(|_| !out_of_order);
+    let warmup = (s.is_warmup() && prev.is_none()) || out_of_order;
     let interval_nanos = if s.read.is_zero() {
         0
     } else if !s.preread.is_zero() {
@@ -159,6 +164,7 @@ pub(crate) fn derive_in_stream(
                 0
             };
             d.cpu_percent = match prev {
+                _ if out_of_order => 0.0,
                 Some(p) => cpu_percent_by_time(p, s),
                 None => cpu_percent_unix(
                     s.precpu.total_usage,
@@ -430,6 +436,23 @@ mod tests {
         let got = samples.next().unwrap().unwrap();
         assert_eq!(got.derived, derive(&got.sample, Platform::Linux));
         assert_eq!(got.derived.online_cpus, 0);
+    }
+
+    #[test]
+    fn a_frame_no_later_than_the_previous_one_is_a_warm_up_not_a_spike() {
+        // PODMAN_NEXT twice: the second has nothing to measure against (same `read`), and
+        // Docker's formula over its empty precpu would show the lifetime average instead.
+        let mut decoder = FrameDecoder::new();
+        let mut stream = StatsStream::new(1 << 20);
+        stream.set_host_cpus(4);
+        let body = format!("{PODMAN_FIRST}{PODMAN_NEXT}{PODMAN_NEXT}");
+        let mut samples = stream.push(body.as_bytes(), &mut decoder);
+        let _ = samples.next().unwrap().unwrap();
+        let measured = samples.next().unwrap().unwrap().derived;
+        assert!(!measured.warmup && measured.cpu_percent > 0.0);
+        let again = samples.next().unwrap().unwrap().derived;
+        assert!(again.warmup);
+        assert_eq!(again.cpu_percent, 0.0);
     }
 
     #[test]
