@@ -128,10 +128,11 @@ pub(crate) fn derive_in_stream(
         && s.precpu.system_cpu_usage == 0
         && !s.read.is_zero();
     let prev = prev.filter(|p| no_precpu && !p.read.is_zero());
-    // A frame no later than the one before it (a clock step, two in one nanosecond) has no
-    // interval to measure over: a warm-up frame, not the container's lifetime average.
-    let out_of_order = prev.is_some_and(|p| s.read <= p.read);
-    let prev = prev.filter(|_| !out_of_order);
+    // A Podman frame (it has a `preread`) no later than the one before it (a clock step, two
+    // in one nanosecond) has no interval to measure over: a warm-up frame, not the lifetime
+    // average. A first frame as Docker sends it (no preread) keeps Docker's formula.
+    let out_of_order = !s.is_warmup() && prev.is_some_and(|p| s.read <= p.read);
+    let prev = prev.filter(|p| s.read > p.read);
     let warmup = (s.is_warmup() && prev.is_none()) || out_of_order;
     let interval_nanos = if s.read.is_zero() {
         0
