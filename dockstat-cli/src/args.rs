@@ -245,6 +245,8 @@ fn parse_inner(
                     );
                 }
                 (Some("serve"), Long("timeout")) => serve.timeout = seconds(&mut parser)?,
+                (Some("serve"), Long("read-period")) => serve.read_period = period(&mut parser)?,
+                (Some("stats"), Long("read-period")) => stats.read_period = period(&mut parser)?,
                 (Some("sim"), Long("socket")) => socket = Some(parser.value()?.into()),
                 (Some("sim"), Long("listen")) => listen = Some(number(&mut parser)?),
                 (Some("sim"), Long("tls-verify-client")) => tls_verify_client = true,
@@ -417,6 +419,18 @@ fn seconds(parser: &mut lexopt::Parser) -> Result<Duration, lexopt::Error> {
         .filter(|s| s.is_finite() && *s >= 0.0 && *s < 1e9)
         .map(Duration::from_secs_f64)
         .ok_or_else(|| bad_value(&text, "expected a number of seconds, like 5 or 0.25"))
+}
+
+/// A read period: seconds, at most an hour (frames wait in the daemon's socket meanwhile).
+fn period(parser: &mut lexopt::Parser) -> Result<Duration, lexopt::Error> {
+    let d = seconds(parser)?;
+    if d > Duration::from_secs(3600) {
+        return Err(bad_value(
+            &format!("{}", d.as_secs_f64()),
+            "expected at most 3600 seconds",
+        ));
+    }
+    Ok(d)
 }
 
 fn flavor(s: &str) -> Result<Flavor, lexopt::Error> {

@@ -98,6 +98,10 @@ Options:
       --limit N         show the first N rows (after --sort)
       --max-streams N   stream at most N containers at once; the rest wait and take
                         the place of those that go
+      --read-period S   read each stream at most once per S seconds (default 0: as
+                        frames come); one read then takes every frame since the last,
+                        for much less CPU; samples come up to S seconds late, each with
+                        its own time
       --format F        table (default); json; ndjson (one line of raw numbers per
                         sample, for pipes); prometheus (with --no-stream: one exposition
                         in the Prometheus text format); 'table TEMPLATE' or 'TEMPLATE',
@@ -212,6 +216,10 @@ Options:
                         container labels to add, as label_<key>
       --timeout S       close clients that send no complete request (or stop reading)
                         for S seconds (default 5)
+      --read-period S   read each stream at most once per S seconds (default 5; 0: as
+                        frames come): values are at most S seconds older than the
+                        daemon's, far fresher than a scrape interval, for a fraction
+                        of the CPU
   -h, --help            this text
 
 Ctrl-C or SIGTERM stops it with status 0.

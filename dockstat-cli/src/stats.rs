@@ -84,6 +84,8 @@ pub(crate) struct StatsOpts {
     pub(crate) limit: Option<usize>,
     /// Stream at most this many containers at once (the engine's `max_streams`).
     pub(crate) max_streams: Option<usize>,
+    /// Read each stream at most once per this period (the engine's `read_period`).
+    pub(crate) read_period: Duration,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -242,6 +244,7 @@ pub(crate) fn stats(endpoints: Vec<Endpoint>, opts: &StatsOpts) -> Result<i32, F
     if let Some(max) = opts.max_streams {
         config.max_streams = max;
     }
+    config.read_period = opts.read_period;
     if let (false, Selection::Named(names)) = (multi, &config.selection) {
         // `docker stats NAME...` shows nothing when a named container does not exist.
         if let Some(missing) = missing_named(&config, names) {

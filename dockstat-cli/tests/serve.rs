@@ -347,7 +347,9 @@ fn bad_requests_get_http_errors_and_frames_keep_flowing() {
         interval: Duration::from_millis(100),
         ..SimConfig::default()
     });
-    let s = serve(&sim, &["--timeout", "1"]);
+    // Frames read as they come (not once per the default read period), so that the
+    // engine is seen to move between two scrapes a fraction of a second apart.
+    let s = serve(&sim, &["--timeout", "1", "--read-period", "0"]);
     // A slow client: half a request, then nothing.
     let started = Instant::now();
     let mut slow = TcpStream::connect(s.addr).unwrap();

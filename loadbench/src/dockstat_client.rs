@@ -4,10 +4,13 @@
 //! bollard is given them, without the `/events` subscription and listing an agent would use
 //! (`Selection::Running`).
 //!
+//! The `dockstat-period` phase is the same engine with a read period (`--read-period`, 5 s
+//! by default): each stream read once per period, about five frames per read.
+//!
 //! Over TLS ([`Target::Tls`]) the engine is the same; only its endpoint differs (rustls with
 //! ring, the server verified against `ca.pem`, the client certificate presented).
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use dockstat::engine::{ApiVersion, Control, Engine, EngineConfig, Event, Selection};
 
@@ -26,9 +29,16 @@ pub struct Dockstat {
 }
 
 impl Dockstat {
-    pub fn new(target: &Target, api: ApiVersion, n: usize) -> Result<Dockstat, String> {
+    /// `read_period`: the engine's (zero: read as frames come).
+    pub fn new(
+        target: &Target,
+        api: ApiVersion,
+        n: usize,
+        read_period: Duration,
+    ) -> Result<Dockstat, String> {
         let mut config = EngineConfig::new(target.endpoint()?);
         config.api_version = Some(api);
+        config.read_period = read_period;
         config.selection = Selection::Named(Vec::new());
         Ok(Dockstat {
             engine: Engine::new(config).map_err(|e| e.to_string())?,

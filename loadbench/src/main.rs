@@ -4,7 +4,11 @@
 //!
 //! - `floor`: a bare mio loop that only reads and counts frames (the least any client does);
 //! - `dockstat`: dockstat's `Engine` on one thread, inline callback;
-//! - `bollard`: bollard 0.21, one tokio task per container.
+//! - `bollard`: bollard 0.21, one tokio task per container;
+//! - `dockstat-period` (not in the default list): the engine with a read period
+//!   (`--read-period S`, default 5): each stream read once per period, so one `read` returns
+//!   about S frames. Its target is half the floor's CPU per frame. Its latency is, by design,
+//!   up to the period.
 //!
 //! Each also runs over TLS as `floor-tls`, `dockstat-tls`, `bollard-tls` (and
 //! `floor-latency-tls`): the same sim, streams and procedure, but on a TLS listener at
@@ -63,12 +67,13 @@ const USAGE: &str = "\
 usage: dockstat-loadbench [run] --containers N --seconds S [--warmup S]
                           [--phases floor,floor-latency,dockstat,bollard[,NAME-tls…]]
                           [--interval-ms 1000] [--open-over-ms 0] [--split-chunks] [--tls]
-                          [--strict]
+                          [--read-period 5] [--strict]
        dockstat-loadbench sim --socket PATH --containers N --interval-ms MS [--split-chunks]
                           [--tls DIR [--listen 127.0.0.1:0]]
-       dockstat-loadbench phase floor|floor-latency|dockstat|bollard
+       dockstat-loadbench phase floor|floor-latency|dockstat|dockstat-period|bollard
                           (--socket PATH | --url tcp://HOST:PORT --tls DIR)
-                          --containers N --warmup S --seconds S [--open-over-ms MS]";
+                          --containers N --warmup S --seconds S [--open-over-ms MS]
+                          [--read-period S]";
 
 fn main() -> ExitCode {
     let mut args: Vec<String> = std::env::args().skip(1).collect();
@@ -163,6 +168,7 @@ fn phase(args: &mut Args) -> Result<ExitCode, String> {
     let warmup = Duration::from_secs_f64(args.seconds("--warmup", Some(3.0))?);
     let seconds = Duration::from_secs_f64(args.seconds("--seconds", Some(10.0))?);
     let open_over = Duration::from_millis(args.number("--open-over-ms", Some(0))?);
+    let read_period = Duration::from_secs_f64(args.seconds("--read-period", Some(5.0))?);
     let name = args.positional().ok_or("phase: which one?")?;
     let phase_args = phase::PhaseArgs {
         name,
@@ -171,6 +177,7 @@ fn phase(args: &mut Args) -> Result<ExitCode, String> {
         warmup,
         seconds,
         open_over,
+        read_period,
     };
     args.done()?;
     let result = phase::run(&phase_args)?;
@@ -198,6 +205,7 @@ fn run(args: &mut Args) -> Result<ExitCode, String> {
             .collect(),
         interval_ms: args.number("--interval-ms", Some(1000))?,
         open_over_ms: args.number("--open-over-ms", Some(0))?,
+        read_period: args.seconds("--read-period", Some(5.0))?,
         split_chunks: args.flag("--split-chunks"),
         strict: args.flag("--strict"),
     };

@@ -44,6 +44,8 @@ pub struct PhaseArgs {
     pub seconds: Duration,
     /// Open the streams evenly over this long (zero: all at once).
     pub open_over: Duration,
+    /// The `dockstat-period` client's read period.
+    pub read_period: Duration,
 }
 
 /// Runs one phase and returns its JSON result.
@@ -58,7 +60,18 @@ pub fn run(args: &PhaseArgs) -> Result<serde_json::Value, String> {
     let mut streams: Box<dyn Streams> = match args.name.as_str() {
         "floor" => Box::new(crate::floor::Floor::new(&args.target, api, n, false)?),
         "floor-latency" => Box::new(crate::floor::Floor::new(&args.target, api, n, true)?),
-        "dockstat" => Box::new(crate::dockstat_client::Dockstat::new(&args.target, api, n)?),
+        "dockstat" => Box::new(crate::dockstat_client::Dockstat::new(
+            &args.target,
+            api,
+            n,
+            Duration::ZERO,
+        )?),
+        "dockstat-period" => Box::new(crate::dockstat_client::Dockstat::new(
+            &args.target,
+            api,
+            n,
+            args.read_period,
+        )?),
         "bollard" => Box::new(crate::bollard_client::Bollard::new(&args.target)?),
         other => return Err(format!("unknown phase {other:?}")),
     };
@@ -109,9 +122,15 @@ pub fn run(args: &PhaseArgs) -> Result<serde_json::Value, String> {
     // Drain: nothing is sent while the sim is paused; what was sent is still arriving.
     let paused = control.pause()?;
     let drain_start = Instant::now();
+    // A client that reads once per period has frames waiting for up to that long.
+    let quiet = if args.name == "dockstat-period" {
+        QUIET + args.read_period
+    } else {
+        QUIET
+    };
     if paused {
         let (mut last, mut last_change) = (streams.tally().frames, Instant::now());
-        while last_change.elapsed() < QUIET && drain_start.elapsed() < DRAIN_MAX {
+        while last_change.elapsed() < quiet && drain_start.elapsed() < DRAIN_MAX {
             streams.pump(Instant::now() + STEP)?;
             let now = streams.tally().frames;
             if now != last {

@@ -34,6 +34,8 @@ pub struct RunArgs {
     pub phases: Vec<String>,
     pub interval_ms: u64,
     pub open_over_ms: u64,
+    /// The `dockstat-period` phase's read period, in seconds.
+    pub read_period: f64,
     pub split_chunks: bool,
     /// Fail (exit 1) when a phase lost or duplicated a frame or had a stream error. The
     /// performance targets never fail the run: on a shared machine they are figures to read.
@@ -212,6 +214,7 @@ pub fn run(args: &RunArgs) -> Result<ExitCode, String> {
             .args(["--warmup", &args.warmup.to_string()])
             .args(["--seconds", &args.seconds.to_string()])
             .args(["--open-over-ms", &args.open_over_ms.to_string()])
+            .args(["--read-period", &args.read_period.to_string()])
             .stdin(Stdio::null())
             .stderr(Stdio::inherit())
             .output()
@@ -416,7 +419,9 @@ fn print_ratios(outcomes: &[Outcome]) {
     // dockstat. The targets are for the unix socket; over TLS they are only shown beside.
     for (a, b, target, unix) in [
         ("dockstat", "floor", 1.25, true),
+        ("dockstat-period", "floor", 0.5, true),
         ("dockstat-tls", "floor-tls", 1.25, false),
+        ("dockstat-period-tls", "floor-tls", 0.5, false),
     ] {
         if let (Some(x), Some(y)) = (cpu(a), cpu(b)) {
             let r = x / y;

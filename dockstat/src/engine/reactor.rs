@@ -18,13 +18,23 @@
 //! One read buffer serves every connection: data is consumed (handed to the handler) before
 //! the next connection is read, so per-connection memory is only the connection's own state.
 //!
+//! **Batched reads.** With a read period ([`Reactor::set_read_period`]), a connection whose
+//! handler answers [`Flow::Batch`] (a stats stream, once its head has come) leaves the poll set
+//! and is read on a timer instead, once per period: one `read` then returns everything the
+//! server wrote since the last one (about one frame per second of the period). No readiness
+//! event, no wakeup and no read per frame: the cost per frame falls below one read per frame.
+//! The socket's buffer holds what waits (a few KiB for a stats stream over a few seconds, far
+//! below a unix or TCP socket's buffer, so the writer never blocks). A peer's close or error
+//! is seen at the next read. The timers are a FIFO queue: every connection waits the same
+//! period, so the order of due times is the order of insertion.
+//!
 //! Errors end only the connection they hit: the handler gets [`ConnEvent::Failed`] and the
 //! connection is closed. `Interrupted` is retried everywhere.
 
 #![forbid(unsafe_code)]
 
 use std::cmp::Reverse;
-use std::collections::BinaryHeap;
+use std::collections::{BinaryHeap, VecDeque};
 use std::io::{self, Read, Write};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -108,8 +118,24 @@ pub(crate) enum ConnEvent<'a> {
 pub(crate) enum Flow {
     /// Keep going.
     Continue,
+    /// Keep going, and from now on read the connection once per read period instead of on
+    /// readiness (see the [module docs](self)); the same as `Continue` without a read period.
+    Batch,
     /// Close the connection now; no more events for it.
     Close,
+}
+
+/// Whether a connection is read on readiness or once per read period.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Batch {
+    /// On readiness.
+    Off,
+    /// The handler asked for batched reads; the connection leaves the poll set after the
+    /// read in progress.
+    Wanted,
+    /// Out of the poll set, read once per period; `queued` while it has a place in
+    /// `Core::batch`.
+    Parked { queued: bool },
 }
 
 #[derive(Debug)]
@@ -136,6 +162,7 @@ struct Conn<S> {
     retry_at: Option<Instant>,
     /// Queued in `Core::again` (once), and whether the peer had closed its side.
     read_on: Option<bool>,
+    batch: Batch,
     user: S,
 }
 
@@ -170,6 +197,9 @@ struct Core<S> {
     again: Vec<ConnId>,
     read_buf: Box<[u8]>,
     open: usize,
+    /// Batched reads: the period, and the parked connections with the time each is read next.
+    read_period: Option<Duration>,
+    batch: VecDeque<(Instant, ConnId)>,
 }
 
 /// What to do with a connection after processing.
@@ -198,6 +228,8 @@ impl<S> Reactor<S> {
                 again: Vec::new(),
                 read_buf: vec![0; READ_BUF_LEN].into_boxed_slice(),
                 open: 0,
+                read_period: None,
+                batch: VecDeque::new(),
             },
         })
     }
@@ -211,6 +243,13 @@ impl<S> Reactor<S> {
         let waker = Arc::new(mio::Waker::new(self.poll.registry(), WAKE)?);
         self.waker = Some(Arc::clone(&waker));
         Ok(waker)
+    }
+
+    /// Reads connections that ask for it ([`Flow::Batch`]) once per `period` instead of on
+    /// readiness; `None` (or zero) reads every connection on readiness. Applies to connections
+    /// that ask from now on.
+    pub(crate) fn set_read_period(&mut self, period: Option<Duration>) {
+        self.core.read_period = period.filter(|p| !p.is_zero());
     }
 
     /// Number of connections (opening, open or idle).
@@ -241,6 +280,7 @@ impl<S> Reactor<S> {
             until_head: false,
             retry_at: None,
             read_on: None,
+            batch: Batch::Off,
             user,
         });
         self.core.connect(id);
@@ -345,7 +385,11 @@ impl<S> Reactor<S> {
         if !self.core.pending.is_empty() || !self.core.again.is_empty() {
             timeout = Some(Duration::ZERO);
         }
-        if let Some(Reverse((at, _))) = self.core.timers.peek() {
+        let next_timer = self.core.timers.peek().map(|Reverse((at, _))| *at);
+        let slack = self.core.batch_slack();
+        let next_batch =
+            (self.core.batch.front()).map(|(at, _)| at.checked_sub(slack).unwrap_or(*at));
+        if let Some(at) = next_timer.into_iter().chain(next_batch).min() {
             let until = at.saturating_duration_since(Instant::now());
             timeout = Some(timeout.map_or(until, |t| t.min(until)));
         }
@@ -361,8 +405,10 @@ impl<S> Reactor<S> {
             self.core.ready(event, handler);
         }
         self.core.read_again(again, handler);
+        let now = Instant::now();
+        self.core.read_batched(now, handler);
         self.core.report_pending(handler);
-        self.core.fire_timers(Instant::now(), handler);
+        self.core.fire_timers(now, handler);
         self.core.report_pending(handler);
         Ok(())
     }
@@ -554,12 +600,76 @@ impl<S> Core<S> {
             }
             _ => Step::Keep,
         };
+        self.settle(id, step, event.is_read_closed(), None);
+    }
+
+    /// What follows a read: the connection freed, queued to be read on in the next turn
+    /// (its budget ran out), or kept, and then parked for batched reads if it asked.
+    fn settle(&mut self, id: ConnId, step: Step, read_closed: bool, now: Option<Instant>) {
+        let Some(conn) = lookup(&mut self.slots, id) else {
+            return;
+        };
         match step {
-            Step::Keep => {}
-            Step::Again => read_on(&mut self.again, id, conn, event.is_read_closed()),
             Step::Free => {
                 self.free(id);
             }
+            Step::Again => read_on(&mut self.again, id, conn, read_closed),
+            Step::Keep => {
+                let Some(period) = self.read_period else {
+                    return;
+                };
+                match conn.batch {
+                    Batch::Off | Batch::Parked { queued: true } => return,
+                    Batch::Wanted => {
+                        if let Phase::Open(transport) = &mut conn.phase {
+                            // If this fails the connection stays in the poll set: read on
+                            // readiness as well as on the timer, which loses nothing.
+                            let _ = transport.deregister(&self.registry);
+                        }
+                    }
+                    Batch::Parked { queued: false } => {}
+                }
+                conn.batch = Batch::Parked { queued: true };
+                let now = now.unwrap_or_else(Instant::now);
+                self.batch.push_back((now + period, id));
+            }
+        }
+    }
+
+    /// How early a parked connection may be read: a hundredth of the period, at most 50 ms.
+    fn batch_slack(&self) -> Duration {
+        self.read_period
+            .map_or(Duration::ZERO, |p| (p / 100).min(Duration::from_millis(50)))
+    }
+
+    /// Reads the parked connections whose period is up (see the [module docs](self)).
+    fn read_batched<F>(&mut self, now: Instant, handler: &mut F)
+    where
+        F: FnMut(ConnId, &mut S, ConnEvent<'_>) -> Flow,
+    {
+        // Connections due a little later are read now too: one wakeup serves those that came
+        // due close together, at most one per slack rather than one per connection.
+        let until = now + self.batch_slack();
+        while let Some(&(at, id)) = self.batch.front() {
+            if at > until {
+                break;
+            }
+            self.batch.pop_front();
+            let Some(conn) = lookup(&mut self.slots, id) else {
+                continue; // closed since
+            };
+            conn.batch = Batch::Parked { queued: false };
+            let step = match &mut conn.phase {
+                Phase::Open(transport) => {
+                    // TLS records held back (a reply the session owes) go out first.
+                    match transport.flush_pending() {
+                        Ok(()) => read_all(id, conn, &mut self.read_buf, false, handler),
+                        Err(e) => deliver(id, conn, ConnEvent::Failed(io_error(e)), handler),
+                    }
+                }
+                _ => Step::Keep,
+            };
+            self.settle(id, step, false, Some(now));
         }
     }
 
@@ -576,13 +686,8 @@ impl<S> Core<S> {
             let Some(read_closed) = conn.read_on.take() else {
                 continue;
             };
-            match read_all(id, conn, &mut self.read_buf, read_closed, handler) {
-                Step::Keep => {}
-                Step::Again => read_on(&mut self.again, id, conn, read_closed),
-                Step::Free => {
-                    self.free(id);
-                }
-            }
+            let step = read_all(id, conn, &mut self.read_buf, read_closed, handler);
+            self.settle(id, step, read_closed, None);
         }
     }
 
@@ -722,6 +827,7 @@ where
     if terminal || flow == Flow::Close {
         Step::Free
     } else {
+        want_batch(conn, flow);
         Step::Keep
     }
 }
@@ -835,9 +941,18 @@ where
             // response to the next one.
             conn::ResponseEvent::Excess(data) => (ConnEvent::Excess(data), true),
         };
-        if handler(id, &mut conn.user, event) == Flow::Close || terminal {
+        let flow = handler(id, &mut conn.user, event);
+        if flow == Flow::Close || terminal {
             return Step::Free;
         }
+        want_batch(conn, flow);
+    }
+}
+
+/// Notes a handler's [`Flow::Batch`]; the reactor parks the connection after the read.
+fn want_batch<S>(conn: &mut Conn<S>, flow: Flow) {
+    if flow == Flow::Batch && conn.batch == Batch::Off {
+        conn.batch = Batch::Wanted;
     }
 }
 

@@ -128,6 +128,9 @@ impl Engine {
     /// first [`Engine::poll`].
     pub fn new(config: EngineConfig) -> Result<Engine> {
         let mut reactor = Reactor::new(4096).map_err(|e| Error::io(ErrorKind::Io, e))?;
+        if config.mode == Mode::Stream {
+            reactor.set_read_period(Some(config.read_period));
+        }
         let waker = reactor.waker().map_err(|e| Error::io(ErrorKind::Io, e))?;
         let files = FileLimit::raise().unwrap_or(FileLimit {
             soft: 1024,
@@ -822,7 +825,9 @@ impl Core {
         let mut given_up = Vec::new();
         for (slot, s) in self.streams.iter_mut().enumerate() {
             let Some(s) = s else { continue };
-            match s.watchdog(now, self.config.stale_after) {
+            // With batched reads a stream delivers once per period: silence up to the
+            // period is their nature, and staleness counts from its end.
+            match s.watchdog(now, self.config.stale_after + self.config.read_period) {
                 Watchdog::Quiet => {}
                 Watchdog::Stale => emit(Event::Stale(&s.container)),
                 Watchdog::GiveUp { silent } => {
@@ -932,6 +937,11 @@ impl Core {
                         }
                         self.stream_failed(slot, error, emit)
                     }
+                    // Once a stream has delivered, its frames can wait in its socket for the
+                    // read period (the reactor ignores this without one). Not before: the
+                    // first sample shows the container at once, and an error body is read
+                    // as it comes.
+                    None if frames > 0 => Flow::Batch,
                     None => Flow::Continue,
                 }
             }

@@ -508,3 +508,126 @@ fn reactor_flood_does_not_starve_timers_or_other_streams() {
     assert!(gaps < Duration::from_millis(500), "{gaps:?}");
     assert!(ticks.len() >= 15, "{} ticks", ticks.len());
 }
+
+// =============================================================================================
+// Batched reads
+
+/// With a read period, a connection that asks for [`Flow::Batch`] is read once per period:
+/// every tick arrives, in a few bursts instead of one read per tick, and a stream beside it
+/// that does not ask is still read as its bytes come.
+#[test]
+fn batched_connection_is_read_once_per_period_and_loses_nothing() {
+    const PERIOD: Duration = Duration::from_millis(400);
+    let batched = Server::start(ticking_script());
+    let eager = Server::start(ticking_script());
+    let mut reactor: Reactor<bool> = Reactor::new(64).unwrap();
+    reactor.set_read_period(Some(PERIOD));
+    reactor.open(&batched.endpoint(), "/batched", true).unwrap();
+    reactor.open(&eager.endpoint(), "/eager", false).unwrap();
+    // Per stream: the moments body bytes came, and the ticks.
+    let mut reads: [Vec<Instant>; 2] = [Vec::new(), Vec::new()];
+    let mut ticks = [0usize; 2];
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(4) && ticks != [100, 100] {
+        reactor
+            .poll(Some(Duration::from_millis(50)), &mut |_, batch, event| {
+                let i = usize::from(*batch);
+                match event {
+                    ConnEvent::Head(h) => {
+                        assert_eq!(h.code, 200);
+                        return if *batch { Flow::Batch } else { Flow::Continue };
+                    }
+                    ConnEvent::Body(data) => {
+                        ticks[i] += data.iter().filter(|&&b| b == b'\n').count();
+                        let now = Instant::now();
+                        // Pieces of one read come at the same moment.
+                        if reads[i]
+                            .last()
+                            .is_none_or(|t| now - *t > Duration::from_millis(5))
+                        {
+                            reads[i].push(now);
+                        }
+                    }
+                    other => panic!("{other:?}"),
+                }
+                Flow::Continue
+            })
+            .unwrap();
+    }
+    let [eager_reads, batched_reads] = &reads;
+    eprintln!(
+        "ticks {ticks:?}; reads: eager {}, batched {}",
+        eager_reads.len(),
+        batched_reads.len()
+    );
+    assert_eq!(ticks, [100, 100], "every tick arrives in both modes");
+    // 100 ticks 20 ms apart over 2 s: read one by one, the eager stream sees many reads; the
+    // batched one about 2 s / 400 ms, plus the read that brought the head.
+    assert!(eager_reads.len() >= 30, "{}", eager_reads.len());
+    assert!(
+        batched_reads.len() <= 9,
+        "{} reads: {batched_reads:?}",
+        batched_reads.len()
+    );
+    // After the head's read, reads are a period apart (or more, on a loaded machine).
+    for w in batched_reads[1..].windows(2) {
+        assert!(
+            w[1] - w[0] >= PERIOD - Duration::from_millis(20),
+            "{:?}",
+            w[1] - w[0]
+        );
+    }
+}
+
+/// A batched connection's end, and a hostile byte, are found at its next read: the end is an
+/// `End` after every frame before it, the hostile chunk a failure after the frames before it.
+#[test]
+fn batched_connection_end_and_error_come_at_the_next_read() {
+    const PERIOD: Duration = Duration::from_millis(200);
+    let ends = Server::start(
+        Script::whole(CHUNKED, After::StayOpen)
+            .then(Step::Send(b"6\r\nframe\n\r\n".to_vec()))
+            .then(Step::Pause(Duration::from_millis(50)))
+            .then(Step::Send(b"6\r\nframe\n\r\n0\r\n\r\n".to_vec())),
+    );
+    let breaks = Server::start(
+        Script::whole(CHUNKED, After::StayOpen)
+            .then(Step::Send(b"6\r\nframe\n\r\n".to_vec()))
+            .then(Step::Pause(Duration::from_millis(50)))
+            .then(Step::Send(b"6\r\nframe\n\r\nzz\r\n".to_vec())),
+    );
+    let mut reactor: Reactor<usize> = Reactor::new(64).unwrap();
+    reactor.set_read_period(Some(PERIOD));
+    reactor.open(&ends.endpoint(), "/ends", 0).unwrap();
+    reactor.open(&breaks.endpoint(), "/breaks", 1).unwrap();
+    let mut body = [Vec::new(), Vec::new()];
+    let mut last: [Option<String>; 2] = [None, None];
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(3) && last.iter().any(Option::is_none) {
+        reactor
+            .poll(Some(Duration::from_millis(50)), &mut |_, who, event| {
+                match event {
+                    ConnEvent::Head(_) => return Flow::Batch,
+                    ConnEvent::Body(data) => body[*who].extend_from_slice(data),
+                    ConnEvent::End { reusable } => last[*who] = Some(format!("end {reusable}")),
+                    ConnEvent::Failed(e) => last[*who] = Some(format!("{:?}", e.kind())),
+                    other => panic!("{other:?}"),
+                }
+                Flow::Continue
+            })
+            .unwrap();
+    }
+    assert_eq!(body[0], b"frame\nframe\n");
+    assert_eq!(last[0].as_deref(), Some("end true"));
+    assert_eq!(body[1], b"frame\nframe\n");
+    assert!(
+        last[1].as_deref().is_some_and(|k| k.contains("Chunked")),
+        "{:?}",
+        last[1]
+    );
+    assert_eq!(
+        reactor.len(),
+        1,
+        "the ended stream stays idle, the broken one is gone"
+    );
+}
