@@ -814,13 +814,17 @@ impl Core {
         }
     }
 
-    /// The staleness watchdog, twice per `stale_after` at most.
+    /// The staleness watchdog, twice per `stale_after` at most (once per read period with one).
     fn sweep(&mut self, reactor: &mut Reactor<Owner>, now: Instant, emit: &mut Emit<'_>) {
         if now < self.next_sweep || self.config.mode != Mode::Stream {
             return;
         }
-        let every =
-            (self.config.stale_after / 2).clamp(Duration::from_millis(50), Duration::from_secs(1));
+        // With a read period, frames come once per period anyway: sweeping once per period
+        // (not each second) reports staleness at most a period late, for a pass over every
+        // stream that many times less often.
+        let every = (self.config.stale_after / 2)
+            .clamp(Duration::from_millis(50), Duration::from_secs(1))
+            .max(self.config.read_period);
         self.next_sweep = now + every;
         let mut given_up = Vec::new();
         for (slot, s) in self.streams.iter_mut().enumerate() {
