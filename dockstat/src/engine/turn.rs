@@ -417,11 +417,8 @@ impl Core {
             && !matches!(self.config.selection, Selection::Named(_));
         let host = &mut self.hosts[h as usize];
         let Some(api) = host.api else { return };
-        let (owner, deadline) = (
-            Owner::Host(h, HostConn::Info),
-            now + self.config.connect_timeout,
-        );
-        super::info::ask(reactor, host, api, owner, deadline);
+        let deadline = now + self.config.connect_timeout;
+        super::info::ask(reactor, host, api, Owner::Host(h, HostConn::Info), deadline);
         if let Selection::Named(names) = &self.config.selection {
             host.phase = HostPhase::Fixed;
             host.up = true;
