@@ -80,7 +80,7 @@ enum StreamStep {
     NoDescriptor,
 }
 
-/// The engine. See the [module docs](self).
+/// The engine. See the [module docs](super).
 #[derive(Debug)]
 pub struct Engine {
     reactor: Reactor<Owner>,
