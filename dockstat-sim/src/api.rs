@@ -956,6 +956,41 @@ mod tests {
     }
 
     #[test]
+    fn info_has_the_hosts_cpus_and_the_containers_counts() {
+        let mut config = SimConfig {
+            containers: 6,
+            stopped: 2,
+            ncpu: 12,
+            ..SimConfig::default()
+        };
+        let docker = Model::new(&config, T0);
+        let info = reply(route("GET", "/v1.41/info", &docker, T0));
+        assert_eq!((info.status, info.headers), (200, H_DAEMON_JSON));
+        let doc: serde_json::Value = serde_json::from_slice(&info.body).unwrap();
+        assert_eq!(doc["NCPU"], 12);
+        assert_eq!(doc["MemTotal"], config.mem_total);
+        assert_eq!(
+            (
+                &doc["Containers"],
+                &doc["ContainersRunning"],
+                &doc["ContainersStopped"]
+            ),
+            (&8.into(), &6.into(), &2.into())
+        );
+        assert_eq!(doc["ServerVersion"], ENGINE_VERSION);
+        assert_eq!(doc["CgroupVersion"], "1");
+        assert_eq!(doc["SystemTime"].as_str().map(str::len), Some(30), "{doc}");
+        config.flavor = Flavor::Podman;
+        let podman = Model::new(&config, T0);
+        let doc: serde_json::Value =
+            serde_json::from_slice(&reply(route("GET", "/info", &podman, T0)).body).unwrap();
+        assert_eq!(doc["NCPU"], 12);
+        assert_eq!(doc["ServerVersion"], PODMAN_VERSION);
+        assert_eq!(doc["CgroupVersion"], "v2");
+        assert_eq!(reply(route("POST", "/info", &podman, T0)), page_not_found());
+    }
+
+    #[test]
     fn routes() {
         let m = model();
         let r = |method: &str, t: &str| route(method, t, &m, T0);
