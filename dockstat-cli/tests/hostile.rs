@@ -1309,9 +1309,13 @@ fn engine_hostile_host_ends_only_its_stream() {
             "{message}"
         );
     }
-    // Each error was one connection, each asking for the stream again.
-    assert!(served.len() >= errors.len(), "{} connections", served.len());
-    for s in &served {
+    // Each error was one connection, each asking for the stream again (besides the host's
+    // /info, which the same script answers, unheard).
+    assert!(served.len() > errors.len(), "{} connections", served.len());
+    for s in served
+        .iter()
+        .filter(|s| !s.request.starts_with(b"GET /v1.41/info "))
+    {
         assert!(
             s.request
                 .starts_with(b"GET /v1.41/containers/busy-1/stats?stream=1 HTTP/1.1\r\n"),

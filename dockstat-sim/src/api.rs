@@ -12,6 +12,8 @@
 //! - `/events` honours `filters` (see `events.rs`; a bad one gets the daemon's 400) and accepts
 //!   `since` and `until` but ignores them: there is no event history to replay;
 //! - `/containers/{name}/json` answers the inspect fields tools read to resolve a name.
+//! - `/info` answers as the daemon's (or Podman's compat) `GET /info`, with the simulated
+//!   host's `NCPU` and `MemTotal` and the containers' counts;
 //! - `/containers/json` honours `all`, `limit`, `size` and `filters`, `/images/json` its
 //!   `filters` (see `api/listing.rs`; a bad one gets the daemon's 400);
 //! - the sim's own control routes, `GET /_sim/counters`, `/_sim/frames`, `/_sim/pause`, `/_sim/resume` and
@@ -286,6 +288,7 @@ pub(crate) fn route(method: &str, target: &str, model: &Model, now: UnixNanos) -
     enum Route<'s> {
         Ping { head: bool },
         Version,
+        Info,
         Containers,
         Inspect(&'s str),
         Stats(&'s str),
@@ -295,6 +298,7 @@ pub(crate) fn route(method: &str, target: &str, model: &Model, now: UnixNanos) -
     let route = match (method, segs.as_slice()) {
         ("GET" | "HEAD", ["_ping"]) => Route::Ping { head: !get },
         ("GET", ["version"]) => Route::Version,
+        ("GET", ["info"]) => Route::Info,
         ("GET", ["containers", "json"]) => Route::Containers,
         ("GET", ["containers", name, "stats"]) if !name.is_empty() => Route::Stats(name),
         ("GET", ["containers", name, "json"]) if !name.is_empty() => Route::Inspect(name),
@@ -336,6 +340,7 @@ pub(crate) fn route(method: &str, target: &str, model: &Model, now: UnixNanos) -
             Action::Reply(json_ok(podman_version_json()))
         }
         Route::Version => Action::Reply(json_ok(version_json())),
+        Route::Info => Action::Reply(json_ok(info_json(model, now))),
         Route::Containers => {
             let selected = container_query(&query).and_then(|q| Ok((q.select(model)?, q.size)));
             match selected {
@@ -438,6 +443,221 @@ pub(crate) fn version_json() -> Vec<u8> {
         k = KERNEL,
     )
     .into_bytes()
+}
+
+/// `GET /info`, shaped like Docker 20.10's answer (or, for [`Flavor::Podman`], like Podman 4's
+/// compat handler's, `pkg/api/handlers/compat/info.go`: Docker's fields, then Podman's own),
+/// with the simulated host's CPUs and memory and the containers' counts as of `now`.
+pub(crate) fn info_json(model: &Model, now: UnixNanos) -> Vec<u8> {
+    let podman = model.flavor == Flavor::Podman;
+    let (mut all, mut running, mut paused) = (0u64, 0u64, 0u64);
+    for c in &model.containers {
+        match c.state {
+            State::Removed => continue,
+            State::Running => running += 1,
+            State::Paused => paused += 1,
+            State::Created | State::Exited { .. } => {}
+        }
+        all += 1;
+    }
+    let mut out = Vec::with_capacity(4096);
+    let field = |out: &mut Vec<u8>, key: &str, raw: &str| {
+        out.push(if out.is_empty() { b'{' } else { b',' });
+        push_key(out, key);
+        out.extend_from_slice(raw.as_bytes());
+    };
+    let string = |s: &str| {
+        let mut v = Vec::new();
+        push_str(&mut v, s);
+        String::from_utf8(v).unwrap_or_default()
+    };
+    let id = if podman {
+        "podman".to_string()
+    } else {
+        "SIMD:OCKS:TATS:IMUL:ATED:DAEM:ONXX:XXXX:XXXX:XXXX:XXXX:XXXX".to_string()
+    };
+    field(&mut out, "ID", &string(&id));
+    field(&mut out, "Containers", &all.to_string());
+    field(&mut out, "ContainersRunning", &running.to_string());
+    field(&mut out, "ContainersPaused", &paused.to_string());
+    field(
+        &mut out,
+        "ContainersStopped",
+        &(all - running - paused).to_string(),
+    );
+    field(&mut out, "Images", &model.images.len().to_string());
+    if podman {
+        field(&mut out, "Driver", r#""overlay""#);
+        field(
+            &mut out,
+            "DriverStatus",
+            r#"[["Backing Filesystem","extfs"],["Native Overlay Diff","true"],["Supports d_type","true"],["Supports shifting","false"],["Supports volatile","true"],["Using metacopy","false"]]"#,
+        );
+        field(
+            &mut out,
+            "Plugins",
+            r#"{"Volume":["local"],"Network":["bridge","macvlan","ipvlan"],"Authorization":null,"Log":["k8s-file","none","passthrough","journald"]}"#,
+        );
+    } else {
+        field(&mut out, "Driver", r#""overlay2""#);
+        field(
+            &mut out,
+            "DriverStatus",
+            r#"[["Backing Filesystem","extfs"],["Supports d_type","true"],["Native Overlay Diff","true"],["userxattr","false"]]"#,
+        );
+        field(
+            &mut out,
+            "Plugins",
+            r#"{"Volume":["local"],"Network":["bridge","host","ipvlan","macvlan","null","overlay"],"Authorization":null,"Log":["awslogs","fluentd","gcplogs","gelf","journald","json-file","local","logentries","splunk","syslog"]}"#,
+        );
+    }
+    let v1 = model.cgroup == crate::Cgroup::V1;
+    for (key, value) in [
+        ("MemoryLimit", true),
+        ("SwapLimit", true),
+        ("KernelMemory", v1),
+        ("KernelMemoryTCP", v1),
+        ("CpuCfsPeriod", true),
+        ("CpuCfsQuota", true),
+        ("CPUShares", true),
+        ("CPUSet", true),
+        ("PidsLimit", true),
+        ("IPv4Forwarding", true),
+        ("BridgeNfIptables", true),
+        ("BridgeNfIp6tables", true),
+        ("Debug", false),
+    ] {
+        field(&mut out, key, if value { "true" } else { "false" });
+    }
+    field(&mut out, "NFd", "45");
+    field(&mut out, "OomKillDisable", "true");
+    field(&mut out, "NGoroutines", "56");
+    let mut time = vec![b'"'];
+    crate::time::push_rfc3339_nano(&mut time, now);
+    time.push(b'"');
+    field(&mut out, "SystemTime", &String::from_utf8_lossy(&time));
+    let (logging, driver) = match (podman, v1) {
+        (true, _) => ("", "systemd"),
+        (false, true) => ("json-file", "cgroupfs"),
+        (false, false) => ("json-file", "systemd"),
+    };
+    field(&mut out, "LoggingDriver", &string(logging));
+    field(&mut out, "CgroupDriver", &string(driver));
+    if !podman {
+        field(
+            &mut out,
+            "CgroupVersion",
+            if v1 { r#""1""# } else { r#""2""# },
+        );
+    }
+    field(&mut out, "NEventsListener", "0");
+    field(&mut out, "KernelVersion", r#""6.1.0-dockstat-sim""#);
+    let (os, arch) = if podman {
+        (r#""debian""#, go_arch())
+    } else {
+        (
+            r#""Debian GNU/Linux 12 (bookworm)""#,
+            std::env::consts::ARCH,
+        )
+    };
+    field(&mut out, "OperatingSystem", os);
+    field(&mut out, "OSVersion", r#""12""#);
+    field(&mut out, "OSType", r#""linux""#);
+    field(&mut out, "Architecture", &string(arch));
+    let index = if podman {
+        ""
+    } else {
+        "https://index.docker.io/v1/"
+    };
+    field(&mut out, "IndexServerAddress", &string(index));
+    field(
+        &mut out,
+        "RegistryConfig",
+        r#"{"AllowNondistributableArtifactsCIDRs":[],"AllowNondistributableArtifactsHostnames":[],"InsecureRegistryCIDRs":["127.0.0.0/8"],"IndexConfigs":{"docker.io":{"Name":"docker.io","Mirrors":[],"Secure":true,"Official":true}},"Mirrors":[]}"#,
+    );
+    field(&mut out, "NCPU", &model.host.ncpu.to_string());
+    field(&mut out, "MemTotal", &model.host.mem_total.to_string());
+    field(&mut out, "GenericResources", "null");
+    let root = if podman {
+        "/var/lib/containers/storage"
+    } else {
+        "/var/lib/docker"
+    };
+    field(&mut out, "DockerRootDir", &string(root));
+    for key in ["HttpProxy", "HttpsProxy", "NoProxy"] {
+        field(&mut out, key, r#""""#);
+    }
+    field(&mut out, "Name", r#""dockstat-sim""#);
+    field(&mut out, "Labels", if podman { "null" } else { "[]" });
+    field(
+        &mut out,
+        "ExperimentalBuild",
+        if podman { "true" } else { "false" },
+    );
+    if podman {
+        field(&mut out, "ServerVersion", &string(PODMAN_VERSION));
+        field(&mut out, "Runtimes", r#"{"crun":{"path":"/usr/bin/crun"}}"#);
+        field(&mut out, "DefaultRuntime", r#""crun""#);
+    } else {
+        field(&mut out, "ServerVersion", &string(ENGINE_VERSION));
+        field(
+            &mut out,
+            "Runtimes",
+            r#"{"io.containerd.runc.v2":{"path":"runc"},"io.containerd.runtime.v1.linux":{"path":"runc"},"runc":{"path":"runc"}}"#,
+        );
+        field(&mut out, "DefaultRuntime", r#""runc""#);
+    }
+    field(
+        &mut out,
+        "Swarm",
+        r#"{"NodeID":"","NodeAddr":"","LocalNodeState":"inactive","ControlAvailable":false,"Error":"","RemoteManagers":null}"#,
+    );
+    field(&mut out, "LiveRestoreEnabled", "false");
+    field(&mut out, "Isolation", r#""""#);
+    if podman {
+        field(&mut out, "InitBinary", r#""""#);
+        for key in ["ContainerdCommit", "RuncCommit", "InitCommit"] {
+            field(&mut out, key, r#"{"ID":"","Expected":""}"#);
+        }
+        field(
+            &mut out,
+            "SecurityOptions",
+            r#"["name=seccomp,profile=default"]"#,
+        );
+        field(&mut out, "ProductLicense", r#""Apache-2.0""#);
+        field(&mut out, "Warnings", "[]");
+        field(&mut out, "BuildahVersion", r#""1.33.7""#);
+        field(&mut out, "CPURealtimePeriod", "false");
+        field(&mut out, "CPURealtimeRuntime", "false");
+        field(&mut out, "CgroupVersion", r#""v2""#);
+        field(&mut out, "Rootless", "false");
+        field(&mut out, "SwapFree", "0");
+        field(&mut out, "SwapTotal", "0");
+        let up = now.saturating_sub(model.host.boot) / SECOND;
+        let uptime = format!("{}h {}m {}.00s", up / 3600, up / 60 % 60, up % 60);
+        field(&mut out, "Uptime", &string(&uptime));
+    } else {
+        field(&mut out, "InitBinary", r#""docker-init""#);
+        field(
+            &mut out,
+            "ContainerdCommit",
+            r#"{"ID":"1.6.20~ds1-1+deb12u3","Expected":"1.6.20~ds1-1+deb12u3"}"#,
+        );
+        field(
+            &mut out,
+            "RuncCommit",
+            r#"{"ID":"1.1.5+ds1-1+deb12u1","Expected":"1.1.5+ds1-1+deb12u1"}"#,
+        );
+        field(&mut out, "InitCommit", r#"{"ID":"","Expected":""}"#);
+        field(
+            &mut out,
+            "SecurityOptions",
+            r#"["name=seccomp,profile=default"]"#,
+        );
+        field(&mut out, "Warnings", "null");
+    }
+    out.extend_from_slice(b"}\n");
+    out
 }
 
 /// The Podman version the [`Flavor::Podman`] sim passes for.
@@ -733,6 +953,41 @@ mod tests {
         assert_eq!(split_version("/v1.41/_ping"), (Some("1.41"), "/_ping"));
         assert_eq!(split_version("/version"), (None, "/version"));
         assert_eq!(split_version("/v1.24"), (Some("1.24"), ""));
+    }
+
+    #[test]
+    fn info_has_the_hosts_cpus_and_the_containers_counts() {
+        let mut config = SimConfig {
+            containers: 6,
+            stopped: 2,
+            ncpu: 12,
+            ..SimConfig::default()
+        };
+        let docker = Model::new(&config, T0);
+        let info = reply(route("GET", "/v1.41/info", &docker, T0));
+        assert_eq!((info.status, info.headers), (200, H_DAEMON_JSON));
+        let doc: serde_json::Value = serde_json::from_slice(&info.body).unwrap();
+        assert_eq!(doc["NCPU"], 12);
+        assert_eq!(doc["MemTotal"], config.mem_total);
+        assert_eq!(
+            (
+                &doc["Containers"],
+                &doc["ContainersRunning"],
+                &doc["ContainersStopped"]
+            ),
+            (&8.into(), &6.into(), &2.into())
+        );
+        assert_eq!(doc["ServerVersion"], ENGINE_VERSION);
+        assert_eq!(doc["CgroupVersion"], "1");
+        assert_eq!(doc["SystemTime"].as_str().map(str::len), Some(30), "{doc}");
+        config.flavor = Flavor::Podman;
+        let podman = Model::new(&config, T0);
+        let doc: serde_json::Value =
+            serde_json::from_slice(&reply(route("GET", "/info", &podman, T0)).body).unwrap();
+        assert_eq!(doc["NCPU"], 12);
+        assert_eq!(doc["ServerVersion"], PODMAN_VERSION);
+        assert_eq!(doc["CgroupVersion"], "v2");
+        assert_eq!(reply(route("POST", "/info", &podman, T0)), page_not_found());
     }
 
     #[test]

@@ -10,16 +10,16 @@
 //! ring, the one that builds quickly here without a C toolchain beyond what ring itself
 //! needs (aws-lc-rs wants cmake and builds for minutes).
 //!
-//! [`TlsStream`] is a TLS session over a nonblocking mio `TcpStream`, driven by the reactor
+//! `TlsStream` is a TLS session over a nonblocking mio `TcpStream`, driven by the reactor
 //! like any transport, as in rustls' `tlsclient-mio` example. The reactor registers both
 //! interests for a connection's life (edge-triggered), so a stream never changes interest;
 //! instead its duties are:
 //!
-//! - every readiness event MUST call [`TlsStream::flush`] (records rustls could not write
+//! - every readiness event MUST call `TlsStream::flush` (records rustls could not write
 //!   before, such as the rest of a handshake, go out as soon as the socket takes them);
 //! - reads MUST continue until `WouldBlock`: a short read says nothing about what rustls has
 //!   buffered or what is still in the socket, and an edge is not repeated;
-//! - an end of input is clean only with the peer's close_notify; [`TlsStream::unclean_eof`]
+//! - an end of input is clean only with the peer's close_notify; `TlsStream::unclean_eof`
 //!   tells the reactor, which fails a response whose end was the connection's end (a
 //!   truncation attacker could otherwise cut it short unnoticed).
 //!

@@ -5,7 +5,8 @@
 //! events that arrive while the list is on its way are held and applied after it. From then
 //! on a `start` (and a `create`, with `all`) adds a stream, a `die` removes it (only `destroy`
 //! does, with `all`). If `/events` fails, the host lists again after a backoff, and the list
-//! is reconciled with what is watched ([`Gone::Vanished`]).
+//! is reconciled with what is watched ([`Gone::Vanished`]). Beside it, each time, the host's
+//! CPU count is asked for (`/info`, see [`super::info`]); nothing waits for it.
 //!
 //! Sans-io: [`Host::handle`] takes what a discovery connection delivered and queues
 //! [`HostStep`]s; [`Host::apply_list`] and [`Host::apply_event`] turn a listing or an event
@@ -20,6 +21,7 @@ use std::time::SystemTime;
 
 use super::endpoint::Endpoint;
 use super::event::{Container, Gone};
+use super::info::HostInfo;
 use super::reactor::{ConnEvent, ConnId, Flow};
 use super::version::ApiVersion;
 use crate::api::{ContainerSummary, DaemonEvent};
@@ -59,6 +61,8 @@ pub(crate) enum HostConn {
     Ping,
     Events,
     List,
+    /// `/info`, for the host's CPU count.
+    Info,
 }
 
 /// What the turn should do for a host, in the order it happened.
@@ -68,6 +72,8 @@ pub(crate) enum HostStep {
     Subscribed,
     Listed(Vec<u8>),
     Event(DaemonEvent),
+    /// `/info` gave the host's CPU count: every stream of the host gets it.
+    Cpus(u32),
     Failed(Error),
 }
 
@@ -113,6 +119,8 @@ pub(crate) struct Host {
     pub(crate) errors: u64,
     /// Discovery restarts and stream reconnects.
     pub(crate) reconnects: u64,
+    /// The host's CPU count, from `/info`.
+    pub(crate) info: HostInfo,
 }
 
 impl Host {
@@ -139,12 +147,13 @@ impl Host {
             down_at: None,
             errors: 0,
             reconnects: 0,
+            info: HostInfo::default(),
         }
     }
 
     /// Bytes held for what has not arrived whole: a listing or an unfinished event.
     pub(crate) fn buffered_bytes(&self) -> usize {
-        self.body.len() + self.events_splitter.pending()
+        self.body.len() + self.events_splitter.pending() + self.info.buffered_bytes()
     }
 
     /// A new response is expected on a discovery connection.
@@ -175,7 +184,9 @@ impl Host {
         } else {
             HostPhase::Fixed
         };
-        [self.events.take(), self.list.take(), self.ping.take()]
+        // An `/info` on its way is asked again when discovery starts again.
+        let info = self.info.conn.take();
+        [self.events.take(), self.list.take(), self.ping.take(), info]
             .into_iter()
             .flatten()
     }
@@ -194,6 +205,12 @@ impl Host {
 
     /// What a discovery connection delivered.
     pub(crate) fn handle(&mut self, conn: HostConn, event: ConnEvent<'_>) -> Flow {
+        if conn == HostConn::Info {
+            // Never a failure of the host: no answer leaves the count as it was.
+            let (flow, cpus) = self.info.handle(event);
+            self.steps.extend(cpus.map(HostStep::Cpus));
+            return flow;
+        }
         match event {
             ConnEvent::Head(head) if conn == HostConn::Events => {
                 self.events_status = head.code;
@@ -257,6 +274,7 @@ impl Host {
                     HostConn::Ping => "/_ping",
                     HostConn::Events => "/events",
                     HostConn::List => "/containers/json",
+                    HostConn::Info => "/info",
                 };
                 if status == 0 {
                     return self.fail(conn, Error::new(ErrorKind::EmptyReply).context(target));
@@ -264,7 +282,7 @@ impl Host {
                 if status >= 400 {
                     let api_header = match conn {
                         HostConn::Events => self.events_api_header,
-                        HostConn::Ping | HostConn::List => self.api_header,
+                        HostConn::Ping | HostConn::List | HostConn::Info => self.api_header,
                     };
                     let url = self.endpoint.url();
                     let e = crate::error::status_error(status, api_header, &body, url, target);
@@ -292,7 +310,7 @@ impl Host {
     fn status_of(&self, conn: HostConn) -> u16 {
         match conn {
             HostConn::Events => self.events_status,
-            HostConn::Ping | HostConn::List => self.status,
+            HostConn::Ping | HostConn::List | HostConn::Info => self.status,
         }
     }
 
@@ -301,6 +319,7 @@ impl Host {
             HostConn::Ping => self.ping = None,
             HostConn::Events => self.events = None,
             HostConn::List => self.list = None,
+            HostConn::Info => self.info.conn = None,
         }
         self.steps.push_back(HostStep::Failed(e));
         Flow::Close

@@ -9,10 +9,10 @@
 //! | `http://host:port` | the same as `tcp://` |
 //! | `/path/to/docker.sock` | a unix socket (a convenience; the docker CLI wants `unix://`) |
 //! | `host:port` | plain TCP, as the docker CLI reads a value without a scheme |
-//! | `https://host:port` | TLS, only through [`Endpoint::parse_tls`] (plain [`Endpoint::parse`] says TLS settings are missing) |
+//! | `https://host:port` | TLS, only through `Endpoint::parse_tls` (plain [`Endpoint::parse`] says TLS settings are missing) |
 //!
-//! With TLS (feature `tls`), [`Endpoint::parse_tls`] takes `tcp://`, `https://` or
-//! `host:port` with a [`TlsConnector`] (see [`crate::tls`] for the docker CLI's
+//! With TLS (feature `tls`), `Endpoint::parse_tls` takes `tcp://`, `https://` or
+//! `host:port` with a `tls::TlsConnector` (see the `tls` module for the docker CLI's
 //! `DOCKER_TLS_VERIFY` and `DOCKER_CERT_PATH` rules); the port defaults to 2376 there.
 //!
 //! `ssh://`, `npipe://` and `fd://` are refused with an error that says so. Host names are
@@ -85,7 +85,7 @@ impl Endpoint {
     }
 
     /// Parses a `DOCKER_HOST`-style URL; see the [module docs](self). `https://` needs
-    /// [`Endpoint::parse_tls`].
+    /// `Endpoint::parse_tls` (feature `tls`).
     pub fn parse(url: &str) -> Result<Endpoint> {
         Endpoint::parse_with_port(url, DEFAULT_TCP_PORT)
     }

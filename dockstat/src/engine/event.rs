@@ -138,4 +138,7 @@ pub struct HostState {
     /// The last time the host was known up: the time of this call while it is up, else when
     /// it went down; `None` while it has never been up.
     pub last_up: Option<SystemTime>,
+    /// The CPU count of the daemon's host (`NCPU` of `GET /info`), which its streams use for
+    /// frames that carry none (Podman's); 0 while unknown.
+    pub cpus: u32,
 }

@@ -8,8 +8,9 @@
 //!   (`turn`) owns the reactor and the clock and drives sans-io parts that take `now` and
 //!   say what should happen: `discovery` (per host: events before the listing, relisting),
 //!   `stream` (per container: connect, backoff, staleness; admission under `max_streams`
-//!   and the open-files limit), `backoff` (capped exponential delays with jitter). What it
-//!   watches is [`EngineConfig`] (`config`); what it reports is [`Event`] (`event`).
+//!   and the open-files limit), `backoff` (capped exponential delays with jitter), `info`
+//!   (per host: its CPU count from `/info`, for frames without one). What it watches is
+//!   [`EngineConfig`] (`config`); what it reports is [`Event`] (`event`).
 //! - [`queue`]: the engine on its own thread, a bounded queue to a slow consumer.
 //! - [`histogram`]: the engine's timing histograms (frame processing time, delivery lag).
 
@@ -22,6 +23,7 @@ mod discovery;
 pub mod endpoint;
 mod event;
 pub mod histogram;
+mod info;
 pub mod queue;
 pub(crate) mod reactor;
 mod stream;

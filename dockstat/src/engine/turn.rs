@@ -80,7 +80,7 @@ enum StreamStep {
     NoDescriptor,
 }
 
-/// The engine. See the [module docs](self).
+/// The engine. See the [module docs](super).
 #[derive(Debug)]
 pub struct Engine {
     reactor: Reactor<Owner>,
@@ -217,6 +217,7 @@ impl Engine {
                 reconnects: h.reconnects,
                 containers: 0,
                 last_up: if h.up { Some(now) } else { h.down_at },
+                cpus: h.info.cpus(),
             })
             .collect();
         for s in self.core.streams.iter().flatten() {
@@ -419,6 +420,8 @@ impl Core {
             && !matches!(self.config.selection, Selection::Named(_));
         let host = &mut self.hosts[h as usize];
         let Some(api) = host.api else { return };
+        let deadline = now + self.config.connect_timeout;
+        super::info::ask(reactor, host, api, Owner::Host(h, HostConn::Info), deadline);
         if let Selection::Named(names) = &self.config.selection {
             host.phase = HostPhase::Fixed;
             host.up = true;
@@ -711,6 +714,7 @@ impl Core {
                 Ok(conn) => {
                     reactor.set_head_deadline(conn, now + self.config.connect_timeout);
                     stream.opened(Some(conn), self.config.max_frame_len, now);
+                    stream.pipeline.set_host_cpus(host.info.cpus());
                     self.establishing.push((slot, conn));
                     opening += 1;
                     in_use += 1;
@@ -749,6 +753,7 @@ impl Core {
                         }
                     }
                     HostStep::Event(event) => self.apply_event(reactor, h, event, now, emit),
+                    HostStep::Cpus(cpus) => super::info::give(&mut self.streams, h as usize, cpus),
                     HostStep::Failed(error) => self.host_failed(reactor, h, error, now, emit),
                 }
             }

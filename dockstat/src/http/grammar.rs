@@ -214,7 +214,7 @@ impl<'b> RequestHead<'b> {
     }
 
     /// Parses a complete head (as long as [`RequestHead::find_end`] said). `None` when the
-    /// request line does not follow RFC 9112 §3; see [`request_line`].
+    /// request line does not follow RFC 9112 §3: `method SP request-target SP HTTP-version`.
     pub fn parse(head: &'b [u8]) -> Option<RequestHead<'b>> {
         let mut rest = head;
         let line = next_line(&mut rest)?;

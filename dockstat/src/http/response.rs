@@ -2,7 +2,7 @@
 //!
 //! Sans-io and borrowed: the caller owns the bytes and gets a [`ResponseHead`] that points into
 //! them. Running out of input is [`Status::Partial`], never an error. The head is only parsed
-//! once its terminating empty line is present, so a parse is one linear pass; [`find_head_end`]
+//! once its terminating empty line is present, so a parse is one linear pass; [`ResponseHead::find_end`]
 //! lets a caller that receives the head in pieces resume its search where it stopped.
 //!
 //! Strictness is deliberate: dockstat talks to one kind of server (the Docker daemon, written in
@@ -11,7 +11,7 @@
 //! bytes, status codes outside 100..=599.
 //!
 //! One leniency is the robustness rule of RFC 9112 §2.2 that llhttp and httparse apply: empty
-//! lines (CRLF) before the status line are skipped, at most [`MAX_EMPTY_LINES`] of them. They
+//! lines (CRLF) before the status line are skipped, at most [`ResponseHead::MAX_EMPTY_LINES`] of them. They
 //! cannot make the framing ambiguous: no head starts with one.
 //!
 //! What this module does not do: decide how the body is framed (see [`super::body`]), or keep
@@ -48,9 +48,9 @@ pub enum Status<T> {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum HeadError {
-    /// The head is longer than [`MAX_HEAD_LEN`] bytes.
+    /// The head is longer than [`ResponseHead::MAX_LEN`] bytes.
     TooLarge,
-    /// The head has more than [`MAX_HEADERS`] fields.
+    /// The head has more than [`ResponseHead::MAX_HEADERS`] fields.
     TooManyHeaders,
     /// The status line does not start with `HTTP/1.0 ` or `HTTP/1.1 `.
     Version,
@@ -75,7 +75,7 @@ pub enum HeadError {
     WhitespaceBeforeColon,
     /// A field value holds NUL or another control byte other than HTAB.
     HeaderValue,
-    /// More than [`MAX_EMPTY_LINES`] empty lines before the status line.
+    /// More than [`ResponseHead::MAX_EMPTY_LINES`] empty lines before the status line.
     EmptyLines,
 }
 

@@ -789,6 +789,7 @@ mod tests {
             reconnects: 2,
             containers: 0,
             last_up: Some(std::time::UNIX_EPOCH + std::time::Duration::from_millis(1_500)),
+            cpus: 2,
         };
         let down = HostState {
             errors: 3,

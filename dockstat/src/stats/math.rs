@@ -29,7 +29,7 @@
 //!   its idle time, which Docker's is (Docker's ratio × CPUs is the same time ratio);
 //! - no `preread`: the interval is measured from the previous frame's `read`;
 //! - no `online_cpus` and no `percpu_usage`: the count given to [`StatsStream::set_host_cpus`]
-//!   (the engine gives none: a socket on this machine may lead to a VM), else unknown (0);
+//!   (the engine gives the daemon's `NCPU` from `GET /info`), else unknown (0);
 //! - `rios`, `wios`, `dbytes`, `dios` among the blkio entries: not bytes read or written;
 //! - `memory_stats.stats` null or absent: memory used is `usage`, with nothing subtracted.
 //!
