@@ -115,7 +115,11 @@ impl Axis {
             Scale::Log if v <= 0.0 => 0.0,
             Scale::Log => (v.log10() - self.min.log10()) / (self.max.log10() - self.min.log10()),
         };
-        if f.is_finite() { f.clamp(0.0, 1.0) } else { 0.0 }
+        if f.is_finite() {
+            f.clamp(0.0, 1.0)
+        } else {
+            0.0
+        }
     }
 
     /// Tick values: round steps (linear) or each power of ten (log).
@@ -217,7 +221,11 @@ pub fn line_chart(title: &str, x: &Axis, y: &Axis, series: &[Series], width: f64
     axes(&mut svg, x, y, plot_w, plot_h);
     for s in series {
         let mut points = String::new();
-        for &(a, b) in s.points.iter().filter(|(a, b)| a.is_finite() && b.is_finite()) {
+        for &(a, b) in s
+            .points
+            .iter()
+            .filter(|(a, b)| a.is_finite() && b.is_finite())
+        {
             let _ = write!(points, "{:.1},{:.1} ", px(a), py(b));
         }
         let _ = writeln!(
@@ -418,7 +426,10 @@ mod tests {
 
     #[test]
     fn escapes_markup() {
-        assert_eq!(escape(r#"<a href="x">&'"#), "&lt;a href=&quot;x&quot;&gt;&amp;&#39;");
+        assert_eq!(
+            escape(r#"<a href="x">&'"#),
+            "&lt;a href=&quot;x&quot;&gt;&amp;&#39;"
+        );
     }
 
     #[test]

@@ -57,7 +57,12 @@ pub fn render(data: &Value) -> String {
     let phases: Vec<Phase> = data
         .get("phases")
         .and_then(Value::as_array)
-        .map(|a| a.iter().enumerate().map(|(i, p)| Phase::new(i, p)).collect())
+        .map(|a| {
+            a.iter()
+                .enumerate()
+                .map(|(i, p)| Phase::new(i, p))
+                .collect()
+        })
         .unwrap_or_default();
     let mut body = String::new();
     header(&mut body, data);

@@ -85,7 +85,9 @@ fn lines(figures: &Value, id: &str) -> Vec<String> {
 
 /// Nothing in the page is fetched: no script, no link, no external reference.
 fn self_contained(html: &str) {
-    for bad in ["<script", "<link", "<img", "src=", "href=", "url(", "@import"] {
+    for bad in [
+        "<script", "<link", "<img", "src=", "href=", "url(", "@import",
+    ] {
         assert!(!html.contains(bad), "the page has {bad}");
     }
     // The one URL is the SVG namespace's name.
@@ -129,7 +131,10 @@ fn canned_result_renders() {
     let html = std::fs::read_to_string(&html_path).unwrap();
     self_contained(&html);
     assert!(!html.contains(weird) && html.contains("cli &lt;&amp;&quot;&#39;&gt;"));
-    assert!(html.contains("floor  4.05 &lt;&amp;&gt;"), "the printed table");
+    assert!(
+        html.contains("floor  4.05 &lt;&amp;&gt;"),
+        "the printed table"
+    );
     assert!(html.contains("Latency n/a (not measured): floor"));
     assert!(html.contains("dockstat ÷ floor CPU per frame: 1.19"));
     assert!(html.contains("bollard ÷ dockstat CPU per frame: 7.17"));
@@ -157,7 +162,15 @@ fn canned_result_renders() {
 fn a_run_writes_its_report() {
     let dir = scratch("run");
     let out = Command::new(BENCH)
-        .args(["run", "--containers", "50", "--warmup", "1", "--seconds", "2"])
+        .args([
+            "run",
+            "--containers",
+            "50",
+            "--warmup",
+            "1",
+            "--seconds",
+            "2",
+        ])
         .args(["--phases", "floor,dockstat", "--strict", "--report"])
         .arg(&dir)
         .stdin(Stdio::null())
@@ -173,7 +186,10 @@ fn a_run_writes_its_report() {
         serde_json::from_str(&std::fs::read_to_string(dir.join("result.json")).unwrap()).unwrap();
     // What was printed is in the report, as printed.
     assert_eq!(data["stdout"].as_str(), Some(&*stdout));
-    assert_eq!(data["machine"]["kernel"].as_str().map(str::is_empty), Some(false));
+    assert_eq!(
+        data["machine"]["kernel"].as_str().map(str::is_empty),
+        Some(false)
+    );
     for p in data["phases"].as_array().unwrap() {
         let series = p["result"]["series"].as_array().unwrap();
         // Open, 1 s warm-up, 2 s window, 1 s of quiet drain: samples each second, and one
@@ -195,14 +211,18 @@ fn a_run_writes_its_report() {
 /// Chromium's screenshot of `html` into `png`, checked; a loud SKIPPED without chromium
 /// (a failure under `CI=true`).
 fn screenshot(html: &Path, png: &Path) {
-    let Some(chromium) = ["chromium", "chromium-browser"]
-        .into_iter()
-        .find(|c| Command::new("sh").args(["-c", &format!("command -v {c}")]).output().is_ok_and(|o| o.status.success()))
-    else {
+    let Some(chromium) = ["chromium", "chromium-browser"].into_iter().find(|c| {
+        Command::new("sh")
+            .args(["-c", &format!("command -v {c}")])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    }) else {
         if std::env::var("CI").as_deref() == Ok("true") {
             panic!("chromium is not installed (CI=true): the report's rendering cannot be checked");
         }
-        eprintln!("SKIPPED: chromium not installed; the report's HTML was checked, not its rendering");
+        eprintln!(
+            "SKIPPED: chromium not installed; the report's HTML was checked, not its rendering"
+        );
         return;
     };
     let profile = png.with_extension("profile");
@@ -219,8 +239,17 @@ fn screenshot(html: &Path, png: &Path) {
         Command::new(chromium)
     };
     command
-        .args(["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars"])
-        .args(["--no-first-run", "--disable-background-networking", "--disable-sync"])
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--hide-scrollbars",
+        ])
+        .args([
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-sync",
+        ])
         .args(["--disable-component-update", "--proxy-server=127.0.0.1:9"])
         .arg(format!("--user-data-dir={}", profile.display()))
         .arg(format!("--screenshot={}", png.display()))
@@ -304,5 +333,11 @@ print(w, h, len(colours))
         .collect();
     assert_eq!(&v[..2], [1280, 2400], "screenshot size");
     assert!(v[2] > 16, "{} distinct colours: blank?", v[2]);
-    eprintln!("screenshot {}: {}×{}, {} colours in the top 600 rows", png.display(), v[0], v[1], v[2]);
+    eprintln!(
+        "screenshot {}: {}×{}, {} colours in the top 600 rows",
+        png.display(),
+        v[0],
+        v[1],
+        v[2]
+    );
 }
