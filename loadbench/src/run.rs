@@ -260,8 +260,14 @@ pub fn run(args: &RunArgs) -> Result<ExitCode, String> {
             harness_ok = false;
             continue;
         };
+        // The figures; the samples and the distribution are for the report.
+        let mut figures = result.clone();
+        if let Some(map) = figures.as_object_mut() {
+            map.remove("series");
+            map.remove("latency_cdf");
+        }
         eprintln!(
-            "phase {name} done in {:.1} s: {result}",
+            "phase {name} done in {:.1} s: {figures}",
             started.elapsed().as_secs_f64()
         );
         let delta = |f: fn(&Counters) -> u64| match (before, after) {
