@@ -542,6 +542,8 @@ fn write_report(dir: &Path, points: &[Point], verdict: &Result<(), String>) -> s
     let series = |name: &str, colour: usize, f: fn(&Point) -> f64| Series {
         name: name.to_owned(),
         colour: svg::colour(colour),
+        // Received lies on sent most of the time.
+        dashed: name == "received",
         points: points.iter().map(|p| (p.minutes, f(p))).collect(),
     };
     let x = || Axis::linear("minutes", points.iter().map(|p| p.minutes));

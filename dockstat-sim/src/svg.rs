@@ -196,6 +196,8 @@ pub fn number(v: f64) -> String {
 pub struct Series {
     pub name: String,
     pub colour: &'static str,
+    /// Drawn dashed (and in the legend too): a line that may lie on another stays visible.
+    pub dashed: bool,
     pub points: Vec<(f64, f64)>,
 }
 
@@ -230,9 +232,10 @@ pub fn line_chart(title: &str, x: &Axis, y: &Axis, series: &[Series], width: f64
         }
         let _ = writeln!(
             svg,
-            r#"<polyline class="line" data-series="{}" fill="none" stroke="{}" stroke-width="1.8" stroke-linejoin="round" points="{}"/>"#,
+            r#"<polyline class="line" data-series="{}" fill="none" stroke="{}" stroke-width="1.8" stroke-linejoin="round"{} points="{}"/>"#,
             escape(&s.name),
             s.colour,
+            dash(s),
             points.trim_end()
         );
     }
@@ -379,6 +382,14 @@ fn axes(svg: &mut String, x: &Axis, y: &Axis, plot_w: f64, plot_h: f64) {
     );
 }
 
+fn dash(s: &Series) -> &'static str {
+    if s.dashed {
+        r#" stroke-dasharray="6 4""#
+    } else {
+        ""
+    }
+}
+
 /// Legend entries in rows across the width.
 struct Legend {
     rows: usize,
@@ -409,9 +420,10 @@ impl Legend {
             let y = top + row as f64 * LEGEND_ROW + 10.0;
             let _ = writeln!(
                 svg,
-                r#"<g class="legend"><line x1="{x:.1}" y1="{y:.1}" x2="{:.1}" y2="{y:.1}" stroke="{}" stroke-width="3"/><text x="{:.1}" y="{:.1}">{}</text></g>"#,
+                r#"<g class="legend"><line x1="{x:.1}" y1="{y:.1}" x2="{:.1}" y2="{y:.1}" stroke="{}" stroke-width="3"{}/><text x="{:.1}" y="{:.1}">{}</text></g>"#,
                 x + 20.0,
                 s.colour,
+                dash(s),
                 x + 24.0,
                 y + 4.0,
                 escape(&s.name)
@@ -457,10 +469,12 @@ mod tests {
         let s = [Series {
             name: "a<b".into(),
             colour: colour(0),
+            dashed: true,
             points: vec![(0.0, 0.0), (10.0, 1.0)],
         }];
         let svg = line_chart("t", &x, &y, &s, 600.0);
         assert!(svg.contains("a&lt;b") && !svg.contains("a<b"));
+        assert_eq!(svg.matches("stroke-dasharray").count(), 2, "the line and its legend");
         assert_eq!(svg.matches("<svg").count(), svg.matches("</svg>").count());
         let bars = bar_chart(
             "b",

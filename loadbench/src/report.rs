@@ -175,6 +175,7 @@ fn latency(body: &mut String, phases: &[Phase]) {
         series.push(Series {
             name: p.name.clone(),
             colour: p.colour,
+            dashed: false,
             points,
         });
     }
@@ -304,11 +305,13 @@ fn over_time(body: &mut String, phases: &[Phase]) {
         cpu.push(Series {
             name: p.name.clone(),
             colour: p.colour,
+            dashed: false,
             points: percent,
         });
         rss.push(Series {
             name: p.name.clone(),
             colour: p.colour,
+            dashed: false,
             points: samples.iter().map(|s| (s.0, s.2 / 1024.0)).collect(),
         });
     }
