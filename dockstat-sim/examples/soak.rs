@@ -22,8 +22,14 @@
 //! reads what is left, and every container must then have received exactly the frames the
 //! daemon sent it: any that differ are listed and the soak fails. RSS is printed at each
 //! report and must stay flat once the streams are open.
+//!
+//! `--report DIR` also writes `DIR/index.html`, one self-contained page (inline SVG, no
+//! script): sent vs received, in flight, RSS, reconnects and errors over time (recorded at
+//! every report line and once a second), the verdict, and everything the soak printed.
 
+use std::cell::RefCell;
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
@@ -31,7 +37,25 @@ use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use dockstat::engine::{Control, Endpoint, Engine, EngineConfig, Event};
+use dockstat_sim::svg::{self, Axis, Series, escape};
 use dockstat_sim::{Churn, Fault, FaultRule, Listen, SimConfig};
+
+thread_local! {
+    /// What the soak printed on stdout, for the report.
+    static PRINTED: RefCell<String> = const { RefCell::new(String::new()) };
+}
+
+/// `println!` that also keeps the line for the report.
+macro_rules! println {
+    ($($arg:tt)*) => {{
+        let line = format!($($arg)*);
+        std::println!("{line}");
+        PRINTED.with_borrow_mut(|p| {
+            p.push_str(&line);
+            p.push('\n');
+        });
+    }};
+}
 
 struct Opts {
     minutes: f64,
@@ -42,6 +66,8 @@ struct Opts {
     restart_mins: f64,
     report_secs: f64,
     chaos_ms: u64,
+    /// Write the HTML report into this directory.
+    report: Option<PathBuf>,
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -58,6 +84,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         restart_mins: 10.0,
         report_secs: 60.0,
         chaos_ms: 0,
+        report: None,
     };
     let mut it = args.iter();
     while let Some(flag) = it.next() {
@@ -71,8 +98,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "--restart-mins" => o.restart_mins = value.parse()?,
             "--report-secs" => o.report_secs = value.parse()?,
             "--chaos-ms" => o.chaos_ms = value.parse()?,
+            "--report" => o.report = Some(PathBuf::from(value)),
             _ => return Err(format!("unknown option {flag}").into()),
         }
+    }
+    if let Some(dir) = &o.report {
+        // A directory that cannot be made fails now, not at the end of the soak.
+        std::fs::create_dir_all(dir).map_err(|e| format!("--report {}: {e}", dir.display()))?;
     }
     run(&o)
 }
@@ -278,6 +310,9 @@ fn run(o: &Opts) -> Result<(), Box<dyn std::error::Error>> {
     let mut faults_before = 0u64;
     let mut tally = Tally::default();
     let mut rss_series: Vec<(f64, u64)> = Vec::new();
+    // For the report: a point at every report line and once a second.
+    let mut points: Vec<Point> = Vec::new();
+    let mut next_point = start;
 
     println!(
         "soak: {} containers, a frame every {} ms each, churn every {} ms, every {}th \
@@ -320,7 +355,16 @@ fn run(o: &Opts) -> Result<(), Box<dyn std::error::Error>> {
             }
             daemon = Some(Daemon::start(o, &socket)?);
         }
-        if now >= next_report {
+        let report_due = now >= next_report;
+        if report_due || (o.report.is_some() && now >= next_point) {
+            while next_point <= now {
+                next_point += Duration::from_secs(1);
+            }
+            let sent =
+                sent_earlier(&sent_before) + sim_counter(&socket, "frames_sent").unwrap_or(0);
+            points.push(Point::new(start, sent, tally.received, &engine));
+        }
+        if report_due {
             next_report += report_every;
             let sent =
                 sent_earlier(&sent_before) + sim_counter(&socket, "frames_sent").unwrap_or(0);
@@ -374,6 +418,7 @@ fn run(o: &Opts) -> Result<(), Box<dyn std::error::Error>> {
     }
     let drained_in = drain_start.elapsed();
     let faults = faults_before + sim_counter(&socket, "faults_injected").unwrap_or(0);
+    points.push(Point::new(start, sent, tally.received, &engine));
     let c = engine.counters();
     let Tally {
         received,
@@ -446,16 +491,125 @@ fn run(o: &Opts) -> Result<(), Box<dyn std::error::Error>> {
             (peak as f64 / base.max(1) as f64 - 1.0) * 100.0
         );
     }
-    if received == 0 {
-        return Err("no frame was received".into());
-    }
-    if !exact {
-        return Err(format!(
+    let verdict = if received == 0 {
+        Err("no frame was received".to_owned())
+    } else if !exact {
+        Err(format!(
             "frames received differ from frames sent for {} containers (sent {sent}, received \
              {received})",
             differ.len()
-        )
-        .into());
+        ))
+    } else {
+        Ok(())
+    };
+    if let Some(dir) = &o.report {
+        write_report(dir, &points, &verdict)?;
+        eprintln!("report: {}", dir.join("index.html").display());
     }
-    Ok(())
+    Ok(verdict?)
+}
+
+/// The soak at one moment, for the report.
+struct Point {
+    minutes: f64,
+    sent: f64,
+    received: f64,
+    streams: f64,
+    reconnects: f64,
+    stream_errors: f64,
+    decode_errors: f64,
+    rss_mib: f64,
+}
+
+impl Point {
+    fn new(start: Instant, sent: u64, received: u64, engine: &Engine) -> Point {
+        let c = engine.counters();
+        Point {
+            minutes: start.elapsed().as_secs_f64() / 60.0,
+            sent: sent as f64,
+            received: received as f64,
+            streams: c.streams as f64,
+            reconnects: c.reconnects as f64,
+            stream_errors: c.stream_errors as f64,
+            decode_errors: c.decode_errors as f64,
+            rss_mib: rss_kib().0 as f64 / 1024.0,
+        }
+    }
+}
+
+/// `dir/index.html`: the soak's charts, its verdict and what it printed.
+fn write_report(dir: &Path, points: &[Point], verdict: &Result<(), String>) -> std::io::Result<()> {
+    let series = |name: &str, colour: usize, f: fn(&Point) -> f64| Series {
+        name: name.to_owned(),
+        colour: svg::colour(colour),
+        // Received lies on sent most of the time.
+        dashed: name == "received",
+        points: points.iter().map(|p| (p.minutes, f(p))).collect(),
+    };
+    let x = || Axis::linear("minutes", points.iter().map(|p| p.minutes));
+    let chart = |id: &str, title: &str, y_title: &str, lines: &[Series]| {
+        let y = Axis::linear(
+            y_title,
+            lines.iter().flat_map(|s| s.points.iter().map(|p| p.1)),
+        );
+        format!(
+            "<figure id=\"{id}\">\n{}</figure>\n",
+            svg::line_chart(title, &x(), &y, lines, 1200.0)
+        )
+    };
+    let mut body = String::new();
+    let (class, text) = match verdict {
+        Ok(()) => (
+            "ok",
+            "PASS: every container received exactly the frames the daemon sent it".to_owned(),
+        ),
+        Err(e) => ("fail", format!("FAIL: {e}")),
+    };
+    let command: Vec<String> = std::env::args().collect();
+    let _ = writeln!(
+        body,
+        "<p><code>{}</code></p>\n<p id=\"verdict\" class=\"{class}\">{}</p>",
+        escape(&command.join(" ")),
+        escape(&text)
+    );
+    body.push_str(&chart(
+        "frames",
+        "Frames sent (daemon) and received (engine)",
+        "frames",
+        &[
+            series("sent", 0, |p| p.sent),
+            series("received", 1, |p| p.received),
+        ],
+    ));
+    body.push_str(&chart(
+        "in-flight",
+        "In flight: sent − received",
+        "frames",
+        &[series("in flight", 2, |p| p.sent - p.received)],
+    ));
+    body.push_str(&chart(
+        "rss",
+        "RSS of the soak process (engine and bookkeeping)",
+        "MiB",
+        &[series("RSS", 3, |p| p.rss_mib)],
+    ));
+    body.push_str(&chart(
+        "errors",
+        "Reconnects and errors (cumulative) and open streams",
+        "count",
+        &[
+            series("reconnects", 4, |p| p.reconnects),
+            series("stream errors", 1, |p| p.stream_errors),
+            series("decode errors", 6, |p| p.decode_errors),
+            series("streams", 0, |p| p.streams),
+        ],
+    ));
+    let printed = PRINTED.with_borrow(String::clone);
+    let _ = writeln!(
+        body,
+        "<h2>What the soak printed</h2>\n<pre>{}</pre>",
+        escape(&printed)
+    );
+    std::fs::create_dir_all(dir)?;
+    std::fs::write(dir.join("index.html"), svg::page("dockstat soak", &body))
 }

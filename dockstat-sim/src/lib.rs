@@ -115,6 +115,7 @@ mod http;
 mod json;
 mod model;
 mod server;
+pub mod svg;
 #[cfg(test)]
 mod tests;
 mod time;

@@ -95,6 +95,20 @@ impl Histogram {
         None
     }
 
+    /// The distribution: `[upper end of the bucket in µs, fraction of values in it or
+    /// below]` for each non-empty bucket, in order; empty when nothing was recorded.
+    pub fn cdf(&self) -> Vec<[f64; 2]> {
+        let total = self.count();
+        let mut seen = 0;
+        let mut out = Vec::new();
+        for (i, &c) in self.counts.iter().enumerate().filter(|(_, c)| **c > 0) {
+            seen += c;
+            let (low, width) = bounds(i);
+            out.push([(low + width) as f64, seen as f64 / total as f64]);
+        }
+        out
+    }
+
     /// The upper end of the highest non-empty bucket, in µs; `None` when empty.
     pub fn max_us(&self) -> Option<f64> {
         let i = self.counts.iter().rposition(|&c| c > 0)?;
@@ -179,5 +193,8 @@ mod tests {
         let start = h.clone();
         h.record(5_000_000);
         assert_eq!(h.since(&start).count(), 1);
+        let cdf = h.cdf();
+        assert_eq!(cdf.first(), Some(&[2.0, 1.0 / 101.0]));
+        assert_eq!(cdf.last().map(|p| p[1]), Some(1.0));
     }
 }

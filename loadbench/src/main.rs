@@ -19,7 +19,8 @@
 //! ```text
 //! dockstat-loadbench [run] --containers N --seconds S [--warmup S] [--phases floor,dockstat,bollard]
 //!                          [--interval-ms 1000] [--open-over-ms 0] [--split-chunks] [--tls]
-//!                          [--strict]
+//!                          [--strict] [--report DIR]
+//! dockstat-loadbench report --from RESULT.json --report DIR
 //! dockstat-loadbench sim --socket PATH --containers N --interval-ms MS [--split-chunks]
 //!                        [--tls DIR [--listen 127.0.0.1:0]]
 //! dockstat-loadbench phase floor|floor-latency|dockstat|bollard
@@ -41,7 +42,9 @@
 //! none; it prints `tls tcp://127.0.0.1:PORT` on stdout once both listen.
 //!
 //! `run` starts `sim` and each `phase` as child processes (see `run.rs`); `phase` prints one
-//! JSON line (see `phase.rs`).
+//! JSON line (see `phase.rs`). `--report DIR` also writes `DIR/index.html`, the run drawn as
+//! one self-contained page (see `report.rs`), and `DIR/result.json`, from which `report`
+//! draws it again.
 
 #![forbid(unsafe_code)]
 
@@ -51,6 +54,7 @@ mod dockstat_client;
 mod floor;
 mod hist;
 mod phase;
+mod report;
 mod run;
 mod streams;
 mod sys;
@@ -67,7 +71,8 @@ const USAGE: &str = "\
 usage: dockstat-loadbench [run] --containers N --seconds S [--warmup S]
                           [--phases floor,floor-latency,dockstat,bollard[,NAME-tls…]]
                           [--interval-ms 1000] [--open-over-ms 0] [--split-chunks] [--tls]
-                          [--read-period 5] [--strict]
+                          [--read-period 5] [--strict] [--report DIR]
+       dockstat-loadbench report --from RESULT.json --report DIR
        dockstat-loadbench sim --socket PATH --containers N --interval-ms MS [--split-chunks]
                           [--tls DIR [--listen 127.0.0.1:0]]
        dockstat-loadbench phase floor|floor-latency|dockstat|dockstat-period|bollard
@@ -78,7 +83,7 @@ usage: dockstat-loadbench [run] --containers N --seconds S [--warmup S]
 fn main() -> ExitCode {
     let mut args: Vec<String> = std::env::args().skip(1).collect();
     let command = match args.first().map(String::as_str) {
-        Some("sim" | "phase" | "run") => args.remove(0),
+        Some("sim" | "phase" | "run" | "report") => args.remove(0),
         Some("-h" | "--help") => {
             println!("{USAGE}");
             return ExitCode::SUCCESS;
@@ -88,6 +93,7 @@ fn main() -> ExitCode {
     let result = match command.as_str() {
         "sim" => sim(&mut Args(args)),
         "phase" => phase(&mut Args(args)),
+        "report" => report(&mut Args(args)),
         _ => run(&mut Args(args)),
     };
     match result {
@@ -208,6 +214,7 @@ fn run(args: &mut Args) -> Result<ExitCode, String> {
         read_period: args.seconds("--read-period", Some(5.0))?,
         split_chunks: args.flag("--split-chunks"),
         strict: args.flag("--strict"),
+        report: args.optional("--report")?.map(PathBuf::from),
     };
     args.done()?;
     if tls && !config.phases.iter().any(|p| p.ends_with("-tls")) {
@@ -215,7 +222,22 @@ fn run(args: &mut Args) -> Result<ExitCode, String> {
             "--tls: --phases names no TLS phase (floor-tls, dockstat-tls, bollard-tls)\n{USAGE}"
         ));
     }
+    // A report directory that cannot be made fails now, not after the run.
+    if let Some(dir) = &config.report {
+        std::fs::create_dir_all(dir).map_err(|e| format!("--report {}: {e}", dir.display()))?;
+    }
     run::run(&config)
+}
+
+/// `report`: draws a run's `result.json` again.
+fn report(args: &mut Args) -> Result<ExitCode, String> {
+    let from = args.value("--from")?;
+    let dir: PathBuf = args.value("--report")?.into();
+    args.done()?;
+    let text = std::fs::read_to_string(&from).map_err(|e| format!("{from}: {e}"))?;
+    let data = serde_json::from_str(&text).map_err(|e| format!("{from}: {e}"))?;
+    report::write(&dir, &data)?;
+    Ok(ExitCode::SUCCESS)
 }
 
 /// A minimal `--name value` parser: the bench has a handful of options.

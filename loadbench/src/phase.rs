@@ -9,7 +9,10 @@
 //! 5. pause the sim and keep reading until nothing arrives for [`QUIET`] (the drain), so that
 //!    the total received can be compared exactly with what the sim sent.
 //!
-//! The result is one JSON line on stdout.
+//! The result is one JSON line on stdout. Besides the figures above it holds `series`, CPU
+//! time and RSS sampled once a second from the start of step 2 to the end of the drain
+//! (`[t_ms, cpu_us_total, rss_kib]`), and `latency_cdf`, the window's latency histogram as
+//! `[bucket_upper_us, fraction_at_or_below]` per non-empty bucket (for `--report`).
 //!
 //! Every step is the same over TLS ([`Target::Tls`]): the listing, pause and drain go to the
 //! sim's TLS listener too, whose counters are its own.
@@ -32,6 +35,8 @@ const QUIET: Duration = Duration::from_secs(1);
 const DRAIN_MAX: Duration = Duration::from_secs(30);
 /// Step of the loops that watch counters.
 const STEP: Duration = Duration::from_millis(20);
+/// Period of the CPU and RSS samples.
+const SAMPLE_EVERY: Duration = Duration::from_secs(1);
 
 /// `phase NAME …` arguments.
 #[derive(Clone, Debug)]
@@ -79,6 +84,7 @@ pub fn run(args: &PhaseArgs) -> Result<serde_json::Value, String> {
 
     // Open.
     let t0 = Instant::now();
+    let mut sampler = Sampler::new(t0);
     // With `open_over`, stream i opens at t0 + i × open_over / N. The sim paces each stream
     // from its own start, so this decides whether each interval's frames come as one burst
     // (all opened at once: the client batches many frames per wakeup, and frames queue behind
@@ -86,12 +92,12 @@ pub fn run(args: &PhaseArgs) -> Result<serde_json::Value, String> {
     for (i, id) in ids.iter().enumerate() {
         let at = t0 + args.open_over.mul_f64(i as f64 / n as f64);
         if at > Instant::now() {
-            streams.pump(at)?;
+            sampler.pump(&mut *streams, at)?;
         }
         streams.open(id)?;
     }
     while (streams.tally().opened as usize) < n && t0.elapsed() < OPEN_TIMEOUT {
-        streams.pump(Instant::now() + STEP)?;
+        sampler.pump(&mut *streams, Instant::now() + STEP)?;
     }
     let open_ms = t0.elapsed().as_millis() as u64;
     let opened = streams.tally().opened;
@@ -103,7 +109,7 @@ pub fn run(args: &PhaseArgs) -> Result<serde_json::Value, String> {
     }
 
     // Warm up, then the measurement window.
-    streams.pump(Instant::now() + args.warmup)?;
+    sampler.pump(&mut *streams, Instant::now() + args.warmup)?;
     let rss_open = sys::rss_kib();
     let (cpu0, frames0, hist0, w0) = (
         sys::cpu_time_us(),
@@ -111,7 +117,7 @@ pub fn run(args: &PhaseArgs) -> Result<serde_json::Value, String> {
         streams.latency(),
         Instant::now(),
     );
-    streams.pump(w0 + args.seconds)?;
+    sampler.pump(&mut *streams, w0 + args.seconds)?;
     let (cpu1, frames1, hist1, window) = (
         sys::cpu_time_us(),
         streams.tally().frames,
@@ -131,7 +137,7 @@ pub fn run(args: &PhaseArgs) -> Result<serde_json::Value, String> {
     if paused {
         let (mut last, mut last_change) = (streams.tally().frames, Instant::now());
         while last_change.elapsed() < quiet && drain_start.elapsed() < DRAIN_MAX {
-            streams.pump(Instant::now() + STEP)?;
+            sampler.pump(&mut *streams, Instant::now() + STEP)?;
             let now = streams.tally().frames;
             if now != last {
                 (last, last_change) = (now, Instant::now());
@@ -139,6 +145,7 @@ pub fn run(args: &PhaseArgs) -> Result<serde_json::Value, String> {
         }
     }
     let drain_ms = drain_start.elapsed().as_millis() as u64;
+    sampler.sample();
     let tally = streams.tally();
 
     let frames_window = frames1 - frames0;
@@ -181,5 +188,54 @@ pub fn run(args: &PhaseArgs) -> Result<serde_json::Value, String> {
         "p99_us": q(0.99),
         "p999_us": q(0.999),
         "max_us": latency.as_ref().and_then(Histogram::max_us),
+        "latency_cdf": latency.as_ref().map(Histogram::cdf),
+        "series": sampler.samples,
     }))
+}
+
+/// CPU time and RSS once a second, taken between the client's turns.
+struct Sampler {
+    start: Instant,
+    next: Instant,
+    /// `[ms since start, user+sys CPU µs of the process, VmRSS KiB]`.
+    samples: Vec<[u64; 3]>,
+}
+
+impl Sampler {
+    fn new(start: Instant) -> Sampler {
+        let mut sampler = Sampler {
+            start,
+            next: start,
+            samples: Vec::new(),
+        };
+        sampler.sample();
+        sampler
+    }
+
+    fn sample(&mut self) {
+        let now = Instant::now();
+        let (user, system) = sys::cpu_time_us();
+        self.samples.push([
+            (now - self.start).as_millis() as u64,
+            user + system,
+            sys::rss_kib(),
+        ]);
+        while self.next <= now {
+            self.next += SAMPLE_EVERY;
+        }
+    }
+
+    /// `streams.pump(until)`, stopping on the way for each sample that falls due.
+    fn pump(&mut self, streams: &mut dyn Streams, until: Instant) -> Result<(), String> {
+        loop {
+            streams.pump(until.min(self.next))?;
+            let now = Instant::now();
+            if now >= self.next {
+                self.sample();
+            }
+            if now >= until {
+                return Ok(());
+            }
+        }
+    }
 }

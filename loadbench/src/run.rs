@@ -11,9 +11,13 @@
 //! DIR, a subdirectory of this run's temporary directory), and the TLS phases' counters,
 //! pause and resume go through a second control connection, over TLS, to the TLS listener.
 //!
+//! With `--report DIR`, everything printed on stdout and each phase's result also go into
+//! `DIR/index.html` (see `report.rs`).
+//!
 //! Exits non-zero only when the harness fails (the sim or a phase process), or with
 //! `--strict`; missed targets are reported, not failed.
 
+use std::cell::RefCell;
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, ChildStdout, Command, ExitCode, Stdio};
@@ -24,6 +28,30 @@ use serde_json::Value;
 use crate::control::{Control, Counters};
 use crate::sys;
 use crate::target::Target;
+
+thread_local! {
+    /// What `run` printed on stdout, for the report.
+    static PRINTED: RefCell<String> = const { RefCell::new(String::new()) };
+}
+
+/// `println!` that also keeps the line for the report: every line this module prints goes
+/// through it.
+macro_rules! println {
+    () => {
+        println!("")
+    };
+    ($($arg:tt)*) => {
+        print_and_keep(format!($($arg)*))
+    };
+}
+
+fn print_and_keep(line: String) {
+    std::println!("{line}");
+    PRINTED.with_borrow_mut(|p| {
+        p.push_str(&line);
+        p.push('\n');
+    });
+}
 
 /// `run` arguments.
 #[derive(Clone, Debug)]
@@ -40,6 +68,8 @@ pub struct RunArgs {
     /// Fail (exit 1) when a phase lost or duplicated a frame or had a stream error. The
     /// performance targets never fail the run: on a shared machine they are figures to read.
     pub strict: bool,
+    /// Write the HTML report into this directory.
+    pub report: Option<PathBuf>,
 }
 
 /// How long the sim may take to answer `/_ping`.
@@ -233,8 +263,14 @@ pub fn run(args: &RunArgs) -> Result<ExitCode, String> {
             harness_ok = false;
             continue;
         };
+        // The figures; the samples and the distribution are for the report.
+        let mut figures = result.clone();
+        if let Some(map) = figures.as_object_mut() {
+            map.remove("series");
+            map.remove("latency_cdf");
+        }
         eprintln!(
-            "phase {name} done in {:.1} s: {result}",
+            "phase {name} done in {:.1} s: {figures}",
             started.elapsed().as_secs_f64()
         );
         let delta = |f: fn(&Counters) -> u64| match (before, after) {
@@ -252,6 +288,19 @@ pub fn run(args: &RunArgs) -> Result<ExitCode, String> {
     print_table(&outcomes);
     print_ratios(&outcomes);
     drop(sim);
+    if let Some(dir) = &args.report {
+        let phases = outcomes
+            .iter()
+            .map(|o| {
+                serde_json::json!({
+                    "name": o.name, "sent": o.sent, "skipped": o.skipped, "result": o.result,
+                })
+            })
+            .collect();
+        let printed = PRINTED.with_borrow(String::clone);
+        crate::report::write(dir, &crate::report::data(&printed, phases))?;
+        eprintln!("report: {}", dir.join("index.html").display());
+    }
     if args.strict {
         for o in &outcomes {
             let dup = num(&o.result, "duplicates").unwrap_or(0.0);
