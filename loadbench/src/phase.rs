@@ -36,7 +36,7 @@ const STEP: Duration = Duration::from_millis(20);
 /// `phase NAME …` arguments.
 #[derive(Clone, Debug)]
 pub struct PhaseArgs {
-    /// The client: `floor`, `floor-latency`, `dockstat` or `bollard`.
+    /// The client: `floor`, `floor-latency`, `dockstat`, `bollard` or `cli`.
     pub name: String,
     pub target: Target,
     pub containers: usize,
@@ -60,6 +60,8 @@ pub fn run(args: &PhaseArgs) -> Result<serde_json::Value, String> {
         "floor-latency" => Box::new(crate::floor::Floor::new(&args.target, api, n, true)?),
         "dockstat" => Box::new(crate::dockstat_client::Dockstat::new(&args.target, api, n)?),
         "bollard" => Box::new(crate::bollard_client::Bollard::new(&args.target)?),
+        // The CLI is a child process, measured from outside: its own procedure.
+        "cli" => return crate::cli_client::run(args, &mut control, &ids, nofile),
         other => return Err(format!("unknown phase {other:?}")),
     };
     let rss_before = sys::rss_kib();
