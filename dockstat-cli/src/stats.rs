@@ -33,7 +33,9 @@ use dockstat::stats::{Derived, Platform, Timestamp};
 use dockstat::{Error, ErrorKind};
 
 use crate::Failure;
-use crate::format::{Cell, Format, Row, TimestampText, json_string, push_f64, push_u64};
+use crate::format::{
+    Cell, Format, Row, TimestampText, json_object, json_string, push_f64, push_u64,
+};
 use crate::term;
 use crate::units::{bytes_size, human_size, truncate_id};
 use dockstat::sys::Process;
@@ -196,6 +198,9 @@ struct Entry {
     /// A sample is overdue (docker shows "--").
     stale: bool,
     error: Option<String>,
+    /// The row as `--format json` writes it, kept until the entry changes: a refresh
+    /// renders only the rows that changed since the last one.
+    json: Option<String>,
 }
 
 /// The engine's configuration for these hosts, with `DOCKER_API_VERSION` applied; the
@@ -301,6 +306,7 @@ pub(crate) fn stats(endpoints: Vec<Endpoint>, opts: &StatsOpts) -> Result<i32, F
         while !engine.is_done() && !Process::stop_signal_received() && st.write_error.is_none() {
             if Instant::now() >= deadline {
                 for e in st.rows.values_mut().filter(|e| e.derived.is_none()) {
+                    e.json = None;
                     e.error = Some(
                         Error::new(ErrorKind::Timeout)
                             .context(&e.container)
@@ -417,13 +423,17 @@ pub(crate) fn stats(endpoints: Vec<Endpoint>, opts: &StatsOpts) -> Result<i32, F
             Some((height, _)) if format.one_line_rows() => shown.min(height),
             _ => shown,
         };
-        let rows = st.display_rows(&order[..rendered], opts);
         let mut block = Vec::with_capacity(4096);
-        if format
-            .write(&mut block, &rows, &|f| header(f).to_string())
-            .is_err()
-        {
-            continue;
+        if matches!(format, Format::Json) {
+            st.json_rows(&order[..rendered], opts, &mut block);
+        } else {
+            let rows = st.display_rows(&order[..rendered], opts);
+            if format
+                .write(&mut block, &rows, &|f| header(f).to_string())
+                .is_err()
+            {
+                continue;
+            }
         }
         let table = is_table(format);
         let capped = engine.counters().capped;
@@ -665,6 +675,7 @@ impl<W: Write> State<W> {
                         derived: None,
                         stale: false,
                         error: None,
+                        json: None,
                     },
                 );
             }
@@ -696,6 +707,7 @@ impl<W: Write> State<W> {
                     e.name = name.to_string();
                 }
                 e.derived = Some(*derived);
+                e.json = None;
                 e.stale = false;
                 if e.error.take().is_some() {
                     self.row_errors -= 1;
@@ -708,6 +720,7 @@ impl<W: Write> State<W> {
             Event::Stale(c) => {
                 if let Some(e) = self.keys.get(&c.key).and_then(|s| self.rows.get_mut(s)) {
                     e.stale = true;
+                    e.json = None;
                 }
             }
             Event::Gone { container, .. } => {
@@ -740,6 +753,7 @@ impl<W: Write> State<W> {
                             self.row_errors += 1;
                         }
                         e.error = Some(message.clone());
+                        e.json = None;
                         if !self.once && !self.view && self.reported.insert(strip_context(&message))
                         {
                             eprintln!("dockstat: {message}");
@@ -796,11 +810,19 @@ impl<W: Write> State<W> {
         sample: &dockstat::stats::Sample<'_>,
         derived: &Derived,
     ) -> Control {
-        if !self.live.get(container.key as usize).copied().unwrap_or(false) {
+        if !self
+            .live
+            .get(container.key as usize)
+            .copied()
+            .unwrap_or(false)
+        {
             return Control::Continue;
         }
         if self.row_errors > 0 {
-            let row = self.keys.get(&container.key).and_then(|s| self.rows.get_mut(s));
+            let row = self
+                .keys
+                .get(&container.key)
+                .and_then(|s| self.rows.get_mut(s));
             if let Some(e) = row {
                 e.stale = false;
                 if e.error.take().is_some() {
@@ -916,6 +938,24 @@ impl<W: Write> State<W> {
             });
         }
         entries.into_iter().map(|(seq, _)| seq).collect()
+    }
+
+    /// What `--format json` writes for [`State::display_rows`]: each row rendered once and
+    /// kept until its entry changes.
+    fn json_rows(&mut self, order: &[u64], opts: &StatsOpts, out: &mut Vec<u8>) {
+        let (hosts, host_field) = (&self.hosts, self.host_field);
+        for seq in order.iter().take(opts.limit.unwrap_or(usize::MAX)) {
+            let Some(e) = self.rows.get_mut(seq) else {
+                continue;
+            };
+            if e.json.is_none() {
+                let host = host_field.then(|| hosts[e.host].as_str());
+                let mut line = json_object(&row(e, host, !opts.no_trunc, opts.cpu_host));
+                line.push('\n');
+                e.json = Some(line);
+            }
+            out.extend_from_slice(e.json.as_deref().unwrap_or_default().as_bytes());
+        }
     }
 
     /// The first `--limit` rows of `order`, rendered.
@@ -1225,7 +1265,14 @@ fn json_number(out: &mut String, x: f64) {
 /// The line [`Ndjson::line`] writes, as it was first written with `format!`: the reference
 /// the tests compare with.
 #[cfg(test)]
-fn ndjson_line_reference(out: &mut String, host: &str, id: &str, name: &str, read: &str, d: &Derived) {
+fn ndjson_line_reference(
+    out: &mut String,
+    host: &str,
+    id: &str,
+    name: &str,
+    read: &str,
+    d: &Derived,
+) {
     use std::fmt::Write as _;
     out.push_str("{\"host\":");
     json_string(out, host);
@@ -1285,7 +1332,13 @@ mod tests {
             Just(f64::NAN),
         ];
         (
-            (float.clone(), float.clone(), float.clone(), float.clone(), float),
+            (
+                float.clone(),
+                float.clone(),
+                float.clone(),
+                float.clone(),
+                float,
+            ),
             (any::<u32>(), any::<u64>(), any::<u64>(), any::<u64>()),
             (any::<u64>(), any::<u64>(), any::<u64>(), any::<u64>()),
             (any::<bool>(), any::<bool>()),
@@ -1314,6 +1367,138 @@ mod tests {
                     interval_nanos,
                 },
             )
+    }
+
+    fn state(ndjson: bool, host_field: bool) -> State<Vec<u8>> {
+        let hosts = vec![
+            "unix:///a.sock".to_string(),
+            "tcp://127.0.0.1:1".to_string(),
+        ];
+        State {
+            troubles: vec![None, None],
+            rows: BTreeMap::new(),
+            keys: HashMap::new(),
+            departed: Departed::default(),
+            ranks: HashMap::new(),
+            next_seq: 0,
+            out: Vec::new(),
+            ndjson,
+            nd: Ndjson::new(&hosts),
+            live: Vec::new(),
+            row_errors: 0,
+            once: false,
+            view: false,
+            line: String::new(),
+            write_error: None,
+            reported: HashSet::new(),
+            failed: false,
+            fatal: None,
+            notice: None,
+            host_field,
+            hosts,
+        }
+    }
+
+    /// `--format json` keeps each row's text until the row changes: what a refresh writes is
+    /// what rendering every row again writes, through samples, stale streams, errors, renames,
+    /// departures and returns.
+    #[test]
+    fn json_rows_kept_between_refreshes_are_the_rows_rendered_again() {
+        for (host_field, limit, no_trunc) in [(false, None, false), (true, Some(3), true)] {
+            let opts = StatsOpts {
+                limit,
+                no_trunc,
+                ..StatsOpts::default()
+            };
+            let mut st = state(false, host_field);
+            let check = |st: &mut State<Vec<u8>>| {
+                let order = st.order(None, false, false, |_| true);
+                let mut kept = Vec::new();
+                st.json_rows(&order, &opts, &mut kept);
+                let mut again = Vec::new();
+                let rows = st.display_rows(&order, &opts);
+                Format::Json
+                    .write(&mut again, &rows, &|f| f.into())
+                    .unwrap();
+                assert_eq!(
+                    String::from_utf8(kept).unwrap(),
+                    String::from_utf8(again).unwrap()
+                );
+            };
+            let containers: Vec<dockstat::engine::Container> = (0..5u32)
+                .map(|k| dockstat::engine::Container {
+                    host: (k % 2) as usize,
+                    id: format!("{k:064x}"),
+                    name: format!("c{k}"),
+                    image: String::new(),
+                    labels: Vec::new(),
+                    requested: format!("{k:012x}"),
+                    key: k,
+                })
+                .collect();
+            for c in &containers {
+                st.on_event(Event::Added(c));
+                check(&mut st);
+            }
+            for round in 0..6u64 {
+                for (i, c) in containers.iter().enumerate() {
+                    let id = c.id.clone();
+                    let name = if round == 3 && i == 1 {
+                        "/renamed"
+                    } else {
+                        "/c"
+                    };
+                    let sample = dockstat::stats::Sample {
+                        id: &id,
+                        name,
+                        read: Timestamp {
+                            secs: 1_700_000_000 + round as i64,
+                            nanos: 5,
+                        },
+                        ..Default::default()
+                    };
+                    let derived = Derived {
+                        cpu_percent: round as f64 * 1.37 + i as f64,
+                        mem_used: (round * 1_000_003 * (i as u64 + 1)) as f64,
+                        mem_limit: 8e9,
+                        mem_percent: round as f64 / 3.0,
+                        net_rx: round * 999,
+                        pids: round + i as u64,
+                        ..Derived::default()
+                    };
+                    if (round + i as u64) % 4 != 0 {
+                        st.on_event(Event::Sample {
+                            container: c,
+                            sample: &sample,
+                            derived: &derived,
+                        });
+                    }
+                    check(&mut st);
+                }
+                let c = &containers[round as usize % 5];
+                match round {
+                    1 => drop(st.on_event(Event::Stale(c))),
+                    2 => {
+                        let error = Error::new(ErrorKind::Timeout).context("x");
+                        st.on_event(Event::Error {
+                            host: c.host,
+                            container: Some(c),
+                            error: &error,
+                        });
+                    }
+                    3 => {
+                        st.on_event(Event::Gone {
+                            container: c,
+                            why: dockstat::engine::Gone::Stopped,
+                        });
+                        check(&mut st);
+                        st.on_event(Event::Added(c));
+                    }
+                    _ => {}
+                }
+                check(&mut st);
+            }
+        }
     }
 
     proptest! {
