@@ -370,7 +370,9 @@ pub(crate) fn push_u64(out: &mut String, mut v: u64) {
 }
 
 /// Appends `x` as Rust's `{}` writes it (the shortest text that reads back the same value,
-/// never an exponent); integral values below 10^15 without the float formatter.
+/// never an exponent); integral values below 10^15 without the float formatter. Other values
+/// keep Rust's formatter: ryu's shortest digits differ from it on ties
+/// (`0.000000029802322387695312` for Rust's `…313`).
 pub(crate) fn push_f64(out: &mut String, x: f64) {
     if x.fract() == 0.0 && x.abs() < 1e15 && !(x == 0.0 && x.is_sign_negative()) {
         if x < 0.0 {
@@ -477,6 +479,59 @@ mod tests {
         (new, old)
     }
 
+    /// Every exponent, random mantissas, and the edges: 200,000 values.
+    #[test]
+    fn floats_as_display_over_every_exponent() {
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let check = |x: f64| {
+            if x.is_finite() {
+                let mut s = String::new();
+                push_f64(&mut s, x);
+                assert_eq!(s, format!("{x}"), "{:#x}", x.to_bits());
+            }
+        };
+        for bits in [0, 1, 2, (1u64 << 52) - 1, 1 << 52, 0x7fef_ffff_ffff_ffff] {
+            check(f64::from_bits(bits));
+            check(-f64::from_bits(bits));
+        }
+        for exponent in 0u64..2047 {
+            for _ in 0..100 {
+                let mantissa = next() & ((1 << 52) - 1);
+                let mantissa = match next() % 8 {
+                    0 => 0,
+                    1 => mantissa & 0xff,
+                    2 => mantissa | 0xf_ffff_ffff_ff00,
+                    _ => mantissa,
+                };
+                check(f64::from_bits(
+                    exponent << 52 | mantissa | (next() & 1) << 63,
+                ));
+            }
+        }
+        for x in [
+            0.1,
+            0.2,
+            0.3,
+            1.5,
+            12.345,
+            99.99,
+            100.0 / 3.0,
+            1e15,
+            1e16,
+            1e21,
+            1e-7,
+        ] {
+            check(x);
+            check(-x);
+        }
+    }
+
     #[test]
     fn escapes_as_the_reference_on_the_hard_cases() {
         for v in [
@@ -542,6 +597,22 @@ mod tests {
                 (int as f64).abs() / 1e6,
             ];
             for x in values.into_iter().filter(|x| x.is_finite()) {
+                let mut s = String::new();
+                push_f64(&mut s, x);
+                prop_assert_eq!(s, format!("{x}"));
+            }
+        }
+
+        #[test]
+        fn floats_near_percentages_as_display(
+            a in 0u64..1 << 53, b in 1u64..1 << 53, scale in -30i32..30,
+        ) {
+            // Ratios as CPU and memory percentages are computed, at many scales.
+            for x in [
+                a as f64 / b as f64 * 100.0,
+                (a as f64 / b as f64) * 10f64.powi(scale),
+                -(a as f64) / b as f64,
+            ] {
                 let mut s = String::new();
                 push_f64(&mut s, x);
                 prop_assert_eq!(s, format!("{x}"));

@@ -221,7 +221,9 @@ pub fn run(
     let mut command = Command::new(&binary);
     match &args.target {
         Target::Unix(socket) => {
-            command.arg("-H").arg(format!("unix://{}", socket.display()));
+            command
+                .arg("-H")
+                .arg(format!("unix://{}", socket.display()));
         }
         Target::Tls { url, certs } => {
             let (ca, cert, key) = Target::tls_files(certs);
