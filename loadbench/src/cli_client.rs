@@ -8,6 +8,9 @@
 //! until nothing arrives for [`QUIET`]. Per container, a line whose `read` is not later than
 //! that container's previous one is a duplicate.
 //!
+//! `/proc` counts CPU time in clock ticks (10 ms): the figure needs a window with many ticks
+//! (10,000 streams for 20 s give the CLI over 100), and reads 0 for a small bench.
+//!
 //! Latency is n/a: a line is seen when the bench reads the file, not when the CLI wrote it.
 //! RSS per stream is the child's whole VmRSS ÷ N (it has no baseline before its streams).
 //!
