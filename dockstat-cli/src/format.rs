@@ -261,33 +261,388 @@ pub(crate) fn json_string(out: &mut String, v: &str) {
     json_string_as(out, v, true);
 }
 
+/// What a byte needs in a JSON string: nothing (0), an escape (1: control characters, `"`,
+/// `\\`), an escape when HTML-safe (2: `<`, `>`, `&`), or a look at the next two bytes (3: the
+/// lead byte of U+2028 and U+2029, `E2 80 A8` and `E2 80 A9`).
+const ESCAPE: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut i = 0;
+    while i < 0x20 {
+        t[i] = 1;
+        i += 1;
+    }
+    t[b'"' as usize] = 1;
+    t[b'\\' as usize] = 1;
+    t[b'<' as usize] = 2;
+    t[b'>' as usize] = 2;
+    t[b'&' as usize] = 2;
+    t[0xE2] = 3;
+    t
+};
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
 /// [`json_string`], with `<`, `>`, `&` escaped only when `html` (docker's `json` template
-/// function turns HTML escaping off).
+/// function turns HTML escaping off). Runs of bytes that need no escape are copied whole.
 fn json_string_as(out: &mut String, v: &str, html: bool) {
     out.push('"');
-    for c in v.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            '<' | '>' | '&' if !html => out.push(c),
-            '<' | '>' | '&' | '\u{2028}' | '\u{2029}' => {
-                out.push_str(&format!("\\u{:04x}", c as u32));
+    let bytes = v.as_bytes();
+    let (mut start, mut i) = (0, 0);
+    while i < bytes.len() {
+        let b = bytes[i];
+        let escape: &str = match ESCAPE[b as usize] {
+            0 => {
+                i += 1;
+                continue;
             }
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
+            2 if !html => {
+                i += 1;
+                continue;
+            }
+            3 => match (bytes.get(i + 1), bytes.get(i + 2)) {
+                (Some(0x80), Some(0xA8)) => "\\u2028",
+                (Some(0x80), Some(0xA9)) => "\\u2029",
+                _ => {
+                    i += 1;
+                    continue;
+                }
+            },
+            _ => match b {
+                b'"' => "\\\"",
+                b'\\' => "\\\\",
+                b'\n' => "\\n",
+                b'\r' => "\\r",
+                b'\t' => "\\t",
+                0x08 => "\\b",
+                0x0c => "\\f",
+                b'<' => "\\u003c",
+                b'>' => "\\u003e",
+                b'&' => "\\u0026",
+                _ => "",
+            },
+        };
+        // `i` is at an ASCII byte or a lead byte: a character boundary.
+        out.push_str(&v[start..i]);
+        if escape.is_empty() {
+            // Another control character: \u00XX.
+            out.push_str("\\u00");
+            out.push(char::from(HEX[usize::from(b >> 4)]));
+            out.push(char::from(HEX[usize::from(b & 15)]));
+            i += 1;
+        } else {
+            out.push_str(escape);
+            i += if ESCAPE[b as usize] == 3 { 3 } else { 1 };
         }
+        start = i;
     }
+    out.push_str(&v[start..]);
     out.push('"');
+}
+
+/// `00` to `99`: two digits per division.
+const PAIRS: &[u8; 200] = b"\
+0001020304050607080910111213141516171819\
+2021222324252627282930313233343536373839\
+4041424344454647484950515253545556575859\
+6061626364656667686970717273747576777879\
+8081828384858687888990919293949596979899";
+
+/// Appends `v` in decimal (no `format!` machinery).
+pub(crate) fn push_u64(out: &mut String, mut v: u64) {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    while v >= 100 {
+        let pair = (v % 100) as usize * 2;
+        v /= 100;
+        i -= 2;
+        buf[i..i + 2].copy_from_slice(&PAIRS[pair..pair + 2]);
+    }
+    if v >= 10 {
+        let pair = v as usize * 2;
+        i -= 2;
+        buf[i..i + 2].copy_from_slice(&PAIRS[pair..pair + 2]);
+    } else {
+        i -= 1;
+        buf[i] = b'0' + v as u8;
+    }
+    // ASCII digits: always UTF-8.
+    out.push_str(std::str::from_utf8(&buf[i..]).unwrap_or("0"));
+}
+
+/// Appends `x` as Rust's `{}` writes it (the shortest text that reads back the same value,
+/// never an exponent); integral values below 10^15 without the float formatter. Other values
+/// keep Rust's formatter: ryu's shortest digits differ from it on ties
+/// (`0.000000029802322387695312` for Rust's `…313`).
+pub(crate) fn push_f64(out: &mut String, x: f64) {
+    if x.fract() == 0.0 && x.abs() < 1e15 && !(x == 0.0 && x.is_sign_negative()) {
+        if x < 0.0 {
+            out.push('-');
+        }
+        push_u64(out, x.abs() as u64);
+    } else {
+        use std::fmt::Write as _;
+        // Writing into a String cannot fail.
+        let _ = write!(out, "{x}");
+    }
+}
+
+/// Appends `t` as its `Display` writes it (RFC 3339 with nanoseconds, trailing zeros
+/// trimmed, UTC), remembering the text of the last second seen: the frames of one turn are
+/// mostly stamped within the same second.
+#[derive(Debug, Default)]
+pub(crate) struct TimestampText {
+    /// The second, and `YYYY-MM-DDTHH:MM:SS` for it.
+    last: Option<(i64, String)>,
+}
+
+impl TimestampText {
+    pub(crate) fn push(&mut self, out: &mut String, t: dockstat::stats::Timestamp) {
+        if t.nanos >= 1_000_000_000 {
+            use std::fmt::Write as _;
+            let _ = write!(out, "{t}");
+            return;
+        }
+        let text = match &self.last {
+            Some((secs, text)) if *secs == t.secs => text,
+            _ => {
+                let ((y, mo, d), (h, mi, s)) = t.civil();
+                let mut text = String::with_capacity(20);
+                if (0..=9999).contains(&y) {
+                    let two = |text: &mut String, v: u32| {
+                        text.push(char::from(b'0' + (v / 10 % 10) as u8));
+                        text.push(char::from(b'0' + (v % 10) as u8));
+                    };
+                    let y = y as u32;
+                    two(&mut text, y / 100);
+                    two(&mut text, y % 100);
+                    for (sep, v) in [('-', mo), ('-', d), ('T', h), (':', mi), (':', s)] {
+                        text.push(sep);
+                        two(&mut text, v);
+                    }
+                } else {
+                    use std::fmt::Write as _;
+                    let _ = write!(text, "{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}");
+                }
+                &self.last.insert((t.secs, text)).1
+            }
+        };
+        out.push_str(text);
+        if t.nanos != 0 {
+            let mut digits = [0u8; 9];
+            let mut n = t.nanos;
+            for d in digits.iter_mut().rev() {
+                *d = b'0' + (n % 10) as u8;
+                n /= 10;
+            }
+            let end = digits.iter().rposition(|&d| d != b'0').map_or(0, |p| p + 1);
+            out.push('.');
+            for &d in &digits[..end] {
+                out.push(char::from(d));
+            }
+        }
+        out.push('Z');
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    /// The escaper as it was first written, character by character: the reference.
+    fn json_string_as_reference(out: &mut String, v: &str, html: bool) {
+        out.push('"');
+        for c in v.chars() {
+            match c {
+                '"' => out.push_str("\\\""),
+                '\\' => out.push_str("\\\\"),
+                '\n' => out.push_str("\\n"),
+                '\r' => out.push_str("\\r"),
+                '\t' => out.push_str("\\t"),
+                '\u{8}' => out.push_str("\\b"),
+                '\u{c}' => out.push_str("\\f"),
+                '<' | '>' | '&' if !html => out.push(c),
+                '<' | '>' | '&' | '\u{2028}' | '\u{2029}' => {
+                    out.push_str(&format!("\\u{:04x}", c as u32));
+                }
+                c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+                c => out.push(c),
+            }
+        }
+        out.push('"');
+    }
+
+    fn escaped(v: &str, html: bool) -> (String, String) {
+        let (mut new, mut old) = (String::from("x"), String::from("x"));
+        json_string_as(&mut new, v, html);
+        json_string_as_reference(&mut old, v, html);
+        (new, old)
+    }
+
+    /// Every exponent, random mantissas, and the edges: 200,000 values.
+    #[test]
+    fn floats_as_display_over_every_exponent() {
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let check = |x: f64| {
+            if x.is_finite() {
+                let mut s = String::new();
+                push_f64(&mut s, x);
+                assert_eq!(s, format!("{x}"), "{:#x}", x.to_bits());
+            }
+        };
+        for bits in [0, 1, 2, (1u64 << 52) - 1, 1 << 52, 0x7fef_ffff_ffff_ffff] {
+            check(f64::from_bits(bits));
+            check(-f64::from_bits(bits));
+        }
+        for exponent in 0u64..2047 {
+            for _ in 0..100 {
+                let mantissa = next() & ((1 << 52) - 1);
+                let mantissa = match next() % 8 {
+                    0 => 0,
+                    1 => mantissa & 0xff,
+                    2 => mantissa | 0xf_ffff_ffff_ff00,
+                    _ => mantissa,
+                };
+                check(f64::from_bits(
+                    exponent << 52 | mantissa | (next() & 1) << 63,
+                ));
+            }
+        }
+        for x in [
+            0.1,
+            0.2,
+            0.3,
+            1.5,
+            12.345,
+            99.99,
+            100.0 / 3.0,
+            1e15,
+            1e16,
+            1e21,
+            1e-7,
+        ] {
+            check(x);
+            check(-x);
+        }
+    }
+
+    #[test]
+    fn escapes_as_the_reference_on_the_hard_cases() {
+        for v in [
+            "",
+            "plain",
+            "\u{2028}\u{2029}\u{2027}\u{202a}\u{e2}\u{20ac}",
+            "a\u{0}b\u{1f}\u{7f}\u{8}\u{c}\n\r\t\"\\<>&",
+            "é日本語🙂\u{2028}x",
+            "\u{2028}",
+            "<",
+        ] {
+            for html in [true, false] {
+                let (new, old) = escaped(v, html);
+                assert_eq!(new, old, "{v:?}");
+            }
+        }
+    }
+
+    /// Strings mostly of the characters that need escapes, and their neighbours.
+    fn tricky() -> impl Strategy<Value = String> {
+        let chars = prop::sample::select(vec![
+            'a', 'Z', '0', ' ', '"', '\\', '/', '<', '>', '&', '\n', '\r', '\t', '\u{0}', '\u{8}',
+            '\u{b}', '\u{c}', '\u{1f}', '\u{7f}', '\u{80}', 'é', '\u{2028}', '\u{2029}',
+            '\u{2026}', '\u{202f}', '\u{20ac}', '\u{e2}', '\u{fffd}', '🙂',
+        ]);
+        prop::collection::vec(chars, 0..40).prop_map(|v| v.into_iter().collect())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(4000))]
+
+        #[test]
+        fn escapes_as_the_reference(v in any::<String>(), t in tricky(), html in any::<bool>()) {
+            let (new, old) = escaped(&v, html);
+            prop_assert_eq!(new, old);
+            let (new, old) = escaped(&t, html);
+            prop_assert_eq!(new, old);
+        }
+
+        #[test]
+        fn integers_as_display(v in any::<u64>(), small in 0u64..100_000) {
+            for v in [v, small, u64::MAX, 0] {
+                let mut s = String::from("x");
+                push_u64(&mut s, v);
+                prop_assert_eq!(s, format!("x{v}"));
+            }
+        }
+
+        #[test]
+        fn floats_as_display(
+            bits in any::<u64>(),
+            x in any::<f64>(),
+            int in -2_000_000_000_000_000i64..2_000_000_000_000_000,
+            hundredths in 0u64..10_000_000,
+        ) {
+            let values = [
+                f64::from_bits(bits),
+                x,
+                int as f64,
+                int as f64 / 100.0,
+                hundredths as f64 / 100.0,
+                hundredths as f64 * 0.01,
+                (int as f64).abs() / 1e6,
+            ];
+            for x in values.into_iter().filter(|x| x.is_finite()) {
+                let mut s = String::new();
+                push_f64(&mut s, x);
+                prop_assert_eq!(s, format!("{x}"));
+            }
+        }
+
+        #[test]
+        fn floats_near_percentages_as_display(
+            a in 0u64..1 << 53, b in 1u64..1 << 53, scale in -30i32..30,
+        ) {
+            // Ratios as CPU and memory percentages are computed, at many scales.
+            for x in [
+                a as f64 / b as f64 * 100.0,
+                (a as f64 / b as f64) * 10f64.powi(scale),
+                -(a as f64) / b as f64,
+            ] {
+                let mut s = String::new();
+                push_f64(&mut s, x);
+                prop_assert_eq!(s, format!("{x}"));
+            }
+        }
+
+        #[test]
+        fn timestamps_as_display(
+            secs in any::<i64>(),
+            near in -5_000_000_000i64..500_000_000_000,
+            nanos in any::<u32>(),
+            round in 0u32..1000,
+            steps in prop::collection::vec(0i64..3, 1..8),
+        ) {
+            use dockstat::stats::Timestamp;
+            // secs far out (years beyond 9999 and before 0) and near now; nanos with trailing
+            // zeros, and out of range.
+            let mut text = TimestampText::default();
+            for base in [secs / 1000, near] {
+                for (i, step) in steps.iter().enumerate() {
+                    for nanos in [nanos % 1_000_000_000, round * 1_000_000, round, 0, nanos] {
+                        let t = Timestamp { secs: base.saturating_add(*step + i as i64 / 3), nanos };
+                        let mut s = String::from("x");
+                        text.push(&mut s, t);
+                        prop_assert_eq!(s, format!("x{t}"));
+                    }
+                }
+            }
+        }
+    }
 
     #[test]
     fn named_fields_and_line_breaks() {

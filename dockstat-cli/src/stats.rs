@@ -29,11 +29,13 @@ use dockstat::engine::Mode;
 use dockstat::engine::{
     ApiVersion, Client, Control, Endpoint, Engine, EngineConfig, Event, Selection,
 };
-use dockstat::stats::{Derived, Platform};
+use dockstat::stats::{Derived, Platform, Timestamp};
 use dockstat::{Error, ErrorKind};
 
 use crate::Failure;
-use crate::format::{Cell, Format, Row, json_string};
+use crate::format::{
+    Cell, Format, Row, TimestampText, json_object, json_string, push_f64, push_u64,
+};
 use crate::term;
 use crate::units::{bytes_size, human_size, truncate_id};
 use dockstat::sys::Process;
@@ -56,6 +58,10 @@ const FIELDS: &[&str] = &[
 
 /// How often a streaming display is redrawn (docker's ticker).
 const REDRAW: Duration = Duration::from_millis(500);
+
+/// `ndjson` text buffered in one turn past which it is written at once (a turn of 10,000
+/// samples is about 4 MiB).
+const NDJSON_WRITE_AT: usize = 8 << 20;
 
 /// How long `--no-stream` waits for the slowest container.
 const ONCE_TIMEOUT: Duration = Duration::from_secs(30);
@@ -194,6 +200,9 @@ struct Entry {
     /// A sample is overdue (docker shows "--").
     stale: bool,
     error: Option<String>,
+    /// The row as `--format json` writes it, kept until the entry changes: a refresh
+    /// renders only the rows that changed since the last one.
+    json: Option<String>,
 }
 
 /// The engine's configuration for these hosts, with `DOCKER_API_VERSION` applied; the
@@ -280,9 +289,12 @@ pub(crate) fn stats(endpoints: Vec<Endpoint>, opts: &StatsOpts) -> Result<i32, F
         next_seq: 0,
         out: io::BufWriter::with_capacity(256 << 10, stdout.lock()),
         ndjson: matches!(output, Output::Ndjson),
+        nd: Ndjson::new(&hosts),
+        live: Vec::new(),
+        row_errors: 0,
         once: opts.no_stream,
         view,
-        line: String::with_capacity(512),
+        line: String::new(),
         write_error: None,
         reported: HashSet::new(),
         failed: false,
@@ -297,6 +309,7 @@ pub(crate) fn stats(endpoints: Vec<Endpoint>, opts: &StatsOpts) -> Result<i32, F
         while !engine.is_done() && !Process::stop_signal_received() && st.write_error.is_none() {
             if Instant::now() >= deadline {
                 for e in st.rows.values_mut().filter(|e| e.derived.is_none()) {
+                    e.json = None;
                     e.error = Some(
                         Error::new(ErrorKind::Timeout)
                             .context(&e.container)
@@ -306,6 +319,7 @@ pub(crate) fn stats(endpoints: Vec<Endpoint>, opts: &StatsOpts) -> Result<i32, F
                 break;
             }
             engine.poll(Some(Duration::from_millis(250)), &mut |ev| st.on_event(ev))?;
+            st.write_lines();
             if let Some(fatal) = st.fatal.take() {
                 return Err(Failure::Engine(fatal));
             }
@@ -356,10 +370,13 @@ pub(crate) fn stats(endpoints: Vec<Endpoint>, opts: &StatsOpts) -> Result<i32, F
         if let Some(fatal) = st.fatal.take() {
             return Err(Failure::Engine(fatal));
         }
-        // Samples delivered in one turn arrived together: one flush per turn.
-        if st.ndjson && st.write_error.is_none() {
-            if let Err(err) = st.out.flush() {
-                st.write_error = Some(err);
+        // Samples delivered in one turn arrived together: one write and flush per turn.
+        if st.ndjson {
+            st.write_lines();
+            if st.write_error.is_none() {
+                if let Err(err) = st.out.flush() {
+                    st.write_error = Some(err);
+                }
             }
         }
         let now = Instant::now();
@@ -409,13 +426,17 @@ pub(crate) fn stats(endpoints: Vec<Endpoint>, opts: &StatsOpts) -> Result<i32, F
             Some((height, _)) if format.one_line_rows() => shown.min(height),
             _ => shown,
         };
-        let rows = st.display_rows(&order[..rendered], opts);
         let mut block = Vec::with_capacity(4096);
-        if format
-            .write(&mut block, &rows, &|f| header(f).to_string())
-            .is_err()
-        {
-            continue;
+        if matches!(format, Format::Json) {
+            st.json_rows(&order[..rendered], opts, &mut block);
+        } else {
+            let rows = st.display_rows(&order[..rendered], opts);
+            if format
+                .write(&mut block, &rows, &|f| header(f).to_string())
+                .is_err()
+            {
+                continue;
+            }
         }
         let table = is_table(format);
         let capped = engine.counters().capped;
@@ -555,9 +576,16 @@ struct State<W: Write> {
     next_seq: u64,
     out: W,
     ndjson: bool,
+    /// Renders `ndjson` lines.
+    nd: Ndjson,
+    /// By engine container key: whether it has a row (a sample of one without is not shown).
+    live: Vec<bool>,
+    /// Rows with an error (a stream ndjson streams does not look its row up without one).
+    row_errors: usize,
     once: bool,
     /// The live view on a terminal: failures are shown on the screen, not on stderr.
     view: bool,
+    /// `ndjson` lines of this turn, written in one go by [`State::write_lines`].
     line: String,
     write_error: Option<io::Error>,
     /// Error messages already printed (a host failing for every stream prints once).
@@ -638,6 +666,7 @@ impl<W: Write> State<W> {
                         self.next_seq - 1
                     });
                 self.keys.insert(c.key, seq);
+                self.set_live(c.key, true);
                 self.rows.insert(
                     seq,
                     Entry {
@@ -649,6 +678,7 @@ impl<W: Write> State<W> {
                         derived: None,
                         stale: false,
                         error: None,
+                        json: None,
                     },
                 );
             }
@@ -657,7 +687,14 @@ impl<W: Write> State<W> {
                 sample,
                 derived,
             } => {
-                self.troubles[container.host] = None;
+                if self.troubles[container.host].is_some() {
+                    self.troubles[container.host] = None;
+                }
+                if self.ndjson && !self.once {
+                    // Streaming ndjson shows no table: the row only keeps the stream's error
+                    // (for the exit status), which a sample clears.
+                    return self.ndjson_sample(container, sample, derived);
+                }
                 let Some(e) = self
                     .keys
                     .get(&container.key)
@@ -673,34 +710,32 @@ impl<W: Write> State<W> {
                     e.name = name.to_string();
                 }
                 e.derived = Some(*derived);
+                e.json = None;
                 e.stale = false;
-                e.error = None;
+                if e.error.take().is_some() {
+                    self.row_errors -= 1;
+                }
                 if self.ndjson && self.write_error.is_none() {
-                    self.line.clear();
-                    ndjson_line(
-                        &mut self.line,
-                        &self.hosts[container.host],
-                        sample.id,
-                        name,
-                        &sample.read.to_string(),
-                        derived,
-                    );
-                    if let Err(err) = self.out.write_all(self.line.as_bytes()) {
-                        self.write_error = Some(err);
-                    }
+                    let (line, nd) = (&mut self.line, &mut self.nd);
+                    nd.line(line, container.host, sample.id, name, sample.read, derived);
                 }
             }
             Event::Stale(c) => {
                 if let Some(e) = self.keys.get(&c.key).and_then(|s| self.rows.get_mut(s)) {
                     e.stale = true;
+                    e.json = None;
                 }
             }
             Event::Gone { container, .. } => {
                 // A one-off keeps its rows to print them; a stream drops containers that went,
                 // remembering their place.
                 if let Some(seq) = self.keys.remove(&container.key) {
+                    self.set_live(container.key, false);
                     if !self.once {
                         if let Some(e) = self.rows.remove(&seq) {
+                            if e.error.is_some() {
+                                self.row_errors -= 1;
+                            }
                             self.departed.remember(e.host, &e.id, &e.name, seq);
                         }
                     }
@@ -717,7 +752,11 @@ impl<W: Write> State<W> {
                     .and_then(|s| self.rows.get_mut(s))
                 {
                     Some(e) => {
+                        if e.error.is_none() {
+                            self.row_errors += 1;
+                        }
                         e.error = Some(message.clone());
+                        e.json = None;
                         if !self.once && !self.view && self.reported.insert(strip_context(&message))
                         {
                             eprintln!("dockstat: {message}");
@@ -765,6 +804,65 @@ impl<W: Write> State<W> {
             }
         }
         Control::Continue
+    }
+
+    /// A sample of a streaming `ndjson`: its line, and its row's error cleared if it has one.
+    fn ndjson_sample(
+        &mut self,
+        container: &dockstat::engine::Container,
+        sample: &dockstat::stats::Sample<'_>,
+        derived: &Derived,
+    ) -> Control {
+        if !self
+            .live
+            .get(container.key as usize)
+            .copied()
+            .unwrap_or(false)
+        {
+            return Control::Continue;
+        }
+        if self.row_errors > 0 {
+            let row = self
+                .keys
+                .get(&container.key)
+                .and_then(|s| self.rows.get_mut(s));
+            if let Some(e) = row {
+                e.stale = false;
+                if e.error.take().is_some() {
+                    self.row_errors -= 1;
+                }
+            }
+        }
+        if self.write_error.is_none() {
+            let name = sample.name.strip_prefix('/').unwrap_or(sample.name);
+            let (line, nd) = (&mut self.line, &mut self.nd);
+            nd.line(line, container.host, sample.id, name, sample.read, derived);
+            if self.line.len() >= NDJSON_WRITE_AT {
+                self.write_lines();
+            }
+        }
+        Control::Continue
+    }
+
+    fn set_live(&mut self, key: u32, live: bool) {
+        let key = key as usize;
+        if self.live.len() <= key {
+            self.live.resize(key + 1, false);
+        }
+        self.live[key] = live;
+    }
+
+    /// Writes the `ndjson` lines buffered so far, in one write.
+    fn write_lines(&mut self) {
+        if self.line.is_empty() {
+            return;
+        }
+        if self.write_error.is_none() {
+            if let Err(err) = self.out.write_all(self.line.as_bytes()) {
+                self.write_error = Some(err);
+            }
+        }
+        self.line.clear();
     }
 
     /// A host that has not failed for `after` answered its last retry: no longer failing (a
@@ -843,6 +941,24 @@ impl<W: Write> State<W> {
             });
         }
         entries.into_iter().map(|(seq, _)| seq).collect()
+    }
+
+    /// What `--format json` writes for [`State::display_rows`]: each row rendered once and
+    /// kept until its entry changes.
+    fn json_rows(&mut self, order: &[u64], opts: &StatsOpts, out: &mut Vec<u8>) {
+        let (hosts, host_field) = (&self.hosts, self.host_field);
+        for seq in order.iter().take(opts.limit.unwrap_or(usize::MAX)) {
+            let Some(e) = self.rows.get_mut(seq) else {
+                continue;
+            };
+            if e.json.is_none() {
+                let host = host_field.then(|| hosts[e.host].as_str());
+                let mut line = json_object(&row(e, host, !opts.no_trunc, opts.cpu_host));
+                line.push('\n');
+                e.json = Some(line);
+            }
+            out.extend_from_slice(e.json.as_deref().unwrap_or_default().as_bytes());
+        }
     }
 
     /// The first `--limit` rows of `order`, rendered.
@@ -1064,8 +1180,102 @@ fn header(field: &str) -> &str {
     }
 }
 
-/// One `ndjson` line: raw numbers for machines.
-fn ndjson_line(out: &mut String, host: &str, id: &str, name: &str, read: &str, d: &Derived) {
+/// Renders `ndjson` lines: raw numbers for machines, one line per sample. Each host's
+/// `{"host":…,"id":` is rendered once, numbers without `format!`, and the `read` time from
+/// the text of the last second seen.
+struct Ndjson {
+    prefixes: Vec<String>,
+    read: TimestampText,
+}
+
+impl Ndjson {
+    fn new(hosts: &[String]) -> Ndjson {
+        let prefixes = (hosts.iter())
+            .map(|host| {
+                let mut s = String::from("{\"host\":");
+                json_string(&mut s, host);
+                s.push_str(",\"id\":");
+                s
+            })
+            .collect();
+        Ndjson {
+            prefixes,
+            read: TimestampText::default(),
+        }
+    }
+
+    /// Appends one line.
+    fn line(
+        &mut self,
+        out: &mut String,
+        host: usize,
+        id: &str,
+        name: &str,
+        read: Timestamp,
+        d: &Derived,
+    ) {
+        let bool_text = |b: bool| if b { "true" } else { "false" };
+        out.push_str(&self.prefixes[host]);
+        json_string(out, id);
+        out.push_str(",\"name\":");
+        json_string(out, name);
+        // The time's text needs no escapes.
+        out.push_str(",\"read\":\"");
+        self.read.push(out, read);
+        out.push_str("\",\"warmup\":");
+        out.push_str(bool_text(d.warmup));
+        out.push_str(",\"stopped\":");
+        out.push_str(bool_text(d.stopped));
+        out.push_str(",\"cpu_percent\":");
+        json_number(out, d.cpu_percent);
+        out.push_str(",\"cpu_percent_host\":");
+        json_number(out, d.cpu_percent_host);
+        out.push_str(",\"online_cpus\":");
+        push_u64(out, u64::from(d.online_cpus));
+        out.push_str(",\"mem_usage\":");
+        push_u64(out, d.mem_usage);
+        out.push_str(",\"mem_used\":");
+        push_u64(out, d.mem_used as u64);
+        out.push_str(",\"mem_limit\":");
+        push_u64(out, d.mem_limit as u64);
+        out.push_str(",\"mem_percent\":");
+        json_number(out, d.mem_percent);
+        for (key, v) in [
+            (",\"net_rx\":", d.net_rx),
+            (",\"net_tx\":", d.net_tx),
+            (",\"block_read\":", d.block_read),
+            (",\"block_write\":", d.block_write),
+            (",\"pids\":", d.pids),
+            (",\"interval_ns\":", d.interval_nanos),
+        ] {
+            out.push_str(key);
+            push_u64(out, v);
+        }
+        out.push_str("}\n");
+    }
+}
+
+/// A finite float as JSON (the shortest text that reads back the same value); `0` for NaN
+/// and infinities.
+fn json_number(out: &mut String, x: f64) {
+    if x.is_finite() {
+        push_f64(out, x);
+    } else {
+        out.push('0');
+    }
+}
+
+/// The line [`Ndjson::line`] writes, as it was first written with `format!`: the reference
+/// the tests compare with.
+#[cfg(test)]
+fn ndjson_line_reference(
+    out: &mut String,
+    host: &str,
+    id: &str,
+    name: &str,
+    read: &str,
+    d: &Derived,
+) {
     use std::fmt::Write as _;
     out.push_str("{\"host\":");
     json_string(out, host);
@@ -1084,13 +1294,13 @@ fn ndjson_line(out: &mut String, host: &str, id: &str, name: &str, read: &str, d
          \"block_write\":{},\"pids\":{},\"interval_ns\":{}}}",
         d.warmup,
         d.stopped,
-        json_number(d.cpu_percent),
-        json_number(d.cpu_percent_host),
+        json_number_reference(d.cpu_percent),
+        json_number_reference(d.cpu_percent_host),
         d.online_cpus,
         d.mem_usage,
         d.mem_used as u64,
         d.mem_limit as u64,
-        json_number(d.mem_percent),
+        json_number_reference(d.mem_percent),
         d.net_rx,
         d.net_tx,
         d.block_read,
@@ -1100,8 +1310,8 @@ fn ndjson_line(out: &mut String, host: &str, id: &str, name: &str, read: &str, d
     );
 }
 
-/// A finite float as JSON (the shortest text that reads back the same value).
-fn json_number(x: f64) -> String {
+#[cfg(test)]
+fn json_number_reference(x: f64) -> String {
     if x.is_finite() {
         format!("{x}")
     } else {
@@ -1112,6 +1322,217 @@ fn json_number(x: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    fn derived_strategy() -> impl Strategy<Value = Derived> {
+        // Floats: any bits (NaN and infinities too), and the values real samples give.
+        let float = prop_oneof![
+            any::<f64>(),
+            (0u64..100_000_000).prop_map(|v| v as f64 / 1e4),
+            (0u64..1 << 40).prop_map(|v| v as f64),
+            Just(0.0),
+            Just(-0.0),
+            Just(f64::NAN),
+        ];
+        (
+            (
+                float.clone(),
+                float.clone(),
+                float.clone(),
+                float.clone(),
+                float,
+            ),
+            (any::<u32>(), any::<u64>(), any::<u64>(), any::<u64>()),
+            (any::<u64>(), any::<u64>(), any::<u64>(), any::<u64>()),
+            (any::<bool>(), any::<bool>()),
+        )
+            .prop_map(
+                |(
+                    (cpu, cpu_host, mem_used, mem_limit, mem_percent),
+                    (online_cpus, mem_usage, net_rx, net_tx),
+                    (block_read, block_write, pids, interval_nanos),
+                    (warmup, stopped),
+                )| Derived {
+                    cpu_percent: cpu,
+                    cpu_percent_host: cpu_host,
+                    online_cpus,
+                    mem_usage,
+                    mem_used,
+                    mem_limit,
+                    mem_percent,
+                    net_rx,
+                    net_tx,
+                    block_read,
+                    block_write,
+                    pids,
+                    warmup,
+                    stopped,
+                    interval_nanos,
+                },
+            )
+    }
+
+    fn state(ndjson: bool, host_field: bool) -> State<Vec<u8>> {
+        let hosts = vec![
+            "unix:///a.sock".to_string(),
+            "tcp://127.0.0.1:1".to_string(),
+        ];
+        State {
+            troubles: vec![None, None],
+            rows: BTreeMap::new(),
+            keys: HashMap::new(),
+            departed: Departed::default(),
+            ranks: HashMap::new(),
+            next_seq: 0,
+            out: Vec::new(),
+            ndjson,
+            nd: Ndjson::new(&hosts),
+            live: Vec::new(),
+            row_errors: 0,
+            once: false,
+            view: false,
+            line: String::new(),
+            write_error: None,
+            reported: HashSet::new(),
+            failed: false,
+            fatal: None,
+            notice: None,
+            host_field,
+            hosts,
+        }
+    }
+
+    /// `--format json` keeps each row's text until the row changes: what a refresh writes is
+    /// what rendering every row again writes, through samples, stale streams, errors, renames,
+    /// departures and returns.
+    #[test]
+    fn json_rows_kept_between_refreshes_are_the_rows_rendered_again() {
+        for (host_field, limit, no_trunc) in [(false, None, false), (true, Some(3), true)] {
+            let opts = StatsOpts {
+                limit,
+                no_trunc,
+                ..StatsOpts::default()
+            };
+            let mut st = state(false, host_field);
+            let check = |st: &mut State<Vec<u8>>| {
+                let order = st.order(None, false, false, |_| true);
+                let mut kept = Vec::new();
+                st.json_rows(&order, &opts, &mut kept);
+                let mut again = Vec::new();
+                let rows = st.display_rows(&order, &opts);
+                Format::Json
+                    .write(&mut again, &rows, &|f| f.into())
+                    .unwrap();
+                assert_eq!(
+                    String::from_utf8(kept).unwrap(),
+                    String::from_utf8(again).unwrap()
+                );
+            };
+            let containers: Vec<dockstat::engine::Container> = (0..5u32)
+                .map(|k| dockstat::engine::Container {
+                    host: (k % 2) as usize,
+                    id: format!("{k:064x}"),
+                    name: format!("c{k}"),
+                    image: String::new(),
+                    labels: Vec::new(),
+                    requested: format!("{k:012x}"),
+                    key: k,
+                })
+                .collect();
+            for c in &containers {
+                st.on_event(Event::Added(c));
+                check(&mut st);
+            }
+            for round in 0..6u64 {
+                for (i, c) in containers.iter().enumerate() {
+                    let id = c.id.clone();
+                    let name = if round == 3 && i == 1 {
+                        "/renamed"
+                    } else {
+                        "/c"
+                    };
+                    let sample = dockstat::stats::Sample {
+                        id: &id,
+                        name,
+                        read: Timestamp {
+                            secs: 1_700_000_000 + round as i64,
+                            nanos: 5,
+                        },
+                        ..Default::default()
+                    };
+                    let derived = Derived {
+                        cpu_percent: round as f64 * 1.37 + i as f64,
+                        mem_used: (round * 1_000_003 * (i as u64 + 1)) as f64,
+                        mem_limit: 8e9,
+                        mem_percent: round as f64 / 3.0,
+                        net_rx: round * 999,
+                        pids: round + i as u64,
+                        ..Derived::default()
+                    };
+                    if (round + i as u64) % 4 != 0 {
+                        st.on_event(Event::Sample {
+                            container: c,
+                            sample: &sample,
+                            derived: &derived,
+                        });
+                    }
+                    check(&mut st);
+                }
+                let c = &containers[round as usize % 5];
+                match round {
+                    1 => drop(st.on_event(Event::Stale(c))),
+                    2 => {
+                        let error = Error::new(ErrorKind::Timeout).context("x");
+                        st.on_event(Event::Error {
+                            host: c.host,
+                            container: Some(c),
+                            error: &error,
+                        });
+                    }
+                    3 => {
+                        st.on_event(Event::Gone {
+                            container: c,
+                            why: dockstat::engine::Gone::Stopped,
+                        });
+                        check(&mut st);
+                        st.on_event(Event::Added(c));
+                    }
+                    _ => {}
+                }
+                check(&mut st);
+            }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(3000))]
+
+        /// The ndjson writer writes, byte for byte, what the `format!` one wrote.
+        #[test]
+        fn ndjson_lines_as_the_reference(
+            hosts in prop::collection::vec(any::<String>(), 1..3),
+            samples in prop::collection::vec(
+                (any::<String>(), "[a-f0-9]{0,64}", "[a-z<>&\"\\\\/.\u{2028}é-]{0,20}",
+                 -100i64..100, any::<u32>(), 0u32..1000, derived_strategy()),
+                1..12,
+            ),
+            now in 1_700_000_000i64..1_900_000_000,
+        ) {
+            let mut nd = Ndjson::new(&hosts);
+            let mut new = String::new();
+            let mut old = String::new();
+            for (i, (name, id, name2, dsecs, nanos, ms, d)) in samples.iter().enumerate() {
+                let host = i % hosts.len();
+                let name = if i % 2 == 0 { name } else { name2 };
+                for nanos in [nanos % 1_000_000_000, ms * 1_000_000, 0] {
+                    let read = Timestamp { secs: now + dsecs / 10, nanos };
+                    nd.line(&mut new, host, id, name, read, d);
+                    ndjson_line_reference(&mut old, &hosts[host], id, name, &read.to_string(), d);
+                }
+            }
+            prop_assert_eq!(new, old);
+        }
+    }
 
     fn layout<'a>(block: &'a str, rows: usize, status: &'a [(String, String)]) -> Layout<'a> {
         Layout {

@@ -9,21 +9,24 @@
 //!   (`--read-period S`, default 5): each stream read once per period, so one `read` returns
 //!   about S frames. Its target is half the floor's CPU per frame. Its latency is, by design,
 //!   up to the period.
+//! - `cli`: the `dockstat` binary beside this one (`cargo build --release -p dockstat-cli`)
+//!   as a child, `dockstat -H URL stats --format ndjson` to a file, its CPU and RSS read from
+//!   `/proc` (see `cli_client.rs`); not in the default phases.
 //!
-//! Each also runs over TLS as `floor-tls`, `dockstat-tls`, `bollard-tls` (and
+//! Each also runs over TLS as `floor-tls`, `dockstat-tls`, `bollard-tls`, `cli-tls` (and
 //! `floor-latency-tls`): the same sim, streams and procedure, but on a TLS listener at
 //! `tcp://127.0.0.1:PORT` that requires a client certificate (`dockerd --tlsverify`), with
 //! throwaway certificates (`dockstat_sim::certs`); each client verifies the server against
 //! `ca.pem` and presents `cert.pem`/`key.pem`, all rustls with ring.
 //!
 //! ```text
-//! dockstat-loadbench [run] --containers N --seconds S [--warmup S] [--phases floor,dockstat,bollard]
+//! dockstat-loadbench [run] --containers N --seconds S [--warmup S] [--phases floor,dockstat,bollard,cli]
 //!                          [--interval-ms 1000] [--open-over-ms 0] [--split-chunks] [--tls]
-//!                          [--strict] [--report DIR]
+//!                          [--read-period 5] [--strict] [--report DIR]
 //! dockstat-loadbench report --from RESULT.json --report DIR
 //! dockstat-loadbench sim --socket PATH --containers N --interval-ms MS [--split-chunks]
 //!                        [--tls DIR [--listen 127.0.0.1:0]]
-//! dockstat-loadbench phase floor|floor-latency|dockstat|bollard
+//! dockstat-loadbench phase floor|floor-latency|dockstat|dockstat-period|bollard|cli
 //!                          (--socket PATH | --url tcp://HOST:PORT --tls DIR) --containers N
 //!                          --warmup S --seconds S [--open-over-ms MS]
 //! ```
@@ -49,6 +52,7 @@
 #![forbid(unsafe_code)]
 
 mod bollard_client;
+mod cli_client;
 mod control;
 mod dockstat_client;
 mod floor;
@@ -69,13 +73,13 @@ use target::Target;
 
 const USAGE: &str = "\
 usage: dockstat-loadbench [run] --containers N --seconds S [--warmup S]
-                          [--phases floor,floor-latency,dockstat,bollard[,NAME-tls…]]
+                          [--phases floor,floor-latency,dockstat,bollard,cli[,NAME-tls…]]
                           [--interval-ms 1000] [--open-over-ms 0] [--split-chunks] [--tls]
                           [--read-period 5] [--strict] [--report DIR]
        dockstat-loadbench report --from RESULT.json --report DIR
        dockstat-loadbench sim --socket PATH --containers N --interval-ms MS [--split-chunks]
                           [--tls DIR [--listen 127.0.0.1:0]]
-       dockstat-loadbench phase floor|floor-latency|dockstat|dockstat-period|bollard
+       dockstat-loadbench phase floor|floor-latency|dockstat|dockstat-period|bollard|cli
                           (--socket PATH | --url tcp://HOST:PORT --tls DIR)
                           --containers N --warmup S --seconds S [--open-over-ms MS]
                           [--read-period S]";

@@ -118,6 +118,9 @@ struct Outcome {
 
 pub fn run(args: &RunArgs) -> Result<ExitCode, String> {
     sys::raise_nofile_limit().map_err(|e| format!("RLIMIT_NOFILE: {e}"))?;
+    if args.phases.iter().any(|p| client_of(p).0 == "cli") {
+        crate::cli_client::dockstat_binary()?;
+    }
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
     let dir = std::env::temp_dir().join(format!("dockstat-loadbench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
@@ -492,6 +495,15 @@ fn print_ratios(outcomes: &[Outcome]) {
                 format!("{tls} ÷ {client} CPU per frame"),
                 format!("{:.2}", t / u),
                 format!("(TLS: {:+.2} µs per frame, {what})", t - u),
+            );
+        }
+    }
+    for (c, d) in [("cli", "dockstat"), ("cli-tls", "dockstat-tls")] {
+        if let (Some(x), Some(y)) = (cpu(c), cpu(d)) {
+            line(
+                format!("{c} ÷ {d} CPU per frame"),
+                format!("{:.2}", x / y),
+                format!("(the CLI writing ndjson: {:+.2} µs per frame)", x - y),
             );
         }
     }
