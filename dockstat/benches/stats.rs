@@ -61,10 +61,12 @@ fn sim_frames(cgroup: dockstat_sim::Cgroup) -> Vec<Vec<u8>> {
         cgroup,
         ..Default::default()
     };
-    let sim = dockstat_sim::Sim::start(dockstat_sim::Listen::Unix(socket.clone()), config)
-        .expect("sim");
+    let sim =
+        dockstat_sim::Sim::start(dockstat_sim::Listen::Unix(socket.clone()), config).expect("sim");
     let mut frames = Vec::new();
-    for name in ["busy-1", "idle-2", "memhog-3", "writer-4", "forky-5", "net-6"] {
+    for name in [
+        "busy-1", "idle-2", "memhog-3", "writer-4", "forky-5", "net-6",
+    ] {
         let mut conn = std::os::unix::net::UnixStream::connect(&socket).expect("connect");
         write!(
             conn,
@@ -409,7 +411,10 @@ fn main() {
         ("daemon cgroup v1 (live frames)", named("-stream")),
         ("docs cgroup v1", pick("cgv1")),
         ("docs cgroup v2", pick("cgv2")),
-        ("sim cgroup v1 (load bench)", sim_frames(dockstat_sim::Cgroup::V1)),
+        (
+            "sim cgroup v1 (load bench)",
+            sim_frames(dockstat_sim::Cgroup::V1),
+        ),
         ("sim cgroup v2", sim_frames(dockstat_sim::Cgroup::V2)),
     ];
     for (label, set) in &sets {

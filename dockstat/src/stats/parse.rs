@@ -1035,7 +1035,9 @@ mod tests {
     fn plain_memory_map_reads_the_daemons_text() {
         let map = r#"{"active_anon":0,"cache":12,"inactive_file":7,"x":3,"total_inactive_file":5}"#;
         let frame = format!(r#"{map},"limit":1}}"#);
-        let c = Cursor { b: frame.as_bytes() };
+        let c = Cursor {
+            b: frame.as_bytes(),
+        };
         let mut m = MemoryStats::default();
         assert_eq!(memory_map_plain(&c, 0, &mut m), Some(map.len()));
         assert_eq!(
@@ -1043,9 +1045,16 @@ mod tests {
             (Some(12), Some(7), Some(5))
         );
         // Not the daemon's form: left to the general path.
-        for other in [r#"{"a": 1}"#, r#"{"a":01}"#, r#"{"a":1,}"#, r#"{"cache":null}"#] {
+        for other in [
+            r#"{"a": 1}"#,
+            r#"{"a":01}"#,
+            r#"{"a":1,}"#,
+            r#"{"cache":null}"#,
+        ] {
             let frame = format!(r#"{other},"limit":1}}"#);
-            let c = Cursor { b: frame.as_bytes() };
+            let c = Cursor {
+                b: frame.as_bytes(),
+            };
             assert_eq!(memory_map_plain(&c, 0, &mut m), None, "{other}");
         }
     }
