@@ -6,8 +6,9 @@
 //! strings (control bytes, escapes), numbers (no leading zeros, digits after `.` and `e`),
 //! literals, commas and colons. Containers the decoder does not need are validated to the same
 //! grammar without being read ([`Cursor::validate`]), so a frame that is not JSON never gives a
-//! number; the memory map is first scanned by [`super::skip`], whose quote positions let the
-//! validation jump over its strings.
+//! number. A container in another form than the daemon's (the memory map with whitespace or
+//! escapes, say) is first scanned by [`super::skip`], whose quote positions let the validation
+//! jump over its strings.
 //!
 //! Strings are decoded as Go's `encoding/json` decodes them (the docker CLI's decoder): invalid
 //! UTF-8 and lone surrogate escapes are not errors but become U+FFFD ([`decode_go`]).

@@ -2,9 +2,9 @@
 //!
 //! An on-demand decoder: it walks the frame's object and reads only the fields `docker stats`
 //! needs, validating everything it reads, and skips every other container with a SIMD scan.
-//! The 30-odd counters of `memory_stats.stats` are not walked: the SIMD scan that skips the
-//! map records where its quotes are, and only keys of the three lengths the math needs are
-//! compared.
+//! The 30-odd counters of `memory_stats.stats` are passed in one pass that validates each
+//! entry (the daemon's text) or after the SIMD scan (any other form); either way only keys of
+//! the three lengths the math needs are compared, and only their values computed.
 //!
 //! Unknown fields are skipped (after validating them: a frame that is not JSON is an error,
 //! wherever the damage is), missing and `null` fields are tolerated, counters are `u64`, and
