@@ -7,7 +7,9 @@
 //! - simd-json's generic value (`to_borrowed_value` on a copy), then the same fields and math.
 //!
 //! After the criterion groups, the three are timed again interleaved, and the per-frame
-//! figures and ratios are printed.
+//! figures and ratios are printed; then dockstat alone, per frame, on each kind of frame: the
+//! real daemon's cgroup v1 captures, the docs' v1 and v2 frames, and the frames the simulated
+//! daemon sends (what the load bench's clients decode), cgroup v1 and v2.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -17,8 +19,76 @@ use criterion::Criterion;
 use dockstat::stats::{FrameDecoder, Platform, derive};
 use simd_json::prelude::*;
 
+const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/fixtures");
+
+/// The frames of a chunked or plain HTTP response (head included).
+fn response_frames(raw: &[u8]) -> Vec<Vec<u8>> {
+    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    let head = String::from_utf8_lossy(&raw[..split]).to_ascii_lowercase();
+    let mut body = &raw[split + 4..];
+    let mut payload = Vec::new();
+    if head.contains("transfer-encoding: chunked") {
+        while let Some(end) = body.windows(2).position(|w| w == b"\r\n") {
+            let size =
+                usize::from_str_radix(std::str::from_utf8(&body[..end]).unwrap(), 16).unwrap();
+            if size == 0 || body.len() < end + size + 4 {
+                break;
+            }
+            payload.extend_from_slice(&body[end + 2..end + 2 + size]);
+            body = &body[end + 4 + size..];
+        }
+    } else {
+        payload.extend_from_slice(body);
+    }
+    payload
+        .split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(<[u8]>::to_vec)
+        .collect()
+}
+
+/// Frames the simulated daemon streams (one container of each workload, cgroup `cgroup`),
+/// from the third frame of each stream on (the first has a zeroed precpu).
+fn sim_frames(cgroup: dockstat_sim::Cgroup) -> Vec<Vec<u8>> {
+    use std::io::{Read, Write};
+    let socket = std::env::temp_dir().join(format!(
+        "dockstat-bench-{}-{cgroup:?}.sock",
+        std::process::id()
+    ));
+    let config = dockstat_sim::SimConfig {
+        containers: 6,
+        interval: Duration::from_millis(20),
+        cgroup,
+        ..Default::default()
+    };
+    let sim =
+        dockstat_sim::Sim::start(dockstat_sim::Listen::Unix(socket.clone()), config).expect("sim");
+    let mut frames = Vec::new();
+    for name in [
+        "busy-1", "idle-2", "memhog-3", "writer-4", "forky-5", "net-6",
+    ] {
+        let mut conn = std::os::unix::net::UnixStream::connect(&socket).expect("connect");
+        write!(
+            conn,
+            "GET /v1.41/containers/{name}/stats HTTP/1.1\r\nHost: docker\r\n\r\n"
+        )
+        .unwrap();
+        let mut raw = Vec::new();
+        let mut buf = [0u8; 65536];
+        // The head, then four frames (one chunk each).
+        while raw.windows(3).filter(|w| w == b"}\n\r").count() < 4 {
+            let n = conn.read(&mut buf).expect("read");
+            assert!(n > 0, "the sim closed the stream");
+            raw.extend_from_slice(&buf[..n]);
+        }
+        frames.extend(response_frames(&raw).into_iter().skip(2));
+    }
+    sim.shutdown();
+    frames
+}
+
 fn fixture_frames() -> Vec<Vec<u8>> {
-    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/fixtures");
+    let root = FIXTURES;
     let mut frames = Vec::new();
     let mut paths: Vec<_> = std::fs::read_dir(format!("{root}/docker20-cgv1"))
         .expect("fixtures")
@@ -30,30 +100,7 @@ fn fixture_frames() -> Vec<Vec<u8>> {
         .collect();
     paths.sort();
     for path in paths {
-        let raw = std::fs::read(&path).unwrap();
-        let split = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
-        let head = String::from_utf8_lossy(&raw[..split]).to_ascii_lowercase();
-        let mut body = &raw[split + 4..];
-        let mut payload = Vec::new();
-        if head.contains("transfer-encoding: chunked") {
-            while let Some(end) = body.windows(2).position(|w| w == b"\r\n") {
-                let size =
-                    usize::from_str_radix(std::str::from_utf8(&body[..end]).unwrap(), 16).unwrap();
-                if size == 0 || body.len() < end + size + 4 {
-                    break;
-                }
-                payload.extend_from_slice(&body[end + 2..end + 2 + size]);
-                body = &body[end + 4 + size..];
-            }
-        } else {
-            payload.extend_from_slice(body);
-        }
-        frames.extend(
-            payload
-                .split(|&b| b == b'\n')
-                .filter(|l| !l.is_empty())
-                .map(<[u8]>::to_vec),
-        );
+        frames.extend(response_frames(&std::fs::read(&path).unwrap()));
     }
     let mut docs: Vec<_> = std::fs::read_dir(format!("{root}/frames"))
         .unwrap()
@@ -325,4 +372,72 @@ fn main() {
         serde / ours,
         simd / ours
     );
+
+    // dockstat alone, per kind of frame.
+    let read = |dir: &str| -> Vec<Vec<u8>> {
+        let mut paths: Vec<_> = std::fs::read_dir(format!("{FIXTURES}/{dir}"))
+            .unwrap()
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .collect();
+        paths.sort();
+        paths.iter().map(|p| std::fs::read(p).unwrap()).collect()
+    };
+    let docs = read("frames");
+    let named = |part: &str| -> Vec<Vec<u8>> {
+        let root = FIXTURES;
+        let mut paths: Vec<_> = std::fs::read_dir(format!("{root}/docker20-cgv1"))
+            .unwrap()
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.to_string_lossy().contains(part))
+            .collect();
+        paths.sort();
+        paths
+            .iter()
+            .flat_map(|p| response_frames(&std::fs::read(p).unwrap()))
+            .filter(|f| !f.starts_with(br#"{"read":"0001"#))
+            .collect()
+    };
+    let pick = |part: &str| -> Vec<Vec<u8>> {
+        let mut paths: Vec<_> = std::fs::read_dir(format!("{FIXTURES}/frames"))
+            .unwrap()
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.to_string_lossy().contains(part))
+            .collect();
+        paths.sort();
+        paths.iter().map(|p| std::fs::read(p).unwrap()).collect()
+    };
+    assert_eq!(docs.len(), pick("cgv1").len() + pick("cgv2").len());
+    let sets = [
+        ("daemon cgroup v1 (live frames)", named("-stream")),
+        ("docs cgroup v1", pick("cgv1")),
+        ("docs cgroup v2", pick("cgv2")),
+        (
+            "sim cgroup v1 (load bench)",
+            sim_frames(dockstat_sim::Cgroup::V1),
+        ),
+        ("sim cgroup v2", sim_frames(dockstat_sim::Cgroup::V2)),
+    ];
+    for (label, set) in &sets {
+        for f in set {
+            decoder.decode(f).expect("frame");
+        }
+        // The least of many short runs: on a busy machine, a run that no other process
+        // interrupted (what the frame costs in CPU, not in waiting).
+        let mut best = f64::MAX;
+        let started = Instant::now();
+        while started.elapsed() < Duration::from_millis(1500) {
+            best = best.min(per_frame(
+                set,
+                |f| {
+                    black_box(dockstat(&mut decoder, f));
+                },
+                Duration::from_micros(200),
+            ));
+        }
+        let avg = set.iter().map(Vec::len).sum::<usize>() / set.len();
+        println!(
+            "  {label}: {} frames, avg {avg} B: dockstat {best:.0} ns/frame",
+            set.len()
+        );
+    }
 }

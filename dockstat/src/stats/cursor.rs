@@ -6,8 +6,9 @@
 //! strings (control bytes, escapes), numbers (no leading zeros, digits after `.` and `e`),
 //! literals, commas and colons. Containers the decoder does not need are validated to the same
 //! grammar without being read ([`Cursor::validate`]), so a frame that is not JSON never gives a
-//! number; the memory map is first scanned by [`super::skip`], whose quote positions let the
-//! validation jump over its strings.
+//! number. A container in another form than the daemon's (the memory map with whitespace or
+//! escapes, say) is first scanned by [`super::skip`], whose quote positions let the validation
+//! jump over its strings.
 //!
 //! Strings are decoded as Go's `encoding/json` decodes them (the docker CLI's decoder): invalid
 //! UTF-8 and lone surrogate escapes are not errors but become U+FFFD ([`decode_go`]).
@@ -801,7 +802,7 @@ impl Cursor<'_> {
             let (k, after) = self.string(i)?;
             let index = if k.escaped {
                 let mut buf = [0u8; 64];
-                unescape_into(self.raw(k), &mut buf).and_then(|n| schema.position(&buf[..n]))
+                decode_go_into(self.raw(k), &mut buf).and_then(|n| schema.position(&buf[..n]))
             } else {
                 schema.position(self.raw(k))
             };
@@ -874,28 +875,6 @@ fn swar_digits(d: u64, n: usize) -> u64 {
     x.wrapping_mul(1 + (10_000 << 32)) >> 32
 }
 
-/// Decodes the JSON escapes of `raw` (validated by the cursor) into `out`; returns the length,
-/// or `None` if `out` is too small. A lone surrogate is U+FFFD; other bytes are copied as
-/// they are (a key with invalid UTF-8 matches no key the decoder knows either way).
-pub(crate) fn unescape_into(raw: &[u8], out: &mut [u8]) -> Option<usize> {
-    let mut n = 0;
-    let mut i = 0;
-    while i < raw.len() {
-        if raw[i] != b'\\' {
-            *out.get_mut(n)? = raw[i];
-            n += 1;
-            i += 1;
-            continue;
-        }
-        let (c, used) = decode_escape(raw, i)?;
-        let len = c.len_utf8();
-        c.encode_utf8(out.get_mut(n..n + len)?);
-        n += len;
-        i += used;
-    }
-    Some(n)
-}
-
 /// The escape whose backslash is at `raw[i]`: the char it stands for and the bytes it takes
 /// (a surrogate pair `\uD83D\uDE00` is one char in twelve bytes, a lone surrogate U+FFFD in
 /// six, as Go decodes them).
@@ -942,17 +921,46 @@ fn decode_u_escape(raw: &[u8], i: usize) -> Option<(char, usize)> {
 /// cursor) to `out`, as Go's `encoding/json` decodes it: escapes decoded, a lone surrogate
 /// and each byte of invalid UTF-8 replaced by U+FFFD.
 pub(crate) fn decode_go(raw: &[u8], out: &mut Vec<u8>) {
+    go_pieces(raw, |piece| {
+        out.extend_from_slice(piece);
+        true
+    });
+}
+
+/// [`decode_go`] into a fixed buffer (keys, timestamps, blkio ops): the value's length, or
+/// `None` if it does not fit (no key the decoder knows is that long).
+pub(crate) fn decode_go_into(raw: &[u8], out: &mut [u8]) -> Option<usize> {
+    let mut n = 0;
+    let fits = go_pieces(raw, |piece| match out.get_mut(n..n + piece.len()) {
+        Some(to) => {
+            to.copy_from_slice(piece);
+            n += piece.len();
+            true
+        }
+        None => false,
+    });
+    fits.then_some(n)
+}
+
+/// The one rule for a string's value, Go's: hands the UTF-8 of the value of `raw` to `emit`
+/// piece by piece, until it returns false (then false).
+fn go_pieces(raw: &[u8], mut emit: impl FnMut(&[u8]) -> bool) -> bool {
     let mut utf8 = [0u8; 4];
     let mut i = 0;
     while i < raw.len() {
         let b = raw[i];
-        if b == b'\\' {
+        let ok = if b == b'\\' {
             let (c, used) = decode_escape(raw, i).unwrap_or(('\u{fffd}', 2));
-            out.extend_from_slice(c.encode_utf8(&mut utf8).as_bytes());
             i += used;
+            emit(c.encode_utf8(&mut utf8).as_bytes())
         } else if b < 0x80 {
-            out.push(b);
-            i += 1;
+            // A run of ASCII at once.
+            let run = raw[i..]
+                .iter()
+                .position(|&c| c == b'\\' || c >= 0x80)
+                .unwrap_or(raw.len() - i);
+            i += run;
+            emit(&raw[i - run..i])
         } else {
             // utf8.DecodeRune: a valid sequence, or one byte as RuneError.
             let len = match b {
@@ -966,16 +974,20 @@ pub(crate) fn decode_go(raw: &[u8], out: &mut Vec<u8>) {
                 .filter(|s| len > 0 && std::str::from_utf8(s).is_ok())
             {
                 Some(s) => {
-                    out.extend_from_slice(s);
                     i += len;
+                    emit(s)
                 }
                 None => {
-                    out.extend_from_slice("\u{fffd}".as_bytes());
                     i += 1;
+                    emit("\u{fffd}".as_bytes())
                 }
             }
+        };
+        if !ok {
+            return false;
         }
     }
+    true
 }
 
 #[cfg(test)]
@@ -1025,8 +1037,12 @@ mod tests {
         let (st, _) = c(s).string(0).unwrap();
         assert!(st.escaped);
         let mut buf = [0u8; 32];
-        let n = unescape_into(&s.as_bytes()[st.start..st.end], &mut buf).unwrap();
+        let n = decode_go_into(&s.as_bytes()[st.start..st.end], &mut buf).unwrap();
         assert_eq!(std::str::from_utf8(&buf[..n]).unwrap(), "a\"b\\cé😀");
+        assert_eq!(
+            decode_go_into(&s.as_bytes()[st.start..st.end], &mut [0u8; 8]),
+            None
+        );
         let mut go = Vec::new();
         decode_go(&s.as_bytes()[st.start..st.end], &mut go);
         assert_eq!(std::str::from_utf8(&go).unwrap(), "a\"b\\cé😀");
@@ -1065,7 +1081,10 @@ mod tests {
         assert_eq!(go(br"\ud83d\u0041"), "\u{fffd}A");
         assert_eq!(go(br"\ud83d\ud83d\ude00"), "\u{fffd}😀");
         let mut buf = [0u8; 8];
-        assert_eq!(unescape_into(br"\ud83d", &mut buf), Some(3));
+        assert_eq!(decode_go_into(br"\ud83d", &mut buf), Some(3));
+        // The same rule into a fixed buffer: invalid UTF-8 is U+FFFD there too.
+        let n = decode_go_into(b"a\xffb", &mut buf).unwrap();
+        assert_eq!(&buf[..n], "a\u{fffd}b".as_bytes());
     }
 
     #[test]

@@ -2,9 +2,9 @@
 //!
 //! An on-demand decoder: it walks the frame's object and reads only the fields `docker stats`
 //! needs, validating everything it reads, and skips every other container with a SIMD scan.
-//! The 30-odd counters of `memory_stats.stats` are not walked: the SIMD scan that skips the
-//! map records where its quotes are, and only keys of the three lengths the math needs are
-//! compared.
+//! The 30-odd counters of `memory_stats.stats` are passed in one pass that validates each
+//! entry (the daemon's text) or after the SIMD scan (any other form); either way only keys of
+//! the three lengths the math needs are compared, and only their values computed.
 //!
 //! Unknown fields are skipped (after validating them: a frame that is not JSON is an error,
 //! wherever the damage is), missing and `null` fields are tolerated, counters are `u64`, and
@@ -27,7 +27,7 @@
 
 #![forbid(unsafe_code)]
 
-use super::cursor::{Cursor, Fail, R, Schema, Str, decode_go, shape, syntax, unescape_into};
+use super::cursor::{Cursor, Fail, R, Schema, Str, decode_go, decode_go_into, shape, syntax};
 use super::math::{BlockOp, block_op};
 use super::model::{
     BlkioStats, CpuStats, DateCache, MemoryStats, NetEntry, Networks, PidsStats, Sample,
@@ -138,15 +138,16 @@ impl FrameDecoder {
             } else {
                 frame
             };
-        let text = |s: Option<Str>| -> R<&'a str> {
-            match s {
-                None => Ok(""),
-                Some(s) => std::str::from_utf8(&frame[s.start..s.end]).map_err(|_| syntax(s.start)),
-            }
+        // Always UTF-8: a string that is not, or holds escapes, was decoded above (Go's rule
+        // puts U+FFFD for each bad byte), and the others are its raw bytes, found valid by the
+        // cursor. The check is only the conversion `&str` needs.
+        let text = |s: Option<Str>| -> &'a str {
+            s.and_then(|s| std::str::from_utf8(&frame[s.start..s.end]).ok())
+                .unwrap_or_default()
         };
         Ok(Sample {
-            id: text(found.id)?,
-            name: text(found.name)?,
+            id: text(found.id),
+            name: text(found.name),
             read: found.read,
             preread: found.preread,
             cpu: found.cpu,
@@ -173,7 +174,7 @@ fn key<'k>(c: &Cursor<'k>, k: Str, buf: &'k mut [u8; KEY_BUF]) -> &'k [u8] {
     if !k.escaped {
         return c.raw(k);
     }
-    match unescape_into(c.raw(k), buf) {
+    match decode_go_into(c.raw(k), buf) {
         Some(n) => &buf[..n],
         None => b"",
     }
@@ -459,12 +460,10 @@ fn memory_general(
 
 /// `memory_stats.stats`: a map of 30-odd cgroup counters, of which the math needs three.
 ///
-/// The map is skipped with the SIMD scan, which validates its strings and brackets and
-/// records where its quotes are. In a flat map without escapes (what the daemon sends), quote
-/// pairs are its keys: only keys of the three lengths that matter are compared, and only
-/// their values are parsed (fully validated). The other counters are not parsed, as with
-/// every container the decoder skips. Anything else (escapes, nested values) is walked entry
-/// by entry.
+/// The daemon's text (`"key":counter` entries, no whitespace, no escapes) is read in one pass
+/// that validates it as it goes ([`memory_map_plain`]): only keys of the three lengths that
+/// matter are compared, and only their values are computed. Anything else goes to
+/// [`memory_map_scanned`].
 ///
 /// As a Go map: `null` empties it, a repeated `stats` adds to the entries before, and a
 /// counter that is `null` is there, as 0 (which decides the cgroup v1 memory math).
@@ -475,6 +474,23 @@ fn memory_map(c: &Cursor<'_>, v: usize, out: &mut MemoryStats, quotes: &mut Vec<
         out.cache = None;
         return Ok(v + 4);
     }
+    match memory_map_plain(c, v, out) {
+        Some(end) => Ok(end),
+        None => memory_map_scanned(c, v, out, quotes),
+    }
+}
+
+/// The memory map in any form: skipped with the SIMD scan, which validates its strings and
+/// brackets and records where its quotes are. In a flat map without escapes, quote pairs are
+/// its keys: only keys of the three lengths that matter are compared, and only their values
+/// are parsed (fully validated). Anything else (escapes, nested values) is walked entry by
+/// entry.
+fn memory_map_scanned(
+    c: &Cursor<'_>,
+    v: usize,
+    out: &mut MemoryStats,
+    quotes: &mut Vec<u32>,
+) -> R<usize> {
     // Validated here, as a whole: the quote pairs are then its keys and string values.
     let map = c.scan_container(v, quotes)?;
     if map.nested || map.escapes || quotes.len() % 2 != 0 {
@@ -498,6 +514,45 @@ fn memory_map(c: &Cursor<'_>, v: usize, out: &mut MemoryStats, quotes: &mut Vec<
         *slot = Some(n.unwrap_or(0));
     }
     Ok(map.end)
+}
+
+/// The map as the daemon writes it, in one pass that validates as it goes: `{`, then entries
+/// `"key":counter` (plain printable ASCII keys, plain unsigned integers) separated by `,`,
+/// then `}`; a key is compared only when it has the length of one the math needs. The
+/// position after the map, or `None` at the first byte that is not that form (whitespace,
+/// `null`, escapes, a nested value, anything malformed), with `out` possibly written: the
+/// caller then reads the whole map again with the general path, which sets the same slots
+/// (or fails).
+#[inline(always)]
+fn memory_map_plain(c: &Cursor<'_>, v: usize, out: &mut MemoryStats) -> Option<usize> {
+    let mut p = c.lit(v, b"{")?;
+    if c.at(p) == b'}' {
+        return Some(p + 1);
+    }
+    loop {
+        let (start, end) = c.plain_key(p)?;
+        let value = c.lit(end + 1, b":")?;
+        let key = &c.b[start..end];
+        let slot = match key.len() {
+            19 if key == b"total_inactive_file" => Some(&mut out.total_inactive_file),
+            13 if key == b"inactive_file" => Some(&mut out.inactive_file),
+            5 if key == b"cache" => Some(&mut out.cache),
+            _ => None,
+        };
+        let next = match slot {
+            Some(slot) => {
+                let (n, next) = c.plain_u64(value)?;
+                *slot = Some(n);
+                next
+            }
+            None => c.skip_digits(value)?,
+        };
+        match c.at(next) {
+            b',' => p = next + 1,
+            b'}' => return Some(next + 1),
+            _ => return None,
+        }
+    }
 }
 
 fn memory_map_walk(c: &Cursor<'_>, v: usize, out: &mut MemoryStats) -> R<usize> {
@@ -789,18 +844,22 @@ fn blkio_fast(c: &Cursor<'_>, v: usize, out: &mut BlkioStats) -> Option<usize> {
     let mut p = blkio_list_fast(c, p, &mut totals)?;
     // The other lists are not needed, but read the same way: the daemon's exact text is
     // valid JSON; anything else goes to the general path, which validates it.
+    // (Each key a constant at its call, so that the comparison compiles to a few loads.)
     let mut unused = BlkioStats::default();
-    for key in [
-        &b",\"io_serviced_recursive\":"[..],
+    macro_rules! list {
+        ($($key:literal),*) => {$(
+            p = blkio_list_fast(c, c.lit(p, $key)?, &mut unused)?;
+        )*};
+    }
+    list!(
+        b",\"io_serviced_recursive\":",
         b",\"io_queue_recursive\":",
         b",\"io_service_time_recursive\":",
         b",\"io_wait_time_recursive\":",
         b",\"io_merged_recursive\":",
         b",\"io_time_recursive\":",
-        b",\"sectors_recursive\":",
-    ] {
-        p = blkio_list_fast(c, c.lit(p, key)?, &mut unused)?;
-    }
+        b",\"sectors_recursive\":"
+    );
     let p = c.lit(p, b"}")?;
     *out = totals;
     Some(p)
@@ -856,25 +915,26 @@ fn networks_fast(c: &Cursor<'_>, v: usize, d: &mut FrameDecoder) -> Option<usize
     }
     loop {
         let (name_start, name_end) = c.plain_key(p)?;
-        let mut q = c.lit(name_end + 1, b":{\"rx_bytes\":")?;
+        let mut q = name_end + 1;
         let mut counters = [0u64; 8];
-        for (i, key) in [
-            &b""[..],
-            b",\"rx_packets\":",
-            b",\"rx_errors\":",
-            b",\"rx_dropped\":",
-            b",\"tx_bytes\":",
-            b",\"tx_packets\":",
-            b",\"tx_errors\":",
-            b",\"tx_dropped\":",
-        ]
-        .into_iter()
-        .enumerate()
-        {
-            let (n, next) = c.plain_u64(c.lit(q, key)?)?;
-            counters[i] = n;
-            q = next;
+        // (Each key a constant at its call, so that the comparison compiles to a few loads.)
+        macro_rules! counters {
+            ($($i:literal $key:literal),*) => {$(
+                let (n, next) = c.plain_u64(c.lit(q, $key)?)?;
+                counters[$i] = n;
+                q = next;
+            )*};
         }
+        counters!(
+            0 b":{\"rx_bytes\":",
+            1 b",\"rx_packets\":",
+            2 b",\"rx_errors\":",
+            3 b",\"rx_dropped\":",
+            4 b",\"tx_bytes\":",
+            5 b",\"tx_packets\":",
+            6 b",\"tx_errors\":",
+            7 b",\"tx_dropped\":"
+        );
         let q = c.lit(q, b"}")?;
         let name = &c.b[name_start..name_end];
         // A repeated name would replace the earlier entry: leave that to the general path.
@@ -926,6 +986,77 @@ mod tests {
         let s = d.decode(&frame).unwrap();
         let (rx, len) = (s.networks.rx_bytes(), s.networks.len());
         (d.names.compares.get(), rx, len)
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::test_runner::Config::with_cases(3000))]
+        /// The one-pass read of the daemon's memory map accepts only what the general path
+        /// (SIMD scan, validation) accepts, ends where it ends and finds the same counters.
+        #[test]
+        fn plain_memory_map_agrees_with_the_general_path(
+            entries in proptest::collection::vec((0usize..8, 0usize..6, 0usize..10, 0usize..8), 0..40),
+        ) {
+            const KEYS: [&str; 8] = [
+                r#""cache""#, r#""inactive_file""#, r#""total_inactive_file""#, r#""rss""#,
+                r#""cach\u0065""#, "\"é\"", "\"a\u{1}\"", r#""x"#,
+            ];
+            const COLONS: [&str; 6] = [":", ":", ":", " :", "", "::"];
+            const VALUES: [&str; 10] = [
+                "0", "7", "123", "01", "-1", "1.5", "null", "18446744073709551616", "[]", "",
+            ];
+            const SEPS: [&str; 8] = [",", ",", ",", ", ", "", ",,", "}", "]"];
+            let mut map = String::from("{");
+            for (i, &(k, c, v, s)) in entries.iter().enumerate() {
+                map.push_str(KEYS[k]);
+                map.push_str(COLONS[c]);
+                map.push_str(VALUES[v]);
+                if i + 1 < entries.len() {
+                    map.push_str(SEPS[s]);
+                }
+            }
+            // What follows the map in a frame.
+            map.push_str(r#"},"limit":1}"#);
+            let c = Cursor { b: map.as_bytes() };
+            let mut plain = MemoryStats::default();
+            if let Some(end) = memory_map_plain(&c, 0, &mut plain) {
+                let mut general = MemoryStats::default();
+                let at = memory_map_scanned(&c, 0, &mut general, &mut Vec::new());
+                proptest::prop_assert_eq!(at, Ok(end), "{}", map);
+                proptest::prop_assert_eq!(
+                    (plain.cache, plain.inactive_file, plain.total_inactive_file),
+                    (general.cache, general.inactive_file, general.total_inactive_file),
+                    "{}", map
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn plain_memory_map_reads_the_daemons_text() {
+        let map = r#"{"active_anon":0,"cache":12,"inactive_file":7,"x":3,"total_inactive_file":5}"#;
+        let frame = format!(r#"{map},"limit":1}}"#);
+        let c = Cursor {
+            b: frame.as_bytes(),
+        };
+        let mut m = MemoryStats::default();
+        assert_eq!(memory_map_plain(&c, 0, &mut m), Some(map.len()));
+        assert_eq!(
+            (m.cache, m.inactive_file, m.total_inactive_file),
+            (Some(12), Some(7), Some(5))
+        );
+        // Not the daemon's form: left to the general path.
+        for other in [
+            r#"{"a": 1}"#,
+            r#"{"a":01}"#,
+            r#"{"a":1,}"#,
+            r#"{"cache":null}"#,
+        ] {
+            let frame = format!(r#"{other},"limit":1}}"#);
+            let c = Cursor {
+                b: frame.as_bytes(),
+            };
+            assert_eq!(memory_map_plain(&c, 0, &mut m), None, "{other}");
+        }
     }
 
     #[test]

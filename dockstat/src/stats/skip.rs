@@ -10,7 +10,7 @@
 //!
 //! The skipped bytes are validated as far as skipping needs and a little more: strings must end,
 //! hold no control bytes and only valid escapes; bytes outside strings must be ASCII (control
-//! bytes only as whitespace). Non-ASCII bytes inside strings are reported (invalid UTF-8 is
+//! bytes only as whitespace). Non-ASCII bytes inside strings need no check (invalid UTF-8 is
 //! U+FFFD to Go's decoder, not an error). The grammar between the strings (colons, commas,
 //! scalars) is checked by the caller, which jumps over the strings with the quote positions
 //! recorded here (`Cursor::validate` in `cursor.rs`).
@@ -39,10 +39,6 @@ pub(crate) enum SkipError {
 pub(crate) struct Skipped {
     /// The index just past the matching close bracket.
     pub(crate) end: usize,
-    /// Some string in it holds a byte >= 0x80 (which the decoder, like Go's, takes as it is
-    /// where it does not read the string).
-    #[allow(dead_code)]
-    pub(crate) non_ascii: bool,
     /// It holds another container.
     pub(crate) nested: bool,
     /// Some string in it holds a backslash escape.
@@ -136,7 +132,6 @@ pub(crate) fn skip_portable<const QUOTES: bool>(
 ) -> Result<Skipped, SkipError> {
     let mut depth = 0usize;
     let mut in_string = false;
-    let mut non_ascii = false;
     let mut nested = false;
     let mut escapes = false;
     let mut i = open;
@@ -156,7 +151,6 @@ pub(crate) fn skip_portable<const QUOTES: bool>(
                     continue;
                 }
                 0..=0x1f => return Err(SkipError::Control(i)),
-                0x80.. => non_ascii = true,
                 _ => {}
             }
         } else {
@@ -181,7 +175,6 @@ pub(crate) fn skip_portable<const QUOTES: bool>(
                         }
                         return Ok(Skipped {
                             end: i + 1,
-                            non_ascii,
                             nested,
                             escapes,
                         });
@@ -261,7 +254,6 @@ struct Carry {
     depth: usize,
     opens: usize,
     escapes: bool,
-    non_ascii: bool,
 }
 
 /// Processes one block starting at `base` (bytes past the input are spaces): returns the
@@ -319,16 +311,16 @@ fn step<const QUOTES: bool>(
     carry.opens += (all_opens & limit).count_ones() as usize;
     carry.escapes |= escaped & limit != 0;
     if QUOTES {
-        // Collected in a local array and appended at once: no capacity check per quote.
+        // Room for the block's quotes at once, then pushes that never grow the vector (an
+        // append from a local array was a `memcpy` call per block).
         let mut q = quotes & limit;
-        let mut buf = [0u32; 64];
-        let mut n = 0;
-        while q != 0 {
-            buf[n] = (base + q.trailing_zeros() as usize) as u32;
-            n += 1;
-            q &= q - 1;
+        if q != 0 {
+            out.reserve(q.count_ones() as usize);
+            while q != 0 {
+                out.push((base + q.trailing_zeros() as usize) as u32);
+                q &= q - 1;
+            }
         }
-        out.extend_from_slice(&buf[..n]);
     }
 
     // Validate the bytes of this block that belong to the container.
@@ -338,7 +330,7 @@ fn step<const QUOTES: bool>(
         return Err(SkipError::Escape(base + stray.trailing_zeros() as usize));
     }
     if m.unusual & limit != 0 {
-        check_unusual(b, base, m.unusual & limit, inside, &mut carry.non_ascii)?;
+        check_unusual(b, base, m.unusual & limit, inside)?;
     }
     if escaped & limit != 0 {
         check_escapes(b, base, escaped & limit)?;
@@ -352,21 +344,15 @@ fn step<const QUOTES: bool>(
 }
 
 /// Control bytes are errors inside strings and allowed outside only as whitespace; bytes
-/// >= 0x80 are allowed only inside strings (and call for a UTF-8 check).
+/// >= 0x80 are allowed only inside strings (any bytes: invalid UTF-8 is U+FFFD to Go).
 #[cold]
-fn check_unusual(
-    b: &[u8],
-    base: usize,
-    mut bits: u64,
-    inside: u64,
-    non_ascii: &mut bool,
-) -> Result<(), SkipError> {
+fn check_unusual(b: &[u8], base: usize, mut bits: u64, inside: u64) -> Result<(), SkipError> {
     while bits != 0 {
         let bit = bits.trailing_zeros();
         let i = base + bit as usize;
         let in_string = inside >> bit & 1 == 1;
         match b.get(i).copied().unwrap_or(b' ') {
-            0x80.. if in_string => *non_ascii = true,
+            0x80.. if in_string => {}
             0x80.. => return Err(SkipError::NonAscii(i)),
             b'\t' | b'\n' | b'\r' if !in_string => {}
             _ => return Err(SkipError::Control(i)),
@@ -425,11 +411,9 @@ mod avx2 {
             depth: 0,
             opens: 0,
             escapes: false,
-            non_ascii: false,
         };
         let done = |end: usize, carry: &Carry| Skipped {
             end,
-            non_ascii: carry.non_ascii,
             // The container's own opening bracket is one of the opens.
             nested: carry.opens > 1,
             escapes: carry.escapes,
@@ -554,8 +538,7 @@ mod tests {
         assert!(matches!(end(r#"{"a\q":1}"#), Err(SkipError::Escape(_))));
         assert!(matches!(end(r#"{"a\u12g4":1}"#), Err(SkipError::Escape(_))));
         assert!(matches!(end("[1}"), Err(SkipError::Mismatch(_))));
-        let k = both("{\"é\":1}".as_bytes(), 0).unwrap();
-        assert!(k.non_ascii);
+        assert_eq!(both("{\"é\":1}".as_bytes(), 0).map(|k| k.end), Ok(8));
         assert!(matches!(
             both(b"{\"a\":1\xff}", 0),
             Err(SkipError::NonAscii(_))
