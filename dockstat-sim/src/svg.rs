@@ -474,7 +474,11 @@ mod tests {
         }];
         let svg = line_chart("t", &x, &y, &s, 600.0);
         assert!(svg.contains("a&lt;b") && !svg.contains("a<b"));
-        assert_eq!(svg.matches("stroke-dasharray").count(), 2, "the line and its legend");
+        assert_eq!(
+            svg.matches("stroke-dasharray").count(),
+            2,
+            "the line and its legend"
+        );
         assert_eq!(svg.matches("<svg").count(), svg.matches("</svg>").count());
         let bars = bar_chart(
             "b",
