@@ -22,7 +22,7 @@
 //! ```text
 //! dockstat-loadbench [run] --containers N --seconds S [--warmup S] [--phases floor,dockstat,bollard,cli]
 //!                          [--interval-ms 1000] [--open-over-ms 0] [--split-chunks] [--tls]
-//!                          [--read-period 5] [--strict] [--report DIR]
+//!                          [--read-period 5] [--rounds N] [--strict] [--report DIR]
 //! dockstat-loadbench report --from RESULT.json --report DIR
 //! dockstat-loadbench sim --socket PATH --containers N --interval-ms MS [--split-chunks]
 //!                        [--tls DIR [--listen 127.0.0.1:0]]
@@ -30,6 +30,10 @@
 //!                          (--socket PATH | --url tcp://HOST:PORT --tls DIR) --containers N
 //!                          --warmup S --seconds S [--open-over-ms MS]
 //! ```
+//!
+//! `--rounds N` runs the list of phases N times, round after round, and prints each phase's
+//! median and, for each ratio, the median of the rounds' ratios: two phases of one round run
+//! close together in time, so the machine's drift over a long run cancels out of each ratio.
 //!
 //! `floor-latency` is the floor plus a search for each frame's `"read"` timestamp: a reference
 //! latency (the plain floor reports latency n/a). `--open-over-ms` spreads the opening of the
@@ -75,7 +79,7 @@ const USAGE: &str = "\
 usage: dockstat-loadbench [run] --containers N --seconds S [--warmup S]
                           [--phases floor,floor-latency,dockstat,bollard,cli[,NAME-tls…]]
                           [--interval-ms 1000] [--open-over-ms 0] [--split-chunks] [--tls]
-                          [--read-period 5] [--strict] [--report DIR]
+                          [--read-period 5] [--rounds N] [--strict] [--report DIR]
        dockstat-loadbench report --from RESULT.json --report DIR
        dockstat-loadbench sim --socket PATH --containers N --interval-ms MS [--split-chunks]
                           [--tls DIR [--listen 127.0.0.1:0]]
@@ -218,6 +222,7 @@ fn run(args: &mut Args) -> Result<ExitCode, String> {
         read_period: args.seconds("--read-period", Some(5.0))?,
         split_chunks: args.flag("--split-chunks"),
         strict: args.flag("--strict"),
+        rounds: args.number("--rounds", Some(1))? as usize,
         report: args.optional("--report")?.map(PathBuf::from),
     };
     args.done()?;

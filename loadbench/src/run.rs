@@ -68,6 +68,9 @@ pub struct RunArgs {
     /// Fail (exit 1) when a phase lost or duplicated a frame or had a stream error. The
     /// performance targets never fail the run: on a shared machine they are figures to read.
     pub strict: bool,
+    /// Run the list of phases this many times, round after round; the ratios are then
+    /// medians (see `print_ratios`).
+    pub rounds: usize,
     /// Write the HTML report into this directory.
     pub report: Option<PathBuf>,
 }
@@ -227,7 +230,8 @@ pub fn run(args: &RunArgs) -> Result<ExitCode, String> {
 
     let mut outcomes = Vec::new();
     let mut harness_ok = true;
-    for name in &args.phases {
+    let schedule = (0..args.rounds.max(1)).flat_map(|_| args.phases.iter());
+    for name in schedule {
         let (client, over_tls) = client_of(name);
         let (target, control, have_counters) = match (over_tls, &tls_target, &mut tls_control) {
             (false, ..) => (&unix_target, &mut control, have_counters),
@@ -457,16 +461,49 @@ fn target_note(unix: bool, target: &str, ok: bool) -> String {
     }
 }
 
+/// The middle value (the mean of the two middle ones for an even count).
+fn median(mut v: Vec<f64>) -> Option<f64> {
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    match n {
+        0 => None,
+        _ if n % 2 == 1 => Some(v[n / 2]),
+        _ => Some((v[n / 2 - 1] + v[n / 2]) / 2.0),
+    }
+}
+
+/// With several rounds (`--rounds`), each phase's figure is its median over the rounds, and a
+/// ratio is the median of the rounds' ratios: the two phases of a round ran minutes apart at
+/// most, so the machine's drift over the run (easily ±50 % on a shared machine) cancels in
+/// each, where one run's ratio carries it whole.
 fn print_ratios(outcomes: &[Outcome]) {
-    let get = |name: &str| outcomes.iter().find(|o| o.name == name);
-    let field = |name: &str, key: &str| get(name).and_then(|o| num(&o.result, key));
+    let values = |name: &str, key: &str| -> Vec<f64> {
+        (outcomes.iter())
+            .filter(|o| o.name == name)
+            .filter_map(|o| num(&o.result, key))
+            .collect()
+    };
+    let field = |name: &str, key: &str| median(values(name, key));
     let cpu = |name: &str| field(name, "cpu_us_per_frame");
+    let ratio = |a: &str, b: &str| -> Option<f64> {
+        let (x, y) = (values(a, "cpu_us_per_frame"), values(b, "cpu_us_per_frame"));
+        if x.len() == y.len() && !x.is_empty() {
+            median(x.iter().zip(&y).map(|(x, y)| x / y).collect())
+        } else {
+            Some(median(x)? / median(y)?)
+        }
+    };
+    let rounds =
+        (outcomes.first()).map_or(0, |f| outcomes.iter().filter(|o| o.name == f.name).count());
     let check = |ok: bool| if ok { "ok" } else { "MISSED" };
     let line = |what: String, value: String, note: String| {
         let text = format!("{what:<42} {value:>10}   {note}");
         println!("{}", text.trim_end());
     };
     println!();
+    if rounds > 1 {
+        println!("(ratios: median over {rounds} rounds of each round's ratio)");
+    }
     // CPU per frame: each client against the floor, TLS against unix, bollard against
     // dockstat. The targets are for the unix socket; over TLS they are only shown beside.
     for (a, b, target, unix) in [
@@ -475,8 +512,7 @@ fn print_ratios(outcomes: &[Outcome]) {
         ("dockstat-tls", "floor-tls", 1.25, false),
         ("dockstat-period-tls", "floor-tls", 0.5, false),
     ] {
-        if let (Some(x), Some(y)) = (cpu(a), cpu(b)) {
-            let r = x / y;
+        if let Some(r) = ratio(a, b) {
             line(
                 format!("{a} ÷ {b} CPU per frame"),
                 format!("{r:.2}"),
@@ -490,19 +526,19 @@ fn print_ratios(outcomes: &[Outcome]) {
         ("bollard", "bollard"),
     ] {
         let tls = format!("{client}-tls");
-        if let (Some(t), Some(u)) = (cpu(&tls), cpu(client)) {
+        if let (Some(t), Some(u), Some(r)) = (cpu(&tls), cpu(client), ratio(&tls, client)) {
             line(
                 format!("{tls} ÷ {client} CPU per frame"),
-                format!("{:.2}", t / u),
+                format!("{r:.2}"),
                 format!("(TLS: {:+.2} µs per frame, {what})", t - u),
             );
         }
     }
     for (c, d) in [("cli", "dockstat"), ("cli-tls", "dockstat-tls")] {
-        if let (Some(x), Some(y)) = (cpu(c), cpu(d)) {
+        if let (Some(x), Some(y), Some(r)) = (cpu(c), cpu(d), ratio(c, d)) {
             line(
                 format!("{c} ÷ {d} CPU per frame"),
-                format!("{:.2}", x / y),
+                format!("{r:.2}"),
                 format!("(the CLI writing ndjson: {:+.2} µs per frame)", x - y),
             );
         }
@@ -511,8 +547,7 @@ fn print_ratios(outcomes: &[Outcome]) {
         ("bollard", "dockstat", true),
         ("bollard-tls", "dockstat-tls", false),
     ] {
-        if let (Some(x), Some(y)) = (cpu(b), cpu(d)) {
-            let r = x / y;
+        if let Some(r) = ratio(b, d) {
             line(
                 format!("{b} ÷ {d} CPU per frame"),
                 format!("{r:.2}"),
