@@ -11,7 +11,7 @@ use dockstat::api::{ContainerSummary, ImageSummary, Port};
 use dockstat::engine::Client;
 
 use crate::Failure;
-use crate::format::{Cell, Format, Row};
+use crate::format::{Cell, Format, Row, json_string};
 use crate::units::{
     ago, ellipsis, go_quote, go_time_string, human_size, human_size_prec, truncate_id,
 };
@@ -216,41 +216,19 @@ fn filters_json<'a>(filters: impl Iterator<Item = (&'a str, &'a str)>) -> Option
         if i > 0 {
             json.push(',');
         }
-        go_json_string(&mut json, k);
+        json_string(&mut json, k);
         json.push_str(":{");
         for (j, v) in values.iter().enumerate() {
             if j > 0 {
                 json.push(',');
             }
-            go_json_string(&mut json, v);
+            json_string(&mut json, v);
             json.push_str(":true");
         }
         json.push('}');
     }
     json.push('}');
     Some(json)
-}
-
-/// A JSON string as Go's `json.Marshal` writes it (HTML characters escaped too).
-fn go_json_string(out: &mut String, s: &str) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            '<' | '>' | '&' | '\u{2028}' | '\u{2029}' => {
-                out.push_str(&format!("\\u{:04x}", c as u32))
-            }
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
 }
 
 /// Go's `url.QueryEscape`.

@@ -606,6 +606,9 @@ impl<S> Core<S> {
     /// What follows a read: the connection freed, queued to be read on in the next turn
     /// (its budget ran out), or kept, and then parked for batched reads if it asked.
     fn settle(&mut self, id: ConnId, step: Step, read_closed: bool, now: Option<Instant>) {
+        if matches!(step, Step::Keep) && self.read_period.is_none() {
+            return; // the usual case, once per readiness event
+        }
         let Some(conn) = lookup(&mut self.slots, id) else {
             return;
         };
