@@ -29,16 +29,21 @@ use dockstat::engine::Mode;
 use dockstat::engine::{
     ApiVersion, Client, Control, Endpoint, Engine, EngineConfig, Event, Selection,
 };
-use dockstat::stats::{Derived, Platform, Timestamp};
+use dockstat::stats::{Derived, Platform};
 use dockstat::{Error, ErrorKind};
 
 use crate::Failure;
-use crate::format::{
-    Cell, Format, Row, TimestampText, json_object, json_string, push_f64, push_u64,
-};
+use crate::format::{Format, Row, json_object};
 use crate::term;
-use crate::units::{bytes_size, human_size, truncate_id};
 use dockstat::sys::Process;
+
+mod ndjson;
+mod row;
+mod screen;
+
+use ndjson::Ndjson;
+use row::{header, row};
+use screen::{Layout, paint};
 
 const TABLE: &str = "{{.ID}}\t{{.Name}}\t{{.CPUPerc}}\t{{.MemUsage}}\t{{.MemPerc}}\t{{.NetIO}}\t{{.BlockIO}}\t{{.PIDs}}";
 /// With several hosts, the default table says which host each container is on.
@@ -983,99 +988,6 @@ fn with_host(url: &str, message: &str) -> String {
     }
 }
 
-/// What one screen of the live view holds.
-struct Layout<'a> {
-    /// The table as the format wrote it.
-    block: &'a str,
-    /// Its first line is a header.
-    header: bool,
-    /// Rows in the block (a template may write several lines per row).
-    rendered: usize,
-    /// Rows in the table: the block has the first `rendered`.
-    total: usize,
-    footer: Option<&'a str>,
-    /// Status lines, as an error and what follows it.
-    status: &'a [(String, String)],
-}
-
-impl Layout<'_> {
-    /// The screen's lines for a window of `size` (rows, columns): the header, as many rows
-    /// as fit with `(N more)` under them when not all do, the footer, the status lines; each
-    /// cut to the width, with control characters shown as `?`.
-    fn lines(&self, size: Option<(usize, usize)>) -> Vec<String> {
-        let (height, width) = size.unwrap_or((usize::MAX, usize::MAX));
-        let mut block: Vec<&str> = self.block.lines().collect();
-        let body = block.split_off(usize::from(self.header).min(block.len()));
-        let footer: Vec<&str> = self.footer.map_or(Vec::new(), |f| f.lines().collect());
-        let room = height.saturating_sub(block.len() + footer.len() + self.status.len());
-        // Counted in rows when each is a line, else in lines.
-        let per_row = body.len() == self.rendered;
-        let count = if per_row { self.total } else { body.len() };
-        let mut lines: Vec<&str> = block;
-        let more;
-        if count <= room {
-            lines.extend(&body);
-        } else {
-            let shown = room.saturating_sub(1).min(body.len());
-            lines.extend(&body[..shown]);
-            let unit = if per_row { "" } else { " lines" };
-            more = format!("({} more{unit})", count - shown);
-            lines.push(&more);
-        }
-        lines.extend(footer);
-        let mut lines: Vec<String> = lines.into_iter().map(|l| cut(l, width)).collect();
-        for (error, count) in self.status {
-            let whole = count.chars().count() + error.chars().count();
-            lines.push(if whole <= width {
-                cut(&format!("{error}{count}"), width)
-            } else {
-                let keep = width.saturating_sub(count.chars().count() + 3);
-                cut(&format!("{}...{count}", cut(error, keep)), width)
-            });
-        }
-        lines.truncate(height);
-        lines
-    }
-}
-
-/// `line` in at most `width` columns, control characters as `?` (a daemon's text must not
-/// move the cursor), tabs expanded.
-fn cut(line: &str, width: usize) -> String {
-    let mut out = String::with_capacity(line.len().min(width));
-    let mut col = 0;
-    for c in line.chars() {
-        if c == '\t' {
-            let next = (col / 8 + 1) * 8;
-            if next > width {
-                break;
-            }
-            out.extend(std::iter::repeat_n(' ', next - col));
-            col = next;
-            continue;
-        }
-        if col + 1 > width {
-            break;
-        }
-        out.push(if c.is_control() { '?' } else { c });
-        col += 1;
-    }
-    out
-}
-
-/// A screen of lines drawn over the last one: each line at its row, cleared first; what is
-/// below the last line is cleared when there is room below it. No scrolling, no flicker.
-fn paint(lines: &[String], height: Option<usize>) -> Vec<u8> {
-    let mut out = Vec::with_capacity(lines.iter().map(|l| l.len() + 12).sum::<usize>() + 16);
-    for (i, line) in lines.iter().enumerate() {
-        out.extend_from_slice(format!("\x1b[{};1H\x1b[2K", i + 1).as_bytes());
-        out.extend_from_slice(line.as_bytes());
-    }
-    if height.is_none_or(|h| lines.len() < h) {
-        out.extend_from_slice(format!("\x1b[{};1H\x1b[J", lines.len() + 1).as_bytes());
-    }
-    out
-}
-
 /// An error message without its bracketed context, so that one cause for many streams is
 /// printed once.
 fn strip_context(message: &str) -> String {
@@ -1085,243 +997,12 @@ fn strip_context(message: &str) -> String {
     }
 }
 
-/// One container's `docker stats` fields, rendered as docker renders them.
-fn row(e: &Entry, host: Option<&str>, trunc: bool, cpu_host: bool) -> Row {
-    let mut row = Row::new();
-    let text = |s: String| Cell::Text(s);
-    if let Some(host) = host {
-        row.insert("Host", text(host.to_string()));
-    }
-    row.insert("Container", text(e.container.clone()));
-    let id = if e.id.is_empty() {
-        e.container.clone()
-    } else if trunc {
-        truncate_id(&e.id).to_string()
-    } else {
-        e.id.clone()
-    };
-    row.insert("ID", text(id));
-    let name = if e.name.is_empty() {
-        "--".to_string()
-    } else {
-        e.name.clone()
-    };
-    row.insert("Name", text(name));
-    let windows = e.platform == Platform::Windows;
-    match (&e.derived, &e.error) {
-        (Some(d), None) if !e.stale => {
-            let cpu = if cpu_host {
-                d.cpu_percent_host
-            } else {
-                d.cpu_percent
-            };
-            row.insert("CPUPerc", text(format!("{cpu:.2}%")));
-            let mem = if windows {
-                bytes_size(d.mem_used)
-            } else {
-                format!("{} / {}", bytes_size(d.mem_used), bytes_size(d.mem_limit))
-            };
-            row.insert("MemUsage", text(mem));
-            let mem_percent = if windows {
-                "--".to_string()
-            } else {
-                format!("{:.2}%", d.mem_percent)
-            };
-            row.insert("MemPerc", text(mem_percent));
-            row.insert(
-                "NetIO",
-                text(format!(
-                    "{} / {}",
-                    human_size(d.net_rx as f64),
-                    human_size(d.net_tx as f64)
-                )),
-            );
-            row.insert(
-                "BlockIO",
-                text(format!(
-                    "{} / {}",
-                    human_size(d.block_read as f64),
-                    human_size(d.block_write as f64)
-                )),
-            );
-            let pids = if windows {
-                "--".to_string()
-            } else {
-                d.pids.to_string()
-            };
-            row.insert("PIDs", text(pids));
-        }
-        _ => {
-            // No sample yet, or the stream failed: docker's "invalid" row.
-            row.insert("CPUPerc", text("--".into()));
-            row.insert("MemUsage", text("-- / --".into()));
-            row.insert("MemPerc", text("--".into()));
-            row.insert("NetIO", text("--".into()));
-            row.insert("BlockIO", text("--".into()));
-            row.insert("PIDs", text("--".into()));
-        }
-    }
-    row
-}
-
-fn header(field: &str) -> &str {
-    match field {
-        "Container" => "CONTAINER",
-        "Host" => "HOST",
-        "ID" => "CONTAINER ID",
-        "Name" => "NAME",
-        "CPUPerc" => "CPU %",
-        "MemUsage" => "MEM USAGE / LIMIT",
-        "MemPerc" => "MEM %",
-        "NetIO" => "NET I/O",
-        "BlockIO" => "BLOCK I/O",
-        "PIDs" => "PIDS",
-        other => other,
-    }
-}
-
-/// Renders `ndjson` lines: raw numbers for machines, one line per sample. Each host's
-/// `{"host":…,"id":` is rendered once, numbers without `format!`, and the `read` time from
-/// the text of the last second seen.
-struct Ndjson {
-    prefixes: Vec<String>,
-    read: TimestampText,
-}
-
-impl Ndjson {
-    fn new(hosts: &[String]) -> Ndjson {
-        let prefixes = (hosts.iter())
-            .map(|host| {
-                let mut s = String::from("{\"host\":");
-                json_string(&mut s, host);
-                s.push_str(",\"id\":");
-                s
-            })
-            .collect();
-        Ndjson {
-            prefixes,
-            read: TimestampText::default(),
-        }
-    }
-
-    /// Appends one line.
-    fn line(
-        &mut self,
-        out: &mut String,
-        host: usize,
-        id: &str,
-        name: &str,
-        read: Timestamp,
-        d: &Derived,
-    ) {
-        let bool_text = |b: bool| if b { "true" } else { "false" };
-        out.push_str(&self.prefixes[host]);
-        json_string(out, id);
-        out.push_str(",\"name\":");
-        json_string(out, name);
-        // The time's text needs no escapes.
-        out.push_str(",\"read\":\"");
-        self.read.push(out, read);
-        out.push_str("\",\"warmup\":");
-        out.push_str(bool_text(d.warmup));
-        out.push_str(",\"stopped\":");
-        out.push_str(bool_text(d.stopped));
-        out.push_str(",\"cpu_percent\":");
-        json_number(out, d.cpu_percent);
-        out.push_str(",\"cpu_percent_host\":");
-        json_number(out, d.cpu_percent_host);
-        out.push_str(",\"online_cpus\":");
-        push_u64(out, u64::from(d.online_cpus));
-        out.push_str(",\"mem_usage\":");
-        push_u64(out, d.mem_usage);
-        out.push_str(",\"mem_used\":");
-        push_u64(out, d.mem_used as u64);
-        out.push_str(",\"mem_limit\":");
-        push_u64(out, d.mem_limit as u64);
-        out.push_str(",\"mem_percent\":");
-        json_number(out, d.mem_percent);
-        for (key, v) in [
-            (",\"net_rx\":", d.net_rx),
-            (",\"net_tx\":", d.net_tx),
-            (",\"block_read\":", d.block_read),
-            (",\"block_write\":", d.block_write),
-            (",\"pids\":", d.pids),
-            (",\"interval_ns\":", d.interval_nanos),
-        ] {
-            out.push_str(key);
-            push_u64(out, v);
-        }
-        out.push_str("}\n");
-    }
-}
-
-/// A finite float as JSON (the shortest text that reads back the same value); `0` for NaN
-/// and infinities.
-fn json_number(out: &mut String, x: f64) {
-    if x.is_finite() {
-        push_f64(out, x);
-    } else {
-        out.push('0');
-    }
-}
-
-/// The line [`Ndjson::line`] writes, as it was first written with `format!`: the reference
-/// the tests compare with.
-#[cfg(test)]
-fn ndjson_line_reference(
-    out: &mut String,
-    host: &str,
-    id: &str,
-    name: &str,
-    read: &str,
-    d: &Derived,
-) {
-    use std::fmt::Write as _;
-    out.push_str("{\"host\":");
-    json_string(out, host);
-    out.push_str(",\"id\":");
-    json_string(out, id);
-    out.push_str(",\"name\":");
-    json_string(out, name);
-    out.push_str(",\"read\":");
-    json_string(out, read);
-    // Writing into a String cannot fail.
-    let _ = writeln!(
-        out,
-        ",\"warmup\":{},\"stopped\":{},\"cpu_percent\":{},\"cpu_percent_host\":{},\
-         \"online_cpus\":{},\"mem_usage\":{},\"mem_used\":{},\"mem_limit\":{},\
-         \"mem_percent\":{},\"net_rx\":{},\"net_tx\":{},\"block_read\":{},\
-         \"block_write\":{},\"pids\":{},\"interval_ns\":{}}}",
-        d.warmup,
-        d.stopped,
-        json_number_reference(d.cpu_percent),
-        json_number_reference(d.cpu_percent_host),
-        d.online_cpus,
-        d.mem_usage,
-        d.mem_used as u64,
-        d.mem_limit as u64,
-        json_number_reference(d.mem_percent),
-        d.net_rx,
-        d.net_tx,
-        d.block_read,
-        d.block_write,
-        d.pids,
-        d.interval_nanos,
-    );
-}
-
-#[cfg(test)]
-fn json_number_reference(x: f64) -> String {
-    if x.is_finite() {
-        format!("{x}")
-    } else {
-        "0".into()
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use super::ndjson::ndjson_line_reference;
+    use super::screen::cut;
     use super::*;
+    use dockstat::stats::Timestamp;
     use proptest::prelude::*;
 
     fn derived_strategy() -> impl Strategy<Value = Derived> {
