@@ -134,7 +134,10 @@ fn sim_stops_cleanly(sig: &str) {
     std::fs::create_dir_all(&dir).unwrap();
     let sock = dir.join("s.sock");
     let mut sim = spawn(BIN, &["sim", "--socket", sock.to_str().unwrap(), "-n", "2"]);
-    wait_for("the sim's socket", || sock.exists());
+    // Listening, not only bound: the file appears at bind(), a moment before listen().
+    wait_for("the sim's socket", || {
+        std::os::unix::net::UnixStream::connect(&sock).is_ok()
+    });
     // A client with a stream open: the stop closes it too.
     let mut client = spawn(
         BIN,
@@ -381,7 +384,10 @@ fn get_ends_on_sigint_as_curl_does_against_the_sim() {
             "0.1",
         ],
     );
-    wait_for("the sim's socket", || sock.exists());
+    // Listening, not only bound: the file appears at bind(), a moment before listen().
+    wait_for("the sim's socket", || {
+        std::os::unix::net::UnixStream::connect(&sock).is_ok()
+    });
     compare_with_curl(&sock, "/containers/busy-1/stats");
     signal(&sim, "TERM");
     assert_eq!(wait_exit(&mut sim).0.code(), Some(0));
