@@ -123,6 +123,37 @@ pub enum ErrorKind {
     StreamLimit,
     /// TLS: a certificate or key file, or the handshake with the daemon.
     Tls(TlsError),
+    /// The cgroupfs source could not read a container's cgroup (the context names the file).
+    Cgroup(CgroupError),
+}
+
+/// Why the cgroupfs source could not read a container's cgroup.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum CgroupError {
+    /// The cgroup (or the container's process) is gone: the container stopped.
+    Vanished,
+    /// This process may not read the file (not root, or a mount without the host's cgroups).
+    Permission,
+    /// The container's cgroup was not found under the cgroup root (not mounted there, a
+    /// cgroup driver or layout not understood, a daemon on another host).
+    NotFound,
+    /// The file could not be read otherwise.
+    Unreadable,
+    /// The file's content is not what the kernel writes.
+    Malformed,
+}
+
+impl fmt::Display for CgroupError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            CgroupError::Vanished => "cgroup is gone",
+            CgroupError::Permission => "permission denied reading cgroup",
+            CgroupError::NotFound => "cgroup not found",
+            CgroupError::Unreadable => "cannot read cgroup file",
+            CgroupError::Malformed => "malformed cgroup file",
+        })
+    }
 }
 
 /// What went wrong with TLS. The error's context says it in full, naming the host and files.
@@ -277,6 +308,7 @@ impl fmt::Display for Error {
             ErrorKind::ResourceLimit => f.write_str("out of file descriptors")?,
             ErrorKind::StreamLimit => f.write_str("stream limit reached")?,
             ErrorKind::Tls(e) => write!(f, "TLS: {e}")?,
+            ErrorKind::Cgroup(e) => write!(f, "{e}")?,
         }
         if let Some(offset) = self.offset {
             write!(f, " (at byte {offset})")?;

@@ -85,10 +85,11 @@ pub mod error;
 pub mod http;
 #[cfg(feature = "prometheus")]
 pub mod prom;
+pub mod source;
 pub mod stats;
 pub mod sys;
 
 #[cfg(feature = "tls")]
 pub mod tls;
 
-pub use error::{DecodeError, Error, ErrorKind, ProtocolError, TlsError};
+pub use error::{CgroupError, DecodeError, Error, ErrorKind, ProtocolError, TlsError};

@@ -3,6 +3,7 @@
 
 #![forbid(unsafe_code)]
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use super::endpoint::Endpoint;
@@ -31,6 +32,21 @@ pub enum Mode {
     Once,
     /// One sample per container at once, without a previous reading (`one-shot=true`).
     OneShot,
+}
+
+/// Where each container's numbers come from.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SourcePolicy {
+    /// The daemon's stats stream, one connection per container.
+    #[default]
+    Api,
+    /// The container's cgroup files, read by the engine every
+    /// [`interval`](EngineConfig::interval) (see [`crate::source`]); a container whose cgroup
+    /// cannot be read is reported with an error and not streamed.
+    Cgroupfs,
+    /// The cgroup files where the daemon is local (a unix socket) and the container's cgroup
+    /// is found, else the stats stream, decided per container.
+    Auto,
 }
 
 /// What the engine watches and how. [`EngineConfig::new`] gives the defaults.
@@ -73,6 +89,21 @@ pub struct EngineConfig {
     /// [`ErrorKind::StreamLimit`](crate::ErrorKind::StreamLimit) says so when capping begins. In the one-sample modes
     /// this bounds how many samples are being taken at once.
     pub max_streams: usize,
+    /// Where the numbers come from ([`Mode::Stream`]; the one-sample modes use the API).
+    pub source: SourcePolicy,
+    /// How often the cgroupfs source reads every container's files, all in one pass so that
+    /// rows are comparable.
+    pub interval: Duration,
+    /// Where the host's cgroup hierarchies are mounted (`/sys/fs/cgroup`; for an agent in a
+    /// container, where the host's is mounted into it).
+    pub cgroup_root: PathBuf,
+    /// The host's `/proc` (the containers' network namespaces, their `/proc/PID/cgroup`, the
+    /// host's CPU counters).
+    pub proc_root: PathBuf,
+    /// Ask each container's inspect for its CPU limit, so that samples from the API carry
+    /// [`Sample::cpu_limit`](crate::stats::Sample::cpu_limit) (one more request per container
+    /// when it is added; the cgroupfs source reads the limit with every sample anyway).
+    pub cpu_limits: bool,
 }
 
 impl EngineConfig {
@@ -91,6 +122,11 @@ impl EngineConfig {
             max_frame_len: crate::stats::DEFAULT_MAX_FRAME_LEN,
             connect_timeout: Duration::from_secs(10),
             max_streams: usize::MAX,
+            source: SourcePolicy::Api,
+            interval: Duration::from_secs(1),
+            cgroup_root: PathBuf::from("/sys/fs/cgroup"),
+            proc_root: PathBuf::from("/proc"),
+            cpu_limits: false,
         }
     }
 }

@@ -32,7 +32,7 @@ mod turn;
 pub mod version;
 
 pub use client::{Client, Response};
-pub use config::{EngineConfig, Mode, Selection};
+pub use config::{EngineConfig, Mode, Selection, SourcePolicy};
 pub use endpoint::Endpoint;
 pub use event::{Container, Control, Counters, Event, Gone, HostState};
 pub use histogram::{DecodeErrorCounts, EngineMetrics, Histogram};

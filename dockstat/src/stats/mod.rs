@@ -27,8 +27,8 @@ pub(crate) use frame::DEFAULT_MAX_FRAME_LEN;
 pub use frame::FrameSplitter;
 pub use math::{Derived, Platform, derive};
 pub use model::{
-    BlkioStats, CpuStats, MemoryStats, NetworkStats, Networks, PidsStats, Sample, StorageStats,
-    Timestamp,
+    BlkioStats, CpuLimit, CpuStats, MemoryStats, NetworkStats, Networks, PidsStats, Pressure,
+    Pressures, Sample, Source, StallLine, StorageStats, Throttling, Timestamp,
 };
 pub use parse::FrameDecoder;
 pub use stream::{Decoded, Samples, StatsStream};

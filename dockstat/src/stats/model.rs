@@ -303,6 +303,88 @@ pub struct CpuStats {
     pub system_cpu_usage: u64,
     /// `online_cpus` (0 when absent).
     pub online_cpus: u32,
+    /// `cpu_usage.usage_in_usermode` and `usage_in_kernelmode`: nanoseconds (Linux; 0 when
+    /// absent). cgroup v1's `cpuacct.stat` and v2's `cpu.stat` give them as well.
+    pub user_usage: u64,
+    pub system_usage: u64,
+    /// `throttling_data`: CFS bandwidth enforcement (all zero without a CPU limit).
+    pub throttling: Throttling,
+}
+
+/// `cpu_stats.throttling_data`, or `cpu.stat` (`nr_periods`, `nr_throttled`, `throttled_time`
+/// on cgroup v1; `throttled_usec` on v2) for the cgroupfs source.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Throttling {
+    /// Enforcement periods that have elapsed.
+    pub periods: u64,
+    /// Periods in which the container was throttled.
+    pub throttled_periods: u64,
+    /// Total time throttled, in nanoseconds.
+    pub throttled_time: u64,
+}
+
+/// Where a sample's numbers came from.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Source {
+    /// A frame of the daemon's `GET /containers/{id}/stats`.
+    #[default]
+    Api,
+    /// The container's cgroup files, read by this process (see [`crate::source`]).
+    Cgroupfs,
+}
+
+impl Source {
+    /// `api` or `cgroupfs`, as the CLI's `--source` and the `source` field of its JSON say it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::Api => "api",
+            Source::Cgroupfs => "cgroupfs",
+        }
+    }
+}
+
+/// A CPU limit as CFS bandwidth control enforces it: `quota` microseconds of CPU per `period`
+/// microseconds (cgroup v2 `cpu.max`, v1 `cpu.cfs_quota_us` / `cpu.cfs_period_us`; over the
+/// API, the container's `HostConfig.NanoCpus` or `CpuQuota` / `CpuPeriod`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CpuLimit {
+    pub quota_us: u64,
+    pub period_us: u64,
+}
+
+impl CpuLimit {
+    /// The limit in CPUs (1.5 = one and a half CPUs); `None` for a zero period.
+    pub fn cpus(self) -> Option<f64> {
+        (self.period_us > 0).then(|| self.quota_us as f64 / self.period_us as f64)
+    }
+}
+
+/// One line of a pressure file (`some avg10=0.00 avg60=0.00 avg300=0.00 total=0`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StallLine {
+    /// `avg10` in hundredths of a percent, exactly as the kernel prints it (`12.34` is 1234).
+    pub avg10: u32,
+    /// `total`: microseconds stalled since the cgroup was created.
+    pub total_us: u64,
+}
+
+/// Pressure stall information of one resource: `some` (at least one task stalled: cAdvisor's
+/// "waiting") and `full` (every non-idle task stalled at once: "stalled"). The kernel prints
+/// no `full` line for CPU before Linux 5.13, hence the `Option`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Pressure {
+    pub some: StallLine,
+    pub full: Option<StallLine>,
+}
+
+/// Pressure of a container's cgroup (cgroup v2 `cpu.pressure`, `memory.pressure`,
+/// `io.pressure`). Each is `None` where there is none: the API source, cgroup v1, a kernel
+/// without PSI (or booted with `psi=0`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Pressures {
+    pub cpu: Option<Pressure>,
+    pub memory: Option<Pressure>,
+    pub io: Option<Pressure>,
 }
 
 /// `memory_stats`.
@@ -471,6 +553,14 @@ pub struct Sample<'a> {
     /// Windows.
     pub storage: StorageStats,
     pub networks: Networks<'a>,
+    /// Where these numbers came from.
+    pub source: Source,
+    /// Pressure stall information (the cgroupfs source on cgroup v2 only).
+    pub pressure: Pressures,
+    /// The container's CPU limit, when it has one and it is known: read with the sample by
+    /// the cgroupfs source; from the container's inspect over the API, when the engine was
+    /// asked for it ([`EngineConfig::cpu_limits`](crate::engine::EngineConfig::cpu_limits)).
+    pub cpu_limit: Option<CpuLimit>,
 }
 
 impl Sample<'_> {

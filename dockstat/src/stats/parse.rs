@@ -161,6 +161,7 @@ impl FrameDecoder {
                 frame,
                 entries: &self.networks,
             },
+            ..Sample::default()
         })
     }
 }
@@ -791,6 +792,7 @@ fn cpu_fast(c: &Cursor<'_>, v: usize, out: &mut CpuStats) -> Option<usize> {
         percpu_count,
         system_cpu_usage,
         online_cpus: u32::try_from(online).ok()?,
+        ..CpuStats::default()
     };
     Some(p)
 }
