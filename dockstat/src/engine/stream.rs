@@ -82,6 +82,10 @@ pub(crate) struct Stream {
     pub(crate) generation: u32,
     /// Asked for by name, not discovered: a 404 is an error.
     pub(crate) named: bool,
+    /// Its inspect answered for this connection (see [`super::cgroupfs`]).
+    pub(crate) inspected: bool,
+    /// The CPU limit its inspect gave, put on the samples of its stats stream.
+    pub(crate) cpu_limit: Option<crate::stats::CpuLimit>,
 }
 
 impl Stream {
@@ -110,6 +114,8 @@ impl Stream {
             attempts: 0,
             generation,
             named,
+            inspected: false,
+            cpu_limit: None,
         }
     }
 
@@ -162,6 +168,8 @@ impl Stream {
         self.state = StreamState::Backoff;
         self.conn = None;
         self.first_frame = None;
+        // The next connection asks again: the container may have restarted with a new pid.
+        self.inspected = false;
         // Nothing of the old connection is read again: a stream that waits holds no frame.
         self.pipeline = StatsStream::new(0);
     }
