@@ -373,7 +373,7 @@ impl Local {
                 Ok(host) => entry.reader.sample(read, host).map(|s| (s, host.online_cpus)),
                 Err(e) => Err(Error::new(e.kind()).context(e)),
             };
-            let (mut sample, cpus) = match sample {
+            let (sample, cpus) = match sample {
                 Ok(s) => s,
                 Err(e) if e.kind() == ErrorKind::Cgroup(CgroupError::Vanished) => {
                     pass.outcomes.push((slot, Outcome::Vanished));
@@ -395,9 +395,6 @@ impl Local {
             };
             if !deliver {
                 continue;
-            }
-            if sample.cpu_limit.is_none() {
-                sample.cpu_limit = stream.cpu_limit;
             }
             let derived = derive_in_stream(&sample, Platform::Linux, None, cpus);
             emit(Event::Sample {
