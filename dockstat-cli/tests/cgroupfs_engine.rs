@@ -62,7 +62,11 @@ impl Tree {
         };
         fs::create_dir_all(tree.cgroup().join("docker")).unwrap();
         fs::create_dir_all(tree.proc()).unwrap();
-        fs::write(tree.cgroup().join("cgroup.controllers"), "cpu io memory pids\n").unwrap();
+        fs::write(
+            tree.cgroup().join("cgroup.controllers"),
+            "cpu io memory pids\n",
+        )
+        .unwrap();
         fs::write(
             tree.proc().join("stat"),
             "cpu  100 0 100 1000 0 0 0 0 0 0\ncpu0 50 0 50 500 0 0 0 0 0 0\n\
@@ -242,7 +246,8 @@ fn errors(seen: &[Seen]) -> Vec<&Seen> {
 fn samples_carry_the_files_numbers_and_a_pass_shares_its_read() {
     let sim = sim(3);
     let tree = Tree::new(3);
-    let mut engine = Engine::new(config(&sim, &tree, SourcePolicy::Cgroupfs, Mode::Stream)).unwrap();
+    let mut engine =
+        Engine::new(config(&sim, &tree, SourcePolicy::Cgroupfs, Mode::Stream)).unwrap();
     let mut seen = Vec::new();
     run(&mut engine, &mut seen, Duration::from_secs(10), |s| {
         passes(s).values().filter(|p| p.len() == 3).count() >= 3
@@ -307,15 +312,16 @@ fn samples_carry_the_files_numbers_and_a_pass_shares_its_read() {
     }
     let before = seen.len();
     run(&mut engine, &mut seen, Duration::from_secs(10), |s| {
-        passes(&s[before..])
-            .values()
-            .any(|p| p.len() == 3 && p.iter().all(|s| matches!(s, Seen::Sample { mem, .. } if *mem == 2 * MEM)))
+        passes(&s[before..]).values().any(|p| {
+            p.len() == 3
+                && p.iter()
+                    .all(|s| matches!(s, Seen::Sample { mem, .. } if *mem == 2 * MEM))
+        })
     });
     assert!(
-        passes(&seen[before..])
-            .values()
-            .any(|p| p.len() == 3
-                && p.iter().all(|s| matches!(s, Seen::Sample { mem, .. } if *mem == 2 * MEM))),
+        passes(&seen[before..]).values().any(|p| p.len() == 3
+            && p.iter()
+                .all(|s| matches!(s, Seen::Sample { mem, .. } if *mem == 2 * MEM))),
         "{:#?}",
         &seen[before..]
     );
@@ -326,7 +332,8 @@ fn samples_carry_the_files_numbers_and_a_pass_shares_its_read() {
 fn a_removed_cgroup_is_gone_once() {
     let sim = sim(3);
     let tree = Tree::new(3);
-    let mut engine = Engine::new(config(&sim, &tree, SourcePolicy::Cgroupfs, Mode::Stream)).unwrap();
+    let mut engine =
+        Engine::new(config(&sim, &tree, SourcePolicy::Cgroupfs, Mode::Stream)).unwrap();
     let mut seen = Vec::new();
     run(&mut engine, &mut seen, Duration::from_secs(10), |s| {
         passes(s).values().any(|p| p.len() == 3)
@@ -360,7 +367,9 @@ fn a_removed_cgroup_is_gone_once() {
     // The daemon's own `die` for it, later, is no news.
     sim.stop(&name).unwrap();
     let at = seen.len();
-    run(&mut engine, &mut seen, Duration::from_millis(1500), |_| false);
+    run(&mut engine, &mut seen, Duration::from_millis(1500), |_| {
+        false
+    });
     assert!(gone(&seen[at..]).is_empty(), "{:#?}", &seen[at..]);
     assert!(errors(&seen[at..]).is_empty(), "{:#?}", &seen[at..]);
     sim.shutdown();
@@ -369,7 +378,10 @@ fn a_removed_cgroup_is_gone_once() {
 /// Makes every container's `<proc>/PID/cgroup` a directory: it cannot be read.
 fn break_tree(tree: &Tree, n: u32) {
     for i in 0..n {
-        let file = tree.proc().join((SIM_PID_BASE + i).to_string()).join("cgroup");
+        let file = tree
+            .proc()
+            .join((SIM_PID_BASE + i).to_string())
+            .join("cgroup");
         fs::remove_file(&file).unwrap();
         fs::create_dir(&file).unwrap();
     }
@@ -381,17 +393,27 @@ fn an_unreadable_tree_is_one_error() {
     let tree = Tree::new(3);
     break_tree(&tree, 3);
     // The engine: one report for every container and every retry.
-    let mut engine = Engine::new(config(&sim, &tree, SourcePolicy::Cgroupfs, Mode::Stream)).unwrap();
+    let mut engine =
+        Engine::new(config(&sim, &tree, SourcePolicy::Cgroupfs, Mode::Stream)).unwrap();
     let mut seen = Vec::new();
-    run(&mut engine, &mut seen, Duration::from_millis(2500), |_| false);
+    run(&mut engine, &mut seen, Duration::from_millis(2500), |_| {
+        false
+    });
     let errs = errors(&seen);
     assert_eq!(errs.len(), 1, "{seen:#?}");
     let Seen::Error(Some(_), message) = errs[0] else {
         panic!("{errs:?}")
     };
     assert!(message.contains("cgroup"), "{message}");
-    assert!(message.contains(&tree.proc().display().to_string()), "{message}");
-    assert!(engine.counters().stream_errors >= 3, "{:?}", engine.counters());
+    assert!(
+        message.contains(&tree.proc().display().to_string()),
+        "{message}"
+    );
+    assert!(
+        engine.counters().stream_errors >= 3,
+        "{:?}",
+        engine.counters()
+    );
     assert_eq!(samples(&seen).count(), 0);
 
     // The CLI: one line on stderr while streaming ...
@@ -403,7 +425,15 @@ fn an_unreadable_tree_is_one_error() {
         proc.to_str().unwrap(),
     ];
     let child = Command::new(BIN)
-        .args(["-H", &sim.url(), "stats", "--source", "cgroupfs", "--format", "ndjson"])
+        .args([
+            "-H",
+            &sim.url(),
+            "stats",
+            "--source",
+            "cgroupfs",
+            "--format",
+            "ndjson",
+        ])
         .args(roots)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -451,8 +481,14 @@ fn auto_falls_back_to_the_stream_for_a_container_without_a_cgroup() {
     });
     assert!(errors(&seen).is_empty(), "{seen:#?}");
     let sources = by_source(&seen);
-    let cgroupfs = sources.values().filter(|s| **s == BTreeSet::from(["cgroupfs"])).count();
-    let api = sources.values().filter(|s| **s == BTreeSet::from(["api"])).count();
+    let cgroupfs = sources
+        .values()
+        .filter(|s| **s == BTreeSet::from(["cgroupfs"]))
+        .count();
+    let api = sources
+        .values()
+        .filter(|s| **s == BTreeSet::from(["api"]))
+        .count();
     assert_eq!((cgroupfs, api), (2, 1), "{sources:?}");
     // The API stream's samples carry the inspect's CPU limit too (--cpus 1.5).
     for s in samples(&seen) {
@@ -473,14 +509,24 @@ fn auto_falls_back_to_the_stream_for_a_container_without_a_cgroup() {
     }
 
     // `Cgroupfs` instead: an error for that one, the others sampled all the same.
-    let mut engine = Engine::new(config(&sim, &tree, SourcePolicy::Cgroupfs, Mode::Stream)).unwrap();
+    let mut engine =
+        Engine::new(config(&sim, &tree, SourcePolicy::Cgroupfs, Mode::Stream)).unwrap();
     let mut seen = Vec::new();
     run(&mut engine, &mut seen, Duration::from_secs(10), |s| {
         !errors(s).is_empty() && passes(s).values().filter(|p| p.len() == 2).count() >= 2
     });
     let errs = errors(&seen);
-    assert!(matches!(errs.as_slice(), [Seen::Error(Some(_), _)]), "{seen:#?}");
-    assert!(samples(&seen).all(|s| matches!(s, Seen::Sample { source: Source::Cgroupfs, .. })));
+    assert!(
+        matches!(errs.as_slice(), [Seen::Error(Some(_), _)]),
+        "{seen:#?}"
+    );
+    assert!(samples(&seen).all(|s| matches!(
+        s,
+        Seen::Sample {
+            source: Source::Cgroupfs,
+            ..
+        }
+    )));
     sim.shutdown();
 }
 
@@ -572,20 +618,35 @@ fn once_is_two_passes_an_interval_apart_and_one_shot_is_one() {
 #[test]
 fn source_flags_are_checked() {
     for (args, says) in [
-        (&["stats", "--source", "disk"][..], "invalid value \"disk\" for --source"),
-        (&["serve", "--interval", "0"], "invalid value \"0\" for --interval"),
-        (&["stats", "--interval", "x"], "invalid value \"x\" for --interval"),
+        (
+            &["stats", "--source", "disk"][..],
+            "invalid value \"disk\" for --source",
+        ),
+        (
+            &["serve", "--interval", "0"],
+            "invalid value \"0\" for --interval",
+        ),
+        (
+            &["stats", "--interval", "x"],
+            "invalid value \"x\" for --interval",
+        ),
         (
             &["stats", "--cgroup-root", "/nonexistent/dockstat"],
             "not a directory",
         ),
-        (&["serve", "--proc-root", "/nonexistent/dockstat"], "not a directory"),
+        (
+            &["serve", "--proc-root", "/nonexistent/dockstat"],
+            "not a directory",
+        ),
     ] {
         let out = Command::new(BIN).args(args).output().unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
         assert_eq!(stderr.lines().count(), 1, "{stderr}");
-        assert!(stderr.starts_with("dockstat: ") && stderr.contains(says), "{stderr}");
+        assert!(
+            stderr.starts_with("dockstat: ") && stderr.contains(says),
+            "{stderr}"
+        );
     }
 }
 
@@ -618,7 +679,15 @@ fn real_daemon() -> Option<String> {
 /// `NAME -> MEM USAGE / LIMIT, PIDS, BLOCK I/O, NET I/O` of `stats --no-stream`.
 fn rows(host: &str, source: &str) -> BTreeMap<String, String> {
     let out = Command::new(BIN)
-        .args(["-H", host, "stats", "--no-stream", "--source", source, "--format"])
+        .args([
+            "-H",
+            host,
+            "stats",
+            "--no-stream",
+            "--source",
+            source,
+            "--format",
+        ])
         .arg("{{.Name}}\t{{.MemUsage}}\t{{.PIDs}}\t{{.BlockIO}}\t{{.NetIO}}")
         .env_remove("DOCKER_API_VERSION")
         .output()
@@ -652,8 +721,12 @@ fn real_daemon_cgroupfs_agrees_with_the_api_for_idle_containers() {
     for _ in 0..3 {
         let api = rows(&host, "api");
         let cgroupfs = rows(&host, "cgroupfs");
+        // Others may start and remove containers meanwhile: the same list, or try again.
         let names = |m: &BTreeMap<String, String>| m.keys().cloned().collect::<BTreeSet<_>>();
-        assert_eq!(names(&api), names(&cgroupfs));
+        if names(&api) != names(&cgroupfs) {
+            result = Err(vec![format!("api lists {api:?}, cgroupfs {cgroupfs:?}")]);
+            continue;
+        }
         let idle = (api.keys())
             .filter(|n| n.starts_with("idle-") || **n == name)
             .cloned()
@@ -663,7 +736,11 @@ fn real_daemon_cgroupfs_agrees_with_the_api_for_idle_containers() {
             .filter(|n| api[*n] != cgroupfs[*n])
             .map(|n| format!("{n}: api {:?}, cgroupfs {:?}", api[n], cgroupfs[n]))
             .collect();
-        result = if differ.is_empty() { Ok(()) } else { Err(differ) };
+        result = if differ.is_empty() {
+            Ok(())
+        } else {
+            Err(differ)
+        };
         if result.is_ok() {
             break;
         }
@@ -673,6 +750,6 @@ fn real_daemon_cgroupfs_agrees_with_the_api_for_idle_containers() {
         .env("DOCKER_HOST", &host)
         .output();
     if let Err(differ) = result {
-        panic!("idle containers differ:\n{}", differ.join("\n"));
+        panic!("the two sources differ:\n{}", differ.join("\n"));
     }
 }

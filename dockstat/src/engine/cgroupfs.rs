@@ -80,7 +80,9 @@ pub(crate) fn parse_inspect(body: &mut [u8]) -> Result<Inspected> {
         return Err(Error::new(ErrorKind::Decode(DecodeError::Shape)).context("container inspect"));
     }
     let int = |v: Option<&simd_json::BorrowedValue<'_>>, key: &str| {
-        v.and_then(|v| v.get(key)).and_then(|n| n.as_i64()).unwrap_or(0)
+        v.and_then(|v| v.get(key))
+            .and_then(|n| n.as_i64())
+            .unwrap_or(0)
     };
     let state = doc.get("State");
     let host = doc.get("HostConfig");
@@ -370,7 +372,10 @@ impl Local {
             };
             let slot = slot as u32;
             let sample = match &host {
-                Ok(host) => entry.reader.sample(read, host).map(|s| (s, host.online_cpus)),
+                Ok(host) => entry
+                    .reader
+                    .sample(read, host)
+                    .map(|s| (s, host.online_cpus)),
                 Err(e) => Err(Error::new(e.kind()).context(e)),
             };
             let (sample, cpus) = match sample {
@@ -431,10 +436,12 @@ mod tests {
 
     #[test]
     fn cpu_limits_as_docker_sets_them() {
-        let l = |q, p| Some(CpuLimit {
-            quota_us: q,
-            period_us: p,
-        });
+        let l = |q, p| {
+            Some(CpuLimit {
+                quota_us: q,
+                period_us: p,
+            })
+        };
         // --cpus 1.5
         assert_eq!(cpu_limit(1_500_000_000, 0, 0), l(150_000, 100_000));
         // --cpus wins over a quota (the daemon refuses both, but if both came)

@@ -127,6 +127,7 @@ impl Stream {
         self.error_body = Vec::new();
         self.pipeline = StatsStream::new(max_frame_len);
         self.pipeline.set_platform(self.platform);
+        self.pipeline.set_cpu_limit(self.cpu_limit);
         self.last_frame = now;
         self.first_frame = None;
     }

@@ -895,14 +895,7 @@ impl Core {
     fn on_conn(&mut self, owner: Owner, event: ConnEvent<'_>, emit: &mut Emit<'_>) -> Flow {
         match owner {
             Owner::Stream(slot) => self.on_stream(slot, event, emit),
-            Owner::Inspect(slot) => match self.streams.get(slot as usize) {
-                Some(Some(s)) => {
-                    let url = (self.hosts.get(s.container.host)).map_or("", |h| h.endpoint.url());
-                    let target = format!("/containers/{}/json", s.container.id);
-                    self.local.on_inspect(slot, event, url, &target)
-                }
-                _ => Flow::Close,
-            },
+            Owner::Inspect(slot) => self.on_inspect(slot, event),
             Owner::Host(h, conn) => match self.hosts.get_mut(h as usize) {
                 Some(host) => host.handle(conn, event),
                 None => Flow::Close,
@@ -936,9 +929,9 @@ impl Core {
                 let mut failure = None;
                 let (metrics, wall) = (&mut self.metrics, &mut self.wall);
                 let mut samples = stream.pipeline.push(data, &mut self.decoder);
-                while let Some(mut next) = samples.next() {
+                while let Some(next) = samples.next() {
                     // Borrowed where it lies: a sample is a few hundred bytes, not to be moved.
-                    let decoded = match &mut next {
+                    let decoded = match &next {
                         Ok(decoded) => decoded,
                         Err(_) => {
                             failure = next.err();
@@ -946,9 +939,6 @@ impl Core {
                         }
                     };
                     frames += 1;
-                    if stream.cpu_limit.is_some() {
-                        decoded.sample.cpu_limit = stream.cpu_limit;
-                    }
                     emit(Event::Sample {
                         container: &stream.container,
                         sample: &decoded.sample,
@@ -1030,13 +1020,9 @@ impl Core {
                 let mut end = stream.pipeline.finish(&mut self.decoder);
                 while let Some(next) = end.next() {
                     match next {
-                        Ok(mut decoded) => emit(Event::Sample {
-                            sample: &{
-                                decoded.sample.cpu_limit =
-                                    stream.cpu_limit.or(decoded.sample.cpu_limit);
-                                decoded.sample
-                            },
+                        Ok(decoded) => emit(Event::Sample {
                             container: &stream.container,
+                            sample: &decoded.sample,
                             derived: &decoded.derived,
                         }),
                         Err(error) => {

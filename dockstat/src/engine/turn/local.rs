@@ -10,12 +10,22 @@ use std::time::Instant;
 use super::super::cgroupfs::{Inspected, Outcome};
 use super::super::config::Mode;
 use super::super::event::{Event, Gone};
-use super::super::reactor::Reactor;
+use super::super::reactor::{ConnEvent, Flow, Reactor};
 use super::super::stream::StreamState;
 use super::{Core, Emit, Owner, StreamStep, Timer, wall_nanos};
 use crate::error::{CgroupError, ErrorKind, Result};
 
 impl Core {
+    /// What a container's inspect connection delivered.
+    pub(super) fn on_inspect(&mut self, slot: u32, event: ConnEvent<'_>) -> Flow {
+        let Some(Some(s)) = self.streams.get(slot as usize) else {
+            return Flow::Close;
+        };
+        let url = (self.hosts.get(s.container.host)).map_or("", |h| h.endpoint.url());
+        let target = format!("/containers/{}/json", s.container.id);
+        self.local.on_inspect(slot, event, url, &target)
+    }
+
     /// A container's inspect answered: read its cgroup from now on, or open its stats stream
     /// (the API source, a container without a process, `Auto` without its cgroup).
     pub(super) fn inspected(
@@ -34,8 +44,8 @@ impl Core {
         let error = match result {
             Ok(i) => {
                 stream.cpu_limit = i.limit;
-                let reads = (self.hosts.get(host))
-                    .is_some_and(|h| self.local.reads_cgroups(&h.endpoint));
+                let reads =
+                    (self.hosts.get(host)).is_some_and(|h| self.local.reads_cgroups(&h.endpoint));
                 let open = (reads && i.pid != 0).then(|| self.local.open(slot, stream, i.pid));
                 match open {
                     None => None,
@@ -91,12 +101,7 @@ impl Core {
     }
 
     /// The cgroupfs pass: every reader read at one moment, then what it found done.
-    pub(super) fn pass(
-        &mut self,
-        reactor: &mut Reactor<Owner>,
-        now: Instant,
-        emit: &mut Emit<'_>,
-    ) {
+    pub(super) fn pass(&mut self, reactor: &mut Reactor<Owner>, now: Instant, emit: &mut Emit<'_>) {
         let pass = self.local.pass(&mut self.streams, now, wall_nanos(), emit);
         self.counters.frames += pass.samples;
         for (slot, outcome) in pass.outcomes {
