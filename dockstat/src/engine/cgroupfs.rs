@@ -40,8 +40,12 @@ pub(crate) const REPORT_EVERY: Duration = Duration::from_secs(60);
 const DEFAULT_PERIOD_US: u64 = 100_000;
 
 /// What a container's inspect says that the engine needs.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Inspected {
+    /// `Id`: the full id (a container asked for by name is known by it from now on).
+    pub(crate) id: String,
+    /// `Name`, with its leading `/`.
+    pub(crate) name: String,
     /// `State.Pid`: the container's init process on the daemon's host; 0 when not running.
     pub(crate) pid: u32,
     pub(crate) limit: Option<CpuLimit>,
@@ -92,7 +96,17 @@ pub(crate) fn parse_inspect(body: &mut [u8]) -> Result<Inspected> {
         int(host, "CpuQuota"),
         int(host, "CpuPeriod"),
     );
-    Ok(Inspected { pid, limit })
+    let text = |key: &str| {
+        (doc.get(key).and_then(|v| v.as_str()))
+            .unwrap_or_default()
+            .to_string()
+    };
+    Ok(Inspected {
+        id: text("Id"),
+        name: text("Name"),
+        pid,
+        limit,
+    })
 }
 
 /// What a pass asks the turn to do with a container.
@@ -271,16 +285,46 @@ impl Local {
         std::mem::take(&mut self.inspected)
     }
 
-    /// Opens the cgroup reader of the container of stream `slot`, whose init process is `pid`.
+    /// Opens the cgroup reader of the container of stream `slot`, as its inspect describes it.
     /// `true` when no pass is scheduled yet: the caller schedules one ([`Local::first_pass`]).
-    pub(crate) fn open(&mut self, slot: u32, stream: &Stream, pid: u32) -> Result<bool> {
+    ///
+    /// With [`SourcePolicy::Auto`], a cgroup whose path does not name the container's id (as
+    /// Docker's drivers name it: `/docker/ID`, `docker-ID.scope`) is not taken for the
+    /// container's: the pid may be another process's, in another pid namespace than the
+    /// daemon's. The container's stream is used instead.
+    pub(crate) fn open(
+        &mut self,
+        slot: u32,
+        stream: &Stream,
+        inspected: &Inspected,
+    ) -> Result<bool> {
+        let pid = inspected.pid;
         if pid == 0 {
             return Err(Error::new(ErrorKind::Cgroup(CgroupError::NotFound))
                 .context("the container has no process (not running)"));
         }
         let paths = CgroupPaths::of_pid(&self.roots, pid)?;
-        let name = format!("/{}", stream.container.name);
-        let reader = CgroupReader::open(&self.roots, &paths, pid, &stream.container.id, &name)?;
+        let id = match inspected.id.as_str() {
+            "" => stream.container.id.as_str(),
+            id => id,
+        };
+        let name = match inspected.name.as_str() {
+            "" => format!("/{}", stream.container.name),
+            name => name.to_string(),
+        };
+        let dir = match &paths {
+            CgroupPaths::V1 { memory, .. } => memory,
+            CgroupPaths::V2 { dir } => dir,
+        };
+        if self.policy == SourcePolicy::Auto && !dir.to_string_lossy().contains(id) {
+            return Err(
+                Error::new(ErrorKind::Cgroup(CgroupError::NotFound)).context(format!(
+                    "the cgroup of pid {pid}, {}, is not container {id}'s",
+                    dir.display()
+                )),
+            );
+        }
+        let reader = CgroupReader::open(&self.roots, &paths, pid, id, &name)?;
         let i = slot as usize;
         if self.readers.len() <= i {
             self.readers.resize_with(i + 1, || None);
@@ -457,7 +501,7 @@ mod tests {
     fn inspect_documents() {
         let mut doc = br#"{"Id":"abc","State":{"Status":"running","Pid":4242},"HostConfig":{"NanoCpus":2000000000,"CpuQuota":0,"CpuPeriod":0}}"#.to_vec();
         let i = parse_inspect(&mut doc).unwrap();
-        assert_eq!(i.pid, 4242);
+        assert_eq!((i.id.as_str(), i.name.as_str(), i.pid), ("abc", "", 4242));
         assert_eq!(i.limit.map(|l| l.quota_us), Some(200_000));
         let mut stopped = br#"{"State":{"Pid":0},"HostConfig":null}"#.to_vec();
         assert_eq!(parse_inspect(&mut stopped).unwrap(), Inspected::default());

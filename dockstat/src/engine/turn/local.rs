@@ -46,7 +46,7 @@ impl Core {
                 stream.cpu_limit = i.limit;
                 let reads =
                     (self.hosts.get(host)).is_some_and(|h| self.local.reads_cgroups(&h.endpoint));
-                let open = (reads && i.pid != 0).then(|| self.local.open(slot, stream, i.pid));
+                let open = (reads && i.pid != 0).then(|| self.local.open(slot, stream, &i));
                 match open {
                     None => None,
                     Some(Ok(first)) => {
