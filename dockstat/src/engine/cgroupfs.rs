@@ -514,6 +514,22 @@ mod tests {
     }
 
     #[test]
+    fn a_permission_error_names_the_file_and_the_remedy() {
+        let e = Error::io(
+            ErrorKind::Cgroup(CgroupError::Permission),
+            std::io::Error::from_raw_os_error(libc::EACCES),
+        )
+        .context("/sys/fs/cgroup/memory/docker/abc/memory.stat");
+        let text = e.to_string();
+        assert!(
+            text.contains("/sys/fs/cgroup/memory/docker/abc/memory.stat"),
+            "{text}"
+        );
+        assert!(text.contains("needs root"), "{text}");
+        assert_eq!(text.lines().count(), 1);
+    }
+
+    #[test]
     fn passes_align_to_the_interval() {
         let mut config = EngineConfig::new(Endpoint::unix("/nonexistent"));
         config.interval = Duration::from_secs(2);
