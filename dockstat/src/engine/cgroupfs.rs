@@ -134,8 +134,9 @@ pub(crate) struct Pass {
 #[derive(Debug)]
 struct Entry {
     reader: CgroupReader,
-    /// Passes that read it.
+    /// Readings taken (a pass, or the first reading at the open for [`Mode::Once`]).
     passes: u32,
+    opened: Instant,
 }
 
 /// The cgroupfs source of one engine. See the [module docs](self).
@@ -285,8 +286,12 @@ impl Local {
         std::mem::take(&mut self.inspected)
     }
 
-    /// Opens the cgroup reader of the container of stream `slot`, as its inspect describes it.
-    /// `true` when no pass is scheduled yet: the caller schedules one ([`Local::first_pass`]).
+    /// Opens the cgroup reader of the container of stream `slot`, as its inspect describes it,
+    /// at `now` (the wall clock at `wall`). `true` when no pass is scheduled yet: the caller
+    /// schedules one ([`Local::first_pass`]).
+    ///
+    /// For [`Mode::Once`] the first reading is taken here, so that the pass an interval later
+    /// delivers the second, whenever in between each container's inspect answered.
     ///
     /// With [`SourcePolicy::Auto`], a cgroup whose path does not name the container's id (as
     /// Docker's drivers name it: `/docker/ID`, `docker-ID.scope`) is not taken for the
@@ -297,6 +302,8 @@ impl Local {
         slot: u32,
         stream: &Stream,
         inspected: &Inspected,
+        now: Instant,
+        wall: i64,
     ) -> Result<bool> {
         let pid = inspected.pid;
         if pid == 0 {
@@ -324,22 +331,33 @@ impl Local {
                 )),
             );
         }
-        let reader = CgroupReader::open(&self.roots, &paths, pid, id, &name)?;
+        let mut reader = CgroupReader::open(&self.roots, &paths, pid, id, &name)?;
+        let mut passes = 0;
+        if self.mode == Mode::Once {
+            let host = read_host(&mut self.host, &self.roots)?;
+            reader.sample(timestamp(wall), host)?;
+            passes = 1;
+        }
         let i = slot as usize;
         if self.readers.len() <= i {
             self.readers.resize_with(i + 1, || None);
         }
-        self.readers[i] = Some(Entry { reader, passes: 0 });
+        self.readers[i] = Some(Entry {
+            reader,
+            passes,
+            opened: now,
+        });
         Ok(!std::mem::replace(&mut self.scheduled, true))
     }
 
     /// When the first pass is due, for a reader opened at `now` with the wall clock at
-    /// `wall` (ns since the epoch): at once for the one-sample modes, else at the next
-    /// multiple of the interval.
+    /// `wall` (ns since the epoch): at the next multiple of the interval when streaming, an
+    /// interval later for [`Mode::Once`], at once for [`Mode::OneShot`].
     pub(crate) fn first_pass(&self, now: Instant, wall: i64) -> Instant {
         match self.mode {
             Mode::Stream => self.aligned(now, wall),
-            Mode::Once | Mode::OneShot => now,
+            Mode::Once => now + self.interval,
+            Mode::OneShot => now,
         }
     }
 
@@ -399,18 +417,17 @@ impl Local {
         emit: &mut dyn FnMut(Event<'_>),
     ) -> Pass {
         let mut pass = Pass::default();
-        let read = Timestamp {
-            secs: wall.div_euclid(1_000_000_000),
-            nanos: wall.rem_euclid(1_000_000_000) as u32,
-        };
-        let host = match self.host.as_mut() {
-            Some(h) => h.read().map(|()| &*h),
-            None => HostCpu::open(&self.roots).map(|h| &*self.host.insert(h)),
-        };
-        let host = host.map_err(|e| e.context(self.roots.proc.join("stat").display()));
+        let read = timestamp(wall);
+        let host = read_host(&mut self.host, &self.roots);
         let mut reports = Vec::new();
+        // Mode::Once: a container opened less than half an interval ago waits for the next
+        // pass, so that its sample spans half an interval at least.
+        let due = now.checked_sub(self.interval / 2);
         for (slot, entry) in self.readers.iter_mut().enumerate() {
             let Some(entry) = entry else { continue };
+            if self.mode == Mode::Once && due.is_some_and(|due| entry.opened > due) {
+                continue;
+            }
             let Some(Some(stream)) = streams.get_mut(slot) else {
                 continue;
             };
@@ -438,8 +455,8 @@ impl Local {
             let deliver = match self.mode {
                 Mode::Stream => true,
                 Mode::OneShot => entry.passes >= 1,
-                // The first pass is the previous reading of the second, as `stream=false`
-                // spans a second.
+                // The reading at the open is the previous reading of this one, as
+                // `stream=false` spans the daemon's one-second tick.
                 Mode::Once => entry.passes >= 2,
             };
             if !deliver {
@@ -471,6 +488,23 @@ impl Local {
             Mode::Once | Mode::OneShot => now + self.interval,
         });
         pass
+    }
+}
+
+/// The host's CPU counters of this moment: opened at the first call, read again at the next.
+fn read_host<'h>(host: &'h mut Option<HostCpu>, roots: &Roots) -> Result<&'h HostCpu> {
+    let host = match host {
+        Some(h) => h.read().map(|()| &*h),
+        None => HostCpu::open(roots).map(|h| &*host.insert(h)),
+    };
+    host.map_err(|e| e.context(roots.proc.join("stat").display()))
+}
+
+/// A wall-clock time (ns since the epoch) as a sample's `read`.
+fn timestamp(wall: i64) -> Timestamp {
+    Timestamp {
+        secs: wall.div_euclid(1_000_000_000),
+        nanos: wall.rem_euclid(1_000_000_000) as u32,
     }
 }
 
@@ -541,5 +575,8 @@ mod tests {
         assert_eq!(at - now, Duration::from_secs(2));
         config.mode = Mode::OneShot;
         assert_eq!(Local::new(&config).first_pass(now, 7), now);
+        config.mode = Mode::Once;
+        let at = Local::new(&config).first_pass(now, 7);
+        assert_eq!(at - now, Duration::from_secs(2));
     }
 }
