@@ -303,3 +303,16 @@ fn optional_files_may_be_absent() {
     assert_eq!(s.pressure, Default::default());
     assert_eq!(s.memory.usage, 790_528);
 }
+
+#[test]
+fn an_endless_file_is_malformed_not_unbounded() {
+    let (_tree, roots, dir) = v2_tree("endless");
+    let file = dir.join("memory.stat");
+    std::fs::remove_file(&file).unwrap();
+    std::os::unix::fs::symlink("/dev/zero", &file).unwrap();
+    let host = HostCpu::open(&roots).unwrap();
+    let mut reader = open(&roots).unwrap();
+    let e = reader.sample(t(1), &host).map(|_| ()).unwrap_err();
+    assert_eq!(kind(&e), cgroup(CgroupError::Malformed), "{e}");
+    names(&e, &file);
+}

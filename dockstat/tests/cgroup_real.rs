@@ -13,7 +13,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use dockstat::engine::{Client, Endpoint};
 use dockstat::source::cgroup::{CgroupPaths, CgroupReader, HostCpu, Roots};
-use dockstat::stats::{CpuLimit, FrameDecoder, Platform, Sample, Timestamp, derive};
+use dockstat::stats::{CpuLimit, FrameDecoder, Platform, Sample, Throttling, Timestamp, derive};
 
 fn daemon() -> Option<String> {
     match std::env::var("DOCKSTAT_REAL_DOCKER") {
@@ -143,7 +143,8 @@ fn owned(s: &Sample<'_>) -> Owned {
 
 /// Reader sample, API frame, reader sample; retried until the two reader samples agree on
 /// everything but CPU (an idle container's memory settles quickly).
-fn compare(host: &str, c: &Container, expect_limit: Option<CpuLimit>) {
+/// The reader's throttling counters at the end.
+fn compare(host: &str, c: &Container, expect_limit: Option<CpuLimit>) -> Throttling {
     let id = c.inspect("{{.Id}}");
     let pid: u32 = c.inspect("{{.State.Pid}}").parse().unwrap();
     let roots = roots();
@@ -182,7 +183,7 @@ fn compare(host: &str, c: &Container, expect_limit: Option<CpuLimit>) {
         let n = |v: &serde_json::Value| v.as_u64().expect("a number");
         api.cpu.user_usage = n(&cpu["cpu_usage"]["usage_in_usermode"]);
         api.cpu.system_usage = n(&cpu["cpu_usage"]["usage_in_kernelmode"]);
-        api.cpu.throttling = dockstat::stats::Throttling {
+        api.cpu.throttling = Throttling {
             periods: n(&cpu["throttling_data"]["periods"]),
             throttled_periods: n(&cpu["throttling_data"]["throttled_periods"]),
             throttled_time: n(&cpu["throttling_data"]["throttled_time"]),
@@ -252,7 +253,7 @@ fn compare(host: &str, c: &Container, expect_limit: Option<CpuLimit>) {
                 c.name,
                 rest(&before)
             );
-            return;
+            return after.cpu.throttling;
         }
         last = format!("{:?}\n{:?}", rest(&before), rest(&after));
         std::thread::sleep(Duration::from_millis(300));
@@ -263,8 +264,8 @@ fn compare(host: &str, c: &Container, expect_limit: Option<CpuLimit>) {
 #[test]
 fn reader_agrees_with_the_daemons_frames() {
     let Some(host) = daemon() else { return };
-    // A plain container, one with limits that reads and writes a file, and one with a
-    // network stack of its own (lo only on a daemon without a bridge).
+    // A plain container (a network stack of its own, lo only on a daemon without a bridge),
+    // and one with limits that writes and reads a file.
     let plain = Container::run(&host, "plain", &["bb:latest", "sleep", "100000"]);
     let limited = Container::run(
         &host,
@@ -282,8 +283,38 @@ fn reader_agrees_with_the_daemons_frames() {
             "dd if=/dev/zero of=/f bs=4k count=256 2>/dev/null; sync; cat /f >/dev/null; sleep 100000",
         ],
     );
-    std::thread::sleep(Duration::from_millis(500));
+    // On the host's network: the daemon reports the host's interfaces but lo.
+    let hostnet = Container::run(
+        &host,
+        "hostnet",
+        &["--network", "host", "bb:latest", "sleep", "100000"],
+    );
+    // A busy loop held to a tenth of a CPU: throttled every period.
+    let throttled = Container::run(
+        &host,
+        "throttled",
+        &[
+            "--cpus",
+            "0.1",
+            "bb:latest",
+            "sh",
+            "-c",
+            "while :; do :; done",
+        ],
+    );
+    std::thread::sleep(Duration::from_millis(1500));
+    let tenth = Some(CpuLimit {
+        quota_us: 10_000,
+        period_us: 100_000,
+    });
+    let t = compare(&host, &throttled, tenth);
+    assert!(
+        t.throttled_periods > 0 && t.throttled_time > 0,
+        "a busy loop at 0.1 CPU is throttled: {t:?}"
+    );
+    drop(throttled);
     compare(&host, &plain, None);
+    compare(&host, &hostnet, None);
     compare(
         &host,
         &limited,

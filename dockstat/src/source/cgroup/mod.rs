@@ -127,7 +127,8 @@ impl HostCpu {
 #[derive(Debug)]
 pub struct CgroupReader {
     files: Files,
-    net: Reader,
+    /// `<proc>/<pid>/net/dev`; `None` for a container in the host's network namespace.
+    net: Option<Reader>,
     net_entries: Vec<NetEntry>,
     id: Box<str>,
     name: Box<str>,
@@ -253,10 +254,16 @@ impl CgroupReader {
                 io_pressure: Reader::open_optional(dir.join("io.pressure"), 128)?,
             })),
         };
-        let net = Reader::open(
-            roots.proc.join(pid.to_string()).join("net").join("dev"),
-            1024,
-        )?;
+        // A container on the host's network (`--network host`) has no interfaces of its own:
+        // the daemon reports none, where net/dev would list the host's.
+        let net = if in_parents_netns(&roots.proc, pid) {
+            None
+        } else {
+            Some(Reader::open(
+                roots.proc.join(pid.to_string()).join("net").join("dev"),
+                1024,
+            )?)
+        };
         Ok(CgroupReader {
             files,
             net,
@@ -281,9 +288,12 @@ impl CgroupReader {
         if host.mem_total > 0 && pass.memory.limit > host.mem_total {
             pass.memory.limit = host.mem_total;
         }
-        let net = self.net.read()?;
-        if parse::net_dev(net, &mut self.net_entries).is_none() {
-            return Err(self.net.malformed());
+        let mut net_text = &[][..];
+        if let Some(net) = &mut self.net {
+            if parse::net_dev(net.read()?, &mut self.net_entries).is_none() {
+                return Err(net.malformed());
+            }
+            net_text = net.data();
         }
         let preread = std::mem::replace(&mut self.prev_read, read);
         let precpu = std::mem::replace(&mut self.prev_cpu, pass.cpu);
@@ -298,7 +308,7 @@ impl CgroupReader {
             pids: pass.pids,
             blkio: pass.blkio,
             networks: Networks {
-                frame: self.net.data(),
+                frame: net_text,
                 entries: &self.net_entries,
             },
             source: Source::Cgroupfs,
@@ -412,6 +422,28 @@ impl V2 {
     }
 }
 
+/// Whether process `pid` is in its parent's network namespace. A container's init process
+/// is the child of its runtime shim, which runs in the daemon's namespace (the host's): so
+/// this is `--network host`. Anything unreadable (the host's pid 1 may not be) is no.
+fn in_parents_netns(proc: &Path, pid: u32) -> bool {
+    let dir = proc.join(pid.to_string());
+    let Some(ppid) = std::fs::read(dir.join("stat"))
+        .ok()
+        .and_then(|stat| parse::ppid(&stat))
+    else {
+        return false;
+    };
+    let link = |p: &Path| std::fs::read_link(p.join("ns").join("net")).ok();
+    match (link(&dir), link(&proc.join(ppid.to_string()))) {
+        (Some(a), Some(b)) => a == b,
+        _ => false,
+    }
+}
+
+/// The longest file a [`Reader`] reads (far beyond any cgroup or proc file it opens): a
+/// longer one is [`CgroupError::Malformed`] rather than memory without bound.
+const MAX_FILE_LEN: usize = 4 << 20;
+
 /// One open file, read whole with `pread` at offset 0 into a buffer kept between reads.
 #[derive(Debug)]
 struct Reader {
@@ -451,7 +483,10 @@ impl Reader {
         let mut len = 0;
         loop {
             if len == self.buf.len() {
-                let grown = self.buf.len() * 2;
+                if len >= MAX_FILE_LEN {
+                    return Err(self.malformed());
+                }
+                let grown = (self.buf.len() * 2).min(MAX_FILE_LEN);
                 self.buf.resize(grown, 0);
             }
             let n = match self.file.read_at(&mut self.buf[len..], len as u64) {
