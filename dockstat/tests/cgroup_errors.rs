@@ -127,6 +127,15 @@ fn a_cgroup_not_under_the_root_is_not_found() {
     let e = CgroupPaths::of_pid(&roots, PID).unwrap_err();
     assert_eq!(kind(&e), cgroup(CgroupError::NotFound), "{e}");
     assert!(e.to_string().contains("memory"), "{e}");
+    // Another cgroup namespace's view: relative to it, the container is above its root.
+    let (tree, roots, _) = v2_tree("notfound-ns");
+    write(
+        tree.proc().join(PID.to_string()).join("cgroup"),
+        "0::/../../system.slice/docker-abc.scope\n",
+    );
+    let e = CgroupPaths::of_pid(&roots, PID).unwrap_err();
+    assert_eq!(kind(&e), cgroup(CgroupError::NotFound), "{e}");
+    assert!(e.to_string().contains("namespace"), "{e}");
     // An empty cgroup root (not mounted there).
     let empty = Tree::new("notfound-empty");
     write(empty.proc().join("1/cgroup"), "0::/\n");

@@ -3,8 +3,8 @@
 //!
 //! Runs when `DOCKSTAT_REAL_DOCKER` names a daemon on this host (`unix:///tmp/dockerd-test/
 //! docker.sock`); otherwise it says it was skipped (and fails if `DOCKSTAT_REQUIRE_REAL_DOCKER`
-//! is 1). Containers are created from the image `bb:latest`, named `dockstat-cg-<pid>-<n>`,
-//! and removed at the end.
+//! is 1). Containers are created from the image `bb:latest`, named `i16-reader-<pid>-<n>`,
+//! and removed at the end; the daemon's `idle-1` is read too when it runs.
 
 use std::path::PathBuf;
 use std::process::{Command, Output};
@@ -50,20 +50,37 @@ fn docker(host: &str, args: &[&str]) -> Output {
 struct Container {
     host: String,
     name: String,
+    /// Created by this test, so removed by it.
+    owned: bool,
 }
 
 impl Container {
     fn run(host: &str, suffix: &str, args: &[&str]) -> Container {
         static LOCK: Mutex<()> = Mutex::new(());
         let _one = LOCK.lock().unwrap_or_else(|e| e.into_inner());
-        let name = format!("dockstat-cg-{}-{suffix}", std::process::id());
+        let name = format!("i16-reader-{}-{suffix}", std::process::id());
         let mut all = vec!["run", "-d", "--name", &name];
         all.extend_from_slice(args);
         docker(host, &all);
         Container {
             host: host.to_owned(),
             name,
+            owned: true,
         }
+    }
+
+    /// A running container of the daemon's own, left as it is.
+    fn existing(host: &str, name: &str) -> Option<Container> {
+        let out = Command::new("docker")
+            .args(["inspect", "-f", "{{.State.Running}}", name])
+            .env("DOCKER_HOST", host)
+            .output()
+            .ok()?;
+        (String::from_utf8_lossy(&out.stdout).trim() == "true").then(|| Container {
+            host: host.to_owned(),
+            name: name.to_owned(),
+            owned: false,
+        })
     }
 
     fn inspect(&self, format: &str) -> String {
@@ -74,6 +91,9 @@ impl Container {
 
 impl Drop for Container {
     fn drop(&mut self) {
+        if !self.owned {
+            return;
+        }
         let _ = Command::new("docker")
             .args(["rm", "-f", &self.name])
             .env("DOCKER_HOST", &self.host)
@@ -312,9 +332,40 @@ fn reader_agrees_with_the_daemons_frames() {
         t.throttled_periods > 0 && t.throttled_time > 0,
         "a busy loop at 0.1 CPU is throttled: {t:?}"
     );
+    // Its CPU % from two passes a second apart, as `docker stats` computes it: about 10 %.
+    let pid: u32 = throttled.inspect("{{.State.Pid}}").parse().unwrap();
+    let roots = roots();
+    let paths = CgroupPaths::of_pid(&roots, pid).unwrap();
+    let mut reader = CgroupReader::open(&roots, &paths, pid, "t", "/t").unwrap();
+    let mut hostcpu = HostCpu::open(&roots).unwrap();
+    reader.sample(now(), &hostcpu).unwrap();
+    std::thread::sleep(Duration::from_secs(1));
+    hostcpu.read().unwrap();
+    let s = reader.sample(now(), &hostcpu).unwrap();
+    let d = derive(&s, Platform::Linux);
+    assert!(
+        (5.0..15.0).contains(&d.cpu_percent),
+        "0.1 CPU busy: {}% CPU",
+        d.cpu_percent
+    );
+    eprintln!("{}: {:.2}% CPU", throttled.name, d.cpu_percent);
+    // What a pass costs, on an idle container.
+    let started = std::time::Instant::now();
+    let passes = 2000;
+    for _ in 0..passes {
+        hostcpu.read().unwrap();
+        reader.sample(now(), &hostcpu).unwrap();
+    }
+    eprintln!(
+        "a pass (host's /proc/stat and one container's files): {:.1} us",
+        started.elapsed().as_secs_f64() * 1e6 / f64::from(passes)
+    );
     drop(throttled);
     compare(&host, &plain, None);
     compare(&host, &hostnet, None);
+    if let Some(idle) = Container::existing(&host, "idle-1") {
+        compare(&host, &idle, None);
+    }
     compare(
         &host,
         &limited,
