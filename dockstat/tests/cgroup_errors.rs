@@ -325,3 +325,31 @@ fn an_endless_file_is_malformed_not_unbounded() {
     assert_eq!(kind(&e), cgroup(CgroupError::Malformed), "{e}");
     names(&e, &file);
 }
+
+#[test]
+fn v1_without_blkio_and_pids_hierarchies_reads_them_as_zero() {
+    let (tree, roots) = v1_tree("no-blkio");
+    let file = tree.proc().join(PID.to_string()).join("cgroup");
+    let text = std::fs::read_to_string(&file).unwrap();
+    let without: String = text
+        .lines()
+        .filter(|l| !l.contains(":blkio:") && !l.contains(":pids:"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    write(&file, without);
+    let paths = CgroupPaths::of_pid(&roots, PID).unwrap();
+    let CgroupPaths::V1 { blkio, pids, .. } = &paths else {
+        panic!("{paths:?}")
+    };
+    assert_eq!(
+        (blkio.as_os_str(), pids.as_os_str()),
+        ("".as_ref(), "".as_ref())
+    );
+    // Files of those names in the current directory are not read.
+    let host = HostCpu::open(&roots).unwrap();
+    let mut reader = CgroupReader::open(&roots, &paths, PID, "id", "/name").unwrap();
+    let s = reader.sample(t(1), &host).unwrap();
+    assert_eq!(s.blkio, Default::default());
+    assert_eq!(s.pids, Default::default());
+    assert_eq!(s.memory.usage, 51_126_272);
+}

@@ -208,15 +208,19 @@ impl CgroupReader {
                 blkio,
                 pids,
             } => {
-                let cfq =
-                    match Reader::open_optional(blkio.join("blkio.io_serviced_recursive"), 256)? {
-                        Some(serviced) => Reader::open_optional(
-                            blkio.join("blkio.io_service_bytes_recursive"),
-                            256,
-                        )?
+                // A hierarchy the host does not mount (an empty path) has none of its files.
+                let optional = |dir: &Path, name: &str, capacity| {
+                    if dir.as_os_str().is_empty() {
+                        Ok(None)
+                    } else {
+                        Reader::open_optional(dir.join(name), capacity)
+                    }
+                };
+                let cfq = match optional(blkio, "blkio.io_serviced_recursive", 256)? {
+                    Some(serviced) => optional(blkio, "blkio.io_service_bytes_recursive", 256)?
                         .map(|bytes| (bytes, serviced)),
-                        None => None,
-                    };
+                    None => None,
+                };
                 Files::V1(Box::new(V1 {
                     cpuacct_usage: Reader::open(cpuacct.join("cpuacct.usage"), 32)?,
                     cpuacct_percpu: Reader::open(cpuacct.join("cpuacct.usage_percpu"), 256)?,
@@ -232,12 +236,9 @@ impl CgroupReader {
                     mem_limit: Reader::open(memory.join("memory.limit_in_bytes"), 32)?,
                     mem_stat: Reader::open(memory.join("memory.stat"), 1024)?,
                     cfq,
-                    throttle: Reader::open_optional(
-                        blkio.join("blkio.throttle.io_service_bytes"),
-                        256,
-                    )?,
-                    pids_current: Reader::open_optional(pids.join("pids.current"), 32)?,
-                    pids_max: Reader::open_optional(pids.join("pids.max"), 32)?,
+                    throttle: optional(blkio, "blkio.throttle.io_service_bytes", 256)?,
+                    pids_current: optional(pids, "pids.current", 32)?,
+                    pids_max: optional(pids, "pids.max", 32)?,
                 }))
             }
             CgroupPaths::V2 { dir } => Files::V2(Box::new(V2 {
