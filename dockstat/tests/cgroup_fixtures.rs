@@ -272,3 +272,28 @@ fn a_container_on_the_hosts_network_has_no_interfaces() {
     assert!(s.networks.is_empty());
     assert_eq!(derive(&s, Platform::Linux).net_rx, 0);
 }
+
+#[test]
+fn a_file_longer_than_its_buffer_is_read_whole() {
+    let (json, _) = frame("docker-2022-cgv2-seed1.json");
+    let tree = Tree::new("long");
+    let roots = tree.roots();
+    tree.write_container(&json, "cpu_stats", 5, Layout::V2);
+    let paths = CgroupPaths::of_pid(&roots, 5).unwrap();
+    let CgroupPaths::V2 { dir } = &paths else {
+        panic!("{paths:?}")
+    };
+    let host = HostCpu::open(&roots).unwrap();
+    let mut reader = CgroupReader::open(&roots, &paths, 5, "a", "/a").unwrap();
+    reader.sample(json_timestamp(&json["read"]), &host).unwrap();
+    // memory.stat grows past every buffer size so far, its key at the very end.
+    let mut text: String = (0..2000).map(|i| format!("key_{i} {i}\n")).collect();
+    text.push_str("inactive_file 4096\n");
+    std::fs::write(dir.join("memory.stat"), &text).unwrap();
+    let s = reader.sample(json_timestamp(&json["read"]), &host).unwrap();
+    assert_eq!(s.memory.inactive_file, Some(4096));
+    // And shrinks again.
+    std::fs::write(dir.join("memory.stat"), "inactive_file 1\n").unwrap();
+    let s = reader.sample(json_timestamp(&json["read"]), &host).unwrap();
+    assert_eq!(s.memory.inactive_file, Some(1));
+}

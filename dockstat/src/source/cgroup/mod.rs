@@ -478,30 +478,27 @@ impl Reader {
         }
     }
 
-    /// The whole file. The buffer grows (doubling) only when a file is longer than ever
-    /// before; a short read is the end of the file (as the kernel's seq files give it).
+    /// The whole file, in one `pread` at offset 0: a short read is the end of the file (as
+    /// the kernel's seq files give it). A file that fills the buffer is read again, whole,
+    /// into one twice as large (only when it is longer than ever before), so that a file is
+    /// never pieced together from two moments.
     fn read(&mut self) -> Result<&[u8]> {
-        let mut len = 0;
         loop {
-            if len == self.buf.len() {
-                if len >= MAX_FILE_LEN {
-                    return Err(self.malformed());
-                }
-                let grown = (self.buf.len() * 2).min(MAX_FILE_LEN);
-                self.buf.resize(grown, 0);
-            }
-            let n = match self.file.read_at(&mut self.buf[len..], len as u64) {
+            let n = match self.file.read_at(&mut self.buf, 0) {
                 Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(io_error(e, &self.path)),
             };
-            len += n;
-            if n == 0 || len < self.buf.len() {
-                break;
+            if n < self.buf.len() {
+                self.len = n;
+                return Ok(&self.buf[..n]);
             }
+            if self.buf.len() >= MAX_FILE_LEN {
+                return Err(self.malformed());
+            }
+            let grown = (self.buf.len() * 2).min(MAX_FILE_LEN);
+            self.buf.resize(grown, 0);
         }
-        self.len = len;
-        Ok(&self.buf[..len])
     }
 
     /// What the last [`Reader::read`] read.
