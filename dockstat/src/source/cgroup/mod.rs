@@ -25,7 +25,25 @@
 //! | pressure | none | `cpu.pressure`, `memory.pressure`, `io.pressure` |
 //!
 //! As the daemon does, a memory limit above the machine's memory (`MemTotal` of
-//! `<proc>/meminfo`, read once) is reported as the machine's memory.
+//! `<proc>/meminfo`, read once) is reported as the machine's memory; `max_usage` and a pids
+//! limit of 0 (v1's `max`) are left out as the frame's `omitempty` leaves them out, and v2's
+//! `pids.max` of `max` is `u64::MAX`. `online_cpus` counts `<proc>/stat`'s `cpuN` lines (the
+//! online CPUs; dockerd 20.10 counts its own CPU affinity, the same unless it was pinned).
+//! A container whose init process shares its parent's (the runtime shim's, the daemon's)
+//! network namespace is on the host's network: the daemon reports no interfaces for it, and
+//! neither does the reader.
+//!
+//! A reader keeps its files open: up to 15 on cgroup v1 (13 where CFQ is not in use), up to
+//! 11 on v2, and `net/dev`.
+//! A pass is one `pread` per file and one `fstat` (a cgroup copied to a plain file system
+//! and removed still reads; its files' link count says it is gone).
+//!
+//! Errors are [`ErrorKind::Cgroup`], their context the file: ENOENT, ENODEV (a removed
+//! cgroup's open file) or ESRCH is [`CgroupError::Vanished`]; EACCES or EPERM
+//! [`CgroupError::Permission`]; no hierarchy for the process under the root, or a process
+//! outside this process's cgroup namespace, [`CgroupError::NotFound`]; content the kernel
+//! does not write (or a file over 4 MiB) [`CgroupError::Malformed`]; any other read error
+//! [`CgroupError::Unreadable`].
 
 use std::fs::File;
 use std::io;
