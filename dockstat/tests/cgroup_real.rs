@@ -412,3 +412,100 @@ fn a_stopped_containers_reader_says_vanished() {
         "{e}"
     );
 }
+
+/// On a hybrid host (cgroup v1 controllers, and the v2 hierarchy mounted beside them at
+/// `unified`), a container's v2 directory has the kernel's own `cpu.stat` and pressure files:
+/// a v2 tree made of those (and of the v1 memory files) reads them as the kernel writes them.
+#[test]
+fn the_kernels_own_v2_cpu_stat_and_pressure_files_read() {
+    let Some(host) = daemon() else { return };
+    let c = Container::run(
+        &host,
+        "v2files",
+        &[
+            "--cpus",
+            "0.1",
+            "bb:latest",
+            "sh",
+            "-c",
+            "while :; do :; done",
+        ],
+    );
+    let id = c.inspect("{{.Id}}");
+    let pid: u32 = c.inspect("{{.State.Pid}}").parse().unwrap();
+    let cgroup_file = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+    let Some(v2_path) = cgroup_file.lines().find_map(|l| l.strip_prefix("0::")) else {
+        eprintln!("SKIPPED: no cgroup v2 line for the container on this host");
+        return;
+    };
+    let unified = PathBuf::from("/sys/fs/cgroup/unified").join(v2_path.trim_start_matches('/'));
+    if !unified.join("cpu.stat").exists() {
+        eprintln!("SKIPPED: no v2 hierarchy at /sys/fs/cgroup/unified on this host");
+        return;
+    }
+    std::thread::sleep(Duration::from_millis(1200));
+    let memory = PathBuf::from("/sys/fs/cgroup/memory/docker").join(&id);
+    let tmp = std::env::temp_dir().join(format!("i16-reader-v2files-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&tmp);
+    let dir = tmp.join("cgroup/system.slice/x.scope");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::create_dir_all(tmp.join(format!("proc/{pid}/net"))).unwrap();
+    std::fs::write(tmp.join("cgroup/cgroup.controllers"), "cpu memory pids\n").unwrap();
+    std::fs::write(
+        tmp.join(format!("proc/{pid}/cgroup")),
+        "0::/system.slice/x.scope\n",
+    )
+    .unwrap();
+    let link = |from: PathBuf, to: &std::path::Path| std::os::unix::fs::symlink(from, to).unwrap();
+    for f in ["cpu.stat", "cpu.pressure", "memory.pressure", "io.pressure"] {
+        link(unified.join(f), &dir.join(f));
+    }
+    link(
+        memory.join("memory.usage_in_bytes"),
+        &dir.join("memory.current"),
+    );
+    link(memory.join("memory.stat"), &dir.join("memory.stat"));
+    link(
+        PathBuf::from(format!("/proc/{pid}/net/dev")),
+        &tmp.join(format!("proc/{pid}/net/dev")),
+    );
+    link("/proc/stat".into(), &tmp.join("proc/stat"));
+    link("/proc/meminfo".into(), &tmp.join("proc/meminfo"));
+    let roots = Roots {
+        cgroup: tmp.join("cgroup"),
+        proc: tmp.join("proc"),
+    };
+    let paths = CgroupPaths::of_pid(&roots, pid).unwrap();
+    assert!(matches!(paths, CgroupPaths::V2 { .. }), "{paths:?}");
+    let hostcpu = HostCpu::open(&roots).unwrap();
+    let mut reader = CgroupReader::open(&roots, &paths, pid, &id, "/v2files").unwrap();
+    let cpuacct = PathBuf::from("/sys/fs/cgroup/cpuacct/docker")
+        .join(&id)
+        .join("cpuacct.usage");
+    let v1_usage = || -> u64 {
+        std::fs::read_to_string(&cpuacct)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap()
+    };
+    let before = v1_usage();
+    let s = reader
+        .sample(now(), &hostcpu)
+        .expect("the kernel's v2 files");
+    let after = v1_usage();
+    // The same CPU time, counted by v2's rstat in microseconds and v1's cpuacct in ns.
+    let v2 = s.cpu.total_usage;
+    assert!(
+        v2 + 20_000_000 >= before && v2 <= after + 20_000_000,
+        "v2 usage {v2} ns against cpuacct {before}..{after}"
+    );
+    assert!(s.cpu.user_usage + s.cpu.system_usage <= v2 + 1_000);
+    let cpu = s.pressure.cpu.expect("cpu.pressure");
+    assert!(cpu.full.is_some(), "{cpu:?}");
+    // A busy loop at 0.1 CPU waits for the CPU most of the time.
+    assert!(cpu.some.total_us > 0, "{cpu:?}");
+    assert!(s.pressure.memory.is_some() && s.pressure.io.is_some());
+    eprintln!("{}: {:?}", c.name, s.pressure);
+    let _ = std::fs::remove_dir_all(&tmp);
+}
