@@ -4,7 +4,8 @@
 //! Runs when `DOCKSTAT_REAL_DOCKER` names a daemon on this host (`unix:///tmp/dockerd-test/
 //! docker.sock`); otherwise it says it was skipped (and fails if `DOCKSTAT_REQUIRE_REAL_DOCKER`
 //! is 1). Containers are created from the image `bb:latest`, named `i16-reader-<pid>-<n>`,
-//! and removed at the end; the daemon's `idle-1` is read too when it runs.
+//! and removed at the end; the daemon's `idle-1`, `memhog-1` and `busy-1` are read too when
+//! they run.
 
 use std::path::PathBuf;
 use std::process::{Command, Output};
@@ -363,8 +364,20 @@ fn reader_agrees_with_the_daemons_frames() {
     drop(throttled);
     compare(&host, &plain, None);
     compare(&host, &hostnet, None);
+    // The daemon's own containers, read only: idle, a page-cache hog with a memory limit,
+    // a busy loop at half a CPU.
     if let Some(idle) = Container::existing(&host, "idle-1") {
         compare(&host, &idle, None);
+    }
+    if let Some(memhog) = Container::existing(&host, "memhog-1") {
+        compare(&host, &memhog, None);
+    }
+    if let Some(busy) = Container::existing(&host, "busy-1") {
+        let half = Some(CpuLimit {
+            quota_us: 50_000,
+            period_us: 100_000,
+        });
+        compare(&host, &busy, half);
     }
     compare(
         &host,
