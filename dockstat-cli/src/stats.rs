@@ -1036,6 +1036,7 @@ mod tests {
                 )| Derived {
                     cpu_percent: cpu,
                     cpu_percent_host: cpu_host,
+                    cpu_percent_of_limit: cpu_host,
                     online_cpus,
                     mem_usage,
                     mem_used,
