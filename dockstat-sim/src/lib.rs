@@ -113,6 +113,7 @@ mod fault;
 mod frames;
 mod http;
 mod json;
+pub mod limits;
 mod model;
 mod server;
 pub mod svg;

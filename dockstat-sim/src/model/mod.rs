@@ -773,17 +773,29 @@ impl Model {
         }
         s.system = self.system_cpu(t);
         s.online_cpus = self.host.ncpu;
-        if cpu.throttled {
-            // 100 ms CFS periods while runnable; nearly all hit the quota, and each throttled
-            // period waits out the rest of it (~48 ms with a 50 ms quota).
-            let e = wobble(hash2(c.key, 300), up, 20_000_000);
-            s.periods = e / 100_000_000;
-            s.throttled_periods = s.periods - s.periods / 60;
-            s.throttled_time = at_rate(0, 477_000_000, e);
-        } else {
-            s.periods = 0;
-            s.throttled_periods = 0;
-            s.throttled_time = 0;
+        match crate::limits::cpu_limit(c.workload) {
+            // A limit the workload would exceed (its rate in ns per second is in nano-CPUs).
+            Some(limit) if cpu.rate >= limit.nano_cpus => {
+                // 100 ms CFS periods while runnable; nearly all hit the quota, and each
+                // throttled period waits out the rest of it (~48 ms with a 50 ms quota).
+                let e = wobble(hash2(c.key, 300), up, 20_000_000);
+                s.periods = e / 100_000_000;
+                s.throttled_periods = s.periods - s.periods / 60;
+                s.throttled_time = at_rate(0, 477_000_000, e);
+            }
+            // A limit it stays under: the periods it is runnable in (about two a second for
+            // short bursts) pass, none throttled.
+            Some(_) => {
+                let e = wobble(hash2(c.key, 300), up, 20_000_000);
+                s.periods = e / 500_000_000;
+                s.throttled_periods = 0;
+                s.throttled_time = 0;
+            }
+            None => {
+                s.periods = 0;
+                s.throttled_periods = 0;
+                s.throttled_time = 0;
+            }
         }
 
         // Pids.
@@ -1026,6 +1038,12 @@ mod tests {
         let (wa, wb) = (a.blk.unwrap_or_default(), b.blk.unwrap_or_default());
         let rate = (wb.write_bytes - wa.write_bytes) / 10;
         assert!((15 << 20..=18 << 20).contains(&rate), "writer {rate}");
+        // writer: under a limit it never reaches (crate::limits): periods pass, none throttled.
+        assert!((10..=30).contains(&(b.periods - a.periods)), "{}", b.periods - a.periods);
+        assert_eq!((b.throttled_periods, b.throttled_time), (0, 0));
+        // idle, memhog: no limit, no CFS periods.
+        m.sample_into(1, t1, &mut b);
+        assert_eq!((b.periods, b.throttled_periods), (0, 0));
         // forky: pids between 1 and 11, limit 64.
         let mut seen = [false; 2];
         for k in 0..8 {
