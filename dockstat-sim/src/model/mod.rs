@@ -245,8 +245,9 @@ pub(crate) struct Model {
     up: usize,
     /// [`SimConfig::pid_base`].
     pub(crate) pid_base: u32,
-    /// [`SimConfig::nano_cpus`], `cpu_quota`, `cpu_period`.
-    pub(crate) cpu_limit: [i64; 3],
+    /// [`SimConfig::nano_cpus`], `cpu_quota`, `cpu_period`: every container's limit when
+    /// set, else each workload's (see [`crate::limits`]).
+    pub(crate) cpu_limit: crate::limits::CpuLimit,
 }
 
 /// Result of looking a container up by id, id prefix or name.
@@ -325,7 +326,11 @@ impl Model {
             free: Vec::new(),
             up: 0,
             pid_base: config.pid_base,
-            cpu_limit: [config.nano_cpus, config.cpu_quota, config.cpu_period],
+            cpu_limit: crate::limits::CpuLimit {
+                nano_cpus: config.nano_cpus,
+                cpu_quota: config.cpu_quota,
+                cpu_period: config.cpu_period,
+            },
         };
         for i in 0..total {
             let running = i < config.containers;
@@ -779,9 +784,10 @@ impl Model {
         }
         s.system = self.system_cpu(t);
         s.online_cpus = self.host.ncpu;
-        match crate::limits::cpu_limit(c.workload) {
-            // A limit the workload would exceed (its rate in ns per second is in nano-CPUs).
-            Some(limit) if cpu.rate >= limit.nano_cpus => {
+        let limit = crate::limits::container_limit(self.cpu_limit, c.workload);
+        match limit.and_then(|l| l.nanos_per_second()) {
+            // A limit the workload would exceed.
+            Some(limit) if cpu.rate >= limit => {
                 // 100 ms CFS periods while runnable; nearly all hit the quota, and each
                 // throttled period waits out the rest of it (~48 ms with a 50 ms quota).
                 let e = wobble(hash2(c.key, 300), up, 20_000_000);
