@@ -315,21 +315,50 @@ fn serve_exposes_the_sims_throttling_split_and_limits() {
         std::thread::sleep(Duration::from_millis(200));
     };
     let v = |family: &str, name: &str| value(&text, family, name);
-    assert!(v("dockstat_container_cpu_cfs_throttled_periods_total", "busy-1").unwrap() > 100.0);
-    assert!(v("dockstat_container_cpu_cfs_throttled_seconds_total", "busy-1").unwrap() > 1.0);
+    assert!(
+        v(
+            "dockstat_container_cpu_cfs_throttled_periods_total",
+            "busy-1"
+        )
+        .unwrap()
+            > 100.0
+    );
+    assert!(
+        v(
+            "dockstat_container_cpu_cfs_throttled_seconds_total",
+            "busy-1"
+        )
+        .unwrap()
+            > 1.0
+    );
     assert!(v("dockstat_container_cpu_cfs_periods_total", "writer-4").unwrap() > 0.0);
     assert_eq!(
-        v("dockstat_container_cpu_cfs_throttled_periods_total", "writer-4"),
+        v(
+            "dockstat_container_cpu_cfs_throttled_periods_total",
+            "writer-4"
+        ),
         Some(0.0)
     );
-    assert_eq!(v("dockstat_container_spec_cpu_quota", "busy-1"), Some(50_000.0));
-    assert_eq!(v("dockstat_container_spec_cpu_period", "busy-1"), Some(100_000.0));
-    assert_eq!(v("dockstat_container_spec_cpu_quota", "writer-4"), Some(150_000.0));
+    assert_eq!(
+        v("dockstat_container_spec_cpu_quota", "busy-1"),
+        Some(50_000.0)
+    );
+    assert_eq!(
+        v("dockstat_container_spec_cpu_period", "busy-1"),
+        Some(100_000.0)
+    );
+    assert_eq!(
+        v("dockstat_container_spec_cpu_quota", "writer-4"),
+        Some(150_000.0)
+    );
     for name in ["busy-1", "idle-2", "memhog-3", "forky-5", "net-6"] {
         let user = v("dockstat_container_cpu_user_seconds_total", name).unwrap();
         let system = v("dockstat_container_cpu_system_seconds_total", name).unwrap();
         let total = v("dockstat_container_cpu_seconds_total", name).unwrap();
-        assert!(user + system > 0.0 && user + system <= total * 1.01, "{name}");
+        assert!(
+            user + system > 0.0 && user + system <= total * 1.01,
+            "{name}"
+        );
     }
     // No limit, no CFS periods: absent, not zero; no pressure over the API.
     for family in [
@@ -415,23 +444,57 @@ fn every_new_family_parses_with_prometheus_parsers() {
     render(&snap, ExpositionFormat::Text, &mut text);
     let mut om = Vec::new();
     render(&snap, ExpositionFormat::OpenMetrics, &mut om);
-    let (text, om) = (String::from_utf8(text).unwrap(), String::from_utf8(om).unwrap());
+    let (text, om) = (
+        String::from_utf8(text).unwrap(),
+        String::from_utf8(om).unwrap(),
+    );
     for (family, name, want) in [
-        ("dockstat_container_pressure_cpu_waiting_seconds_total", "a", 5.0),
-        ("dockstat_container_pressure_cpu_stalled_seconds_total", "a", 1.0),
-        ("dockstat_container_pressure_memory_stalled_seconds_total", "a", 1.0),
-        ("dockstat_container_pressure_io_waiting_seconds_total", "a", 5.0),
-        ("dockstat_container_pressure_cpu_waiting_seconds_total", "b", 0.000007),
-        ("dockstat_container_cpu_cfs_throttled_seconds_total", "a", 17.8),
+        (
+            "dockstat_container_pressure_cpu_waiting_seconds_total",
+            "a",
+            5.0,
+        ),
+        (
+            "dockstat_container_pressure_cpu_stalled_seconds_total",
+            "a",
+            1.0,
+        ),
+        (
+            "dockstat_container_pressure_memory_stalled_seconds_total",
+            "a",
+            1.0,
+        ),
+        (
+            "dockstat_container_pressure_io_waiting_seconds_total",
+            "a",
+            5.0,
+        ),
+        (
+            "dockstat_container_pressure_cpu_waiting_seconds_total",
+            "b",
+            0.000007,
+        ),
+        (
+            "dockstat_container_cpu_cfs_throttled_seconds_total",
+            "a",
+            17.8,
+        ),
         ("dockstat_container_spec_cpu_quota", "a", 50_000.0),
     ] {
         assert_eq!(value(&text, family, name), Some(want), "{family} {name}");
     }
     assert_eq!(
-        value(&text, "dockstat_container_pressure_cpu_stalled_seconds_total", "b"),
+        value(
+            &text,
+            "dockstat_container_pressure_cpu_stalled_seconds_total",
+            "b"
+        ),
         None
     );
-    assert_eq!(value(&text, "dockstat_container_spec_cpu_period", "b"), None);
+    assert_eq!(
+        value(&text, "dockstat_container_spec_cpu_period", "b"),
+        None
+    );
     check_with_parsers(&text, &om, true);
 }
 
@@ -471,7 +534,10 @@ fn check_with_parsers(text: &str, om: &str, pressure: bool) {
     let n = N.fetch_add(1, Ordering::Relaxed);
     let dir = std::env::temp_dir();
     let file = |ext: &str| -> PathBuf {
-        dir.join(format!("dockstat-outputs16-{}-{n}.{ext}", std::process::id()))
+        dir.join(format!(
+            "dockstat-outputs16-{}-{n}.{ext}",
+            std::process::id()
+        ))
     };
     let (tp, op) = (file("prom"), file("om"));
     std::fs::write(&tp, text).unwrap();
@@ -621,7 +687,10 @@ fn real_daemon_cpu_limit_of_a_container_started_with_cpus() {
     assert_eq!(l["cpu_limit"], 0.5, "{l}");
     let of_limit = l["cpu_percent_of_limit"].as_f64().unwrap();
     assert!((70.0..130.0).contains(&of_limit), "{l}");
-    assert!(l["throttling"]["throttled_periods"].as_u64().unwrap() > 0, "{l}");
+    assert!(
+        l["throttling"]["throttled_periods"].as_u64().unwrap() > 0,
+        "{l}"
+    );
     assert!(l["cpu_user_ns"].as_u64().unwrap() > 0, "{l}");
     assert_eq!(l["source"], "api");
 

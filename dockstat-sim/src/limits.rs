@@ -46,7 +46,8 @@ impl CpuLimit {
             .filter(|&p| p > 0)
             .unwrap_or(CFS_PERIOD_US);
         if self.nano_cpus > 0 {
-            let quota = u128::from(self.nano_cpus as u64) * u128::from(CFS_PERIOD_US) / 1_000_000_000;
+            let quota =
+                u128::from(self.nano_cpus as u64) * u128::from(CFS_PERIOD_US) / 1_000_000_000;
             return Some((u64::try_from(quota).unwrap_or(u64::MAX), CFS_PERIOD_US));
         }
         let quota = u64::try_from(self.cpu_quota).ok().filter(|&q| q > 0)?;

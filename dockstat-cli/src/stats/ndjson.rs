@@ -234,7 +234,9 @@ fn pressure_reference(p: &Pressures) -> String {
         .into_iter()
         .filter_map(|(k, p)| {
             let p = p?;
-            let full = p.full.map_or(String::new(), |f| format!(",\"full\":{}", stall(&f)));
+            let full = p
+                .full
+                .map_or(String::new(), |f| format!(",\"full\":{}", stall(&f)));
             Some(format!("\"{k}\":{{\"some\":{}{full}}}", stall(&p.some)))
         })
         .collect();

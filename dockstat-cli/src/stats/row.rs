@@ -14,8 +14,14 @@ pub(super) const PRESSURE_COLUMNS: &str = "\t{{.PSICPU}}\t{{.PSIMem}}\t{{.PSIIO}
 
 /// The fields beyond docker's: in a row only when asked for ([`StatsOpts::extended`]), so
 /// that `--format json` and `{{json .}}` stay docker's otherwise.
-pub(super) const EXTRA_FIELDS: &[&str] =
-    &["CPULimit", "CPULimitPerc", "PSICPU", "PSIIO", "PSIMem", "Source"];
+pub(super) const EXTRA_FIELDS: &[&str] = &[
+    "CPULimit",
+    "CPULimitPerc",
+    "PSICPU",
+    "PSIIO",
+    "PSIMem",
+    "Source",
+];
 
 /// Which CPU % the CPU column shows.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -278,10 +284,7 @@ mod tests {
             cpu_host: true,
             ..StatsOpts::default()
         };
-        assert_eq!(
-            row(&e, None, &host)["CPUPerc"],
-            Cell::Text("37.50%".into())
-        );
+        assert_eq!(row(&e, None, &host)["CPUPerc"], Cell::Text("37.50%".into()));
         // Without a limit or pressure (the API source): dashes, and the % of the CPUs.
         let none = Extra::default();
         let r = row(&entry(none), None, &opts);
@@ -341,7 +344,12 @@ mod tests {
         assert_eq!(psi_text(p(7)), "0.07%");
         assert_eq!(psi_text(p(10_000)), "100.00%");
         assert_eq!(psi_text(None), "--");
-        let l = |quota_us, period_us| Some(CpuLimit { quota_us, period_us });
+        let l = |quota_us, period_us| {
+            Some(CpuLimit {
+                quota_us,
+                period_us,
+            })
+        };
         assert_eq!(cpu_limit_text(l(150_000, 100_000)), "1.5");
         assert_eq!(cpu_limit_text(l(200_000, 100_000)), "2");
         assert_eq!(cpu_limit_text(l(1, 0)), "--");

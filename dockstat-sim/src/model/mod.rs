@@ -1051,7 +1051,11 @@ mod tests {
         let rate = (wb.write_bytes - wa.write_bytes) / 10;
         assert!((15 << 20..=18 << 20).contains(&rate), "writer {rate}");
         // writer: under a limit it never reaches (crate::limits): periods pass, none throttled.
-        assert!((10..=30).contains(&(b.periods - a.periods)), "{}", b.periods - a.periods);
+        assert!(
+            (10..=30).contains(&(b.periods - a.periods)),
+            "{}",
+            b.periods - a.periods
+        );
         assert_eq!((b.throttled_periods, b.throttled_time), (0, 0));
         // idle, memhog: no limit, no CFS periods.
         m.sample_into(1, t1, &mut b);

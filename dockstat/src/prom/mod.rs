@@ -1028,7 +1028,9 @@ mod tests {
         // The value of `family`'s series for the container with id `id`.
         let value = |family: &str, id: &str| -> Option<String> {
             t.lines()
-                .find(|l| l.starts_with(&format!("{family}{{")) && l.contains(&format!("id=\"{id}\"")))
+                .find(|l| {
+                    l.starts_with(&format!("{family}{{")) && l.contains(&format!("id=\"{id}\""))
+                })
                 .and_then(|l| l.rsplit(' ').next())
                 .map(str::to_string)
         };
@@ -1037,12 +1039,24 @@ mod tests {
             ("dockstat_container_cpu_system_seconds_total", "0.25"),
             ("dockstat_container_cpu_cfs_periods_total", "445"),
             ("dockstat_container_cpu_cfs_throttled_periods_total", "438"),
-            ("dockstat_container_cpu_cfs_throttled_seconds_total", "21.243018874"),
+            (
+                "dockstat_container_cpu_cfs_throttled_seconds_total",
+                "21.243018874",
+            ),
             ("dockstat_container_spec_cpu_quota", "50000"),
             ("dockstat_container_spec_cpu_period", "100000"),
-            ("dockstat_container_pressure_cpu_waiting_seconds_total", "2.5"),
-            ("dockstat_container_pressure_memory_waiting_seconds_total", "0.000007"),
-            ("dockstat_container_pressure_memory_stalled_seconds_total", "3.0"),
+            (
+                "dockstat_container_pressure_cpu_waiting_seconds_total",
+                "2.5",
+            ),
+            (
+                "dockstat_container_pressure_memory_waiting_seconds_total",
+                "0.000007",
+            ),
+            (
+                "dockstat_container_pressure_memory_stalled_seconds_total",
+                "3.0",
+            ),
         ] {
             assert_eq!(value(family, "id1").as_deref(), Some(v), "{family} in\n{t}");
         }
@@ -1066,10 +1080,16 @@ mod tests {
             assert_eq!(value(family, "id2"), None, "{family}");
         }
         // HELP and TYPE for every family, and OpenMetrics' UNIT where the name has one.
-        assert!(t.contains("# TYPE dockstat_container_pressure_io_stalled_seconds_total counter\n"));
+        assert!(
+            t.contains("# TYPE dockstat_container_pressure_io_stalled_seconds_total counter\n")
+        );
         assert!(t.contains("# TYPE dockstat_container_spec_cpu_quota gauge\n"));
         let mut om = Vec::new();
-        render(&e.shared().snapshot(), ExpositionFormat::OpenMetrics, &mut om);
+        render(
+            &e.shared().snapshot(),
+            ExpositionFormat::OpenMetrics,
+            &mut om,
+        );
         let om = String::from_utf8(om).unwrap();
         assert!(om.contains(
             "# TYPE dockstat_container_cpu_cfs_throttled_seconds counter\n\
