@@ -239,7 +239,11 @@ fn daemon_processes() -> HashMap<u32, (String, Ticks)> {
         return found;
     };
     for entry in dir.flatten() {
-        let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<u32>().ok())
+        else {
             continue;
         };
         let Ok(comm) = std::fs::read_to_string(format!("/proc/{pid}/comm")) else {
@@ -826,10 +830,7 @@ fn report(config: &Config, fleet: &Fleet, outcomes: &[Outcome], tick_ms: f64) ->
             spread.join(" ")
         );
         if !o.changes.is_empty() {
-            print!(
-                "; daemon processes came or went: {}",
-                o.changes.join(", ")
-            );
+            print!("; daemon processes came or went: {}", o.changes.join(", "));
         }
         if o.strays > 0 {
             print!("; {} lines of other containers", o.strays);

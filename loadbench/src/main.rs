@@ -286,7 +286,11 @@ fn daemon_cost(args: &mut Args) -> Result<ExitCode, String> {
     let docker = args.optional("--docker")?.map_or_else(
         || {
             let usual = PathBuf::from("/usr/local/bin/docker");
-            if usual.is_file() { usual } else { PathBuf::from("docker") }
+            if usual.is_file() {
+                usual
+            } else {
+                PathBuf::from("docker")
+            }
         },
         PathBuf::from,
     );
@@ -312,7 +316,9 @@ fn daemon_cost(args: &mut Args) -> Result<ExitCode, String> {
     };
     args.done()?;
     if config.containers == 0 || config.secs < 1.0 {
-        return Err(format!("--containers must be at least 1 and --secs at least 1\n{USAGE}"));
+        return Err(format!(
+            "--containers must be at least 1 and --secs at least 1\n{USAGE}"
+        ));
     }
     if let Some(socket) = config.host.strip_prefix("unix://") {
         if !std::path::Path::new(socket).exists() {
