@@ -294,8 +294,8 @@ fn cgroupfs_and_api_ndjson_agree_on_memory_pids_block_io_network_and_cpu() {
     let mine = Mine::start(&host, "nd");
     let args = ["--no-trunc", "--format", "ndjson"];
     // Both at once, so that their samples are of the same seconds.
-    let api = dockstat(&host, "", &args, &mine.names);
-    let cgroupfs = dockstat(&host, "", &args, &mine.names);
+    let api = dockstat(&host, "api", &args, &mine.names);
+    let cgroupfs = dockstat(&host, "cgroupfs", &args, &mine.names);
     std::thread::sleep(Duration::from_millis(4500));
     let (api_out, api_err) = stop(api);
     let (cg_out, cg_err) = stop(cgroupfs);
