@@ -74,6 +74,7 @@ Exit codes (curl's, where curl has one):
   22  HTTP status >= 400      23  cannot write output        28  timed out
   52  empty reply             56  connection failed
   35  TLS handshake failed (client certificate required or rejected, no common version)
+  37  stats --no-stream --source cgroupfs could not read a container's cgroup or /proc
   45  serve cannot listen on its address (in use, not local, not permitted)
   58  unusable certificate or key file    60  server certificate not trusted or invalid
   A get stopped by Ctrl-C or SIGTERM ends killed by it, as curl does (shell: 130, 143).
@@ -102,6 +103,15 @@ Options:
                         frames come); one read then takes every frame since the last,
                         for much less CPU; samples come up to S seconds late, each with
                         its own time
+      --source S        where the numbers come from: api (default: the daemon's stats
+                        stream), cgroupfs (each container's cgroup files, read here;
+                        the daemon must be on this machine), auto (cgroupfs for a
+                        unix socket's containers whose cgroup is found, else api)
+      --interval S      cgroupfs: read every container each S seconds, all at one
+                        moment, aligned to S on the clock (default 1)
+      --cgroup-root DIR the host's /sys/fs/cgroup (default; in a container, where the
+                        host's is mounted)
+      --proc-root DIR   the host's /proc (default /proc)
       --format F        table (default); json; ndjson (one line of raw numbers per
                         sample, for pipes); prometheus (with --no-stream: one exposition
                         in the Prometheus text format); 'table TEMPLATE' or 'TEMPLATE',
@@ -220,6 +230,15 @@ Options:
                         frames come): values are at most S seconds older than the
                         daemon's, far fresher than a scrape interval, for a fraction
                         of the CPU
+      --source S        where the numbers come from: api (default: the daemon's stats
+                        stream), cgroupfs (each container's cgroup files, read here;
+                        the daemon must be on this machine), auto (cgroupfs for a
+                        unix socket's containers whose cgroup is found, else api)
+      --interval S      cgroupfs: read every container each S seconds, all at one
+                        moment, aligned to S on the clock (default 1)
+      --cgroup-root DIR the host's /sys/fs/cgroup (default; in a container, where the
+                        host's is mounted)
+      --proc-root DIR   the host's /proc (default /proc)
   -h, --help            this text
 
 Ctrl-C or SIGTERM stops it with status 0.

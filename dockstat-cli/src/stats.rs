@@ -97,6 +97,8 @@ pub(crate) struct StatsOpts {
     pub(crate) max_streams: Option<usize>,
     /// Read each stream at most once per this period (the engine's `read_period`).
     pub(crate) read_period: Duration,
+    /// Where the numbers come from (`--source` and its options).
+    pub(crate) source: crate::args::SourceOpts,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -259,6 +261,7 @@ pub(crate) fn stats(endpoints: Vec<Endpoint>, opts: &StatsOpts) -> Result<i32, F
         config.max_streams = max;
     }
     config.read_period = opts.read_period;
+    opts.source.apply(&mut config);
     if let (false, Selection::Named(names)) = (multi, &config.selection) {
         // `docker stats NAME...` shows nothing when a named container does not exist.
         if let Some(missing) = missing_named(&config, names) {
@@ -303,6 +306,7 @@ pub(crate) fn stats(endpoints: Vec<Endpoint>, opts: &StatsOpts) -> Result<i32, F
         write_error: None,
         reported: HashSet::new(),
         failed: false,
+        cgroup_error: None,
         fatal: None,
         notice: None,
         host_field,
@@ -353,7 +357,11 @@ pub(crate) fn stats(endpoints: Vec<Endpoint>, opts: &StatsOpts) -> Result<i32, F
             Some(e) => return Err(Failure::Output(e)),
             None => st.out.flush().map_err(Failure::Output)?,
         }
-        return Ok(if st.failed { 1 } else { 0 });
+        return Ok(match (st.failed, st.cgroup_error) {
+            (false, _) => 0,
+            (true, Some(kind)) => crate::exit_code(kind),
+            (true, None) => 1,
+        });
     }
 
     // On a terminal: the alternate screen, and keys when stdin is a terminal too; restored
@@ -596,6 +604,8 @@ struct State<W: Write> {
     /// Error messages already printed (a host failing for every stream prints once).
     reported: HashSet<String>,
     failed: bool,
+    /// A row failed reading its cgroup: a one-off exits with that kind's code.
+    cgroup_error: Option<ErrorKind>,
     /// An error that ends the command (the daemon cannot be reached at all for a one-off).
     fatal: Option<Error>,
     /// Why streams wait (out of file descriptors), for the live view's status.
@@ -759,6 +769,9 @@ impl<W: Write> State<W> {
                     Some(e) => {
                         if e.error.is_none() {
                             self.row_errors += 1;
+                        }
+                        if let ErrorKind::Cgroup(_) = error.kind() {
+                            self.cgroup_error = Some(error.kind());
                         }
                         e.error = Some(message.clone());
                         e.json = None;
@@ -1076,6 +1089,7 @@ mod tests {
             write_error: None,
             reported: HashSet::new(),
             failed: false,
+            cgroup_error: None,
             fatal: None,
             notice: None,
             host_field,

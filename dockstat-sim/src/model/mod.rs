@@ -243,6 +243,10 @@ pub(crate) struct Model {
     free: Vec<usize>,
     /// Containers running or paused.
     up: usize,
+    /// [`SimConfig::pid_base`].
+    pub(crate) pid_base: u32,
+    /// [`SimConfig::nano_cpus`], `cpu_quota`, `cpu_period`.
+    pub(crate) cpu_limit: [i64; 3],
 }
 
 /// Result of looking a container up by id, id prefix or name.
@@ -320,6 +324,8 @@ impl Model {
             bridge_count: 0,
             free: Vec::new(),
             up: 0,
+            pid_base: config.pid_base,
+            cpu_limit: [config.nano_cpus, config.cpu_quota, config.cpu_period],
         };
         for i in 0..total {
             let running = i < config.containers;
