@@ -229,6 +229,8 @@ fn parse_inner(
                 }
                 (Some("stats"), Long("no-trunc")) => stats.no_trunc = true,
                 (Some("stats"), Long("cpu-host")) => stats.cpu_host = true,
+                (Some("stats"), Long("cpu-limit")) => stats.cpu_limit = true,
+                (Some("stats"), Long("pressure")) => stats.pressure = true,
                 (Some("stats"), Long("sort")) => {
                     let key = parser.value()?.string()?;
                     stats.sort = Some(SortKey::parse(&key).ok_or_else(|| {

@@ -94,6 +94,12 @@ Options:
       --no-trunc        do not truncate container IDs
       --cpu-host        CPU % of the whole host (100% = all CPUs busy), not docker's
                         (100% = one CPU)
+      --cpu-limit       CPU % of the container's own CPU limit (100% = all it may
+                        use; without a limit, all CPUs); json adds CPULimit and
+                        CPULimitPerc
+      --pressure        add the CPU PSI, MEM PSI and IO PSI columns: the share of the
+                        last 10 s some task waited for CPU, memory or I/O (cgroup v2
+                        pressure, from the cgroupfs source; -- where there is none)
       --sort KEY        busiest first by cpu, mem, net, block or pids (or name);
                         default: the daemon's order
       --limit N         show the first N rows (after --sort)

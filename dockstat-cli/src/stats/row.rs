@@ -3,14 +3,92 @@
 
 #![forbid(unsafe_code)]
 
-use dockstat::stats::Platform;
+use dockstat::stats::{CpuLimit, Derived, Platform, Pressure, Pressures, Sample, Source};
 
-use super::Entry;
+use super::{Entry, StatsOpts};
 use crate::format::{Cell, Row};
 use crate::units::{bytes_size, human_size, truncate_id};
 
-/// One container's `docker stats` fields, rendered as docker renders them.
-pub(super) fn row(e: &Entry, host: Option<&str>, trunc: bool, cpu_host: bool) -> Row {
+/// The default table's columns added by `--pressure`.
+pub(super) const PRESSURE_COLUMNS: &str = "\t{{.PSICPU}}\t{{.PSIMem}}\t{{.PSIIO}}";
+
+/// The fields beyond docker's: in a row only when asked for ([`StatsOpts::extended`]), so
+/// that `--format json` and `{{json .}}` stay docker's otherwise.
+pub(super) const EXTRA_FIELDS: &[&str] =
+    &["CPULimit", "CPULimitPerc", "PSICPU", "PSIIO", "PSIMem", "Source"];
+
+/// Which CPU % the CPU column shows.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(super) enum CpuScale {
+    /// docker's: 100 % = one CPU.
+    #[default]
+    Docker,
+    /// `--cpu-host`: 100 % = every CPU of the host.
+    Host,
+    /// `--cpu-limit`: 100 % = all the container may use.
+    Limit,
+}
+
+impl CpuScale {
+    pub(super) fn of(opts: &StatsOpts) -> CpuScale {
+        if opts.cpu_limit {
+            CpuScale::Limit
+        } else if opts.cpu_host {
+            CpuScale::Host
+        } else {
+            CpuScale::Docker
+        }
+    }
+
+    pub(super) fn percent(self, d: &Derived) -> f64 {
+        match self {
+            CpuScale::Docker => d.cpu_percent,
+            CpuScale::Host => d.cpu_percent_host,
+            CpuScale::Limit => d.cpu_percent_of_limit,
+        }
+    }
+}
+
+/// What a row keeps of its latest sample beyond the derived numbers.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub(super) struct Extra {
+    pub(super) source: Source,
+    pub(super) pressure: Pressures,
+    pub(super) cpu_limit: Option<CpuLimit>,
+}
+
+impl Extra {
+    pub(super) fn of(s: &Sample<'_>) -> Extra {
+        Extra {
+            source: s.source,
+            pressure: s.pressure,
+            cpu_limit: s.cpu_limit,
+        }
+    }
+}
+
+/// A pressure's `some avg10` as a percentage with the kernel's two decimals (`12.34%`), or
+/// `--` where there is none.
+pub(super) fn psi_text(p: Option<Pressure>) -> String {
+    match p {
+        Some(p) => format!("{}.{:02}%", p.some.avg10 / 100, p.some.avg10 % 100),
+        None => "--".to_string(),
+    }
+}
+
+/// A CPU limit in CPUs, as `docker run --cpus` takes it (`0.5`, `2`), or `--`.
+pub(super) fn cpu_limit_text(limit: Option<CpuLimit>) -> String {
+    match limit.and_then(CpuLimit::cpus) {
+        Some(cpus) if cpus > 0.0 => format!("{cpus}"),
+        _ => "--".to_string(),
+    }
+}
+
+/// One container's `docker stats` fields, rendered as docker renders them; with
+/// [`StatsOpts::extended`], the [`EXTRA_FIELDS`] too.
+pub(super) fn row(e: &Entry, host: Option<&str>, opts: &StatsOpts) -> Row {
+    let trunc = !opts.no_trunc;
+    let cpu_scale = CpuScale::of(opts);
     let mut row = Row::new();
     let text = |s: String| Cell::Text(s);
     if let Some(host) = host {
@@ -34,12 +112,18 @@ pub(super) fn row(e: &Entry, host: Option<&str>, trunc: bool, cpu_host: bool) ->
     let windows = e.platform == Platform::Windows;
     match (&e.derived, &e.error) {
         (Some(d), None) if !e.stale => {
-            let cpu = if cpu_host {
-                d.cpu_percent_host
-            } else {
-                d.cpu_percent
-            };
+            let cpu = cpu_scale.percent(d);
             row.insert("CPUPerc", text(format!("{cpu:.2}%")));
+            if opts.extended {
+                let x = &e.extra;
+                row.insert("Source", text(x.source.as_str().to_string()));
+                row.insert("CPULimit", text(cpu_limit_text(x.cpu_limit)));
+                let of_limit = d.cpu_percent_of_limit;
+                row.insert("CPULimitPerc", text(format!("{of_limit:.2}%")));
+                row.insert("PSICPU", text(psi_text(x.pressure.cpu)));
+                row.insert("PSIMem", text(psi_text(x.pressure.memory)));
+                row.insert("PSIIO", text(psi_text(x.pressure.io)));
+            }
             let mem = if windows {
                 bytes_size(d.mem_used)
             } else {
@@ -83,6 +167,11 @@ pub(super) fn row(e: &Entry, host: Option<&str>, trunc: bool, cpu_host: bool) ->
             row.insert("NetIO", text("--".into()));
             row.insert("BlockIO", text("--".into()));
             row.insert("PIDs", text("--".into()));
+            if opts.extended {
+                for field in EXTRA_FIELDS {
+                    row.insert(*field, text("--".into()));
+                }
+            }
         }
     }
     row
@@ -101,6 +190,12 @@ pub(super) fn header(field: &str) -> &str {
         "NetIO" => "NET I/O",
         "BlockIO" => "BLOCK I/O",
         "PIDs" => "PIDS",
+        "Source" => "SOURCE",
+        "CPULimit" => "CPU LIMIT",
+        "CPULimitPerc" => "CPU % OF LIMIT",
+        "PSICPU" => "CPU PSI",
+        "PSIMem" => "MEM PSI",
+        "PSIIO" => "IO PSI",
         other => other,
     }
 }
