@@ -246,6 +246,7 @@ const MOMENT: &[&str] = &[
     "host",
     "id",
     "name",
+    "cpu_percent_of_limit",
     "read",
     "warmup",
     "stopped",
@@ -326,6 +327,7 @@ fn cgroupfs_and_api_ndjson_agree_on_memory_pids_block_io_network_and_cpu() {
         }
         // The same value in both series (memory counters move a little from moment to
         // moment: the kernel folds its per-CPU statistics in lazily).
+        assert_eq!(c_last["id"], a_last["id"], "{name}: the container's id");
         for key in EXACT {
             assert!(a_last.contains_key(*key), "{name}: api has no {key}");
             let sa: Vec<&Value> = a.iter().map(|l| &l[key]).collect();

@@ -15,13 +15,19 @@
 //! `cutime + cstime` of children reaped meanwhile, such as a `runc` the shim ran) of the daemon's
 //! processes: every `dockerd`, `containerd` and `containerd-shim*` (by `/proc/PID/comm`),
 //! sampled every second so that a process that comes or goes during a phase is counted for
-//! the time it was seen (the set's changes are printed); and the CPU time of the `dockstat`
-//! child over the same window. A watching phase's window starts once every container has
+//! the time it was seen (the set's changes are printed, with the CPU they took: another
+//! container started or stopped on a shared daemon); and the CPU time of the `dockstat`
+//! child over the same window, from its threads' `schedstat` (nanoseconds: a light client
+//! takes only a few 10 ms ticks in a minute), its ticks printed beside. A watching phase's window starts once every container has
 //! delivered a line, after `--warmup` seconds more.
 //!
 //! Per phase it prints the daemon's CPU in ms per container-second, what watching adds to
 //! it (minus the idle baseline), dockstat's own ms per container-second, the total added, and
-//! the ratio api ÷ cgroupfs of the totals. The verdict can fail: a watching phase that does
+//! the ratio api ÷ cgroupfs of the totals. A phase whose daemon measured below the baseline
+//! added nothing (counted as 0); since the cgroupfs phase's daemon cost is about the
+//! baseline's noise, the ratio is printed a second time with that phase's daemon two
+//! standard errors of the baseline's median (from its 5 s rates' median absolute deviation)
+//! higher. The verdict can fail: a watching phase that does
 //! not deliver at least 0.8 × S lines for every one of the N containers exits 1, naming them;
 //! with `--strict` a ratio below `--min-ratio` (default 10) exits 1 too.
 //!
@@ -31,8 +37,10 @@
 //! to start and names them.
 //!
 //! `/proc` counts CPU time in clock ticks (10 ms at the usual `CLK_TCK` 100); the daemon's
-//! idle rate varies with the machine's load, so the per-10-s spread of each phase's daemon
-//! rate and `/proc/loadavg` are printed beside the figures.
+//! daemon's rate is taken per 5 s, and a phase's figure is the median of its 5 s rates (the
+//! mean is printed beside it): on a shared daemon, another client creating or removing a
+//! container costs dockerd hundreds of ms at once, which the median leaves out. The 5 s rates
+//! and `/proc/loadavg` are printed too.
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -227,6 +235,22 @@ fn ticks(pid: u32) -> Option<Ticks> {
     })
 }
 
+/// CPU time of every thread of a process in ns, from `/proc/PID/task/*/schedstat` (its first
+/// field: time on a CPU): exact where `utime + stime` counts 10 ms ticks, and a light client
+/// takes only a few ticks in a minute. `None` where the kernel has no schedstat, or the
+/// process is gone.
+fn run_ns(pid: u32) -> Option<u64> {
+    let mut sum = 0;
+    for task in std::fs::read_dir(format!("/proc/{pid}/task"))
+        .ok()?
+        .flatten()
+    {
+        let stat = std::fs::read_to_string(task.path().join("schedstat")).ok()?;
+        sum += stat.split_whitespace().next()?.parse::<u64>().ok()?;
+    }
+    Some(sum)
+}
+
 /// Whether a process name is one of the daemon's.
 fn is_daemon(comm: &str) -> bool {
     comm == "dockerd" || comm == "containerd" || comm.starts_with("containerd-shim")
@@ -266,15 +290,21 @@ struct DaemonMeter {
     last: HashMap<u32, (String, Ticks)>,
     /// Ticks since the start.
     total: u64,
+    /// Of which processes that were not there at the start (another container started).
+    transient: u64,
+    first: std::collections::HashSet<u32>,
     /// Processes that came or went: "+containerd-shim 1234".
     changes: Vec<String>,
 }
 
 impl DaemonMeter {
     fn start() -> DaemonMeter {
+        let last = daemon_processes();
         DaemonMeter {
-            last: daemon_processes(),
+            first: last.keys().copied().collect(),
+            last,
             total: 0,
+            transient: 0,
             changes: Vec::new(),
         }
     }
@@ -282,16 +312,19 @@ impl DaemonMeter {
     fn step(&mut self) {
         let now = daemon_processes();
         for (pid, (comm, t)) in &now {
-            match self.last.get(pid) {
+            let ticks = match self.last.get(pid) {
                 Some((_, before)) if before.start == t.start => {
-                    self.total += t.own.saturating_sub(before.own)
-                        + t.children.saturating_sub(before.children);
+                    t.own.saturating_sub(before.own) + t.children.saturating_sub(before.children)
                 }
                 _ => {
                     // Started since the last snapshot: all its time is in the window.
-                    self.total += t.own + t.children;
                     self.changes.push(format!("+{comm} {pid}"));
+                    t.own + t.children
                 }
+            };
+            self.total += ticks;
+            if !self.first.contains(pid) {
+                self.transient += ticks;
             }
         }
         for (pid, (comm, before)) in &self.last {
@@ -332,13 +365,15 @@ struct LineCounter {
 }
 
 impl LineCounter {
-    fn new(file: File, ids: &[String]) -> LineCounter {
+    /// Counts the lines of `ids`, known by id or, where a line's `id` is not one, by name.
+    fn new(file: File, ids: &[String], names: &[String]) -> LineCounter {
         LineCounter {
             file,
             pending: Vec::new(),
             buf: vec![0; 1 << 16],
             index: (ids.iter().enumerate())
-                .map(|(i, id)| (id.as_bytes().to_vec(), i))
+                .chain(names.iter().enumerate())
+                .map(|(i, key)| (key.as_bytes().to_vec(), i))
                 .collect(),
             counts: vec![0; ids.len()],
             strays: 0,
@@ -358,11 +393,12 @@ impl LineCounter {
             };
             let complete: Vec<u8> = self.pending.drain(..=end).collect();
             for line in complete.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
-                let id = memchr::memmem::find(line, b"\"id\":\"").and_then(|at| {
-                    let rest = &line[at + 6..];
-                    memchr::memchr(b'"', rest).map(|len| &rest[..len])
-                });
-                match id.and_then(|id| self.index.get(id)) {
+                let field = |key: &[u8]| {
+                    let at = memchr::memmem::find(line, key)? + key.len();
+                    let len = memchr::memchr(b'"', &line[at..])?;
+                    self.index.get(&line[at..at + len])
+                };
+                match field(b"\"id\":\"").or_else(|| field(b"\"name\":\"")) {
                     Some(&i) => self.counts[i] += 1,
                     None => self.strays += 1,
                 }
@@ -375,15 +411,34 @@ impl LineCounter {
     }
 }
 
+/// The daemon's rate is taken over windows this long: the median of a phase's windows is
+/// what the phase costs, robust to another client's burst on a shared daemon (a container
+/// created or removed meanwhile costs dockerd hundreds of ms).
+const RATE_WINDOW: Duration = Duration::from_secs(5);
+
+/// The median of `xs` (0 when empty).
+fn median(xs: &[f64]) -> f64 {
+    let mut v = xs.to_vec();
+    v.sort_by(f64::total_cmp);
+    match v.len() {
+        0 => 0.0,
+        k if k % 2 == 1 => v[k / 2],
+        k => (v[k / 2 - 1] + v[k / 2]) / 2.0,
+    }
+}
+
 /// One phase's figures.
 struct Outcome {
     phase: Phase,
     window_s: f64,
     daemon_ticks: u64,
-    /// Per 10 s of the window: the daemon's ms of CPU per second.
-    spread: Vec<f64>,
+    /// Per 5 s of the window: the daemon's ms of CPU per second.
+    rates: Vec<f64>,
     changes: Vec<String>,
-    /// dockstat's CPU ticks in the window (watching phases).
+    /// Of `daemon_ticks`, processes that came during the window.
+    transient_ticks: u64,
+    /// dockstat's CPU in the window in ms (watching phases), and its ticks.
+    dockstat_ms: Option<f64>,
     dockstat_ticks: Option<u64>,
     /// Lines per container in the window (watching phases).
     lines: Option<Vec<u64>>,
@@ -418,7 +473,10 @@ fn window(
 ) -> Result<Outcome, Fail> {
     let pid = watch.as_ref().map(|(w, _)| w.child.id());
     let own0 = match pid {
-        Some(pid) => Some(ticks(pid).ok_or("dockstat exited".to_owned())?.own),
+        Some(pid) => Some((
+            ticks(pid).ok_or("dockstat exited".to_owned())?.own,
+            run_ns(pid),
+        )),
         None => None,
     };
     let lines0 = watch.as_ref().map(|(_, c)| c.counts.clone());
@@ -426,7 +484,7 @@ fn window(
     let mut meter = DaemonMeter::start();
     let t0 = Instant::now();
     let end = t0 + Duration::from_secs_f64(secs);
-    let mut spread = Vec::new();
+    let mut rates = Vec::new();
     let (mut sub_t, mut sub_ticks) = (t0, 0);
     loop {
         let now = Instant::now();
@@ -444,21 +502,25 @@ fn window(
                 )));
             }
         }
-        if sub_t.elapsed() >= Duration::from_secs(10) || Instant::now() >= end {
+        if sub_t.elapsed() >= RATE_WINDOW || Instant::now() >= end {
             let s = sub_t.elapsed().as_secs_f64();
-            if s >= 5.0 {
-                spread.push((meter.total - sub_ticks) as f64 * tick_ms / s);
+            if s >= RATE_WINDOW.as_secs_f64() / 2.0 {
+                rates.push((meter.total - sub_ticks) as f64 * tick_ms / s);
             }
             (sub_t, sub_ticks) = (Instant::now(), meter.total);
         }
     }
     let window_s = t0.elapsed().as_secs_f64();
-    let dockstat_ticks = match (pid, own0) {
-        (Some(pid), Some(own0)) => {
-            let own1 = ticks(pid).ok_or("dockstat exited".to_owned())?.own;
-            Some(own1 - own0)
+    let (dockstat_ticks, dockstat_ms) = match (pid, own0) {
+        (Some(pid), Some((ticks0, ns0))) => {
+            let ticks1 = ticks(pid).ok_or("dockstat exited".to_owned())?.own;
+            let ms = match (ns0, run_ns(pid)) {
+                (Some(a), Some(b)) if b >= a => (b - a) as f64 / 1e6,
+                _ => (ticks1 - ticks0) as f64 * tick_ms,
+            };
+            (Some(ticks1 - ticks0), Some(ms))
         }
-        _ => None,
+        _ => (None, None),
     };
     let lines = match (&watch, lines0) {
         (Some((_, c)), Some(l0)) => Some(c.counts.iter().zip(l0).map(|(a, b)| a - b).collect()),
@@ -468,9 +530,11 @@ fn window(
         phase,
         window_s,
         daemon_ticks: meter.total,
-        spread,
+        transient_ticks: meter.transient,
+        rates,
         changes: meter.changes,
         dockstat_ticks,
+        dockstat_ms,
         lines,
         strays: watch.as_ref().map_or(0, |(_, c)| c.strays) - strays0,
         loadavg: loadavg(),
@@ -511,7 +575,7 @@ fn watching(
     let child = (command.spawn()).map_err(|e| format!("starting {}: {e}", binary.display()))?;
     let mut watcher = Watcher { child, path, keep };
     let file = File::open(&watcher.path).map_err(|e| format!("{}: {e}", watcher.path.display()))?;
-    let mut counter = LineCounter::new(file, &fleet.ids);
+    let mut counter = LineCounter::new(file, &fleet.ids, &fleet.names);
     let t0 = Instant::now();
     while !counter.all_seen() {
         if let Ok(Some(status)) = watcher.child.try_wait() {
@@ -739,24 +803,41 @@ fn bench(config: &Config, fleet: &mut Fleet) -> Result<ExitCode, Fail> {
     Ok(report(config, fleet, &outcomes, tick_ms))
 }
 
+/// The standard error of the median of `xs`, from their median absolute deviation (robust
+/// to the bursts the median leaves out): 1.4826 × MAD estimates the spread of normal noise,
+/// and the median's error is √(π/2) ≈ 1.2533 times the mean's.
+fn median_error(xs: &[f64]) -> f64 {
+    if xs.len() < 2 {
+        return 0.0;
+    }
+    let m = median(xs);
+    let deviations: Vec<f64> = xs.iter().map(|x| (x - m).abs()).collect();
+    1.2533 * 1.4826 * median(&deviations) / (xs.len() as f64).sqrt()
+}
+
 /// Prints the table, the ratio and the verdict.
 fn report(config: &Config, fleet: &Fleet, outcomes: &[Outcome], tick_ms: f64) -> ExitCode {
     let n = config.containers as f64;
-    let per_cs = |ticks: u64, o: &Outcome| ticks as f64 * tick_ms / (n * o.window_s);
+    let mean_cs = |o: &Outcome| o.daemon_ticks as f64 * tick_ms / (n * o.window_s);
+    let median_cs = |o: &Outcome| median(&o.rates) / n;
     let idle = outcomes.iter().find(|o| o.phase == Phase::Idle);
-    let idle_rate = idle.map(|o| per_cs(o.daemon_ticks, o));
+    let idle_rate = idle.map(median_cs);
+    // How well the baseline is known: the standard error of its median, per container.
+    let idle_error = idle.map_or(0.0, |o| median_error(&o.rates) / n);
     let need = (config.secs * 0.8).floor() as u64;
 
     println!();
     println!(
-        "ms of CPU per container-second ({} containers; 1 tick = {tick_ms} ms)",
+        "ms of CPU per container-second ({} containers; daemon: utime+stime, 1 tick = {tick_ms} \
+         ms, the median of 5 s rates, the mean beside; dockstat: its threads' schedstat)",
         config.containers
     );
     println!(
-        "{:<9} {:>7} {:>11} {:>9} {:>10} {:>9} {:>9} {:>13}  {}",
+        "{:<9} {:>6} {:>9} {:>9} {:>9} {:>9} {:>9} {:>8} {:>9}  {}",
         "phase",
         "window",
         "daemon",
+        "(mean)",
         "added",
         "dockstat",
         "total",
@@ -765,23 +846,24 @@ fn report(config: &Config, fleet: &Fleet, outcomes: &[Outcome], tick_ms: f64) ->
         "load at end"
     );
     println!(
-        "{:<9} {:>7} {:>11} {:>9} {:>10} {:>9} {:>9} {:>13}",
-        "", "s", "ms/ctr-s", "ms/ctr-s", "ms/ctr-s", "ms/ctr-s", "ms/s", "min..max"
+        "{:<9} {:>6} {:>9} {:>9} {:>9} {:>9} {:>9} {:>8} {:>9}",
+        "", "s", "ms/ctr-s", "ms/ctr-s", "ms/ctr-s", "ms/ctr-s", "ms/ctr-s", "ms/s", "min..max"
     );
-    let mut totals: HashMap<&str, (f64, f64)> = HashMap::new();
+    // Per watching phase: (total added, daemon added, dockstat's own).
+    let mut totals: HashMap<&str, (f64, f64, f64)> = HashMap::new();
     let mut failures = Vec::new();
     for o in outcomes {
-        let daemon = per_cs(o.daemon_ticks, o);
+        let daemon = median_cs(o);
         let added = idle_rate.map(|base| daemon - base);
-        let own = o.dockstat_ticks.map(|t| per_cs(t, o));
+        let own = o.dockstat_ms.map(|ms| ms / (n * o.window_s));
         let total = match (o.phase, added, own) {
             (Phase::Idle, _, _) => None,
             // Below the baseline is noise, counted as nothing added.
             (_, Some(added), Some(own)) => Some(added.max(0.0) + own),
             _ => None,
         };
-        if let (Some(t), Some(a)) = (total, added) {
-            totals.insert(o.phase.name(), (t, a));
+        if let (Some(t), Some(a), Some(own)) = (total, added, own) {
+            totals.insert(o.phase.name(), (t, a, own));
         }
         let lines = o.lines.as_ref().map(|l| {
             let min = l.iter().min().copied().unwrap_or(0);
@@ -805,32 +887,40 @@ fn report(config: &Config, fleet: &Fleet, outcomes: &[Outcome], tick_ms: f64) ->
         });
         let opt = |x: Option<f64>| x.map_or("-".to_owned(), |x| format!("{x:.4}"));
         println!(
-            "{:<9} {:>7.1} {:>11.4} {:>9} {:>10} {:>9} {:>9.1} {:>13}  {}",
+            "{:<9} {:>6.1} {:>9.4} {:>9.4} {:>9} {:>9} {:>9} {:>8.1} {:>9}  {}",
             o.phase.name(),
             o.window_s,
             daemon,
+            mean_cs(o),
             if o.phase == Phase::Idle {
-                "-".to_owned()
+                format!("±{idle_error:.4}")
             } else {
                 opt(added)
             },
             opt(own),
             opt(total),
-            o.daemon_ticks as f64 * tick_ms / o.window_s,
+            daemon * n,
             lines.unwrap_or_else(|| "-".into()),
             o.loadavg
         );
     }
     println!();
     for o in outcomes {
-        let spread: Vec<String> = o.spread.iter().map(|r| format!("{r:.1}")).collect();
+        let rates: Vec<String> = o.rates.iter().map(|r| format!("{r:.0}")).collect();
         print!(
-            "{}: daemon ms/s per 10 s: {}",
+            "{}: daemon ms/s per 5 s: {}",
             o.phase.name(),
-            spread.join(" ")
+            rates.join(" ")
         );
+        if let Some(ticks) = o.dockstat_ticks {
+            print!("; dockstat {ticks} ticks");
+        }
         if !o.changes.is_empty() {
-            print!("; daemon processes came or went: {}", o.changes.join(", "));
+            print!(
+                "; daemon processes came or went ({:.1} ms/s of the daemon's): {}",
+                o.transient_ticks as f64 * tick_ms / o.window_s,
+                o.changes.join(", ")
+            );
         }
         if o.strays > 0 {
             print!("; {} lines of other containers", o.strays);
@@ -840,18 +930,22 @@ fn report(config: &Config, fleet: &Fleet, outcomes: &[Outcome], tick_ms: f64) ->
 
     let mut ok = failures.is_empty();
     match (totals.get("api"), totals.get("cgroupfs")) {
-        (Some(&(api, _)), Some(&(cg, cg_added))) => {
+        (Some(&(api, _, _)), Some(&(cg, cg_added, cg_own))) => {
             let ratio = api / cg;
+            // Were the cgroupfs phase's daemon two standard errors of the baseline above what
+            // was measured (or above the baseline, when it measured below).
+            let cautious = api / (cg_added.max(0.0) + 2.0 * idle_error + cg_own);
             let below = ratio < config.min_ratio;
             println!(
                 "ratio api ÷ cgroupfs (total added per container-second): {ratio:.1} \
-                 (target ≥ {}{}){}",
+                 (target ≥ {}{}); {cautious:.1} with the cgroupfs phase's daemon 2 standard \
+                 errors of the baseline higher{}",
                 config.min_ratio,
                 if below { ": BELOW" } else { "" },
                 if cg_added < 0.0 {
                     format!(
-                        "; the cgroupfs phase's daemon was {:.4} ms/ctr-s under the idle \
-                         baseline, counted as 0 added",
+                        "; its daemon measured {:.4} ms/ctr-s under the idle baseline, counted \
+                         as 0 added",
                         -cg_added
                     )
                 } else {
