@@ -833,17 +833,8 @@ fn report(config: &Config, fleet: &Fleet, outcomes: &[Outcome], tick_ms: f64) ->
         config.containers
     );
     println!(
-        "{:<9} {:>6} {:>9} {:>9} {:>9} {:>9} {:>9} {:>8} {:>9}  {}",
-        "phase",
-        "window",
-        "daemon",
-        "(mean)",
-        "added",
-        "dockstat",
-        "total",
-        "daemon",
-        "lines/ctr",
-        "load at end"
+        "{:<9} {:>6} {:>9} {:>9} {:>9} {:>9} {:>9} {:>8} {:>9}  load at end",
+        "phase", "window", "daemon", "(mean)", "added", "dockstat", "total", "daemon", "lines/ctr",
     );
     println!(
         "{:<9} {:>6} {:>9} {:>9} {:>9} {:>9} {:>9} {:>8} {:>9}",
