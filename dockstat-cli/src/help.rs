@@ -72,9 +72,8 @@ Exit codes (curl's, where curl has one):
    2  usage error              3  invalid host, path or DOCKER_API_VERSION
    7  cannot connect           8  malformed response         18  response cut short
   22  HTTP status >= 400      23  cannot write output        28  timed out
-  52  empty reply             56  connection failed
+  52  empty reply             56  connection failed          37  cannot read a cgroup
   35  TLS handshake failed (client certificate required or rejected, no common version)
-  37  stats --no-stream --source cgroupfs could not read a container's cgroup or /proc
   45  serve cannot listen on its address (in use, not local, not permitted)
   58  unusable certificate or key file    60  server certificate not trusted or invalid
   A get stopped by Ctrl-C or SIGTERM ends killed by it, as curl does (shell: 130, 143).

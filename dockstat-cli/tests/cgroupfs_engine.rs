@@ -1,5 +1,5 @@
 //! The engine's cgroupfs source end to end: the simulated daemon gives the containers and
-//! their lifecycle (its inspect answers `State.Pid` = `SIM_PID_BASE` + index), a fake cgroup
+//! their lifecycle (its inspect answers `State.Pid`: `SIM_PID_BASE` + index), a fake cgroup
 //! v2 and `/proc` tree in a temporary directory gives their numbers (the tests rewrite its
 //! files), and the engine's roots (`--cgroup-root`, `--proc-root`) point at it.
 //!
@@ -15,7 +15,9 @@ use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use dockstat::engine::{Control, Endpoint, Engine, EngineConfig, Event, Gone, Mode, SourcePolicy};
+use dockstat::engine::{
+    Client, Control, Endpoint, Engine, EngineConfig, Event, Gone, Mode, SourcePolicy,
+};
 use dockstat::stats::{CpuLimit, Source};
 use dockstat_sim::{Listen, SIM_PID_BASE, Sim, SimConfig};
 
@@ -43,9 +45,29 @@ fn sim(containers: usize) -> Sim {
     Sim::start(Listen::Unix(unique("sock")), config).expect("sim")
 }
 
-/// A fake host: `cgroup/` (cgroup v2: it has `cgroup.controllers`) and `proc/`.
+/// The sim's running containers: (`State.Pid`, id), by pid.
+fn containers(sim: &Sim) -> Vec<(u32, String)> {
+    let mut client = Client::new(Endpoint::parse(&sim.url()).unwrap()).unwrap();
+    let list = client.get_api("/containers/json").unwrap();
+    let list: serde_json::Value = serde_json::from_slice(&list.body).unwrap();
+    let mut out: Vec<(u32, String)> = (list.as_array().unwrap().iter())
+        .map(|c| {
+            let id = c["Id"].as_str().unwrap().to_string();
+            let inspect = client.get_api(&format!("/containers/{id}/json")).unwrap();
+            let inspect: serde_json::Value = serde_json::from_slice(&inspect.body).unwrap();
+            (inspect["State"]["Pid"].as_u64().unwrap() as u32, id)
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// A fake host: `cgroup/` (cgroup v2: it has `cgroup.controllers`) and `proc/`. A
+/// container's cgroup is `docker/ID`, as Docker's cgroupfs driver names it.
 struct Tree {
     root: PathBuf,
+    /// pid -> container id.
+    ids: BTreeMap<u32, String>,
 }
 
 impl Drop for Tree {
@@ -55,10 +77,11 @@ impl Drop for Tree {
 }
 
 impl Tree {
-    /// A host with the cgroups of the sim's first `n` containers.
-    fn new(n: u32) -> Tree {
-        let tree = Tree {
+    /// A host with the cgroups of the sim's first `n` containers (by pid).
+    fn new(sim: &Sim, n: u32) -> Tree {
+        let mut tree = Tree {
             root: unique("tree"),
+            ids: BTreeMap::new(),
         };
         fs::create_dir_all(tree.cgroup().join("docker")).unwrap();
         fs::create_dir_all(tree.proc()).unwrap();
@@ -74,8 +97,9 @@ impl Tree {
         )
         .unwrap();
         fs::write(tree.proc().join("meminfo"), "MemTotal:       16384000 kB\n").unwrap();
-        for i in 0..n {
-            tree.add(SIM_PID_BASE + i);
+        for (pid, id) in containers(sim).into_iter().take(n as usize) {
+            tree.ids.insert(pid, id);
+            tree.add(pid);
         }
         tree
     }
@@ -89,13 +113,17 @@ impl Tree {
     }
 
     fn dir(&self, pid: u32) -> PathBuf {
-        self.cgroup().join("docker").join(format!("c{pid}"))
+        self.cgroup().join("docker").join(&self.ids[&pid])
     }
 
     fn add(&self, pid: u32) {
         let proc = self.proc().join(pid.to_string());
         fs::create_dir_all(proc.join("net")).unwrap();
-        fs::write(proc.join("cgroup"), format!("0::/docker/c{pid}\n")).unwrap();
+        fs::write(
+            proc.join("cgroup"),
+            format!("0::/docker/{}\n", self.ids[&pid]),
+        )
+        .unwrap();
         fs::write(
             proc.join("net/dev"),
             "Inter-|   Receive                                                |  Transmit\n \
@@ -245,7 +273,7 @@ fn errors(seen: &[Seen]) -> Vec<&Seen> {
 #[test]
 fn samples_carry_the_files_numbers_and_a_pass_shares_its_read() {
     let sim = sim(3);
-    let tree = Tree::new(3);
+    let tree = Tree::new(&sim, 3);
     let mut engine =
         Engine::new(config(&sim, &tree, SourcePolicy::Cgroupfs, Mode::Stream)).unwrap();
     let mut seen = Vec::new();
@@ -307,8 +335,8 @@ fn samples_carry_the_files_numbers_and_a_pass_shares_its_read() {
     assert!(engine.counters().frames >= samples(&seen).count() as u64);
 
     // A file rewritten: the next passes carry its new number.
-    for i in 0..3 {
-        tree.set_memory(SIM_PID_BASE + i, 2 * MEM);
+    for &pid in tree.ids.keys() {
+        tree.set_memory(pid, 2 * MEM);
     }
     let before = seen.len();
     run(&mut engine, &mut seen, Duration::from_secs(10), |s| {
@@ -331,14 +359,15 @@ fn samples_carry_the_files_numbers_and_a_pass_shares_its_read() {
 #[test]
 fn a_removed_cgroup_is_gone_once() {
     let sim = sim(3);
-    let tree = Tree::new(3);
+    let tree = Tree::new(&sim, 3);
     let mut engine =
         Engine::new(config(&sim, &tree, SourcePolicy::Cgroupfs, Mode::Stream)).unwrap();
     let mut seen = Vec::new();
     run(&mut engine, &mut seen, Duration::from_secs(10), |s| {
         passes(s).values().any(|p| p.len() == 3)
     });
-    fs::remove_dir_all(tree.dir(SIM_PID_BASE + 1)).unwrap();
+    let second = *tree.ids.keys().nth(1).unwrap();
+    fs::remove_dir_all(tree.dir(second)).unwrap();
     let gone = |s: &[Seen]| {
         s.iter()
             .filter_map(|s| match s {
@@ -376,12 +405,9 @@ fn a_removed_cgroup_is_gone_once() {
 }
 
 /// Makes every container's `<proc>/PID/cgroup` a directory: it cannot be read.
-fn break_tree(tree: &Tree, n: u32) {
-    for i in 0..n {
-        let file = tree
-            .proc()
-            .join((SIM_PID_BASE + i).to_string())
-            .join("cgroup");
+fn break_tree(tree: &Tree) {
+    for pid in tree.ids.keys() {
+        let file = tree.proc().join(pid.to_string()).join("cgroup");
         fs::remove_file(&file).unwrap();
         fs::create_dir(&file).unwrap();
     }
@@ -390,8 +416,8 @@ fn break_tree(tree: &Tree, n: u32) {
 #[test]
 fn an_unreadable_tree_is_one_error() {
     let sim = sim(3);
-    let tree = Tree::new(3);
-    break_tree(&tree, 3);
+    let tree = Tree::new(&sim, 3);
+    break_tree(&tree);
     // The engine: one report for every container and every retry.
     let mut engine =
         Engine::new(config(&sim, &tree, SourcePolicy::Cgroupfs, Mode::Stream)).unwrap();
@@ -457,8 +483,23 @@ fn an_unreadable_tree_is_one_error() {
 #[test]
 fn auto_falls_back_to_the_stream_for_a_container_without_a_cgroup() {
     let sim = sim(3);
-    // No cgroup for the third container.
-    let tree = Tree::new(2);
+    // No cgroup for the third container; its pid is another process's here (another pid
+    // namespace), in the first container's cgroup: not to be taken for the third's.
+    let tree = Tree::new(&sim, 2);
+    let (first, third) = (*tree.ids.keys().next().unwrap(), SIM_PID_BASE + 2);
+    assert!(!tree.ids.contains_key(&third));
+    let stranger = tree.proc().join(third.to_string());
+    fs::create_dir_all(stranger.join("net")).unwrap();
+    fs::copy(
+        tree.proc().join(format!("{first}/cgroup")),
+        stranger.join("cgroup"),
+    )
+    .unwrap();
+    fs::copy(
+        tree.proc().join(format!("{first}/net/dev")),
+        stranger.join("net/dev"),
+    )
+    .unwrap();
     let mut engine = Engine::new(config(&sim, &tree, SourcePolicy::Auto, Mode::Stream)).unwrap();
     let mut seen = Vec::new();
     let by_source = |s: &[Seen]| {
@@ -508,7 +549,9 @@ fn auto_falls_back_to_the_stream_for_a_container_without_a_cgroup() {
         }
     }
 
-    // `Cgroupfs` instead: an error for that one, the others sampled all the same.
+    // `Cgroupfs` instead (which takes the pid's cgroup at its word: no stranger now): an
+    // error for the third, the others sampled all the same.
+    fs::remove_dir_all(&stranger).unwrap();
     let mut engine =
         Engine::new(config(&sim, &tree, SourcePolicy::Cgroupfs, Mode::Stream)).unwrap();
     let mut seen = Vec::new();
@@ -533,7 +576,7 @@ fn auto_falls_back_to_the_stream_for_a_container_without_a_cgroup() {
 #[test]
 fn cpu_limits_from_the_inspect_on_api_samples() {
     let sim = sim(2);
-    let tree = Tree::new(0);
+    let tree = Tree::new(&sim, 0);
     let mut config = config(&sim, &tree, SourcePolicy::Api, Mode::OneShot);
     config.cpu_limits = true;
     let mut engine = Engine::new(config).unwrap();
@@ -553,7 +596,7 @@ fn cpu_limits_from_the_inspect_on_api_samples() {
 #[test]
 fn once_is_two_passes_an_interval_apart_and_one_shot_is_one() {
     let sim = sim(3);
-    let tree = Tree::new(3);
+    let tree = Tree::new(&sim, 3);
     for (mode, warmup) in [(Mode::Once, false), (Mode::OneShot, true)] {
         let mut engine = Engine::new(config(&sim, &tree, SourcePolicy::Cgroupfs, mode)).unwrap();
         let mut seen = Vec::new();

@@ -127,6 +127,15 @@ fn a_cgroup_not_under_the_root_is_not_found() {
     let e = CgroupPaths::of_pid(&roots, PID).unwrap_err();
     assert_eq!(kind(&e), cgroup(CgroupError::NotFound), "{e}");
     assert!(e.to_string().contains("memory"), "{e}");
+    // Another cgroup namespace's view: relative to it, the container is above its root.
+    let (tree, roots, _) = v2_tree("notfound-ns");
+    write(
+        tree.proc().join(PID.to_string()).join("cgroup"),
+        "0::/../../system.slice/docker-abc.scope\n",
+    );
+    let e = CgroupPaths::of_pid(&roots, PID).unwrap_err();
+    assert_eq!(kind(&e), cgroup(CgroupError::NotFound), "{e}");
+    assert!(e.to_string().contains("namespace"), "{e}");
     // An empty cgroup root (not mounted there).
     let empty = Tree::new("notfound-empty");
     write(empty.proc().join("1/cgroup"), "0::/\n");
@@ -302,4 +311,45 @@ fn optional_files_may_be_absent() {
     assert_eq!(s.pids, Default::default());
     assert_eq!(s.pressure, Default::default());
     assert_eq!(s.memory.usage, 790_528);
+}
+
+#[test]
+fn an_endless_file_is_malformed_not_unbounded() {
+    let (_tree, roots, dir) = v2_tree("endless");
+    let file = dir.join("memory.stat");
+    std::fs::remove_file(&file).unwrap();
+    std::os::unix::fs::symlink("/dev/zero", &file).unwrap();
+    let host = HostCpu::open(&roots).unwrap();
+    let mut reader = open(&roots).unwrap();
+    let e = reader.sample(t(1), &host).map(|_| ()).unwrap_err();
+    assert_eq!(kind(&e), cgroup(CgroupError::Malformed), "{e}");
+    names(&e, &file);
+}
+
+#[test]
+fn v1_without_blkio_and_pids_hierarchies_reads_them_as_zero() {
+    let (tree, roots) = v1_tree("no-blkio");
+    let file = tree.proc().join(PID.to_string()).join("cgroup");
+    let text = std::fs::read_to_string(&file).unwrap();
+    let without: String = text
+        .lines()
+        .filter(|l| !l.contains(":blkio:") && !l.contains(":pids:"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    write(&file, without);
+    let paths = CgroupPaths::of_pid(&roots, PID).unwrap();
+    let CgroupPaths::V1 { blkio, pids, .. } = &paths else {
+        panic!("{paths:?}")
+    };
+    assert_eq!(
+        (blkio.as_os_str(), pids.as_os_str()),
+        ("".as_ref(), "".as_ref())
+    );
+    // Files of those names in the current directory are not read.
+    let host = HostCpu::open(&roots).unwrap();
+    let mut reader = CgroupReader::open(&roots, &paths, PID, "id", "/name").unwrap();
+    let s = reader.sample(t(1), &host).unwrap();
+    assert_eq!(s.blkio, Default::default());
+    assert_eq!(s.pids, Default::default());
+    assert_eq!(s.memory.usage, 51_126_272);
 }

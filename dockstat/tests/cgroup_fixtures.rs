@@ -238,3 +238,62 @@ fn a_stream_of_passes_follows_the_files() {
     assert_eq!(d.interval_nanos, 1_000_000_000);
     assert!(!d.warmup);
 }
+
+#[test]
+fn a_container_on_the_hosts_network_has_no_interfaces() {
+    let (json, _) = frame("docker-2022-cgv2-seed1.json");
+    let tree = Tree::new("hostnet");
+    let roots = tree.roots();
+    tree.write_container(&json, "cpu_stats", 12, Layout::V2);
+    // Process 12, child of its shim, process 10.
+    tree::write(
+        tree.proc().join("12/stat"),
+        "12 (sleep) S 10 12 12 0 -1 4194560 100 0 0 0 0 0 0 0 20 0 1 0 1 1 1\n",
+    );
+    let ns = |pid: u32, target: &str| {
+        let dir = tree.proc().join(pid.to_string()).join("ns");
+        std::fs::create_dir_all(&dir).unwrap();
+        let _ = std::fs::remove_file(dir.join("net"));
+        std::os::unix::fs::symlink(target, dir.join("net")).unwrap();
+    };
+    let host = HostCpu::open(&roots).unwrap();
+    let paths = CgroupPaths::of_pid(&roots, 12).unwrap();
+    // Its own namespace: its interfaces.
+    ns(10, "net:[4026531840]");
+    ns(12, "net:[4026532301]");
+    let mut reader = CgroupReader::open(&roots, &paths, 12, "a", "/a").unwrap();
+    let s = reader.sample(json_timestamp(&json["read"]), &host).unwrap();
+    assert_eq!(s.networks.len(), 1);
+    // The shim's, the host's (`--network host`): none, as the daemon reports it, rather than
+    // the host's interfaces.
+    ns(12, "net:[4026531840]");
+    let mut reader = CgroupReader::open(&roots, &paths, 12, "a", "/a").unwrap();
+    let s = reader.sample(json_timestamp(&json["read"]), &host).unwrap();
+    assert!(s.networks.is_empty());
+    assert_eq!(derive(&s, Platform::Linux).net_rx, 0);
+}
+
+#[test]
+fn a_file_longer_than_its_buffer_is_read_whole() {
+    let (json, _) = frame("docker-2022-cgv2-seed1.json");
+    let tree = Tree::new("long");
+    let roots = tree.roots();
+    tree.write_container(&json, "cpu_stats", 5, Layout::V2);
+    let paths = CgroupPaths::of_pid(&roots, 5).unwrap();
+    let CgroupPaths::V2 { dir } = &paths else {
+        panic!("{paths:?}")
+    };
+    let host = HostCpu::open(&roots).unwrap();
+    let mut reader = CgroupReader::open(&roots, &paths, 5, "a", "/a").unwrap();
+    reader.sample(json_timestamp(&json["read"]), &host).unwrap();
+    // memory.stat grows past every buffer size so far, its key at the very end.
+    let mut text: String = (0..2000).map(|i| format!("key_{i} {i}\n")).collect();
+    text.push_str("inactive_file 4096\n");
+    std::fs::write(dir.join("memory.stat"), &text).unwrap();
+    let s = reader.sample(json_timestamp(&json["read"]), &host).unwrap();
+    assert_eq!(s.memory.inactive_file, Some(4096));
+    // And shrinks again.
+    std::fs::write(dir.join("memory.stat"), "inactive_file 1\n").unwrap();
+    let s = reader.sample(json_timestamp(&json["read"]), &host).unwrap();
+    assert_eq!(s.memory.inactive_file, Some(1));
+}

@@ -40,8 +40,12 @@ pub(crate) const REPORT_EVERY: Duration = Duration::from_secs(60);
 const DEFAULT_PERIOD_US: u64 = 100_000;
 
 /// What a container's inspect says that the engine needs.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Inspected {
+    /// `Id`: the full id (a container asked for by name is known by it from now on).
+    pub(crate) id: String,
+    /// `Name`, with its leading `/`.
+    pub(crate) name: String,
     /// `State.Pid`: the container's init process on the daemon's host; 0 when not running.
     pub(crate) pid: u32,
     pub(crate) limit: Option<CpuLimit>,
@@ -92,7 +96,17 @@ pub(crate) fn parse_inspect(body: &mut [u8]) -> Result<Inspected> {
         int(host, "CpuQuota"),
         int(host, "CpuPeriod"),
     );
-    Ok(Inspected { pid, limit })
+    let text = |key: &str| {
+        (doc.get(key).and_then(|v| v.as_str()))
+            .unwrap_or_default()
+            .to_string()
+    };
+    Ok(Inspected {
+        id: text("Id"),
+        name: text("Name"),
+        pid,
+        limit,
+    })
 }
 
 /// What a pass asks the turn to do with a container.
@@ -120,8 +134,9 @@ pub(crate) struct Pass {
 #[derive(Debug)]
 struct Entry {
     reader: CgroupReader,
-    /// Passes that read it.
+    /// Readings taken (a pass, or the first reading at the open for [`Mode::Once`]).
     passes: u32,
+    opened: Instant,
 }
 
 /// The cgroupfs source of one engine. See the [module docs](self).
@@ -271,31 +286,78 @@ impl Local {
         std::mem::take(&mut self.inspected)
     }
 
-    /// Opens the cgroup reader of the container of stream `slot`, whose init process is `pid`.
-    /// `true` when no pass is scheduled yet: the caller schedules one ([`Local::first_pass`]).
-    pub(crate) fn open(&mut self, slot: u32, stream: &Stream, pid: u32) -> Result<bool> {
+    /// Opens the cgroup reader of the container of stream `slot`, as its inspect describes it,
+    /// at `now` (the wall clock at `wall`). `true` when no pass is scheduled yet: the caller
+    /// schedules one ([`Local::first_pass`]).
+    ///
+    /// For [`Mode::Once`] the first reading is taken here, so that the pass an interval later
+    /// delivers the second, whenever in between each container's inspect answered.
+    ///
+    /// With [`SourcePolicy::Auto`], a cgroup whose path does not name the container's id (as
+    /// Docker's drivers name it: `/docker/ID`, `docker-ID.scope`) is not taken for the
+    /// container's: the pid may be another process's, in another pid namespace than the
+    /// daemon's. The container's stream is used instead.
+    pub(crate) fn open(
+        &mut self,
+        slot: u32,
+        stream: &Stream,
+        inspected: &Inspected,
+        now: Instant,
+        wall: i64,
+    ) -> Result<bool> {
+        let pid = inspected.pid;
         if pid == 0 {
             return Err(Error::new(ErrorKind::Cgroup(CgroupError::NotFound))
                 .context("the container has no process (not running)"));
         }
         let paths = CgroupPaths::of_pid(&self.roots, pid)?;
-        let name = format!("/{}", stream.container.name);
-        let reader = CgroupReader::open(&self.roots, &paths, pid, &stream.container.id, &name)?;
+        let id = match inspected.id.as_str() {
+            "" => stream.container.id.as_str(),
+            id => id,
+        };
+        let name = match inspected.name.as_str() {
+            "" => format!("/{}", stream.container.name),
+            name => name.to_string(),
+        };
+        let dir = match &paths {
+            CgroupPaths::V1 { memory, .. } => memory,
+            CgroupPaths::V2 { dir } => dir,
+        };
+        if self.policy == SourcePolicy::Auto && !dir.to_string_lossy().contains(id) {
+            return Err(
+                Error::new(ErrorKind::Cgroup(CgroupError::NotFound)).context(format!(
+                    "the cgroup of pid {pid}, {}, is not container {id}'s",
+                    dir.display()
+                )),
+            );
+        }
+        let mut reader = CgroupReader::open(&self.roots, &paths, pid, id, &name)?;
+        let mut passes = 0;
+        if self.mode == Mode::Once {
+            let host = read_host(&mut self.host, &self.roots)?;
+            reader.sample(timestamp(wall), host)?;
+            passes = 1;
+        }
         let i = slot as usize;
         if self.readers.len() <= i {
             self.readers.resize_with(i + 1, || None);
         }
-        self.readers[i] = Some(Entry { reader, passes: 0 });
+        self.readers[i] = Some(Entry {
+            reader,
+            passes,
+            opened: now,
+        });
         Ok(!std::mem::replace(&mut self.scheduled, true))
     }
 
     /// When the first pass is due, for a reader opened at `now` with the wall clock at
-    /// `wall` (ns since the epoch): at once for the one-sample modes, else at the next
-    /// multiple of the interval.
+    /// `wall` (ns since the epoch): at the next multiple of the interval when streaming, an
+    /// interval later for [`Mode::Once`], at once for [`Mode::OneShot`].
     pub(crate) fn first_pass(&self, now: Instant, wall: i64) -> Instant {
         match self.mode {
             Mode::Stream => self.aligned(now, wall),
-            Mode::Once | Mode::OneShot => now,
+            Mode::Once => now + self.interval,
+            Mode::OneShot => now,
         }
     }
 
@@ -355,18 +417,17 @@ impl Local {
         emit: &mut dyn FnMut(Event<'_>),
     ) -> Pass {
         let mut pass = Pass::default();
-        let read = Timestamp {
-            secs: wall.div_euclid(1_000_000_000),
-            nanos: wall.rem_euclid(1_000_000_000) as u32,
-        };
-        let host = match self.host.as_mut() {
-            Some(h) => h.read().map(|()| &*h),
-            None => HostCpu::open(&self.roots).map(|h| &*self.host.insert(h)),
-        };
-        let host = host.map_err(|e| e.context(self.roots.proc.join("stat").display()));
+        let read = timestamp(wall);
+        let host = read_host(&mut self.host, &self.roots);
         let mut reports = Vec::new();
+        // Mode::Once: a container opened less than half an interval ago waits for the next
+        // pass, so that its sample spans half an interval at least.
+        let due = now.checked_sub(self.interval / 2);
         for (slot, entry) in self.readers.iter_mut().enumerate() {
             let Some(entry) = entry else { continue };
+            if self.mode == Mode::Once && due.is_some_and(|due| entry.opened > due) {
+                continue;
+            }
             let Some(Some(stream)) = streams.get_mut(slot) else {
                 continue;
             };
@@ -394,8 +455,8 @@ impl Local {
             let deliver = match self.mode {
                 Mode::Stream => true,
                 Mode::OneShot => entry.passes >= 1,
-                // The first pass is the previous reading of the second, as `stream=false`
-                // spans a second.
+                // The reading at the open is the previous reading of this one, as
+                // `stream=false` spans the daemon's one-second tick.
                 Mode::Once => entry.passes >= 2,
             };
             if !deliver {
@@ -430,6 +491,23 @@ impl Local {
     }
 }
 
+/// The host's CPU counters of this moment: opened at the first call, read again at the next.
+fn read_host<'h>(host: &'h mut Option<HostCpu>, roots: &Roots) -> Result<&'h HostCpu> {
+    let host = match host {
+        Some(h) => h.read().map(|()| &*h),
+        None => HostCpu::open(roots).map(|h| &*host.insert(h)),
+    };
+    host.map_err(|e| e.context(roots.proc.join("stat").display()))
+}
+
+/// A wall-clock time (ns since the epoch) as a sample's `read`.
+fn timestamp(wall: i64) -> Timestamp {
+    Timestamp {
+        secs: wall.div_euclid(1_000_000_000),
+        nanos: wall.rem_euclid(1_000_000_000) as u32,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -457,7 +535,7 @@ mod tests {
     fn inspect_documents() {
         let mut doc = br#"{"Id":"abc","State":{"Status":"running","Pid":4242},"HostConfig":{"NanoCpus":2000000000,"CpuQuota":0,"CpuPeriod":0}}"#.to_vec();
         let i = parse_inspect(&mut doc).unwrap();
-        assert_eq!(i.pid, 4242);
+        assert_eq!((i.id.as_str(), i.name.as_str(), i.pid), ("abc", "", 4242));
         assert_eq!(i.limit.map(|l| l.quota_us), Some(200_000));
         let mut stopped = br#"{"State":{"Pid":0},"HostConfig":null}"#.to_vec();
         assert_eq!(parse_inspect(&mut stopped).unwrap(), Inspected::default());
@@ -467,6 +545,22 @@ mod tests {
             let e = parse_inspect(&mut bad.to_vec()).unwrap_err();
             assert!(matches!(e.kind(), ErrorKind::Decode(_)), "{e}");
         }
+    }
+
+    #[test]
+    fn a_permission_error_names_the_file_and_the_remedy() {
+        let e = Error::io(
+            ErrorKind::Cgroup(CgroupError::Permission),
+            std::io::Error::from_raw_os_error(libc::EACCES),
+        )
+        .context("/sys/fs/cgroup/memory/docker/abc/memory.stat");
+        let text = e.to_string();
+        assert!(
+            text.contains("/sys/fs/cgroup/memory/docker/abc/memory.stat"),
+            "{text}"
+        );
+        assert!(text.contains("needs root"), "{text}");
+        assert_eq!(text.lines().count(), 1);
     }
 
     #[test]
@@ -481,5 +575,8 @@ mod tests {
         assert_eq!(at - now, Duration::from_secs(2));
         config.mode = Mode::OneShot;
         assert_eq!(Local::new(&config).first_pass(now, 7), now);
+        config.mode = Mode::Once;
+        let at = Local::new(&config).first_pass(now, 7);
+        assert_eq!(at - now, Duration::from_secs(2));
     }
 }

@@ -90,9 +90,9 @@ pub struct EngineConfig {
     /// this bounds how many samples are being taken at once.
     pub max_streams: usize,
     /// Where the numbers come from. With the cgroupfs source, [`Mode::OneShot`] is one pass
-    /// (a warm-up sample, as `one-shot=1`) and [`Mode::Once`] two passes an
-    /// [`interval`](EngineConfig::interval) apart, the second delivered (as `stream=0` spans
-    /// the daemon's one-second tick). A container without a process (stopped) has no cgroup:
+    /// (a warm-up sample, as `one-shot=1`) and [`Mode::Once`] a first reading when the
+    /// container's cgroup is opened and one pass an [`interval`](EngineConfig::interval)
+    /// later, delivered (as `stream=0` spans the daemon's one-second tick). A container without a process (stopped) has no cgroup:
     /// its all-zero numbers come from the stats stream whatever the policy.
     pub source: SourcePolicy,
     /// How often the cgroupfs source reads every container's files, all in one pass so that

@@ -10,6 +10,10 @@
 //! streams, schedule reconnects ([`backoff`](super::backoff)), admit waiting streams, run the
 //! staleness watchdog.
 //!
+//! With the cgroupfs source ([`cgroupfs`](super::cgroupfs)), a container's slot asks for its
+//! inspect instead of (or before) its stats, and its numbers come from the source's pass, a
+//! timer of this turn; `turn/local.rs` has the turn's side of it.
+//!
 //! Per stream, the engine keeps a few hundred bytes (the container's id and name, the
 //! connection state) and, only while a frame is split across reads, that frame's start; the
 //! read buffer is shared by all streams, and a frame is decoded where it was read.

@@ -46,13 +46,15 @@ impl Core {
                 stream.cpu_limit = i.limit;
                 let reads =
                     (self.hosts.get(host)).is_some_and(|h| self.local.reads_cgroups(&h.endpoint));
-                let open = (reads && i.pid != 0).then(|| self.local.open(slot, stream, i.pid));
+                let wall = wall_nanos();
+                let open =
+                    (reads && i.pid != 0).then(|| self.local.open(slot, stream, &i, now, wall));
                 match open {
                     None => None,
                     Some(Ok(first)) => {
                         stream.on_head(200, None, now);
                         if first {
-                            let at = self.local.first_pass(now, wall_nanos());
+                            let at = self.local.first_pass(now, wall);
                             self.timers.push(Reverse((at, Timer::Pass)));
                         }
                         return;

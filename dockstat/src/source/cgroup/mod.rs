@@ -25,7 +25,25 @@
 //! | pressure | none | `cpu.pressure`, `memory.pressure`, `io.pressure` |
 //!
 //! As the daemon does, a memory limit above the machine's memory (`MemTotal` of
-//! `<proc>/meminfo`, read once) is reported as the machine's memory.
+//! `<proc>/meminfo`, read once) is reported as the machine's memory; `max_usage` and a pids
+//! limit of 0 (v1's `max`) are left out as the frame's `omitempty` leaves them out, and v2's
+//! `pids.max` of `max` is `u64::MAX`. `online_cpus` counts `<proc>/stat`'s `cpuN` lines (the
+//! online CPUs; dockerd 20.10 counts its own CPU affinity, the same unless it was pinned).
+//! A container whose init process shares its parent's (the runtime shim's, the daemon's)
+//! network namespace is on the host's network: the daemon reports no interfaces for it, and
+//! neither does the reader.
+//!
+//! A reader keeps its files open: up to 15 on cgroup v1 (13 where CFQ is not in use), up to
+//! 11 on v2, and `net/dev`.
+//! A pass is one `pread` per file and one `fstat` (a cgroup copied to a plain file system
+//! and removed still reads; its files' link count says it is gone).
+//!
+//! Errors are [`ErrorKind::Cgroup`], their context the file: ENOENT, ENODEV (a removed
+//! cgroup's open file) or ESRCH is [`CgroupError::Vanished`]; EACCES or EPERM
+//! [`CgroupError::Permission`]; no hierarchy for the process under the root, or a process
+//! outside this process's cgroup namespace, [`CgroupError::NotFound`]; content the kernel
+//! does not write (or a file over 4 MiB) [`CgroupError::Malformed`]; any other read error
+//! [`CgroupError::Unreadable`].
 
 use std::fs::File;
 use std::io;
@@ -127,7 +145,8 @@ impl HostCpu {
 #[derive(Debug)]
 pub struct CgroupReader {
     files: Files,
-    net: Reader,
+    /// `<proc>/<pid>/net/dev`; `None` for a container in the host's network namespace.
+    net: Option<Reader>,
     net_entries: Vec<NetEntry>,
     id: Box<str>,
     name: Box<str>,
@@ -207,15 +226,19 @@ impl CgroupReader {
                 blkio,
                 pids,
             } => {
-                let cfq =
-                    match Reader::open_optional(blkio.join("blkio.io_serviced_recursive"), 256)? {
-                        Some(serviced) => Reader::open_optional(
-                            blkio.join("blkio.io_service_bytes_recursive"),
-                            256,
-                        )?
+                // A hierarchy the host does not mount (an empty path) has none of its files.
+                let optional = |dir: &Path, name: &str, capacity| {
+                    if dir.as_os_str().is_empty() {
+                        Ok(None)
+                    } else {
+                        Reader::open_optional(dir.join(name), capacity)
+                    }
+                };
+                let cfq = match optional(blkio, "blkio.io_serviced_recursive", 256)? {
+                    Some(serviced) => optional(blkio, "blkio.io_service_bytes_recursive", 256)?
                         .map(|bytes| (bytes, serviced)),
-                        None => None,
-                    };
+                    None => None,
+                };
                 Files::V1(Box::new(V1 {
                     cpuacct_usage: Reader::open(cpuacct.join("cpuacct.usage"), 32)?,
                     cpuacct_percpu: Reader::open(cpuacct.join("cpuacct.usage_percpu"), 256)?,
@@ -231,12 +254,9 @@ impl CgroupReader {
                     mem_limit: Reader::open(memory.join("memory.limit_in_bytes"), 32)?,
                     mem_stat: Reader::open(memory.join("memory.stat"), 1024)?,
                     cfq,
-                    throttle: Reader::open_optional(
-                        blkio.join("blkio.throttle.io_service_bytes"),
-                        256,
-                    )?,
-                    pids_current: Reader::open_optional(pids.join("pids.current"), 32)?,
-                    pids_max: Reader::open_optional(pids.join("pids.max"), 32)?,
+                    throttle: optional(blkio, "blkio.throttle.io_service_bytes", 256)?,
+                    pids_current: optional(pids, "pids.current", 32)?,
+                    pids_max: optional(pids, "pids.max", 32)?,
                 }))
             }
             CgroupPaths::V2 { dir } => Files::V2(Box::new(V2 {
@@ -253,10 +273,16 @@ impl CgroupReader {
                 io_pressure: Reader::open_optional(dir.join("io.pressure"), 128)?,
             })),
         };
-        let net = Reader::open(
-            roots.proc.join(pid.to_string()).join("net").join("dev"),
-            1024,
-        )?;
+        // A container on the host's network (`--network host`) has no interfaces of its own:
+        // the daemon reports none, where net/dev would list the host's.
+        let net = if in_parents_netns(&roots.proc, pid) {
+            None
+        } else {
+            Some(Reader::open(
+                roots.proc.join(pid.to_string()).join("net").join("dev"),
+                1024,
+            )?)
+        };
         Ok(CgroupReader {
             files,
             net,
@@ -281,9 +307,12 @@ impl CgroupReader {
         if host.mem_total > 0 && pass.memory.limit > host.mem_total {
             pass.memory.limit = host.mem_total;
         }
-        let net = self.net.read()?;
-        if parse::net_dev(net, &mut self.net_entries).is_none() {
-            return Err(self.net.malformed());
+        let mut net_text = &[][..];
+        if let Some(net) = &mut self.net {
+            if parse::net_dev(net.read()?, &mut self.net_entries).is_none() {
+                return Err(net.malformed());
+            }
+            net_text = net.data();
         }
         let preread = std::mem::replace(&mut self.prev_read, read);
         let precpu = std::mem::replace(&mut self.prev_cpu, pass.cpu);
@@ -298,7 +327,7 @@ impl CgroupReader {
             pids: pass.pids,
             blkio: pass.blkio,
             networks: Networks {
-                frame: self.net.data(),
+                frame: net_text,
                 entries: &self.net_entries,
             },
             source: Source::Cgroupfs,
@@ -412,6 +441,28 @@ impl V2 {
     }
 }
 
+/// Whether process `pid` is in its parent's network namespace. A container's init process
+/// is the child of its runtime shim, which runs in the daemon's namespace (the host's): so
+/// this is `--network host`. Anything unreadable (the host's pid 1 may not be) is no.
+fn in_parents_netns(proc: &Path, pid: u32) -> bool {
+    let dir = proc.join(pid.to_string());
+    let Some(ppid) = std::fs::read(dir.join("stat"))
+        .ok()
+        .and_then(|stat| parse::ppid(&stat))
+    else {
+        return false;
+    };
+    let link = |p: &Path| std::fs::read_link(p.join("ns").join("net")).ok();
+    match (link(&dir), link(&proc.join(ppid.to_string()))) {
+        (Some(a), Some(b)) => a == b,
+        _ => false,
+    }
+}
+
+/// The longest file a [`Reader`] reads (far beyond any cgroup or proc file it opens): a
+/// longer one is [`CgroupError::Malformed`] rather than memory without bound.
+const MAX_FILE_LEN: usize = 4 << 20;
+
 /// One open file, read whole with `pread` at offset 0 into a buffer kept between reads.
 #[derive(Debug)]
 struct Reader {
@@ -445,27 +496,27 @@ impl Reader {
         }
     }
 
-    /// The whole file. The buffer grows (doubling) only when a file is longer than ever
-    /// before; a short read is the end of the file (as the kernel's seq files give it).
+    /// The whole file, in one `pread` at offset 0: a short read is the end of the file (as
+    /// the kernel's seq files give it). A file that fills the buffer is read again, whole,
+    /// into one twice as large (only when it is longer than ever before), so that a file is
+    /// never pieced together from two moments.
     fn read(&mut self) -> Result<&[u8]> {
-        let mut len = 0;
         loop {
-            if len == self.buf.len() {
-                let grown = self.buf.len() * 2;
-                self.buf.resize(grown, 0);
-            }
-            let n = match self.file.read_at(&mut self.buf[len..], len as u64) {
+            let n = match self.file.read_at(&mut self.buf, 0) {
                 Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(io_error(e, &self.path)),
             };
-            len += n;
-            if n == 0 || len < self.buf.len() {
-                break;
+            if n < self.buf.len() {
+                self.len = n;
+                return Ok(&self.buf[..n]);
             }
+            if self.buf.len() >= MAX_FILE_LEN {
+                return Err(self.malformed());
+            }
+            let grown = (self.buf.len() * 2).min(MAX_FILE_LEN);
+            self.buf.resize(grown, 0);
         }
-        self.len = len;
-        Ok(&self.buf[..len])
     }
 
     /// What the last [`Reader::read`] read.

@@ -386,6 +386,15 @@ pub(crate) fn proc_stat(b: &[u8]) -> Option<(u64, u32)> {
     Some((usage?, cpus))
 }
 
+/// The parent's pid from `<proc>/<pid>/stat` (`pid (comm) state ppid …`; the command may
+/// hold spaces and parentheses, so fields count from the last `)`).
+pub(crate) fn ppid(b: &[u8]) -> Option<u32> {
+    let close = b.iter().rposition(|&c| c == b')')?;
+    let mut it = fields(&b[close + 1..]);
+    it.next()?;
+    u32::try_from(u64_dec(it.next()?)?).ok()
+}
+
 /// `MemTotal` of `<proc>/meminfo` in bytes, as the daemon's `system.ReadMemInfo` gives it.
 pub(crate) fn mem_total(b: &[u8]) -> Option<u64> {
     for line in lines(b) {
@@ -400,4 +409,266 @@ pub(crate) fn mem_total(b: &[u8]) -> Option<u64> {
         }
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn numbers_as_go_parses_them() {
+        assert_eq!(single(b"123\n"), Some(123));
+        assert_eq!(single(b"18446744073709551615\n"), Some(u64::MAX));
+        assert_eq!(single(b"18446744073709551616\n"), None);
+        assert_eq!(single(b"-1\n"), Some(0));
+        assert_eq!(single(b"-\n"), None);
+        assert_eq!(single(b"+1\n"), None);
+        assert_eq!(single(b""), None);
+        assert_eq!(single(b"1 2"), None);
+        assert_eq!(single_or_max(b"max\n"), Some(u64::MAX));
+        assert_eq!(single_or_max(b"4096\n"), Some(4096));
+    }
+
+    #[test]
+    fn cpu_files() {
+        // Ticks to nanoseconds as containerd does it, wrapping as Go's uint64 does.
+        assert_eq!(
+            cpuacct_stat(b"user 573\nsystem 169\n"),
+            Some((5_730_000_000, 1_690_000_000))
+        );
+        assert_eq!(
+            cpuacct_stat(b"system 1\nuser 2\n"),
+            Some((20_000_000, 10_000_000))
+        );
+        assert_eq!(cpuacct_stat(b"user 1\n"), None);
+        let big = u64::MAX / 1000;
+        let text = format!("user {big}\nsystem 0\n");
+        assert_eq!(
+            cpuacct_stat(text.as_bytes()).unwrap().0,
+            big.wrapping_mul(1_000_000_000) / 100
+        );
+        assert_eq!(percpu_count(b"1 2 3 4 \n"), Some(4));
+        assert_eq!(percpu_count(b"\n"), Some(0));
+        assert_eq!(percpu_count(b"1 x\n"), None);
+        assert_eq!(
+            cpu_stat_v1(b"nr_periods 5\nnr_throttled 2\nthrottled_time 300\nnr_bursts 0\n"),
+            Some(Throttling {
+                periods: 5,
+                throttled_periods: 2,
+                throttled_time: 300
+            })
+        );
+        let c = cpu_stat_v2(
+            b"usage_usec 10\nuser_usec 7\nsystem_usec 3\nnr_periods 4\nnr_throttled 1\n\
+              throttled_usec 9\nnr_bursts 0\nburst_usec 0\n",
+        )
+        .unwrap();
+        assert_eq!((c.usage, c.user, c.system), (10_000, 7_000, 3_000));
+        assert_eq!(c.throttling.throttled_time, 9_000);
+        assert_eq!(cpu_max(b"max 100000\n"), Some(None));
+        assert_eq!(
+            cpu_max(b"50000 100000\n"),
+            Some(Some(CpuLimit {
+                quota_us: 50_000,
+                period_us: 100_000
+            }))
+        );
+        assert_eq!(cpu_max(b"max\n"), None);
+        assert_eq!(cfs_limit(b"-1\n", b"100000\n"), Some(None));
+        assert_eq!(
+            cfs_limit(b"150000\n", b"100000\n"),
+            Some(Some(CpuLimit {
+                quota_us: 150_000,
+                period_us: 100_000
+            }))
+        );
+        assert_eq!(cfs_limit(b"x\n", b"100000\n"), None);
+    }
+
+    #[test]
+    fn blkio_lists() {
+        let mut b = BlkioStats::default();
+        blkio_v1(
+            b"8:0 Read 100\n8:0 Write 20\n8:0 Sync 5\n8:0 Async 115\n8:0 Discard 0\n8:0 Total 120\n\
+              8:16 Read 1\n8:16 Write 2\n8:16 Total 3\nTotal 123\n",
+            &mut b,
+        )
+        .unwrap();
+        assert_eq!(
+            b,
+            BlkioStats {
+                read: 101,
+                write: 22,
+                entries: 9
+            }
+        );
+        let mut b = BlkioStats::default();
+        blkio_v1(b"Total 0\n", &mut b).unwrap();
+        assert_eq!(b, BlkioStats::default());
+        // sectors_recursive's lines have no op.
+        let mut b = BlkioStats::default();
+        blkio_v1(b"8:0 1024\n", &mut b).unwrap();
+        assert_eq!(b.entries, 1);
+        assert_eq!(blkio_v1(b"8:0 Read\n", &mut b), None);
+        assert_eq!(blkio_v1(b"x:0 Read 1\n", &mut b), None);
+        assert_eq!(
+            io_stat(
+                b"254:0 rbytes=249856 wbytes=12288 rios=17 wios=3 dbytes=0 dios=0\n\
+                  8:0 rbytes=1 wbytes=2 rios=1 wios=1 dbytes=0 dios=0\n"
+            ),
+            BlkioStats {
+                read: 249_857,
+                write: 12_290,
+                entries: 4
+            }
+        );
+        // containerd: a line without a device is skipped, a device not a number ends it.
+        assert_eq!(io_stat(b"\n\nx\n").entries, 0);
+        assert_eq!(
+            io_stat(b"8:0 rbytes=1\nx:y rbytes=5\n8:1 rbytes=7\n").read,
+            1
+        );
+    }
+
+    #[test]
+    fn pressure_lines() {
+        let p = pressure(
+            b"some avg10=12.34 avg60=1.00 avg300=0.10 total=9876543\n\
+              full avg10=0.05 avg60=0.00 avg300=0.00 total=1000\n",
+        )
+        .unwrap();
+        assert_eq!(
+            p.some,
+            StallLine {
+                avg10: 1234,
+                total_us: 9_876_543
+            }
+        );
+        assert_eq!(
+            p.full,
+            Some(StallLine {
+                avg10: 5,
+                total_us: 1000
+            })
+        );
+        // cpu.pressure before Linux 5.13: no full line.
+        let p = pressure(b"some avg10=100.00 avg60=0.00 avg300=0.00 total=1\n").unwrap();
+        assert_eq!((p.some.avg10, p.full), (10_000, None));
+        for bad in [
+            &b""[..],
+            b"full avg10=0.00 avg60=0.00 avg300=0.00 total=0\n",
+            b"some avg10=0.0 avg60=0.00 avg300=0.00 total=0\n",
+            b"some avg10=0.00 avg60=0.00 avg300=0.00\n",
+            b"some avg10=0.00 total=0\nsome avg10=0.00 total=0\n",
+            b"weird avg10=0.00 total=0\n",
+        ] {
+            assert_eq!(pressure(bad), None, "{}", String::from_utf8_lossy(bad));
+        }
+    }
+
+    #[test]
+    fn net_dev_lines() {
+        let text = b"Inter-|   Receive                                                |  Transmit\n \
+face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier compressed\n\
+    lo:    1000      10    0    0    0     0          0         0     1000      10    0    0    0     0       0          0\n\
+  eth1:     648       8    1    2   11    12         13        14      700       9    3    4   15    16      17         18\n\
+  eth0: 117457     393    0    0    0     0          0         0    76077     261    0    0    0     0       0          0\n";
+        let mut out = Vec::new();
+        net_dev(text, &mut out).unwrap();
+        let names: Vec<&[u8]> = out
+            .iter()
+            .map(|e| &text[e.name_start as usize..e.name_end as usize])
+            .collect();
+        assert_eq!(names, [&b"eth0"[..], b"eth1"]);
+        assert_eq!(out[0].counters, [117_457, 393, 0, 0, 76_077, 261, 0, 0]);
+        assert_eq!(out[1].counters, [648, 8, 1, 2, 700, 9, 3, 4]);
+        assert_eq!(net_dev(b"", &mut out), Some(()));
+        assert!(out.is_empty());
+        assert_eq!(net_dev(b"h\nh\n  eth0 1 2\n", &mut out), None);
+        assert_eq!(net_dev(b"h\nh\n  eth0: 1 2\n", &mut out), None);
+    }
+
+    #[test]
+    fn proc_files() {
+        let stat = b"cpu  100 0 50 1000 3 2 1 77 55 0\ncpu0 1 0 1 1 0 0 0 0 0 0\n\
+                     cpu1 1 0 1 1 0 0 0 0 0 0\nintr 1 2\nctxt 9\n";
+        assert_eq!(proc_stat(stat), Some((1156 * 10_000_000, 2)));
+        assert_eq!(proc_stat(b"cpu 1 2 3 4 5 6\n"), None);
+        assert_eq!(proc_stat(b"intr 1\n"), None);
+        assert_eq!(
+            mem_total(b"MemTotal:       24683664 kB\nMemFree: 1 kB\n"),
+            Some(25_276_071_936)
+        );
+        assert_eq!(mem_total(b"MemFree: 1 kB\n"), None);
+        assert_eq!(ppid(b"4242 (sleep) S 4200 4242 4242 0 -1\n"), Some(4200));
+        assert_eq!(ppid(b"7 (a) b) c) R 1 7 7\n"), Some(1));
+        assert_eq!(ppid(b"7 (sleep\n"), None);
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        /// Nothing read from a file panics, whatever its bytes.
+        #[test]
+        fn arbitrary_bytes_never_panic(b in proptest::collection::vec(any::<u8>(), 0..400)) {
+            let _ = single(&b);
+            let _ = single_or_max(&b);
+            let _ = cpuacct_stat(&b);
+            let _ = percpu_count(&b);
+            let _ = cpu_stat_v1(&b);
+            let _ = cpu_stat_v2(&b);
+            let _ = cpu_max(&b);
+            let _ = cfs_limit(&b, &b);
+            let _ = memory_stat(&b);
+            let _ = blkio_v1(&b, &mut BlkioStats::default());
+            let _ = io_stat(&b);
+            let _ = pressure(&b);
+            let mut out = Vec::new();
+            if net_dev(&b, &mut out).is_some() {
+                for e in &out {
+                    prop_assert!(e.name_start <= e.name_end);
+                    prop_assert!((e.name_end as usize) <= b.len());
+                }
+            }
+            let _ = proc_stat(&b);
+            let _ = mem_total(&b);
+            let _ = ppid(&b);
+        }
+
+        /// The same for text shaped like the kernel's: keys, numbers, separators.
+        #[test]
+        fn kernel_shaped_text_never_panics(
+            b in "([a-z_0-9]{0,12}[ =:.\n-]{0,2}){0,40}"
+        ) {
+            let b = b.as_bytes();
+            let _ = cpuacct_stat(b);
+            let _ = cpu_stat_v2(b);
+            let _ = cpu_max(b);
+            let _ = blkio_v1(b, &mut BlkioStats::default());
+            let _ = io_stat(b);
+            let _ = pressure(b);
+            let _ = net_dev(b, &mut Vec::new());
+            let _ = proc_stat(b);
+        }
+
+        /// Pressure lines as the kernel prints them read back exactly.
+        #[test]
+        fn pressure_round_trips(
+            avg in 0u32..=10_000, a60 in 0u32..=10_000, total in any::<u64>(), full in any::<bool>()
+        ) {
+            let line = |kind: &str| format!(
+                "{kind} avg10={}.{:02} avg60={}.{:02} avg300=0.00 total={total}\n",
+                avg / 100, avg % 100, a60 / 100, a60 % 100,
+            );
+            let mut text = line("some");
+            if full {
+                text.push_str(&line("full"));
+            }
+            let p = pressure(text.as_bytes()).unwrap();
+            let stall = StallLine { avg10: avg, total_us: total };
+            prop_assert_eq!(p.some, stall);
+            prop_assert_eq!(p.full, full.then_some(stall));
+        }
+    }
 }

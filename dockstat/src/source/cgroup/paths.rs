@@ -12,6 +12,15 @@ pub(super) fn of_pid(roots: &Roots, pid: u32) -> Result<CgroupPaths> {
     let file = roots.proc.join(pid.to_string()).join("cgroup");
     let text = std::fs::read(&file).map_err(|e| io_error(e, &file))?;
     let text = String::from_utf8_lossy(&text);
+    // A path outside this process's cgroup namespace reads as `/../…`: not under the root.
+    if lines(&text).any(|(_, _, path)| path.split('/').any(|c| c == "..")) {
+        return Err(
+            Error::new(ErrorKind::Cgroup(CgroupError::NotFound)).context(format!(
+                "{}: the process is outside this process's cgroup namespace",
+                file.display()
+            )),
+        );
+    }
     let not_found =
         |why: &str| Error::new(ErrorKind::Cgroup(CgroupError::NotFound)).context(why.to_owned());
     // A unified hierarchy at the root: cgroup v2 only ("0::/path"). A v1 or hybrid host has
