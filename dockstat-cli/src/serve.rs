@@ -98,6 +98,9 @@ pub(crate) fn serve(endpoints: Vec<Endpoint>, opts: &ServeOpts) -> Result<i32, F
     let mut exporter = exporter(&endpoints, opts.with_image, &opts.label_allowlist);
     let mut config = config(endpoints, Mode::Stream)?;
     config.read_period = opts.read_period;
+    // dockstat_container_spec_cpu_quota/_period, as cAdvisor has them: one inspect per
+    // container when it comes (the cgroupfs source reads the limit with its files).
+    config.cpu_limits = true;
     opts.source.apply(&mut config);
     let mut engine = Engine::new(config)?;
     Process::install_stop_signals();
@@ -164,6 +167,7 @@ pub(crate) fn once(endpoints: Vec<Endpoint>, opts: &StatsOpts) -> Result<i32, Fa
     if let Some(max) = opts.max_streams {
         config.max_streams = max;
     }
+    config.cpu_limits = opts.cpu_limit;
     opts.source.apply(&mut config);
     let mut engine = Engine::new(config)?;
     Process::install_stop_signals();

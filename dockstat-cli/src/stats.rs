@@ -1101,32 +1101,52 @@ mod tests {
 
     /// A sample's fields beyond docker's: source, CPU split and throttling, limit, pressure.
     fn extra_strategy() -> impl Strategy<Value = Sample<'static>> {
-        let stall = || (0u32..10_000, any::<u64>()).prop_map(|(avg10, total_us)| StallLine { avg10, total_us });
+        let stall = || {
+            (0u32..10_000, any::<u64>()).prop_map(|(avg10, total_us)| StallLine { avg10, total_us })
+        };
         let pressure = move || {
-            prop::option::of((stall(), prop::option::of(stall())).prop_map(|(some, full)| Pressure { some, full }))
+            prop::option::of(
+                (stall(), prop::option::of(stall()))
+                    .prop_map(|(some, full)| Pressure { some, full }),
+            )
         };
         (
             any::<bool>(),
-            [any::<u64>(), any::<u64>(), any::<u64>(), any::<u64>(), any::<u64>()],
+            [
+                any::<u64>(),
+                any::<u64>(),
+                any::<u64>(),
+                any::<u64>(),
+                any::<u64>(),
+            ],
             prop::option::of((0u64..10_000_000, 0u64..1_000_000)),
             (pressure(), pressure(), pressure()),
         )
-            .prop_map(|(cgroupfs, [user, system, periods, throttled, time], limit, (cpu, memory, io))| {
-                let mut s = Sample {
-                    source: if cgroupfs { Source::Cgroupfs } else { Source::Api },
-                    cpu_limit: limit.map(|(quota_us, period_us)| CpuLimit { quota_us, period_us }),
-                    pressure: Pressures { cpu, memory, io },
-                    ..Sample::default()
-                };
-                s.cpu.user_usage = user;
-                s.cpu.system_usage = system;
-                s.cpu.throttling = Throttling {
-                    periods,
-                    throttled_periods: throttled,
-                    throttled_time: time,
-                };
-                s
-            })
+            .prop_map(
+                |(cgroupfs, [user, system, periods, throttled, time], limit, (cpu, memory, io))| {
+                    let mut s = Sample {
+                        source: if cgroupfs {
+                            Source::Cgroupfs
+                        } else {
+                            Source::Api
+                        },
+                        cpu_limit: limit.map(|(quota_us, period_us)| CpuLimit {
+                            quota_us,
+                            period_us,
+                        }),
+                        pressure: Pressures { cpu, memory, io },
+                        ..Sample::default()
+                    };
+                    s.cpu.user_usage = user;
+                    s.cpu.system_usage = system;
+                    s.cpu.throttling = Throttling {
+                        periods,
+                        throttled_periods: throttled,
+                        throttled_time: time,
+                    };
+                    s
+                },
+            )
     }
 
     fn state(ndjson: bool, host_field: bool) -> State<Vec<u8>> {

@@ -868,7 +868,8 @@ fn render_inspect(model: &Model, idx: usize) -> Vec<u8> {
         c.running(),
         matches!(c.state, State::Paused),
     ).as_bytes());
-    let [nano_cpus, quota, period] = model.cpu_limit;
+    let limit = crate::limits::container_limit(model.cpu_limit, c.workload).unwrap_or_default();
+    let (nano_cpus, quota, period) = (limit.nano_cpus, limit.cpu_quota, limit.cpu_period);
     out.extend_from_slice(
         format!(",\"HostConfig\":{{\"NanoCpus\":{nano_cpus},\"CpuQuota\":{quota},\"CpuPeriod\":{period}}}")
             .as_bytes(),
@@ -1031,7 +1032,9 @@ mod tests {
             other => panic!("{other:?}"),
         };
         assert_eq!(doc["State"]["Pid"], crate::SIM_PID_BASE as usize + idx);
-        assert_eq!(doc["HostConfig"]["NanoCpus"], 0);
+        // busy runs with --cpus 0.5 (crate::limits), as its frames' throttling says.
+        assert_eq!(doc["HostConfig"]["NanoCpus"], 500_000_000);
+        assert_eq!(doc["HostConfig"]["CpuQuota"], 0);
         assert_eq!(doc["HostConfig"]["CpuQuota"], 0);
         assert_eq!(doc["HostConfig"]["CpuPeriod"], 0);
         assert_eq!(reply(r("GET", "/containers/nosuch/json")).status, 404);

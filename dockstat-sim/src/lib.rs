@@ -113,6 +113,7 @@ mod fault;
 mod frames;
 mod http;
 mod json;
+pub mod limits;
 mod model;
 mod server;
 pub mod svg;
@@ -239,7 +240,9 @@ pub struct SimConfig {
     /// machine is implied; a test that lays out a fake `/proc` uses these numbers.
     pub pid_base: u32,
     /// `HostConfig.NanoCpus`, `CpuQuota` and `CpuPeriod` of every container's inspect
-    /// (`docker run --cpus`, `--cpu-quota`, `--cpu-period`); zero (no limit) by default.
+    /// (`docker run --cpus`, `--cpu-quota`, `--cpu-period`), and the limit its frames'
+    /// throttling follows; zero by default: each workload's own ([`limits`]: `busy` 0.5 CPUs,
+    /// `writer` 1.5, the others none).
     pub nano_cpus: i64,
     pub cpu_quota: i64,
     pub cpu_period: i64,

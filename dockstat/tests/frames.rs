@@ -439,8 +439,14 @@ fn malformed_frames_are_typed_errors_with_offsets_and_do_not_poison_the_next() {
         (b"[1,2,3]", 0),
         (b"{} trailing", 3),
         (b"{\"pids_stats\":{\"current\":-1}}", 25),
-        (b"{\"cpu_stats\":{\"throttling_data\":{\"periods\":\"7\"}}}", 43),
-        (b"{\"cpu_stats\":{\"cpu_usage\":{\"usage_in_usermode\":-3}}}", 47),
+        (
+            b"{\"cpu_stats\":{\"throttling_data\":{\"periods\":\"7\"}}}",
+            43,
+        ),
+        (
+            b"{\"cpu_stats\":{\"cpu_usage\":{\"usage_in_usermode\":-3}}}",
+            47,
+        ),
         (
             b"{\"blkio_stats\":{\"io_service_bytes_recursive\":[{\"op\":\"Read\",\"value\":1.5}]}}",
             67,

@@ -14,8 +14,14 @@ pub(super) const PRESSURE_COLUMNS: &str = "\t{{.PSICPU}}\t{{.PSIMem}}\t{{.PSIIO}
 
 /// The fields beyond docker's: in a row only when asked for ([`StatsOpts::extended`]), so
 /// that `--format json` and `{{json .}}` stay docker's otherwise.
-pub(super) const EXTRA_FIELDS: &[&str] =
-    &["CPULimit", "CPULimitPerc", "PSICPU", "PSIIO", "PSIMem", "Source"];
+pub(super) const EXTRA_FIELDS: &[&str] = &[
+    "CPULimit",
+    "CPULimitPerc",
+    "PSICPU",
+    "PSIIO",
+    "PSIMem",
+    "Source",
+];
 
 /// Which CPU % the CPU column shows.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -197,5 +203,156 @@ pub(super) fn header(field: &str) -> &str {
         "PSIMem" => "MEM PSI",
         "PSIIO" => "IO PSI",
         other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::format::{Format, json_object};
+    use dockstat::stats::StallLine;
+
+    fn entry(extra: Extra) -> Entry {
+        Entry {
+            host: 0,
+            container: "web".into(),
+            id: "0123456789abcdef0123".into(),
+            name: "web".into(),
+            platform: Platform::Linux,
+            derived: Some(Derived {
+                cpu_percent: 150.0,
+                cpu_percent_host: 37.5,
+                cpu_percent_of_limit: 300.0,
+                online_cpus: 4,
+                mem_used: 1024.0,
+                mem_limit: 4096.0,
+                mem_percent: 25.0,
+                pids: 3,
+                ..Derived::default()
+            }),
+            extra,
+            stale: false,
+            error: None,
+            json: None,
+        }
+    }
+
+    fn pressured() -> Extra {
+        let line = |avg10| StallLine {
+            avg10,
+            total_us: 99,
+        };
+        Extra {
+            source: Source::Cgroupfs,
+            pressure: Pressures {
+                cpu: Some(Pressure {
+                    some: line(1234),
+                    full: Some(line(1)),
+                }),
+                memory: None,
+                io: Some(Pressure {
+                    some: line(5),
+                    full: None,
+                }),
+            },
+            cpu_limit: Some(CpuLimit {
+                quota_us: 50_000,
+                period_us: 100_000,
+            }),
+        }
+    }
+
+    #[test]
+    fn docker_fields_alone_unless_asked_for() {
+        let e = entry(pressured());
+        let plain = row(&e, None, &StatsOpts::default());
+        assert_eq!(
+            json_object(&plain),
+            r#"{"BlockIO":"0B / 0B","CPUPerc":"150.00%","Container":"web","ID":"0123456789ab","MemPerc":"25.00%","MemUsage":"1KiB / 4KiB","Name":"web","NetIO":"0B / 0B","PIDs":"3"}"#
+        );
+        let opts = StatsOpts {
+            cpu_limit: true,
+            extended: true,
+            ..StatsOpts::default()
+        };
+        assert_eq!(
+            json_object(&row(&e, None, &opts)),
+            r#"{"BlockIO":"0B / 0B","CPULimit":"0.5","CPULimitPerc":"300.00%","CPUPerc":"300.00%","Container":"web","ID":"0123456789ab","MemPerc":"25.00%","MemUsage":"1KiB / 4KiB","Name":"web","NetIO":"0B / 0B","PIDs":"3","PSICPU":"12.34%","PSIIO":"0.05%","PSIMem":"--","Source":"cgroupfs"}"#
+        );
+        // --cpu-host still picks the host's scale; --cpu-limit wins over it.
+        let host = StatsOpts {
+            cpu_host: true,
+            ..StatsOpts::default()
+        };
+        assert_eq!(row(&e, None, &host)["CPUPerc"], Cell::Text("37.50%".into()));
+        // Without a limit or pressure (the API source): dashes, and the % of the CPUs.
+        let none = Extra::default();
+        let r = row(&entry(none), None, &opts);
+        for (field, v) in [
+            ("Source", "api"),
+            ("CPULimit", "--"),
+            ("PSICPU", "--"),
+            ("PSIMem", "--"),
+            ("PSIIO", "--"),
+        ] {
+            assert_eq!(r[field], Cell::Text(v.into()), "{field}");
+        }
+        // A row without a sample: every field a dash.
+        let mut waiting = entry(pressured());
+        waiting.derived = None;
+        let r = row(&waiting, None, &opts);
+        for field in EXTRA_FIELDS {
+            assert_eq!(r[field], Cell::Text("--".into()), "{field}");
+        }
+    }
+
+    #[test]
+    fn the_pressure_columns_of_the_table() {
+        let table = format!("{}{PRESSURE_COLUMNS}", super::super::TABLE);
+        let format = Format::parse("table", &table).unwrap();
+        format.check_fields(super::super::FIELDS).unwrap();
+        let opts = StatsOpts {
+            pressure: true,
+            extended: true,
+            ..StatsOpts::default()
+        };
+        let rows = [
+            row(&entry(pressured()), None, &opts),
+            row(&entry(Extra::default()), None, &opts),
+        ];
+        let mut out = Vec::new();
+        format
+            .write(&mut out, &rows, &|f| header(f).to_string())
+            .unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "CONTAINER ID   NAME      CPU %     MEM USAGE / LIMIT   MEM %     NET I/O   BLOCK I/O   PIDS      CPU PSI   MEM PSI   IO PSI\n\
+             0123456789ab   web       150.00%   1KiB / 4KiB         25.00%    0B / 0B   0B / 0B     3         12.34%    --        0.05%\n\
+             0123456789ab   web       150.00%   1KiB / 4KiB         25.00%    0B / 0B   0B / 0B     3         --        --        --\n"
+        );
+    }
+
+    #[test]
+    fn psi_and_limit_texts() {
+        let p = |avg10| {
+            Some(Pressure {
+                some: StallLine { avg10, total_us: 0 },
+                full: None,
+            })
+        };
+        assert_eq!(psi_text(p(0)), "0.00%");
+        assert_eq!(psi_text(p(7)), "0.07%");
+        assert_eq!(psi_text(p(10_000)), "100.00%");
+        assert_eq!(psi_text(None), "--");
+        let l = |quota_us, period_us| {
+            Some(CpuLimit {
+                quota_us,
+                period_us,
+            })
+        };
+        assert_eq!(cpu_limit_text(l(150_000, 100_000)), "1.5");
+        assert_eq!(cpu_limit_text(l(200_000, 100_000)), "2");
+        assert_eq!(cpu_limit_text(l(1, 0)), "--");
+        assert_eq!(cpu_limit_text(None), "--");
     }
 }

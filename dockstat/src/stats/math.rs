@@ -535,8 +535,17 @@ mod tests {
         assert_eq!(without.cpu_percent_of_limit, without.cpu_percent_host);
         assert_eq!(without.cpu_percent_of_limit, 37.5);
         let with = |s: &Sample<'_>, quota_us, period_us| {
-            let limit = Some(CpuLimit { quota_us, period_us });
-            derive(&Sample { cpu_limit: limit, ..*s }, Platform::Linux)
+            let limit = Some(CpuLimit {
+                quota_us,
+                period_us,
+            });
+            derive(
+                &Sample {
+                    cpu_limit: limit,
+                    ..*s
+                },
+                Platform::Linux,
+            )
         };
         // --cpus 2: 1.5 of 2 CPUs.
         assert_eq!(with(&s, 200_000, 100_000).cpu_percent_of_limit, 75.0);
@@ -558,6 +567,9 @@ mod tests {
         let d = derive(&s, Platform::Linux);
         assert_eq!((d.cpu_percent_of_limit, d.cpu_percent_host), (0.0, 0.0));
         // A limit alone still gives the share of it.
-        assert_eq!(with(&s, 100_000, 100_000).cpu_percent_of_limit, d.cpu_percent);
+        assert_eq!(
+            with(&s, 100_000, 100_000).cpu_percent_of_limit,
+            d.cpu_percent
+        );
     }
 }
