@@ -311,7 +311,13 @@ fn daemon_cost(args: &mut Args) -> Result<ExitCode, String> {
         docker,
         phases,
         strict: args.flag("--strict"),
-        min_ratio: args.seconds("--min-ratio", Some(10.0))?,
+        min_ratio: match args.optional("--min-ratio")? {
+            None => 10.0,
+            Some(v) => match v.parse::<f64>() {
+                Ok(r) if r >= 0.0 && r.is_finite() => r,
+                _ => return Err(format!("--min-ratio {v}: not a number")),
+            },
+        },
         out: args.optional("--out")?.map(PathBuf::from),
     };
     args.done()?;
