@@ -48,6 +48,15 @@
 //! certificates required), using the certificates in DIR or generating them there if DIR has
 //! none; it prints `tls tcp://127.0.0.1:PORT` on stdout once both listen.
 //!
+//! `daemon-cost` is another bench, against a real Docker daemon: what watching N containers
+//! costs the daemon (its own CPU time) with `dockstat stats --source api` against `--source
+//! cgroupfs`, beside an idle baseline (see `daemon_cost.rs`):
+//!
+//! ```text
+//! dockstat-loadbench daemon-cost [--host unix:///var/run/docker.sock] [--containers 40] [--secs 60]
+//!                                [--phases idle,api,cgroupfs] [--strict] [--min-ratio 10] …
+//! ```
+//!
 //! `run` starts `sim` and each `phase` as child processes (see `run.rs`); `phase` prints one
 //! JSON line (see `phase.rs`). `--report DIR` also writes `DIR/index.html`, the run drawn as
 //! one self-contained page (see `report.rs`), and `DIR/result.json`, from which `report`
@@ -58,6 +67,7 @@
 mod bollard_client;
 mod cli_client;
 mod control;
+mod daemon_cost;
 mod dockstat_client;
 mod floor;
 mod hist;
@@ -81,6 +91,10 @@ usage: dockstat-loadbench [run] --containers N --seconds S [--warmup S]
                           [--interval-ms 1000] [--open-over-ms 0] [--split-chunks] [--tls]
                           [--read-period 5] [--rounds N] [--strict] [--report DIR]
        dockstat-loadbench report --from RESULT.json --report DIR
+       dockstat-loadbench daemon-cost [--host URL] [--containers 40] [--secs 60] [--warmup 5]
+                          [--gap 5] [--settle-max 60] [--prefix dscost-] [--image bb:latest]
+                          [--phases idle,api,cgroupfs] [--dockstat PATH] [--docker PATH]
+                          [--strict] [--min-ratio 10] [--out DIR]
        dockstat-loadbench sim --socket PATH --containers N --interval-ms MS [--split-chunks]
                           [--tls DIR [--listen 127.0.0.1:0]]
        dockstat-loadbench phase floor|floor-latency|dockstat|dockstat-period|bollard|cli
@@ -91,7 +105,7 @@ usage: dockstat-loadbench [run] --containers N --seconds S [--warmup S]
 fn main() -> ExitCode {
     let mut args: Vec<String> = std::env::args().skip(1).collect();
     let command = match args.first().map(String::as_str) {
-        Some("sim" | "phase" | "run" | "report") => args.remove(0),
+        Some("sim" | "phase" | "run" | "report" | "daemon-cost") => args.remove(0),
         Some("-h" | "--help") => {
             println!("{USAGE}");
             return ExitCode::SUCCESS;
@@ -102,6 +116,7 @@ fn main() -> ExitCode {
         "sim" => sim(&mut Args(args)),
         "phase" => phase(&mut Args(args)),
         "report" => report(&mut Args(args)),
+        "daemon-cost" => daemon_cost(&mut Args(args)),
         _ => run(&mut Args(args)),
     };
     match result {
@@ -247,6 +262,76 @@ fn report(args: &mut Args) -> Result<ExitCode, String> {
     let data = serde_json::from_str(&text).map_err(|e| format!("{from}: {e}"))?;
     report::write(&dir, &data)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// `daemon-cost`: the daemon's CPU with nothing, the stats API and the cgroup files watching.
+fn daemon_cost(args: &mut Args) -> Result<ExitCode, String> {
+    let host = match args.optional("--host")? {
+        Some(h) => h,
+        None => std::env::var("DOCKER_HOST")
+            .ok()
+            .filter(|h| !h.is_empty())
+            .unwrap_or_else(|| "unix:///var/run/docker.sock".to_owned()),
+    };
+    let phases = args
+        .optional("--phases")?
+        .unwrap_or_else(|| "idle,api,cgroupfs".to_owned());
+    let phases = phases
+        .split(',')
+        .map(|p| {
+            daemon_cost::Phase::parse(p)
+                .ok_or_else(|| format!("--phases: {p:?} is not idle, api or cgroupfs"))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let docker = args.optional("--docker")?.map_or_else(
+        || {
+            let usual = PathBuf::from("/usr/local/bin/docker");
+            if usual.is_file() {
+                usual
+            } else {
+                PathBuf::from("docker")
+            }
+        },
+        PathBuf::from,
+    );
+    let config = daemon_cost::Config {
+        host,
+        containers: args.number("--containers", Some(40))? as usize,
+        secs: args.seconds("--secs", Some(60.0))?,
+        warmup: args.seconds("--warmup", Some(5.0))?,
+        gap: args.seconds("--gap", Some(5.0))?,
+        settle_max: args.seconds("--settle-max", Some(60.0))?,
+        prefix: args
+            .optional("--prefix")?
+            .unwrap_or_else(|| "dscost-".to_owned()),
+        image: args
+            .optional("--image")?
+            .unwrap_or_else(|| "bb:latest".to_owned()),
+        dockstat: args.optional("--dockstat")?.map(PathBuf::from),
+        docker,
+        phases,
+        strict: args.flag("--strict"),
+        min_ratio: match args.optional("--min-ratio")? {
+            None => 10.0,
+            Some(v) => match v.parse::<f64>() {
+                Ok(r) if r >= 0.0 && r.is_finite() => r,
+                _ => return Err(format!("--min-ratio {v}: not a number")),
+            },
+        },
+        out: args.optional("--out")?.map(PathBuf::from),
+    };
+    args.done()?;
+    if config.containers == 0 || config.secs < 1.0 {
+        return Err(format!(
+            "--containers must be at least 1 and --secs at least 1\n{USAGE}"
+        ));
+    }
+    if let Some(socket) = config.host.strip_prefix("unix://") {
+        if !std::path::Path::new(socket).exists() {
+            return Err(format!("--host {}: no such socket", config.host));
+        }
+    }
+    daemon_cost::run(&config)
 }
 
 /// A minimal `--name value` parser: the bench has a handful of options.
