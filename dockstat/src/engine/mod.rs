@@ -16,7 +16,7 @@
 
 #![forbid(unsafe_code)]
 
-mod backoff;
+pub(crate) mod backoff;
 pub mod client;
 mod config;
 mod discovery;
