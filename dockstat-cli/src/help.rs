@@ -61,8 +61,7 @@ Global options:
   --sim-cgroup v1|v2, --sim-flavor docker|podman, --sim-interval S, --sim-stopped N,
   --sim-seed N, --sim-churn S, --sim-split, --sim-chaos S
                       shape it as the sim command's options of the same name do (see
-                      dockstat sim --help): --sim-chaos S breaks one open stats stream
-                      at random every S seconds (reset, truncation, stall, slow drip...)
+                      dockstat sim --help; --sim-chaos S: a stream fault every S s)
   -h, --help          this text; after a command, that command's help
   --version           the version
 
@@ -271,8 +270,7 @@ delivery resumes. Ctrl-C or SIGTERM sends the last rows and what is buffered wit
 Examples:
   dockstat push --remote-write http://127.0.0.1:9090/api/v1/write
   dockstat --sim 100 push --remote-write http://127.0.0.1:9090/api/v1/write --every 5
-  dockstat push --remote-write https://127.0.0.1:8443/api/v1/push \\
-      --header 'X-Scope-OrgID: team-a' --push-tlscacert ca.pem
+  dockstat push --remote-write https://127.0.0.1:8443/push --header 'X-Scope-OrgID: a'
 
 Global options (-H, TLS, --sim): dockstat --help
 ";
