@@ -141,7 +141,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
 
     let mut frames = 0u64;
-    let mut poll = |engine: &mut Engine, exporter: &mut Exporter, frames: &mut u64| {
+    let poll = |engine: &mut Engine, exporter: &mut Exporter, frames: &mut u64| {
         engine.poll(Some(Duration::from_millis(100)), &mut |event| {
             if let Event::Sample { .. } = &event {
                 *frames += 1;

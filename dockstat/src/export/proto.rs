@@ -44,7 +44,7 @@ pub(crate) fn put_varint(out: &mut Vec<u8>, mut v: u64) {
 /// The length of `v` as a varint: 1 to 10 bytes.
 pub(crate) fn varint_len(v: u64) -> usize {
     // 7 bits per byte; zero still takes one.
-    ((64 - (v | 1).leading_zeros() as usize) + 6) / 7
+    (64 - (v | 1).leading_zeros() as usize).div_ceil(7)
 }
 
 /// Appends a field's key.

@@ -112,14 +112,12 @@ fn push_families(s: &PushStats) -> [(&'static str, Kind, &'static str, u64); 10]
     ]
 }
 
+/// What [`walk`] calls per series: its labels, value and timestamp.
+type SeriesFn<'a> = dyn FnMut(&[(&str, &str)], f64, i64) + 'a;
+
 /// Calls `f` with every series of `batch` (labels sorted by name, `__name__` first among
 /// equals), its value and timestamp; the sender's own series when `stats` is given.
-fn walk(
-    hosts: &[String],
-    batch: &Batch,
-    stats: Option<(&PushStats, i64)>,
-    f: &mut dyn FnMut(&[(&str, &str)], f64, i64),
-) {
+fn walk(hosts: &[String], batch: &Batch, stats: Option<(&PushStats, i64)>, f: &mut SeriesFn<'_>) {
     let snap = &batch.snapshot;
     let taken = batch.taken_ms;
     let mut labels: Vec<(&str, &str)> = Vec::with_capacity(16);
@@ -214,7 +212,7 @@ impl Format for RemoteWrite {
     fn describe(&mut self, batch: &Batch, stats: Option<(&PushStats, i64)>, out: &mut String) {
         walk(&self.hosts, batch, stats, &mut |labels, v, ts| {
             let mut set = String::new();
-            for (name, value) in &labels[..] {
+            for (name, value) in labels {
                 if *name != "__name__" {
                     push_label(&mut set, name, value);
                 }
@@ -255,7 +253,9 @@ mod tests {
         }
     }
 
-    fn series(batch: &Batch) -> Vec<(Vec<(String, String)>, f64, i64)> {
+    type Series = (Vec<(String, String)>, f64, i64);
+
+    fn series(batch: &Batch) -> Vec<Series> {
         let mut out = Vec::new();
         walk(&[], batch, None, &mut |labels, v, ts| {
             let labels = labels
