@@ -151,7 +151,11 @@ pub(crate) fn push(endpoints: Vec<Endpoint>, opts: &PushOpts) -> Result<i32, Fai
 
     let mut record = opts.record.as_ref().map(recorder).transpose()?;
     let observer = Box::new(move |note: &Note<'_>| match note {
-        Note::State(line) => eprintln!("dockstat: {line}"),
+        // The TLS messages name the daemon's options; the receiver's are these.
+        Note::State(line) => eprintln!(
+            "dockstat: {}",
+            line.replace("--tlscert and --tlskey", "--push-tlscert and --push-tlskey")
+        ),
         Note::Settled {
             seq,
             outcome,

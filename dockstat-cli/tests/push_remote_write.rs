@@ -48,6 +48,11 @@ struct Prometheus {
 
 impl Prometheus {
     fn start(binary: &Path, name: &str) -> Prometheus {
+        Prometheus::start_with(binary, name, None)
+    }
+
+    /// With `web`: a `--web.config.file` (TLS); then any answer to plain HTTP means ready.
+    fn start_with(binary: &Path, name: &str, web: Option<&dyn Fn(&Path) -> String>) -> Prometheus {
         let dir = std::env::temp_dir().join(format!("dockstat-push-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
@@ -58,7 +63,15 @@ impl Prometheus {
             .local_addr()
             .unwrap()
             .port();
-        let child = Command::new(binary)
+        let mut command = Command::new(binary);
+        if let Some(web) = web {
+            std::fs::write(dir.join("web.yml"), web(&dir)).unwrap();
+            command.arg(format!(
+                "--web.config.file={}",
+                dir.join("web.yml").display()
+            ));
+        }
+        let child = command
             .arg("--web.enable-remote-write-receiver")
             .arg(format!(
                 "--storage.tsdb.path={}",
@@ -75,7 +88,8 @@ impl Prometheus {
             .unwrap();
         let p = Prometheus { child, port, dir };
         let deadline = Instant::now() + Duration::from_secs(30);
-        while http_get(port, "/-/ready").map(|(c, _)| c) != Some(200) {
+        let ready = if web.is_some() { 400 } else { 200 };
+        while http_get(port, "/-/ready").map(|(c, _)| c) != Some(ready) {
             assert!(
                 Instant::now() < deadline,
                 "Prometheus did not get ready: {}",
@@ -364,4 +378,79 @@ fn a_stopped_receiver_loses_only_what_the_buffer_cannot_hold() {
         .map(|&(_, v)| f64::from_bits(v))
         .fold(0.0, f64::max);
     assert!(max >= 1.0, "{own:?}");
+}
+
+#[test]
+fn push_over_tls_presents_the_client_certificate_the_receiver_requires() {
+    let Some(binary) = prometheus_binary() else {
+        return;
+    };
+    let web = |dir: &Path| {
+        let pki =
+            dockstat_sim::certs::Pki::generate(&dir.join("pki"), &Default::default()).unwrap();
+        format!(
+            "tls_server_config:\n  cert_file: {}\n  key_file: {}\n  \
+             client_auth_type: RequireAndVerifyClientCert\n  client_ca_file: {}\n",
+            pki.server.cert.display(),
+            pki.server.key.display(),
+            pki.ca.cert.display()
+        )
+    };
+    let prom = Prometheus::start_with(&binary, "tls", Some(&web));
+    let pki = prom.dir.join("pki");
+    let url = format!("https://127.0.0.1:{}/api/v1/write", prom.port);
+    let run = |extra: &[&str], record: &Path| {
+        Command::new(env!("CARGO_BIN_EXE_dockstat"))
+            .args(["--sim", "2", "--sim-interval", "0.5", "push"])
+            .args([
+                "--remote-write",
+                &url,
+                "--every",
+                "1",
+                "--timeout",
+                "2",
+                "--record",
+            ])
+            .arg(record)
+            .args(["--push-tlscacert", pki.join("ca.pem").to_str().unwrap()])
+            .args(extra)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let record = prom.dir.join("record.txt");
+    let child = run(
+        &[
+            "--push-tlscert",
+            pki.join("cert.pem").to_str().unwrap(),
+            "--push-tlskey",
+            pki.join("key.pem").to_str().unwrap(),
+        ],
+        &record,
+    );
+    wait_for("two batches over TLS", 30, || {
+        read_record(&record).0.get("sent").copied().unwrap_or(0) >= 2
+    });
+    let (code, stderr) = stop(child);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(!stderr.contains("push to"), "{stderr}");
+    // Without the client certificate: refused in the handshake, said once.
+    let record = prom.dir.join("record-nocert.txt");
+    let child = run(&[], &record);
+    std::thread::sleep(Duration::from_secs(4));
+    let (code, stderr) = stop(child);
+    assert_eq!(code, 0, "{stderr}");
+    let failing: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.contains("; retrying"))
+        .collect();
+    assert_eq!(failing.len(), 1, "{stderr}");
+    assert!(
+        failing[0].contains("requires a client certificate"),
+        "{stderr}"
+    );
+    assert!(failing[0].contains("--push-tlscert"), "{stderr}");
+    assert_eq!(read_record(&record).0.get("sent"), None);
 }

@@ -599,6 +599,27 @@ impl BlockingTls {
                 .complete_io(&mut stream.tcp)
                 .map_err(|e| stream.classify(e))?;
         }
+        // TLS 1.3: a server that refuses the client's certificate (or its absence) says so
+        // in an alert after the client's side of the handshake is done, and a request
+        // written meanwhile makes it reset the connection, which loses the alert. Listen
+        // briefly for it, so that the failure is named rather than "connection closed".
+        if stream.tls.protocol_version() == Some(rustls::ProtocolVersion::TLSv1_3) {
+            let timeout = stream.tcp.read_timeout().ok().flatten();
+            let _ = (stream.tcp).set_read_timeout(Some(std::time::Duration::from_millis(100)));
+            // Session tickets may come first; a few records at most.
+            for _ in 0..4 {
+                match stream.tls.read_tls(&mut stream.tcp) {
+                    Ok(0) | Err(_) => break,
+                    Ok(_) => {
+                        if let Err(e) = stream.tls.process_new_packets() {
+                            let failure = handshake_error(e, &stream.connector, &stream.host);
+                            return Err(io::Error::other(Failure(failure)));
+                        }
+                    }
+                }
+            }
+            let _ = stream.tcp.set_read_timeout(timeout);
+        }
         Ok(stream)
     }
 
