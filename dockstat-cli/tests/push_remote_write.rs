@@ -454,3 +454,158 @@ fn push_over_tls_presents_the_client_certificate_the_receiver_requires() {
     assert!(failing[0].contains("--push-tlscert"), "{stderr}");
     assert_eq!(read_record(&record).0.get("sent"), None);
 }
+
+fn dockstat(args: &[&str]) -> (i32, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_dockstat"))
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn bad_push_arguments_get_one_line_and_their_exit_code() {
+    for (args, code, words) in [
+        (
+            &["--sim", "1", "push"][..],
+            2,
+            "push needs --remote-write URL",
+        ),
+        (
+            &["--sim", "1", "push", "--remote-write", "ftp://127.0.0.1/w"],
+            3,
+            "invalid push URL ftp://127.0.0.1/w: the scheme must be http:// or https://",
+        ),
+        (
+            &[
+                "--sim",
+                "1",
+                "push",
+                "--remote-write",
+                "http://127.0.0.1:99999/w",
+            ],
+            3,
+            "the port must be a number",
+        ),
+        (
+            &[
+                "--sim",
+                "1",
+                "push",
+                "--remote-write",
+                "http://127.0.0.1/w",
+                "--header",
+                "X",
+            ],
+            2,
+            "expected 'Name: value'",
+        ),
+        (
+            &[
+                "--sim",
+                "1",
+                "push",
+                "--remote-write",
+                "http://127.0.0.1/w",
+                "--header",
+                "Content-Type: text/plain",
+            ],
+            2,
+            "dockstat sets Content-Type itself",
+        ),
+        (
+            &[
+                "--sim",
+                "1",
+                "push",
+                "--remote-write",
+                "http://127.0.0.1/w",
+                "--buffer",
+                "0",
+            ],
+            2,
+            "at least 1 batch",
+        ),
+        (
+            &[
+                "--sim",
+                "1",
+                "push",
+                "--remote-write",
+                "http://127.0.0.1/w",
+                "--push-tlscacert",
+                "/nonexistent/ca.pem",
+            ],
+            2,
+            "need an https:// URL",
+        ),
+        (
+            &[
+                "--sim",
+                "1",
+                "push",
+                "--remote-write",
+                "https://127.0.0.1/w",
+                "--push-tlscacert",
+                "/nonexistent/ca.pem",
+            ],
+            58,
+            "no such file or directory",
+        ),
+    ] {
+        let (got, stderr) = dockstat(args);
+        assert_eq!(got, code, "{args:?}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
+        assert!(
+            stderr.starts_with("dockstat: ") && stderr.contains(words),
+            "{args:?}: {stderr}"
+        );
+    }
+}
+
+#[test]
+fn an_unreachable_receiver_is_one_line_and_ctrl_c_still_exits_0() {
+    // A closed loopback port.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("http://127.0.0.1:{port}/api/v1/write");
+    let child = Command::new(env!("CARGO_BIN_EXE_dockstat"))
+        .args([
+            "--sim",
+            "2",
+            "--sim-interval",
+            "0.5",
+            "push",
+            "--remote-write",
+            &url,
+        ])
+        .args(["--every", "0.5", "--timeout", "1", "--buffer", "2"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(4));
+    let started = Instant::now();
+    let (code, stderr) = stop(child);
+    assert_eq!(code, 0, "{stderr}");
+    // Ctrl-C gives up within --timeout.
+    assert!(started.elapsed() < Duration::from_secs(5), "{stderr}");
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 2, "{stderr}");
+    assert_eq!(
+        lines[0],
+        format!(
+            "dockstat: push to {url}: cannot connect: connection refused; retrying, keeping up \
+             to 2 batches meanwhile"
+        )
+    );
+    assert!(lines[1].contains("batches not delivered"), "{stderr}");
+}
