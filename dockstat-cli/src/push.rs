@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use dockstat::engine::{Control, Endpoint, Engine, Event, Mode};
 use dockstat::export::{Note, Outcome, PushConfig, RemoteWrite, Sender, Target};
-use dockstat::prom::Snapshot;
+use dockstat::prom::{Row, Snapshot};
 use dockstat::tls::{TlsConnector, TlsOptions};
 use dockstat::{Error, ErrorKind};
 
@@ -119,15 +119,19 @@ fn recorder(path: &PathBuf) -> Result<BufWriter<File>, Failure> {
     })
 }
 
-/// Keeps the rows with a reading newer than the one last sent for them.
-fn fresh_rows(snap: &mut Snapshot, sent: &mut HashMap<Arc<str>, i64>) {
+/// Keeps the rows with a reading newer than the one last sent for them; returns the last
+/// rows sent of the containers that are gone from the table (gone, or stale).
+fn fresh_rows(snap: &mut Snapshot, sent: &mut HashMap<Arc<str>, Row>) -> Vec<Row> {
     let mut now = HashMap::with_capacity(snap.rows.len());
     snap.rows.retain(|row| {
-        let newer = sent.get(&row.labels).is_none_or(|&t| row.read_ms > t);
-        now.insert(Arc::clone(&row.labels), row.read_ms);
+        let last = sent.remove(&row.labels);
+        let newer = last.as_ref().is_none_or(|l| row.read_ms > l.read_ms);
+        now.insert(Arc::clone(&row.labels), row.clone());
         newer
     });
+    let ended = std::mem::take(sent).into_values().collect();
     *sent = now;
+    ended
 }
 
 pub(crate) fn push(endpoints: Vec<Endpoint>, opts: &PushOpts) -> Result<i32, Failure> {
@@ -194,9 +198,9 @@ pub(crate) fn push(endpoints: Vec<Endpoint>, opts: &PushOpts) -> Result<i32, Fai
     let mut next_batch = Instant::now() + opts.every;
     let batch = |sender: &mut Option<Sender>, sent: &mut HashMap<_, _>| {
         let mut snap = shared.snapshot();
-        fresh_rows(&mut snap, sent);
+        let ended = fresh_rows(&mut snap, sent);
         if let Some(s) = sender {
-            s.push(snap);
+            s.push(snap, ended);
         }
     };
     while !Process::stop_signal_received() {

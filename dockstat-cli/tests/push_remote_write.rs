@@ -203,7 +203,11 @@ fn read_record(path: &Path) -> (HashMap<String, u64>, Samples) {
             *outcomes.entry(outcome.clone()).or_insert(0) += 1;
             continue;
         }
-        if outcome == "sent" && line.starts_with("dockstat_container_") {
+        // Staleness markers end a series; a query does not return them.
+        if outcome == "sent"
+            && line.starts_with("dockstat_container_")
+            && !line.contains(" StaleNaN ")
+        {
             let (labels, ts, v) = parse_line(line);
             sent.entry(labels).or_default().push((ts, v));
         }
@@ -608,4 +612,71 @@ fn an_unreachable_receiver_is_one_line_and_ctrl_c_still_exits_0() {
         )
     );
     assert!(lines[1].contains("batches not delivered"), "{stderr}");
+}
+
+#[test]
+fn containers_that_go_end_with_a_staleness_marker() {
+    let Some(binary) = prometheus_binary() else {
+        return;
+    };
+    let prom = Prometheus::start(&binary, "churn");
+    // A container stopped (and a new one started) every 2 s.
+    let churn = Command::new(env!("CARGO_BIN_EXE_dockstat"))
+        .args([
+            "--sim",
+            "3",
+            "--sim-interval",
+            "0.5",
+            "--sim-churn",
+            "2",
+            "push",
+        ])
+        .args(["--remote-write", &prom.url(), "--every", "1", "--record"])
+        .arg(prom.dir.join("churn.txt"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(7));
+    let (code, stderr) = stop(churn);
+    assert_eq!(code, 0, "{stderr}");
+    // Per pids series of the churning run: is its last entry a value or a marker?
+    let text = std::fs::read_to_string(prom.dir.join("churn.txt")).unwrap();
+    let mut last: HashMap<String, (i64, bool)> = HashMap::new();
+    let mut markers = 0;
+    for line in text
+        .lines()
+        .filter(|l| l.starts_with("dockstat_container_pids{"))
+    {
+        let stale = line.contains(" StaleNaN ");
+        markers += usize::from(stale);
+        let (labels, ts, _) = parse_line(&line.replace(" StaleNaN ", " 0 "));
+        let id = labels["id"].clone();
+        if last.get(&id).is_none_or(|&(t, _)| ts > t) {
+            last.insert(id, (ts, stale));
+        }
+    }
+    assert!(markers >= 2, "{markers} markers");
+    let mut live: Vec<String> = (last.iter())
+        .filter(|(_, (_, stale))| !stale)
+        .map(|(id, _)| id.clone())
+        .collect();
+    live.sort();
+    // An instant query (5 minutes' lookback) finds only those: the others ended.
+    let (status, body) =
+        http_get(prom.port, "/api/v1/query?query=dockstat_container_pids").unwrap();
+    assert_eq!(status, 200);
+    let doc: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    let mut found: Vec<String> = (doc["data"]["result"].as_array().unwrap().iter())
+        .map(|r| r["metric"]["id"].as_str().unwrap().to_string())
+        .collect();
+    found.sort();
+    assert_eq!(found, live);
+    assert!(
+        last.len() > live.len(),
+        "{} series, {} live",
+        last.len(),
+        live.len()
+    );
 }

@@ -185,7 +185,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 sent_at.get(&r.labels).is_none_or(|&p| r.read_ms > p)
             });
             sent_at = now;
-            sender.push(snap);
+            sender.push(snap, Vec::new());
             batch_time += t.elapsed();
             batches += 1;
         } else {

@@ -7,7 +7,10 @@
 //! in milliseconds); the host and engine series the time the batch was taken; the sender's
 //! own `dockstat_push_*` series the time the batch was encoded. Labels are sorted by name,
 //! `__name__` among them, and a label with an empty value is left out (Prometheus reads an
-//! empty label as an absent one). The engine's histograms are not pushed.
+//! empty label as an absent one). The engine's histograms are not pushed. A container that
+//! ended since the last batch ([`Batch::ended`]) gets a staleness marker on each of its series,
+//! a millisecond after its last reading (in the daemon's time, so that a later reading, from
+//! a container back from stale, is never older than the marker).
 //!
 //! The body is compressed with snappy's block format (not the framed one), as the protocol
 //! says; the request carries `Content-Encoding: snappy`, `Content-Type:
@@ -45,6 +48,10 @@ impl RemoteWrite {
         }
     }
 }
+
+/// Prometheus' staleness marker: a NaN no computation yields (`value.StaleNaN`), which ends
+/// a series at its timestamp.
+pub(crate) const STALE_NAN: u64 = 0x7ff0_0000_0000_0002;
 
 /// The sender's own series: name, kind, help, value.
 fn push_families(s: &PushStats) -> [(&'static str, Kind, &'static str, u64); 10] {
@@ -121,7 +128,8 @@ fn walk(hosts: &[String], batch: &Batch, stats: Option<(&PushStats, i64)>, f: &m
     let snap = &batch.snapshot;
     let taken = batch.taken_ms;
     let mut labels: Vec<(&str, &str)> = Vec::with_capacity(16);
-    for row in &snap.rows {
+    let rows = (snap.rows.iter().map(|r| (r, false))).chain(batch.ended.iter().map(|r| (r, true)));
+    for (row, ended) in rows {
         labels.clear();
         labels.push(("__name__", ""));
         labels.extend(
@@ -135,7 +143,13 @@ fn walk(hosts: &[String], batch: &Batch, stats: Option<(&PushStats, i64)>, f: &m
         for &(name, _, _, value) in CONTAINER_FAMILIES {
             let Some(v) = value(row) else { continue };
             labels[at].1 = name;
-            f(&labels, v.as_f64(), ts);
+            if ended {
+                // A millisecond after the last sample, in the daemon's time: a later
+                // sample of the series (a container back from stale) is never older.
+                f(&labels, f64::from_bits(STALE_NAN), ts + 1);
+            } else {
+                f(&labels, v.as_f64(), ts);
+            }
         }
     }
     for (i, (_, state)) in snap.hosts.iter().enumerate() {
@@ -221,7 +235,11 @@ impl Format for RemoteWrite {
                 .iter()
                 .find(|l| l.0 == "__name__")
                 .map_or("", |l| l.1);
-            let _ = writeln!(out, "{name}{{{set}}} {v} {ts}");
+            if v.to_bits() == STALE_NAN {
+                let _ = writeln!(out, "{name}{{{set}}} StaleNaN {ts}");
+            } else {
+                let _ = writeln!(out, "{name}{{{set}}} {v} {ts}");
+            }
         });
     }
 }
@@ -288,6 +306,7 @@ mod tests {
             },
             taken_ms: 42,
             seq: 1,
+            ended: Vec::new(),
         };
         let all = series(&batch);
         // Nine families without the cache (absent here), per row.
@@ -310,6 +329,25 @@ mod tests {
     }
 
     #[test]
+    fn an_ended_container_gets_staleness_markers_after_its_last_reading() {
+        let batch = Batch {
+            snapshot: Snapshot::default(),
+            taken_ms: 42,
+            seq: 1,
+            ended: vec![row(&[("host", "h"), ("id", "i"), ("name", "n")], 1_000)],
+        };
+        let all = series(&batch);
+        assert_eq!(all.len(), 9);
+        assert!(
+            all.iter()
+                .all(|(_, v, ts)| v.to_bits() == STALE_NAN && *ts == 1_001)
+        );
+        let mut text = String::new();
+        RemoteWrite::new(vec![]).describe(&batch, None, &mut text);
+        assert!(text.starts_with("dockstat_container_cpu_seconds_total{host=\"h\",id=\"i\",name=\"n\"} StaleNaN 1001\n"), "{text}");
+    }
+
+    #[test]
     fn the_body_is_snappy_block_compressed_protobuf() {
         let batch = Batch {
             snapshot: Snapshot {
@@ -318,6 +356,7 @@ mod tests {
             },
             taken_ms: 6,
             seq: 1,
+            ended: Vec::new(),
         };
         let mut rw = RemoteWrite::new(vec![]);
         let mut out = Vec::new();

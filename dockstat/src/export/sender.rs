@@ -34,7 +34,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use crate::conn::{Connection, ResponseEvent};
 use crate::engine::backoff::Backoff;
 use crate::error::{Error, ErrorKind, Result};
-use crate::prom::Snapshot;
+use crate::prom::{Row, Snapshot};
 #[cfg(feature = "tls")]
 use crate::tls::{BlockingTls, TlsConnector};
 
@@ -47,6 +47,9 @@ pub struct Batch {
     /// engine series (container series carry their readings' own).
     pub taken_ms: i64,
     pub snapshot: Snapshot,
+    /// Rows of containers that went (gone, or stale) since the last batch: their series end
+    /// with a staleness marker, as Prometheus writes one for a target that disappears.
+    pub ended: Vec<Row>,
 }
 
 /// The sender's counters.
@@ -344,14 +347,16 @@ impl Sender {
         })
     }
 
-    /// Queues `snapshot`, taken now, as the next batch; never waits for the network. When
-    /// the buffer is full the oldest waiting batch is dropped and counted.
-    pub fn push(&mut self, snapshot: Snapshot) {
+    /// Queues `snapshot`, taken now, as the next batch, with the last rows of the containers
+    /// that `ended` since the previous one; never waits for the network. When the buffer is
+    /// full the oldest waiting batch is dropped and counted.
+    pub fn push(&mut self, snapshot: Snapshot, ended: Vec<Row>) {
         self.seq += 1;
         let batch = Batch {
             seq: self.seq,
             taken_ms: now_ms(),
             snapshot,
+            ended,
         };
         let mut inner = self.shared.lock();
         while inner.queue.len() >= self.capacity {
@@ -1037,10 +1042,10 @@ mod tests {
             observer,
         )
         .unwrap();
-        sender.push(Snapshot::default());
+        sender.push(Snapshot::default(), Vec::new());
         wait_for("the first batch", || sender.stats().sent_batches == 1);
-        sender.push(Snapshot::default());
-        sender.push(Snapshot::default());
+        sender.push(Snapshot::default(), Vec::new());
+        sender.push(Snapshot::default(), Vec::new());
         wait_for("two refusals", || sender.stats().failed_batches == 2);
         let stats = sender.close(Duration::from_secs(1));
         assert_eq!(
@@ -1096,10 +1101,10 @@ mod tests {
             observer,
         )
         .unwrap();
-        sender.push(Snapshot::default());
+        sender.push(Snapshot::default(), Vec::new());
         wait_for("the first attempt", || sender.stats().retries > 0);
         for _ in 0..4 {
-            sender.push(Snapshot::default());
+            sender.push(Snapshot::default(), Vec::new());
         }
         let stats = sender.stats();
         // Batch 1 in flight, 4 and 5 kept, 2 and 3 dropped.
