@@ -15,6 +15,7 @@ use dockstat_sim::{Cgroup, Churn, Flavor, Listen, SimConfig};
 use crate::get::GetOpts;
 use crate::hosts::HostOpts;
 use crate::list::ListOpts;
+use crate::push::PushOpts;
 use crate::serve::ServeOpts;
 use crate::stats::{SortKey, StatsOpts};
 
@@ -32,6 +33,8 @@ pub(crate) enum Command {
     Stats(StatsOpts),
     /// A Prometheus / OpenMetrics endpoint.
     Serve(ServeOpts),
+    /// Samples sent to a Prometheus remote-write receiver.
+    Push(PushOpts),
     /// Run the simulated daemon in the foreground (over TLS with `tls`; then `listen` is TCP).
     Sim {
         listen: Listen,
@@ -62,6 +65,7 @@ impl Command {
             Command::Images(_) => "images",
             Command::Stats(_) => "stats",
             Command::Serve(_) => "serve",
+            Command::Push(_) => "push",
             Command::Sim { .. } => "sim",
             Command::Help(_) | Command::Version | Command::DaemonVersion => return None,
         })
@@ -121,6 +125,7 @@ fn parse_inner(
     let mut list = ListOpts::default();
     let mut stats = StatsOpts::default();
     let mut serve = ServeOpts::default();
+    let mut push = PushOpts::default();
     let mut socket: Option<PathBuf> = None;
     let mut listen: Option<SocketAddr> = None;
     let mut tls_dir: Option<PathBuf> = None;
@@ -150,11 +155,12 @@ fn parse_inner(
             Long("sim") => sim_containers = Some(number(&mut parser)?),
             Long("sim-cgroup") | Long("cgroup") => sim.cgroup = cgroup(&parser.value()?.string()?)?,
             Long("sim-flavor") | Long("flavor") => sim.flavor = flavor(&parser.value()?.string()?)?,
-            // After `stats` and `serve`, `--interval` is the cgroupfs source's.
-            Long("interval") if matches!(sub.as_deref(), Some("stats" | "serve")) => {
+            // After `stats`, `serve` and `push`, `--interval` is the cgroupfs source's.
+            Long("interval") if matches!(sub.as_deref(), Some("stats" | "serve" | "push")) => {
                 let interval = interval(&mut parser)?;
                 stats.source.interval = interval;
                 serve.source.interval = interval;
+                push.source.interval = interval;
             }
             Long("sim-interval") | Long("interval") => {
                 sim.interval = seconds(&mut parser)?;
@@ -256,21 +262,54 @@ fn parse_inner(
                 (Some("serve"), Long("timeout")) => serve.timeout = seconds(&mut parser)?,
                 (Some("serve"), Long("read-period")) => serve.read_period = period(&mut parser)?,
                 (Some("stats"), Long("read-period")) => stats.read_period = period(&mut parser)?,
-                (Some("stats" | "serve"), Long("source")) => {
+                (Some("stats" | "serve" | "push"), Long("source")) => {
                     let policy = source(&parser.value()?.string()?)?;
                     stats.source.policy = policy;
                     serve.source.policy = policy;
+                    push.source.policy = policy;
                 }
-                (Some("stats" | "serve"), Long("cgroup-root")) => {
+                (Some("stats" | "serve" | "push"), Long("cgroup-root")) => {
                     let dir = directory(&mut parser)?;
                     stats.source.cgroup_root = Some(dir.clone());
-                    serve.source.cgroup_root = Some(dir);
+                    serve.source.cgroup_root = Some(dir.clone());
+                    push.source.cgroup_root = Some(dir);
                 }
-                (Some("stats" | "serve"), Long("proc-root")) => {
+                (Some("stats" | "serve" | "push"), Long("proc-root")) => {
                     let dir = directory(&mut parser)?;
                     stats.source.proc_root = Some(dir.clone());
-                    serve.source.proc_root = Some(dir);
+                    serve.source.proc_root = Some(dir.clone());
+                    push.source.proc_root = Some(dir);
                 }
+                (Some("push"), Long("remote-write")) => {
+                    push.remote_write = Some(parser.value()?.string()?)
+                }
+                (Some("push"), Long("every")) => push.every = period(&mut parser)?,
+                (Some("push"), Long("header")) => push
+                    .headers
+                    .push(crate::push::header(&parser.value()?.string()?)?),
+                (Some("push"), Long("timeout")) => push.timeout = seconds(&mut parser)?,
+                (Some("push"), Long("buffer")) => {
+                    push.buffer = number(&mut parser)?;
+                    if push.buffer == 0 {
+                        return Err(bad_value("0", "expected at least 1 batch"));
+                    }
+                }
+                (Some("push"), Long("record")) => push.record = Some(parser.value()?.into()),
+                (Some("push"), Long("with-image")) => push.with_image = true,
+                (Some("push"), Long("label-allowlist")) => {
+                    let list = parser.value()?.string()?;
+                    push.label_allowlist.extend(
+                        list.split(',')
+                            .map(str::trim)
+                            .filter(|k| !k.is_empty())
+                            .map(String::from),
+                    );
+                }
+                (Some("push"), Long("push-tlscacert")) => {
+                    push.cacert = Some(parser.value()?.into())
+                }
+                (Some("push"), Long("push-tlscert")) => push.cert = Some(parser.value()?.into()),
+                (Some("push"), Long("push-tlskey")) => push.key = Some(parser.value()?.into()),
                 (Some("sim"), Long("socket")) => socket = Some(parser.value()?.into()),
                 (Some("sim"), Long("listen")) => listen = Some(number(&mut parser)?),
                 (Some("sim"), Long("tls-verify-client")) => tls_verify_client = true,
@@ -321,6 +360,18 @@ fn parse_inner(
                 return Err(format!("serve takes no arguments (got {extra:?})").into());
             }
             Command::Serve(serve)
+        }
+        Some("push") => {
+            if let Some(extra) = positionals.first() {
+                return Err(format!("push takes no arguments (got {extra:?})").into());
+            }
+            if push.remote_write.is_none() {
+                return Err(
+                    "push needs --remote-write URL (like http://127.0.0.1:9090/api/v1/write)"
+                        .into(),
+                );
+            }
+            Command::Push(push)
         }
         Some("sim") => {
             sim_containers.get_or_insert(3);

@@ -3,7 +3,7 @@
 //! the command takes and a few examples, as `docker stats --help` has.
 
 /// The commands that have their own help, in the overview's order.
-pub(crate) const COMMANDS: [&str; 6] = ["stats", "ps", "images", "get", "serve", "sim"];
+pub(crate) const COMMANDS: [&str; 7] = ["stats", "ps", "images", "get", "serve", "push", "sim"];
 
 /// The help of `command`, or the overview for `None`; `None` for a command that has none.
 pub(crate) fn text(command: Option<&str>) -> Option<&'static str> {
@@ -14,6 +14,7 @@ pub(crate) fn text(command: Option<&str>) -> Option<&'static str> {
         Some("images") => IMAGES,
         Some("get") => GET,
         Some("serve") => SERVE,
+        Some("push") => PUSH,
         Some("sim") => SIM,
         Some("help") => HELP,
         Some(_) => return None,
@@ -39,13 +40,14 @@ Commands:
   images    list images, like docker images
   get       GET an Engine API path and print the body, like curl --unix-socket
   serve     serve /metrics for Prometheus and OpenMetrics
+  push      send the same series to a Prometheus remote-write receiver
   sim       run the simulated Docker daemon in the foreground
   version   our version and the daemon's (Docker Engine, Podman Engine), like docker version
   help      a command's help: dockstat help COMMAND
 
 Global options:
   -H, --host URL      the daemon: unix:///path, tcp://host:port or https://host:port;
-                      several -H watch several daemons (stats and serve; the others take
+                      several -H watch several daemons (stats, serve, push; the others take
                       one) (default: $DOCKER_HOST, else unix:///var/run/docker.sock)
   --hosts-file FILE   one host per line, each optionally with its own TLS settings
                       (certpath=DIR, tls, tlsverify[=false], tlscacert=, tlscert=, tlskey=)
@@ -59,8 +61,7 @@ Global options:
   --sim-cgroup v1|v2, --sim-flavor docker|podman, --sim-interval S, --sim-stopped N,
   --sim-seed N, --sim-churn S, --sim-split, --sim-chaos S
                       shape it as the sim command's options of the same name do (see
-                      dockstat sim --help): --sim-chaos S breaks one open stats stream
-                      at random every S seconds (reset, truncation, stall, slow drip...)
+                      dockstat sim --help; --sim-chaos S: a stream fault every S s)
   -h, --help          this text; after a command, that command's help
   --version           the version
 
@@ -253,6 +254,49 @@ Examples:
   dockstat serve --listen 127.0.0.1:9417 --with-image --label-allowlist com.example.team
   dockstat -H unix:///run/a.sock -H unix:///run/b.sock serve
   dockstat --sim 100 serve
+
+Global options (-H, TLS, --sim): dockstat --help
+";
+
+const PUSH: &str = "\
+Usage: dockstat push --remote-write URL [OPTIONS]
+
+Send every running container's samples (the series of dockstat serve, each with the time
+the daemon took its reading), the hosts' states and the engine's and sender's own metrics
+to a Prometheus remote-write 1.0 receiver (Prometheus with
+--web.enable-remote-write-receiver, Mimir, Thanos, VictoriaMetrics...) every --every
+seconds. Batches wait in a buffer while the receiver is down or slow (the oldest dropped
+first when it is full, and counted) and are retried with backoff after connection errors,
+timeouts, 5xx and 429 (after its Retry-After); another 4xx is reported and not retried
+
+Options:
+      --remote-write URL  the receiver: http://HOST:PORT/PATH or https://HOST:PORT/PATH
+      --every S           send a batch every S seconds (default 15)
+      --header 'K: V'     a header field for every request (Authorization, X-Scope-OrgID);
+                          repeatable
+      --timeout S         time allowed for one request, and for sending what is left
+                          after Ctrl-C (default 10)
+      --buffer N          batches kept while the receiver cannot take them (default 60)
+      --with-image        add an image label
+      --label-allowlist K1,K2
+                          container labels to add, as label_<key>
+      --push-tlscacert FILE
+                          CA to trust for an https:// receiver (default: the public roots)
+      --push-tlscert FILE, --push-tlskey FILE
+                          client certificate and key to present to it
+      --record FILE       write each batch's series (or that it was dropped) to FILE
+      --source S, --interval S, --cgroup-root DIR, --proc-root DIR
+                          where the numbers come from, as for dockstat serve
+  -h, --help              this text
+
+A failure is reported once when it starts (and when its reason changes), and again when
+delivery resumes. Ctrl-C or SIGTERM sends the last rows and what is buffered within
+--timeout, then stops with status 0.
+
+Examples:
+  dockstat push --remote-write http://127.0.0.1:9090/api/v1/write
+  dockstat --sim 100 push --remote-write http://127.0.0.1:9090/api/v1/write --every 5
+  dockstat push --remote-write https://127.0.0.1:8443/push --header 'X-Scope-OrgID: a'
 
 Global options (-H, TLS, --sim): dockstat --help
 ";

@@ -10,6 +10,7 @@ mod get;
 mod help;
 mod hosts;
 mod list;
+mod push;
 mod serve;
 mod stats;
 mod term;
@@ -173,6 +174,7 @@ fn run(cli: Cli) -> Result<i32, Failure> {
         }
         Command::Stats(opts) => stats::stats(endpoints, opts),
         Command::Serve(opts) => serve::serve(endpoints, opts),
+        Command::Push(opts) => push::push(endpoints, opts),
         Command::DaemonVersion => {
             // Ours first, as `docker version` prints its client before asking the daemon.
             println!("dockstat {}", env!("CARGO_PKG_VERSION"));

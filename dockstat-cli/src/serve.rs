@@ -19,7 +19,7 @@ use crate::stats::{StatsOpts, engine_config, error_message};
 use dockstat::sys::Process;
 
 /// How often the engine's counters and histograms are copied into the shared table.
-const PUBLISH_ENGINE: Duration = Duration::from_millis(250);
+pub(crate) const PUBLISH_ENGINE: Duration = Duration::from_millis(250);
 
 /// `serve`'s read period unless `--read-period` says otherwise.
 pub(crate) const DEFAULT_READ_PERIOD: Duration = Duration::from_secs(5);
@@ -52,7 +52,7 @@ impl Default for ServeOpts {
     }
 }
 
-fn exporter(endpoints: &[Endpoint], with_image: bool, allow: &[String]) -> Exporter {
+pub(crate) fn exporter(endpoints: &[Endpoint], with_image: bool, allow: &[String]) -> Exporter {
     Exporter::new(ExporterConfig {
         hosts: endpoints.iter().map(|e| e.url().to_string()).collect(),
         with_image,
@@ -60,7 +60,7 @@ fn exporter(endpoints: &[Endpoint], with_image: bool, allow: &[String]) -> Expor
     })
 }
 
-fn config(endpoints: Vec<Endpoint>, mode: Mode) -> Result<EngineConfig, Failure> {
+pub(crate) fn config(endpoints: Vec<Endpoint>, mode: Mode) -> Result<EngineConfig, Failure> {
     let mut config = engine_config(endpoints)?;
     config.selection = Selection::Running;
     config.mode = mode;
@@ -87,7 +87,7 @@ fn listen_error(addr: SocketAddr, e: &io::Error) -> String {
 }
 
 /// Prints an engine error once per message.
-fn report(reported: &mut HashSet<String>, error: &Error) {
+pub(crate) fn report(reported: &mut HashSet<String>, error: &Error) {
     let message = error_message(error);
     if reported.insert(message.clone()) {
         eprintln!("dockstat: {message}");

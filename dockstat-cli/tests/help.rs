@@ -8,7 +8,7 @@ use std::process::{Command, Output};
 
 const BIN: &str = env!("CARGO_BIN_EXE_dockstat");
 const ARGS_RS: &str = include_str!("../src/args.rs");
-const COMMANDS: [&str; 6] = ["stats", "ps", "images", "get", "serve", "sim"];
+const COMMANDS: [&str; 7] = ["stats", "ps", "images", "get", "serve", "push", "sim"];
 
 fn dockstat(args: &[&str]) -> Output {
     Command::new(BIN)

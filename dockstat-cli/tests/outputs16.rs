@@ -378,6 +378,8 @@ fn serve_exposes_the_sims_throttling_split_and_limits() {
 fn row(labels: &str, pressure: Pressures, limit: Option<CpuLimit>, periods: u64) -> Row {
     Row {
         labels: Arc::from(labels),
+        pairs: Arc::from(Vec::new()),
+        read_ms: 0,
         cpu_nanos: 3_000_000_000,
         cpu_percent: 12.5,
         mem_used: 1 << 20,

@@ -194,6 +194,37 @@ impl Connection {
         Ok(())
     }
 
+    /// Starts a `POST target` exchange with a body of `body_len` bytes: the request head is
+    /// then available from [`Connection::transmit`], and the caller writes the body after it.
+    #[cfg(feature = "push")]
+    pub(crate) fn send_post(
+        &mut self,
+        target: &str,
+        host: &str,
+        fields: &[(&str, &str)],
+        body_len: usize,
+    ) -> Result<()> {
+        match self.state {
+            State::Idle => {}
+            State::Closed => {
+                return Err(Error::new(ErrorKind::Io).context("connection is closed"));
+            }
+            State::Head | State::Body => {
+                return Err(Error::new(ErrorKind::InvalidRequest(RequestError::Busy)));
+            }
+        }
+        self.out.clear();
+        self.out_pos = 0;
+        http::write_post(&mut self.out, target, host, fields, body_len)
+            .map_err(|e| Error::new(ErrorKind::InvalidRequest(e)).context(target))?;
+        self.state = State::Head;
+        self.offset = 0;
+        self.head.clear();
+        self.head_scanned = 0;
+        self.head_handed_out = false;
+        Ok(())
+    }
+
     /// Request bytes still to be written to the socket.
     pub fn transmit(&self) -> &[u8] {
         &self.out[self.out_pos..]

@@ -59,6 +59,8 @@
 //!   api        container and image listings, daemon events
 //! prom         (feature "prometheus") Prometheus / OpenMetrics exposition of samples and
 //!              engine metrics, and a small scrape server on its own thread
+//! export       (feature "push") push export: Prometheus remote-write from a sender thread
+//!              with a bounded buffer and retries, the same series as prom
 //! sys          the C calls: open-files limit, socket options, stop signals, the time zone
 //! error        one Error with its ErrorKind, and each codec's own error enum
 //! ```
@@ -82,6 +84,8 @@ pub mod chunked;
 pub mod conn;
 pub mod engine;
 pub mod error;
+#[cfg(feature = "push")]
+pub mod export;
 pub mod http;
 #[cfg(feature = "prometheus")]
 pub mod prom;

@@ -551,6 +551,124 @@ impl Write for TlsStream {
     }
 }
 
+/// A TLS client session over a blocking std `TcpStream` (the push sender's). Reads and
+/// writes block for as long as the socket's timeouts allow; failures carry the classified
+/// TLS error ([`from_io`]).
+#[cfg(feature = "push")]
+pub(crate) struct BlockingTls {
+    tcp: std::net::TcpStream,
+    tls: ClientConnection,
+    connector: TlsConnector,
+    host: String,
+}
+
+#[cfg(feature = "push")]
+impl fmt::Debug for BlockingTls {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BlockingTls")
+            .field("host", &self.host)
+            .finish()
+    }
+}
+
+#[cfg(feature = "push")]
+impl BlockingTls {
+    /// Starts a session to `host` over `tcp` and completes the handshake.
+    pub(crate) fn connect(
+        tcp: std::net::TcpStream,
+        connector: &TlsConnector,
+        host: &str,
+    ) -> io::Result<BlockingTls> {
+        let name = ServerName::try_from(host.to_string()).map_err(|_| {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("{host} is not a valid TLS server name"),
+            )
+        })?;
+        let tls = ClientConnection::new(Arc::clone(&connector.config), name)
+            .map_err(|e| io::Error::other(Failure(handshake_error(e, connector, host))))?;
+        let mut stream = BlockingTls {
+            tcp,
+            tls,
+            connector: connector.clone(),
+            host: host.to_string(),
+        };
+        while stream.tls.is_handshaking() {
+            stream
+                .tls
+                .complete_io(&mut stream.tcp)
+                .map_err(|e| stream.classify(e))?;
+        }
+        // TLS 1.3: a server that refuses the client's certificate (or its absence) says so
+        // in an alert after the client's side of the handshake is done, and a request
+        // written meanwhile makes it reset the connection, which loses the alert. Listen
+        // briefly for it, so that the failure is named rather than "connection closed".
+        if stream.tls.protocol_version() == Some(rustls::ProtocolVersion::TLSv1_3) {
+            let timeout = stream.tcp.read_timeout().ok().flatten();
+            let _ = (stream.tcp).set_read_timeout(Some(std::time::Duration::from_millis(100)));
+            // Session tickets may come first; a few records at most.
+            for _ in 0..4 {
+                match stream.tls.read_tls(&mut stream.tcp) {
+                    Ok(0) | Err(_) => break,
+                    Ok(_) => {
+                        if let Err(e) = stream.tls.process_new_packets() {
+                            let failure = handshake_error(e, &stream.connector, &stream.host);
+                            return Err(io::Error::other(Failure(failure)));
+                        }
+                    }
+                }
+            }
+            let _ = stream.tcp.set_read_timeout(timeout);
+        }
+        Ok(stream)
+    }
+
+    pub(crate) fn tcp(&self) -> &std::net::TcpStream {
+        &self.tcp
+    }
+
+    /// A rustls error inside `e` as the classified TLS error.
+    fn classify(&self, e: io::Error) -> io::Error {
+        let tls = e
+            .get_ref()
+            .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+            .cloned();
+        match tls {
+            Some(tls) => {
+                io::Error::other(Failure(handshake_error(tls, &self.connector, &self.host)))
+            }
+            None => e,
+        }
+    }
+}
+
+#[cfg(feature = "push")]
+impl Read for BlockingTls {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let result = rustls::Stream::new(&mut self.tls, &mut self.tcp).read(buf);
+        match result {
+            // The end without close_notify: the caller's framing decides whether it cut the
+            // response short.
+            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => Ok(0),
+            Err(e) => Err(self.classify(e)),
+            Ok(n) => Ok(n),
+        }
+    }
+}
+
+#[cfg(feature = "push")]
+impl Write for BlockingTls {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let result = rustls::Stream::new(&mut self.tls, &mut self.tcp).write(buf);
+        result.map_err(|e| self.classify(e))
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        let result = rustls::Stream::new(&mut self.tls, &mut self.tcp).flush();
+        result.map_err(|e| self.classify(e))
+    }
+}
+
 /// A rustls error, in the words of what the user can do about it.
 fn handshake_error(e: rustls::Error, connector: &TlsConnector, host: &str) -> Error {
     use TlsError::*;

@@ -18,7 +18,7 @@
 
 #![forbid(unsafe_code)]
 
-mod backoff;
+pub(crate) mod backoff;
 mod cgroupfs;
 pub mod client;
 mod config;

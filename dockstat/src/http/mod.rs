@@ -55,6 +55,8 @@ pub use body::{BodyKind, Framing, FramingError};
 pub use request::RequestError;
 pub(crate) use request::encode_segment;
 pub(crate) use request::write_get;
+#[cfg(feature = "push")]
+pub(crate) use request::write_post;
 pub use response::{HeadError, Header, ResponseHead, Status, parse_response};
 pub(crate) use response::{
     MAX_EMPTY_LINES, MAX_HEAD_LEN, MAX_HEADERS, find_head_end, parse_complete,

@@ -74,6 +74,45 @@ pub(crate) fn write_get(out: &mut Vec<u8>, target: &str, host: &str) -> Result<(
     Ok(())
 }
 
+/// Appends a `POST` request head for a body of `body_len` bytes (the caller writes the body
+/// after it); `fields` are written as given after `Host`, `User-Agent` and `Content-Length`:
+/// each name must be a token and each value field-value bytes.
+#[cfg(feature = "push")]
+pub(crate) fn write_post(
+    out: &mut Vec<u8>,
+    target: &str,
+    host: &str,
+    fields: &[(&str, &str)],
+    body_len: usize,
+) -> Result<(), RequestError> {
+    check_target(target)?;
+    if host.is_empty() || !host.bytes().all(|b| (0x21..=0x7e).contains(&b)) {
+        return Err(RequestError::InvalidHost);
+    }
+    let valid = |(n, v): &&(&str, &str)| {
+        super::grammar::is_token(n.as_bytes()) && v.bytes().all(super::grammar::is_field_value_byte)
+    };
+    if fields.iter().any(|f| !valid(&f)) {
+        return Err(RequestError::InvalidTarget);
+    }
+    out.extend_from_slice(b"POST ");
+    out.extend_from_slice(target.as_bytes());
+    out.extend_from_slice(b" HTTP/1.1\r\nHost: ");
+    out.extend_from_slice(host.as_bytes());
+    out.extend_from_slice(b"\r\nUser-Agent: ");
+    out.extend_from_slice(USER_AGENT.as_bytes());
+    out.extend_from_slice(b"\r\nContent-Length: ");
+    out.extend_from_slice(body_len.to_string().as_bytes());
+    for (name, value) in fields {
+        out.extend_from_slice(b"\r\n");
+        out.extend_from_slice(name.as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(value.as_bytes());
+    }
+    out.extend_from_slice(b"\r\n\r\n");
+    Ok(())
+}
+
 /// Percent-encodes what may not appear in a path segment (container names are
 /// `[a-zA-Z0-9][a-zA-Z0-9_.-]+`, so this only matters for odd input).
 pub(crate) fn encode_segment(s: &str) -> String {

@@ -97,6 +97,12 @@ pub struct ExporterConfig {
 pub struct Row {
     /// The rendered label set (`host="…",id="…",name="…"`), escaped.
     pub labels: Arc<str>,
+    /// The same labels as (name, value) pairs, unescaped, in the same order (for encoders
+    /// other than the text formats: remote-write).
+    pub pairs: Arc<[(String, String)]>,
+    /// When the daemon took the reading (the frame's `read`), in milliseconds since the Unix
+    /// epoch.
+    pub read_ms: i64,
     /// `cpu_stats.cpu_usage.total_usage` in nanoseconds.
     pub cpu_nanos: u64,
     pub cpu_percent: f64,
@@ -168,6 +174,7 @@ struct Meta {
     id: String,
     name: String,
     labels: Arc<str>,
+    pairs: Arc<[(String, String)]>,
 }
 
 /// Turns engine events into rows of a [`SharedTable`]; lives on the engine's thread.
@@ -245,18 +252,27 @@ impl Exporter {
                 };
                 let fresh = matches!(&self.meta[key], Some(m) if m.id == id && m.name == name);
                 if !fresh {
-                    let labels = self.label_set(container, id, name);
+                    let pairs = self.label_pairs(container, id, name);
+                    let mut labels = String::with_capacity(128);
+                    for (name, value) in &pairs {
+                        push_label(&mut labels, name, value);
+                    }
                     self.meta[key] = Some(Meta {
                         id: id.to_string(),
                         name: name.to_string(),
                         labels: labels.into(),
+                        pairs: pairs.into(),
                     });
                 }
                 let Some(meta) = &self.meta[key] else { return };
                 // Windows frames count CPU in 100 ns units.
                 let cpu_unit = if sample.num_procs > 0 { 100 } else { 1 };
+                let read = sample.read;
+                let read_ms = read.secs.saturating_mul(1000) + i64::from(read.nanos / 1_000_000);
                 let row = Row {
                     labels: Arc::clone(&meta.labels),
+                    pairs: Arc::clone(&meta.pairs),
+                    read_ms,
                     cpu_nanos: sample.cpu.total_usage.saturating_mul(cpu_unit),
                     cpu_percent: derived.cpu_percent,
                     mem_used: derived.mem_used as u64,
@@ -327,22 +343,30 @@ impl Exporter {
             .collect()
     }
 
-    fn label_set(&self, c: &crate::engine::Container, id: &str, name: &str) -> String {
-        let mut s = String::with_capacity(128);
+    /// A container's labels, in the order of the exposition: `host`, `id`, `name`, `image`,
+    /// then the allowlisted `label_<key>`s.
+    fn label_pairs(
+        &self,
+        c: &crate::engine::Container,
+        id: &str,
+        name: &str,
+    ) -> Vec<(String, String)> {
         let host = self.config.hosts.get(c.host).map_or("", String::as_str);
-        push_label(&mut s, "host", host);
-        push_label(&mut s, "id", id);
-        push_label(&mut s, "name", name);
+        let mut pairs = vec![
+            ("host".to_string(), host.to_string()),
+            ("id".to_string(), id.to_string()),
+            ("name".to_string(), name.to_string()),
+        ];
         if self.config.with_image {
-            push_label(&mut s, "image", &c.image);
+            pairs.push(("image".to_string(), c.image.clone()));
         }
         for (key, label) in self.config.label_allowlist.iter().zip(&self.label_names) {
             let Some(label) = label else { continue };
             if let Some((_, v)) = c.labels.iter().find(|(k, _)| k == key) {
-                push_label(&mut s, label, v);
+                pairs.push((label.clone(), v.clone()));
             }
         }
-        s
+        pairs
     }
 }
 
@@ -355,7 +379,7 @@ pub fn sanitize_label_name(key: &str) -> String {
 
 /// Appends `name="value"` (with a leading comma unless first), the value escaped as both
 /// formats require: backslash, double quote and newline.
-fn push_label(out: &mut String, name: &str, value: &str) {
+pub(crate) fn push_label(out: &mut String, name: &str, value: &str) {
     if !out.is_empty() {
         out.push(',');
     }
@@ -372,21 +396,35 @@ fn push_label(out: &mut String, name: &str, value: &str) {
     out.push('"');
 }
 
+/// A metric family's type.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Kind {
+pub(crate) enum Kind {
     Counter,
     Gauge,
 }
 
-enum Value {
+/// A sample's value: integers print without a fraction in the text formats.
+pub(crate) enum Value {
     Int(u64),
     Float(f64),
 }
 
-/// Container families: name (counters with `_total`), kind, help, value.
-type Family = (&'static str, Kind, &'static str, fn(&Row) -> Option<Value>);
+impl Value {
+    /// The value as a float, as Prometheus stores every sample.
+    pub(crate) fn as_f64(&self) -> f64 {
+        match *self {
+            Value::Int(n) => n as f64,
+            Value::Float(x) => x,
+        }
+    }
+}
 
-const CONTAINER_FAMILIES: &[Family] = &[
+/// Container families: name (counters with `_total`), kind, help, value.
+pub(crate) type Family = (&'static str, Kind, &'static str, fn(&Row) -> Option<Value>);
+
+/// The per-container series every exporter writes (the text formats here, remote-write in
+/// `crate::export`).
+pub(crate) const CONTAINER_FAMILIES: &[Family] = &[
     (
         "dockstat_container_cpu_seconds_total",
         Kind::Counter,
@@ -613,14 +651,15 @@ fn push_float(s: &mut String, x: f64) {
 }
 
 /// Host families: name, kind, help, value (`None`: no sample).
-type HostFamily = (
+pub(crate) type HostFamily = (
     &'static str,
     Kind,
     &'static str,
     fn(&HostState) -> Option<Value>,
 );
 
-const HOST_FAMILIES: &[HostFamily] = &[
+/// The per-host series every exporter writes.
+pub(crate) const HOST_FAMILIES: &[HostFamily] = &[
     (
         "dockstat_host_up",
         Kind::Gauge,
@@ -673,8 +712,9 @@ fn render_hosts(s: &mut String, om: bool, hosts: &[(Arc<str>, HostState)]) {
     }
 }
 
-fn render_engine(s: &mut String, om: bool, c: &Counters, m: &EngineMetrics, rows: usize) {
-    let gauges: [(&str, &str, usize); 7] = [
+/// The engine's gauges (name, help, value); `rows`: the containers exposed.
+pub(crate) fn engine_gauges(c: &Counters, rows: usize) -> [(&'static str, &'static str, usize); 7] {
+    [
         ("dockstat_engine_streams", "Containers watched.", c.streams),
         (
             "dockstat_engine_streams_open",
@@ -706,12 +746,12 @@ fn render_engine(s: &mut String, om: bool, c: &Counters, m: &EngineMetrics, rows
             "Containers in this exposition.",
             rows,
         ),
-    ];
-    for (name, help, v) in gauges {
-        header(s, om, name, Kind::Gauge, help);
-        let _ = writeln!(s, "{name} {v}");
-    }
-    let counters: [(&str, &str, u64); 4] = [
+    ]
+}
+
+/// The engine's counters (name, help, value).
+pub(crate) fn engine_counters(c: &Counters) -> [(&'static str, &'static str, u64); 4] {
+    [
         (
             "dockstat_engine_frames_total",
             "Stats frames decoded.",
@@ -732,25 +772,37 @@ fn render_engine(s: &mut String, om: bool, c: &Counters, m: &EngineMetrics, rows
             "Stream reconnect attempts.",
             c.reconnects,
         ),
-    ];
-    for (name, help, v) in counters {
-        header(s, om, name, Kind::Counter, help);
-        let _ = writeln!(s, "{name} {v}");
-    }
-    let name = "dockstat_engine_decode_errors_total";
-    header(
-        s,
-        om,
-        name,
-        Kind::Counter,
-        "Frames that did not decode, by kind.",
-    );
+    ]
+}
+
+/// `dockstat_engine_decode_errors_total`: its help and its series by `kind`.
+pub(crate) const DECODE_ERRORS: (&str, &str) = (
+    "dockstat_engine_decode_errors_total",
+    "Frames that did not decode, by kind.",
+);
+
+/// The values of [`DECODE_ERRORS`] by their `kind` label.
+pub(crate) fn decode_errors(c: &Counters) -> [(&'static str, u64); 3] {
     let k = &c.decode_errors_by_kind;
-    for (kind, v) in [
+    [
         ("syntax", k.syntax),
         ("too_deep", k.too_deep),
         ("shape", k.shape),
-    ] {
+    ]
+}
+
+fn render_engine(s: &mut String, om: bool, c: &Counters, m: &EngineMetrics, rows: usize) {
+    for (name, help, v) in engine_gauges(c, rows) {
+        header(s, om, name, Kind::Gauge, help);
+        let _ = writeln!(s, "{name} {v}");
+    }
+    for (name, help, v) in engine_counters(c) {
+        header(s, om, name, Kind::Counter, help);
+        let _ = writeln!(s, "{name} {v}");
+    }
+    let (name, help) = DECODE_ERRORS;
+    header(s, om, name, Kind::Counter, help);
+    for (kind, v) in decode_errors(c) {
         let _ = writeln!(s, "{name}{{kind=\"{kind}\"}} {v}");
     }
     histogram(

@@ -1,0 +1,1158 @@
+//! The push sender: a thread of its own that delivers batches to a receiver over HTTP/1.1,
+//! with a bounded buffer, retries and counters. The wire format is a [`Format`]
+//! (remote-write now; another encoding plugs in beside it with the same sender).
+//!
+//! - **Never blocks the caller.** [`Sender::push`] appends the batch to the buffer under a
+//!   short lock and returns. When the buffer holds [`PushConfig::buffer`] batches, the
+//!   **oldest waiting batch is dropped** and counted (a monitoring receiver wants the newest
+//!   readings); the batch being sent is not dropped.
+//! - **In order.** Batches go one at a time, oldest first, each retried until it is accepted,
+//!   refused or dropped: a receiver such as Prometheus rejects a sample older than the last
+//!   one it has of the series, so a later batch never overtakes an earlier one.
+//! - **Retries** with capped exponential backoff and jitter after a connection error, a
+//!   timeout, a 5xx or a 429 (then after `Retry-After` seconds when the receiver gives them).
+//!   Another 4xx is not retried: the batch is counted as failed and the receiver's status
+//!   and message are reported.
+//! - **One note per state change**, not per retry ([`Note::State`]): delivery failing (and
+//!   why), failing for another reason, and delivering again.
+//! - [`Sender::close`] sends what is left within a deadline and counts the rest as dropped.
+//!
+//! The client is blocking HTTP/1.1 on a std `TcpStream` (TLS through [`crate::tls`] for
+//! `https://`), one connection kept alive between requests; the response goes through the
+//! same parser and limits as the engine's ([`crate::conn`]).
+
+#![forbid(unsafe_code)]
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use crate::conn::{Connection, ResponseEvent};
+use crate::engine::backoff::Backoff;
+use crate::error::{Error, ErrorKind, Result};
+use crate::prom::{Row, Snapshot};
+#[cfg(feature = "tls")]
+use crate::tls::{BlockingTls, TlsConnector};
+
+/// The rows, host states and engine counters of one interval, to be sent as one request.
+#[derive(Clone, Debug, Default)]
+pub struct Batch {
+    /// The batch's number, from 1 in the order of [`Sender::push`].
+    pub seq: u64,
+    /// When it was taken, in milliseconds since the Unix epoch: the time of the host and
+    /// engine series (container series carry their readings' own).
+    pub taken_ms: i64,
+    pub snapshot: Snapshot,
+    /// Rows of containers that went (gone, or stale) since the last batch: their series end
+    /// with a staleness marker, as Prometheus writes one for a target that disappears.
+    pub ended: Vec<Row>,
+}
+
+/// The sender's counters.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PushStats {
+    pub sent_batches: u64,
+    pub sent_samples: u64,
+    /// Refused by the receiver (a 4xx other than 429): not retried.
+    pub failed_batches: u64,
+    pub failed_samples: u64,
+    /// Dropped unsent: the oldest when the buffer was full, and those left at [`Sender::close`].
+    pub dropped_batches: u64,
+    pub dropped_samples: u64,
+    /// Attempts that failed and were retried.
+    pub retries: u64,
+    /// Bytes written to the receiver (request heads and bodies, retries included).
+    pub bytes: u64,
+    /// Batches waiting, the one being sent included.
+    pub buffered: usize,
+    /// [`PushConfig::buffer`].
+    pub capacity: usize,
+}
+
+/// A wire format: how a batch becomes a request body.
+pub trait Format: Send + fmt::Debug + 'static {
+    /// The request's header fields that say what the body is.
+    fn headers(&self) -> &'static [(&'static str, &'static str)];
+    /// Encodes `batch` and the sender's own counters (`stats`, at `now_ms`) into `out`
+    /// (replacing what it held); returns the number of samples written.
+    fn encode(&mut self, batch: &Batch, stats: &PushStats, now_ms: i64, out: &mut Vec<u8>) -> u64;
+    /// The same series as text, one `name{labels} value timestamp_ms` line each (the
+    /// sender's own with `stats`), for a record of what was sent.
+    fn describe(&mut self, batch: &Batch, stats: Option<(&PushStats, i64)>, out: &mut String);
+}
+
+/// What became of a batch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// The receiver accepted it (2xx).
+    Sent,
+    /// The receiver refused it with a status that is not retried.
+    Failed,
+    /// Dropped unsent.
+    Dropped,
+}
+
+/// What the sender tells its observer (on the sender's thread).
+#[derive(Debug)]
+pub enum Note<'a> {
+    /// Delivery changed state: one line for the user, such as `push to URL: connection
+    /// refused; retrying…` or `push to URL: delivering again…`.
+    State(&'a str),
+    /// A batch is done with. `series`: its series as [`Format::describe`] writes them, when
+    /// [`PushConfig::record`] is set and the batch was encoded (not for dropped ones).
+    Settled {
+        seq: u64,
+        outcome: Outcome,
+        samples: u64,
+        series: Option<&'a str>,
+    },
+}
+
+/// How the sender behaves. [`PushConfig::default`]: 10 s per request, 60 batches.
+#[derive(Clone, Debug)]
+pub struct PushConfig {
+    /// Time allowed for one request: connecting, writing, and the response.
+    pub timeout: Duration,
+    /// Batches waiting at most (the one being sent not counted); at least 1.
+    pub buffer: usize,
+    /// Header fields sent with every request (`Authorization`, `X-Scope-OrgID`, …).
+    pub headers: Vec<(String, String)>,
+    /// First retry delay; it doubles per failed attempt up to `backoff_max`, times a random
+    /// factor in [0.5, 1.5).
+    pub backoff_min: Duration,
+    pub backoff_max: Duration,
+    /// Hand each sent or refused batch's series to the observer as text ([`Note::Settled`]).
+    pub record: bool,
+}
+
+impl Default for PushConfig {
+    fn default() -> PushConfig {
+        PushConfig {
+            timeout: Duration::from_secs(10),
+            buffer: 60,
+            headers: Vec::new(),
+            backoff_min: Duration::from_millis(250),
+            backoff_max: Duration::from_secs(30),
+            record: false,
+        }
+    }
+}
+
+/// Where batches go: an `http://` or `https://` URL, resolved once.
+#[derive(Clone, Debug)]
+pub struct Target {
+    url: String,
+    /// `host[:port]` as given: the `Host` field, and the TLS server name without the port.
+    authority: String,
+    /// The host alone: the TLS server name.
+    #[cfg_attr(not(feature = "tls"), allow(dead_code))]
+    host: String,
+    /// The request target: path and query.
+    path: String,
+    addrs: Vec<SocketAddr>,
+    #[cfg(feature = "tls")]
+    tls: Option<Arc<TlsConnector>>,
+}
+
+fn invalid(url: &str, why: &str) -> Error {
+    Error::new(ErrorKind::InvalidEndpoint).context(format!("invalid push URL {url}: {why}"))
+}
+
+impl Target {
+    /// Parses `http://host[:port]/path` (port 80) and resolves the host (a blocking lookup).
+    /// `https://` needs [`Target::parse_tls`].
+    pub fn parse(url: &str) -> Result<Target> {
+        Target::parse_inner(url, false)
+    }
+
+    /// Parses `https://host[:port]/path` (port 443), or `http://` without TLS; the server's
+    /// certificate is checked as `connector` says.
+    #[cfg(feature = "tls")]
+    pub fn parse_tls(url: &str, connector: TlsConnector) -> Result<Target> {
+        let mut target = Target::parse_inner(url, true)?;
+        if url
+            .trim()
+            .get(..8)
+            .is_some_and(|s| s.eq_ignore_ascii_case("https://"))
+        {
+            target.tls = Some(Arc::new(connector));
+        }
+        Ok(target)
+    }
+
+    fn parse_inner(url: &str, tls: bool) -> Result<Target> {
+        let url = url.trim();
+        let (scheme, rest) = url
+            .split_once("://")
+            .ok_or_else(|| invalid(url, "expected http://HOST:PORT/PATH"))?;
+        let default_port = if scheme.eq_ignore_ascii_case("http") {
+            80
+        } else if scheme.eq_ignore_ascii_case("https") {
+            if !tls {
+                return Err(invalid(url, "https:// needs TLS settings"));
+            }
+            443
+        } else {
+            return Err(invalid(url, "the scheme must be http:// or https://"));
+        };
+        let split = rest.find(['/', '?']).unwrap_or(rest.len());
+        let (authority, path) = rest.split_at(split);
+        let path = match path {
+            "" => "/".to_string(),
+            p if p.starts_with('?') => format!("/{p}"),
+            p => p.to_string(),
+        };
+        crate::http::write_post(&mut Vec::new(), &path, "h", &[], 0)
+            .map_err(|_| invalid(url, "the path must be printable ASCII without spaces"))?;
+        if authority.contains('@') {
+            return Err(invalid(
+                url,
+                "user:password@ is not supported; send --header 'Authorization: Basic …'",
+            ));
+        }
+        let (host, port) = match authority.strip_prefix('[') {
+            Some(v6) => {
+                let (host, after) = v6
+                    .split_once(']')
+                    .ok_or_else(|| invalid(url, "unclosed [ in the host"))?;
+                let port = match after {
+                    "" => None,
+                    p => Some(
+                        p.strip_prefix(':')
+                            .ok_or_else(|| invalid(url, "bad port"))?,
+                    ),
+                };
+                (host, port)
+            }
+            None => match authority.rsplit_once(':') {
+                Some((h, p)) => (h, Some(p)),
+                None => (authority, None),
+            },
+        };
+        if host.is_empty() || !host.bytes().all(|b| (0x21..=0x7e).contains(&b)) {
+            return Err(invalid(url, "no host"));
+        }
+        let port = match port {
+            None => default_port,
+            Some(p) => p
+                .parse::<u16>()
+                .ok()
+                .filter(|p| *p > 0)
+                .ok_or_else(|| invalid(url, "the port must be a number from 1 to 65535"))?,
+        };
+        let addrs: Vec<SocketAddr> = (host, port)
+            .to_socket_addrs()
+            .map_err(|e| invalid(url, &format!("cannot resolve {host}: {e}")))?
+            .collect();
+        if addrs.is_empty() {
+            return Err(invalid(url, &format!("{host} resolves to no address")));
+        }
+        Ok(Target {
+            url: url.to_string(),
+            authority: authority.to_string(),
+            host: host.to_string(),
+            path,
+            addrs,
+            #[cfg(feature = "tls")]
+            tls: None,
+        })
+    }
+
+    /// The URL as given.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    queue: VecDeque<Batch>,
+    in_flight: bool,
+    /// Set by [`Sender::close`]: send until then, then stop.
+    closing: Option<Instant>,
+    stats: PushStats,
+    /// Batches dropped from the buffer, not yet told to the observer: (seq, samples).
+    dropped: Vec<(u64, u64)>,
+}
+
+#[derive(Debug, Default)]
+struct Shared {
+    inner: Mutex<Inner>,
+    wake: Condvar,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// The sender thread and the buffer in front of it. See the [module docs](self).
+pub struct Sender {
+    shared: Arc<Shared>,
+    thread: Option<JoinHandle<()>>,
+    seq: u64,
+    capacity: usize,
+}
+
+impl fmt::Debug for Sender {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Sender")
+            .field("seq", &self.seq)
+            .field("stats", &self.stats())
+            .finish()
+    }
+}
+
+/// A note's receiver, on the sender's thread.
+pub type Observer = Box<dyn FnMut(&Note<'_>) + Send>;
+
+impl Sender {
+    /// Starts the sender thread. Invalid `headers` are an error here (a name that is not a
+    /// token, a value with a control character).
+    pub fn start(
+        target: Target,
+        config: PushConfig,
+        format: Box<dyn Format>,
+        observer: Observer,
+    ) -> Result<Sender> {
+        let fields: Vec<(&str, &str)> = (config.headers.iter())
+            .map(|(n, v)| (n.as_str(), v.as_str()))
+            .collect();
+        if crate::http::write_post(&mut Vec::new(), "/", "h", &fields, 0).is_err() {
+            return Err(Error::new(ErrorKind::InvalidRequest(
+                crate::http::RequestError::InvalidHost,
+            ))
+            .context("a --header is not NAME: VALUE with a token NAME and a printable VALUE"));
+        }
+        let capacity = config.buffer.max(1);
+        let shared = Arc::new(Shared::default());
+        shared.lock().stats.capacity = capacity;
+        let thread = std::thread::Builder::new()
+            .name("dockstat-push".into())
+            .spawn({
+                let shared = Arc::clone(&shared);
+                move || Worker::new(target, config, format, observer, shared).run()
+            })
+            .map_err(|e| Error::io(ErrorKind::Io, e).context("push sender thread"))?;
+        Ok(Sender {
+            shared,
+            thread: Some(thread),
+            seq: 0,
+            capacity,
+        })
+    }
+
+    /// Queues `snapshot`, taken now, as the next batch, with the last rows of the containers
+    /// that `ended` since the previous one; never waits for the network. When the buffer is
+    /// full the oldest waiting batch is dropped and counted.
+    pub fn push(&mut self, snapshot: Snapshot, ended: Vec<Row>) {
+        self.seq += 1;
+        let batch = Batch {
+            seq: self.seq,
+            taken_ms: now_ms(),
+            snapshot,
+            ended,
+        };
+        let mut inner = self.shared.lock();
+        while inner.queue.len() >= self.capacity {
+            let Some(old) = inner.queue.pop_front() else {
+                break;
+            };
+            let samples = super::remote_write::samples(&old);
+            inner.stats.dropped_batches += 1;
+            inner.stats.dropped_samples += samples;
+            inner.dropped.push((old.seq, samples));
+        }
+        inner.queue.push_back(batch);
+        inner.stats.buffered = inner.queue.len() + usize::from(inner.in_flight);
+        drop(inner);
+        self.shared.wake.notify_one();
+    }
+
+    /// The counters now.
+    pub fn stats(&self) -> PushStats {
+        self.shared.lock().stats
+    }
+
+    /// Sends what is buffered for at most `within`, then stops the thread; what is left is
+    /// counted as dropped. Returns the final counters.
+    pub fn close(mut self, within: Duration) -> PushStats {
+        self.shared.lock().closing = Some(Instant::now() + within);
+        self.shared.wake.notify_all();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+        self.stats()
+    }
+}
+
+impl Drop for Sender {
+    fn drop(&mut self) {
+        if let Some(thread) = self.thread.take() {
+            self.shared.lock().closing = Some(Instant::now());
+            self.shared.wake.notify_all();
+            let _ = thread.join();
+        }
+    }
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// Why an attempt failed, in words for the user, and whether to try again.
+#[derive(Debug)]
+enum Failure {
+    /// Try again: after `after` when the receiver said so.
+    Retry {
+        why: String,
+        after: Option<Duration>,
+    },
+    /// The receiver refused the batch; not retried.
+    Refused(String),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Delivery {
+    Unknown,
+    Up,
+    Down(String),
+    Refusing(String),
+}
+
+/// The longest `Retry-After` honoured.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(300);
+
+/// How much of an error response's body is read for its message.
+const MAX_ERROR_BODY: usize = 4096;
+
+struct Worker {
+    client: Client,
+    config: PushConfig,
+    format: Box<dyn Format>,
+    observer: Observer,
+    shared: Arc<Shared>,
+    delivery: Delivery,
+    backoff: Backoff,
+    last_now: i64,
+}
+
+impl Worker {
+    fn new(
+        target: Target,
+        config: PushConfig,
+        format: Box<dyn Format>,
+        observer: Observer,
+        shared: Arc<Shared>,
+    ) -> Worker {
+        let seed = now_ms() as u64 ^ u64::from(std::process::id()).rotate_left(32);
+        Worker {
+            client: Client::new(target, &config.headers),
+            backoff: Backoff::new(config.backoff_min, config.backoff_max, seed),
+            config,
+            format,
+            observer,
+            shared,
+            delivery: Delivery::Unknown,
+            last_now: 0,
+        }
+    }
+
+    fn url(&self) -> &str {
+        &self.client.target.url
+    }
+
+    fn note_drops(&mut self, dropped: Vec<(u64, u64)>) {
+        for (seq, samples) in dropped {
+            (self.observer)(&Note::Settled {
+                seq,
+                outcome: Outcome::Dropped,
+                samples,
+                series: None,
+            });
+        }
+    }
+
+    fn set_delivery(&mut self, to: Delivery) {
+        if to == self.delivery {
+            return;
+        }
+        let url = self.url().to_string();
+        let line = match (&self.delivery, &to) {
+            (_, Delivery::Down(why)) => Some(format!(
+                "push to {url}: {why}; retrying, keeping up to {} batches meanwhile",
+                self.config.buffer.max(1)
+            )),
+            (_, Delivery::Refusing(why)) => Some(format!("push to {url}: {why}")),
+            (Delivery::Down(_), Delivery::Up) => {
+                let dropped = self.shared.lock().stats.dropped_batches;
+                Some(format!(
+                    "push to {url}: delivering again ({dropped} batches dropped so far)"
+                ))
+            }
+            _ => None,
+        };
+        self.delivery = to;
+        if let Some(line) = line {
+            (self.observer)(&Note::State(&line));
+        }
+    }
+
+    fn run(mut self) {
+        let mut body = Vec::new();
+        loop {
+            let (batch, dropped, closing) = {
+                let mut inner = self.shared.lock();
+                loop {
+                    if !inner.dropped.is_empty() || !inner.queue.is_empty() {
+                        break;
+                    }
+                    if inner.closing.is_some() {
+                        break;
+                    }
+                    inner = (self.shared.wake.wait(inner)).unwrap_or_else(|e| e.into_inner());
+                }
+                let batch = inner.queue.pop_front();
+                inner.in_flight = batch.is_some();
+                inner.stats.buffered = inner.queue.len() + usize::from(inner.in_flight);
+                (batch, std::mem::take(&mut inner.dropped), inner.closing)
+            };
+            self.note_drops(dropped);
+            let Some(batch) = batch else {
+                if closing.is_some() {
+                    break;
+                }
+                continue;
+            };
+            let stats = self.shared.lock().stats;
+            let now = now_ms().max(self.last_now + 1);
+            self.last_now = now;
+            let samples = self.format.encode(&batch, &stats, now, &mut body);
+            let outcome = self.deliver(&body);
+            {
+                let mut inner = self.shared.lock();
+                let s = &mut inner.stats;
+                match outcome {
+                    Outcome::Sent => {
+                        s.sent_batches += 1;
+                        s.sent_samples += samples;
+                    }
+                    Outcome::Failed => {
+                        s.failed_batches += 1;
+                        s.failed_samples += samples;
+                    }
+                    Outcome::Dropped => {
+                        s.dropped_batches += 1;
+                        s.dropped_samples += samples;
+                    }
+                }
+                inner.in_flight = false;
+                inner.stats.buffered = inner.queue.len();
+            }
+            let mut text = String::new();
+            let series = (self.config.record && outcome != Outcome::Dropped).then(|| {
+                self.format.describe(&batch, Some((&stats, now)), &mut text);
+                text.as_str()
+            });
+            (self.observer)(&Note::Settled {
+                seq: batch.seq,
+                outcome,
+                samples,
+                series,
+            });
+        }
+        // Whatever is still queued when the deadline passed.
+        let left: Vec<(u64, u64)> = {
+            let mut inner = self.shared.lock();
+            let left: Vec<Batch> = inner.queue.drain(..).collect();
+            let mut out = std::mem::take(&mut inner.dropped);
+            for b in &left {
+                let samples = super::remote_write::samples(b);
+                inner.stats.dropped_batches += 1;
+                inner.stats.dropped_samples += samples;
+                out.push((b.seq, samples));
+            }
+            inner.stats.buffered = 0;
+            out
+        };
+        self.note_drops(left);
+    }
+
+    /// Sends one body until it is accepted, refused, or the close deadline passes.
+    fn deliver(&mut self, body: &[u8]) -> Outcome {
+        let mut attempts = 0u32;
+        loop {
+            let closing = self.shared.lock().closing;
+            let now = Instant::now();
+            if closing.is_some_and(|d| now >= d) {
+                return Outcome::Dropped;
+            }
+            let mut deadline = now + self.config.timeout;
+            if let Some(close) = closing {
+                deadline = deadline.min(close);
+            }
+            let mut written = 0u64;
+            let result = self
+                .client
+                .post(body, self.format.headers(), deadline, &mut written);
+            self.shared.lock().stats.bytes += written;
+            let (why, after) = match result {
+                Ok(()) => {
+                    self.set_delivery(Delivery::Up);
+                    return Outcome::Sent;
+                }
+                Err(Failure::Refused(why)) => {
+                    self.set_delivery(Delivery::Refusing(why));
+                    return Outcome::Failed;
+                }
+                Err(Failure::Retry { why, after }) => (why, after),
+            };
+            self.shared.lock().stats.retries += 1;
+            self.set_delivery(Delivery::Down(why));
+            let delay = after.unwrap_or_else(|| self.backoff.delay(attempts));
+            attempts = attempts.saturating_add(1);
+            // Wait, waking early for close (then only until its deadline).
+            let until = Instant::now() + delay;
+            let mut inner = self.shared.lock();
+            loop {
+                let now = Instant::now();
+                let end = match inner.closing {
+                    Some(close) => until.min(close),
+                    None => until,
+                };
+                if now >= end {
+                    break;
+                }
+                inner = (self.shared.wake.wait_timeout(inner, end - now))
+                    .map(|(g, _)| g)
+                    .unwrap_or_else(|e| e.into_inner().0);
+            }
+        }
+    }
+}
+
+/// The socket under a connection.
+enum Stream {
+    Tcp(TcpStream),
+    #[cfg(feature = "tls")]
+    Tls(Box<BlockingTls>),
+}
+
+impl Stream {
+    fn tcp(&self) -> &TcpStream {
+        match self {
+            Stream::Tcp(s) => s,
+            #[cfg(feature = "tls")]
+            Stream::Tls(s) => s.tcp(),
+        }
+    }
+
+    /// Bounds every read and write by `deadline`.
+    fn set_deadline(&self, deadline: Instant) -> io::Result<()> {
+        let left = deadline
+            .saturating_duration_since(Instant::now())
+            .max(Duration::from_millis(1));
+        self.tcp().set_read_timeout(Some(left))?;
+        self.tcp().set_write_timeout(Some(left))
+    }
+}
+
+impl Read for Stream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Stream::Tcp(s) => s.read(buf),
+            #[cfg(feature = "tls")]
+            Stream::Tls(s) => s.read(buf),
+        }
+    }
+}
+
+impl Write for Stream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Stream::Tcp(s) => s.write(buf),
+            #[cfg(feature = "tls")]
+            Stream::Tls(s) => s.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Stream::Tcp(s) => s.flush(),
+            #[cfg(feature = "tls")]
+            Stream::Tls(s) => s.flush(),
+        }
+    }
+}
+
+/// The blocking HTTP/1.1 client: one POST at a time, the connection kept alive.
+struct Client {
+    target: Target,
+    headers: Vec<(String, String)>,
+    live: Option<(Stream, Connection)>,
+    buf: Vec<u8>,
+}
+
+/// A response as the sender needs it.
+struct Reply {
+    code: u16,
+    reason: String,
+    retry_after: Option<Duration>,
+    message: Vec<u8>,
+}
+
+fn io_words(e: &io::Error) -> String {
+    #[cfg(feature = "tls")]
+    if let Some(tls) = crate::tls::from_io(e) {
+        return tls.to_string();
+    }
+    match e.kind() {
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => "timed out".to_string(),
+        _ => {
+            let text = e.to_string();
+            let text = text.split(" (os error").next().unwrap_or(&text);
+            let mut chars = text.chars();
+            chars.next().map_or(String::new(), |c| {
+                c.to_lowercase().chain(chars).collect::<String>()
+            })
+        }
+    }
+}
+
+fn retry(why: String) -> Failure {
+    Failure::Retry { why, after: None }
+}
+
+impl Client {
+    fn new(target: Target, headers: &[(String, String)]) -> Client {
+        Client {
+            target,
+            headers: headers.to_vec(),
+            live: None,
+            buf: vec![0; 16 << 10],
+        }
+    }
+
+    fn connect(&self, deadline: Instant) -> std::result::Result<Stream, Failure> {
+        let mut last = None;
+        for addr in &self.target.addrs {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(retry("timed out connecting".into()));
+            }
+            match TcpStream::connect_timeout(addr, left) {
+                Ok(tcp) => {
+                    let _ = tcp.set_nodelay(true);
+                    return self.wrap(tcp, deadline);
+                }
+                Err(e) => last = Some(e),
+            }
+        }
+        let why = last.map_or_else(|| "no address".to_string(), |e| io_words(&e));
+        Err(retry(format!("cannot connect: {why}")))
+    }
+
+    #[cfg_attr(not(feature = "tls"), allow(clippy::unnecessary_wraps))]
+    fn wrap(&self, tcp: TcpStream, deadline: Instant) -> std::result::Result<Stream, Failure> {
+        #[cfg(feature = "tls")]
+        if let Some(connector) = &self.target.tls {
+            let left = deadline
+                .saturating_duration_since(Instant::now())
+                .max(Duration::from_millis(1));
+            let _ = tcp.set_read_timeout(Some(left));
+            let _ = tcp.set_write_timeout(Some(left));
+            return BlockingTls::connect(tcp, connector, &self.target.host)
+                .map(|s| Stream::Tls(Box::new(s)))
+                .map_err(|e| retry(io_words(&e)));
+        }
+        let _ = deadline;
+        Ok(Stream::Tcp(tcp))
+    }
+
+    /// One POST of `body`; `Ok` for a 2xx. `written`: bytes written to the socket.
+    fn post(
+        &mut self,
+        body: &[u8],
+        content: &[(&str, &str)],
+        deadline: Instant,
+        written: &mut u64,
+    ) -> std::result::Result<(), Failure> {
+        // A kept-alive connection the receiver closed meanwhile fails before any response
+        // byte: then once more on a new one.
+        let reused = self.live.is_some();
+        let reply = match self.exchange(body, content, deadline, written) {
+            Err(Exchange::Stale) if reused => match self.exchange(body, content, deadline, written)
+            {
+                Err(Exchange::Stale) => {
+                    return Err(retry("the connection closed before a response".into()));
+                }
+                Err(Exchange::Failed(f)) => return Err(f),
+                Ok(reply) => reply,
+            },
+            Err(Exchange::Stale) => {
+                return Err(retry("the connection closed before a response".into()));
+            }
+            Err(Exchange::Failed(f)) => return Err(f),
+            Ok(reply) => reply,
+        };
+        let message = crate::error::one_line(&String::from_utf8_lossy(&reply.message), 300);
+        let status = match (reply.reason.as_str(), message.as_str()) {
+            ("", "") => format!("{}", reply.code),
+            (reason, "") => format!("{} {reason}", reply.code),
+            ("", m) => format!("{}: {m}", reply.code),
+            (reason, m) => format!("{} {reason}: {m}", reply.code),
+        };
+        match reply.code {
+            200..=299 => Ok(()),
+            429 | 500..=599 => Err(Failure::Retry {
+                why: format!("the receiver answered {status}"),
+                after: reply.retry_after.map(|d| d.min(MAX_RETRY_AFTER)),
+            }),
+            _ => Err(Failure::Refused(format!(
+                "the receiver refused a batch: {status} (not retried; the batch is counted as failed)"
+            ))),
+        }
+    }
+
+    fn exchange(
+        &mut self,
+        body: &[u8],
+        content: &[(&str, &str)],
+        deadline: Instant,
+        written: &mut u64,
+    ) -> std::result::Result<Reply, Exchange> {
+        let (mut stream, mut conn) = match self.live.take() {
+            Some(live) => live,
+            None => (
+                self.connect(deadline).map_err(Exchange::Failed)?,
+                Connection::new(),
+            ),
+        };
+        let fields: Vec<(&str, &str)> = (content.iter().copied())
+            .chain(self.headers.iter().map(|(n, v)| (n.as_str(), v.as_str())))
+            .collect();
+        let failed = |e: Error| Exchange::Failed(retry(e.to_string()));
+        conn.send_post(
+            &self.target.path,
+            &self.target.authority,
+            &fields,
+            body.len(),
+        )
+        .map_err(failed)?;
+        stream
+            .set_deadline(deadline)
+            .map_err(|e| Exchange::Failed(retry(io_words(&e))))?;
+        let head_len = conn.transmit().len();
+        let sent = stream
+            .write_all(conn.transmit())
+            .and_then(|()| stream.write_all(body))
+            .and_then(|()| stream.flush());
+        conn.advance_transmit(head_len);
+        *written += (head_len + body.len()) as u64;
+        if let Err(e) = sent {
+            return Err(match e.kind() {
+                io::ErrorKind::BrokenPipe | io::ErrorKind::ConnectionReset => Exchange::Stale,
+                _ => Exchange::Failed(retry(io_words(&e))),
+            });
+        }
+        let mut reply: Option<Reply> = None;
+        let mut any = false;
+        loop {
+            if Instant::now() >= deadline {
+                return Err(Exchange::Failed(retry(
+                    "timed out waiting for the response".into(),
+                )));
+            }
+            let n = match stream.read(&mut self.buf) {
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) if e.kind() == io::ErrorKind::ConnectionReset && !any => {
+                    return Err(Exchange::Stale);
+                }
+                Err(e) => {
+                    return Err(Exchange::Failed(retry(match e.kind() {
+                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => {
+                            "timed out waiting for the response".to_string()
+                        }
+                        _ => io_words(&e),
+                    })));
+                }
+            };
+            if n == 0 {
+                return match conn.handle_eof() {
+                    Ok(Some(_)) => {
+                        reply.ok_or_else(|| Exchange::Failed(retry("no response".into())))
+                    }
+                    Ok(None) | Err(_) if !any => Err(Exchange::Stale),
+                    _ => Err(failed(Error::new(ErrorKind::Truncated))),
+                };
+            }
+            any = true;
+            let mut input = &self.buf[..n];
+            loop {
+                let (event, used) = conn.handle_input(input).map_err(failed)?;
+                match event {
+                    ResponseEvent::Head(head) => {
+                        let retry_after = head
+                            .header("retry-after")
+                            .and_then(|v| std::str::from_utf8(v).ok())
+                            .and_then(|v| v.trim().parse::<u64>().ok())
+                            .map(Duration::from_secs);
+                        reply = Some(Reply {
+                            code: head.code,
+                            reason: String::from_utf8_lossy(head.reason).into_owned(),
+                            retry_after,
+                            message: Vec::new(),
+                        });
+                    }
+                    ResponseEvent::Body(piece) => {
+                        if let Some(r) = &mut reply {
+                            let room = MAX_ERROR_BODY.saturating_sub(r.message.len());
+                            r.message.extend_from_slice(&piece[..piece.len().min(room)]);
+                        }
+                    }
+                    ResponseEvent::End => {
+                        if conn.is_reusable() {
+                            self.live = Some((stream, conn));
+                        }
+                        return reply.ok_or_else(|| Exchange::Failed(retry("no response".into())));
+                    }
+                    ResponseEvent::Excess(_) => {
+                        return reply.ok_or_else(|| Exchange::Failed(retry("no response".into())));
+                    }
+                    ResponseEvent::NeedMore => break,
+                }
+                input = &input[used..];
+            }
+        }
+    }
+}
+
+/// How an exchange failed.
+enum Exchange {
+    /// The connection was closed before any response byte (a kept-alive one may be stale).
+    Stale,
+    Failed(Failure),
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::TcpListener;
+
+    use super::*;
+    use crate::export::RemoteWrite;
+
+    /// A receiver on 127.0.0.1 answering each request (one per connection) with the next
+    /// of `replies`; what it received comes back through the channel: (when, head).
+    fn receiver(
+        replies: Vec<&'static str>,
+    ) -> (String, std::sync::mpsc::Receiver<(Instant, String)>) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/api/v1/write", listener.local_addr().unwrap());
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for reply in replies {
+                let Ok((mut s, _)) = listener.accept() else {
+                    return;
+                };
+                let mut got = Vec::new();
+                let mut buf = [0u8; 4096];
+                let head_end = loop {
+                    let n = s.read(&mut buf).unwrap_or(0);
+                    if n == 0 {
+                        return;
+                    }
+                    got.extend_from_slice(&buf[..n]);
+                    if let Some(at) = got.windows(4).position(|w| w == b"\r\n\r\n") {
+                        break at + 4;
+                    }
+                };
+                let head = String::from_utf8_lossy(&got[..head_end]).into_owned();
+                let len: usize = (head.lines())
+                    .find_map(|l| l.strip_prefix("Content-Length: "))
+                    .and_then(|v| v.trim().parse().ok())
+                    .unwrap_or(0);
+                while got.len() < head_end + len {
+                    let n = s.read(&mut buf).unwrap_or(0);
+                    if n == 0 {
+                        return;
+                    }
+                    got.extend_from_slice(&buf[..n]);
+                }
+                let _ = tx.send((Instant::now(), head));
+                let _ = s.write_all(reply.as_bytes());
+            }
+        });
+        (url, rx)
+    }
+
+    fn notes() -> (Observer, Arc<Mutex<Vec<String>>>) {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let log = Arc::clone(&seen);
+        let observer: Observer = Box::new(move |note: &Note<'_>| {
+            let line = match note {
+                Note::State(line) => format!("state: {line}"),
+                Note::Settled { seq, outcome, .. } => format!("batch {seq}: {outcome:?}"),
+            };
+            log.lock().unwrap().push(line);
+        });
+        (observer, seen)
+    }
+
+    fn fast(buffer: usize) -> PushConfig {
+        PushConfig {
+            timeout: Duration::from_secs(5),
+            buffer,
+            headers: vec![("X-Scope-OrgID".into(), "team-a".into())],
+            backoff_min: Duration::from_millis(10),
+            backoff_max: Duration::from_millis(50),
+            record: false,
+        }
+    }
+
+    fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !done() {
+            assert!(Instant::now() < deadline, "timed out waiting for {what}");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    #[test]
+    fn retries_5xx_and_429_and_reports_a_refusal_once() {
+        let (url, requests) = receiver(vec![
+            "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 10\r\nConnection: close\r\n\r\noverloaded",
+            "HTTP/1.1 429 Too Many Requests\r\nRetry-After: 1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+            "HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n",
+            "HTTP/1.1 400 Bad Request\r\nContent-Length: 20\r\nConnection: close\r\n\r\nout of order sample\n",
+            "HTTP/1.1 400 Bad Request\r\nContent-Length: 20\r\nConnection: close\r\n\r\nout of order sample\n",
+        ]);
+        let (observer, seen) = notes();
+        let mut sender = Sender::start(
+            Target::parse(&url).unwrap(),
+            fast(10),
+            Box::new(RemoteWrite::new(vec![])),
+            observer,
+        )
+        .unwrap();
+        sender.push(Snapshot::default(), Vec::new());
+        wait_for("the first batch", || sender.stats().sent_batches == 1);
+        sender.push(Snapshot::default(), Vec::new());
+        sender.push(Snapshot::default(), Vec::new());
+        wait_for("two refusals", || sender.stats().failed_batches == 2);
+        let stats = sender.close(Duration::from_secs(1));
+        assert_eq!(
+            (stats.sent_batches, stats.failed_batches, stats.retries),
+            (1, 2, 2)
+        );
+        assert_eq!((stats.dropped_batches, stats.buffered), (0, 0));
+        assert!(stats.bytes > 0);
+        let got: Vec<(Instant, String)> = requests.try_iter().collect();
+        assert_eq!(got.len(), 5);
+        // Retry-After: 1 was honoured (the backoff alone is at most 75 ms).
+        assert!(got[2].0 - got[1].0 >= Duration::from_millis(950));
+        for field in [
+            "POST /api/v1/write HTTP/1.1\r\n",
+            "Content-Encoding: snappy\r\n",
+            "Content-Type: application/x-protobuf\r\n",
+            "X-Prometheus-Remote-Write-Version: 0.1.0\r\n",
+            concat!("User-Agent: dockstat/", env!("CARGO_PKG_VERSION"), "\r\n"),
+            "X-Scope-OrgID: team-a\r\n",
+        ] {
+            assert!(got[0].1.contains(field), "{field} in {}", got[0].1);
+        }
+        let seen = seen.lock().unwrap().clone();
+        let states: Vec<&String> = seen.iter().filter(|l| l.starts_with("state")).collect();
+        // One line per change: 503, 429 (another reason), delivering again, the refusal.
+        assert_eq!(states.len(), 4, "{seen:#?}");
+        assert!(states[0].contains("answered 503 Service Unavailable: overloaded; retrying"));
+        assert!(states[1].contains("answered 429 Too Many Requests; retrying"));
+        assert!(states[2].contains("delivering again"));
+        assert!(
+            states[3]
+                .contains("refused a batch: 400 Bad Request: out of order sample (not retried"),
+            "{}",
+            states[3]
+        );
+        assert!(seen.contains(&"batch 1: Sent".to_string()));
+        assert!(seen.contains(&"batch 3: Failed".to_string()));
+    }
+
+    #[test]
+    fn a_receiver_that_is_down_keeps_the_newest_batches_and_counts_the_rest() {
+        // A closed loopback port: connection refused.
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let (observer, seen) = notes();
+        let mut sender = Sender::start(
+            Target::parse(&format!("http://127.0.0.1:{port}/w")).unwrap(),
+            fast(2),
+            Box::new(RemoteWrite::new(vec![])),
+            observer,
+        )
+        .unwrap();
+        sender.push(Snapshot::default(), Vec::new());
+        wait_for("the first attempt", || sender.stats().retries > 0);
+        for _ in 0..4 {
+            sender.push(Snapshot::default(), Vec::new());
+        }
+        let stats = sender.stats();
+        // Batch 1 in flight, 4 and 5 kept, 2 and 3 dropped.
+        assert_eq!((stats.dropped_batches, stats.buffered), (2, 3), "{stats:?}");
+        let stats = sender.close(Duration::ZERO);
+        assert_eq!(
+            (stats.sent_batches, stats.dropped_batches),
+            (0, 5),
+            "{stats:?}"
+        );
+        let seen = seen.lock().unwrap().clone();
+        let states: Vec<&String> = seen.iter().filter(|l| l.starts_with("state")).collect();
+        assert_eq!(states.len(), 1, "{seen:#?}");
+        assert!(
+            states[0].contains("cannot connect: connection refused; retrying"),
+            "{}",
+            states[0]
+        );
+        for seq in 1..=5 {
+            assert!(seen.contains(&format!("batch {seq}: Dropped")), "{seen:#?}");
+        }
+    }
+
+    #[test]
+    fn urls() {
+        let t = Target::parse("http://127.0.0.1:9090/api/v1/write").unwrap();
+        assert_eq!(
+            (t.authority.as_str(), t.path.as_str()),
+            ("127.0.0.1:9090", "/api/v1/write")
+        );
+        let t = Target::parse("http://[::1]:1/w?x=1").unwrap();
+        assert_eq!((t.host.as_str(), t.path.as_str()), ("::1", "/w?x=1"));
+        let t = Target::parse("http://localhost").unwrap();
+        assert_eq!(t.path, "/");
+        assert_eq!(t.addrs[0].port(), 80);
+        for bad in [
+            "127.0.0.1:9090/api/v1/write",
+            "ftp://127.0.0.1/",
+            "https://127.0.0.1/",
+            "http://u:p@127.0.0.1/",
+            "http://127.0.0.1:0/",
+            "http://127.0.0.1:x/",
+            "http:///w",
+            "http://127.0.0.1/a b",
+        ] {
+            let e = Target::parse(bad).unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::InvalidEndpoint, "{bad}");
+            assert!(e.to_string().starts_with("invalid push URL"), "{e}");
+        }
+    }
+}
