@@ -215,8 +215,11 @@ fn read_record(path: &Path) -> (HashMap<String, u64>, Samples) {
     (outcomes, sent)
 }
 
-const CONTAINER_FAMILIES: [&str; 10] = [
+/// The families every container of the sim has.
+const CONTAINER_FAMILIES: [&str; 12] = [
     "dockstat_container_cpu_seconds_total",
+    "dockstat_container_cpu_user_seconds_total",
+    "dockstat_container_cpu_system_seconds_total",
     "dockstat_container_cpu_percent",
     "dockstat_container_memory_used_bytes",
     "dockstat_container_memory_limit_bytes",
@@ -226,6 +229,16 @@ const CONTAINER_FAMILIES: [&str; 10] = [
     "dockstat_container_block_read_bytes_total",
     "dockstat_container_block_write_bytes_total",
     "dockstat_container_pids",
+];
+
+/// The families only a container with a CPU limit has (the sim's busy and writer; the
+/// pressure families need the cgroupfs source on cgroup v2, so the sim has none).
+const LIMIT_FAMILIES: [&str; 5] = [
+    "dockstat_container_cpu_cfs_periods_total",
+    "dockstat_container_cpu_cfs_throttled_periods_total",
+    "dockstat_container_cpu_cfs_throttled_seconds_total",
+    "dockstat_container_spec_cpu_quota",
+    "dockstat_container_spec_cpu_period",
 ];
 
 fn push(prom: &Prometheus, sim: usize, extra: &[&str], record: &Path) -> Child {
@@ -268,7 +281,7 @@ fn wait_for(what: &str, secs: u64, mut done: impl FnMut() -> bool) {
 /// Every sample recorded as sent is in Prometheus, and Prometheus has no other.
 fn assert_prometheus_has_exactly(prom: &Prometheus, sent: &Samples) {
     let mut stored = Samples::new();
-    for name in CONTAINER_FAMILIES {
+    for name in CONTAINER_FAMILIES.iter().chain(&LIMIT_FAMILIES) {
         prom.samples(name, &mut stored);
     }
     assert_eq!(
@@ -317,7 +330,18 @@ fn pushed_series_land_in_prometheus_with_the_values_sent() {
     // Every container, every family (the sim's cgroup v1 frames have a page cache).
     let names: std::collections::HashSet<&str> = sent.keys().map(|l| l["name"].as_str()).collect();
     assert_eq!(names.len(), 4, "{names:?}");
-    assert_eq!(sent.len(), 4 * CONTAINER_FAMILIES.len());
+    for family in CONTAINER_FAMILIES {
+        let with = sent.keys().filter(|l| l["__name__"] == family).count();
+        assert_eq!(with, 4, "{family}");
+    }
+    // busy-1 runs under a CPU limit: its throttling and limit series went too.
+    for family in LIMIT_FAMILIES {
+        assert!(
+            sent.keys()
+                .any(|l| l["__name__"] == family && l["name"] == "busy-1"),
+            "{family}"
+        );
+    }
     // A reading per batch: several timestamps per series.
     assert!(sent.values().all(|s| s.len() >= 3), "{sent:?}");
     assert_prometheus_has_exactly(&prom, &sent);
