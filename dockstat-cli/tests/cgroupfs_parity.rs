@@ -4,7 +4,7 @@
 //!
 //! Three containers of the test's own, idle once they are ready:
 //! - `mem`: `--memory 64m`, 8 MB written to a file (page cache: `mem_usage` ≠ `mem_used`);
-//! - `cpu`: `--cpus 0.5`, a busy loop first (CPU time and throttling), then traffic on its
+//! - `cpu`: `--cpus 0.1`, a busy loop first (CPU time and throttling), then traffic on its
 //!   own loopback (which docker does not count: NET I/O stays `0B / 0B`);
 //! - `io`: 4 MB written with fsync, with a (generous) write and read limit on the daemon's data
 //!   disk, so that the kernel accounts its block I/O (cgroup v1 counts a cgroup's bios in
@@ -144,8 +144,10 @@ impl Mine {
             ),
             (
                 "cpu",
-                vec!["--cpus".into(), "0.5".into()],
-                "i=0; while [ $i -lt 200000 ]; do i=$((i+1)); done; \
+                // A tenth of a CPU (10 ms per 100 ms period): the loop's 0.1 s of CPU runs into
+                // it even when other work leaves the container a small share of a core.
+                vec!["--cpus".into(), "0.1".into()],
+                "i=0; while [ $i -lt 50000 ]; do i=$((i+1)); done; \
                  ping -c 3 -i 0.2 127.0.0.1 > /dev/null",
             ),
             (
