@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use lexopt::prelude::*;
 
+use dockstat::engine::{EngineConfig, SourcePolicy};
 use dockstat_sim::{Cgroup, Churn, Flavor, Listen, SimConfig};
 
 use crate::get::GetOpts;
@@ -154,6 +155,12 @@ fn parse_inner(
             Long("sim") => sim_containers = Some(number(&mut parser)?),
             Long("sim-cgroup") | Long("cgroup") => sim.cgroup = cgroup(&parser.value()?.string()?)?,
             Long("sim-flavor") | Long("flavor") => sim.flavor = flavor(&parser.value()?.string()?)?,
+            // After `stats` and `serve`, `--interval` is the cgroupfs source's.
+            Long("interval") if matches!(sub.as_deref(), Some("stats" | "serve")) => {
+                let interval = interval(&mut parser)?;
+                stats.source.interval = interval;
+                serve.source.interval = interval;
+            }
             Long("sim-interval") | Long("interval") => {
                 sim.interval = seconds(&mut parser)?;
                 interval_given = true;
@@ -227,6 +234,8 @@ fn parse_inner(
                 }
                 (Some("stats"), Long("no-trunc")) => stats.no_trunc = true,
                 (Some("stats"), Long("cpu-host")) => stats.cpu_host = true,
+                (Some("stats"), Long("cpu-limit")) => stats.cpu_limit = true,
+                (Some("stats"), Long("pressure")) => stats.pressure = true,
                 (Some("stats"), Long("sort")) => {
                     let key = parser.value()?.string()?;
                     stats.sort = Some(SortKey::parse(&key).ok_or_else(|| {
@@ -282,6 +291,21 @@ fn parse_inner(
                 }
                 (Some("push"), Long("push-tlscert")) => push.cert = Some(parser.value()?.into()),
                 (Some("push"), Long("push-tlskey")) => push.key = Some(parser.value()?.into()),
+                (Some("stats" | "serve"), Long("source")) => {
+                    let policy = source(&parser.value()?.string()?)?;
+                    stats.source.policy = policy;
+                    serve.source.policy = policy;
+                }
+                (Some("stats" | "serve"), Long("cgroup-root")) => {
+                    let dir = directory(&mut parser)?;
+                    stats.source.cgroup_root = Some(dir.clone());
+                    serve.source.cgroup_root = Some(dir);
+                }
+                (Some("stats" | "serve"), Long("proc-root")) => {
+                    let dir = directory(&mut parser)?;
+                    stats.source.proc_root = Some(dir.clone());
+                    serve.source.proc_root = Some(dir);
+                }
                 (Some("sim"), Long("socket")) => socket = Some(parser.value()?.into()),
                 (Some("sim"), Long("listen")) => listen = Some(number(&mut parser)?),
                 (Some("sim"), Long("tls-verify-client")) => tls_verify_client = true,
@@ -478,6 +502,61 @@ fn period(parser: &mut lexopt::Parser) -> Result<Duration, lexopt::Error> {
         ));
     }
     Ok(d)
+}
+
+/// Where `stats` and `serve` take each container's numbers from (`--source`, `--interval`,
+/// `--cgroup-root`, `--proc-root`).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct SourceOpts {
+    pub(crate) policy: SourcePolicy,
+    /// The cgroupfs pass's period (zero: the engine's default, 1 s).
+    pub(crate) interval: Duration,
+    pub(crate) cgroup_root: Option<PathBuf>,
+    pub(crate) proc_root: Option<PathBuf>,
+}
+
+impl SourceOpts {
+    /// Sets these on the engine's configuration.
+    pub(crate) fn apply(&self, config: &mut EngineConfig) {
+        config.source = self.policy;
+        if !self.interval.is_zero() {
+            config.interval = self.interval;
+        }
+        if let Some(dir) = &self.cgroup_root {
+            config.cgroup_root = dir.clone();
+        }
+        if let Some(dir) = &self.proc_root {
+            config.proc_root = dir.clone();
+        }
+    }
+}
+
+fn source(s: &str) -> Result<SourcePolicy, lexopt::Error> {
+    match s {
+        "api" => Ok(SourcePolicy::Api),
+        "cgroupfs" => Ok(SourcePolicy::Cgroupfs),
+        "auto" => Ok(SourcePolicy::Auto),
+        _ => Err(bad_value(s, "expected api, cgroupfs or auto")),
+    }
+}
+
+/// The cgroupfs pass's period: more than zero, at most an hour.
+fn interval(parser: &mut lexopt::Parser) -> Result<Duration, lexopt::Error> {
+    let d = seconds(parser)?;
+    if d < Duration::from_millis(10) || d > Duration::from_secs(3600) {
+        let text = format!("{}", d.as_secs_f64());
+        return Err(bad_value(&text, "expected 0.01 to 3600 seconds"));
+    }
+    Ok(d)
+}
+
+/// A directory that exists (`--cgroup-root`, `--proc-root`).
+fn directory(parser: &mut lexopt::Parser) -> Result<PathBuf, lexopt::Error> {
+    let dir = PathBuf::from(parser.value()?);
+    if !dir.is_dir() {
+        return Err(bad_value(&dir.display().to_string(), "not a directory"));
+    }
+    Ok(dir)
 }
 
 fn flavor(s: &str) -> Result<Flavor, lexopt::Error> {

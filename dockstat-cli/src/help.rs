@@ -73,7 +73,7 @@ Exit codes (curl's, where curl has one):
    2  usage error              3  invalid host, path or DOCKER_API_VERSION
    7  cannot connect           8  malformed response         18  response cut short
   22  HTTP status >= 400      23  cannot write output        28  timed out
-  52  empty reply             56  connection failed
+  52  empty reply             56  connection failed          37  cannot read a cgroup
   35  TLS handshake failed (client certificate required or rejected, no common version)
   45  serve cannot listen on its address (in use, not local, not permitted)
   58  unusable certificate or key file    60  server certificate not trusted or invalid
@@ -94,6 +94,12 @@ Options:
       --no-trunc        do not truncate container IDs
       --cpu-host        CPU % of the whole host (100% = all CPUs busy), not docker's
                         (100% = one CPU)
+      --cpu-limit       CPU % of the container's own CPU limit (100% = all it may
+                        use; without a limit, all CPUs); json adds CPULimit and
+                        CPULimitPerc
+      --pressure        add the CPU PSI, MEM PSI and IO PSI columns: the share of the
+                        last 10 s some task waited for CPU, memory or I/O (cgroup v2
+                        pressure, from the cgroupfs source; -- where there is none)
       --sort KEY        busiest first by cpu, mem, net, block or pids (or name);
                         default: the daemon's order
       --limit N         show the first N rows (after --sort)
@@ -103,6 +109,15 @@ Options:
                         frames come); one read then takes every frame since the last,
                         for much less CPU; samples come up to S seconds late, each with
                         its own time
+      --source S        where the numbers come from: api (default: the daemon's stats
+                        stream), cgroupfs (each container's cgroup files, read here;
+                        the daemon must be on this machine), auto (cgroupfs for a
+                        unix socket's containers whose cgroup is found, else api)
+      --interval S      cgroupfs: read every container each S seconds, all at one
+                        moment, aligned to S on the clock (default 1)
+      --cgroup-root DIR the host's /sys/fs/cgroup (default; in a container, where the
+                        host's is mounted)
+      --proc-root DIR   the host's /proc (default /proc)
       --format F        table (default); json; ndjson (one line of raw numbers per
                         sample, for pipes); prometheus (with --no-stream: one exposition
                         in the Prometheus text format); 'table TEMPLATE' or 'TEMPLATE',
@@ -221,6 +236,15 @@ Options:
                         frames come): values are at most S seconds older than the
                         daemon's, far fresher than a scrape interval, for a fraction
                         of the CPU
+      --source S        where the numbers come from: api (default: the daemon's stats
+                        stream), cgroupfs (each container's cgroup files, read here;
+                        the daemon must be on this machine), auto (cgroupfs for a
+                        unix socket's containers whose cgroup is found, else api)
+      --interval S      cgroupfs: read every container each S seconds, all at one
+                        moment, aligned to S on the clock (default 1)
+      --cgroup-root DIR the host's /sys/fs/cgroup (default; in a container, where the
+                        host's is mounted)
+      --proc-root DIR   the host's /proc (default /proc)
   -h, --help            this text
 
 Ctrl-C or SIGTERM stops it with status 0.

@@ -284,6 +284,8 @@ pub(crate) fn exit_code(kind: ErrorKind) -> i32 {
             | TlsError::BadServerCertificate,
         ) => 60,
         ErrorKind::Tls(_) => 35,
+        // curl's "couldn't read a file": a container's cgroup or the host's /proc.
+        ErrorKind::Cgroup(_) => 37,
         _ => 1,
     }
 }

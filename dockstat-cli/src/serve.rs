@@ -33,6 +33,8 @@ pub(crate) struct ServeOpts {
     pub(crate) timeout: Duration,
     /// Read each stream at most once per this period (the engine's `read_period`).
     pub(crate) read_period: Duration,
+    /// Where the numbers come from (`--source` and its options).
+    pub(crate) source: crate::args::SourceOpts,
 }
 
 impl Default for ServeOpts {
@@ -45,6 +47,7 @@ impl Default for ServeOpts {
             // A scrape comes every 15 s or so: values up to 5 s old cost it nothing, and
             // reading five frames at once costs a fraction of reading them one by one.
             read_period: DEFAULT_READ_PERIOD,
+            source: crate::args::SourceOpts::default(),
         }
     }
 }
@@ -95,6 +98,10 @@ pub(crate) fn serve(endpoints: Vec<Endpoint>, opts: &ServeOpts) -> Result<i32, F
     let mut exporter = exporter(&endpoints, opts.with_image, &opts.label_allowlist);
     let mut config = config(endpoints, Mode::Stream)?;
     config.read_period = opts.read_period;
+    // dockstat_container_spec_cpu_quota/_period, as cAdvisor has them: one inspect per
+    // container when it comes (the cgroupfs source reads the limit with its files).
+    config.cpu_limits = true;
+    opts.source.apply(&mut config);
     let mut engine = Engine::new(config)?;
     Process::install_stop_signals();
     let listener = std::net::TcpListener::bind(opts.listen)
@@ -160,6 +167,8 @@ pub(crate) fn once(endpoints: Vec<Endpoint>, opts: &StatsOpts) -> Result<i32, Fa
     if let Some(max) = opts.max_streams {
         config.max_streams = max;
     }
+    config.cpu_limits = opts.cpu_limit;
+    opts.source.apply(&mut config);
     let mut engine = Engine::new(config)?;
     Process::install_stop_signals();
     let deadline = Instant::now() + Duration::from_secs(30);

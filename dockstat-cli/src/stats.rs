@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 use dockstat::api::ContainerSummary;
 use dockstat::engine::Mode;
 use dockstat::engine::{
-    ApiVersion, Client, Control, Endpoint, Engine, EngineConfig, Event, Selection,
+    ApiVersion, Client, Control, Endpoint, Engine, EngineConfig, Event, Selection, SourcePolicy,
 };
 use dockstat::stats::{Derived, Platform};
 use dockstat::{Error, ErrorKind};
@@ -42,7 +42,7 @@ mod row;
 mod screen;
 
 use ndjson::Ndjson;
-use row::{header, row};
+use row::{CpuScale, EXTRA_FIELDS, Extra, PRESSURE_COLUMNS, header, row};
 use screen::{Layout, paint};
 
 const TABLE: &str = "{{.ID}}\t{{.Name}}\t{{.CPUPerc}}\t{{.MemUsage}}\t{{.MemPerc}}\t{{.NetIO}}\t{{.BlockIO}}\t{{.PIDs}}";
@@ -50,6 +50,8 @@ const TABLE: &str = "{{.ID}}\t{{.Name}}\t{{.CPUPerc}}\t{{.MemUsage}}\t{{.MemPerc
 const TABLE_HOSTS: &str = "{{.Host}}\t{{.ID}}\t{{.Name}}\t{{.CPUPerc}}\t{{.MemUsage}}\t{{.MemPerc}}\t{{.NetIO}}\t{{.BlockIO}}\t{{.PIDs}}";
 const FIELDS: &[&str] = &[
     "BlockIO",
+    "CPULimit",
+    "CPULimitPerc",
     "CPUPerc",
     "Container",
     "Host",
@@ -59,6 +61,10 @@ const FIELDS: &[&str] = &[
     "Name",
     "NetIO",
     "PIDs",
+    "PSICPU",
+    "PSIIO",
+    "PSIMem",
+    "Source",
 ];
 
 /// How often a streaming display is redrawn (docker's ticker).
@@ -88,6 +94,14 @@ pub(crate) struct StatsOpts {
     pub(crate) format: Option<String>,
     /// CPU % of the whole host (100 % = every CPU busy) instead of docker's (100 % = one CPU).
     pub(crate) cpu_host: bool,
+    /// CPU % of the container's own CPU limit (100 % = all it may use); asks the engine for
+    /// the limits.
+    pub(crate) cpu_limit: bool,
+    /// The table shows the pressure columns.
+    pub(crate) pressure: bool,
+    /// Rows carry the fields beyond docker's (`Source`, the pressure, the CPU limit): set by
+    /// [`stats`] when asked for (flags, another source, a template naming one).
+    pub(crate) extended: bool,
     /// Order of the rows: cpu, mem, net, block, pids or name (busiest first); none keeps the
     /// daemon's order, as docker does.
     pub(crate) sort: Option<SortKey>,
@@ -97,6 +111,8 @@ pub(crate) struct StatsOpts {
     pub(crate) max_streams: Option<usize>,
     /// Read each stream at most once per this period (the engine's `read_period`).
     pub(crate) read_period: Duration,
+    /// Where the numbers come from (`--source` and its options).
+    pub(crate) source: crate::args::SourceOpts,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -138,7 +154,7 @@ impl SortKey {
     /// `a` before `b`: busiest first (names A to Z), `reverse` turning that around; rows
     /// without numbers last either way. Numbers compare as shown (CPU % to two decimals,
     /// sizes to their significant digits), so that rows that look equal are ties.
-    fn compare(self, a: &Entry, b: &Entry, cpu_host: bool, reverse: bool) -> Ordering {
+    fn compare(self, a: &Entry, b: &Entry, cpu: CpuScale, reverse: bool) -> Ordering {
         let turn = |o: Ordering| if reverse { o.reverse() } else { o };
         if self == SortKey::Name {
             return turn(a.name.cmp(&b.name));
@@ -146,14 +162,7 @@ impl SortKey {
         let metric = |e: &Entry| -> Option<f64> {
             let d = e.derived?;
             Some(match self {
-                SortKey::Cpu => {
-                    let cpu = if cpu_host {
-                        d.cpu_percent_host
-                    } else {
-                        d.cpu_percent
-                    };
-                    (cpu * 100.0).round()
-                }
+                SortKey::Cpu => (cpu.percent(&d) * 100.0).round(),
                 SortKey::Mem => as_shown(d.mem_used, 1024.0, 4),
                 SortKey::Net => as_shown(d.net_rx as f64 + d.net_tx as f64, 1000.0, 3),
                 SortKey::Block => as_shown(d.block_read as f64 + d.block_write as f64, 1000.0, 3),
@@ -202,6 +211,8 @@ struct Entry {
     name: String,
     platform: Platform,
     derived: Option<Derived>,
+    /// The latest sample's source, pressure and CPU limit.
+    extra: Extra,
     /// A sample is overdue (docker shows "--").
     stale: bool,
     error: Option<String>,
@@ -235,7 +246,12 @@ pub(crate) fn stats(endpoints: Vec<Endpoint>, opts: &StatsOpts) -> Result<i32, F
         Some("ndjson") => Output::Ndjson,
         spec => {
             let table = if multi { TABLE_HOSTS } else { TABLE };
-            let format = Format::parse(spec.unwrap_or("table"), table).map_err(Failure::Usage)?;
+            let table = if opts.pressure {
+                format!("{table}{PRESSURE_COLUMNS}")
+            } else {
+                table.to_string()
+            };
+            let format = Format::parse(spec.unwrap_or("table"), &table).map_err(Failure::Usage)?;
             format.check_fields(FIELDS).map_err(Failure::Usage)?;
             Output::Docker(format)
         }
@@ -258,7 +274,14 @@ pub(crate) fn stats(endpoints: Vec<Endpoint>, opts: &StatsOpts) -> Result<i32, F
     if let Some(max) = opts.max_streams {
         config.max_streams = max;
     }
+    let names = |fields: &[&str]| match &output {
+        Output::Docker(format) => fields.iter().any(|f| format.names(f)),
+        Output::Ndjson => false,
+    };
+    // The limits cost the daemon an inspect per container: only when they are shown.
+    config.cpu_limits = opts.cpu_limit || names(&["CPULimit", "CPULimitPerc"]);
     config.read_period = opts.read_period;
+    opts.source.apply(&mut config);
     if let (false, Selection::Named(names)) = (multi, &config.selection) {
         // `docker stats NAME...` shows nothing when a named container does not exist.
         if let Some(missing) = missing_named(&config, names) {
@@ -275,6 +298,14 @@ pub(crate) fn stats(endpoints: Vec<Endpoint>, opts: &StatsOpts) -> Result<i32, F
     // longest retry delay (jittered up to 1.5 times) and a connect timeout.
     let recovered_after =
         config.reconnect_max.mul_f64(1.5) + config.connect_timeout + Duration::from_secs(5);
+    let extended = opts.pressure
+        || opts.cpu_limit
+        || config.source != SourcePolicy::Api
+        || names(EXTRA_FIELDS);
+    let opts = &StatsOpts {
+        extended,
+        ..opts.clone()
+    };
     let mut engine = Engine::new(config)?;
 
     let stdout = io::stdout();
@@ -303,6 +334,7 @@ pub(crate) fn stats(endpoints: Vec<Endpoint>, opts: &StatsOpts) -> Result<i32, F
         write_error: None,
         reported: HashSet::new(),
         failed: false,
+        cgroup_error: None,
         fatal: None,
         notice: None,
         host_field,
@@ -336,7 +368,7 @@ pub(crate) fn stats(endpoints: Vec<Endpoint>, opts: &StatsOpts) -> Result<i32, F
             }
         }
         if let Output::Docker(format) = &output {
-            let order = st.order(opts.sort, false, opts.cpu_host, |e| e.error.is_none());
+            let order = st.order(opts.sort, false, CpuScale::of(opts), |e| e.error.is_none());
             let rows = st.display_rows(&order, opts);
             let shown = rows.len();
             let mut result = format.write(&mut st.out, &rows, &|f| header(f).to_string());
@@ -353,7 +385,11 @@ pub(crate) fn stats(endpoints: Vec<Endpoint>, opts: &StatsOpts) -> Result<i32, F
             Some(e) => return Err(Failure::Output(e)),
             None => st.out.flush().map_err(Failure::Output)?,
         }
-        return Ok(if st.failed { 1 } else { 0 });
+        return Ok(match (st.failed, st.cgroup_error) {
+            (false, _) => 0,
+            (true, Some(kind)) => crate::exit_code(kind),
+            (true, None) => 1,
+        });
     }
 
     // On a terminal: the alternate screen, and keys when stdin is a terminal too; restored
@@ -421,7 +457,7 @@ pub(crate) fn stats(endpoints: Vec<Endpoint>, opts: &StatsOpts) -> Result<i32, F
         let Output::Docker(format) = &output else {
             continue;
         };
-        let order = st.order(sort, reverse, opts.cpu_host, |_| true);
+        let order = st.order(sort, reverse, CpuScale::of(opts), |_| true);
         st.ranks = order.iter().enumerate().map(|(i, &seq)| (seq, i)).collect();
         let shown = opts.limit.unwrap_or(usize::MAX).min(order.len());
         // The view renders no more rows than the window has lines (thousands of rows would
@@ -596,6 +632,8 @@ struct State<W: Write> {
     /// Error messages already printed (a host failing for every stream prints once).
     reported: HashSet<String>,
     failed: bool,
+    /// A row failed reading its cgroup: a one-off exits with that kind's code.
+    cgroup_error: Option<ErrorKind>,
     /// An error that ends the command (the daemon cannot be reached at all for a one-off).
     fatal: Option<Error>,
     /// Why streams wait (out of file descriptors), for the live view's status.
@@ -681,6 +719,7 @@ impl<W: Write> State<W> {
                         name: c.name.clone(),
                         platform: Platform::Linux,
                         derived: None,
+                        extra: Extra::default(),
                         stale: false,
                         error: None,
                         json: None,
@@ -715,6 +754,7 @@ impl<W: Write> State<W> {
                     e.name = name.to_string();
                 }
                 e.derived = Some(*derived);
+                e.extra = Extra::of(sample);
                 e.json = None;
                 e.stale = false;
                 if e.error.take().is_some() {
@@ -722,7 +762,7 @@ impl<W: Write> State<W> {
                 }
                 if self.ndjson && self.write_error.is_none() {
                     let (line, nd) = (&mut self.line, &mut self.nd);
-                    nd.line(line, container.host, sample.id, name, sample.read, derived);
+                    nd.line(line, container.host, sample, name, derived);
                 }
             }
             Event::Stale(c) => {
@@ -759,6 +799,9 @@ impl<W: Write> State<W> {
                     Some(e) => {
                         if e.error.is_none() {
                             self.row_errors += 1;
+                        }
+                        if let ErrorKind::Cgroup(_) = error.kind() {
+                            self.cgroup_error = Some(error.kind());
                         }
                         e.error = Some(message.clone());
                         e.json = None;
@@ -841,7 +884,7 @@ impl<W: Write> State<W> {
         if self.write_error.is_none() {
             let name = sample.name.strip_prefix('/').unwrap_or(sample.name);
             let (line, nd) = (&mut self.line, &mut self.nd);
-            nd.line(line, container.host, sample.id, name, sample.read, derived);
+            nd.line(line, container.host, sample, name, derived);
             if self.line.len() >= NDJSON_WRITE_AT {
                 self.write_lines();
             }
@@ -929,7 +972,7 @@ impl<W: Write> State<W> {
         &self,
         sort: Option<SortKey>,
         reverse: bool,
-        cpu_host: bool,
+        cpu: CpuScale,
         keep: impl Fn(&Entry) -> bool,
     ) -> Vec<u64> {
         let mut entries: Vec<(u64, &Entry)> = (self.rows.iter())
@@ -939,7 +982,7 @@ impl<W: Write> State<W> {
         if let Some(key) = sort {
             let rank = |seq: u64| self.ranks.get(&seq).copied().unwrap_or(usize::MAX);
             entries.sort_by(|&(sa, a), &(sb, b)| {
-                key.compare(a, b, cpu_host, reverse)
+                key.compare(a, b, cpu, reverse)
                     .then_with(|| rank(sa).cmp(&rank(sb)))
                     .then_with(|| a.name.cmp(&b.name))
                     .then(sa.cmp(&sb))
@@ -958,7 +1001,7 @@ impl<W: Write> State<W> {
             };
             if e.json.is_none() {
                 let host = host_field.then(|| hosts[e.host].as_str());
-                let mut line = json_object(&row(e, host, !opts.no_trunc, opts.cpu_host));
+                let mut line = json_object(&row(e, host, opts));
                 line.push('\n');
                 e.json = Some(line);
             }
@@ -973,7 +1016,7 @@ impl<W: Write> State<W> {
             .filter_map(|seq| self.rows.get(seq))
             .map(|e| {
                 let host = self.host_field.then(|| self.hosts[e.host].as_str());
-                row(e, host, !opts.no_trunc, opts.cpu_host)
+                row(e, host, opts)
             })
             .collect()
     }
@@ -1002,7 +1045,9 @@ mod tests {
     use super::ndjson::ndjson_line_reference;
     use super::screen::cut;
     use super::*;
-    use dockstat::stats::Timestamp;
+    use dockstat::stats::{
+        CpuLimit, Pressure, Pressures, Sample, Source, StallLine, Throttling, Timestamp,
+    };
     use proptest::prelude::*;
 
     fn derived_strategy() -> impl Strategy<Value = Derived> {
@@ -1036,6 +1081,7 @@ mod tests {
                 )| Derived {
                     cpu_percent: cpu,
                     cpu_percent_host: cpu_host,
+                    cpu_percent_of_limit: cpu_host,
                     online_cpus,
                     mem_usage,
                     mem_used,
@@ -1049,6 +1095,56 @@ mod tests {
                     warmup,
                     stopped,
                     interval_nanos,
+                },
+            )
+    }
+
+    /// A sample's fields beyond docker's: source, CPU split and throttling, limit, pressure.
+    fn extra_strategy() -> impl Strategy<Value = Sample<'static>> {
+        let stall = || {
+            (0u32..10_000, any::<u64>()).prop_map(|(avg10, total_us)| StallLine { avg10, total_us })
+        };
+        let pressure = move || {
+            prop::option::of(
+                (stall(), prop::option::of(stall()))
+                    .prop_map(|(some, full)| Pressure { some, full }),
+            )
+        };
+        (
+            any::<bool>(),
+            [
+                any::<u64>(),
+                any::<u64>(),
+                any::<u64>(),
+                any::<u64>(),
+                any::<u64>(),
+            ],
+            prop::option::of((0u64..10_000_000, 0u64..1_000_000)),
+            (pressure(), pressure(), pressure()),
+        )
+            .prop_map(
+                |(cgroupfs, [user, system, periods, throttled, time], limit, (cpu, memory, io))| {
+                    let mut s = Sample {
+                        source: if cgroupfs {
+                            Source::Cgroupfs
+                        } else {
+                            Source::Api
+                        },
+                        cpu_limit: limit.map(|(quota_us, period_us)| CpuLimit {
+                            quota_us,
+                            period_us,
+                        }),
+                        pressure: Pressures { cpu, memory, io },
+                        ..Sample::default()
+                    };
+                    s.cpu.user_usage = user;
+                    s.cpu.system_usage = system;
+                    s.cpu.throttling = Throttling {
+                        periods,
+                        throttled_periods: throttled,
+                        throttled_time: time,
+                    };
+                    s
                 },
             )
     }
@@ -1076,6 +1172,7 @@ mod tests {
             write_error: None,
             reported: HashSet::new(),
             failed: false,
+            cgroup_error: None,
             fatal: None,
             notice: None,
             host_field,
@@ -1096,7 +1193,7 @@ mod tests {
             };
             let mut st = state(false, host_field);
             let check = |st: &mut State<Vec<u8>>| {
-                let order = st.order(None, false, false, |_| true);
+                let order = st.order(None, false, CpuScale::Docker, |_| true);
                 let mut kept = Vec::new();
                 st.json_rows(&order, &opts, &mut kept);
                 let mut again = Vec::new();
@@ -1194,7 +1291,7 @@ mod tests {
             hosts in prop::collection::vec(any::<String>(), 1..3),
             samples in prop::collection::vec(
                 (any::<String>(), "[a-f0-9]{0,64}", "[a-z<>&\"\\\\/.\u{2028}é-]{0,20}",
-                 -100i64..100, any::<u32>(), 0u32..1000, derived_strategy()),
+                 -100i64..100, any::<u32>(), 0u32..1000, derived_strategy(), extra_strategy()),
                 1..12,
             ),
             now in 1_700_000_000i64..1_900_000_000,
@@ -1202,13 +1299,14 @@ mod tests {
             let mut nd = Ndjson::new(&hosts);
             let mut new = String::new();
             let mut old = String::new();
-            for (i, (name, id, name2, dsecs, nanos, ms, d)) in samples.iter().enumerate() {
+            for (i, (name, id, name2, dsecs, nanos, ms, d, x)) in samples.iter().enumerate() {
                 let host = i % hosts.len();
                 let name = if i % 2 == 0 { name } else { name2 };
                 for nanos in [nanos % 1_000_000_000, ms * 1_000_000, 0] {
                     let read = Timestamp { secs: now + dsecs / 10, nanos };
-                    nd.line(&mut new, host, id, name, read, d);
-                    ndjson_line_reference(&mut old, &hosts[host], id, name, &read.to_string(), d);
+                    let sample = Sample { id, read, ..*x };
+                    nd.line(&mut new, host, &sample, name, d);
+                    ndjson_line_reference(&mut old, &hosts[host], &sample, name, &read.to_string(), d);
                 }
             }
             prop_assert_eq!(new, old);

@@ -139,6 +139,14 @@ o = list(om(open(sys.argv[2]).read()))
 types = {f.name: f.type for f in o}
 assert types["dockstat_container_cpu_seconds"] == "counter", types
 assert types["dockstat_container_pids"] == "gauge", types
+assert types["dockstat_container_cpu_cfs_throttled_seconds"] == "counter", types
+assert types["dockstat_container_cpu_user_seconds"] == "counter", types
+assert types["dockstat_container_spec_cpu_quota"] == "gauge", types
+assert types["dockstat_container_pressure_memory_stalled_seconds"] == "counter", types
+units = {f.name: f.unit for f in o}
+assert units["dockstat_container_cpu_cfs_throttled_seconds"] == "seconds", units
+assert units["dockstat_container_memory_used_bytes"] == "bytes", units
+assert units["dockstat_container_cpu_cfs_periods"] == "", units
 assert types["dockstat_engine_frame_processing_seconds"] == "histogram", types
 assert types["dockstat_engine_delivery_lag_seconds"] == "histogram", types
 print(len(t), len(o), sum(len(f.samples) for f in o))

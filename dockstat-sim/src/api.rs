@@ -834,7 +834,9 @@ fn render_containers(
 }
 
 /// `GET /containers/{name}/json`: the part of the daemon's inspect document that tools read
-/// to resolve a name (`Id`, `Name`, `Created`, `State`, `Image`, `Config.Image`, labels).
+/// to resolve a name (`Id`, `Name`, `Created`, `State`, `Image`, `Config.Image`, labels), and
+/// what a cgroupfs reader needs: `State.Pid` ([`SimConfig::pid_base`](crate::SimConfig::pid_base)
+/// plus the container's index while it runs, else 0) and `HostConfig`'s CPU limit.
 fn render_inspect(model: &Model, idx: usize) -> Vec<u8> {
     let Some(c) = model.containers.get(idx) else {
         return b"{}\n".to_vec();
@@ -855,11 +857,23 @@ fn render_inspect(model: &Model, idx: usize) -> Vec<u8> {
     };
     out.extend_from_slice(b",\"State\":{\"Status\":");
     push_str(&mut out, status);
+    let up = matches!(c.state, State::Running | State::Paused);
+    let pid = if up {
+        u64::from(model.pid_base) + idx as u64
+    } else {
+        0
+    };
     out.extend_from_slice(format!(
-        ",\"Running\":{},\"Paused\":{},\"Restarting\":false,\"OOMKilled\":false,\"Dead\":false,\"ExitCode\":{exit_code}}}",
+        ",\"Running\":{},\"Paused\":{},\"Restarting\":false,\"OOMKilled\":false,\"Dead\":false,\"Pid\":{pid},\"ExitCode\":{exit_code}}}",
         c.running(),
         matches!(c.state, State::Paused),
     ).as_bytes());
+    let limit = crate::limits::container_limit(model.cpu_limit, c.workload).unwrap_or_default();
+    let (nano_cpus, quota, period) = (limit.nano_cpus, limit.cpu_quota, limit.cpu_period);
+    out.extend_from_slice(
+        format!(",\"HostConfig\":{{\"NanoCpus\":{nano_cpus},\"CpuQuota\":{quota},\"CpuPeriod\":{period}}}")
+            .as_bytes(),
+    );
     out.extend_from_slice(b",\"Image\":");
     push_str(&mut out, model.container_image_id());
     out.extend_from_slice(b",\"Config\":{\"Image\":");
@@ -1013,6 +1027,16 @@ mod tests {
         assert_eq!(doc["Name"], "/busy-1");
         assert_eq!(doc["State"]["Status"], "running");
         assert_eq!(doc["Config"]["Labels"]["sim.workload"], "busy");
+        let idx = match m.lookup("busy-1") {
+            Lookup::Found(idx) => idx,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(doc["State"]["Pid"], crate::SIM_PID_BASE as usize + idx);
+        // busy runs with --cpus 0.5 (crate::limits), as its frames' throttling says.
+        assert_eq!(doc["HostConfig"]["NanoCpus"], 500_000_000);
+        assert_eq!(doc["HostConfig"]["CpuQuota"], 0);
+        assert_eq!(doc["HostConfig"]["CpuQuota"], 0);
+        assert_eq!(doc["HostConfig"]["CpuPeriod"], 0);
         assert_eq!(reply(r("GET", "/containers/nosuch/json")).status, 404);
         let missing = reply(r("GET", "/containers/nosuch/stats?stream=false"));
         assert_eq!(missing.status, 404);

@@ -234,9 +234,11 @@ fn push_podman_frame(
     // Go's float64 format for a JSON number (17 significant digits at most, no exponent for
     // these magnitudes).
     out.extend_from_slice(format!(",\"cpu\":{podman_cpu}").as_bytes());
-    out.extend_from_slice(
-        b",\"throttling_data\":{\"periods\":0,\"throttled_periods\":0,\"throttled_time\":0}}",
-    );
+    out.extend_from_slice(b",\"throttling_data\":{");
+    push_field_u64(out, true, "periods", s.periods);
+    push_field_u64(out, false, "throttled_periods", s.throttled_periods);
+    push_field_u64(out, false, "throttled_time", s.throttled_time);
+    out.extend_from_slice(b"}}");
     out.extend_from_slice(b",\"precpu_stats\":");
     out.extend_from_slice(PODMAN_ZERO_CPU.as_bytes());
     out.extend_from_slice(b",\"memory_stats\":{");

@@ -113,6 +113,7 @@ mod fault;
 mod frames;
 mod http;
 mod json;
+pub mod limits;
 mod model;
 mod server;
 pub mod svg;
@@ -233,7 +234,22 @@ pub struct SimConfig {
     /// garbage chunk size, a slow drip, an error status) at its next frame. Counted in
     /// [`SimCounters::faults_injected`] and [`Sim::fault_counts`]. Clamped to 1 ms ..= 1 day.
     pub chaos: Option<Duration>,
+    /// `State.Pid` of a running (or paused) container in its inspect document: this plus the
+    /// container's index in the model (stopped ones answer 0, as the daemon does). The
+    /// default, [`SIM_PID_BASE`], is above Linux's largest pid (2^22), so no pid of this
+    /// machine is implied; a test that lays out a fake `/proc` uses these numbers.
+    pub pid_base: u32,
+    /// `HostConfig.NanoCpus`, `CpuQuota` and `CpuPeriod` of every container's inspect
+    /// (`docker run --cpus`, `--cpu-quota`, `--cpu-period`), and the limit its frames'
+    /// throttling follows; zero by default: each workload's own ([`limits`]: `busy` 0.5 CPUs,
+    /// `writer` 1.5, the others none).
+    pub nano_cpus: i64,
+    pub cpu_quota: i64,
+    pub cpu_period: i64,
 }
+
+/// The default [`SimConfig::pid_base`]: above `PID_MAX_LIMIT` (4,194,304), so never a real pid.
+pub const SIM_PID_BASE: u32 = 5_000_000;
 
 impl Default for SimConfig {
     fn default() -> SimConfig {
@@ -253,6 +269,10 @@ impl Default for SimConfig {
             fixed_clock: None,
             churn: None,
             chaos: None,
+            pid_base: SIM_PID_BASE,
+            nano_cpus: 0,
+            cpu_quota: 0,
+            cpu_period: 0,
         }
     }
 }

@@ -319,6 +319,13 @@ impl fmt::Display for Error {
         if let Some(source) = &self.source {
             write!(f, ": {source}")?;
         }
+        if self.kind == ErrorKind::Cgroup(CgroupError::Permission) {
+            // The remedy is the user's: say it where the error is seen.
+            f.write_str(
+                " (reading containers' cgroups needs root, or the host's /sys/fs/cgroup and \
+                 /proc mounted readable and named as the cgroup and proc roots)",
+            )?;
+        }
         Ok(())
     }
 }

@@ -9,7 +9,7 @@
 
 use std::path::PathBuf;
 
-use dockstat::stats::{Derived, FrameDecoder, Platform, Sample, Timestamp, derive};
+use dockstat::stats::{Derived, FrameDecoder, Platform, Sample, Throttling, Timestamp, derive};
 use serde_json::Value;
 
 fn fixtures() -> PathBuf {
@@ -169,6 +169,11 @@ fn reference(frame: &Value) -> Derived {
         } else {
             0.0
         },
+        cpu_percent_of_limit: if online > 0.0 {
+            cpu_percent / online
+        } else {
+            0.0
+        },
         online_cpus: online as u32,
         mem_usage: usage,
         mem_used,
@@ -231,6 +236,25 @@ fn every_fixture_frame_matches_the_reference() {
                 sample.pids.limit,
                 json["pids_stats"].get("limit").and_then(Value::as_u64)
             );
+            // The user/kernel split and the throttling counters, of both readings.
+            for (cpu, key) in [(&sample.cpu, "cpu_stats"), (&sample.precpu, "precpu_stats")] {
+                let usage = |k| u(&json, &[key, "cpu_usage", k]);
+                let throttling = |k| u(&json, &[key, "throttling_data", k]);
+                assert_eq!(
+                    (cpu.user_usage, cpu.system_usage),
+                    (usage("usage_in_usermode"), usage("usage_in_kernelmode")),
+                    "{name} {key}"
+                );
+                assert_eq!(
+                    cpu.throttling,
+                    Throttling {
+                        periods: throttling("periods"),
+                        throttled_periods: throttling("throttled_periods"),
+                        throttled_time: throttling("throttled_time"),
+                    },
+                    "{name} {key}"
+                );
+            }
             assert_eq!(
                 sample.memory.cache,
                 json["memory_stats"]["stats"]
@@ -269,6 +293,22 @@ fn busy_container_at_half_a_core() {
         assert_eq!(d.cpu_percent, 506_645_066.0 / 2_030_000_000.0 * 2.0 * 100.0);
         assert_eq!(format!("{:.2}", d.cpu_percent), "49.92");
         assert_eq!(format!("{:.2}", d.cpu_percent_host), "24.96");
+        // `--cpus 0.5`: the CFS counters advance, nearly every period throttled.
+        assert_eq!(
+            s.cpu.throttling,
+            Throttling {
+                periods: 445,
+                throttled_periods: 438,
+                throttled_time: 21_243_018_874,
+            }
+        );
+        assert_eq!(s.precpu.throttling.throttled_periods, 427);
+        assert_eq!(
+            (s.cpu.user_usage, s.cpu.system_usage),
+            (21_950_000_000, 220_000_000)
+        );
+        // No limit on the sample (the frame has none): of the host's CPUs.
+        assert_eq!(d.cpu_percent_of_limit, d.cpu_percent_host);
         assert!(!d.warmup);
         assert_eq!(d.interval_nanos, 1_022_680_094); // the frames' own timestamps
     });
@@ -399,6 +439,14 @@ fn malformed_frames_are_typed_errors_with_offsets_and_do_not_poison_the_next() {
         (b"[1,2,3]", 0),
         (b"{} trailing", 3),
         (b"{\"pids_stats\":{\"current\":-1}}", 25),
+        (
+            b"{\"cpu_stats\":{\"throttling_data\":{\"periods\":\"7\"}}}",
+            43,
+        ),
+        (
+            b"{\"cpu_stats\":{\"cpu_usage\":{\"usage_in_usermode\":-3}}}",
+            47,
+        ),
         (
             b"{\"blkio_stats\":{\"io_service_bytes_recursive\":[{\"op\":\"Read\",\"value\":1.5}]}}",
             67,
@@ -538,6 +586,9 @@ fn whitespace_between_frames_is_skipped_as_go_does() {
     let splits: Vec<usize> = (0..body.len())
         .filter(|&i| i % 97 == 0 || body.get(i).is_some_and(|b| b.is_ascii_whitespace()))
         .collect();
+    // The CPU readings of the frame decoded whole, which every split must give too.
+    let whole = decode_and_derive(&frame, |s, _| (s.cpu, s.precpu));
+    assert_ne!(whole.0.throttling, Throttling::default());
     for cut in splits {
         let mut decoder = FrameDecoder::new();
         let mut stream = StatsStream::new(1 << 20);
@@ -545,7 +596,8 @@ fn whitespace_between_frames_is_skipped_as_go_does() {
         for piece in [&body[..cut], &body[cut..]] {
             let mut samples = stream.push(piece, &mut decoder);
             while let Some(s) = samples.next() {
-                s.unwrap_or_else(|e| panic!("cut {cut}: {e}"));
+                let s = s.unwrap_or_else(|e| panic!("cut {cut}: {e}"));
+                assert_eq!((s.sample.cpu, s.sample.precpu), whole, "cut {cut}");
                 n += 1;
             }
         }
@@ -558,7 +610,8 @@ fn whitespace_between_frames_is_skipped_as_go_does() {
     for b in body.chunks(1) {
         let mut samples = stream.push(b, &mut decoder);
         while let Some(s) = samples.next() {
-            s.unwrap();
+            let s = s.unwrap();
+            assert_eq!((s.sample.cpu, s.sample.precpu), whole);
             n += 1;
         }
     }
@@ -587,7 +640,9 @@ fn repeated_keys_merge_as_go_decodes_them() {
         br#"{"memory_stats":{"usage":1000,"limit":4000,"stats":{"total_inactive_file":100}},
         "memory_stats":{"usage":2000,"stats":{"cache":7}},
         "cpu_stats":{"cpu_usage":{"total_usage":5,"percpu_usage":[1,2]},"online_cpus":4},
-        "cpu_stats":{"cpu_usage":{"total_usage":9},"system_cpu_usage":null},
+        "cpu_stats":{"cpu_usage":{"total_usage":9,"usage_in_usermode":4},"system_cpu_usage":null,
+        "throttling_data":{"periods":10,"throttled_periods":2,"throttled_time":3}},
+        "cpu_stats":{"cpu_usage":{"usage_in_kernelmode":1},"throttling_data":{"periods":11,"throttled_time":null}},
         "pids_stats":{"current":3,"limit":10},"pids_stats":{"current":null},
         "networks":{"eth0":{"rx_bytes":1,"tx_bytes":2}},"networks":{"eth1":{"rx_bytes":10}},
         "name":"/a","name":null}"#;
@@ -602,6 +657,15 @@ fn repeated_keys_merge_as_go_decodes_them() {
         assert_eq!(d.mem_used, 1900.0);
         assert_eq!(s.cpu.total_usage, 9);
         assert_eq!((s.cpu.percpu_count, s.cpu.online_cpus), (2, 4));
+        assert_eq!((s.cpu.user_usage, s.cpu.system_usage), (4, 1));
+        assert_eq!(
+            s.cpu.throttling,
+            Throttling {
+                periods: 11,
+                throttled_periods: 2,
+                throttled_time: 3,
+            }
+        );
         assert_eq!((s.pids.current, s.pids.limit), (3, Some(10)));
         assert_eq!(s.networks.len(), 2);
         assert_eq!((d.net_rx, d.net_tx), (11, 2));

@@ -243,6 +243,11 @@ pub(crate) struct Model {
     free: Vec<usize>,
     /// Containers running or paused.
     up: usize,
+    /// [`SimConfig::pid_base`].
+    pub(crate) pid_base: u32,
+    /// [`SimConfig::nano_cpus`], `cpu_quota`, `cpu_period`: every container's limit when
+    /// set, else each workload's (see [`crate::limits`]).
+    pub(crate) cpu_limit: crate::limits::CpuLimit,
 }
 
 /// Result of looking a container up by id, id prefix or name.
@@ -320,6 +325,12 @@ impl Model {
             bridge_count: 0,
             free: Vec::new(),
             up: 0,
+            pid_base: config.pid_base,
+            cpu_limit: crate::limits::CpuLimit {
+                nano_cpus: config.nano_cpus,
+                cpu_quota: config.cpu_quota,
+                cpu_period: config.cpu_period,
+            },
         };
         for i in 0..total {
             let running = i < config.containers;
@@ -773,17 +784,30 @@ impl Model {
         }
         s.system = self.system_cpu(t);
         s.online_cpus = self.host.ncpu;
-        if cpu.throttled {
-            // 100 ms CFS periods while runnable; nearly all hit the quota, and each throttled
-            // period waits out the rest of it (~48 ms with a 50 ms quota).
-            let e = wobble(hash2(c.key, 300), up, 20_000_000);
-            s.periods = e / 100_000_000;
-            s.throttled_periods = s.periods - s.periods / 60;
-            s.throttled_time = at_rate(0, 477_000_000, e);
-        } else {
-            s.periods = 0;
-            s.throttled_periods = 0;
-            s.throttled_time = 0;
+        let limit = crate::limits::container_limit(self.cpu_limit, c.workload);
+        match limit.and_then(|l| l.nanos_per_second()) {
+            // A limit the workload would exceed.
+            Some(limit) if cpu.rate >= limit => {
+                // 100 ms CFS periods while runnable; nearly all hit the quota, and each
+                // throttled period waits out the rest of it (~48 ms with a 50 ms quota).
+                let e = wobble(hash2(c.key, 300), up, 20_000_000);
+                s.periods = e / 100_000_000;
+                s.throttled_periods = s.periods - s.periods / 60;
+                s.throttled_time = at_rate(0, 477_000_000, e);
+            }
+            // A limit it stays under: the periods it is runnable in (about two a second for
+            // short bursts) pass, none throttled.
+            Some(_) => {
+                let e = wobble(hash2(c.key, 300), up, 20_000_000);
+                s.periods = e / 500_000_000;
+                s.throttled_periods = 0;
+                s.throttled_time = 0;
+            }
+            None => {
+                s.periods = 0;
+                s.throttled_periods = 0;
+                s.throttled_time = 0;
+            }
         }
 
         // Pids.
@@ -1026,6 +1050,16 @@ mod tests {
         let (wa, wb) = (a.blk.unwrap_or_default(), b.blk.unwrap_or_default());
         let rate = (wb.write_bytes - wa.write_bytes) / 10;
         assert!((15 << 20..=18 << 20).contains(&rate), "writer {rate}");
+        // writer: under a limit it never reaches (crate::limits): periods pass, none throttled.
+        assert!(
+            (10..=30).contains(&(b.periods - a.periods)),
+            "{}",
+            b.periods - a.periods
+        );
+        assert_eq!((b.throttled_periods, b.throttled_time), (0, 0));
+        // idle, memhog: no limit, no CFS periods.
+        m.sample_into(1, t1, &mut b);
+        assert_eq!((b.periods, b.throttled_periods), (0, 0));
         // forky: pids between 1 and 11, limit 64.
         let mut seen = [false; 2];
         for k in 0..8 {

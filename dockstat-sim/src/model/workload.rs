@@ -129,8 +129,6 @@ pub(super) struct CpuProfile {
     pub(super) amp: u64,
     /// Share of CPU time spent in the kernel, per mille.
     pub(super) kernel_permille: u64,
-    /// Runs under a CFS quota of half a core (`--cpus=0.5`), so throttling counters advance.
-    pub(super) throttled: bool,
 }
 
 /// Memory behaviour of a workload, in cgroup v1 terms (v2 keys are derived from it).
@@ -162,42 +160,36 @@ pub(super) fn cpu_profile(w: Workload) -> CpuProfile {
             rate: 500_000_000,
             amp: 20_000_000,
             kernel_permille: 10,
-            throttled: true,
         },
         Workload::Idle => CpuProfile {
             base: 22_500_051,
             rate: 10_000,
             amp: 300_000_000,
             kernel_permille: 500,
-            throttled: false,
         },
         Workload::Memhog => CpuProfile {
             base: 617_322_549,
             rate: 30_000,
             amp: 300_000_000,
             kernel_permille: 670,
-            throttled: false,
         },
         Workload::Writer => CpuProfile {
             base: 10_000_000,
             rate: 3_900_000,
             amp: 150_000_000,
             kernel_permille: 700,
-            throttled: false,
         },
         Workload::Forky => CpuProfile {
             base: 8_000_000,
             rate: 7_800_000,
             amp: 200_000_000,
             kernel_permille: 280,
-            throttled: false,
         },
         Workload::Net => CpuProfile {
             base: 19_115_196,
             rate: 15_000,
             amp: 300_000_000,
             kernel_permille: 100,
-            throttled: false,
         },
     }
 }

@@ -89,7 +89,11 @@ pub struct EngineConfig {
     /// [`ErrorKind::StreamLimit`](crate::ErrorKind::StreamLimit) says so when capping begins. In the one-sample modes
     /// this bounds how many samples are being taken at once.
     pub max_streams: usize,
-    /// Where the numbers come from ([`Mode::Stream`]; the one-sample modes use the API).
+    /// Where the numbers come from. With the cgroupfs source, [`Mode::OneShot`] is one pass
+    /// (a warm-up sample, as `one-shot=1`) and [`Mode::Once`] two passes an
+    /// [`interval`](EngineConfig::interval) apart, the second delivered (as `stream=0` spans
+    /// the daemon's one-second tick). A container without a process (stopped) has no cgroup:
+    /// its all-zero numbers come from the stats stream whatever the policy.
     pub source: SourcePolicy,
     /// How often the cgroupfs source reads every container's files, all in one pass so that
     /// rows are comparable.

@@ -9,7 +9,9 @@
 //!   say what should happen: `discovery` (per host: events before the listing, relisting),
 //!   `stream` (per container: connect, backoff, staleness; admission under `max_streams`
 //!   and the open-files limit), `backoff` (capped exponential delays with jitter), `info`
-//!   (per host: its CPU count from `/info`, for frames without one). What it watches is
+//!   (per host: its CPU count from `/info`, for frames without one), `cgroupfs` (per
+//!   container: its inspect and cgroup reader; the pass that reads every reader at once, for
+//!   [`SourcePolicy::Cgroupfs`] and `Auto`). What it watches is
 //!   [`EngineConfig`] (`config`); what it reports is [`Event`] (`event`).
 //! - [`queue`]: the engine on its own thread, a bounded queue to a slow consumer.
 //! - [`histogram`]: the engine's timing histograms (frame processing time, delivery lag).
@@ -17,6 +19,7 @@
 #![forbid(unsafe_code)]
 
 pub(crate) mod backoff;
+mod cgroupfs;
 pub mod client;
 mod config;
 mod discovery;

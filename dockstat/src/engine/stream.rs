@@ -82,6 +82,10 @@ pub(crate) struct Stream {
     pub(crate) generation: u32,
     /// Asked for by name, not discovered: a 404 is an error.
     pub(crate) named: bool,
+    /// Its inspect answered for this connection (see [`super::cgroupfs`]).
+    pub(crate) inspected: bool,
+    /// The CPU limit its inspect gave, put on the samples of its stats stream.
+    pub(crate) cpu_limit: Option<crate::stats::CpuLimit>,
 }
 
 impl Stream {
@@ -110,6 +114,8 @@ impl Stream {
             attempts: 0,
             generation,
             named,
+            inspected: false,
+            cpu_limit: None,
         }
     }
 
@@ -121,6 +127,7 @@ impl Stream {
         self.error_body = Vec::new();
         self.pipeline = StatsStream::new(max_frame_len);
         self.pipeline.set_platform(self.platform);
+        self.pipeline.set_cpu_limit(self.cpu_limit);
         self.last_frame = now;
         self.first_frame = None;
     }
@@ -162,6 +169,8 @@ impl Stream {
         self.state = StreamState::Backoff;
         self.conn = None;
         self.first_frame = None;
+        // The next connection asks again: the container may have restarted with a new pid.
+        self.inspected = false;
         // Nothing of the old connection is read again: a stream that waits holds no frame.
         self.pipeline = StatsStream::new(0);
     }

@@ -27,6 +27,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use super::backoff::Backoff;
+use super::cgroupfs::Local;
 use super::config::{EngineConfig, Mode, Selection};
 use super::discovery::{Change, EVENTS_PATH, Host, HostConn, HostPhase, HostStep};
 use super::event::{Container, Control, Counters, Event, Gone, HostState};
@@ -58,6 +59,8 @@ impl StopHandle {
 enum Owner {
     Host(u32, HostConn),
     Stream(u32),
+    /// The container's inspect, before its cgroup is read or its stream opened.
+    Inspect(u32),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -68,6 +71,8 @@ enum Timer {
     Host(u32),
     /// Only wakes the engine, to open queued streams.
     Pump,
+    /// The cgroupfs source's pass over every reader.
+    Pass,
 }
 
 /// What a stream's connection asked of the engine during a turn.
@@ -103,6 +108,8 @@ struct Core {
     /// What stream connections asked for during the turn, done after it.
     steps: Vec<(u32, StreamStep)>,
     decoder: FrameDecoder,
+    /// The cgroupfs source: inspects, readers, passes.
+    local: Local,
     counters: Counters,
     metrics: EngineMetrics,
     fds: FdGate,
@@ -122,6 +129,8 @@ struct Core {
 }
 
 type Emit<'e> = dyn FnMut(Event<'_>) + 'e;
+
+mod local;
 
 impl Engine {
     /// An engine for `config`. Raises the open-files limit; nothing is connected until the
@@ -152,6 +161,7 @@ impl Engine {
             timers: BinaryHeap::new(),
             steps: Vec::new(),
             decoder: FrameDecoder::new(),
+            local: Local::new(&config),
             counters: Counters::default(),
             metrics: EngineMetrics::default(),
             fds: FdGate::new(files),
@@ -639,6 +649,7 @@ impl Core {
         let Some(stream) = self.streams.get_mut(slot as usize).and_then(Option::take) else {
             return;
         };
+        self.local.remove(slot);
         if let Some(host) = self.hosts.get_mut(stream.container.host) {
             host.untrack(&stream.container.id, slot);
         }
@@ -702,15 +713,18 @@ impl Core {
                 continue;
             };
             let query = match self.config.mode {
-                Mode::Stream => "stream=1",
-                Mode::Once => "stream=0",
-                Mode::OneShot => "stream=0&one-shot=1",
+                _ if self.local.wants_inspect(stream) => "json",
+                Mode::Stream => "stats?stream=1",
+                Mode::Once => "stats?stream=0",
+                Mode::OneShot => "stats?stream=0&one-shot=1",
             };
-            let target = api.path(&format!(
-                "/containers/{}/stats?{query}",
-                crate::http::encode_segment(&stream.container.id)
-            ));
-            match reactor.open(&host.endpoint, &target, Owner::Stream(slot)) {
+            let owner = match query {
+                "json" => Owner::Inspect(slot),
+                _ => Owner::Stream(slot),
+            };
+            let id = crate::http::encode_segment(&stream.container.id);
+            let target = api.path(&format!("/containers/{id}/{query}"));
+            match reactor.open(&host.endpoint, &target, owner) {
                 Ok(conn) => {
                     reactor.set_head_deadline(conn, now + self.config.connect_timeout);
                     stream.opened(Some(conn), self.config.max_frame_len, now);
@@ -758,6 +772,14 @@ impl Core {
                 }
             }
         }
+        for (slot, result) in self.local.take_inspected() {
+            self.inspected(slot, result, now, emit);
+        }
+        self.apply_steps(reactor, now, emit);
+    }
+
+    /// Does what streams asked for.
+    fn apply_steps(&mut self, reactor: &mut Reactor<Owner>, now: Instant, emit: &mut Emit<'_>) {
         let steps = std::mem::take(&mut self.steps);
         for &(slot, step) in &steps {
             match step {
@@ -782,6 +804,7 @@ impl Core {
         let Some(Some(stream)) = self.streams.get_mut(slot as usize) else {
             return;
         };
+        self.local.remove(slot);
         let delay = self.backoff.delay(stream.attempts);
         stream.back_off();
         let generation = stream.generation;
@@ -815,6 +838,7 @@ impl Core {
                     }
                 }
                 Timer::Pump => {}
+                Timer::Pass => self.pass(reactor, now, emit),
             }
         }
     }
@@ -836,7 +860,8 @@ impl Core {
             let Some(s) = s else { continue };
             // With batched reads a stream delivers once per period: silence up to the
             // period is their nature, and staleness counts from its end.
-            match s.watchdog(now, self.config.stale_after + self.config.read_period) {
+            let quiet = self.config.stale_after + self.config.read_period + self.local.slack();
+            match s.watchdog(now, quiet) {
                 Watchdog::Quiet => {}
                 Watchdog::Stale => emit(Event::Stale(&s.container)),
                 Watchdog::GiveUp { silent } => {
@@ -870,6 +895,7 @@ impl Core {
     fn on_conn(&mut self, owner: Owner, event: ConnEvent<'_>, emit: &mut Emit<'_>) -> Flow {
         match owner {
             Owner::Stream(slot) => self.on_stream(slot, event, emit),
+            Owner::Inspect(slot) => self.on_inspect(slot, event),
             Owner::Host(h, conn) => match self.hosts.get_mut(h as usize) {
                 Some(host) => host.handle(conn, event),
                 None => Flow::Close,

@@ -12,7 +12,12 @@
 //! `dockstat_container_cpu_seconds_total`, `_cpu_percent`, `_memory_used_bytes`,
 //! `_memory_limit_bytes`, `_memory_cache_bytes`, `_network_receive_bytes_total`,
 //! `_network_transmit_bytes_total`, `_block_read_bytes_total`, `_block_write_bytes_total`,
-//! `_pids`. Counters are the daemon's raw cumulative counters: when a container restarts they
+//! `_pids`; `_cpu_user_seconds_total`, `_cpu_system_seconds_total`; where known, CFS
+//! throttling (`_cpu_cfs_periods_total`, `_cpu_cfs_throttled_periods_total`,
+//! `_cpu_cfs_throttled_seconds_total`, once a period has been enforced), the CPU limit
+//! (`_spec_cpu_quota`, `_spec_cpu_period`, in microseconds) and pressure stall time
+//! (`_pressure_{cpu,memory,io}_{waiting,stalled}_seconds_total`: `some` and `full`), named as
+//! cAdvisor names them. Counters are the daemon's raw cumulative counters: when a container restarts they
 //! go back, which Prometheus treats as a counter reset. A container that is stale or gone is
 //! not exposed; a stale one comes back with its next sample.
 //!
@@ -34,6 +39,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::engine::histogram::HISTOGRAM_BUCKETS;
 use crate::engine::{Counters, Engine, EngineMetrics, Event, Gone, Histogram, HostState};
+use crate::stats::{CpuLimit, Pressure, Pressures, Throttling};
 
 /// Which exposition format to write.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -109,6 +115,15 @@ pub struct Row {
     pub block_read: u64,
     pub block_write: u64,
     pub pids: u64,
+    /// `usage_in_usermode` and `usage_in_kernelmode` in nanoseconds.
+    pub cpu_user_nanos: u64,
+    pub cpu_system_nanos: u64,
+    /// CFS bandwidth enforcement (`throttled_time` in nanoseconds).
+    pub throttling: Throttling,
+    /// The container's CPU limit, when known.
+    pub cpu_limit: Option<CpuLimit>,
+    /// Pressure stall information, where known.
+    pub pressure: Pressures,
 }
 
 #[derive(Debug, Default)]
@@ -268,6 +283,11 @@ impl Exporter {
                     block_read: derived.block_read,
                     block_write: derived.block_write,
                     pids: derived.pids,
+                    cpu_user_nanos: sample.cpu.user_usage.saturating_mul(cpu_unit),
+                    cpu_system_nanos: sample.cpu.system_usage.saturating_mul(cpu_unit),
+                    throttling: sample.cpu.throttling,
+                    cpu_limit: sample.cpu_limit,
+                    pressure: sample.pressure,
                 };
                 self.pending.push((container.key, Some(row)));
             }
@@ -465,7 +485,100 @@ pub(crate) const CONTAINER_FAMILIES: &[Family] = &[
         "Processes and threads in the container.",
         |r| Some(Value::Int(r.pids)),
     ),
+    (
+        "dockstat_container_cpu_user_seconds_total",
+        Kind::Counter,
+        "CPU time used in user mode (cpu_stats.cpu_usage.usage_in_usermode).",
+        |r| Some(Value::Float(r.cpu_user_nanos as f64 / 1e9)),
+    ),
+    (
+        "dockstat_container_cpu_system_seconds_total",
+        Kind::Counter,
+        "CPU time used in kernel mode (cpu_stats.cpu_usage.usage_in_kernelmode).",
+        |r| Some(Value::Float(r.cpu_system_nanos as f64 / 1e9)),
+    ),
+    (
+        "dockstat_container_cpu_cfs_periods_total",
+        Kind::Counter,
+        "CFS enforcement periods that have elapsed (present once one has).",
+        |r| cfs(r).map(|t| Value::Int(t.periods)),
+    ),
+    (
+        "dockstat_container_cpu_cfs_throttled_periods_total",
+        Kind::Counter,
+        "CFS enforcement periods in which the container was throttled.",
+        |r| cfs(r).map(|t| Value::Int(t.throttled_periods)),
+    ),
+    (
+        "dockstat_container_cpu_cfs_throttled_seconds_total",
+        Kind::Counter,
+        "Time the container was throttled by its CPU limit.",
+        |r| cfs(r).map(|t| Value::Float(t.throttled_time as f64 / 1e9)),
+    ),
+    (
+        "dockstat_container_spec_cpu_quota",
+        Kind::Gauge,
+        "CPU quota of the container's limit, in microseconds per period.",
+        |r| r.cpu_limit.map(|l| Value::Int(l.quota_us)),
+    ),
+    (
+        "dockstat_container_spec_cpu_period",
+        Kind::Gauge,
+        "CPU period of the container's limit, in microseconds.",
+        |r| r.cpu_limit.map(|l| Value::Int(l.period_us)),
+    ),
+    (
+        "dockstat_container_pressure_cpu_waiting_seconds_total",
+        Kind::Counter,
+        "Time some task of the container waited for CPU (cpu.pressure some).",
+        |r| some_total(r.pressure.cpu),
+    ),
+    (
+        "dockstat_container_pressure_cpu_stalled_seconds_total",
+        Kind::Counter,
+        "Time every task of the container was stalled on CPU (cpu.pressure full).",
+        |r| full_total(r.pressure.cpu),
+    ),
+    (
+        "dockstat_container_pressure_memory_waiting_seconds_total",
+        Kind::Counter,
+        "Time some task of the container waited for memory (memory.pressure some).",
+        |r| some_total(r.pressure.memory),
+    ),
+    (
+        "dockstat_container_pressure_memory_stalled_seconds_total",
+        Kind::Counter,
+        "Time every task of the container was stalled on memory (memory.pressure full).",
+        |r| full_total(r.pressure.memory),
+    ),
+    (
+        "dockstat_container_pressure_io_waiting_seconds_total",
+        Kind::Counter,
+        "Time some task of the container waited for I/O (io.pressure some).",
+        |r| some_total(r.pressure.io),
+    ),
+    (
+        "dockstat_container_pressure_io_stalled_seconds_total",
+        Kind::Counter,
+        "Time every task of the container was stalled on I/O (io.pressure full).",
+        |r| full_total(r.pressure.io),
+    ),
 ];
+
+/// Throttling once CFS has enforced a period: without a limit the counters stay zero, and
+/// cAdvisor leaves those series out too.
+fn cfs(r: &Row) -> Option<Throttling> {
+    (r.throttling.periods > 0).then_some(r.throttling)
+}
+
+fn some_total(p: Option<Pressure>) -> Option<Value> {
+    p.map(|p| Value::Float(p.some.total_us as f64 / 1e6))
+}
+
+fn full_total(p: Option<Pressure>) -> Option<Value> {
+    p.and_then(|p| p.full)
+        .map(|f| Value::Float(f.total_us as f64 / 1e6))
+}
 
 /// Renders a snapshot in `format`, appending to `out`.
 pub fn render(snap: &Snapshot, format: ExpositionFormat, out: &mut Vec<u8>) {
@@ -504,6 +617,15 @@ fn header(s: &mut String, om: bool, name: &str, kind: Kind, help: &str) {
         Kind::Gauge => "gauge",
     };
     let _ = writeln!(s, "# HELP {family} {help}\n# TYPE {family} {kind}");
+    // OpenMetrics states the unit a family's name ends with.
+    if om {
+        if let Some(unit) = ["seconds", "bytes"]
+            .into_iter()
+            .find(|u| family.strip_suffix(u).is_some_and(|f| f.ends_with('_')))
+        {
+            let _ = writeln!(s, "# UNIT {family} {unit}");
+        }
+    }
 }
 
 fn push_value(s: &mut String, v: Value) {
@@ -891,5 +1013,141 @@ mod tests {
             ExpositionFormat::from_accept(Some(b"text/plain")),
             ExpositionFormat::Text
         );
+    }
+
+    #[test]
+    fn throttling_limit_and_pressure_are_series_only_where_known() {
+        use crate::stats::{CpuLimit, Pressure, Pressures, StallLine, Throttling};
+        let mut e = exporter();
+        let (a, b) = (container(1), container(2));
+        let mut s = Sample {
+            id: "id1",
+            name: "/a",
+            read: Timestamp { secs: 1, nanos: 0 },
+            cpu_limit: Some(CpuLimit {
+                quota_us: 50_000,
+                period_us: 100_000,
+            }),
+            pressure: Pressures {
+                cpu: Some(Pressure {
+                    some: StallLine {
+                        avg10: 1234,
+                        total_us: 2_500_000,
+                    },
+                    full: None,
+                }),
+                memory: Some(Pressure {
+                    some: StallLine {
+                        avg10: 0,
+                        total_us: 7,
+                    },
+                    full: Some(StallLine {
+                        avg10: 0,
+                        total_us: 3_000_000,
+                    }),
+                }),
+                io: None,
+            },
+            ..Sample::default()
+        };
+        s.cpu.user_usage = 1_500_000_000;
+        s.cpu.system_usage = 250_000_000;
+        s.cpu.throttling = Throttling {
+            periods: 445,
+            throttled_periods: 438,
+            throttled_time: 21_243_018_874,
+        };
+        let d = Derived::default();
+        e.on_event(&Event::Sample {
+            container: &a,
+            sample: &s,
+            derived: &d,
+        });
+        // No limit, no throttling, no pressure: those series are absent, not zero.
+        let plain = Sample {
+            id: "id2",
+            name: "/b",
+            read: Timestamp { secs: 1, nanos: 0 },
+            ..Sample::default()
+        };
+        e.on_event(&Event::Sample {
+            container: &b,
+            sample: &plain,
+            derived: &d,
+        });
+        e.publish(None);
+        let t = text(&e);
+        // The value of `family`'s series for the container with id `id`.
+        let value = |family: &str, id: &str| -> Option<String> {
+            t.lines()
+                .find(|l| {
+                    l.starts_with(&format!("{family}{{")) && l.contains(&format!("id=\"{id}\""))
+                })
+                .and_then(|l| l.rsplit(' ').next())
+                .map(str::to_string)
+        };
+        for (family, v) in [
+            ("dockstat_container_cpu_user_seconds_total", "1.5"),
+            ("dockstat_container_cpu_system_seconds_total", "0.25"),
+            ("dockstat_container_cpu_cfs_periods_total", "445"),
+            ("dockstat_container_cpu_cfs_throttled_periods_total", "438"),
+            (
+                "dockstat_container_cpu_cfs_throttled_seconds_total",
+                "21.243018874",
+            ),
+            ("dockstat_container_spec_cpu_quota", "50000"),
+            ("dockstat_container_spec_cpu_period", "100000"),
+            (
+                "dockstat_container_pressure_cpu_waiting_seconds_total",
+                "2.5",
+            ),
+            (
+                "dockstat_container_pressure_memory_waiting_seconds_total",
+                "0.000007",
+            ),
+            (
+                "dockstat_container_pressure_memory_stalled_seconds_total",
+                "3.0",
+            ),
+        ] {
+            assert_eq!(value(family, "id1").as_deref(), Some(v), "{family} in\n{t}");
+        }
+        assert_eq!(
+            value("dockstat_container_cpu_user_seconds_total", "id2").as_deref(),
+            Some("0.0")
+        );
+        for family in [
+            "dockstat_container_pressure_cpu_stalled_seconds_total",
+            "dockstat_container_pressure_io_waiting_seconds_total",
+            "dockstat_container_pressure_io_stalled_seconds_total",
+        ] {
+            assert_eq!(value(family, "id1"), None, "{family}");
+        }
+        for family in [
+            "dockstat_container_cpu_cfs_periods_total",
+            "dockstat_container_cpu_cfs_throttled_seconds_total",
+            "dockstat_container_spec_cpu_quota",
+            "dockstat_container_pressure_cpu_waiting_seconds_total",
+        ] {
+            assert_eq!(value(family, "id2"), None, "{family}");
+        }
+        // HELP and TYPE for every family, and OpenMetrics' UNIT where the name has one.
+        assert!(
+            t.contains("# TYPE dockstat_container_pressure_io_stalled_seconds_total counter\n")
+        );
+        assert!(t.contains("# TYPE dockstat_container_spec_cpu_quota gauge\n"));
+        let mut om = Vec::new();
+        render(
+            &e.shared().snapshot(),
+            ExpositionFormat::OpenMetrics,
+            &mut om,
+        );
+        let om = String::from_utf8(om).unwrap();
+        assert!(om.contains(
+            "# TYPE dockstat_container_cpu_cfs_throttled_seconds counter\n\
+             # UNIT dockstat_container_cpu_cfs_throttled_seconds seconds\n"
+        ));
+        assert!(!om.contains("# UNIT dockstat_container_cpu_cfs_periods "));
+        assert!(!om.contains("# UNIT dockstat_container_spec_cpu_quota "));
     }
 }

@@ -66,6 +66,11 @@ pub struct Derived {
     pub cpu_percent: f64,
     /// CPU % of the whole host (100 % = every CPU busy).
     pub cpu_percent_host: f64,
+    /// CPU % of what the container may use (100 % = all of it): of its CPU limit when the
+    /// sample has one ([`Sample::cpu_limit`]), at most the CPUs counted in
+    /// [`Derived::online_cpus`] (a limit above them cannot be reached); else of those CPUs,
+    /// which makes it [`Derived::cpu_percent_host`].
+    pub cpu_percent_of_limit: f64,
     /// The CPU count used: `online_cpus`, or the `percpu_usage` count, or the host's CPUs
     /// when the stream knows them (0 when none is known).
     pub online_cpus: u32,
@@ -199,7 +204,23 @@ pub(crate) fn derive_in_stream(
     } else {
         0.0
     };
+    d.cpu_percent_of_limit = cpu_percent_of_limit(s, &d);
     d
+}
+
+/// [`Derived::cpu_percent_of_limit`]: CPU % (100 % = one CPU) over the CPUs the container
+/// may use.
+fn cpu_percent_of_limit(s: &Sample<'_>, d: &Derived) -> f64 {
+    let online = f64::from(d.online_cpus);
+    let cpus = match s.cpu_limit.and_then(|l| l.cpus()) {
+        Some(limit) if limit > 0.0 && (online == 0.0 || limit < online) => limit,
+        _ => online,
+    };
+    if cpus > 0.0 {
+        d.cpu_percent / cpus
+    } else {
+        0.0
+    }
 }
 
 /// docker/cli `calculateCPUPercentUnix`.
@@ -492,5 +513,63 @@ mod tests {
         // Without a stream there is no previous frame: no CPU count, so 0 %.
         assert_eq!(d.cpu_percent, 0.0);
         assert_eq!(d.block_read, 1_048_576);
+    }
+
+    #[test]
+    fn cpu_percent_of_the_containers_own_limit() {
+        use crate::stats::CpuLimit;
+        // 1.5 s of CPU in 4 s of a 4-CPU host's time (1 s of wall time): 150 %.
+        let mut s = Sample {
+            read: Timestamp { secs: 2, nanos: 0 },
+            preread: Timestamp { secs: 1, nanos: 0 },
+            ..Sample::default()
+        };
+        s.cpu.total_usage = 2_500_000_000;
+        s.precpu.total_usage = 1_000_000_000;
+        s.cpu.system_cpu_usage = 8_000_000_000;
+        s.precpu.system_cpu_usage = 4_000_000_000;
+        s.cpu.online_cpus = 4;
+        let without = derive(&s, Platform::Linux);
+        assert_eq!(without.cpu_percent, 150.0);
+        // No limit: of the CPUs it may use, as --cpu-host shows it.
+        assert_eq!(without.cpu_percent_of_limit, without.cpu_percent_host);
+        assert_eq!(without.cpu_percent_of_limit, 37.5);
+        let with = |s: &Sample<'_>, quota_us, period_us| {
+            let limit = Some(CpuLimit {
+                quota_us,
+                period_us,
+            });
+            derive(
+                &Sample {
+                    cpu_limit: limit,
+                    ..*s
+                },
+                Platform::Linux,
+            )
+        };
+        // --cpus 2: 1.5 of 2 CPUs.
+        assert_eq!(with(&s, 200_000, 100_000).cpu_percent_of_limit, 75.0);
+        // --cpus 0.5 (a container over its limit in one interval shows more than 100 %).
+        assert_eq!(with(&s, 50_000, 100_000).cpu_percent_of_limit, 300.0);
+        // The other numbers do not change.
+        let d = with(&s, 50_000, 100_000);
+        assert_eq!(
+            (d.cpu_percent, d.cpu_percent_host),
+            (without.cpu_percent, without.cpu_percent_host)
+        );
+        // A limit above the host's CPUs cannot be reached: the CPUs count.
+        assert_eq!(with(&s, 800_000, 100_000).cpu_percent_of_limit, 37.5);
+        // A zero quota or period is no limit.
+        assert_eq!(with(&s, 0, 100_000).cpu_percent_of_limit, 37.5);
+        assert_eq!(with(&s, 50_000, 0).cpu_percent_of_limit, 37.5);
+        // No CPU count known and no limit: 0, as cpu_percent_host.
+        s.cpu.online_cpus = 0;
+        let d = derive(&s, Platform::Linux);
+        assert_eq!((d.cpu_percent_of_limit, d.cpu_percent_host), (0.0, 0.0));
+        // A limit alone still gives the share of it.
+        assert_eq!(
+            with(&s, 100_000, 100_000).cpu_percent_of_limit,
+            d.cpu_percent
+        );
     }
 }

@@ -31,7 +31,7 @@ use super::cursor::{Cursor, Fail, R, Schema, Str, decode_go, decode_go_into, sha
 use super::math::{BlockOp, block_op};
 use super::model::{
     BlkioStats, CpuStats, DateCache, MemoryStats, NetEntry, Networks, PidsStats, Sample,
-    StorageStats, Timestamp,
+    StorageStats, Throttling, Timestamp,
 };
 
 /// Decodes stats frames, reusing its buffers from frame to frame.
@@ -213,6 +213,9 @@ schema!(usage_keys {
     0 TOTAL "total_usage", 1 PERCPU "percpu_usage", 2 KERNEL "usage_in_kernelmode",
     3 USER "usage_in_usermode",
 });
+schema!(throttling_keys {
+    0 PERIODS "periods", 1 THROTTLED_PERIODS "throttled_periods", 2 THROTTLED_TIME "throttled_time",
+});
 schema!(blkio_keys {
     0 SERVICE_BYTES "io_service_bytes_recursive", 1 SERVICED "io_serviced_recursive",
     2 QUEUE "io_queue_recursive", 3 SERVICE_TIME "io_service_time_recursive",
@@ -373,6 +376,19 @@ fn cpu_general(c: &Cursor<'_>, v: usize, out: &mut CpuStats) -> R<usize> {
         Some(USAGE) => cpu_usage(c, v, out),
         Some(SYSTEM) => counter(c, v, &mut out.system_cpu_usage),
         Some(ONLINE) => small_counter(c, v, &mut out.online_cpus),
+        Some(THROTTLING) => throttling(c, v, &mut out.throttling),
+        _ => c.skip(v),
+    })
+}
+
+/// `throttling_data` (a repeated key is merged into the first, as Go decodes into a struct;
+/// `null` leaves it as it was).
+fn throttling(c: &Cursor<'_>, v: usize, out: &mut Throttling) -> R<usize> {
+    use throttling_keys::*;
+    fields(c, v, &SCHEMA, |index, v| match index {
+        Some(PERIODS) => counter(c, v, &mut out.periods),
+        Some(THROTTLED_PERIODS) => counter(c, v, &mut out.throttled_periods),
+        Some(THROTTLED_TIME) => counter(c, v, &mut out.throttled_time),
         _ => c.skip(v),
     })
 }
@@ -399,6 +415,8 @@ fn cpu_usage(c: &Cursor<'_>, v: usize, out: &mut CpuStats) -> R<usize> {
             out.percpu_count = count;
             Ok(next)
         }
+        Some(KERNEL) => counter(c, v, &mut out.system_usage),
+        Some(USER) => counter(c, v, &mut out.user_usage),
         _ => c.skip(v),
     })
 }
@@ -779,20 +797,26 @@ fn cpu_fast(c: &Cursor<'_>, v: usize, out: &mut CpuStats) -> Option<usize> {
             }
         }
     }
-    let p = c.skip_digits(c.lit(p, b",\"usage_in_kernelmode\":")?)?;
-    let p = c.skip_digits(c.lit(p, b",\"usage_in_usermode\":")?)?;
+    let (system_usage, p) = c.plain_u64(c.lit(p, b",\"usage_in_kernelmode\":")?)?;
+    let (user_usage, p) = c.plain_u64(c.lit(p, b",\"usage_in_usermode\":")?)?;
     let (system_cpu_usage, p) = c.plain_u64(c.lit(p, b"},\"system_cpu_usage\":")?)?;
     let (online, p) = c.plain_u64(c.lit(p, b",\"online_cpus\":")?)?;
-    let p = c.skip_digits(c.lit(p, b",\"throttling_data\":{\"periods\":")?)?;
-    let p = c.skip_digits(c.lit(p, b",\"throttled_periods\":")?)?;
-    let p = c.skip_digits(c.lit(p, b",\"throttled_time\":")?)?;
+    let (periods, p) = c.plain_u64(c.lit(p, b",\"throttling_data\":{\"periods\":")?)?;
+    let (throttled_periods, p) = c.plain_u64(c.lit(p, b",\"throttled_periods\":")?)?;
+    let (throttled_time, p) = c.plain_u64(c.lit(p, b",\"throttled_time\":")?)?;
     let p = c.lit(p, b"}}")?;
     *out = CpuStats {
         total_usage,
         percpu_count,
         system_cpu_usage,
         online_cpus: u32::try_from(online).ok()?,
-        ..CpuStats::default()
+        user_usage,
+        system_usage,
+        throttling: Throttling {
+            periods,
+            throttled_periods,
+            throttled_time,
+        },
     };
     Some(p)
 }

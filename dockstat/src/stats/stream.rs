@@ -15,7 +15,7 @@
 use super::cursor::Fail;
 use super::frame::FrameSplitter;
 use super::math::{Derived, Platform, Previous, derive_in_stream};
-use super::model::Sample;
+use super::model::{CpuLimit, Sample};
 use super::parse::FrameDecoder;
 use crate::error::FrameError;
 use crate::error::{Error, ErrorKind, ProtocolError};
@@ -28,6 +28,8 @@ pub struct StatsStream {
     platform: Platform,
     prev: Option<Previous>,
     host_cpus: u32,
+    /// Put on every sample (the container's inspect knows it, a frame does not).
+    cpu_limit: Option<CpuLimit>,
 }
 
 /// A sample and the `docker stats` numbers derived from it.
@@ -46,6 +48,7 @@ impl StatsStream {
             platform: Platform::Linux,
             prev: None,
             host_cpus: 0,
+            cpu_limit: None,
         }
     }
 
@@ -53,6 +56,11 @@ impl StatsStream {
     /// `percpu_usage` (Podman on cgroup v2); 0 (the default) leaves it unknown.
     pub fn set_host_cpus(&mut self, cpus: u32) {
         self.host_cpus = cpus;
+    }
+
+    /// The container's CPU limit, for [`Sample::cpu_limit`] of every sample from now on.
+    pub(crate) fn set_cpu_limit(&mut self, limit: Option<CpuLimit>) {
+        self.cpu_limit = limit;
     }
 
     /// The daemon's platform (the `OSType` response header), which decides the math.
@@ -143,7 +151,10 @@ impl Samples<'_> {
             }
         };
         match self.decoder.decode(frame) {
-            Ok(sample) => {
+            Ok(mut sample) => {
+                if self.stream.cpu_limit.is_some() {
+                    sample.cpu_limit = self.stream.cpu_limit;
+                }
                 let derived = derive_in_stream(
                     &sample,
                     self.stream.platform,

@@ -23,6 +23,9 @@ pub struct Expected {
     pub pids_limit: Option<u64>,
     pub blkio_entries: u32,
     pub networks: Vec<(String, [u64; 8])>,
+    /// cpu_stats then precpu_stats: usage_in_usermode, usage_in_kernelmode, and
+    /// throttling_data's periods, throttled_periods, throttled_time.
+    pub cpu_split: [[u64; 5]; 2],
     pub derived: Derived,
 }
 
@@ -70,6 +73,8 @@ struct Cpu {
     percpu: usize,
     system: u64,
     online: u64,
+    /// user, kernel, periods, throttled periods, throttled time.
+    split: [u64; 5],
 }
 
 fn cpu(v: Option<&Value>) -> Result<Cpu, Mistyped> {
@@ -90,11 +95,19 @@ fn cpu(v: Option<&Value>) -> Result<Cpu, Mistyped> {
     if online > u64::from(u32::MAX) {
         return Err(Mistyped);
     }
+    let throttling = object(m.get("throttling_data"))?.unwrap_or(&empty);
     Ok(Cpu {
         total: counter(usage.get("total_usage"))?.unwrap_or(0),
         percpu,
         system: counter(m.get("system_cpu_usage"))?.unwrap_or(0),
         online,
+        split: [
+            counter(usage.get("usage_in_usermode"))?.unwrap_or(0),
+            counter(usage.get("usage_in_kernelmode"))?.unwrap_or(0),
+            counter(throttling.get("periods"))?.unwrap_or(0),
+            counter(throttling.get("throttled_periods"))?.unwrap_or(0),
+            counter(throttling.get("throttled_time"))?.unwrap_or(0),
+        ],
     })
 }
 
@@ -221,6 +234,11 @@ pub fn expected(frame: &Value) -> Result<Expected, Mistyped> {
         } else {
             0.0
         },
+        cpu_percent_of_limit: if online > 0.0 {
+            cpu_percent / online
+        } else {
+            0.0
+        },
         online_cpus: online as u32,
         mem_usage: usage,
         mem_used,
@@ -255,6 +273,7 @@ pub fn expected(frame: &Value) -> Result<Expected, Mistyped> {
         pids_limit,
         blkio_entries,
         networks,
+        cpu_split: [now.split, pre.split],
         derived,
     })
 }
@@ -293,6 +312,15 @@ pub fn actual(s: &dockstat::stats::Sample<'_>, d: &Derived) -> Expected {
         pids_limit: s.pids.limit,
         blkio_entries: s.blkio.entries,
         networks,
+        cpu_split: [&s.cpu, &s.precpu].map(|c| {
+            [
+                c.user_usage,
+                c.system_usage,
+                c.throttling.periods,
+                c.throttling.throttled_periods,
+                c.throttling.throttled_time,
+            ]
+        }),
         derived: *d,
     }
 }
