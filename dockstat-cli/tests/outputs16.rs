@@ -397,6 +397,10 @@ fn row(labels: &str, pressure: Pressures, limit: Option<CpuLimit>, periods: u64)
         },
         cpu_limit: limit,
         pressure,
+        pairs: Arc::from([]),
+        read_ms: 0,
+        start_ms: 0,
+        networks: Arc::from([]),
     }
 }
 

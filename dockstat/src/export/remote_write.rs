@@ -223,6 +223,10 @@ impl Format for RemoteWrite {
         n
     }
 
+    fn counter(&self) -> fn(&Batch) -> u64 {
+        samples
+    }
+
     fn describe(&mut self, batch: &Batch, stats: Option<(&PushStats, i64)>, out: &mut String) {
         walk(&self.hosts, batch, stats, &mut |labels, v, ts| {
             let mut set = String::new();
@@ -248,6 +252,7 @@ impl Format for RemoteWrite {
 mod tests {
     use super::*;
     use crate::prom::{Row, Snapshot};
+    use std::sync::Arc;
 
     fn row(pairs: &[(&str, &str)], read_ms: i64) -> Row {
         Row {
@@ -268,6 +273,13 @@ mod tests {
             block_read: 3,
             block_write: 4,
             pids: 5,
+            cpu_user_nanos: 1_500_000_000,
+            cpu_system_nanos: 1_000_000_000,
+            throttling: Default::default(),
+            cpu_limit: None,
+            pressure: Default::default(),
+            start_ms: read_ms,
+            networks: Arc::from([("eth0".to_string(), 1, 2)]),
         }
     }
 
@@ -309,8 +321,8 @@ mod tests {
             ended: Vec::new(),
         };
         let all = series(&batch);
-        // Nine families without the cache (absent here), per row.
-        assert_eq!(all.len(), 18);
+        // Eleven families without the cache and throttling (absent here), per row.
+        assert_eq!(all.len(), 22);
         let (labels, v, ts) = &all[0];
         let names: Vec<&str> = labels.iter().map(|(n, _)| n.as_str()).collect();
         // Sorted by bytes (`_` before lower case); the empty image left out.
@@ -321,7 +333,7 @@ mod tests {
         assert_eq!(labels[0].1, "dockstat_container_cpu_seconds_total");
         assert_eq!((*v, *ts), (2.5, 1_700_000_000_123));
         // A row without a reading time takes the batch's.
-        assert_eq!(all[9].2, 42);
+        assert_eq!(all[11].2, 42);
         assert!(
             all.iter()
                 .any(|(l, v, _)| l[0].1 == "dockstat_container_pids" && *v == 5.0)
@@ -337,7 +349,7 @@ mod tests {
             ended: vec![row(&[("host", "h"), ("id", "i"), ("name", "n")], 1_000)],
         };
         let all = series(&batch);
-        assert_eq!(all.len(), 9);
+        assert_eq!(all.len(), 11);
         assert!(
             all.iter()
                 .all(|(_, v, ts)| v.to_bits() == STALE_NAN && *ts == 1_001)
@@ -361,7 +373,7 @@ mod tests {
         let mut rw = RemoteWrite::new(vec![]);
         let mut out = Vec::new();
         let n = rw.encode(&batch, &PushStats::default(), 7, &mut out);
-        assert_eq!(n, 9 + 10);
+        assert_eq!(n, 11 + 10);
         let raw = snap::raw::Decoder::new().decompress_vec(&out).unwrap();
         let mut expected = Vec::new();
         proto::put_series(
