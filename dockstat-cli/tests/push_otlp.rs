@@ -707,3 +707,103 @@ proptest! {
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
+
+/// A port on 127.0.0.1 that nothing listens on.
+fn closed_port() -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port()
+}
+
+#[test]
+fn bad_otlp_arguments_get_one_line_and_their_exit_code() {
+    let url = "http://127.0.0.1:1/v1/metrics";
+    for (args, code, words) in [
+        (
+            &["--sim", "1", "push", "--remote-write", url, "--otlp-gzip"][..],
+            2,
+            "--otlp-gzip needs --otlp URL",
+        ),
+        (
+            &["--sim", "1", "push", "--otlp", "ftp://127.0.0.1/v1/metrics"],
+            3,
+            "invalid push URL ftp://127.0.0.1/v1/metrics: the scheme must be http:// or https://",
+        ),
+        (
+            &[
+                "--sim",
+                "1",
+                "push",
+                "--otlp",
+                url,
+                "--header",
+                "Content-Encoding: gzip",
+            ],
+            2,
+            "dockstat sets Content-Encoding itself",
+        ),
+        (
+            &["--sim", "1", "push", "--otlp", url, "--push-tlscert", "/x"],
+            2,
+            "need an https:// URL",
+        ),
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_dockstat"))
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(code), "{args:?}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
+        assert!(
+            stderr.starts_with("dockstat: ") && stderr.contains(words),
+            "{args:?}: {stderr}"
+        );
+    }
+}
+
+/// `--remote-write` to a closed loopback port and `--otlp` to the receiver: OTLP gets every
+/// batch while remote-write retries and drops, each with its own buffer and counters.
+#[test]
+fn with_both_receivers_one_down_does_not_hold_up_the_other() {
+    let receiver = Receiver::start();
+    let dir = temp_dir("both");
+    let record = dir.join("record.txt");
+    let down = format!("http://127.0.0.1:{}/api/v1/write", closed_port());
+    let child = spawn_push(
+        &["--sim", "2", "--sim-interval", "0.5"],
+        &receiver.url(),
+        &["--remote-write", &down, "--buffer", "2", "--timeout", "1"],
+        &record,
+    );
+    std::thread::sleep(Duration::from_millis(5500));
+    let (code, stderr) = stop(child);
+    assert_eq!(code, 0, "{stderr}");
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 2, "{stderr}");
+    assert!(
+        lines[0].starts_with(&format!("dockstat: push to {down}: cannot connect")),
+        "{stderr}"
+    );
+    assert!(
+        lines[1].starts_with(&format!("dockstat: push to {down}: ")),
+        "{stderr}"
+    );
+    assert!(lines[1].contains("batches not delivered"), "{stderr}");
+    let text = std::fs::read_to_string(&record).unwrap();
+    let otlp_sent = text.matches("# otlp batch ").count();
+    let otlp_ok = (text.lines())
+        .filter(|l| l.starts_with("# otlp batch ") && l.contains(" sent "))
+        .count();
+    let rw_dropped = (text.lines())
+        .filter(|l| l.starts_with("# batch ") && l.contains(" dropped "))
+        .count();
+    assert!(otlp_sent >= 5, "{text}");
+    assert_eq!(otlp_ok, otlp_sent, "every OTLP batch delivered");
+    assert_eq!(receiver.requests().len(), otlp_ok);
+    assert!(
+        rw_dropped >= 3,
+        "remote-write's dropped batches: {rw_dropped}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
