@@ -420,8 +420,10 @@ fn sorted(mut v: Vec<Point>) -> Vec<Point> {
     v
 }
 
-/// Per series (metric and attributes): its points in time order.
-fn series(points: &[Point]) -> HashMap<(String, String), Vec<(i64, i64, f64)>> {
+/// Per series (metric, attributes): its points (time ms, start ms, value) in time order.
+type Series = HashMap<(String, String), Vec<(i64, i64, f64)>>;
+
+fn series(points: &[Point]) -> Series {
     let mut out: HashMap<_, Vec<_>> = HashMap::new();
     for (name, attrs, v, t, s) in points {
         out.entry((name.clone(), attrs.clone()))

@@ -80,13 +80,19 @@ enum Number {
     Int(u64),
 }
 
-/// One metric of a container: name, description, unit, and its points (attributes, value).
+/// A data point: up to two attributes (the first `.1` of them used), and its value.
+type Point<'a> = ([(&'static str, &'a str); 2], usize, Number);
+
+/// One metric of a container: name, description, unit, and its points.
 struct Metric<'a> {
     name: &'static str,
     description: &'static str,
     unit: &'static str,
-    points: Vec<([(&'static str, &'a str); 2], usize, Number)>,
+    points: Vec<Point<'a>>,
 }
+
+/// What [`Otlp::walk`] calls per row: the row, its resource attributes, its metrics.
+type RowFn<'f> = dyn FnMut(&Row, &[(&'static str, &str)], &[Metric<'_>]) + 'f;
 
 /// The four metrics of a row (a point's attributes: the first `n` of its pairs).
 fn metrics(row: &Row) -> [Metric<'_>; 4] {
@@ -201,11 +207,7 @@ impl Otlp {
     }
 
     /// Calls `f` with each row's resource attributes and metrics.
-    fn walk<'a>(
-        &'a self,
-        batch: &'a Batch,
-        f: &mut dyn FnMut(&Row, &[(&'static str, &str)], &[Metric<'_>]),
-    ) {
+    fn walk<'a>(&'a self, batch: &'a Batch, f: &mut RowFn<'_>) {
         for row in &batch.snapshot.rows {
             let resource = self.resource(row);
             f(row, &resource, &metrics(row));
