@@ -813,3 +813,115 @@ fn with_both_receivers_one_down_does_not_hold_up_the_other() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Against the real daemon (`DOCKSTAT_REAL_DOCKER`): a container of ours gets the resource
+/// attributes docker v28 shows for it (`docker run`'s id, `docker ps`'s Names and Image),
+/// no network points only where `docker stats` shows no network I/O, and the memory
+/// `docker stats --no-stream` shows.
+#[test]
+fn a_real_daemons_container_has_the_id_name_image_and_memory_docker_shows() {
+    let host = match std::env::var("DOCKSTAT_REAL_DOCKER") {
+        Ok(h) if !h.is_empty() => h,
+        _ => {
+            assert!(
+                std::env::var_os("DOCKSTAT_REQUIRE_REAL_DOCKER").is_none_or(|v| v != "1"),
+                "DOCKSTAT_REQUIRE_REAL_DOCKER=1 but DOCKSTAT_REAL_DOCKER is not set"
+            );
+            eprintln!("SKIPPED: set DOCKSTAT_REAL_DOCKER to a real daemon's URL");
+            return;
+        }
+    };
+    if !decoder() {
+        return;
+    }
+    let docker = |args: &[&str]| {
+        let out = Command::new("docker")
+            .args(args)
+            .env("DOCKER_HOST", &host)
+            .env_remove("DOCKER_CONTEXT")
+            .env_remove("DOCKER_TLS_VERIFY")
+            .output()
+            .expect("the docker CLI");
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    let name = format!("i17-otlp-{}", std::process::id());
+    /// Removes the container also when the test fails.
+    struct Remove<'a>(&'a dyn Fn(&[&str]) -> String, &'a str);
+    impl Drop for Remove<'_> {
+        fn drop(&mut self) {
+            (self.0)(&["rm", "-f", self.1]);
+        }
+    }
+    let id = docker(&["run", "-d", "--name", &name, "bb:latest", "sleep", "100000"]);
+    let _remove = Remove(&docker, &name);
+    assert_eq!(id.len(), 64, "docker run: {id:?}");
+    let receiver = Receiver::start();
+    let dir = temp_dir("real");
+    let record = dir.join("record.txt");
+    let child = spawn_push(&["-H", &host], &receiver.url(), &[], &record);
+    std::thread::sleep(Duration::from_secs(5));
+    let (code, stderr) = stop(child);
+    assert_eq!(code, 0, "{stderr}");
+    let requests = receiver.requests();
+    let bodies: Vec<(bool, &[u8])> = requests.iter().map(|r| (false, &r.body[..])).collect();
+    let docs = decode(&dir, &bodies);
+    let points = check_shape(&docs, &host_name_of(&host), &[]);
+    let ours: Vec<&Point> = (points.iter())
+        .filter(|p| p.1.starts_with(&format!("container.id=\"{id}\",")))
+        .collect();
+    assert!(!ours.is_empty(), "no point of {name}");
+    let image = docker(&[
+        "ps",
+        "--filter",
+        &format!("name=^{name}$"),
+        "--format",
+        "{{.Image}}",
+    ]);
+    let resource = format!(
+        "container.id=\"{id}\",container.name=\"{name}\",container.image.name=\"{image}\",host.name="
+    );
+    assert!(
+        ours.iter().all(|p| p.1.starts_with(&resource)),
+        "{:?}",
+        ours[0]
+    );
+    // Network points when the frames have interfaces; without, docker shows none either
+    // (this daemon's bridge gives its containers no interface but lo).
+    let net_io = docker(&["stats", "--no-stream", "--format", "{{.NetIO}}", &name]);
+    if !(ours.iter()).any(|p| p.0 == "container.network.io") {
+        assert_eq!(net_io, "0B / 0B");
+    }
+    // docker stats rounds (`428KiB`, `1.2MiB`): within its last digit, or 5 %.
+    let shown = docker(&["stats", "--no-stream", "--format", "{{.MemUsage}}", &name]);
+    let used = shown.split(" / ").next().unwrap();
+    let (num, unit) = used.split_at(used.find(|c: char| c.is_ascii_alphabetic()).unwrap());
+    let scale = match unit {
+        "B" => 1.0,
+        "KiB" => 1024.0,
+        "MiB" => 1024.0 * 1024.0,
+        "GiB" => 1024.0 * 1024.0 * 1024.0,
+        other => panic!("{other}"),
+    };
+    let docker_bytes: f64 = num.parse::<f64>().unwrap() * scale;
+    let pushed = (ours.iter())
+        .filter(|p| p.0 == "container.memory.usage")
+        .max_by_key(|p| p.3)
+        .unwrap()
+        .2;
+    let slack = (docker_bytes * 0.05).max(scale * 0.1);
+    assert!(
+        (pushed - docker_bytes).abs() <= slack,
+        "container.memory.usage {pushed}, docker stats {shown}"
+    );
+    eprintln!("{name}: memory {pushed} B pushed, docker stats {shown}; image {image}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// What push sends as `host.name` for the daemon at `url`.
+fn host_name_of(url: &str) -> String {
+    if url.starts_with("unix://") {
+        return machine_name();
+    }
+    let rest = url.split_once("://").unwrap().1;
+    rest.split(['/', ':']).next().unwrap().to_string()
+}
