@@ -324,3 +324,88 @@ impl Format for Otlp {
         samples
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::prom::Snapshot;
+    use std::io::Read as _;
+    use std::sync::Arc;
+
+    fn batch() -> Batch {
+        let row = Row {
+            labels: "".into(),
+            pairs: [("host", "unix:///s"), ("id", "abc"), ("name", "web")]
+                .map(|(n, v)| (n.to_string(), v.to_string()))
+                .to_vec()
+                .into(),
+            read_ms: 2_000,
+            cpu_nanos: 3_000_000_000,
+            cpu_percent: 0.0,
+            mem_used: 100,
+            mem_limit: 0,
+            mem_cache: None,
+            net_rx: 0,
+            net_tx: 0,
+            block_read: 3,
+            block_write: 4,
+            pids: 0,
+            cpu_user_nanos: 2_500_000_000,
+            cpu_system_nanos: 500_000_000,
+            throttling: Default::default(),
+            cpu_limit: None,
+            pressure: Default::default(),
+            start_ms: 1_000,
+            networks: Arc::from([("eth0".to_string(), 5, 6)]),
+        };
+        Batch {
+            seq: 1,
+            taken_ms: 3_000,
+            snapshot: Snapshot {
+                rows: vec![row],
+                ..Snapshot::default()
+            },
+            ended: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn points_carry_the_reading_time_and_the_series_start() {
+        let mut otlp = Otlp::new(vec![("unix:///s".into(), "box".into())], false);
+        let mut text = String::new();
+        otlp.describe(&batch(), None, &mut text);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 7);
+        assert_eq!(
+            lines[0],
+            "container.cpu.time{container.id=\"abc\",container.name=\"web\",host.name=\"box\",cpu.mode=\"user\"} 2.5 2000 1000"
+        );
+        assert!(
+            lines[3].starts_with("container.network.io{"),
+            "{}",
+            lines[3]
+        );
+        assert!(lines[3].ends_with(
+            ",network.io.direction=\"receive\",network.interface.name=\"eth0\"} 5 2000 1000"
+        ));
+        assert_eq!(samples(&batch()), 7);
+        assert_eq!(otlp.headers(), [("Content-Type", "application/x-protobuf")]);
+    }
+
+    #[test]
+    fn gzip_bodies_are_the_plain_ones_compressed() {
+        let (mut plain, mut gz) = (Vec::new(), Vec::new());
+        let hosts = vec![("unix:///s".to_string(), "box".to_string())];
+        let n =
+            Otlp::new(hosts.clone(), false).encode(&batch(), &PushStats::default(), 0, &mut plain);
+        let mut gzip = Otlp::new(hosts, true);
+        assert_eq!(gzip.encode(&batch(), &PushStats::default(), 0, &mut gz), n);
+        assert_eq!(n, 7);
+        let mut back = Vec::new();
+        flate2::read::GzDecoder::new(&gz[..])
+            .read_to_end(&mut back)
+            .unwrap();
+        assert_eq!(back, plain);
+        assert!(gzip.headers().contains(&("Content-Encoding", "gzip")));
+    }
+}

@@ -81,7 +81,8 @@ pub trait Format: Send + fmt::Debug + 'static {
     /// (replacing what it held); returns the number of samples written.
     fn encode(&mut self, batch: &Batch, stats: &PushStats, now_ms: i64, out: &mut Vec<u8>) -> u64;
     /// The same series as text, one `name{labels} value timestamp_ms` line each (the
-    /// sender's own with `stats`), for a record of what was sent.
+    /// sender's own with `stats`; OTLP adds each point's start), for a record of what was
+    /// sent.
     fn describe(&mut self, batch: &Batch, stats: Option<(&PushStats, i64)>, out: &mut String);
     /// How many samples a batch holds in this format, without the sender's own (to count
     /// what a dropped batch held without encoding it).
