@@ -283,6 +283,8 @@ fn parse_inner(
                 (Some("push"), Long("remote-write")) => {
                     push.remote_write = Some(parser.value()?.string()?)
                 }
+                (Some("push"), Long("otlp")) => push.otlp = Some(parser.value()?.string()?),
+                (Some("push"), Long("otlp-gzip")) => push.otlp_gzip = true,
                 (Some("push"), Long("every")) => push.every = period(&mut parser)?,
                 (Some("push"), Long("header")) => push
                     .headers
@@ -365,11 +367,13 @@ fn parse_inner(
             if let Some(extra) = positionals.first() {
                 return Err(format!("push takes no arguments (got {extra:?})").into());
             }
-            if push.remote_write.is_none() {
-                return Err(
-                    "push needs --remote-write URL (like http://127.0.0.1:9090/api/v1/write)"
-                        .into(),
-                );
+            if push.remote_write.is_none() && push.otlp.is_none() {
+                return Err("push needs --remote-write URL or --otlp URL (like \
+                            http://127.0.0.1:4318/v1/metrics)"
+                    .into());
+            }
+            if push.otlp_gzip && push.otlp.is_none() {
+                return Err("--otlp-gzip needs --otlp URL".into());
             }
             Command::Push(push)
         }

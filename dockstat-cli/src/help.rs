@@ -40,7 +40,7 @@ Commands:
   images    list images, like docker images
   get       GET an Engine API path and print the body, like curl --unix-socket
   serve     serve /metrics for Prometheus and OpenMetrics
-  push      send the same series to a Prometheus remote-write receiver
+  push      send the series to a Prometheus remote-write or OTLP receiver
   sim       run the simulated Docker daemon in the foreground
   version   our version and the daemon's (Docker Engine, Podman Engine), like docker version
   help      a command's help: dockstat help COMMAND
@@ -259,7 +259,7 @@ Global options (-H, TLS, --sim): dockstat --help
 ";
 
 const PUSH: &str = "\
-Usage: dockstat push --remote-write URL [OPTIONS]
+Usage: dockstat push [--remote-write URL] [--otlp URL [--otlp-gzip]] [OPTIONS]
 
 Send every running container's samples (the series of dockstat serve, each with the time
 the daemon took its reading), the hosts' states and the engine's and sender's own metrics
@@ -267,17 +267,22 @@ to a Prometheus remote-write 1.0 receiver (Prometheus with
 --web.enable-remote-write-receiver, Mimir, Thanos, VictoriaMetrics...) every --every
 seconds. Batches wait in a buffer while the receiver is down or slow (the oldest dropped
 first when it is full, and counted) and are retried with backoff after connection errors,
-timeouts, 5xx and 429 (after its Retry-After); another 4xx is reported and not retried
+timeouts, 5xx and 429 (after its Retry-After); another 4xx is reported and not retried.
+With --otlp, an OTLP/HTTP metrics receiver (the OpenTelemetry Collector, ...) gets the
+OpenTelemetry container metrics: container.cpu.time, .memory.usage, .network.io and
+.disk.io. With both, each receiver has its own buffer, retries and counters
 
 Options:
       --remote-write URL  the receiver: http://HOST:PORT/PATH or https://HOST:PORT/PATH
+      --otlp URL          an OTLP/HTTP receiver's full URL (http://HOST:4318/v1/metrics)
+      --otlp-gzip         gzip the OTLP requests
       --every S           send a batch every S seconds (default 15)
       --header 'K: V'     a header field for every request (Authorization, X-Scope-OrgID);
                           repeatable
       --timeout S         time allowed for one request, and for sending what is left
                           after Ctrl-C (default 10)
       --buffer N          batches kept while the receiver cannot take them (default 60)
-      --with-image        add an image label
+      --with-image        add an image label (always with --otlp: container.image.name)
       --label-allowlist K1,K2
                           container labels to add, as label_<key>
       --push-tlscacert FILE
@@ -297,6 +302,7 @@ Examples:
   dockstat push --remote-write http://127.0.0.1:9090/api/v1/write
   dockstat --sim 100 push --remote-write http://127.0.0.1:9090/api/v1/write --every 5
   dockstat push --remote-write https://127.0.0.1:8443/push --header 'X-Scope-OrgID: a'
+  dockstat push --otlp http://127.0.0.1:4318/v1/metrics --otlp-gzip
 
 Global options (-H, TLS, --sim): dockstat --help
 ";

@@ -1,4 +1,5 @@
-//! `dockstat push`: the engine's samples sent to a Prometheus remote-write receiver.
+//! `dockstat push`: the engine's samples sent to a Prometheus remote-write receiver, an
+//! OTLP/HTTP metrics receiver, or both (a sender each, with its own buffer and counters).
 //!
 //! The engine runs on this thread and feeds the same exporter as `serve`; every `--every`
 //! seconds the rows that got a new sample since the last batch, the hosts' states and the
@@ -9,11 +10,11 @@ use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use dockstat::engine::{Control, Endpoint, Engine, Event, Mode};
-use dockstat::export::{Note, Outcome, PushConfig, RemoteWrite, Sender, Target};
+use dockstat::export::{Format, Note, Otlp, Outcome, PushConfig, RemoteWrite, Sender, Target};
 use dockstat::prom::{Row, Snapshot};
 use dockstat::tls::{TlsConnector, TlsOptions};
 use dockstat::{Error, ErrorKind};
@@ -25,6 +26,9 @@ use dockstat::sys::Process;
 #[derive(Clone, Debug)]
 pub(crate) struct PushOpts {
     pub(crate) remote_write: Option<String>,
+    /// An OTLP/HTTP metrics receiver's full URL (`…/v1/metrics`).
+    pub(crate) otlp: Option<String>,
+    pub(crate) otlp_gzip: bool,
     pub(crate) every: Duration,
     pub(crate) headers: Vec<(String, String)>,
     pub(crate) timeout: Duration,
@@ -44,6 +48,8 @@ impl Default for PushOpts {
     fn default() -> PushOpts {
         PushOpts {
             remote_write: None,
+            otlp: None,
+            otlp_gzip: false,
             every: Duration::from_secs(15),
             headers: Vec::new(),
             timeout: Duration::from_secs(10),
@@ -137,18 +143,60 @@ fn fresh_rows(snap: &mut Snapshot, sent: &mut HashMap<Arc<str>, Row>) -> Vec<Row
     ended
 }
 
-pub(crate) fn push(endpoints: Vec<Endpoint>, opts: &PushOpts) -> Result<i32, Failure> {
-    let Some(url) = opts.remote_write.as_deref() else {
-        return Err(Failure::Usage(
-            "push needs --remote-write URL (like http://127.0.0.1:9090/api/v1/write)".into(),
-        ));
+/// The `host.name` of a daemon's containers: the host of a `tcp://`/`http(s)://` URL, the
+/// machine's own name for a unix socket (the daemon runs here).
+fn host_name(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return machine_name();
     };
+    if scheme.eq_ignore_ascii_case("unix") || scheme.eq_ignore_ascii_case("npipe") {
+        return machine_name();
+    }
+    let authority = rest.split(['/', '?']).next().unwrap_or_default();
+    let host = match authority.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or_default(),
+        None => authority.rsplit_once(':').map_or(authority, |(h, _)| h),
+    };
+    if host.is_empty() {
+        machine_name()
+    } else {
+        host.to_string()
+    }
+}
+
+/// The kernel's host name (`uname -n`).
+fn machine_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_string())
+        .ok()
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "localhost".to_string())
+}
+
+pub(crate) fn push(endpoints: Vec<Endpoint>, opts: &PushOpts) -> Result<i32, Failure> {
+    if opts.remote_write.is_none() && opts.otlp.is_none() {
+        return Err(Failure::Usage(
+            "push needs --remote-write URL or --otlp URL (like http://127.0.0.1:4318/v1/metrics)"
+                .into(),
+        ));
+    }
     if opts.every.is_zero() {
         return Err(Failure::Usage("--every must be more than 0 seconds".into()));
     }
-    let target = target(opts, url)?;
     let hosts: Vec<String> = endpoints.iter().map(|e| e.url().to_string()).collect();
-    let mut exporter = exporter(&endpoints, opts.with_image, &opts.label_allowlist);
+    let mut outputs: Vec<(&str, Target, Box<dyn Format>, &'static str)> = Vec::new();
+    if let Some(url) = opts.remote_write.as_deref() {
+        let format = Box::new(RemoteWrite::new(hosts.clone()));
+        outputs.push((url, target(opts, url)?, format, "# batch"));
+    }
+    if let Some(url) = opts.otlp.as_deref() {
+        let names = (hosts.iter()).map(|h| (h.clone(), host_name(h))).collect();
+        let format = Box::new(Otlp::new(names, opts.otlp_gzip));
+        outputs.push((url, target(opts, url)?, format, "# otlp batch"));
+    }
+    // OTLP's resource has the image (container.image.name), so the exporter adds it.
+    let with_image = opts.with_image || opts.otlp.is_some();
+    let mut exporter = exporter(&endpoints, with_image, &opts.label_allowlist);
     let mut config = config(endpoints, Mode::Stream)?;
     // A batch takes each container's latest sample: reading more often than half the
     // interval would only be discarded.
@@ -159,54 +207,57 @@ pub(crate) fn push(endpoints: Vec<Endpoint>, opts: &PushOpts) -> Result<i32, Fai
     let mut engine = Engine::new(config)?;
     Process::install_stop_signals();
 
-    let mut record = opts.record.as_ref().map(recorder).transpose()?;
-    let observer = Box::new(move |note: &Note<'_>| match note {
-        // The TLS messages name the daemon's options; the receiver's are these.
-        Note::State(line) => eprintln!(
-            "dockstat: {}",
-            line.replace("--tlscert and --tlskey", "--push-tlscert and --push-tlskey")
-        ),
-        Note::Settled {
-            seq,
-            outcome,
-            samples,
-            series,
-        } => {
-            if let Some(out) = &mut record {
-                let outcome = match outcome {
-                    Outcome::Sent => "sent",
-                    Outcome::Failed => "failed",
-                    Outcome::Dropped => "dropped",
-                };
-                let _ = writeln!(out, "# batch {seq} {outcome} {samples}");
-                let _ = out.write_all(series.unwrap_or_default().as_bytes());
-                let _ = out.flush();
+    let record = Arc::new(Mutex::new(opts.record.as_ref().map(recorder).transpose()?));
+    let mut senders = Vec::new();
+    for (url, target, format, tag) in outputs {
+        let record = Arc::clone(&record);
+        let observer = Box::new(move |note: &Note<'_>| match note {
+            // The TLS messages name the daemon's options; the receiver's are these.
+            Note::State(line) => eprintln!(
+                "dockstat: {}",
+                line.replace("--tlscert and --tlskey", "--push-tlscert and --push-tlskey")
+            ),
+            Note::Settled {
+                seq,
+                outcome,
+                samples,
+                series,
+            } => {
+                let mut record = record.lock().unwrap_or_else(|e| e.into_inner());
+                if let Some(out) = &mut *record {
+                    let outcome = match outcome {
+                        Outcome::Sent => "sent",
+                        Outcome::Failed => "failed",
+                        Outcome::Dropped => "dropped",
+                    };
+                    let _ = writeln!(out, "{tag} {seq} {outcome} {samples}");
+                    let _ = out.write_all(series.unwrap_or_default().as_bytes());
+                    let _ = out.flush();
+                }
             }
-        }
-    });
-    let sender = Sender::start(
-        target,
-        PushConfig {
+        });
+        let config = PushConfig {
             timeout: opts.timeout,
             buffer: opts.buffer,
             headers: opts.headers.clone(),
             record: opts.record.is_some(),
             ..PushConfig::default()
-        },
-        Box::new(RemoteWrite::new(hosts)),
-        observer,
-    )?;
-    let mut sender = Some(sender);
+        };
+        senders.push((url, Sender::start(target, config, format, observer)?));
+    }
     let shared = exporter.shared();
     let mut reported = HashSet::new();
     let mut sent = HashMap::new();
     let mut next_publish = Instant::now();
     let mut next_batch = Instant::now() + opts.every;
-    let batch = |sender: &mut Option<Sender>, sent: &mut HashMap<_, _>| {
+    let batch = |senders: &mut Vec<(&str, Sender)>, sent: &mut HashMap<_, _>| {
         let mut snap = shared.snapshot();
         let ended = fresh_rows(&mut snap, sent);
-        if let Some(s) = sender {
-            s.push(snap, ended);
+        if let Some(((_, last), others)) = senders.split_last_mut() {
+            for (_, s) in others {
+                s.push(snap.clone(), ended.clone());
+            }
+            last.push(snap, ended);
         }
     };
     while !Process::stop_signal_received() {
@@ -223,7 +274,7 @@ pub(crate) fn push(endpoints: Vec<Endpoint>, opts: &PushOpts) -> Result<i32, Fai
         if now >= next_batch {
             exporter.publish(Some(&engine));
             next_publish = now + PUBLISH_ENGINE;
-            batch(&mut sender, &mut sent);
+            batch(&mut senders, &mut sent);
             next_batch += opts.every;
             if next_batch <= now {
                 next_batch = now + opts.every;
@@ -237,20 +288,27 @@ pub(crate) fn push(endpoints: Vec<Endpoint>, opts: &PushOpts) -> Result<i32, Fai
     }
     // Ctrl-C: the rows since the last batch too, then what the timeout allows.
     exporter.publish(Some(&engine));
-    batch(&mut sender, &mut sent);
-    let stats = sender
-        .take()
-        .map(|s| s.close(opts.timeout))
-        .unwrap_or_default();
-    let lost = stats.dropped_batches + stats.failed_batches;
-    if lost > 0 {
-        eprintln!(
-            "dockstat: push to {url}: {} of {} batches not delivered ({} dropped, {} refused)",
-            lost,
-            lost + stats.sent_batches,
-            stats.dropped_batches,
-            stats.failed_batches
-        );
+    batch(&mut senders, &mut sent);
+    // Each sender gets the whole --timeout, at the same time.
+    let closed: Vec<_> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (senders.into_iter())
+            .map(|(url, s)| (url, scope.spawn(move || s.close(opts.timeout))))
+            .collect();
+        (handles.into_iter())
+            .map(|(url, h)| (url, h.join().unwrap_or_default()))
+            .collect()
+    });
+    for (url, stats) in closed {
+        let lost = stats.dropped_batches + stats.failed_batches;
+        if lost > 0 {
+            eprintln!(
+                "dockstat: push to {url}: {} of {} batches not delivered ({} dropped, {} refused)",
+                lost,
+                lost + stats.sent_batches,
+                stats.dropped_batches,
+                stats.failed_batches
+            );
+        }
     }
     Ok(0)
 }

@@ -399,6 +399,8 @@ fn row(labels: &str, pressure: Pressures, limit: Option<CpuLimit>, periods: u64)
         },
         cpu_limit: limit,
         pressure,
+        start_ms: 0,
+        networks: Arc::from([]),
     }
 }
 

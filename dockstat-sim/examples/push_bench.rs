@@ -1,9 +1,11 @@
 //! What does `push` cost beside the engine? The engine watches N simulated containers (one
 //! frame per second each) on this thread and exports them as `dockstat push` does; every
-//! second the rows go to the remote-write sender, which encodes, compresses and POSTs them
-//! to a null receiver on 127.0.0.1 (it reads each request and answers 204). For S seconds it
-//! measures the CPU time of this thread (the engine, the exporter, the batch snapshots) per
-//! frame and of the sender's thread per sample pushed, and the bytes on the wire per sample.
+//! second the rows go to three senders, remote-write, OTLP and OTLP with gzip, each of
+//! which encodes, compresses and POSTs them to a null receiver on 127.0.0.1 (it reads each
+//! request and answers 204). For S seconds it measures the CPU time of this thread (the
+//! engine, the exporter, the batch snapshots) per frame and of each sender's thread per
+//! sample pushed (a remote-write series value, an OTLP data point), and the bytes on the
+//! wire per sample and per container row.
 //! Printed, not asserted: on a shared machine the numbers are indicative.
 //!
 //! ```sh
@@ -19,7 +21,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use dockstat::engine::{Control, Endpoint, Engine, EngineConfig, Event};
-use dockstat::export::{PushConfig, RemoteWrite, Sender, Target};
+use dockstat::export::{Format, Otlp, PushConfig, RemoteWrite, Sender, Target};
 use dockstat::prom::{Exporter, ExporterConfig, Snapshot};
 use dockstat_sim::{Listen, Sim, SimConfig};
 
@@ -37,15 +39,19 @@ fn thread_cpu(tid: u32) -> Duration {
     Duration::from_millis(ticks * 10)
 }
 
-/// The thread of this process named `name`.
-fn thread_named(name: &str) -> Option<u32> {
-    std::fs::read_dir("/proc/self/task")
-        .ok()?
-        .flatten()
-        .find_map(|e| {
+/// The threads of this process named `name`, oldest first.
+fn threads_named(name: &str) -> Vec<u32> {
+    let Ok(dir) = std::fs::read_dir("/proc/self/task") else {
+        return Vec::new();
+    };
+    let mut tids: Vec<u32> = (dir.flatten())
+        .filter_map(|e| {
             let comm = std::fs::read_to_string(e.path().join("comm")).ok()?;
             (comm.trim() == name).then(|| e.file_name().to_string_lossy().parse().ok())?
         })
+        .collect();
+    tids.sort_unstable();
+    tids
 }
 
 /// Answers every request with 204, keeping the connection open.
@@ -124,16 +130,38 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         ..ExporterConfig::default()
     });
     let shared = exporter.shared();
-    let mut sender = Sender::start(
-        Target::parse(&receiver)?,
-        PushConfig::default(),
-        Box::new(RemoteWrite::new(vec![url.clone()])),
-        Box::new(|note| {
-            if let dockstat::export::Note::State(line) = note {
-                eprintln!("{line}");
-            }
-        }),
-    )?;
+    let formats: [(&str, Box<dyn Format>); 3] = [
+        (
+            "remote-write",
+            Box::new(RemoteWrite::new(vec![url.clone()])),
+        ),
+        (
+            "otlp",
+            Box::new(Otlp::new(vec![(url.clone(), "bench".into())], false)),
+        ),
+        (
+            "otlp+gzip",
+            Box::new(Otlp::new(vec![(url.clone(), "bench".into())], true)),
+        ),
+    ];
+    let mut senders = Vec::new();
+    for (name, format) in formats {
+        let sender = Sender::start(
+            Target::parse(&receiver)?,
+            PushConfig::default(),
+            format,
+            Box::new(|note| {
+                if let dockstat::export::Note::State(line) = note {
+                    eprintln!("{line}");
+                }
+            }),
+        )?;
+        // Started one after the other: the thread ids rise in this order.
+        while threads_named("dockstat-push").len() <= senders.len() {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        senders.push((name, sender));
+    }
     let mut engine = Engine::new(EngineConfig::new(Endpoint::parse(&url)?))?;
     eprintln!(
         "{n} containers, {secs} s, open-files limit {:?}",
@@ -163,9 +191,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
 
     let main_tid = std::process::id();
-    let push_tid = thread_named("dockstat-push").ok_or("no sender thread")?;
-    let (engine_cpu0, push_cpu0, stats0) =
-        (thread_cpu(main_tid), thread_cpu(push_tid), sender.stats());
+    let push_tids = threads_named("dockstat-push");
+    if push_tids.len() != senders.len() {
+        return Err("not one thread per sender".into());
+    }
+    let engine_cpu0 = thread_cpu(main_tid);
+    let before: Vec<_> = (senders.iter().zip(&push_tids))
+        .map(|((_, s), &tid)| (thread_cpu(tid), s.stats()))
+        .collect();
+    let mut rows = 0u64;
     frames = 0;
     let mut batches = 0u32;
     let mut batch_time = Duration::ZERO;
@@ -185,7 +219,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 sent_at.get(&r.labels).is_none_or(|&p| r.read_ms > p)
             });
             sent_at = now;
-            sender.push(snap, Vec::new());
+            rows += snap.rows.len() as u64;
+            for (_, sender) in &mut senders {
+                sender.push(snap.clone(), Vec::new());
+            }
             batch_time += t.elapsed();
             batches += 1;
         } else {
@@ -194,13 +231,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     // Let the last batch go out.
     std::thread::sleep(Duration::from_secs(2));
-    let (engine_cpu, push_cpu, stats) = (
-        thread_cpu(main_tid) - engine_cpu0,
-        thread_cpu(push_tid) - push_cpu0,
-        sender.stats(),
-    );
-    let samples = stats.sent_samples - stats0.sent_samples;
-    let bytes = stats.bytes - stats0.bytes;
+    let engine_cpu = thread_cpu(main_tid) - engine_cpu0;
     println!(
         "engine thread: {frames} frames, {:.2} s CPU, {:.2} us per frame (batches' snapshots \
          included: {:.1} ms per batch on this thread)",
@@ -208,17 +239,25 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         engine_cpu.as_secs_f64() * 1e6 / frames.max(1) as f64,
         batch_time.as_secs_f64() * 1e3 / f64::from(batches.max(1)),
     );
-    println!(
-        "push thread: {} batches, {samples} samples, {:.2} s CPU, {:.3} us per sample; \
-         {bytes} bytes on the wire, {:.2} bytes per sample; {} dropped, {} retries",
-        stats.sent_batches - stats0.sent_batches,
-        push_cpu.as_secs_f64(),
-        push_cpu.as_secs_f64() * 1e6 / samples.max(1) as f64,
-        bytes as f64 / samples.max(1) as f64,
-        stats.dropped_batches,
-        stats.retries,
-    );
-    drop(sender);
+    // Each sender's batches are the same rows (the engine's batch time is counted once).
+    for (((name, sender), &tid), (cpu0, stats0)) in senders.iter().zip(&push_tids).zip(&before) {
+        let (push_cpu, stats) = (thread_cpu(tid) - *cpu0, sender.stats());
+        let samples = stats.sent_samples - stats0.sent_samples;
+        let bytes = stats.bytes - stats0.bytes;
+        println!(
+            "{name} sender: {} batches, {rows} rows, {samples} samples, {:.2} s CPU, {:.3} us \
+             per sample; {bytes} bytes on the wire, {:.2} bytes per sample, {:.1} per row; {} \
+             dropped, {} retries",
+            stats.sent_batches - stats0.sent_batches,
+            push_cpu.as_secs_f64(),
+            push_cpu.as_secs_f64() * 1e6 / samples.max(1) as f64,
+            bytes as f64 / samples.max(1) as f64,
+            bytes as f64 / rows.max(1) as f64,
+            stats.dropped_batches,
+            stats.retries,
+        );
+    }
+    drop(senders);
     drop(child.stdin.take());
     let _ = child.wait();
     Ok(())

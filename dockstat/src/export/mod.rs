@@ -6,6 +6,8 @@
 //!   engine: [`Sender::push`] appends under a short lock.
 //! - [`remote_write`]: the Prometheus remote-write 1.0 [`Format`]: the exposition's series
 //!   ([`crate::prom`]) as a snappy-compressed protobuf `WriteRequest`.
+//! - [`Otlp`]: the OTLP/HTTP metrics [`Format`]: the OpenTelemetry semantic conventions'
+//!   container metrics as a protobuf `ExportMetricsServiceRequest`, optionally gzip.
 //! - `proto`: the few protobuf encoding rules those messages need, by hand.
 //!
 //! A batch is a [`Snapshot`](crate::prom::Snapshot) of a [`crate::prom::Exporter`]'s table,
@@ -13,9 +15,11 @@
 
 #![forbid(unsafe_code)]
 
+mod otlp;
 mod proto;
 pub mod remote_write;
 pub mod sender;
 
+pub use otlp::Otlp;
 pub use remote_write::RemoteWrite;
 pub use sender::{Batch, Format, Note, Outcome, PushConfig, PushStats, Sender, Target};

@@ -84,6 +84,40 @@ pub(crate) fn put_int64(out: &mut Vec<u8>, field: u32, v: i64) {
     put_varint(out, v as u64);
 }
 
+/// Appends a `fixed64` or `sfixed64` field (eight little-endian bytes).
+pub(crate) fn put_fixed64(out: &mut Vec<u8>, field: u32, v: u64) {
+    put_key(out, field, FIXED64);
+    out.extend_from_slice(&v.to_le_bytes());
+}
+
+/// Appends a varint field (`bool`, an enum, `uint32`).
+pub(crate) fn put_uint(out: &mut Vec<u8>, field: u32, v: u64) {
+    put_key(out, field, VARINT);
+    put_varint(out, v);
+}
+
+/// Appends a nested message as field `field`, its body written by `body`: a one-byte
+/// length is reserved and, for a body of 128 bytes or more, widened afterwards (the body's
+/// bytes move once). For messages of many levels whose lengths are tedious to precompute
+/// (OTLP's); most of them are under 128 bytes and move nothing.
+pub(crate) fn put_message(out: &mut Vec<u8>, field: u32, body: impl FnOnce(&mut Vec<u8>)) {
+    put_key(out, field, LEN);
+    let at = out.len();
+    out.push(0);
+    body(out);
+    let n = out.len() - at - 1;
+    let width = varint_len(n as u64);
+    if width > 1 {
+        out.splice(at + 1..at + 1, std::iter::repeat_n(0, width - 1));
+    }
+    let mut v = n as u64;
+    for b in &mut out[at..at + width] {
+        *b = (v as u8 & 0x7f) | 0x80;
+        v >>= 7;
+    }
+    out[at + width - 1] &= 0x7f;
+}
+
 /// The length of a `Label` message's body.
 pub(crate) fn label_len(name: &str, value: &str) -> usize {
     len_field_len(name.len()) + len_field_len(value.len())
@@ -263,6 +297,17 @@ mod tests {
         .concat();
         let expected = [&[0x0a, body.len() as u8][..], &body].concat();
         assert_eq!(out, expected);
+    }
+
+    #[test]
+    fn a_nested_message_gets_its_length_widened_when_long() {
+        for n in [0usize, 1, 127, 128, 300, 20_000] {
+            let mut out = vec![0xaa];
+            put_message(&mut out, 3, |out| out.extend(std::iter::repeat_n(7u8, n)));
+            let mut expected = vec![0xaa];
+            put_bytes(&mut expected, 3, &vec![7u8; n]);
+            assert_eq!(out, expected, "{n}");
+        }
     }
 
     fn label() -> impl Strategy<Value = (String, String)> {

@@ -223,6 +223,10 @@ impl Format for RemoteWrite {
         n
     }
 
+    fn counter(&self) -> fn(&Batch) -> u64 {
+        samples
+    }
+
     fn describe(&mut self, batch: &Batch, stats: Option<(&PushStats, i64)>, out: &mut String) {
         walk(&self.hosts, batch, stats, &mut |labels, v, ts| {
             let mut set = String::new();
@@ -248,6 +252,7 @@ impl Format for RemoteWrite {
 mod tests {
     use super::*;
     use crate::prom::{Row, Snapshot};
+    use std::sync::Arc;
 
     fn row(pairs: &[(&str, &str)], read_ms: i64) -> Row {
         Row {
@@ -268,11 +273,13 @@ mod tests {
             block_read: 3,
             block_write: 4,
             pids: 5,
-            cpu_user_nanos: 2_000_000_000,
-            cpu_system_nanos: 500_000_000,
+            cpu_user_nanos: 1_500_000_000,
+            cpu_system_nanos: 1_000_000_000,
             throttling: Default::default(),
             cpu_limit: None,
             pressure: Default::default(),
+            start_ms: read_ms,
+            networks: Arc::from([("eth0".to_string(), 1, 2)]),
         }
     }
 
@@ -314,7 +321,7 @@ mod tests {
             ended: Vec::new(),
         };
         let all = series(&batch);
-        // Eleven families per row: not the cache, throttling, limit or pressure (absent here).
+        // Eleven families without the cache and throttling (absent here), per row.
         assert_eq!(all.len(), 22);
         let (labels, v, ts) = &all[0];
         let names: Vec<&str> = labels.iter().map(|(n, _)| n.as_str()).collect();

@@ -1,6 +1,6 @@
 //! The push sender: a thread of its own that delivers batches to a receiver over HTTP/1.1,
 //! with a bounded buffer, retries and counters. The wire format is a [`Format`]
-//! (remote-write now; another encoding plugs in beside it with the same sender).
+//! (Prometheus remote-write, OTLP), each sender with its own buffer and counters.
 //!
 //! - **Never blocks the caller.** [`Sender::push`] appends the batch to the buffer under a
 //!   short lock and returns. When the buffer holds [`PushConfig::buffer`] batches, the
@@ -81,8 +81,12 @@ pub trait Format: Send + fmt::Debug + 'static {
     /// (replacing what it held); returns the number of samples written.
     fn encode(&mut self, batch: &Batch, stats: &PushStats, now_ms: i64, out: &mut Vec<u8>) -> u64;
     /// The same series as text, one `name{labels} value timestamp_ms` line each (the
-    /// sender's own with `stats`), for a record of what was sent.
+    /// sender's own with `stats`; OTLP adds each point's start), for a record of what was
+    /// sent.
     fn describe(&mut self, batch: &Batch, stats: Option<(&PushStats, i64)>, out: &mut String);
+    /// How many samples a batch holds in this format, without the sender's own (to count
+    /// what a dropped batch held without encoding it).
+    fn counter(&self) -> fn(&Batch) -> u64;
 }
 
 /// What became of a batch.
@@ -297,6 +301,7 @@ pub struct Sender {
     thread: Option<JoinHandle<()>>,
     seq: u64,
     capacity: usize,
+    samples: fn(&Batch) -> u64,
 }
 
 impl fmt::Debug for Sender {
@@ -330,6 +335,7 @@ impl Sender {
             .context("a --header is not NAME: VALUE with a token NAME and a printable VALUE"));
         }
         let capacity = config.buffer.max(1);
+        let samples = format.counter();
         let shared = Arc::new(Shared::default());
         shared.lock().stats.capacity = capacity;
         let thread = std::thread::Builder::new()
@@ -344,6 +350,7 @@ impl Sender {
             thread: Some(thread),
             seq: 0,
             capacity,
+            samples,
         })
     }
 
@@ -363,7 +370,7 @@ impl Sender {
             let Some(old) = inner.queue.pop_front() else {
                 break;
             };
-            let samples = super::remote_write::samples(&old);
+            let samples = (self.samples)(&old);
             inner.stats.dropped_batches += 1;
             inner.stats.dropped_samples += samples;
             inner.dropped.push((old.seq, samples));
@@ -574,7 +581,7 @@ impl Worker {
             let left: Vec<Batch> = inner.queue.drain(..).collect();
             let mut out = std::mem::take(&mut inner.dropped);
             for b in &left {
-                let samples = super::remote_write::samples(b);
+                let samples = self.format.counter()(b);
                 inner.stats.dropped_batches += 1;
                 inner.stats.dropped_samples += samples;
                 out.push((b.seq, samples));

@@ -124,6 +124,12 @@ pub struct Row {
     pub cpu_limit: Option<CpuLimit>,
     /// Pressure stall information, where known.
     pub pressure: Pressures,
+    /// When this container's counters started as the exporter saw them: the reading time
+    /// (ms) of its first sample, again after a counter went back (a restart) or after it was
+    /// gone (for exports that carry a series' start, such as OTLP's cumulative sums).
+    pub start_ms: i64,
+    /// Per network interface: name, received and transmitted bytes.
+    pub networks: Arc<[(String, u64, u64)]>,
 }
 
 #[derive(Debug, Default)]
@@ -175,6 +181,9 @@ struct Meta {
     name: String,
     labels: Arc<str>,
     pairs: Arc<[(String, String)]>,
+    /// [`Row::start_ms`], and the counters of the last sample, to see them go back.
+    start_ms: i64,
+    last: [u64; 5],
 }
 
 /// Turns engine events into rows of a [`SharedTable`]; lives on the engine's thread.
@@ -262,13 +271,32 @@ impl Exporter {
                         name: name.to_string(),
                         labels: labels.into(),
                         pairs: pairs.into(),
+                        start_ms: i64::MIN,
+                        last: [0; 5],
                     });
                 }
-                let Some(meta) = &self.meta[key] else { return };
+                let Some(meta) = &mut self.meta[key] else {
+                    return;
+                };
                 // Windows frames count CPU in 100 ns units.
                 let cpu_unit = if sample.num_procs > 0 { 100 } else { 1 };
                 let read = sample.read;
                 let read_ms = read.secs.saturating_mul(1000) + i64::from(read.nanos / 1_000_000);
+                let counters = [
+                    sample.cpu.total_usage,
+                    derived.net_rx,
+                    derived.net_tx,
+                    derived.block_read,
+                    derived.block_write,
+                ];
+                if meta.start_ms == i64::MIN || counters.iter().zip(&meta.last).any(|(n, l)| n < l)
+                {
+                    meta.start_ms = read_ms;
+                }
+                meta.last = counters;
+                let networks: Arc<[(String, u64, u64)]> = (sample.networks.iter())
+                    .map(|n| (n.name.to_string(), n.rx_bytes, n.tx_bytes))
+                    .collect();
                 let row = Row {
                     labels: Arc::clone(&meta.labels),
                     pairs: Arc::clone(&meta.pairs),
@@ -288,6 +316,8 @@ impl Exporter {
                     throttling: sample.cpu.throttling,
                     cpu_limit: sample.cpu_limit,
                     pressure: sample.pressure,
+                    start_ms: meta.start_ms,
+                    networks,
                 };
                 self.pending.push((container.key, Some(row)));
             }
@@ -411,6 +441,7 @@ pub(crate) enum Value {
 
 impl Value {
     /// The value as a float, as Prometheus stores every sample.
+    #[cfg(feature = "push")]
     pub(crate) fn as_f64(&self) -> f64 {
         match *self {
             Value::Int(n) => n as f64,
