@@ -173,6 +173,16 @@ impl Connection {
     /// Starts a `GET target` exchange; the request bytes are then available from
     /// [`Connection::transmit`].
     pub fn send_get(&mut self, target: &str, host: &str) -> Result<()> {
+        self.start_exchange(target, |out| http::write_get(out, target, host))
+    }
+
+    /// Starts an exchange whose request `write` puts into the (cleared) output buffer, if the
+    /// connection is idle.
+    fn start_exchange(
+        &mut self,
+        target: &str,
+        write: impl FnOnce(&mut Vec<u8>) -> std::result::Result<(), RequestError>,
+    ) -> Result<()> {
         match self.state {
             State::Idle => {}
             State::Closed => {
@@ -184,7 +194,7 @@ impl Connection {
         }
         self.out.clear();
         self.out_pos = 0;
-        http::write_get(&mut self.out, target, host)
+        write(&mut self.out)
             .map_err(|e| Error::new(ErrorKind::InvalidRequest(e)).context(target))?;
         self.state = State::Head;
         self.offset = 0;
@@ -204,25 +214,9 @@ impl Connection {
         fields: &[(&str, &str)],
         body_len: usize,
     ) -> Result<()> {
-        match self.state {
-            State::Idle => {}
-            State::Closed => {
-                return Err(Error::new(ErrorKind::Io).context("connection is closed"));
-            }
-            State::Head | State::Body => {
-                return Err(Error::new(ErrorKind::InvalidRequest(RequestError::Busy)));
-            }
-        }
-        self.out.clear();
-        self.out_pos = 0;
-        http::write_post(&mut self.out, target, host, fields, body_len)
-            .map_err(|e| Error::new(ErrorKind::InvalidRequest(e)).context(target))?;
-        self.state = State::Head;
-        self.offset = 0;
-        self.head.clear();
-        self.head_scanned = 0;
-        self.head_handed_out = false;
-        Ok(())
+        self.start_exchange(target, |out| {
+            http::write_post(out, target, host, fields, body_len)
+        })
     }
 
     /// Request bytes still to be written to the socket.
