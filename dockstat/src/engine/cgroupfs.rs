@@ -453,8 +453,7 @@ impl Local {
             };
             entry.passes += 1;
             let deliver = match self.mode {
-                Mode::Stream => true,
-                Mode::OneShot => entry.passes >= 1,
+                Mode::Stream | Mode::OneShot => true,
                 // The reading at the open is the previous reading of this one, as
                 // `stream=false` spans the daemon's one-second tick.
                 Mode::Once => entry.passes >= 2,
