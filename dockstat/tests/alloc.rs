@@ -2,46 +2,13 @@
 //! allocator watches a second pass over every fixture frame, split, decoded and derived as
 //! the engine does it.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
-use std::sync::atomic::{AtomicUsize, Ordering};
+#[path = "common/counting.rs"]
+mod counting;
 
 use dockstat::stats::{FrameDecoder, FrameSplitter, StatsStream};
 
-struct Counting;
-
-static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
-
-thread_local! {
-    /// Allocations are counted on the thread that measures only: the test harness's own
-    /// threads allocate when they like.
-    static COUNTED: Cell<bool> = const { Cell::new(false) };
-}
-
-fn count() {
-    if COUNTED.try_with(Cell::get).unwrap_or(false) {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-    }
-}
-
-// SAFETY: every call is forwarded to the system allocator unchanged; only a counter is added.
-#[allow(unsafe_code)]
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        count();
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        count();
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static GLOBAL: counting::Counting = counting::Counting;
 
 #[test]
 fn no_allocation_per_frame_after_warm_up() {
@@ -99,11 +66,7 @@ fn no_allocation_per_frame_after_warm_up() {
         (frames, cpu)
     };
     let warm = run(&mut stream);
-    let before = ALLOCATIONS.load(Ordering::Relaxed);
-    COUNTED.set(true);
-    let again = run(&mut stream);
-    COUNTED.set(false);
-    let allocations = ALLOCATIONS.load(Ordering::Relaxed) - before;
+    let (again, allocations) = counting::allocations(|| run(&mut stream));
     assert_eq!(warm, again);
     assert!(again.0 >= 25, "{} frames", again.0);
     assert_eq!(

@@ -5,47 +5,15 @@
 #[path = "cgroup_tree/mod.rs"]
 mod tree;
 
-use std::alloc::{GlobalAlloc, Layout as AllocLayout, System};
-use std::cell::Cell;
-use std::sync::atomic::{AtomicUsize, Ordering};
+#[path = "common/counting.rs"]
+mod counting;
 
 use dockstat::source::cgroup::{CgroupPaths, CgroupReader, HostCpu};
 use dockstat::stats::{Platform, Timestamp, derive};
 use tree::{Layout, Tree, frame};
 
-struct Counting;
-
-static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
-
-thread_local! {
-    /// Allocations are counted on the thread that measures only.
-    static COUNTED: Cell<bool> = const { Cell::new(false) };
-}
-
-fn count() {
-    if COUNTED.try_with(Cell::get).unwrap_or(false) {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-    }
-}
-
-// SAFETY: every call is forwarded to the system allocator unchanged; only a counter is added.
-#[allow(unsafe_code)]
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: AllocLayout) -> *mut u8 {
-        count();
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: AllocLayout) {
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: AllocLayout, new_size: usize) -> *mut u8 {
-        count();
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static GLOBAL: counting::Counting = counting::Counting;
 
 #[test]
 fn no_allocation_per_pass_after_the_first() {
@@ -82,14 +50,12 @@ fn no_allocation_per_pass_after_the_first() {
         };
         pass(0);
         pass(1);
-        COUNTED.with(|c| c.set(true));
-        let before = ALLOCATIONS.load(Ordering::Relaxed);
-        for i in 2..200 {
-            pass(i);
-        }
-        let after = ALLOCATIONS.load(Ordering::Relaxed);
-        COUNTED.with(|c| c.set(false));
-        assert_eq!(after - before, 0, "{layout:?}: allocations in 198 passes");
+        let ((), allocations) = counting::allocations(|| {
+            for i in 2..200 {
+                pass(i);
+            }
+        });
+        assert_eq!(allocations, 0, "{layout:?}: allocations in 198 passes");
         assert!(checksum > 0.0);
     }
 }
