@@ -320,11 +320,15 @@ fn stats_no_stream_json_agrees_with_docker_stats() {
     );
     assert_eq!(ours[&forks]["PIDs"], "3");
     // A container held to a fifth of a CPU shows about that (docker stats: 100 % = one CPU).
+    // One reading spans about a second, and the daemon reads the container's counter and
+    // /proc/stat at moments that drift apart by tens of milliseconds on a loaded machine; CFS
+    // also lets a period's quota land on either side of the window's edges. A CI run saw 31 %,
+    // so the bound is wide; an unlimited `yes` loop still shows about 100 %, far outside it.
     let cpu: f64 = ours[&busy]["CPUPerc"]
         .trim_end_matches('%')
         .parse()
         .unwrap();
-    assert!((5.0..=30.0).contains(&cpu), "{cpu}");
+    assert!((5.0..=50.0).contains(&cpu), "{cpu}");
 }
 
 /// The daemon's TLS URL and certificate directory, with the lock.
