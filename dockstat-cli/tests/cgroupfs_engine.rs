@@ -7,6 +7,9 @@
 //! here); it runs when `DOCKSTAT_REAL_DOCKER` names the daemon, and otherwise says it was
 //! skipped (or fails, with `DOCKSTAT_REQUIRE_REAL_DOCKER=1`).
 
+mod common;
+use common::real;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::io::{Seek, SeekFrom, Write};
@@ -705,20 +708,6 @@ fn dockstat(sim: &Sim, args: &[&str], roots: &[&str]) -> Output {
 
 // ---- a real daemon (cgroup v1) -------------------------------------------------------------
 
-fn real_daemon() -> Option<String> {
-    match std::env::var("DOCKSTAT_REAL_DOCKER") {
-        Ok(host) if !host.is_empty() => Some(host),
-        _ => {
-            assert!(
-                std::env::var_os("DOCKSTAT_REQUIRE_REAL_DOCKER").is_none_or(|v| v != "1"),
-                "DOCKSTAT_REQUIRE_REAL_DOCKER=1 but DOCKSTAT_REAL_DOCKER is not set"
-            );
-            eprintln!("SKIPPED: set DOCKSTAT_REAL_DOCKER to a real daemon's URL");
-            None
-        }
-    }
-}
-
 /// `NAME -> MEM USAGE / LIMIT, PIDS, BLOCK I/O, NET I/O` of `stats --no-stream`.
 fn rows(host: &str, source: &str) -> BTreeMap<String, String> {
     let out = Command::new(BIN)
@@ -745,7 +734,7 @@ fn rows(host: &str, source: &str) -> BTreeMap<String, String> {
 
 #[test]
 fn real_daemon_cgroupfs_agrees_with_the_api_for_idle_containers() {
-    let Some(host) = real_daemon() else { return };
+    let Some(host) = real::url() else { return };
     if !host.starts_with("unix://") {
         eprintln!("SKIPPED: the cgroupfs source needs the daemon's unix socket, not {host}");
         return;

@@ -18,6 +18,9 @@
 //! otherwise says it was skipped, or fails when `DOCKSTAT_REQUIRE_REAL_DOCKER=1`. The local
 //! source reads this machine's `/sys/fs/cgroup` and `/proc`, so the daemon must be local.
 
+mod common;
+use common::real;
+
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::os::unix::fs::MetadataExt;
@@ -32,20 +35,11 @@ const BIN: &str = env!("CARGO_BIN_EXE_dockstat");
 /// The daemon's URL, and the lock that runs these tests one at a time.
 fn daemon() -> Option<(String, MutexGuard<'static, ()>)> {
     static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
-    match std::env::var("DOCKSTAT_REAL_DOCKER") {
-        Ok(host) if !host.is_empty() => Some((
-            host,
-            ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner()),
-        )),
-        _ => {
-            assert!(
-                std::env::var_os("DOCKSTAT_REQUIRE_REAL_DOCKER").is_none_or(|v| v != "1"),
-                "DOCKSTAT_REQUIRE_REAL_DOCKER=1 but DOCKSTAT_REAL_DOCKER is not set"
-            );
-            eprintln!("SKIPPED: set DOCKSTAT_REAL_DOCKER to a real daemon's URL");
-            None
-        }
-    }
+    let host = real::url()?;
+    Some((
+        host,
+        ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner()),
+    ))
 }
 
 fn docker_command(host: &str) -> Command {

@@ -10,6 +10,9 @@
 //! `DOCKSTAT_REAL_DOCKER` names one; without it the test says it was skipped, or fails when
 //! `DOCKSTAT_REQUIRE_REAL_DOCKER=1`.
 
+mod common;
+use common::real;
+
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::os::unix::net::{UnixListener, UnixStream};
@@ -694,18 +697,8 @@ type RealCase<'a> = (
 
 #[test]
 fn real_daemon_messages_match_docker() {
-    let host = match std::env::var("DOCKSTAT_REAL_DOCKER") {
-        Ok(h) if !h.is_empty() => h,
-        _ => {
-            if std::env::var("DOCKSTAT_REQUIRE_REAL_DOCKER").as_deref() == Ok("1") {
-                panic!("DOCKSTAT_REQUIRE_REAL_DOCKER=1 but DOCKSTAT_REAL_DOCKER is not set");
-            }
-            eprintln!(
-                "SKIPPED: real_daemon_messages_match_docker: set DOCKSTAT_REAL_DOCKER to a real \
-                 daemon's URL"
-            );
-            return;
-        }
+    let Some(host) = real::url() else {
+        return;
     };
     let tmp = Tmp::new("real");
     let missing = format!("unix://{}", tmp.path("missing.sock").display());

@@ -10,6 +10,9 @@
 //! The real daemon's count is checked against `docker info --format '{{.NCPU}}'` when
 //! `DOCKSTAT_REAL_DOCKER` names it (see tests/real_docker.rs).
 
+mod common;
+use common::real;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
@@ -285,16 +288,8 @@ fn the_count_is_asked_again_when_the_daemon_comes_back() {
 
 #[test]
 fn the_real_daemons_count_is_what_docker_info_says() {
-    let host = match std::env::var("DOCKSTAT_REAL_DOCKER") {
-        Ok(host) if !host.is_empty() => host,
-        _ => {
-            assert!(
-                std::env::var_os("DOCKSTAT_REQUIRE_REAL_DOCKER").is_none_or(|v| v != "1"),
-                "DOCKSTAT_REQUIRE_REAL_DOCKER=1 but DOCKSTAT_REAL_DOCKER is not set"
-            );
-            eprintln!("SKIPPED: set DOCKSTAT_REAL_DOCKER to a real daemon's URL");
-            return;
-        }
+    let Some(host) = real::url() else {
+        return;
     };
     let out = Command::new("docker")
         .args(["info", "--format", "{{.NCPU}}"])

@@ -8,6 +8,9 @@
 //!   fails with the same line (after `dockstat: `) and the corresponding exit code. Without the
 //!   variable the test says SKIPPED, or fails when `DOCKSTAT_REQUIRE_REAL_DOCKER=1`.
 
+mod common;
+use common::real;
+
 use std::io::{Read, Write};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::PathBuf;
@@ -526,22 +529,6 @@ fn sim_listings_match_the_docker_cli() {
     );
 }
 
-/// The real daemon's URL, or None after saying SKIPPED (a failure when the real daemon is
-/// required).
-fn real_daemon() -> Option<String> {
-    match std::env::var("DOCKSTAT_REAL_DOCKER") {
-        Ok(host) if !host.is_empty() => Some(host),
-        _ => {
-            assert!(
-                std::env::var("DOCKSTAT_REQUIRE_REAL_DOCKER").as_deref() != Ok("1"),
-                "DOCKSTAT_REQUIRE_REAL_DOCKER=1 but DOCKSTAT_REAL_DOCKER is not set"
-            );
-            eprintln!("SKIPPED: set DOCKSTAT_REAL_DOCKER to a real daemon's URL");
-            None
-        }
-    }
-}
-
 /// Containers of the test, removed (with their anonymous volumes) when it ends.
 struct Containers {
     host: String,
@@ -577,7 +564,7 @@ impl Drop for Containers {
 
 #[test]
 fn real_listings_match_the_docker_cli() {
-    let Some(host) = real_daemon() else { return };
+    let Some(host) = real::url() else { return };
     let prefix = format!("i13-list-{}", std::process::id());
     let mut mine = Containers {
         host: host.clone(),

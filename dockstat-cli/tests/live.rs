@@ -9,6 +9,9 @@
 //! they say SKIPPED). The tests against a real daemon run when `DOCKSTAT_REAL_DOCKER` names
 //! it, as in real_docker.rs.
 
+mod common;
+use common::real;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -680,23 +683,6 @@ fn json_template_has_a_host_field_only_with_several_hosts() {
     );
 }
 
-/// The real daemon's URL, or None after saying SKIPPED (a panic with
-/// DOCKSTAT_REQUIRE_REAL_DOCKER=1).
-fn real_daemon() -> Option<String> {
-    match std::env::var("DOCKSTAT_REAL_DOCKER") {
-        Ok(host) if !host.is_empty() => Some(host),
-        _ => {
-            assert_ne!(
-                std::env::var("DOCKSTAT_REQUIRE_REAL_DOCKER").as_deref(),
-                Ok("1"),
-                "DOCKSTAT_REQUIRE_REAL_DOCKER=1 but DOCKSTAT_REAL_DOCKER is not set"
-            );
-            eprintln!("SKIPPED: set DOCKSTAT_REAL_DOCKER to a real daemon's URL");
-            None
-        }
-    }
-}
-
 fn docker(host: &str, args: &[&str]) -> Output {
     Command::new("docker")
         .args(args)
@@ -709,7 +695,7 @@ fn docker(host: &str, args: &[&str]) -> Output {
 /// `{{json .}}` has docker v28's keys; a missing daemon ends both at once with one line.
 #[test]
 fn real_docker_json_template_keys_and_no_daemon_match_docker() {
-    let Some(host) = real_daemon() else { return };
+    let Some(host) = real::url() else { return };
     let keys = |out: &Output| -> Vec<String> {
         let line = text(&out.stdout)
             .lines()
@@ -775,7 +761,7 @@ fn real_docker_json_template_keys_and_no_daemon_match_docker() {
 /// A container restarted with the docker CLI keeps its row in the live view.
 #[test]
 fn real_docker_restarted_container_keeps_its_row() {
-    let Some(host) = real_daemon() else { return };
+    let Some(host) = real::url() else { return };
     if !tmux_available() {
         return;
     }

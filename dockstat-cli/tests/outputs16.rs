@@ -5,6 +5,9 @@
 //! see `dockstat_sim::limits`), against hand-built expositions for the families the sim cannot
 //! show (pressure), and against a real daemon when `DOCKSTAT_REAL_DOCKER` names one.
 
+mod common;
+use common::real;
+
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -607,21 +610,6 @@ fn check_with_parsers(text: &str, om: &str, pressure: bool) {
     let _ = std::fs::remove_file(&op);
 }
 
-/// The real daemon, when `DOCKSTAT_REAL_DOCKER` names it.
-fn real_daemon() -> Option<String> {
-    match std::env::var("DOCKSTAT_REAL_DOCKER") {
-        Ok(host) if !host.is_empty() => Some(host),
-        _ => {
-            assert!(
-                std::env::var_os("DOCKSTAT_REQUIRE_REAL_DOCKER").is_none_or(|v| v != "1"),
-                "DOCKSTAT_REQUIRE_REAL_DOCKER=1 but DOCKSTAT_REAL_DOCKER is not set"
-            );
-            eprintln!("SKIPPED: set DOCKSTAT_REAL_DOCKER to a real daemon's URL");
-            None
-        }
-    }
-}
-
 fn docker(host: &str, args: &[&str]) -> Output {
     Command::new("docker")
         .args(args)
@@ -647,7 +635,7 @@ impl Drop for Container {
 
 #[test]
 fn real_daemon_cpu_limit_of_a_container_started_with_cpus() {
-    let Some(host) = real_daemon() else { return };
+    let Some(host) = real::url() else { return };
     let c = Container {
         host: host.clone(),
         name: format!("i16-outputs-lim-{}", std::process::id()),

@@ -8,6 +8,9 @@
 //! Without `opentelemetry-proto` these tests say SKIPPED, unless `CI=true` or
 //! `DOCKSTAT_REQUIRE_OTLP_DECODER=1`, which make them fail.
 
+mod common;
+use common::real;
+
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -820,16 +823,8 @@ fn with_both_receivers_one_down_does_not_hold_up_the_other() {
 /// `docker stats --no-stream` shows.
 #[test]
 fn a_real_daemons_container_has_the_id_name_image_and_memory_docker_shows() {
-    let host = match std::env::var("DOCKSTAT_REAL_DOCKER") {
-        Ok(h) if !h.is_empty() => h,
-        _ => {
-            assert!(
-                std::env::var_os("DOCKSTAT_REQUIRE_REAL_DOCKER").is_none_or(|v| v != "1"),
-                "DOCKSTAT_REQUIRE_REAL_DOCKER=1 but DOCKSTAT_REAL_DOCKER is not set"
-            );
-            eprintln!("SKIPPED: set DOCKSTAT_REAL_DOCKER to a real daemon's URL");
-            return;
-        }
+    let Some(host) = real::url() else {
+        return;
     };
     if !decoder() {
         return;

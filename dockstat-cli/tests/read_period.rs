@@ -9,6 +9,9 @@
 //!   not give up on the stream that waited (dockerd drops a subscriber whose write blocks for
 //!   100 ms; five frames waiting in a socket buffer never block it).
 
+mod common;
+use common::real;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
@@ -151,20 +154,6 @@ fn every_frame_arrives_once_in_a_burst_per_period() {
     assert!(bursts(&batched) <= 8, "{}", bursts(&batched));
 }
 
-fn real_daemon() -> Option<String> {
-    match std::env::var("DOCKSTAT_REAL_DOCKER") {
-        Ok(host) if !host.is_empty() => Some(host),
-        _ => {
-            assert!(
-                std::env::var_os("DOCKSTAT_REQUIRE_REAL_DOCKER").is_none_or(|v| v != "1"),
-                "DOCKSTAT_REQUIRE_REAL_DOCKER=1 but DOCKSTAT_REAL_DOCKER is not set"
-            );
-            eprintln!("SKIPPED: set DOCKSTAT_REAL_DOCKER to a real daemon's URL");
-            None
-        }
-    }
-}
-
 /// Per container, the set of `read` times, as text that sorts in time order (Go drops a
 /// fraction's trailing zeros: `…:41.1Z` is before `…:41.15Z`; padded to nine digits they sort).
 fn reads(lines: &[Line]) -> BTreeMap<String, BTreeSet<String>> {
@@ -180,7 +169,7 @@ fn reads(lines: &[Line]) -> BTreeMap<String, BTreeSet<String>> {
 
 #[test]
 fn real_dockerd_sends_the_same_frames_to_a_stream_read_every_five_seconds() {
-    let Some(host) = real_daemon() else { return };
+    let Some(host) = real::url() else { return };
     let seconds = std::env::var("DOCKSTAT_READ_PERIOD_SECS")
         .ok()
         .and_then(|s| s.parse().ok())

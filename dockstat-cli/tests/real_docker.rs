@@ -11,6 +11,9 @@
 //! (`tcp://127.0.0.1:23760` after `RDD_TLS=1 real-dockerd.sh start`) and
 //! `DOCKSTAT_REAL_DOCKER_CERTS` its certificate directory (`ca.pem`, `cert.pem`, `key.pem`).
 
+mod common;
+use common::real;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -25,20 +28,11 @@ const BIN: &str = env!("CARGO_BIN_EXE_dockstat");
 /// daemon's set of containers, which another compares.
 fn daemon() -> Option<(String, MutexGuard<'static, ()>)> {
     static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
-    match std::env::var("DOCKSTAT_REAL_DOCKER") {
-        Ok(host) if !host.is_empty() => Some((
-            host,
-            ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner()),
-        )),
-        _ => {
-            assert!(
-                std::env::var_os("DOCKSTAT_REQUIRE_REAL_DOCKER").is_none_or(|v| v != "1"),
-                "DOCKSTAT_REQUIRE_REAL_DOCKER=1 but DOCKSTAT_REAL_DOCKER is not set"
-            );
-            eprintln!("SKIPPED: set DOCKSTAT_REAL_DOCKER to a real daemon's URL");
-            None
-        }
-    }
+    let host = real::url()?;
+    Some((
+        host,
+        ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner()),
+    ))
 }
 
 fn docker(host: &str, args: &[&str]) -> Output {
@@ -334,25 +328,8 @@ fn stats_no_stream_json_agrees_with_docker_stats() {
 /// The daemon's TLS URL and certificate directory, with the lock.
 fn tls_daemon() -> Option<(String, String, String, MutexGuard<'static, ()>)> {
     let (host, guard) = daemon()?;
-    match (
-        std::env::var("DOCKSTAT_REAL_DOCKER_TLS"),
-        std::env::var("DOCKSTAT_REAL_DOCKER_CERTS"),
-    ) {
-        (Ok(tls), Ok(certs)) if !tls.is_empty() && !certs.is_empty() => {
-            Some((host, tls, certs, guard))
-        }
-        _ => {
-            assert!(
-                std::env::var_os("DOCKSTAT_REQUIRE_REAL_DOCKER").is_none_or(|v| v != "1"),
-                "DOCKSTAT_REQUIRE_REAL_DOCKER=1 but the daemon's TLS port is not set"
-            );
-            eprintln!(
-                "SKIPPED: set DOCKSTAT_REAL_DOCKER_TLS and DOCKSTAT_REAL_DOCKER_CERTS \
-                 (RDD_TLS=1 real-dockerd.sh start; real-dockerd.sh env)"
-            );
-            None
-        }
-    }
+    let (tls, certs) = real::tls()?;
+    Some((host, tls, certs, guard))
 }
 
 /// `dockstat ARGS` with docker's TLS environment (`DOCKER_TLS_VERIFY=1`, `DOCKER_CERT_PATH`),

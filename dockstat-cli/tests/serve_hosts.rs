@@ -6,6 +6,9 @@
 //! Python's `prometheus_client` (text format and OpenMetrics) and `promtool check metrics`;
 //! without them the check says SKIPPED, unless `DOCKSTAT_REQUIRE_PROM_PARSER=1`.
 
+mod common;
+use common::real;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -341,21 +344,6 @@ fn a_listen_address_in_use_is_one_line_and_exit_45() {
     assert!(out.stdout.is_empty());
 }
 
-/// The real daemon's URL, or `None` (SKIPPED) unless `DOCKSTAT_REQUIRE_REAL_DOCKER=1`.
-fn real_docker() -> Option<String> {
-    match std::env::var("DOCKSTAT_REAL_DOCKER") {
-        Ok(host) if !host.is_empty() => Some(host),
-        _ => {
-            assert!(
-                std::env::var("DOCKSTAT_REQUIRE_REAL_DOCKER").as_deref() != Ok("1"),
-                "DOCKSTAT_REQUIRE_REAL_DOCKER=1 but DOCKSTAT_REAL_DOCKER is not set"
-            );
-            eprintln!("SKIPPED: set DOCKSTAT_REAL_DOCKER to a real daemon's URL");
-            None
-        }
-    }
-}
-
 fn docker(host: &str, args: &[&str]) -> String {
     let out = Command::new("docker")
         .args(args)
@@ -405,7 +393,7 @@ impl Drop for Removed {
 
 #[test]
 fn the_real_daemon_is_up_and_its_containers_agree_with_docker_ps() {
-    let Some(host) = real_docker() else { return };
+    let Some(host) = real::url() else { return };
     let missing_url = format!("unix://{}", socket().display());
     let s = serve(&[host.clone(), missing_url.clone()]);
     let body = agree_with_docker_ps(s.addr, &host, |b| up(b, &host) == Some(1.0));

@@ -6,6 +6,9 @@
 //! The comparison with curl runs against the simulated daemon, and against a real daemon
 //! when `DOCKSTAT_REAL_DOCKER` names one (as in tests/real_docker.rs).
 
+mod common;
+use common::real;
+
 use std::io::{BufRead, BufReader, Read};
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
@@ -396,20 +399,10 @@ fn get_ends_on_sigint_as_curl_does_against_the_sim() {
 
 #[test]
 fn get_ends_on_sigint_as_curl_does_against_a_real_daemon() {
-    let host = match std::env::var("DOCKSTAT_REAL_DOCKER") {
-        Ok(host) if !host.is_empty() => host,
-        _ => {
-            if std::env::var("DOCKSTAT_REQUIRE_REAL_DOCKER").as_deref() == Ok("1") {
-                panic!("DOCKSTAT_REQUIRE_REAL_DOCKER=1 but DOCKSTAT_REAL_DOCKER is not set");
-            }
-            eprintln!("SKIPPED: set DOCKSTAT_REAL_DOCKER to a real daemon's URL");
-            return;
-        }
-    };
-    let Some(socket) = host.strip_prefix("unix://") else {
-        eprintln!("SKIPPED: DOCKSTAT_REAL_DOCKER is not a unix socket: {host}");
+    let Some(socket) = real::socket() else {
         return;
     };
+    let host = format!("unix://{socket}");
     // The first running container's stats stream (the daemon sends a frame a second).
     let out = Command::new(BIN)
         .args(["-H", &host, "ps", "-q"])
@@ -419,5 +412,5 @@ fn get_ends_on_sigint_as_curl_does_against_a_real_daemon() {
     let Some(id) = ids.lines().next() else {
         panic!("no running container on {host}");
     };
-    compare_with_curl(Path::new(socket), &format!("/containers/{id}/stats"));
+    compare_with_curl(Path::new(&socket), &format!("/containers/{id}/stats"));
 }

@@ -8,6 +8,9 @@
 //! Without `DOCKSTAT_REAL_DOCKER` those tests print `SKIPPED` and pass, unless
 //! `DOCKSTAT_REQUIRE_REAL_DOCKER=1`, which makes them fail.
 
+mod common;
+use common::real;
+
 use std::process::{Command, Output};
 use std::sync::{Mutex, MutexGuard};
 
@@ -177,21 +180,11 @@ fn sim_bad_templates_exit_2_with_one_message() {
 /// daemon's whole listing).
 fn daemon() -> Option<(String, MutexGuard<'static, ()>)> {
     static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
-    match std::env::var("DOCKSTAT_REAL_DOCKER") {
-        Ok(host) if !host.is_empty() => Some((
-            host,
-            ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner()),
-        )),
-        _ => {
-            if std::env::var("DOCKSTAT_REQUIRE_REAL_DOCKER").as_deref() == Ok("1") {
-                panic!("DOCKSTAT_REQUIRE_REAL_DOCKER=1 but DOCKSTAT_REAL_DOCKER is not set");
-            }
-            eprintln!(
-                "SKIPPED: set DOCKSTAT_REAL_DOCKER to a real daemon's URL to compare templates with docker"
-            );
-            None
-        }
-    }
+    let host = real::url()?;
+    Some((
+        host,
+        ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner()),
+    ))
 }
 
 fn docker(host: &str, args: &[&str]) -> Output {
