@@ -7,12 +7,13 @@
 
 mod common;
 use common::real;
+use common::serve::Serve;
 
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -243,38 +244,11 @@ fn the_tables_pressure_columns_and_template_fields() {
     sim.shutdown();
 }
 
-/// A `dockstat serve` child, killed when dropped.
-struct Serve {
-    child: Child,
-    addr: SocketAddr,
-}
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 fn serve(sim: &Sim) -> Serve {
-    let mut child = Command::new(BIN)
-        .args(["-H", &sim.url(), "serve", "--listen", "127.0.0.1:0"])
-        .args(["--read-period", "0"])
-        .env_remove("DOCKER_API_VERSION")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let line = lines.next().expect("a line on stderr").unwrap();
-    let addr = line
-        .strip_prefix("dockstat: serving metrics on http://")
-        .and_then(|s| s.strip_suffix("/metrics"))
-        .unwrap_or_else(|| panic!("unexpected first line: {line}"))
-        .parse()
-        .unwrap();
-    std::thread::spawn(move || for _ in lines {});
-    Serve { child, addr }
+    let mut cmd = Command::new(BIN);
+    cmd.args(["-H", &sim.url(), "serve", "--listen", "127.0.0.1:0"]);
+    cmd.args(["--read-period", "0"]);
+    Serve::start(cmd)
 }
 
 fn scrape(addr: SocketAddr, accept: &str) -> String {

@@ -5,11 +5,14 @@
 //! them the parser test says SKIPPED, unless `DOCKSTAT_REQUIRE_PROM_PARSER=1` or `CI=true`,
 //! which make a missing parser a failure: in CI the check cannot pass by not running.
 
+mod common;
+use common::serve::Serve;
+
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
@@ -30,39 +33,11 @@ fn sim(config: SimConfig) -> Sim {
     Sim::start(Listen::Unix(socket()), config).expect("sim")
 }
 
-/// A `dockstat serve` child, killed when dropped.
-struct Serve {
-    child: Child,
-    addr: SocketAddr,
-}
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 fn serve(sim: &Sim, args: &[&str]) -> Serve {
-    let mut child = Command::new(BIN)
-        .args(["-H", &sim.url(), "serve", "--listen", "127.0.0.1:0"])
-        .args(args)
-        .env_remove("DOCKER_API_VERSION")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let line = lines.next().expect("a line on stderr").unwrap();
-    let addr = line
-        .strip_prefix("dockstat: serving metrics on http://")
-        .and_then(|s| s.strip_suffix("/metrics"))
-        .unwrap_or_else(|| panic!("unexpected first line: {line}"))
-        .parse()
-        .unwrap();
-    // Keep draining stderr so the child never blocks on it.
-    std::thread::spawn(move || for _ in lines {});
-    Serve { child, addr }
+    let mut cmd = Command::new(BIN);
+    cmd.args(["-H", &sim.url(), "serve", "--listen", "127.0.0.1:0"]);
+    cmd.args(args);
+    Serve::start(cmd)
 }
 
 struct Response {

@@ -8,11 +8,12 @@
 
 mod common;
 use common::real;
+use common::serve::Serve;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
@@ -41,41 +42,13 @@ fn sim_at(path: &Path, containers: usize) -> Sim {
     Sim::start(Listen::Unix(path.to_path_buf()), config(containers)).expect("sim")
 }
 
-/// A `dockstat serve` child, killed when dropped.
-struct Serve {
-    child: Child,
-    addr: SocketAddr,
-}
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 fn serve(hosts: &[String]) -> Serve {
     let mut cmd = Command::new(BIN);
     for h in hosts {
         cmd.args(["-H", h]);
     }
-    let mut child = cmd
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .env_remove("DOCKER_API_VERSION")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let line = lines.next().expect("a line on stderr").unwrap();
-    let addr = line
-        .strip_prefix("dockstat: serving metrics on http://")
-        .and_then(|s| s.strip_suffix("/metrics"))
-        .unwrap_or_else(|| panic!("unexpected first line: {line}"))
-        .parse()
-        .unwrap();
-    std::thread::spawn(move || for _ in lines {});
-    Serve { child, addr }
+    cmd.args(["serve", "--listen", "127.0.0.1:0"]);
+    Serve::start(cmd)
 }
 
 /// The body of `GET /metrics`, in OpenMetrics when `om`.
