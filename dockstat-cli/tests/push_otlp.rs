@@ -572,11 +572,12 @@ fn a_restarted_container_starts_a_new_series() {
     let mut starts: Vec<i64> = user.iter().map(|p| p.1).collect();
     starts.dedup();
     assert_eq!(starts.len(), 2, "two series of busy-1: {user:?}");
-    // The second series starts at its first point, after the first series' last point, and
-    // its value starts again lower.
+    // The second series starts after the first series' last point, at or before its own
+    // first point (a batch carries a row's latest reading: on a busy machine the first one
+    // after the restart may already be the second), and its value starts again lower.
     let second = user.iter().position(|p| p.1 == starts[1]).unwrap();
-    assert_eq!(user[second].0, starts[1]);
-    assert!(starts[1] > user[second - 1].0);
+    assert!(user[second].0 >= starts[1], "{user:?}");
+    assert!(starts[1] > user[second - 1].0, "{user:?}");
     assert!(user[second].2 < user[second - 1].2, "{user:?}");
     // The other container goes on, one series.
     let idle: Vec<_> = (all.iter())
