@@ -323,16 +323,37 @@ impl Format for Otlp {
     fn counter(&self) -> fn(&Batch) -> u64 {
         samples
     }
+
+    /// `ExportMetricsServiceResponse.partial_success`: `rejected_data_points` (field 1) and
+    /// `error_message` (field 2). A body that does not decode says nothing was rejected: the
+    /// status already said the batch was accepted.
+    fn rejected(&self, response: &[u8]) -> Option<(u64, String)> {
+        use proto::Value;
+        let Ok(Some(Value::Bytes(partial))) = proto::read_field(response, 1) else {
+            return None;
+        };
+        let rejected = match proto::read_field(partial, 1) {
+            Ok(Some(Value::Varint(n))) => n as i64, // an int64
+            _ => 0,
+        };
+        let message = match proto::read_field(partial, 2) {
+            Ok(Some(Value::Bytes(m))) => crate::error::one_line(&String::from_utf8_lossy(m), 300),
+            _ => String::new(),
+        };
+        // The spec: a warning only when no point was rejected but the message is set.
+        (rejected > 0 || !message.is_empty()).then(|| (rejected.max(0) as u64, message))
+    }
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::prom::Snapshot;
     use std::io::Read as _;
     use std::sync::Arc;
 
-    fn batch() -> Batch {
+    /// One container's row: 7 points in OTLP.
+    pub(crate) fn batch() -> Batch {
         let row = Row {
             labels: "".into(),
             pairs: [("host", "unix:///s"), ("id", "abc"), ("name", "web")]
@@ -407,5 +428,23 @@ mod tests {
             .unwrap();
         assert_eq!(back, plain);
         assert!(gzip.headers().contains(&("Content-Encoding", "gzip")));
+    }
+
+    #[test]
+    fn a_partial_success_says_what_was_rejected() {
+        let otlp = Otlp::new(vec![], false);
+        assert_eq!(otlp.rejected(b""), None);
+        // partial_success { rejected_data_points: 3, error_message: "bad" }
+        let body = b"\x0a\x07\x08\x03\x12\x03bad";
+        assert_eq!(otlp.rejected(body), Some((3, "bad".to_string())));
+        // A warning: nothing rejected, a message.
+        assert_eq!(
+            otlp.rejected(b"\x0a\x04\x12\x02hm"),
+            Some((0, "hm".to_string()))
+        );
+        // An empty partial_success, a cut-off body, or text: all accepted.
+        assert_eq!(otlp.rejected(b"\x0a\x00"), None);
+        assert_eq!(otlp.rejected(b"\x0a\x07\x08"), None);
+        assert_eq!(otlp.rejected(b"{\"partialSuccess\":{}}"), None);
     }
 }

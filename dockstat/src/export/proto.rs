@@ -159,6 +159,70 @@ pub(crate) fn put_series(out: &mut Vec<u8>, labels: &[(&str, &str)], value: f64,
     debug_assert_eq!(out.len() - start, body);
 }
 
+/// A field's value as read from a message: a varint, or a length-delimited payload (bytes,
+/// a string or a nested message). Fixed-width fields are skipped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Value<'a> {
+    Varint(u64),
+    Bytes(&'a [u8]),
+}
+
+/// Reads a varint at `*at`; `None` past the end or beyond ten bytes.
+fn read_varint(buf: &[u8], at: &mut usize) -> Option<u64> {
+    let mut v = 0u64;
+    for i in 0..10 {
+        let b = *buf.get(*at)?;
+        *at += 1;
+        v |= u64::from(b & 0x7f) << (7 * i);
+        if b & 0x80 == 0 {
+            return Some(v);
+        }
+    }
+    None
+}
+
+/// The last value of field `field` in message `buf` (protobuf's rule for a repeated scalar
+/// field), `Ok(None)` if it has none, `Err(())` if the message is malformed. Never panics.
+pub(crate) fn read_field(buf: &[u8], field: u64) -> Result<Option<Value<'_>>, ()> {
+    let mut at = 0;
+    let mut found = None;
+    while at < buf.len() {
+        let key = read_varint(buf, &mut at).ok_or(())?;
+        let value = match key & 7 {
+            0 => Some(Value::Varint(read_varint(buf, &mut at).ok_or(())?)),
+            1 => {
+                at = at
+                    .checked_add(8)
+                    .filter(|&end| end <= buf.len())
+                    .ok_or(())?;
+                None
+            }
+            2 => {
+                let n = usize::try_from(read_varint(buf, &mut at).ok_or(())?).map_err(|_| ())?;
+                let end = at
+                    .checked_add(n)
+                    .filter(|&end| end <= buf.len())
+                    .ok_or(())?;
+                let bytes = &buf[at..end];
+                at = end;
+                Some(Value::Bytes(bytes))
+            }
+            5 => {
+                at = at
+                    .checked_add(4)
+                    .filter(|&end| end <= buf.len())
+                    .ok_or(())?;
+                None
+            }
+            _ => return Err(()),
+        };
+        if key >> 3 == field && value.is_some() {
+            found = value;
+        }
+    }
+    Ok(found)
+}
+
 #[cfg(test)]
 mod tests {
     //! Against a small reference decoder written from the wire-format description, over
@@ -341,6 +405,22 @@ mod tests {
                 prop_assert_eq!(samples[0].0.to_bits(), value.to_bits());
                 prop_assert_eq!(samples[0].1, *ts);
             }
+        }
+
+        #[test]
+        fn read_field_finds_what_was_written_and_never_panics(
+            v in any::<u64>(),
+            text in ".{0,40}",
+            noise in proptest::collection::vec(any::<u8>(), 0..64),
+        ) {
+            let mut msg = Vec::new();
+            put_uint(&mut msg, 1, v);
+            put_bytes(&mut msg, 2, text.as_bytes());
+            put_double(&mut msg, 3, 1.5);
+            prop_assert_eq!(read_field(&msg, 1), Ok(Some(Value::Varint(v))));
+            prop_assert_eq!(read_field(&msg, 2), Ok(Some(Value::Bytes(text.as_bytes()))));
+            prop_assert_eq!(read_field(&msg, 3), Ok(None));
+            let _ = read_field(&noise, 1);
         }
 
         #[test]

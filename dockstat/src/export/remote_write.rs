@@ -54,7 +54,7 @@ impl RemoteWrite {
 pub(crate) const STALE_NAN: u64 = 0x7ff0_0000_0000_0002;
 
 /// The sender's own series: name, kind, help, value.
-fn push_families(s: &PushStats) -> [(&'static str, Kind, &'static str, u64); 10] {
+fn push_families(s: &PushStats) -> [(&'static str, Kind, &'static str, u64); 11] {
     [
         (
             "dockstat_push_sent_batches_total",
@@ -79,6 +79,12 @@ fn push_families(s: &PushStats) -> [(&'static str, Kind, &'static str, u64); 10]
             Kind::Counter,
             "Samples in refused batches.",
             s.failed_samples,
+        ),
+        (
+            "dockstat_push_rejected_samples_total",
+            Kind::Counter,
+            "Samples of accepted batches that the receiver said it rejected (OTLP partial success).",
+            s.rejected_samples,
         ),
         (
             "dockstat_push_dropped_batches_total",
@@ -373,7 +379,7 @@ mod tests {
         let mut rw = RemoteWrite::new(vec![]);
         let mut out = Vec::new();
         let n = rw.encode(&batch, &PushStats::default(), 7, &mut out);
-        assert_eq!(n, 11 + 10);
+        assert_eq!(n, 11 + 11);
         let raw = snap::raw::Decoder::new().decompress_vec(&out).unwrap();
         let mut expected = Vec::new();
         proto::put_series(

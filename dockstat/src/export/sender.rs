@@ -60,6 +60,9 @@ pub struct PushStats {
     /// Refused by the receiver (a 4xx other than 429): not retried.
     pub failed_batches: u64,
     pub failed_samples: u64,
+    /// Samples of accepted batches that the receiver said it rejected all the same
+    /// ([`Format::rejected`]); not retried, and not in `sent_samples`.
+    pub rejected_samples: u64,
     /// Dropped unsent: the oldest when the buffer was full, and those left at [`Sender::close`].
     pub dropped_batches: u64,
     pub dropped_samples: u64,
@@ -87,6 +90,11 @@ pub trait Format: Send + fmt::Debug + 'static {
     /// How many samples a batch holds in this format, without the sender's own (to count
     /// what a dropped batch held without encoding it).
     fn counter(&self) -> fn(&Batch) -> u64;
+    /// What an accepting (2xx) response's body says was rejected all the same: how many
+    /// samples, and the receiver's message (OTLP's `partial_success`). `None`: all accepted.
+    fn rejected(&self, _response: &[u8]) -> Option<(u64, String)> {
+        None
+    }
 }
 
 /// What became of a batch.
@@ -447,6 +455,9 @@ struct Worker {
     observer: Observer,
     shared: Arc<Shared>,
     delivery: Delivery,
+    /// The receiver's reason for the last samples it rejected in an accepted batch, until a
+    /// batch is accepted whole.
+    rejecting: Option<String>,
     backoff: Backoff,
     last_now: i64,
 }
@@ -468,6 +479,7 @@ impl Worker {
             observer,
             shared,
             delivery: Delivery::Unknown,
+            rejecting: None,
             last_now: 0,
         }
     }
@@ -485,6 +497,30 @@ impl Worker {
                 series: None,
             });
         }
+    }
+
+    /// One line when an accepted batch had samples rejected, again only when the receiver's
+    /// reason changes or after a batch accepted whole.
+    fn note_rejected(&mut self, rejected: Option<&(u64, String)>, samples: u64) {
+        let Some((n, why)) = rejected else {
+            self.rejecting = None;
+            return;
+        };
+        if self.rejecting.as_deref() == Some(why.as_str()) {
+            return;
+        }
+        self.rejecting = Some(why.clone());
+        let why = if why.is_empty() {
+            "no reason given"
+        } else {
+            why
+        };
+        let line = format!(
+            "push to {}: the receiver accepted a batch but rejected {n} of its {samples} \
+             samples: {why} (not retried; counted in dockstat_push_rejected_samples_total)",
+            self.url()
+        );
+        (self.observer)(&Note::State(&line));
     }
 
     fn set_delivery(&mut self, to: Delivery) {
@@ -542,14 +578,21 @@ impl Worker {
             let now = now_ms().max(self.last_now + 1);
             self.last_now = now;
             let samples = self.format.encode(&batch, &stats, now, &mut body);
-            let outcome = self.deliver(&body);
+            let (outcome, response) = self.deliver(&body);
+            let rejected = match outcome {
+                Outcome::Sent => self.format.rejected(&response),
+                _ => None,
+            };
+            self.note_rejected(rejected.as_ref(), samples);
             {
                 let mut inner = self.shared.lock();
                 let s = &mut inner.stats;
                 match outcome {
                     Outcome::Sent => {
+                        let rejected = rejected.as_ref().map_or(0, |r| r.0.min(samples));
                         s.sent_batches += 1;
-                        s.sent_samples += samples;
+                        s.sent_samples += samples - rejected;
+                        s.rejected_samples += rejected;
                     }
                     Outcome::Failed => {
                         s.failed_batches += 1;
@@ -593,13 +636,14 @@ impl Worker {
     }
 
     /// Sends one body until it is accepted, refused, or the close deadline passes.
-    fn deliver(&mut self, body: &[u8]) -> Outcome {
+    /// With [`Outcome::Sent`], the response's body (its first [`MAX_ERROR_BODY`] bytes).
+    fn deliver(&mut self, body: &[u8]) -> (Outcome, Vec<u8>) {
         let mut attempts = 0u32;
         loop {
             let closing = self.shared.lock().closing;
             let now = Instant::now();
             if closing.is_some_and(|d| now >= d) {
-                return Outcome::Dropped;
+                return (Outcome::Dropped, Vec::new());
             }
             let mut deadline = now + self.config.timeout;
             if let Some(close) = closing {
@@ -611,13 +655,13 @@ impl Worker {
                 .post(body, self.format.headers(), deadline, &mut written);
             self.shared.lock().stats.bytes += written;
             let (why, after) = match result {
-                Ok(()) => {
+                Ok(response) => {
                     self.set_delivery(Delivery::Up);
-                    return Outcome::Sent;
+                    return (Outcome::Sent, response);
                 }
                 Err(Failure::Refused(why)) => {
                     self.set_delivery(Delivery::Refusing(why));
-                    return Outcome::Failed;
+                    return (Outcome::Failed, Vec::new());
                 }
                 Err(Failure::Retry { why, after }) => (why, after),
             };
@@ -783,14 +827,15 @@ impl Client {
         Ok(Stream::Tcp(tcp))
     }
 
-    /// One POST of `body`; `Ok` for a 2xx. `written`: bytes written to the socket.
+    /// One POST of `body`; for a 2xx, `Ok` with the response body (its first
+    /// [`MAX_ERROR_BODY`] bytes). `written`: bytes written to the socket.
     fn post(
         &mut self,
         body: &[u8],
         content: &[(&str, &str)],
         deadline: Instant,
         written: &mut u64,
-    ) -> std::result::Result<(), Failure> {
+    ) -> std::result::Result<Vec<u8>, Failure> {
         // A kept-alive connection the receiver closed meanwhile fails before any response
         // byte: then once more on a new one.
         let reused = self.live.is_some();
@@ -817,7 +862,7 @@ impl Client {
             (reason, m) => format!("{} {reason}: {m}", reply.code),
         };
         match reply.code {
-            200..=299 => Ok(()),
+            200..=299 => Ok(reply.message),
             429 | 500..=599 => Err(Failure::Retry {
                 why: format!("the receiver answered {status}"),
                 after: reply.retry_after.map(|d| d.min(MAX_RETRY_AFTER)),

@@ -206,3 +206,39 @@ fn urls() {
         assert!(e.to_string().starts_with("invalid push URL"), "{e}");
     }
 }
+
+#[test]
+fn an_otlp_partial_success_is_counted_and_said_once() {
+    let partial = "HTTP/1.1 200 OK\r\nContent-Type: application/x-protobuf\r\nContent-Length: 9\r\n\
+                   Connection: close\r\n\r\n\x0a\x07\x08\x03\x12\x03bad";
+    let (url, _requests) = receiver(vec![
+        partial,
+        partial,
+        "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+    ]);
+    let (observer, seen) = notes();
+    let mut sender = Sender::start(
+        Target::parse(&url).unwrap(),
+        fast(10),
+        Box::new(crate::export::Otlp::new(vec![], false)),
+        observer,
+    )
+    .unwrap();
+    for _ in 0..3 {
+        let batch = crate::export::otlp::tests::batch();
+        sender.push(batch.snapshot, Vec::new());
+    }
+    wait_for("three batches", || sender.stats().sent_batches == 3);
+    let stats = sender.close(Duration::from_secs(1));
+    // 7 points a batch; the receiver rejected 3 of each of the first two.
+    assert_eq!((stats.sent_samples, stats.rejected_samples), (15, 6));
+    assert_eq!((stats.failed_batches, stats.retries), (0, 0));
+    let seen = seen.lock().unwrap().clone();
+    let states: Vec<&String> = seen.iter().filter(|l| l.starts_with("state")).collect();
+    assert_eq!(states.len(), 1, "{seen:#?}");
+    assert!(
+        states[0].contains("accepted a batch but rejected 3 of its 7 samples: bad (not retried"),
+        "{}",
+        states[0]
+    );
+}
