@@ -289,6 +289,9 @@ fn parse_inner(
                 (Some("push"), Long("header")) => push
                     .headers
                     .push(crate::push::header(&parser.value()?.string()?)?),
+                (Some("push"), Long("label")) => push
+                    .labels
+                    .push(crate::push::label(&parser.value()?.string()?)?),
                 (Some("push"), Long("timeout")) => push.timeout = seconds(&mut parser)?,
                 (Some("push"), Long("buffer")) => {
                     push.buffer = number(&mut parser)?;

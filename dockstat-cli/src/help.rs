@@ -279,6 +279,9 @@ Options:
       --every S           send a batch every S seconds (default 15)
       --header 'K: V'     a header field for every request (Authorization, X-Scope-OrgID);
                           repeatable
+      --label NAME=VALUE  a label for every remote-write series; repeatable. By default
+                          instance (this machine's name) and job=dockstat, as a scrape
+                          adds them; NAME= removes one
       --timeout S         time allowed for one request, and for sending what is left
                           after Ctrl-C (default 10)
       --buffer N          batches kept while the receiver cannot take them (default 60)

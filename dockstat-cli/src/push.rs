@@ -31,6 +31,9 @@ pub(crate) struct PushOpts {
     pub(crate) otlp_gzip: bool,
     pub(crate) every: Duration,
     pub(crate) headers: Vec<(String, String)>,
+    /// `--label NAME=VALUE`: added to every remote-write series (after the defaults,
+    /// `instance` = this machine's name and `job` = `dockstat`; an empty value removes one).
+    pub(crate) labels: Vec<(String, String)>,
     pub(crate) timeout: Duration,
     pub(crate) buffer: usize,
     pub(crate) with_image: bool,
@@ -52,6 +55,7 @@ impl Default for PushOpts {
             otlp_gzip: false,
             every: Duration::from_secs(15),
             headers: Vec::new(),
+            labels: Vec::new(),
             timeout: Duration::from_secs(10),
             buffer: 60,
             with_image: false,
@@ -63,6 +67,29 @@ impl Default for PushOpts {
             source: crate::args::SourceOpts::default(),
         }
     }
+}
+
+/// `--label NAME=VALUE` as a (name, value) pair: a Prometheus label name that is not
+/// reserved (`__…`); the value may be empty (it then removes the label).
+pub(crate) fn label(text: &str) -> Result<(String, String), String> {
+    let (name, value) = text
+        .split_once('=')
+        .ok_or_else(|| format!("--label {text:?}: expected NAME=VALUE"))?;
+    let mut bytes = name.bytes();
+    let start = bytes
+        .next()
+        .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_');
+    if !start || !bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+        return Err(format!(
+            "--label {text:?}: {name:?} is not a label name ([a-zA-Z_][a-zA-Z0-9_]*)"
+        ));
+    }
+    if name.starts_with("__") {
+        return Err(format!(
+            "--label {text:?}: names that start with __ are Prometheus' own"
+        ));
+    }
+    Ok((name.to_string(), value.to_string()))
 }
 
 /// `--header 'Name: value'` as a (name, value) pair.
@@ -186,7 +213,13 @@ pub(crate) fn push(endpoints: Vec<Endpoint>, opts: &PushOpts) -> Result<i32, Fai
     let hosts: Vec<String> = endpoints.iter().map(|e| e.url().to_string()).collect();
     let mut outputs: Vec<(&str, Target, Box<dyn Format>, &'static str)> = Vec::new();
     if let Some(url) = opts.remote_write.as_deref() {
-        let format = Box::new(RemoteWrite::new(hosts.clone()));
+        // What a scrape of `serve` would add: the series of many machines stay apart.
+        let mut labels = vec![
+            ("instance".to_string(), machine_name()),
+            ("job".to_string(), "dockstat".to_string()),
+        ];
+        labels.extend(opts.labels.iter().cloned());
+        let format = Box::new(RemoteWrite::new(hosts.clone()).with_labels(labels));
         outputs.push((url, target(opts, url)?, format, "# batch"));
     }
     if let Some(url) = opts.otlp.as_deref() {
@@ -329,6 +362,16 @@ mod tests {
         );
         for bad in ["no colon", ": v", "a b: c", "Content-Type: x", "X: a\u{1}"] {
             assert!(header(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn labels() {
+        assert_eq!(label("dc=eu-1"), Ok(("dc".into(), "eu-1".into())));
+        assert_eq!(label("instance="), Ok(("instance".into(), String::new())));
+        assert_eq!(label("_a1=x=y"), Ok(("_a1".into(), "x=y".into())));
+        for bad in ["dc", "=x", "1a=x", "a-b=x", "__name__=x", "é=x"] {
+            assert!(label(bad).is_err(), "{bad}");
         }
     }
 }

@@ -317,7 +317,12 @@ fn pushed_series_land_in_prometheus_with_the_values_sent() {
     };
     let prom = Prometheus::start(&binary, "exact");
     let record = prom.dir.join("record.txt");
-    let child = push(&prom, 4, &[], &record);
+    let child = push(
+        &prom,
+        4,
+        &["--label", "dc=eu-1", "--label", "job=agents"],
+        &record,
+    );
     wait_for("four sent batches", 30, || {
         read_record(&record).0.get("sent").copied().unwrap_or(0) >= 4
     });
@@ -344,6 +349,16 @@ fn pushed_series_land_in_prometheus_with_the_values_sent() {
     }
     // A reading per batch: several timestamps per series.
     assert!(sent.values().all(|s| s.len() >= 3), "{sent:?}");
+    // What a scrape would add, and --label: on every series (`job` replaced).
+    let machine = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    for labels in sent.keys() {
+        assert_eq!(
+            labels.get("instance").map(String::as_str),
+            Some(machine.trim())
+        );
+        assert_eq!(labels.get("job").map(String::as_str), Some("agents"));
+        assert_eq!(labels.get("dc").map(String::as_str), Some("eu-1"));
+    }
     assert_prometheus_has_exactly(&prom, &sent);
     // The sender's own series and the engine's arrived too.
     let mut own = Samples::new();

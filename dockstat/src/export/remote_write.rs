@@ -32,6 +32,8 @@ use crate::prom::{
 pub struct RemoteWrite {
     /// The `host` label of each of the engine's hosts, by index.
     hosts: Vec<String>,
+    /// Labels added to every series that has none of that name, sorted by name.
+    external: Vec<(String, String)>,
     /// The uncompressed `WriteRequest`, kept between batches.
     scratch: Vec<u8>,
     snappy: snap::raw::Encoder,
@@ -43,9 +45,26 @@ impl RemoteWrite {
     pub fn new(hosts: Vec<String>) -> RemoteWrite {
         RemoteWrite {
             hosts,
+            external: Vec::new(),
             scratch: Vec::new(),
             snappy: snap::raw::Encoder::new(),
         }
+    }
+
+    /// Adds `labels` to every series that has no label of that name, as Prometheus'
+    /// `external_labels` do: `instance` and `job`, say, so that the series of many machines
+    /// pushing to one receiver stay apart. Of two labels of one name the last is kept; one
+    /// with an empty value is left out.
+    pub fn with_labels(mut self, labels: Vec<(String, String)>) -> RemoteWrite {
+        let mut external: Vec<(String, String)> = Vec::with_capacity(labels.len());
+        for (name, value) in labels {
+            external.retain(|(n, _)| *n != name);
+            external.push((name, value));
+        }
+        external.retain(|(_, v)| !v.is_empty());
+        external.sort();
+        self.external = external;
+        self
     }
 }
 
@@ -129,8 +148,15 @@ fn push_families(s: &PushStats) -> [(&'static str, Kind, &'static str, u64); 11]
 type SeriesFn<'a> = dyn FnMut(&[(&str, &str)], f64, i64) + 'a;
 
 /// Calls `f` with every series of `batch` (labels sorted by name, `__name__` first among
-/// equals), its value and timestamp; the sender's own series when `stats` is given.
-fn walk(hosts: &[String], batch: &Batch, stats: Option<(&PushStats, i64)>, f: &mut SeriesFn<'_>) {
+/// equals; `external` added where a series has none of the name), its value and timestamp;
+/// the sender's own series when `stats` is given.
+fn walk(
+    hosts: &[String],
+    external: &[(String, String)],
+    batch: &Batch,
+    stats: Option<(&PushStats, i64)>,
+    f: &mut SeriesFn<'_>,
+) {
     let snap = &batch.snapshot;
     let taken = batch.taken_ms;
     let mut labels: Vec<(&str, &str)> = Vec::with_capacity(16);
@@ -143,7 +169,7 @@ fn walk(hosts: &[String], batch: &Batch, stats: Option<(&PushStats, i64)>, f: &m
                 .filter(|(_, v)| !v.is_empty())
                 .map(|(n, v)| (n.as_str(), v.as_str())),
         );
-        labels.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        add_external(&mut labels, external);
         let at = labels.iter().position(|l| l.0 == "__name__").unwrap_or(0);
         let ts = if row.read_ms > 0 { row.read_ms } else { taken };
         for &(name, _, _, value) in CONTAINER_FAMILIES {
@@ -158,41 +184,61 @@ fn walk(hosts: &[String], batch: &Batch, stats: Option<(&PushStats, i64)>, f: &m
             }
         }
     }
+    // The series of fixed labels (a few dozen a batch), with the external ones.
+    let mut series = |own: &[(&str, &str)], v: f64, ts: i64| {
+        if external.is_empty() {
+            return f(own, v, ts);
+        }
+        let mut labels = own.to_vec();
+        add_external(&mut labels, external);
+        f(&labels, v, ts);
+    };
     for (i, (_, state)) in snap.hosts.iter().enumerate() {
         let host = hosts.get(i).map_or("", String::as_str);
         for &(name, _, _, value) in HOST_FAMILIES {
             let Some(v) = value(state) else { continue };
             if host.is_empty() {
-                f(&[("__name__", name)], v.as_f64(), taken);
+                series(&[("__name__", name)], v.as_f64(), taken);
             } else {
-                f(&[("__name__", name), ("host", host)], v.as_f64(), taken);
+                series(&[("__name__", name), ("host", host)], v.as_f64(), taken);
             }
         }
     }
     if snap.metrics.is_some() {
         let c = &snap.counters;
         for (name, _, v) in engine_gauges(c, snap.rows.len()) {
-            f(&[("__name__", name)], v as f64, taken);
+            series(&[("__name__", name)], v as f64, taken);
         }
         for (name, _, v) in engine_counters(c) {
-            f(&[("__name__", name)], v as f64, taken);
+            series(&[("__name__", name)], v as f64, taken);
         }
         let (name, _) = crate::prom::DECODE_ERRORS;
         for (kind, v) in decode_errors(c) {
-            f(&[("__name__", name), ("kind", kind)], v as f64, taken);
+            series(&[("__name__", name), ("kind", kind)], v as f64, taken);
         }
     }
     if let Some((stats, now)) = stats {
         for (name, _, _, v) in push_families(stats) {
-            f(&[("__name__", name)], Value::Int(v).as_f64(), now);
+            series(&[("__name__", name)], Value::Int(v).as_f64(), now);
         }
     }
+}
+
+/// Adds the `external` labels whose names `labels` lacks, then sorts `labels` by name.
+fn add_external<'a>(labels: &mut Vec<(&'a str, &'a str)>, external: &'a [(String, String)]) {
+    let own = labels.len();
+    for (name, value) in external {
+        if !labels[..own].iter().any(|(n, _)| n == name) {
+            labels.push((name, value));
+        }
+    }
+    labels.sort_unstable_by(|a, b| a.0.cmp(b.0));
 }
 
 /// The samples of `batch` without the sender's own (for counting what a dropped batch held).
 pub(crate) fn samples(batch: &Batch) -> u64 {
     let mut n = 0;
-    walk(&[], batch, None, &mut |_, _, _| n += 1);
+    walk(&[], &[], batch, None, &mut |_, _, _| n += 1);
     n
 }
 
@@ -211,6 +257,7 @@ impl Format for RemoteWrite {
         let mut n = 0;
         walk(
             &self.hosts,
+            &self.external,
             batch,
             Some((stats, now_ms)),
             &mut |labels, v, ts| {
@@ -234,23 +281,29 @@ impl Format for RemoteWrite {
     }
 
     fn describe(&mut self, batch: &Batch, stats: Option<(&PushStats, i64)>, out: &mut String) {
-        walk(&self.hosts, batch, stats, &mut |labels, v, ts| {
-            let mut set = String::new();
-            for (name, value) in labels {
-                if *name != "__name__" {
-                    push_label(&mut set, name, value);
+        walk(
+            &self.hosts,
+            &self.external,
+            batch,
+            stats,
+            &mut |labels, v, ts| {
+                let mut set = String::new();
+                for (name, value) in labels {
+                    if *name != "__name__" {
+                        push_label(&mut set, name, value);
+                    }
                 }
-            }
-            let name = labels
-                .iter()
-                .find(|l| l.0 == "__name__")
-                .map_or("", |l| l.1);
-            if v.to_bits() == STALE_NAN {
-                let _ = writeln!(out, "{name}{{{set}}} StaleNaN {ts}");
-            } else {
-                let _ = writeln!(out, "{name}{{{set}}} {v} {ts}");
-            }
-        });
+                let name = labels
+                    .iter()
+                    .find(|l| l.0 == "__name__")
+                    .map_or("", |l| l.1);
+                if v.to_bits() == STALE_NAN {
+                    let _ = writeln!(out, "{name}{{{set}}} StaleNaN {ts}");
+                } else {
+                    let _ = writeln!(out, "{name}{{{set}}} {v} {ts}");
+                }
+            },
+        );
     }
 }
 
@@ -293,7 +346,7 @@ mod tests {
 
     fn series(batch: &Batch) -> Vec<Series> {
         let mut out = Vec::new();
-        walk(&[], batch, None, &mut |labels, v, ts| {
+        walk(&[], &[], batch, None, &mut |labels, v, ts| {
             let labels = labels
                 .iter()
                 .map(|(n, v)| (n.to_string(), v.to_string()))
@@ -401,6 +454,50 @@ mod tests {
                 "dockstat_container_cpu_seconds_total{host=\"h\",id=\"i\",name=\"n\"} 2.5 5\n"
             ),
             "{text}"
+        );
+    }
+
+    #[test]
+    fn external_labels_go_on_every_series_that_lacks_them() {
+        let batch = Batch {
+            snapshot: Snapshot {
+                rows: vec![row(&[("host", "h"), ("id", "i"), ("job", "web")], 5)],
+                ..Snapshot::default()
+            },
+            taken_ms: 6,
+            seq: 1,
+            ended: Vec::new(),
+        };
+        let labels = [
+            ("job", "dockstat"),
+            ("instance", "box-1"),
+            ("x", "dropped"),
+            ("x", ""),
+        ];
+        let mut rw = RemoteWrite::new(vec!["h".into()])
+            .with_labels(labels.map(|(n, v)| (n.to_string(), v.to_string())).to_vec());
+        let mut text = String::new();
+        rw.describe(&batch, Some((&PushStats::default(), 7)), &mut text);
+        let lines: Vec<&str> = text.lines().collect();
+        // The row's own `job` wins; labels stay sorted by name; an empty value removes one.
+        assert_eq!(
+            lines[0],
+            "dockstat_container_cpu_seconds_total{host=\"h\",id=\"i\",instance=\"box-1\",job=\"web\"} 2.5 5"
+        );
+        assert!(
+            lines.contains(&"dockstat_push_retries_total{instance=\"box-1\",job=\"dockstat\"} 0 7"),
+            "{text}"
+        );
+        assert!(
+            lines.iter().all(|l| l.contains("instance=\"box-1\"")),
+            "{text}"
+        );
+        assert!(!text.contains("x="), "{text}");
+        // Encoding counts the same series.
+        let mut out = Vec::new();
+        assert_eq!(
+            rw.encode(&batch, &PushStats::default(), 7, &mut out) as usize,
+            lines.len()
         );
     }
 }
