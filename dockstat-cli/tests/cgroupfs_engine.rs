@@ -19,7 +19,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use dockstat::engine::{
-    Client, Control, Endpoint, Engine, EngineConfig, Event, Gone, Mode, SourcePolicy,
+    Client, Control, Endpoint, Engine, EngineConfig, Event, Gone, Mode, Selection, SourcePolicy,
 };
 use dockstat::stats::{CpuLimit, Source};
 use dockstat_sim::{Listen, SIM_PID_BASE, Sim, SimConfig};
@@ -405,6 +405,69 @@ fn a_removed_cgroup_is_gone_once() {
     assert!(gone(&seen[at..]).is_empty(), "{:#?}", &seen[at..]);
     assert!(errors(&seen[at..]).is_empty(), "{:#?}", &seen[at..]);
     sim.shutdown();
+}
+
+/// A container stopped (its cgroup removed, then the daemon's `die`) and started again
+/// (a new cgroup): its samples come back from the cgroup files, with the running ones and
+/// with every container (`-a`).
+#[test]
+fn a_container_started_again_is_read_from_its_new_cgroup() {
+    for selection in [Selection::Running, Selection::All] {
+        let sim = sim(2);
+        let tree = Tree::new(&sim, 2);
+        let mut config = config(&sim, &tree, SourcePolicy::Cgroupfs, Mode::Stream);
+        config.selection = selection.clone();
+        let mut engine = Engine::new(config).unwrap();
+        let mut seen = Vec::new();
+        run(&mut engine, &mut seen, Duration::from_secs(10), |s| {
+            passes(s).values().any(|p| p.len() == 2)
+        });
+        let pid = *tree.ids.keys().nth(1).unwrap();
+        let name = sim_name(&sim, &tree.ids[&pid]);
+        fs::remove_dir_all(tree.dir(pid)).unwrap();
+        sim.stop(&name).unwrap();
+        run(&mut engine, &mut seen, Duration::from_secs(10), |s| {
+            s.iter()
+                .any(|s| matches!(s, Seen::Gone(n, _) if *n == name))
+        });
+        tree.add(pid);
+        sim.start_container(&name).unwrap();
+        let at = seen.len();
+        run(&mut engine, &mut seen, Duration::from_secs(10), |s| {
+            samples(&s[at..]).any(|s| matches!(s, Seen::Sample { name: n, .. } if *n == name))
+        });
+        let back: Vec<&Seen> = samples(&seen[at..])
+            .filter(|s| matches!(s, Seen::Sample { name: n, .. } if *n == name))
+            .collect();
+        assert!(
+            !back.is_empty(),
+            "{selection:?}: {name} not back: {seen:#?}"
+        );
+        assert!(
+            back.iter().all(|s| matches!(
+                s,
+                Seen::Sample {
+                    source: Source::Cgroupfs,
+                    ..
+                }
+            )),
+            "{selection:?}: {back:#?}"
+        );
+        assert!(errors(&seen).is_empty(), "{selection:?}: {seen:#?}");
+        sim.shutdown();
+    }
+}
+
+/// The sim's name of container `id`.
+fn sim_name(sim: &Sim, id: &str) -> String {
+    let mut client = Client::new(Endpoint::parse(&sim.url()).unwrap()).unwrap();
+    let inspect = client.get_api(&format!("/containers/{id}/json")).unwrap();
+    let inspect: serde_json::Value = serde_json::from_slice(&inspect.body).unwrap();
+    inspect["Name"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches('/')
+        .to_string()
 }
 
 /// Makes every container's `<proc>/PID/cgroup` a directory: it cannot be read.
