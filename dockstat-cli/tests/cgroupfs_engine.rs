@@ -458,6 +458,43 @@ fn a_container_started_again_is_read_from_its_new_cgroup() {
     }
 }
 
+/// Under an open-files limit too low to keep every container's files open (200 here; 20
+/// containers of ten files and more), the containers beyond half the limit open their files
+/// at each pass: every row is there, with its numbers, and no error.
+#[test]
+fn containers_beyond_the_open_files_limit_are_read_with_files_opened_per_pass() {
+    let sim = sim(20);
+    let tree = Tree::new(&sim, 20);
+    let cgroup = tree.cgroup();
+    let proc = tree.proc();
+    let script = format!(
+        "ulimit -n 200 && exec {BIN} -H {} stats --no-stream --format json --source cgroupfs \
+         --interval 0.2 --cgroup-root {} --proc-root {}",
+        sim.url(),
+        cgroup.display(),
+        proc.display()
+    );
+    let out = Command::new("sh")
+        .args(["-c", &script])
+        .env_remove("DOCKER_API_VERSION")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.is_empty(), "{stderr}");
+    let rows: Vec<serde_json::Value> = (stdout.lines())
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(rows.len(), 20, "{stdout}");
+    for row in &rows {
+        // memory.current of the tree, and its three PIDs.
+        assert_ne!(row["MemUsage"], "--", "{row}");
+        assert_eq!(row["PIDs"], "3", "{row}");
+    }
+    sim.shutdown();
+}
+
 /// The sim's name of container `id`.
 fn sim_name(sim: &Sim, id: &str) -> String {
     let mut client = Client::new(Endpoint::parse(&sim.url()).unwrap()).unwrap();

@@ -60,11 +60,12 @@ fn names(e: &Error, file: &Path) {
 
 #[test]
 fn a_removed_cgroup_is_vanished_on_the_next_pass() {
-    for v2 in [true, false] {
+    // Files kept open, or released (opened at each pass).
+    for (v2, released) in [(true, false), (false, false), (true, true), (false, true)] {
         let (tree, roots, dir) = if v2 {
-            v2_tree(&format!("vanish-{v2}"))
+            v2_tree(&format!("vanish-{v2}-{released}"))
         } else {
-            let (tree, roots) = v1_tree("vanish-v1");
+            let (tree, roots) = v1_tree(&format!("vanish-v1-{released}"));
             let (json, _) = frame("docker1.12-cgv1-seed2.json");
             let dir = tree
                 .cgroup()
@@ -74,6 +75,9 @@ fn a_removed_cgroup_is_vanished_on_the_next_pass() {
         };
         let host = HostCpu::open(&roots).unwrap();
         let mut reader = open(&roots).unwrap();
+        if released {
+            reader.release_files();
+        }
         reader.sample(t(1), &host).expect("first pass");
         // As the runtime removes it once the container stops (rmdir on cgroupfs, which then
         // fails reads of open files with ENODEV; here the files are unlinked).

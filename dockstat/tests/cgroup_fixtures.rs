@@ -82,9 +82,10 @@ fn same(name: &str, s: &Sample<'_>, json: &Value, raw: &[u8]) {
 
 /// A frame as one or two passes of the reader: its precpu values first (when it has them),
 /// then its own.
-fn replay(file: &str, layout: Layout) {
+/// `released`: the reader opens its files at each pass instead of keeping them open.
+fn replay(file: &str, layout: Layout, released: bool) {
     let (json, raw) = frame(file);
-    let tree = Tree::new(&format!("{file}-{layout:?}"));
+    let tree = Tree::new(&format!("{file}-{layout:?}-{released}"));
     let pid = 4242;
     let roots = tree.roots();
     let has_precpu = json["precpu_stats"]["cpu_usage"]["total_usage"]
@@ -118,6 +119,11 @@ fn replay(file: &str, layout: Layout) {
         json["name"].as_str().unwrap_or(""),
     )
     .expect("open");
+    assert!(reader.kept_files() >= 8, "{}", reader.kept_files());
+    if released {
+        reader.release_files();
+        assert_eq!(reader.kept_files(), 0);
+    }
     if has_precpu {
         let preread = match json_timestamp(&json["preread"]) {
             t if t.is_zero() => dockstat::stats::Timestamp {
@@ -158,7 +164,9 @@ fn replay(file: &str, layout: Layout) {
 fn cgroup_v2_trees_derive_the_frames_numbers() {
     // Two frames of one stream: the second's precpu is the first's cpu.
     for file in ["docker-2022-cgv2-seed1.json", "docker-2022-cgv2-seed2.json"] {
-        replay(file, Layout::V2);
+        for released in [false, true] {
+            replay(file, Layout::V2, released);
+        }
     }
 }
 
@@ -170,7 +178,9 @@ fn cgroup_v1_trees_derive_the_frames_numbers() {
             Layout::V1Joined,
             Layout::V1JoinedSystemd,
         ] {
-            replay(file, layout);
+            for released in [false, true] {
+                replay(file, layout, released);
+            }
         }
     }
 }

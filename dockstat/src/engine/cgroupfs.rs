@@ -134,6 +134,8 @@ pub(crate) struct Pass {
 #[derive(Debug)]
 struct Entry {
     reader: CgroupReader,
+    /// Files it keeps open (counted in [`Local::kept`]).
+    kept: usize,
     /// Readings taken (a pass, or the first reading at the open for [`Mode::Once`]).
     passes: u32,
     opened: Instant,
@@ -158,6 +160,10 @@ pub(crate) struct Local {
     scheduled: bool,
     /// When each kind of cgroup error was last reported.
     reported: Vec<(ErrorKind, Instant)>,
+    /// Files the readers keep open, and how many they may: beyond it a reader opens its
+    /// files at each pass instead ([`CgroupReader::release_files`]).
+    kept: usize,
+    keep_at_most: usize,
 }
 
 impl Local {
@@ -177,7 +183,15 @@ impl Local {
             host: None,
             scheduled: false,
             reported: Vec::new(),
+            kept: 0,
+            keep_at_most: usize::MAX,
         }
+    }
+
+    /// Lets the readers keep at most half of the open-files limit `soft` open: the rest is
+    /// for the connections (one per API stream and host) and whatever else the process opens.
+    pub(crate) fn set_file_limit(&mut self, soft: u64) {
+        self.keep_at_most = usize::try_from(soft / 2).unwrap_or(usize::MAX);
     }
 
     /// Whether the stream's container is inspected before it is sampled: for the cgroupfs
@@ -342,8 +356,16 @@ impl Local {
         if self.readers.len() <= i {
             self.readers.resize_with(i + 1, || None);
         }
+        self.remove_reader(i);
+        let mut kept = reader.kept_files();
+        if self.kept + kept > self.keep_at_most {
+            reader.release_files();
+            kept = 0;
+        }
+        self.kept += kept;
         self.readers[i] = Some(Entry {
             reader,
+            kept,
             passes,
             opened: now,
         });
@@ -370,13 +392,17 @@ impl Local {
     /// Forgets stream `slot`'s reader and inspect (the container went, or is retried).
     pub(crate) fn remove(&mut self, slot: u32) {
         let i = slot as usize;
-        if let Some(r) = self.readers.get_mut(i) {
-            *r = None;
-        }
+        self.remove_reader(i);
         if let Some(b) = self.bodies.get_mut(i) {
             *b = None;
         }
         self.inspected.retain(|(s, _)| *s != slot);
+    }
+
+    fn remove_reader(&mut self, i: usize) {
+        if let Some(entry) = self.readers.get_mut(i).and_then(Option::take) {
+            self.kept -= entry.kept;
+        }
     }
 
     /// Reports a cgroup error for `stream`, unless one of its kind was reported less than

@@ -167,7 +167,11 @@ impl Engine {
             timers: BinaryHeap::new(),
             steps: Vec::new(),
             decoder: FrameDecoder::new(),
-            local: Local::new(&config),
+            local: {
+                let mut local = Local::new(&config);
+                local.set_file_limit(files.soft);
+                local
+            },
             counters: Counters::default(),
             metrics: EngineMetrics::default(),
             fds: FdGate::new(files),

@@ -294,6 +294,101 @@ impl CgroupReader {
         })
     }
 
+    /// How many files the reader keeps open (none once [released](Self::release_files)).
+    pub fn kept_files(&mut self) -> usize {
+        let mut n = 0;
+        self.each_reader(&mut |r| n += usize::from(r.file.is_some()));
+        n
+    }
+
+    /// Closes the files kept open: each pass then opens, reads and closes every file (three
+    /// system calls a file rather than one) and holds no descriptor between passes. For
+    /// containers beyond what the open-files limit can keep open.
+    pub fn release_files(&mut self) {
+        self.each_reader(&mut Reader::release);
+    }
+
+    /// Calls `f` with each file (destructured, so that a file added is not left out).
+    fn each_reader(&mut self, f: &mut dyn FnMut(&mut Reader)) {
+        let (kept, optional): (Vec<&mut Reader>, Vec<&mut Option<Reader>>) = match &mut self.files {
+            Files::V1(v) => {
+                let V1 {
+                    cpuacct_usage,
+                    cpuacct_percpu,
+                    cpuacct_stat,
+                    cpu_stat,
+                    cfs_quota,
+                    cfs_period,
+                    mem_usage,
+                    mem_max_usage,
+                    mem_limit,
+                    mem_stat,
+                    cfq,
+                    throttle,
+                    pids_current,
+                    pids_max,
+                } = &mut **v;
+                let mut kept = vec![
+                    cpuacct_usage,
+                    cpuacct_percpu,
+                    cpuacct_stat,
+                    cpu_stat,
+                    mem_usage,
+                    mem_limit,
+                    mem_stat,
+                ];
+                if let Some((bytes, serviced)) = cfq {
+                    kept.extend([bytes, serviced]);
+                }
+                let optional = vec![
+                    cfs_quota,
+                    cfs_period,
+                    mem_max_usage,
+                    throttle,
+                    pids_current,
+                    pids_max,
+                ];
+                (kept, optional)
+            }
+            Files::V2(v) => {
+                let V2 {
+                    cpu_stat,
+                    cpu_max,
+                    mem_current,
+                    mem_max,
+                    mem_stat,
+                    io_stat,
+                    pids_current,
+                    pids_max,
+                    cpu_pressure,
+                    memory_pressure,
+                    io_pressure,
+                } = &mut **v;
+                let kept = vec![cpu_stat, mem_current, mem_stat];
+                let optional = vec![
+                    cpu_max,
+                    mem_max,
+                    io_stat,
+                    pids_current,
+                    pids_max,
+                    cpu_pressure,
+                    memory_pressure,
+                    io_pressure,
+                ];
+                (kept, optional)
+            }
+        };
+        for r in kept {
+            f(r);
+        }
+        for r in optional.into_iter().flatten() {
+            f(r);
+        }
+        if let Some(r) = &mut self.net {
+            f(r);
+        }
+    }
+
     /// One pass over the files: a sample stamped `read`, with `host`'s counters of this pass,
     /// and the previous pass as `preread` / `precpu` (none on the first, as in a stream's
     /// first frame). [`CgroupError::Vanished`] once the cgroup is gone.
@@ -463,10 +558,11 @@ fn in_parents_netns(proc: &Path, pid: u32) -> bool {
 /// longer one is [`CgroupError::Malformed`] rather than memory without bound.
 const MAX_FILE_LEN: usize = 4 << 20;
 
-/// One open file, read whole with `pread` at offset 0 into a buffer kept between reads.
+/// One file, read whole with `pread` at offset 0 into a buffer kept between reads; kept
+/// open, or (once [released](Reader::release)) opened and closed at each read.
 #[derive(Debug)]
 struct Reader {
-    file: File,
+    file: Option<File>,
     path: PathBuf,
     buf: Vec<u8>,
     len: usize,
@@ -476,7 +572,7 @@ impl Reader {
     fn open(path: PathBuf, capacity: usize) -> Result<Reader> {
         match File::open(&path) {
             Ok(file) => Ok(Reader {
-                file,
+                file: Some(file),
                 path,
                 buf: vec![0; capacity.max(16)],
                 len: 0,
@@ -501,8 +597,16 @@ impl Reader {
     /// into one twice as large (only when it is longer than ever before), so that a file is
     /// never pieced together from two moments.
     fn read(&mut self) -> Result<&[u8]> {
+        let opened;
+        let file = match &self.file {
+            Some(file) => file,
+            None => {
+                opened = File::open(&self.path).map_err(|e| io_error(e, &self.path))?;
+                &opened
+            }
+        };
         loop {
-            let n = match self.file.read_at(&mut self.buf, 0) {
+            let n = match file.read_at(&mut self.buf, 0) {
                 Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(io_error(e, &self.path)),
@@ -532,9 +636,18 @@ impl Reader {
         }
     }
 
-    /// [`CgroupError::Vanished`] when the file has been unlinked.
+    /// Closes the file; each read then opens it anew.
+    fn release(&mut self) {
+        self.file = None;
+    }
+
+    /// [`CgroupError::Vanished`] when the file has been unlinked (a released file is found
+    /// missing by its next read instead).
     fn check_linked(&self) -> Result<()> {
-        match self.file.metadata() {
+        let Some(file) = &self.file else {
+            return Ok(());
+        };
+        match file.metadata() {
             Ok(m) if m.nlink() == 0 => {
                 Err(Error::new(ErrorKind::Cgroup(CgroupError::Vanished))
                     .context(self.path.display()))
