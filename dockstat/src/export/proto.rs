@@ -231,19 +231,7 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    /// Reads a varint; `None` past the end or beyond ten bytes.
-    fn varint(buf: &[u8], at: &mut usize) -> Option<u64> {
-        let mut v = 0u64;
-        for i in 0..10 {
-            let b = *buf.get(*at)?;
-            *at += 1;
-            v |= u64::from(b & 0x7f) << (7 * i);
-            if b & 0x80 == 0 {
-                return Some(v);
-            }
-        }
-        None
-    }
+    use super::read_varint as varint;
 
     /// (field, wire type, payload) of each field of a message; a varint's payload is its
     /// value's eight little-endian bytes.
