@@ -44,6 +44,10 @@ struct Prometheus {
     child: Child,
     port: u16,
     dir: PathBuf,
+    /// The binary and its arguments, to start it again.
+    command: (PathBuf, Vec<String>),
+    /// The status of `/-/ready` once it is.
+    ready: u16,
 }
 
 impl Prometheus {
@@ -63,41 +67,52 @@ impl Prometheus {
             .local_addr()
             .unwrap()
             .port();
-        let mut command = Command::new(binary);
+        let mut args = Vec::new();
         if let Some(web) = web {
             std::fs::write(dir.join("web.yml"), web(&dir)).unwrap();
-            command.arg(format!(
+            args.push(format!(
                 "--web.config.file={}",
                 dir.join("web.yml").display()
             ));
         }
-        let child = command
-            .arg("--web.enable-remote-write-receiver")
-            .arg(format!(
-                "--storage.tsdb.path={}",
-                dir.join("data").display()
-            ))
-            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-            .arg(format!(
-                "--config.file={}",
-                dir.join("minimal.yml").display()
-            ))
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(dir.join("prometheus.log")).unwrap())
-            .spawn()
-            .unwrap();
-        let p = Prometheus { child, port, dir };
+        args.extend([
+            "--web.enable-remote-write-receiver".to_string(),
+            format!("--storage.tsdb.path={}", dir.join("data").display()),
+            format!("--web.listen-address=127.0.0.1:{port}"),
+            format!("--config.file={}", dir.join("minimal.yml").display()),
+        ]);
+        let command = (binary.to_path_buf(), args);
+        let mut p = Prometheus {
+            child: launch(&command, &dir),
+            port,
+            dir,
+            command,
+            ready: if web.is_some() { 400 } else { 200 },
+        };
+        p.wait_ready();
+        p
+    }
+
+    fn wait_ready(&mut self) {
         let deadline = Instant::now() + Duration::from_secs(30);
-        let ready = if web.is_some() { 400 } else { 200 };
-        while http_get(port, "/-/ready").map(|(c, _)| c) != Some(ready) {
+        while http_get(self.port, "/-/ready").map(|(c, _)| c) != Some(self.ready) {
             assert!(
-                Instant::now() < deadline,
+                Instant::now() < deadline && self.child.try_wait().unwrap().is_none(),
                 "Prometheus did not get ready: {}",
-                std::fs::read_to_string(p.dir.join("prometheus.log")).unwrap_or_default()
+                std::fs::read_to_string(self.dir.join("prometheus.log")).unwrap_or_default()
             );
             std::thread::sleep(Duration::from_millis(100));
         }
-        p
+    }
+
+    /// Stops it (SIGTERM, as a service manager would), waits `down`, and starts it again on
+    /// the same port and storage.
+    fn restart(&mut self, down: Duration) {
+        self.signal(libc::SIGTERM);
+        let _ = self.child.wait();
+        std::thread::sleep(down);
+        self.child = launch(&self.command, &self.dir);
+        self.wait_ready();
     }
 
     fn url(&self) -> String {
@@ -130,6 +145,21 @@ impl Prometheus {
             into.insert(labels, values);
         }
     }
+}
+
+/// Starts Prometheus, its log appended to `dir/prometheus.log`.
+fn launch((binary, args): &(PathBuf, Vec<String>), dir: &Path) -> Child {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("prometheus.log"))
+        .unwrap();
+    Command::new(binary)
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .unwrap()
 }
 
 impl Drop for Prometheus {
@@ -369,20 +399,35 @@ fn pushed_series_land_in_prometheus_with_the_values_sent() {
 }
 
 #[test]
-fn a_stopped_receiver_loses_only_what_the_buffer_cannot_hold() {
+fn a_paused_receiver_loses_only_what_the_buffer_cannot_hold() {
+    // Paused: connections are accepted by the kernel and never answered (timeouts).
+    outage("paused", |prom| {
+        prom.signal(libc::SIGSTOP);
+        std::thread::sleep(Duration::from_secs(8));
+        prom.signal(libc::SIGCONT);
+    });
+}
+
+#[test]
+fn a_stopped_and_restarted_receiver_loses_only_what_the_buffer_cannot_hold() {
+    // Stopped: connections are refused; started again on the same storage, it has what it
+    // stored before and takes the buffered batches.
+    outage("restarted", |prom| prom.restart(Duration::from_secs(7)));
+}
+
+/// Pushes a batch a second with a buffer of three, takes the receiver away with `down` for
+/// about eight seconds, and checks what arrived and what was counted.
+fn outage(name: &str, down: impl FnOnce(&mut Prometheus)) {
     let Some(binary) = prometheus_binary() else {
         return;
     };
-    let prom = Prometheus::start(&binary, "outage");
+    let mut prom = Prometheus::start(&binary, &format!("outage-{name}"));
     let record = prom.dir.join("record.txt");
     let child = push(&prom, 3, &["--buffer", "3", "--timeout", "1"], &record);
     wait_for("two sent batches", 30, || {
         read_record(&record).0.get("sent").copied().unwrap_or(0) >= 2
     });
-    // Stopped: connections are accepted by the kernel and never answered.
-    prom.signal(libc::SIGSTOP);
-    std::thread::sleep(Duration::from_secs(8));
-    prom.signal(libc::SIGCONT);
+    down(&mut prom);
     wait_for("the buffered batches to be sent", 60, || {
         let (outcomes, _) = read_record(&record);
         outcomes.get("dropped").copied().unwrap_or(0) > 0
