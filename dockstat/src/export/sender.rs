@@ -955,8 +955,7 @@ impl Client {
                         let retry_after = head
                             .header("retry-after")
                             .and_then(|v| std::str::from_utf8(v).ok())
-                            .and_then(|v| v.trim().parse::<u64>().ok())
-                            .map(Duration::from_secs);
+                            .and_then(|v| retry_after(v, SystemTime::now()));
                         reply = Some(Reply {
                             code: head.code,
                             reason: String::from_utf8_lossy(head.reason).into_owned(),
@@ -985,6 +984,48 @@ impl Client {
             }
         }
     }
+}
+
+/// A `Retry-After` value: delay-seconds, or an HTTP-date (RFC 9110's IMF-fixdate, `Sun, 06
+/// Nov 1994 08:49:37 GMT`) as the time left until it from `now` (zero once it has passed).
+/// `None` for anything else.
+fn retry_after(value: &str, now: SystemTime) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    // "Sun, 06 Nov 1994 08:49:37 GMT"
+    let rest = value.get(5..)?.strip_suffix(" GMT")?;
+    if value.as_bytes().get(3..5) != Some(b", ") {
+        return None;
+    }
+    let mut parts = rest.split(' ');
+    let (day, month, year, time) = (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+    if parts.next().is_some() || day.len() != 2 || year.len() != 4 || time.len() != 8 {
+        return None;
+    }
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let month = MONTHS.iter().position(|m| *m == month)? as i64 + 1;
+    let number = |s: &str| -> Option<i64> {
+        s.bytes()
+            .all(|b| b.is_ascii_digit())
+            .then(|| s.parse().ok())
+            .flatten()
+    };
+    let (day, year) = (number(day)?, number(year)?);
+    let mut hms = time
+        .split(':')
+        .map(|p| (p.len() == 2).then(|| number(p)).flatten());
+    let (h, m, sec) = (hms.next()??, hms.next()??, hms.next()??);
+    if !(1..=31).contains(&day) || h > 23 || m > 59 || sec > 60 {
+        return None;
+    }
+    let at =
+        crate::stats::model::days_from_civil(year, month, day) * 86_400 + h * 3_600 + m * 60 + sec;
+    let now = now.duration_since(UNIX_EPOCH).ok()?.as_secs() as i64;
+    Some(Duration::from_secs(at.saturating_sub(now).max(0) as u64))
 }
 
 /// How an exchange failed.

@@ -242,3 +242,31 @@ fn an_otlp_partial_success_is_counted_and_said_once() {
         states[0]
     );
 }
+
+#[test]
+fn retry_after_in_seconds_or_as_an_http_date() {
+    let now = UNIX_EPOCH + Duration::from_secs(784_111_777); // Sun, 06 Nov 1994 08:49:37 GMT
+    let secs = |v: &str| retry_after(v, now).map(|d| d.as_secs());
+    assert_eq!(secs(" 120 "), Some(120));
+    assert_eq!(secs("Sun, 06 Nov 1994 08:49:37 GMT"), Some(0));
+    assert_eq!(secs("Sun, 06 Nov 1994 08:51:07 GMT"), Some(90));
+    assert_eq!(secs("Sat, 05 Nov 1994 08:49:37 GMT"), Some(0), "passed");
+    assert_eq!(secs("Mon, 01 Jan 2001 00:00:00 GMT"), Some(978_307_200 - 784_111_777));
+    for bad in [
+        "",
+        "-1",
+        "soon",
+        "Sun, 06 Nov 1994 08:49:37 UTC",
+        "Sun, 6 Nov 1994 08:49:37 GMT",
+        "Sun, 06 Foo 1994 08:49:37 GMT",
+        "Sun, 06 Nov 1994 24:49:37 GMT",
+        "Sun, 06 Nov 1994 08:49 GMT",
+        "Sun, 06 Nov 1994 +8:49:37 GMT",
+        "Sunday, 06-Nov-94 08:49:37 GMT",
+        "Sun Nov  6 08:49:37 1994",
+        "Sun, 06 Nov 1994 08:49:37 GMT x",
+        "é, 06 Nov 1994 08:49:37 GMT",
+    ] {
+        assert_eq!(secs(bad), None, "{bad:?}");
+    }
+}
