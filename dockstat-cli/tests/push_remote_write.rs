@@ -396,6 +396,17 @@ fn pushed_series_land_in_prometheus_with_the_values_sent() {
     prom.samples("dockstat_engine_frames_total", &mut own);
     prom.samples("dockstat_host_up", &mut own);
     assert_eq!(own.len(), 3, "{own:?}");
+    // The engine's histograms, as serve exposes them: 24 buckets and +Inf, sum and count.
+    let mut hist = Samples::new();
+    prom.samples("dockstat_engine_delivery_lag_seconds_bucket", &mut hist);
+    assert_eq!(hist.len(), 25, "{:?}", hist.keys().collect::<Vec<_>>());
+    assert!(hist.keys().any(|l| l["le"] == "+Inf"));
+    let mut count = Samples::new();
+    prom.samples("dockstat_engine_delivery_lag_seconds_count", &mut count);
+    let frames = (count.values().flatten())
+        .map(|&(_, v)| f64::from_bits(v))
+        .fold(0.0, f64::max);
+    assert!(frames > 0.0, "{count:?}");
 }
 
 #[test]

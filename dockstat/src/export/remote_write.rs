@@ -23,8 +23,8 @@ use std::fmt::Write as _;
 use super::proto;
 use super::sender::{Batch, Format, PushStats};
 use crate::prom::{
-    CONTAINER_FAMILIES, HOST_FAMILIES, Kind, Value, decode_errors, engine_counters, engine_gauges,
-    push_label,
+    CONTAINER_FAMILIES, ENGINE_HISTOGRAMS, HOST_FAMILIES, Kind, Value, decode_errors,
+    engine_counters, engine_gauges, histogram_points, push_label,
 };
 
 /// The remote-write 1.0 format for a [`Sender`](super::Sender).
@@ -204,7 +204,7 @@ fn walk(
             }
         }
     }
-    if snap.metrics.is_some() {
+    if let Some(metrics) = &snap.metrics {
         let c = &snap.counters;
         for (name, _, v) in engine_gauges(c, snap.rows.len()) {
             series(&[("__name__", name)], v as f64, taken);
@@ -215,6 +215,25 @@ fn walk(
         let (name, _) = crate::prom::DECODE_ERRORS;
         for (kind, v) in decode_errors(c) {
             series(&[("__name__", name), ("kind", kind)], v as f64, taken);
+        }
+        // Classic histograms, as `serve` exposes them: `_bucket{le}`, `_sum`, `_count`.
+        for (name, _, of) in ENGINE_HISTOGRAMS {
+            let bucket = format!("{name}_bucket");
+            let mut count = 0;
+            let sum = histogram_points(of(metrics), &mut |le, cumulative| {
+                series(
+                    &[("__name__", &bucket), ("le", le)],
+                    cumulative as f64,
+                    taken,
+                );
+                count = cumulative;
+            });
+            series(&[("__name__", &format!("{name}_sum"))], sum, taken);
+            series(
+                &[("__name__", &format!("{name}_count"))],
+                count as f64,
+                taken,
+            );
         }
     }
     if let Some((stats, now)) = stats {

@@ -836,37 +836,54 @@ fn render_engine(s: &mut String, om: bool, c: &Counters, m: &EngineMetrics, rows
     for (kind, v) in decode_errors(c) {
         let _ = writeln!(s, "{name}{{kind=\"{kind}\"}} {v}");
     }
-    histogram(
-        s,
+    for (name, help, of) in ENGINE_HISTOGRAMS {
+        histogram(s, name, help, of(m));
+    }
+}
+
+/// The engine's histograms: name, help, and which of [`EngineMetrics`].
+pub(crate) type HistogramOf = fn(&EngineMetrics) -> &Histogram;
+pub(crate) const ENGINE_HISTOGRAMS: [(&str, &str, HistogramOf); 2] = [
+    (
         "dockstat_engine_frame_processing_seconds",
         "Time to read, dechunk, decode, derive and deliver one frame.",
-        &m.frame_time,
-    );
-    histogram(
-        s,
+        |m| &m.frame_time,
+    ),
+    (
         "dockstat_engine_delivery_lag_seconds",
         "Time from a frame's read timestamp (daemon clock) to its delivery.",
-        &m.lag,
-    );
+        |m| &m.lag,
+    ),
+];
+
+/// A histogram's classic Prometheus series: `f(le, cumulative count)` per bucket (`le` as
+/// the exposition writes it, `+Inf` last), then the sum in seconds.
+pub(crate) fn histogram_points(h: &Histogram, f: &mut dyn FnMut(&str, u64)) -> f64 {
+    let mut cumulative = 0u64;
+    let mut le = String::with_capacity(16);
+    for (i, &c) in h.counts().iter().enumerate() {
+        cumulative += c;
+        le.clear();
+        if i == HISTOGRAM_BUCKETS {
+            le.push_str("+Inf");
+        } else {
+            let _ = write!(le, "{:e}", h.bound_nanos(i) as f64 / 1e9);
+        }
+        f(&le, cumulative);
+    }
+    h.sum_nanos() as f64 / 1e9
 }
 
 fn histogram(s: &mut String, name: &str, help: &str, h: &Histogram) {
     let _ = writeln!(s, "# HELP {name} {help}\n# TYPE {name} histogram");
-    let mut cumulative = 0u64;
-    for (i, &c) in h.counts().iter().enumerate() {
-        cumulative += c;
-        s.push_str(name);
-        s.push_str("_bucket{le=\"");
-        if i == HISTOGRAM_BUCKETS {
-            s.push_str("+Inf");
-        } else {
-            let _ = write!(s, "{:e}", h.bound_nanos(i) as f64 / 1e9);
-        }
-        let _ = writeln!(s, "\"}} {cumulative}");
-    }
+    let mut count = 0;
+    let sum = histogram_points(h, &mut |le, cumulative| {
+        let _ = writeln!(s, "{name}_bucket{{le=\"{le}\"}} {cumulative}");
+        count = cumulative;
+    });
     let _ = write!(s, "{name}_sum ");
-    push_float(s, h.sum_nanos() as f64 / 1e9);
-    let _ = writeln!(s, "\n{name}_count {cumulative}");
+    push_float(s, sum);
+    let _ = writeln!(s, "\n{name}_count {count}");
 }
 
 #[cfg(test)]

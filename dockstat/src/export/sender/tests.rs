@@ -251,7 +251,10 @@ fn retry_after_in_seconds_or_as_an_http_date() {
     assert_eq!(secs("Sun, 06 Nov 1994 08:49:37 GMT"), Some(0));
     assert_eq!(secs("Sun, 06 Nov 1994 08:51:07 GMT"), Some(90));
     assert_eq!(secs("Sat, 05 Nov 1994 08:49:37 GMT"), Some(0), "passed");
-    assert_eq!(secs("Mon, 01 Jan 2001 00:00:00 GMT"), Some(978_307_200 - 784_111_777));
+    assert_eq!(
+        secs("Mon, 01 Jan 2001 00:00:00 GMT"),
+        Some(978_307_200 - 784_111_777)
+    );
     for bad in [
         "",
         "-1",
