@@ -31,10 +31,11 @@ use dockstat::stats::{Derived, Platform};
 use dockstat::{Error, ErrorKind};
 
 use crate::Failure;
-use crate::format::{Format, Row, json_object};
+use crate::format::{Format, Row};
 use crate::term;
 use dockstat::sys::Process;
 
+mod json;
 mod ndjson;
 mod preflight;
 mod row;
@@ -75,6 +76,10 @@ const REDRAW: Duration = Duration::from_millis(500);
 /// `ndjson` text buffered in one turn past which it is written at once (a turn of 10,000
 /// samples is about 4 MiB).
 const NDJSON_WRITE_AT: usize = 8 << 20;
+
+/// Room for one `--format json` line: docker's fields with full ids and a host fit in one
+/// allocation.
+const JSON_LINE_CAPACITY: usize = 384;
 
 /// How long `--no-stream` waits for the slowest container.
 const ONCE_TIMEOUT: Duration = Duration::from_secs(30);
@@ -867,7 +872,9 @@ impl<W: Write> State<W> {
             };
             if e.json.is_none() {
                 let host = host_field.then(|| hosts[e.host].as_str());
-                let mut line = json_object(&row(e, host, opts));
+                // Written straight from the entry: the text of `json_object(&row(..))`.
+                let mut line = String::with_capacity(JSON_LINE_CAPACITY);
+                json::push_line(&mut line, e, host, opts);
                 line.push('\n');
                 e.json = Some(line);
             }
