@@ -863,10 +863,12 @@ impl<W: Write> State<W> {
     }
 
     /// What `--format json` writes for [`State::display_rows`]: each row rendered once and
-    /// kept until its entry changes.
+    /// kept until its entry changes, then all copied into `out` grown once.
     fn json_rows(&mut self, order: &[u64], opts: &StatsOpts, out: &mut Vec<u8>) {
         let (hosts, host_field) = (&self.hosts, self.host_field);
-        for seq in order.iter().take(opts.limit.unwrap_or(usize::MAX)) {
+        let order = &order[..order.len().min(opts.limit.unwrap_or(usize::MAX))];
+        let mut len = 0;
+        for seq in order {
             let Some(e) = self.rows.get_mut(seq) else {
                 continue;
             };
@@ -878,6 +880,10 @@ impl<W: Write> State<W> {
                 line.push('\n');
                 e.json = Some(line);
             }
+            len += e.json.as_ref().map_or(0, String::len);
+        }
+        out.reserve(len);
+        for e in order.iter().filter_map(|seq| self.rows.get(seq)) {
             out.extend_from_slice(e.json.as_deref().unwrap_or_default().as_bytes());
         }
     }
