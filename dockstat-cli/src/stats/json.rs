@@ -275,7 +275,11 @@ mod tests {
                 container: self.container,
                 id: self.id,
                 name: self.name,
-                platform: if self.windows { Platform::Windows } else { Platform::Linux },
+                platform: if self.windows {
+                    Platform::Windows
+                } else {
+                    Platform::Linux
+                },
                 derived: self.derived,
                 extra: self.extra,
                 stale: self.stale,
