@@ -81,6 +81,10 @@ const NDJSON_WRITE_AT: usize = 8 << 20;
 /// allocation.
 const JSON_LINE_CAPACITY: usize = 384;
 
+/// A `--format json` line's usual length (full ids, no host): the room a refresh's block
+/// starts with per row.
+const JSON_LINE_TYPICAL: usize = 256;
+
 /// How long `--no-stream` waits for the slowest container.
 const ONCE_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -863,15 +867,14 @@ impl<W: Write> State<W> {
     }
 
     /// What `--format json` writes for [`State::display_rows`]: each row rendered once and
-    /// kept until its entry changes, then all copied into `out` grown once.
+    /// kept until its entry changes, then copied into `out`. In the rows' own order (no
+    /// `--sort`: docker's) the rows are walked in step with `order`, not looked up one by one.
     fn json_rows(&mut self, order: &[u64], opts: &StatsOpts, out: &mut Vec<u8>) {
         let (hosts, host_field) = (&self.hosts, self.host_field);
         let order = &order[..order.len().min(opts.limit.unwrap_or(usize::MAX))];
-        let mut len = 0;
-        for seq in order {
-            let Some(e) = self.rows.get_mut(seq) else {
-                continue;
-            };
+        // Most lines fit: one allocation, not a doubling as lines come.
+        out.reserve(order.len() * JSON_LINE_TYPICAL);
+        let mut push = |e: &mut Entry| {
             if e.json.is_none() {
                 let host = host_field.then(|| hosts[e.host].as_str());
                 // Written straight from the entry: the text of `json_object(&row(..))`.
@@ -880,11 +883,28 @@ impl<W: Write> State<W> {
                 line.push('\n');
                 e.json = Some(line);
             }
-            len += e.json.as_ref().map_or(0, String::len);
-        }
-        out.reserve(len);
-        for e in order.iter().filter_map(|seq| self.rows.get(seq)) {
             out.extend_from_slice(e.json.as_deref().unwrap_or_default().as_bytes());
+        };
+        if order.is_sorted() {
+            let mut wanted = order.iter().peekable();
+            for (seq, e) in self.rows.range_mut(order.first().copied().unwrap_or(0)..) {
+                let Some(&&next) = wanted.peek() else {
+                    break;
+                };
+                if *seq == next {
+                    push(e);
+                    wanted.next();
+                }
+                while wanted.peek().is_some_and(|&&s| s <= *seq) {
+                    wanted.next();
+                }
+            }
+        } else {
+            for seq in order {
+                if let Some(e) = self.rows.get_mut(seq) {
+                    push(e);
+                }
+            }
         }
     }
 
