@@ -282,6 +282,25 @@ const ESCAPE: [u8; 256] = {
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
 
+/// Whether any of the eight bytes of `word` is one [`ESCAPE`] marks (`<`, `>`, `&` only
+/// when `html`): a control character, `"`, `\\` or `0xE2`. Never a false "no"; a rare false
+/// "yes" only sends the bytes through the byte loop.
+fn needs_look(word: u64, html: bool) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    // A byte below `n` (n ≤ 128), and a zero byte, as in "Bit Twiddling Hacks".
+    let below = |n: u64| word.wrapping_sub(ONES * n) & !word & HIGHS != 0;
+    let has = |c: u8| {
+        let x = word ^ (ONES * u64::from(c));
+        x.wrapping_sub(ONES) & !x & HIGHS != 0
+    };
+    below(0x20)
+        || has(b'"')
+        || has(b'\\')
+        || has(0xE2)
+        || (html && (has(b'<') || has(b'>') || has(b'&')))
+}
+
 /// [`json_string`], with `<`, `>`, `&` escaped only when `html` (docker's `json` template
 /// function turns HTML escaping off). Runs of bytes that need no escape are copied whole.
 fn json_string_as(out: &mut String, v: &str, html: bool) {
@@ -289,7 +308,17 @@ fn json_string_as(out: &mut String, v: &str, html: bool) {
     let bytes = v.as_bytes();
     let (mut start, mut i) = (0, 0);
     while i < bytes.len() {
-        let b = bytes[i];
+        // Eight bytes at a time while none of them needs a look (ids, names: all of them).
+        while let Some(word) = bytes.get(i..i + 8) {
+            let word = u64::from_le_bytes(word.try_into().unwrap_or_default());
+            if needs_look(word, html) {
+                break;
+            }
+            i += 8;
+        }
+        let Some(&b) = bytes.get(i) else {
+            break;
+        };
         let escape: &str = match ESCAPE[b as usize] {
             0 => {
                 i += 1;
@@ -558,6 +587,32 @@ mod tests {
             '\u{2026}', '\u{202f}', '\u{20ac}', '\u{e2}', '\u{fffd}', '🙂',
         ]);
         prop::collection::vec(chars, 0..40).prop_map(|v| v.into_iter().collect())
+    }
+
+    /// Each character that needs a look, at every place of a long string: in the eight-byte
+    /// words and in the tail.
+    #[test]
+    fn escapes_at_every_place_of_a_word() {
+        for c in [
+            '"', '\\', '\n', '\u{1f}', '<', '>', '&', '\u{2028}', '\u{2029}', '\u{2027}',
+        ] {
+            for at in 0..27 {
+                let mut v: String = "0123456789abcdef0123456789".chars().take(at).collect();
+                v.push(c);
+                v.push_str("tail");
+                for html in [true, false] {
+                    let (new, old) = escaped(&v, html);
+                    assert_eq!(new, old, "{v:?} {html}");
+                }
+            }
+        }
+        assert!(!needs_look(u64::from_le_bytes(*b"0123abcz"), true));
+        assert!(needs_look(u64::from_le_bytes(*b"0123abc<"), true));
+        assert!(!needs_look(u64::from_le_bytes(*b"0123abc<"), false));
+        assert!(needs_look(
+            u64::from_le_bytes(*b"\x7f\x80\xff\x00abcd"),
+            false
+        ));
     }
 
     proptest! {

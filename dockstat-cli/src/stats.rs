@@ -31,10 +31,11 @@ use dockstat::stats::{Derived, Platform};
 use dockstat::{Error, ErrorKind};
 
 use crate::Failure;
-use crate::format::{Format, Row, json_object};
+use crate::format::{Format, Row};
 use crate::term;
 use dockstat::sys::Process;
 
+mod json;
 mod ndjson;
 mod preflight;
 mod row;
@@ -75,6 +76,14 @@ const REDRAW: Duration = Duration::from_millis(500);
 /// `ndjson` text buffered in one turn past which it is written at once (a turn of 10,000
 /// samples is about 4 MiB).
 const NDJSON_WRITE_AT: usize = 8 << 20;
+
+/// Room for one `--format json` line: docker's fields with full ids and a host fit in one
+/// allocation.
+const JSON_LINE_CAPACITY: usize = 384;
+
+/// A `--format json` line's usual length (full ids, no host): the room a refresh's block
+/// starts with per row.
+const JSON_LINE_TYPICAL: usize = 256;
 
 /// How long `--no-stream` waits for the slowest container.
 const ONCE_TIMEOUT: Duration = Duration::from_secs(30);
@@ -858,20 +867,44 @@ impl<W: Write> State<W> {
     }
 
     /// What `--format json` writes for [`State::display_rows`]: each row rendered once and
-    /// kept until its entry changes.
+    /// kept until its entry changes, then copied into `out`. In the rows' own order (no
+    /// `--sort`: docker's) the rows are walked in step with `order`, not looked up one by one.
     fn json_rows(&mut self, order: &[u64], opts: &StatsOpts, out: &mut Vec<u8>) {
         let (hosts, host_field) = (&self.hosts, self.host_field);
-        for seq in order.iter().take(opts.limit.unwrap_or(usize::MAX)) {
-            let Some(e) = self.rows.get_mut(seq) else {
-                continue;
-            };
+        let order = &order[..order.len().min(opts.limit.unwrap_or(usize::MAX))];
+        // Most lines fit: one allocation, not a doubling as lines come.
+        out.reserve(order.len() * JSON_LINE_TYPICAL);
+        let mut push = |e: &mut Entry| {
             if e.json.is_none() {
                 let host = host_field.then(|| hosts[e.host].as_str());
-                let mut line = json_object(&row(e, host, opts));
+                // Written straight from the entry: the text of `json_object(&row(..))`.
+                let mut line = String::with_capacity(JSON_LINE_CAPACITY);
+                json::push_line(&mut line, e, host, opts);
                 line.push('\n');
                 e.json = Some(line);
             }
             out.extend_from_slice(e.json.as_deref().unwrap_or_default().as_bytes());
+        };
+        if order.is_sorted() {
+            let mut wanted = order.iter().peekable();
+            for (seq, e) in self.rows.range_mut(order.first().copied().unwrap_or(0)..) {
+                let Some(&&next) = wanted.peek() else {
+                    break;
+                };
+                if *seq == next {
+                    push(e);
+                    wanted.next();
+                }
+                while wanted.peek().is_some_and(|&&s| s <= *seq) {
+                    wanted.next();
+                }
+            }
+        } else {
+            for seq in order {
+                if let Some(e) = self.rows.get_mut(seq) {
+                    push(e);
+                }
+            }
         }
     }
 

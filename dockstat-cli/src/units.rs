@@ -25,34 +25,147 @@ pub(crate) fn human_size(size: f64) -> String {
 
 /// `units.HumanSizeWithPrecision(size, precision)`; `units.HumanSize` is precision 4.
 pub(crate) fn human_size_prec(size: f64, precision: usize) -> String {
-    custom_size(
-        size,
-        1000.0,
-        &["B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB"],
-        precision,
-    )
+    let mut out = String::with_capacity(12);
+    push_size(&mut out, size, Base::Decimal, precision);
+    out
 }
 
 /// `units.BytesSize`: binary units, 4 significant digits ("781.2KiB").
 pub(crate) fn bytes_size(size: f64) -> String {
-    custom_size(
-        size,
-        1024.0,
-        &["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB", "ZiB", "YiB"],
-        4,
-    )
+    let mut out = String::with_capacity(12);
+    push_size(&mut out, size, Base::Binary, 4);
+    out
 }
 
-fn custom_size(mut size: f64, base: f64, units: &[&str], precision: usize) -> String {
+/// The units of [`push_size`]: go-units' decimal (`HumanSize`) or binary (`BytesSize`) ones.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Base {
+    Decimal,
+    Binary,
+}
+
+/// Appends [`human_size_prec`] (`Base::Decimal`) or [`bytes_size`] (`Base::Binary`, at
+/// precision 4) of `size`.
+pub(crate) fn push_size(out: &mut String, mut size: f64, base: Base, precision: usize) {
+    let (base, units) = match base {
+        Base::Decimal => (
+            1000.0,
+            &["B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB"],
+        ),
+        Base::Binary => (
+            1024.0,
+            &["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB", "ZiB", "YiB"],
+        ),
+    };
     let mut i = 0;
     while size >= base && i < units.len() - 1 {
         size /= base;
         i += 1;
     }
-    format!("{}{}", go_g(size, precision), units[i])
+    push_go_g(out, size, precision);
+    out.push_str(units[i]);
 }
 
-/// Go's `fmt.Sprintf("%.*g", precision, x)` for finite `x`.
+/// 10^0 to 10^15, exact as `f64` and `u64`.
+const POW10: [u64; 16] = {
+    let mut t = [1u64; 16];
+    let mut i = 1;
+    while i < t.len() {
+        t[i] = t[i - 1] * 10;
+        i += 1;
+    }
+    t
+};
+
+/// `round(x × scale)` for `scale` a power of ten, when the float product rounds to the same
+/// integer as the exact decimal value of `x` does: `None` for a negative, NaN or too large
+/// `x` (past 10^9) and whenever the product lies within a margin of a half-integer (a tie,
+/// or close enough to one that the product's own rounding could have moved it across).
+///
+/// The product `y = fl(x × scale)` is within half an ulp of the exact `x × scale`, less than
+/// `y × 2^-52`; the margin is four times that, so outside it no half-integer lies between
+/// the two and both round to the same integer, with no tie to break.
+fn scaled_round(x: f64, scale: f64) -> Option<u64> {
+    if !(0.0..1e9).contains(&x) {
+        return None;
+    }
+    let y = x * scale;
+    let floor = y.floor();
+    // Exact: `y` and `floor` are multiples of `y`'s ulp, the difference below 1.
+    let frac = y - floor;
+    let margin = (y * (4.0 * f64::EPSILON)).max(f64::MIN_POSITIVE);
+    if (frac - 0.5).abs() <= margin {
+        return None;
+    }
+    Some(floor as u64 + u64::from(frac > 0.5))
+}
+
+/// Appends `format!("{x:.2}")`. Finite values below 10^9 are scaled by 100 and rounded as
+/// integers ([`scaled_round`]), which gives std's text exactly; near a rounding tie, or out
+/// of that range, std's exact formatting writes it.
+pub(crate) fn push_fixed2(out: &mut String, x: f64) {
+    match scaled_round(x.abs(), 100.0) {
+        Some(r) => {
+            if x.is_sign_negative() {
+                out.push('-');
+            }
+            crate::format::push_u64(out, r / 100);
+            out.push('.');
+            let cents = (r % 100) as u8;
+            out.push(char::from(b'0' + cents / 10));
+            out.push(char::from(b'0' + cents % 10));
+        }
+        None => {
+            use std::fmt::Write as _;
+            let _ = write!(out, "{x:.2}");
+        }
+    }
+}
+
+/// Appends [`go_g`]`(x, precision)`. Values from 1 to below `10^precision` (every size after
+/// its unit is chosen) are rounded to `precision` significant digits as integers
+/// ([`scaled_round`]); zero is `0`; anything else, a value near a rounding tie and a value
+/// that rounds up to one more digit (`9.9996` at 4 digits) go through [`go_g`].
+pub(crate) fn push_go_g(out: &mut String, x: f64, precision: usize) {
+    if x == 0.0 {
+        out.push('0');
+        return;
+    }
+    if (1..=9).contains(&precision) && x >= 1.0 && x < POW10[precision] as f64 {
+        // Digits before the point, less one: the exponent of `x` in scientific notation.
+        let int = x as u64;
+        let exp = POW10.iter().take_while(|&&p| p <= int).count() - 1;
+        let decimals = precision - 1 - exp;
+        if let Some(r) = scaled_round(x, POW10[decimals] as f64) {
+            if r < POW10[precision] {
+                let (int, mut frac, mut decimals) =
+                    (r / POW10[decimals], r % POW10[decimals], decimals);
+                if frac == 0 {
+                    decimals = 0;
+                }
+                while decimals > 0 && frac % 10 == 0 {
+                    frac /= 10;
+                    decimals -= 1;
+                }
+                crate::format::push_u64(out, int);
+                if decimals > 0 {
+                    out.push('.');
+                    // Leading zeros of the fraction, then its digits.
+                    for p in (1..decimals).rev() {
+                        if frac < POW10[p] {
+                            out.push('0');
+                        }
+                    }
+                    crate::format::push_u64(out, frac);
+                }
+                return;
+            }
+        }
+    }
+    out.push_str(&go_g(x, precision));
+}
+
+/// Go's `fmt.Sprintf("%.*g", precision, x)` for finite `x`, by std's exact formatting.
 pub(crate) fn go_g(x: f64, precision: usize) -> String {
     let precision = precision.max(1);
     if x == 0.0 {
@@ -155,6 +268,124 @@ pub(crate) fn go_time_string(secs: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    /// `x` moved by `ulps` units in the last place.
+    fn step(x: f64, ulps: i64) -> f64 {
+        f64::from_bits((x.to_bits() as i64 + ulps) as u64)
+    }
+
+    /// Values for `{:.2}`: any float, and those next to a rounding tie (k/100 ± ulps,
+    /// k/100 + 0.005 ± ulps), of both signs.
+    fn fixed2_value() -> impl Strategy<Value = f64> {
+        let near = |half: f64| {
+            (0u64..2_000_000_000, -4i64..=4, any::<bool>()).prop_map(move |(k, ulps, neg)| {
+                let x = step(k as f64 / 100.0 + half, ulps);
+                if neg { -x } else { x }
+            })
+        };
+        prop_oneof![
+            any::<f64>(),
+            -1000.0..1000.0f64,
+            0.0..1e10f64,
+            near(0.0),
+            near(0.005),
+            (0u64..200_000, -4i64..=4).prop_map(|(k, u)| step(k as f64 / 100.0 + 0.005, u)),
+        ]
+    }
+
+    /// Values for `%.*g`: any, sizes after their unit is chosen, and values next to a
+    /// rounding tie at 1 to 5 significant digits (k/10^d and k/10^d + 0.5/10^d, ± ulps).
+    fn go_g_value() -> impl Strategy<Value = f64> {
+        let tie = (1u64..100_000, 0u32..5, -4i64..=4, any::<bool>()).prop_map(|(k, d, u, half)| {
+            let scale = 10f64.powi(d as i32);
+            let x = k as f64 / scale + if half { 0.5 / scale } else { 0.0 };
+            step(x, u)
+        });
+        prop_oneof![
+            any::<f64>(),
+            0.0..100_000.0f64,
+            (any::<u64>(), 0u32..7, any::<bool>()).prop_map(|(v, k, binary)| {
+                let base: f64 = if binary { 1024.0 } else { 1000.0 };
+                v as f64 / base.powi(k as i32)
+            }),
+            tie,
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(100_000))]
+
+        #[test]
+        fn fixed2_is_std(x in fixed2_value()) {
+            let mut s = String::new();
+            push_fixed2(&mut s, x);
+            prop_assert_eq!(s, format!("{x:.2}"));
+        }
+
+        #[test]
+        fn go_g_fast_is_exact(x in go_g_value(), precision in 1usize..=6) {
+            let mut s = String::new();
+            push_go_g(&mut s, x, precision);
+            prop_assert_eq!(s, go_g(x, precision));
+        }
+
+        #[test]
+        fn sizes_are_go_g_and_a_unit(v in any::<u64>(), shift in 0u32..64) {
+            let size = (v >> shift) as f64;
+            let reference = |base: f64, units: &[&str], precision| {
+                let (mut size, mut i) = (size, 0);
+                while size >= base && i < units.len() - 1 {
+                    size /= base;
+                    i += 1;
+                }
+                format!("{}{}", go_g(size, precision), units[i])
+            };
+            prop_assert_eq!(
+                bytes_size(size),
+                reference(1024.0, &["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB", "ZiB", "YiB"], 4)
+            );
+            prop_assert_eq!(
+                human_size(size),
+                reference(1000.0, &["B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB"], 3)
+            );
+        }
+    }
+
+    #[test]
+    fn fast_paths_at_their_edges() {
+        for (x, text) in [
+            (0.005, "0.01"),
+            (0.015, "0.01"),
+            (0.125, "0.12"),
+            (0.375, "0.38"),
+            (-0.0, "-0.00"),
+            (-0.001, "-0.00"),
+            (999_999_999.995, "1000000000.00"),
+            (f64::NAN, "NaN"),
+            (f64::NEG_INFINITY, "-inf"),
+        ] {
+            let mut s = String::new();
+            push_fixed2(&mut s, x);
+            assert_eq!(s, text, "{x}");
+            assert_eq!(s, format!("{x:.2}"), "{x}");
+        }
+        for (x, p, text) in [
+            (9.9996, 4, "10"),
+            (999.96, 4, "1000"),
+            (999.6, 3, "1e+03"),
+            (1.0005, 4, "1"),
+            (1.0625, 4, "1.062"),
+            (1.05, 3, "1.05"),
+            (12.3, 3, "12.3"),
+            (1.001, 4, "1.001"),
+        ] {
+            let mut s = String::new();
+            push_go_g(&mut s, x, p);
+            assert_eq!(s, text, "{x} {p}");
+            assert_eq!(s, go_g(x, p), "{x} {p}");
+        }
+    }
 
     #[test]
     fn sizes_like_go_units() {

@@ -16,6 +16,16 @@
 //!
 //! The binary is `dockstat` beside the bench's own (`target/release/`): build it with
 //! `cargo build --release -p dockstat-cli`.
+//!
+//! The `cli-json` phase runs `stats --no-trunc --format json` instead: docker's output, every
+//! container's line at each 500 ms refresh, with no `read` time to count frames by. Its
+//! frames are the sim's: `frames_sent` of `/_sim/counters` over the window (the CLI is the
+//! sim's only streaming client during the phase). That cannot hide a loss: a frame the sim
+//! counts as sent was written into the CLI's socket, and the engine reads every byte of its
+//! streams (what sits unread in the socket buffers at the window's two ends is about the
+//! same); a CLI too slow to read makes the sim skip frames, which it counts apart (`skip`).
+//! The lines are checked too: each must name one of the sim's containers (`strays`
+//! otherwise), and `opened` counts containers whose line shows numbers, not `--`.
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -66,8 +76,17 @@ impl Drop for Cli {
     }
 }
 
+/// What the CLI writes: `--format ndjson` (a line per frame, with its `read` time) or
+/// `--format json` (docker's lines, every container's at each refresh).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Output {
+    Ndjson,
+    Json,
+}
+
 /// What the bench read of the file so far.
 struct Reader {
+    output: Output,
     file: File,
     /// Bytes read and not yet ending in a newline.
     pending: Vec<u8>,
@@ -92,13 +111,14 @@ fn field<'a>(line: &'a [u8], key: &[u8]) -> Option<&'a [u8]> {
 }
 
 impl Reader {
-    fn new(file: File, ids: &[String]) -> Reader {
+    fn new(file: File, ids: &[String], output: Output) -> Reader {
         let index = ids
             .iter()
             .enumerate()
             .map(|(i, id)| (id.as_bytes().to_vec(), i))
             .collect();
         Reader {
+            output,
             file,
             pending: Vec::new(),
             buf: vec![0; 1 << 20],
@@ -134,6 +154,9 @@ impl Reader {
 
     fn line(&mut self, line: &[u8]) {
         self.lines += 1;
+        if self.output == Output::Json {
+            return self.json_line(line);
+        }
         let container = field(line, b"\"id\":\"").and_then(|id| self.index.get(id).copied());
         let read = field(line, b"\"read\":\"")
             .and_then(Timestamp::parse)
@@ -149,6 +172,20 @@ impl Reader {
             self.duplicates += 1;
         }
         *last = read;
+    }
+
+    /// A line of `--format json`: a known container (`--no-trunc`: its full id), opened once
+    /// its line shows a CPU figure.
+    fn json_line(&mut self, line: &[u8]) {
+        let Some(i) = field(line, b"\"ID\":\"").and_then(|id| self.index.get(id).copied()) else {
+            self.strays += 1;
+            return;
+        };
+        let shown = field(line, b"\"CPUPerc\":\"").is_some_and(|cpu| cpu != b"--");
+        if shown && self.last_read[i] == i64::MIN {
+            self.opened += 1;
+            self.last_read[i] = 0;
+        }
     }
 
     /// Reads for `d`.
@@ -216,8 +253,17 @@ pub fn run(
     let n = args.containers;
     let binary = dockstat_binary()?;
     let tick_us = tick_us();
+    let output = if args.name == "cli-json" {
+        Output::Json
+    } else {
+        Output::Ndjson
+    };
+    let format = match output {
+        Output::Ndjson => "ndjson",
+        Output::Json => "json",
+    };
     let path = std::env::temp_dir().join(format!(
-        "dockstat-loadbench-cli-{}.ndjson",
+        "dockstat-loadbench-cli-{}.{format}",
         std::process::id()
     ));
     let out = File::create(&path).map_err(|e| format!("{}: {e}", path.display()))?;
@@ -240,7 +286,7 @@ pub fn run(
         }
     }
     command
-        .args(["stats", "--no-trunc", "--format", "ndjson"])
+        .args(["stats", "--no-trunc", "--format", format])
         .env_remove("DOCKER_HOST")
         .env_remove("DOCKER_CONTEXT")
         .stdin(Stdio::null())
@@ -256,7 +302,7 @@ pub fn run(
         path: path.clone(),
     };
     let file = File::open(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let mut reader = Reader::new(file, ids);
+    let mut reader = Reader::new(file, ids, output);
     let exited = |cli: &mut Cli| -> Result<(), String> {
         match cli.child.try_wait() {
             Ok(Some(status)) => Err(format!("{} exited early ({status})", binary.display())),
@@ -281,15 +327,27 @@ pub fn run(
     reader.pump(args.warmup)?;
     exited(&mut cli)?;
     let rss_open = rss_kib(pid);
+    // json: the sim's frames sent over the window (see the module's doc).
+    let sent = |control: &mut Control| -> Result<Option<u64>, String> {
+        if output == Output::Ndjson {
+            return Ok(None);
+        }
+        let counters = control.counters()?;
+        let counters = counters.ok_or("cli-json counts the sim's frames: no /_sim/counters")?;
+        Ok(Some(counters.frames_sent))
+    };
+    let sent0 = sent(control)?;
     let (cpu0, lines0, w0) = (cpu_time_us(pid, tick_us)?, reader.lines, Instant::now());
     reader.pump(args.seconds)?;
     let (cpu1, lines1, window) = (cpu_time_us(pid, tick_us)?, reader.lines, w0.elapsed());
+    let sent1 = sent(control)?;
     exited(&mut cli)?;
 
     // Drain.
     let paused = control.pause()?;
     let drain_start = Instant::now();
-    if paused {
+    // json goes on printing every row at each refresh: nothing to drain.
+    if paused && output == Output::Ndjson {
         let (mut last, mut last_change) = (reader.lines, Instant::now());
         while last_change.elapsed() < QUIET && drain_start.elapsed() < DRAIN_MAX {
             reader.pump(STEP)?;
@@ -302,7 +360,13 @@ pub fn run(
     drop(cli);
     reader.read()?;
 
-    let frames_window = lines1 - lines0;
+    let lines_window = lines1 - lines0;
+    let frames_window = match (sent0, sent1) {
+        (Some(a), Some(b)) => b - a,
+        _ => lines_window,
+    };
+    // json lines are not frames: the phase's total is not known (lost n/a).
+    let frames_total = (output == Output::Ndjson).then_some(reader.lines);
     let (user_us, sys_us) = (cpu1.0 - cpu0.0, cpu1.1 - cpu0.1);
     let cpu_us = user_us + sys_us;
     Ok(json!({
@@ -315,7 +379,8 @@ pub fn run(
         "open_ms": open_ms,
         "window_s": window.as_secs_f64(),
         "frames_window": frames_window,
-        "frames_total": reader.lines,
+        "frames_total": frames_total,
+        "lines_window": lines_window,
         "paused": paused,
         "drain_ms": drain_ms,
         "duplicates": reader.duplicates,
@@ -323,9 +388,12 @@ pub fn run(
         "errors": 0,
         "ended": 0,
         "connect_retries": null,
-        "first_error": (reader.strays > 0).then(|| format!(
-            "{} lines of unknown containers or without a read time", reader.strays
-        )),
+        "first_error": (reader.strays > 0).then(|| match output {
+            Output::Ndjson => format!(
+                "{} lines of unknown containers or without a read time", reader.strays
+            ),
+            Output::Json => format!("{} lines of unknown containers", reader.strays),
+        }),
         "first_retry_error": null,
         "cpu_us_window": cpu_us,
         "cpu_user_us_window": user_us,

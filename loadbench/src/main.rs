@@ -12,6 +12,9 @@
 //! - `cli`: the `dockstat` binary beside this one (`cargo build --release -p dockstat-cli`)
 //!   as a child, `dockstat -H URL stats --format ndjson` to a file, its CPU and RSS read from
 //!   `/proc` (see `cli_client.rs`); not in the default phases.
+//! - `cli-json`: the same binary with `stats --format json` (docker's lines at each 500 ms
+//!   refresh), its frames the sim's count of frames sent (see `cli_client.rs`); not in the
+//!   default phases.
 //!
 //! Each also runs over TLS as `floor-tls`, `dockstat-tls`, `bollard-tls`, `cli-tls` (and
 //! `floor-latency-tls`): the same sim, streams and procedure, but on a TLS listener at
@@ -26,7 +29,7 @@
 //! dockstat-loadbench report --from RESULT.json --report DIR
 //! dockstat-loadbench sim --socket PATH --containers N --interval-ms MS [--split-chunks]
 //!                        [--tls DIR [--listen 127.0.0.1:0]]
-//! dockstat-loadbench phase floor|floor-latency|dockstat|dockstat-period|bollard|cli
+//! dockstat-loadbench phase floor|floor-latency|dockstat|dockstat-period|bollard|cli|cli-json
 //!                          (--socket PATH | --url tcp://HOST:PORT --tls DIR) --containers N
 //!                          --warmup S --seconds S [--open-over-ms MS]
 //! ```
@@ -97,7 +100,7 @@ usage: dockstat-loadbench [run] --containers N --seconds S [--warmup S]
                           [--strict] [--min-ratio 10] [--out DIR]
        dockstat-loadbench sim --socket PATH --containers N --interval-ms MS [--split-chunks]
                           [--tls DIR [--listen 127.0.0.1:0]]
-       dockstat-loadbench phase floor|floor-latency|dockstat|dockstat-period|bollard|cli
+       dockstat-loadbench phase floor|floor-latency|dockstat|dockstat-period|bollard|cli|cli-json
                           (--socket PATH | --url tcp://HOST:PORT --tls DIR)
                           --containers N --warmup S --seconds S [--open-over-ms MS]
                           [--read-period S]";

@@ -41,7 +41,7 @@ const SAMPLE_EVERY: Duration = Duration::from_secs(1);
 /// `phase NAME …` arguments.
 #[derive(Clone, Debug)]
 pub struct PhaseArgs {
-    /// The client: `floor`, `floor-latency`, `dockstat`, `bollard` or `cli`.
+    /// The client: `floor`, `floor-latency`, `dockstat`, `bollard`, `cli` or `cli-json`.
     pub name: String,
     pub target: Target,
     pub containers: usize,
@@ -79,7 +79,7 @@ pub fn run(args: &PhaseArgs) -> Result<serde_json::Value, String> {
         )?),
         "bollard" => Box::new(crate::bollard_client::Bollard::new(&args.target)?),
         // The CLI is a child process, measured from outside: its own procedure.
-        "cli" => return crate::cli_client::run(args, &mut control, &ids, nofile),
+        "cli" | "cli-json" => return crate::cli_client::run(args, &mut control, &ids, nofile),
         other => return Err(format!("unknown phase {other:?}")),
     };
     let rss_before = sys::rss_kib();

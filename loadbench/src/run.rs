@@ -121,7 +121,7 @@ struct Outcome {
 
 pub fn run(args: &RunArgs) -> Result<ExitCode, String> {
     sys::raise_nofile_limit().map_err(|e| format!("RLIMIT_NOFILE: {e}"))?;
-    if args.phases.iter().any(|p| client_of(p).0 == "cli") {
+    if (args.phases.iter()).any(|p| matches!(client_of(p).0, "cli" | "cli-json")) {
         crate::cli_client::dockstat_binary()?;
     }
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
@@ -540,6 +540,22 @@ fn print_ratios(outcomes: &[Outcome]) {
                 format!("{c} ÷ {d} CPU per frame"),
                 format!("{r:.2}"),
                 format!("(the CLI writing ndjson: {:+.2} µs per frame)", x - y),
+            );
+        }
+    }
+    for (c, d, unix) in [
+        ("cli-json", "dockstat", true),
+        ("cli-json-tls", "dockstat-tls", false),
+    ] {
+        if let (Some(x), Some(y), Some(r)) = (cpu(c), cpu(d), ratio(c, d)) {
+            line(
+                format!("{c} ÷ {d} CPU per frame"),
+                format!("{r:.2}"),
+                format!(
+                    "{} (the CLI writing json: {:+.2} µs per frame)",
+                    target_note(unix, "≤ 1.3", r <= 1.3),
+                    x - y
+                ),
             );
         }
     }

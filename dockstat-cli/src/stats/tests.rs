@@ -149,17 +149,22 @@ fn json_rows_kept_between_refreshes_are_the_rows_rendered_again() {
         let mut st = state(false, host_field);
         let check = |st: &mut State<Vec<u8>>| {
             let order = st.order(None, false, CpuScale::Docker, |_| true);
-            let mut kept = Vec::new();
-            st.json_rows(&order, &opts, &mut kept);
-            let mut again = Vec::new();
-            let rows = st.display_rows(&order, &opts);
-            Format::Json
-                .write(&mut again, &rows, &|f| f.into())
-                .unwrap();
-            assert_eq!(
-                String::from_utf8(kept).unwrap(),
-                String::from_utf8(again).unwrap()
-            );
+            // The rows' own order (walked in step), turned around, and every other row.
+            let reversed: Vec<u64> = order.iter().rev().copied().collect();
+            let some: Vec<u64> = order.iter().step_by(2).copied().collect();
+            for order in [order, reversed, some] {
+                let mut kept = Vec::new();
+                st.json_rows(&order, &opts, &mut kept);
+                let mut again = Vec::new();
+                let rows = st.display_rows(&order, &opts);
+                Format::Json
+                    .write(&mut again, &rows, &|f| f.into())
+                    .unwrap();
+                assert_eq!(
+                    String::from_utf8(kept).unwrap(),
+                    String::from_utf8(again).unwrap()
+                );
+            }
         };
         let containers: Vec<dockstat::engine::Container> = (0..5u32)
             .map(|k| dockstat::engine::Container {
