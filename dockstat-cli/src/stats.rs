@@ -148,9 +148,10 @@ struct Entry {
     /// A sample is overdue (docker shows "--").
     stale: bool,
     error: Option<String>,
-    /// The row as `--format json` writes it, kept until the entry changes: a refresh
-    /// renders only the rows that changed since the last one.
-    json: Option<String>,
+    /// The row as `--format json` writes it, kept until the entry changes (then emptied,
+    /// its buffer kept for the next): a refresh renders only the rows that changed since
+    /// the last one.
+    json: String,
 }
 
 /// The engine's configuration for these hosts, with `DOCKER_API_VERSION` applied; the
@@ -278,7 +279,7 @@ pub(crate) fn stats(endpoints: Vec<Endpoint>, opts: &StatsOpts) -> Result<i32, F
         while !engine.is_done() && !Process::stop_signal_received() && st.write_error.is_none() {
             if Instant::now() >= deadline {
                 for e in st.rows.values_mut().filter(|e| e.derived.is_none()) {
-                    e.json = None;
+                    e.json.clear();
                     e.error = Some(
                         Error::new(ErrorKind::Timeout)
                             .context(&e.container)
@@ -597,7 +598,7 @@ impl<W: Write> State<W> {
                         extra: Extra::default(),
                         stale: false,
                         error: None,
-                        json: None,
+                        json: String::new(),
                     },
                 );
             }
@@ -630,7 +631,7 @@ impl<W: Write> State<W> {
                 }
                 e.derived = Some(*derived);
                 e.extra = Extra::of(sample);
-                e.json = None;
+                e.json.clear();
                 e.stale = false;
                 if e.error.take().is_some() {
                     self.row_errors -= 1;
@@ -643,7 +644,7 @@ impl<W: Write> State<W> {
             Event::Stale(c) => {
                 if let Some(e) = self.keys.get(&c.key).and_then(|s| self.rows.get_mut(s)) {
                     e.stale = true;
-                    e.json = None;
+                    e.json.clear();
                 }
             }
             Event::Gone { container, .. } => {
@@ -679,7 +680,7 @@ impl<W: Write> State<W> {
                             self.cgroup_error = Some(error.kind());
                         }
                         e.error = Some(message.clone());
-                        e.json = None;
+                        e.json.clear();
                         if !self.once && !self.view && self.reported.insert(strip_context(&message))
                         {
                             eprintln!("dockstat: {message}");
@@ -875,15 +876,17 @@ impl<W: Write> State<W> {
         // Most lines fit: one allocation, not a doubling as lines come.
         out.reserve(order.len() * JSON_LINE_TYPICAL);
         let mut push = |e: &mut Entry| {
-            if e.json.is_none() {
+            // A rendered line is never empty.
+            if e.json.is_empty() {
                 let host = host_field.then(|| hosts[e.host].as_str());
                 // Written straight from the entry: the text of `json_object(&row(..))`.
-                let mut line = String::with_capacity(JSON_LINE_CAPACITY);
+                let mut line = std::mem::take(&mut e.json);
+                line.reserve(JSON_LINE_CAPACITY);
                 json::push_line(&mut line, e, host, opts);
                 line.push('\n');
-                e.json = Some(line);
+                e.json = line;
             }
-            out.extend_from_slice(e.json.as_deref().unwrap_or_default().as_bytes());
+            out.extend_from_slice(e.json.as_bytes());
         };
         if order.is_sorted() {
             let mut wanted = order.iter().peekable();

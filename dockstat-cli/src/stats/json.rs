@@ -284,7 +284,7 @@ mod tests {
                 extra: self.extra,
                 stale: self.stale,
                 error: self.error,
-                json: None,
+                json: String::new(),
             }
         }
     }
@@ -353,7 +353,7 @@ mod tests {
             extra: Extra::default(),
             stale: false,
             error: None,
-            json: None,
+            json: String::new(),
         };
         let mut line = String::new();
         push_line(&mut line, &e, Some("unix:///a\"b"), &StatsOpts::default());

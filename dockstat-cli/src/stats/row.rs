@@ -233,7 +233,7 @@ mod tests {
             extra,
             stale: false,
             error: None,
-            json: None,
+            json: String::new(),
         }
     }
 
