@@ -202,6 +202,24 @@ impl<'f> Cursor<'f> {
         (self.b.get(p..p + text.len()) == Some(text)).then_some(p + text.len())
     }
 
+    /// `Some(position after it)` if the bytes at `p` are exactly `text`, whose length is
+    /// known only at run time: compared eight bytes at a time (the last word overlapping the
+    /// one before), without a call to `memcmp`.
+    #[inline(always)]
+    pub(crate) fn same(&self, p: usize, text: &[u8]) -> Option<usize> {
+        let n = text.len();
+        let have = self.b.get(p..p + n)?;
+        let word = |s: &[u8]| u64::from_le_bytes(s.try_into().unwrap_or_default());
+        if n < 8 {
+            return (have == text).then_some(p + n);
+        }
+        let mut diff = word(&have[n - 8..]) ^ word(&text[n - 8..]);
+        for (x, y) in have.chunks_exact(8).zip(text.chunks_exact(8)) {
+            diff |= word(x) ^ word(y);
+        }
+        (diff == 0).then_some(p + n)
+    }
+
     /// A plain unsigned integer at `p` (what the daemon writes for every counter): the value
     /// and the position after it. `None` for anything else (the caller's general path then
     /// reads it and reports what is wrong).
