@@ -261,6 +261,31 @@ impl<'f> Cursor<'f> {
         Some(i)
     }
 
+    /// [`Cursor::skip_digits`] for a caller that checks the byte after the digits itself (it
+    /// must be one that ends a value, so a fraction or exponent fails there): one digit test
+    /// fewer per counter.
+    #[inline(always)]
+    pub(crate) fn skip_digits_to(&self, p: usize) -> Option<usize> {
+        let w = self.load8(p)?;
+        let first_zero = w as u8 == b'0';
+        let mut d = w.wrapping_sub(ONES * u64::from(b'0'));
+        let mut i = p;
+        loop {
+            let non_digit = (d | d.wrapping_add(ONES * 0x76)) & HIGHS;
+            if non_digit != 0 {
+                i += (non_digit.trailing_zeros() / 8) as usize;
+                break;
+            }
+            i += 8;
+            d = self.load8(i)?.wrapping_sub(ONES * u64::from(b'0'));
+        }
+        // No digits, or a leading zero (JSON forbids them).
+        if i == p || (first_zero && i > p + 1) {
+            return None;
+        }
+        Some(i)
+    }
+
     /// A key of plain printable ASCII (no escapes, no control or non-ASCII bytes) whose
     /// opening quote is at `p`: the span between the quotes. `None` for anything else, which
     /// the caller then reads with the general path.

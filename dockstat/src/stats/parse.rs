@@ -597,7 +597,7 @@ fn memory_map_plain(
                 *slot = Some(n);
                 next
             }
-            None => c.skip_digits(value)?,
+            None => c.skip_digits_to(value)?,
         };
         // The `{` or `,` before the key, the key in its quotes, and the colon.
         keys.push(&c.b[p - 1..value], which);
@@ -675,7 +675,8 @@ fn memory_map_known(
         from = to as usize;
         p = c.same(p, text)?;
         p = match slot {
-            0 => c.skip_digits(p)?,
+            // The next entry's text starts with `,`, and `}` ends the map: checked there.
+            0 => c.skip_digits_to(p)?,
             _ => {
                 let (n, next) = c.plain_u64(p)?;
                 let slot = match slot {
@@ -901,7 +902,7 @@ fn cpu_fast(c: &Cursor<'_>, v: usize, out: &mut CpuStats) -> Option<usize> {
             p += 1;
         } else {
             loop {
-                let q = c.skip_digits(p)?;
+                let q = c.skip_digits_to(p)?;
                 percpu_count += 1;
                 match c.at(q) {
                     b',' => p = q + 1,
@@ -1020,8 +1021,8 @@ fn blkio_list_fast(c: &Cursor<'_>, mut p: usize, totals: &mut BlkioStats) -> Opt
         return Some(p + 1);
     }
     loop {
-        let q = c.skip_digits(c.lit(p, b"{\"major\":")?)?;
-        let q = c.skip_digits(c.lit(q, b",\"minor\":")?)?;
+        let q = c.skip_digits_to(c.lit(p, b"{\"major\":")?)?;
+        let q = c.skip_digits_to(c.lit(q, b",\"minor\":")?)?;
         let (op_start, op_end) = c.plain_key(c.lit(q, b",\"op\":")?)?;
         let (value, q) = c.plain_u64(c.lit(op_end + 1, b",\"value\":")?)?;
         // Bytes read and written only: see `block_op` (Podman's `rios`, `wios` … are not).
