@@ -4,7 +4,9 @@
 //! needs, validating everything it reads, and skips every other container with a SIMD scan.
 //! The 30-odd counters of `memory_stats.stats` are passed in one pass that validates each
 //! entry (the daemon's text) or after the SIMD scan (any other form); either way only keys of
-//! the three lengths the math needs are compared, and only their values computed.
+//! the three lengths the math needs are compared, and only their values computed. After the
+//! first frame, a map with the keys of the last (the daemon's maps have the same keys in
+//! every frame) is read against them: each key's text is compared as a whole.
 //!
 //! Unknown fields are skipped (after validating them: a frame that is not JSON is an error,
 //! wherever the damage is), missing and `null` fields are tolerated, counters are `u64`, and
