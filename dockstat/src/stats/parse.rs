@@ -4,7 +4,9 @@
 //! needs, validating everything it reads, and skips every other container with a SIMD scan.
 //! The 30-odd counters of `memory_stats.stats` are passed in one pass that validates each
 //! entry (the daemon's text) or after the SIMD scan (any other form); either way only keys of
-//! the three lengths the math needs are compared, and only their values computed.
+//! the three lengths the math needs are compared, and only their values computed. After the
+//! first frame, a map with the keys of the last (the daemon's maps have the same keys in
+//! every frame) is read against them: each key's text is compared as a whole.
 //!
 //! Unknown fields are skipped (after validating them: a frame that is not JSON is an error,
 //! wherever the damage is), missing and `null` fields are tolerated, counters are `u64`, and
@@ -75,11 +77,22 @@ pub struct FrameDecoder {
     /// these after it when the sample is made), so names are compared by value, as Go's map
     /// keys are.
     decoded_names: Vec<u8>,
-    /// Quote positions of the memory map, reused.
-    quotes: Vec<u32>,
+    /// The memory map's reused buffers.
+    map: MapScratch,
     /// A copy of the last frame that held escaped strings, their values after it.
     unescaped: Vec<u8>,
     dates: DateCache,
+}
+
+/// The memory map's reused buffers.
+#[derive(Debug, Default)]
+struct MapScratch {
+    /// Its quote positions (any form but the daemon's).
+    quotes: Vec<u32>,
+    /// The keys of the last map in the daemon's form.
+    keys: MapKeys,
+    /// The keys of the kind of map before (or of a map being read).
+    spare: MapKeys,
 }
 
 /// What the walk finds: numbers, and where the strings are.
@@ -282,8 +295,8 @@ fn walk(c: Cursor<'_>, f: &mut Found, d: &mut FrameDecoder) -> R<()> {
             Some(CPU) => cpu(&c, v, &mut f.cpu),
             Some(PRECPU) if again => cpu_general(&c, v, &mut f.precpu),
             Some(PRECPU) => cpu(&c, v, &mut f.precpu),
-            Some(MEMORY) if again => memory_general(&c, v, &mut f.memory, &mut d.quotes),
-            Some(MEMORY) => memory(&c, v, &mut f.memory, &mut d.quotes),
+            Some(MEMORY) if again => memory_general(&c, v, &mut f.memory, &mut d.map),
+            Some(MEMORY) => memory(&c, v, &mut f.memory, &mut d.map),
             Some(NAME) => string(&c, v, &mut f.name),
             Some(ID) => string(&c, v, &mut f.id),
             Some(NETWORKS) if again => networks_general(&c, v, d, false),
@@ -462,13 +475,13 @@ fn memory_general(
     c: &Cursor<'_>,
     v: usize,
     out: &mut MemoryStats,
-    quotes: &mut Vec<u32>,
+    map: &mut MapScratch,
 ) -> R<usize> {
     use memory_keys::*;
     fields(c, v, &SCHEMA, |index, v| match index {
         Some(USAGE) => counter(c, v, &mut out.usage),
         Some(MAX_USAGE) => optional(c, v, &mut out.max_usage),
-        Some(STATS) => memory_map(c, v, out, quotes),
+        Some(STATS) => memory_map(c, v, out, map),
         Some(LIMIT) => counter(c, v, &mut out.limit),
         Some(COMMIT) => optional(c, v, &mut out.commit_bytes),
         Some(COMMIT_PEAK) => optional(c, v, &mut out.commit_peak_bytes),
@@ -481,21 +494,37 @@ fn memory_general(
 ///
 /// The daemon's text (`"key":counter` entries, no whitespace, no escapes) is read in one pass
 /// that validates it as it goes ([`memory_map_plain`]): only keys of the three lengths that
-/// matter are compared, and only their values are computed. Anything else goes to
-/// [`memory_map_scanned`].
+/// matter are compared, and only their values are computed. A map with the same keys as one
+/// of the last two kinds read that way (every frame of a host, once its first is read) is
+/// read against those keys ([`memory_map_known`]), comparing each key's text as a whole.
+/// Anything else goes to [`memory_map_scanned`].
 ///
 /// As a Go map: `null` empties it, a repeated `stats` adds to the entries before, and a
 /// counter that is `null` is there, as 0 (which decides the cgroup v1 memory math).
-fn memory_map(c: &Cursor<'_>, v: usize, out: &mut MemoryStats, quotes: &mut Vec<u32>) -> R<usize> {
+fn memory_map(c: &Cursor<'_>, v: usize, out: &mut MemoryStats, map: &mut MapScratch) -> R<usize> {
     if c.object(v)?.is_none() {
         out.total_inactive_file = None;
         out.inactive_file = None;
         out.cache = None;
         return Ok(v + 4);
     }
-    match memory_map_plain(c, v, out) {
-        Some(end) => Ok(end),
-        None => memory_map_scanned(c, v, out, quotes),
+    if let Some(end) = memory_map_known(c, v, out, &map.keys) {
+        return Ok(end);
+    }
+    if let Some(end) = memory_map_known(c, v, out, &map.spare) {
+        // Two kinds of map in turn (two daemons' cgroup versions): both stay known.
+        std::mem::swap(&mut map.keys, &mut map.spare);
+        return Ok(end);
+    }
+    match memory_map_plain(c, v, out, &mut map.spare) {
+        Some(end) => {
+            if !map.spare.entries.is_empty() && !map.spare.short {
+                // These keys first from now on; the ones before become the spare.
+                std::mem::swap(&mut map.keys, &mut map.spare);
+            }
+            Ok(end)
+        }
+        None => memory_map_scanned(c, v, out, &mut map.quotes),
     }
 }
 
@@ -543,7 +572,13 @@ fn memory_map_scanned(
 /// caller then reads the whole map again with the general path, which sets the same slots
 /// (or fails).
 #[inline(always)]
-fn memory_map_plain(c: &Cursor<'_>, v: usize, out: &mut MemoryStats) -> Option<usize> {
+fn memory_map_plain(
+    c: &Cursor<'_>,
+    v: usize,
+    out: &mut MemoryStats,
+    keys: &mut MapKeys,
+) -> Option<usize> {
+    keys.clear();
     let mut p = c.lit(v, b"{")?;
     if c.at(p) == b'}' {
         return Some(p + 1);
@@ -552,11 +587,11 @@ fn memory_map_plain(c: &Cursor<'_>, v: usize, out: &mut MemoryStats) -> Option<u
         let (start, end) = c.plain_key(p)?;
         let value = c.lit(end + 1, b":")?;
         let key = &c.b[start..end];
-        let slot = match key.len() {
-            19 if key == b"total_inactive_file" => Some(&mut out.total_inactive_file),
-            13 if key == b"inactive_file" => Some(&mut out.inactive_file),
-            5 if key == b"cache" => Some(&mut out.cache),
-            _ => None,
+        let (slot, which) = match key.len() {
+            19 if key == b"total_inactive_file" => (Some(&mut out.total_inactive_file), 1),
+            13 if key == b"inactive_file" => (Some(&mut out.inactive_file), 2),
+            5 if key == b"cache" => (Some(&mut out.cache), 3),
+            _ => (None, 0),
         };
         let next = match slot {
             Some(slot) => {
@@ -564,14 +599,99 @@ fn memory_map_plain(c: &Cursor<'_>, v: usize, out: &mut MemoryStats) -> Option<u
                 *slot = Some(n);
                 next
             }
-            None => c.skip_digits(value)?,
+            None => c.skip_digits_to(value)?,
         };
+        // The `{` or `,` before the key, the key in its quotes, and the colon.
+        keys.push(&c.b[p - 1..value], which);
         match c.at(next) {
             b',' => p = next + 1,
             b'}' => return Some(next + 1),
             _ => return None,
         }
     }
+}
+
+/// The memory map's keys in the order of the last map read in the daemon's form: Go writes a
+/// map's keys sorted, and a cgroup's counters are the same from frame to frame and from
+/// container to container, so the next map usually has exactly these keys.
+#[derive(Debug, Default)]
+pub(crate) struct MapKeys {
+    /// Each entry's `{"key":` (the first) or `,"key":` (the others), one after the other.
+    text: Vec<u8>,
+    /// Where each entry's text ends in `text`, and which slot its counter goes to (0: none,
+    /// 1: `total_inactive_file`, 2: `inactive_file`, 3: `cache`).
+    entries: Vec<(u32, u8)>,
+    /// Some keys were not remembered: these are not the whole map.
+    short: bool,
+}
+
+/// Keys beyond this much text, or this many, are not remembered (the daemon's maps have about
+/// 40 keys in about 900 bytes). The buffers are made this size at once, so that remembering
+/// another kind of map never allocates.
+const MAP_KEYS_TEXT: usize = 4096;
+const MAP_KEYS_ENTRIES: usize = 128;
+
+impl MapKeys {
+    fn clear(&mut self) {
+        self.text.clear();
+        self.entries.clear();
+        self.short = false;
+    }
+
+    #[inline(always)]
+    fn push(&mut self, text: &[u8], slot: u8) {
+        if self.text.capacity() == 0 {
+            self.text.reserve_exact(MAP_KEYS_TEXT);
+            self.entries.reserve_exact(MAP_KEYS_ENTRIES);
+        }
+        if self.text.len() + text.len() > MAP_KEYS_TEXT || self.entries.len() == MAP_KEYS_ENTRIES {
+            // Too many to remember (and never used: a map with only these keys would match).
+            self.short = true;
+            return;
+        }
+        self.text.extend_from_slice(text);
+        self.entries.push((self.text.len() as u32, slot));
+    }
+}
+
+/// The memory map read against the keys of the last one ([`MapKeys`]): each entry's key text
+/// is compared as a whole with the one remembered (which [`memory_map_plain`] found plain), so
+/// keys are neither scanned for their end nor matched by name. The position after the map,
+/// or `None` at the first difference (other keys, whitespace, a value that is not a plain
+/// counter, anything malformed), with `out` possibly written; [`memory_map_plain`] then reads
+/// the map again from its start, and sets the same slots.
+#[inline(always)]
+fn memory_map_known(
+    c: &Cursor<'_>,
+    v: usize,
+    out: &mut MemoryStats,
+    keys: &MapKeys,
+) -> Option<usize> {
+    if keys.entries.is_empty() {
+        return None;
+    }
+    let mut p = v;
+    let mut from = 0usize;
+    for &(to, slot) in &keys.entries {
+        let text = &keys.text[from..to as usize];
+        from = to as usize;
+        p = c.same(p, text)?;
+        p = match slot {
+            // The next entry's text starts with `,`, and `}` ends the map: checked there.
+            0 => c.skip_digits_to(p)?,
+            _ => {
+                let (n, next) = c.plain_u64(p)?;
+                let slot = match slot {
+                    1 => &mut out.total_inactive_file,
+                    2 => &mut out.inactive_file,
+                    _ => &mut out.cache,
+                };
+                *slot = Some(n);
+                next
+            }
+        };
+    }
+    c.lit(p, b"}")
 }
 
 fn memory_map_walk(c: &Cursor<'_>, v: usize, out: &mut MemoryStats) -> R<usize> {
@@ -784,7 +904,7 @@ fn cpu_fast(c: &Cursor<'_>, v: usize, out: &mut CpuStats) -> Option<usize> {
             p += 1;
         } else {
             loop {
-                let q = c.skip_digits(p)?;
+                let q = c.skip_digits_to(p)?;
                 percpu_count += 1;
                 match c.at(q) {
                     b',' => p = q + 1,
@@ -821,10 +941,10 @@ fn cpu_fast(c: &Cursor<'_>, v: usize, out: &mut CpuStats) -> Option<usize> {
     Some(p)
 }
 
-fn memory(c: &Cursor<'_>, v: usize, out: &mut MemoryStats, quotes: &mut Vec<u32>) -> R<usize> {
-    match memory_fast(c, v, out, quotes) {
+fn memory(c: &Cursor<'_>, v: usize, out: &mut MemoryStats, map: &mut MapScratch) -> R<usize> {
+    match memory_fast(c, v, out, map) {
         Some(next) => Ok(next),
-        None => memory_general(c, v, out, quotes),
+        None => memory_general(c, v, out, map),
     }
 }
 
@@ -833,7 +953,7 @@ fn memory_fast(
     c: &Cursor<'_>,
     v: usize,
     out: &mut MemoryStats,
-    quotes: &mut Vec<u32>,
+    map: &mut MapScratch,
 ) -> Option<usize> {
     let (usage, mut p) = c.plain_u64(c.lit(v, b"{\"usage\":")?)?;
     // cgroup v1 only.
@@ -843,15 +963,15 @@ fn memory_fast(
         max_usage = Some(m);
         p = q;
     }
-    let mut map = MemoryStats::default();
-    let p = memory_map(c, c.lit(p, b",\"stats\":")?, &mut map, quotes).ok()?;
+    let mut stats = MemoryStats::default();
+    let p = memory_map(c, c.lit(p, b",\"stats\":")?, &mut stats, map).ok()?;
     let (limit, p) = c.plain_u64(c.lit(p, b",\"limit\":")?)?;
     let p = c.lit(p, b"}")?;
     *out = MemoryStats {
         usage,
         limit,
         max_usage,
-        ..map
+        ..stats
     };
     Some(p)
 }
@@ -903,8 +1023,8 @@ fn blkio_list_fast(c: &Cursor<'_>, mut p: usize, totals: &mut BlkioStats) -> Opt
         return Some(p + 1);
     }
     loop {
-        let q = c.skip_digits(c.lit(p, b"{\"major\":")?)?;
-        let q = c.skip_digits(c.lit(q, b",\"minor\":")?)?;
+        let q = c.skip_digits_to(c.lit(p, b"{\"major\":")?)?;
+        let q = c.skip_digits_to(c.lit(q, b",\"minor\":")?)?;
         let (op_start, op_end) = c.plain_key(c.lit(q, b",\"op\":")?)?;
         let (value, q) = c.plain_u64(c.lit(op_end + 1, b",\"value\":")?)?;
         // Bytes read and written only: see `block_op` (Podman's `rios`, `wios` … are not).
