@@ -391,7 +391,10 @@ pub(crate) fn stats(endpoints: Vec<Endpoint>, opts: &StatsOpts) -> Result<i32, F
             continue;
         };
         let order = st.order(sort, reverse, CpuScale::of(opts), |_| true);
-        st.ranks = order.iter().enumerate().map(|(i, &seq)| (seq, i)).collect();
+        // The places a --sort keeps between equal rows (no --sort: none to keep).
+        if sort.is_some() {
+            st.ranks = order.iter().enumerate().map(|(i, &seq)| (seq, i)).collect();
+        }
         let shown = opts.limit.unwrap_or(usize::MAX).min(order.len());
         // The view renders no more rows than the window has lines (thousands of rows would
         // be formatted only to be cut), when each row is one line.
@@ -622,7 +625,9 @@ impl<W: Write> State<W> {
                 else {
                     return Control::Continue;
                 };
-                if e.id != sample.id && !sample.id.is_empty() {
+                // A stream's container keeps its id: the first sample brings it (a container
+                // asked for by name has none before); later ones need no compare.
+                if e.derived.is_none() && e.id != sample.id && !sample.id.is_empty() {
                     e.id = sample.id.to_string();
                 }
                 let name = sample.name.strip_prefix('/').unwrap_or(sample.name);
