@@ -154,10 +154,12 @@ fn an_info_without_a_count_leaves_it_unknown_and_the_streams_as_they_were() {
         assert!(once.iter().all(|s| s["online_cpus"] == 0), "{once:?}");
         assert!(proxy.asked() >= 2, "{answer:?}");
         if answer == Answer::Endless {
-            // Read up to the bound and no further: the proxy's writes failed long before
-            // its 64 MiB.
-            let closed = proxy.wait_closed(2, Duration::from_secs(5));
-            assert_eq!(closed.len(), 2, "{closed:?}");
+            // Read up to the bound and no further: the streaming run lasts seconds, in which
+            // an unbounded reader takes far more than 8 MiB of the proxy's 64; each exchange
+            // closed is under it. (How many close within the wait depends on when each run
+            // asked and exited: a CI run once saw one of two.)
+            let closed = proxy.wait_closed(proxy.asked(), Duration::from_secs(5));
+            assert!(!closed.is_empty(), "asked {}: {closed:?}", proxy.asked());
             assert!(closed.iter().all(|c| c.bytes < 8 << 20), "{closed:?}");
         }
     }

@@ -412,7 +412,7 @@ fn pushed_series_land_in_prometheus_with_the_values_sent() {
 #[test]
 fn a_paused_receiver_loses_only_what_the_buffer_cannot_hold() {
     // Paused: connections are accepted by the kernel and never answered (timeouts).
-    outage("paused", |prom| {
+    outage("paused", 2..=8, |prom| {
         prom.signal(libc::SIGSTOP);
         std::thread::sleep(Duration::from_secs(8));
         prom.signal(libc::SIGCONT);
@@ -423,12 +423,16 @@ fn a_paused_receiver_loses_only_what_the_buffer_cannot_hold() {
 fn a_stopped_and_restarted_receiver_loses_only_what_the_buffer_cannot_hold() {
     // Stopped: connections are refused; started again on the same storage, it has what it
     // stored before and takes the buffered batches.
-    outage("restarted", |prom| prom.restart(Duration::from_secs(7)));
+    // Down for 7 s and its start-up (a few seconds more on a loaded machine).
+    outage("restarted", 2..=20, |prom| {
+        prom.restart(Duration::from_secs(7))
+    });
 }
 
 /// Pushes a batch a second with a buffer of three, takes the receiver away with `down` for
-/// about eight seconds, and checks what arrived and what was counted.
-fn outage(name: &str, down: impl FnOnce(&mut Prometheus)) {
+/// some seconds, and checks what arrived and what was counted: batches dropped within
+/// `expected` (a batch a second while it is away, less the three kept).
+fn outage(name: &str, expected: std::ops::RangeInclusive<u64>, down: impl FnOnce(&mut Prometheus)) {
     let Some(binary) = prometheus_binary() else {
         return;
     };
@@ -449,8 +453,7 @@ fn outage(name: &str, down: impl FnOnce(&mut Prometheus)) {
     let (outcomes, sent) = read_record(&record);
     let dropped = outcomes.get("dropped").copied().unwrap_or(0);
     eprintln!("outcomes {outcomes:?}\n{stderr}");
-    // Eight seconds at one batch a second with three kept: about five dropped.
-    assert!((2..=8).contains(&dropped), "{outcomes:?}");
+    assert!(expected.contains(&dropped), "{outcomes:?}");
     let lines: Vec<&str> = stderr.lines().collect();
     let failing = lines.iter().filter(|l| l.contains("; retrying")).count();
     let again = lines
@@ -458,7 +461,9 @@ fn outage(name: &str, down: impl FnOnce(&mut Prometheus)) {
         .filter(|l| l.contains("delivering again"))
         .count();
     assert!(
-        (1..=2).contains(&failing),
+        // One reason, or two (a restarting Prometheus refuses, then may answer 503 while
+        // it starts), or three (refused again between them).
+        (1..=3).contains(&failing),
         "one line per failure state, not per retry:\n{stderr}"
     );
     assert_eq!(again, 1, "{stderr}");
