@@ -21,10 +21,20 @@
 //! `dockstat ÷ floor` is over the unix socket. It is only a transport under the same loop,
 //! which is why it exists; a TLS floor that needed its own loop would not be worth it.
 //!
+//! `floor-period` is the floor of batched reads: the same loop, but a connection whose first
+//! frame has come leaves the poll set and is read on a timer instead, once per read period,
+//! exactly as dockstat's reactor does with `--read-period` (the same FIFO of due times and the
+//! same slack: a hundredth of the period, at most 50 ms). One `read` then returns every frame
+//! queued since the last one. What that still costs per frame is the kernel's per-message
+//! work (each frame the server wrote is its own message in the socket's queue) and nothing of
+//! dockstat's, so `dockstat-period ÷ floor-period` is dockstat's own work in batched mode, and
+//! `floor-period ÷ floor` is the least any batched reader can reach on this transport.
+//!
 //! Latency is `n/a` for the floor, which parses nothing. The `floor-latency` variant finds
 //! `"read":"` in what it reads and parses that timestamp, for a reference latency (its CPU
 //! figure is then not the floor's).
 
+use std::collections::VecDeque;
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
@@ -74,6 +84,8 @@ struct Conn {
     prev_cr: bool,
     /// A frame has arrived.
     opened: bool,
+    /// `floor-period`: out of the poll set, read on the timer.
+    parked: bool,
 }
 
 pub struct Floor {
@@ -92,10 +104,23 @@ pub struct Floor {
     request: Vec<u8>,
     tally: Tally,
     latency: Option<Histogram>,
+    /// `floor-period`: the read period, and the parked connections by due time (all wait the
+    /// same period, so the order of insertion is the order of due times).
+    period: Option<Duration>,
+    due: VecDeque<(Instant, usize)>,
+    /// The tokens of one poll's events (kept, not allocated per poll).
+    ready: Vec<(usize, bool)>,
 }
 
 impl Floor {
-    pub fn new(target: &Target, api: ApiVersion, n: usize, latency: bool) -> Result<Floor, String> {
+    /// `period`: `Some` for `floor-period` (batched reads), `None` for one read per frame.
+    pub fn new(
+        target: &Target,
+        api: ApiVersion,
+        n: usize,
+        latency: bool,
+        period: Option<Duration>,
+    ) -> Result<Floor, String> {
         let dial = match target {
             Target::Unix(path) => Dial::Unix(path.clone()),
             Target::Tls { url, certs } => {
@@ -128,7 +153,84 @@ impl Floor {
                 ..Tally::default()
             },
             latency: latency.then(Histogram::default),
+            period: period.filter(|p| !p.is_zero()),
+            due: VecDeque::new(),
+            ready: Vec::with_capacity(1024),
         })
+    }
+
+    /// How early a parked connection may be read: as dockstat's reactor, a hundredth of the
+    /// period, at most 50 ms, so that one wakeup serves the connections due close together.
+    fn slack(&self) -> Duration {
+        self.period
+            .map_or(Duration::ZERO, |p| (p / 100).min(Duration::from_millis(50)))
+    }
+
+    /// Reads connection `i` (an event, or its period is up), then parks it if it is batched
+    /// and its first frame has come; a closed or failed one is dropped.
+    fn read_conn(&mut self, i: usize, read_closed: bool, now: Instant) {
+        let Some(conn) = self.conns[i].as_mut() else {
+            return;
+        };
+        let outcome = match &mut conn.stream {
+            Transport::Unix(_) => read_all(
+                conn,
+                &mut self.buf,
+                read_closed,
+                &mut self.tally,
+                self.latency.as_mut(),
+            ),
+            Transport::Tls(_) => {
+                read_all_tls(conn, &mut self.buf, &mut self.tally, self.latency.as_mut())
+            }
+        };
+        match outcome {
+            Ok(()) => {
+                let Some(period) = self.period else {
+                    return;
+                };
+                if !conn.opened {
+                    return; // the head first, on readiness
+                }
+                if !conn.parked {
+                    let registry = self.poll.registry();
+                    let deregistered = match &mut conn.stream {
+                        Transport::Unix(s) => registry.deregister(s),
+                        Transport::Tls(t) => registry.deregister(&mut t.tcp),
+                    };
+                    if deregistered.is_err() {
+                        return; // stays on readiness, which loses nothing
+                    }
+                    conn.parked = true;
+                }
+                self.due.push_back((now + period, i));
+            }
+            Err(why) => {
+                // Dropping the stream closes the socket (and removes it from epoll).
+                self.conns[i] = None;
+                match why {
+                    None => self.tally.ended += 1,
+                    Some(e) => {
+                        self.tally.errors += 1;
+                        self.tally
+                            .first_error
+                            .get_or_insert_with(|| format!("{}: {e}", self.ids[i]));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Reads the parked connections whose period is up.
+    fn read_due(&mut self, now: Instant) {
+        let until = now + self.slack();
+        while let Some(&(at, i)) = self.due.front() {
+            if at > until {
+                break;
+            }
+            self.due.pop_front();
+            self.read_conn(i, false, now);
+        }
     }
 
     /// Connects to the next containers until done or the backlog is full.
@@ -182,6 +284,7 @@ impl Floor {
                                 stream,
                                 prev_cr: false,
                                 opened: false,
+                                parked: false,
                             });
                         }
                         (sent, registered) => self.fail(format!(
@@ -227,8 +330,12 @@ impl Streams for Floor {
                 return Ok(());
             }
             self.open_some(now);
+            self.read_due(now);
             let mut timeout = until - now;
             if let Some(at) = self.retry_at {
+                timeout = timeout.min(at.saturating_duration_since(now));
+            }
+            if let Some(&(at, _)) = self.due.front() {
                 timeout = timeout.min(at.saturating_duration_since(now));
             }
             match self.poll.poll(&mut self.events, Some(timeout)) {
@@ -236,37 +343,24 @@ impl Streams for Floor {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(format!("epoll: {e}")),
             }
-            for event in self.events.iter() {
-                let i = event.token().0;
-                let Some(conn) = self.conns[i].as_mut() else {
-                    continue;
-                };
-                let outcome = match &mut conn.stream {
-                    Transport::Unix(_) => read_all(
-                        conn,
-                        &mut self.buf,
-                        event.is_read_closed(),
-                        &mut self.tally,
-                        self.latency.as_mut(),
-                    ),
-                    Transport::Tls(_) => {
-                        read_all_tls(conn, &mut self.buf, &mut self.tally, self.latency.as_mut())
-                    }
-                };
-                if let Err(why) = outcome {
-                    // Dropping the stream closes the socket (and removes it from epoll).
-                    self.conns[i] = None;
-                    match why {
-                        None => self.tally.ended += 1,
-                        Some(e) => {
-                            self.tally.errors += 1;
-                            self.tally
-                                .first_error
-                                .get_or_insert_with(|| format!("{}: {e}", self.ids[i]));
-                        }
-                    }
-                }
+            // The events' tokens, copied out so that reading may borrow `self` whole.
+            let mut ready = std::mem::take(&mut self.ready);
+            ready.extend(
+                self.events
+                    .iter()
+                    .map(|e| (e.token().0, e.is_read_closed())),
+            );
+            // A parked connection's due time counts from its read (only `floor-period`).
+            let now = if self.period.is_some() {
+                Instant::now()
+            } else {
+                now
+            };
+            for &(i, read_closed) in &ready {
+                self.read_conn(i, read_closed, now);
             }
+            ready.clear();
+            self.ready = ready;
         }
     }
 

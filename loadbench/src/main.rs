@@ -9,6 +9,9 @@
 //!   (`--read-period S`, default 5): each stream read once per period, so one `read` returns
 //!   about S frames. Its target is half the floor's CPU per frame. Its latency is, by design,
 //!   up to the period.
+//! - `floor-period` (not in the default list): the floor with the same read period, reading
+//!   on a timer as the engine does (see `floor.rs`): the least a batched reader can cost on
+//!   this transport, so `dockstat-period ÷ floor-period` is dockstat's own work in that mode.
 //! - `cli`: the `dockstat` binary beside this one (`cargo build --release -p dockstat-cli`)
 //!   as a child, `dockstat -H URL stats --format ndjson` to a file, its CPU and RSS read from
 //!   `/proc` (see `cli_client.rs`); not in the default phases.
@@ -29,7 +32,7 @@
 //! dockstat-loadbench report --from RESULT.json --report DIR
 //! dockstat-loadbench sim --socket PATH --containers N --interval-ms MS [--split-chunks]
 //!                        [--tls DIR [--listen 127.0.0.1:0]]
-//! dockstat-loadbench phase floor|floor-latency|dockstat|dockstat-period|bollard|cli|cli-json
+//! dockstat-loadbench phase floor|floor-latency|floor-period|dockstat|dockstat-period|bollard|cli|cli-json
 //!                          (--socket PATH | --url tcp://HOST:PORT --tls DIR) --containers N
 //!                          --warmup S --seconds S [--open-over-ms MS]
 //! ```
@@ -100,7 +103,7 @@ usage: dockstat-loadbench [run] --containers N --seconds S [--warmup S]
                           [--strict] [--min-ratio 10] [--out DIR]
        dockstat-loadbench sim --socket PATH --containers N --interval-ms MS [--split-chunks]
                           [--tls DIR [--listen 127.0.0.1:0]]
-       dockstat-loadbench phase floor|floor-latency|dockstat|dockstat-period|bollard|cli|cli-json
+       dockstat-loadbench phase floor|floor-latency|floor-period|dockstat|dockstat-period|bollard|cli|cli-json
                           (--socket PATH | --url tcp://HOST:PORT --tls DIR)
                           --containers N --warmup S --seconds S [--open-over-ms MS]
                           [--read-period S]";

@@ -63,8 +63,15 @@ pub fn run(args: &PhaseArgs) -> Result<serde_json::Value, String> {
     sys::trim_heap();
 
     let mut streams: Box<dyn Streams> = match args.name.as_str() {
-        "floor" => Box::new(crate::floor::Floor::new(&args.target, api, n, false)?),
-        "floor-latency" => Box::new(crate::floor::Floor::new(&args.target, api, n, true)?),
+        "floor" => Box::new(crate::floor::Floor::new(&args.target, api, n, false, None)?),
+        "floor-period" => Box::new(crate::floor::Floor::new(
+            &args.target,
+            api,
+            n,
+            false,
+            Some(args.read_period),
+        )?),
+        "floor-latency" => Box::new(crate::floor::Floor::new(&args.target, api, n, true, None)?),
         "dockstat" => Box::new(crate::dockstat_client::Dockstat::new(
             &args.target,
             api,
@@ -131,7 +138,8 @@ pub fn run(args: &PhaseArgs) -> Result<serde_json::Value, String> {
     let paused = control.pause()?;
     let drain_start = Instant::now();
     // A client that reads once per period has frames waiting for up to that long.
-    let quiet = if args.name == "dockstat-period" {
+    let quiet = if args.name.starts_with("dockstat-period") || args.name.starts_with("floor-period")
+    {
         QUIET + args.read_period
     } else {
         QUIET

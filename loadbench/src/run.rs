@@ -520,6 +520,38 @@ fn print_ratios(outcomes: &[Outcome]) {
             );
         }
     }
+    // Batched reads against the bare batched reader: what is left of a frame's cost once
+    // the read per frame is gone, and how much of it is dockstat's.
+    for (a, b, what) in [
+        (
+            "floor-period",
+            "floor",
+            "the least a batched reader can reach here",
+        ),
+        (
+            "dockstat-period",
+            "floor-period",
+            "dockstat's own work in batched mode",
+        ),
+        (
+            "floor-period-tls",
+            "floor-tls",
+            "the least a batched reader can reach here",
+        ),
+        (
+            "dockstat-period-tls",
+            "floor-period-tls",
+            "dockstat's own work in batched mode",
+        ),
+    ] {
+        if let (Some(x), Some(y), Some(r)) = (cpu(a), cpu(b), ratio(a, b)) {
+            line(
+                format!("{a} ÷ {b} CPU per frame"),
+                format!("{r:.2}"),
+                format!("({what}: {:+.2} µs per frame)", x - y),
+            );
+        }
+    }
     for (client, what) in [
         ("dockstat", "dockstat"),
         ("floor", "rustls alone"),
