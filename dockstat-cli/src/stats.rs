@@ -133,6 +133,29 @@ enum Output {
     Docker(Format),
 }
 
+/// Engine container keys (small slot indexes, see `Container::key`) to rows: a lookup per
+/// sample is an index, not a hash.
+#[derive(Default)]
+struct Keys(Vec<Option<u64>>);
+
+impl Keys {
+    fn insert(&mut self, key: u32, seq: u64) {
+        let key = key as usize;
+        if self.0.len() <= key {
+            self.0.resize(key + 1, None);
+        }
+        self.0[key] = Some(seq);
+    }
+
+    fn get(&self, key: &u32) -> Option<&u64> {
+        self.0.get(*key as usize)?.as_ref()
+    }
+
+    fn remove(&mut self, key: &u32) -> Option<u64> {
+        self.0.get_mut(*key as usize)?.take()
+    }
+}
+
 /// The latest state of one container's row.
 struct Entry {
     /// Index of the host in the engine's hosts.
@@ -252,7 +275,7 @@ pub(crate) fn stats(endpoints: Vec<Endpoint>, opts: &StatsOpts) -> Result<i32, F
     let mut st = State {
         troubles: (0..hosts.len()).map(|_| None).collect(),
         rows: BTreeMap::new(),
-        keys: HashMap::new(),
+        keys: Keys::default(),
         departed: Departed::default(),
         ranks: HashMap::new(),
         next_seq: 0,
@@ -488,7 +511,7 @@ struct State<W: Write> {
     /// a container that comes back gets its old place.
     rows: BTreeMap<u64, Entry>,
     /// Engine container key to row.
-    keys: HashMap<u32, u64>,
+    keys: Keys,
     /// The places of containers that went.
     departed: Departed,
     /// Each row's place in the last drawn order: ties of the sort key keep it.

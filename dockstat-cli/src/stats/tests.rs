@@ -112,7 +112,7 @@ fn state(ndjson: bool, host_field: bool) -> State<Vec<u8>> {
     State {
         troubles: vec![None, None],
         rows: BTreeMap::new(),
-        keys: HashMap::new(),
+        keys: Keys::default(),
         departed: Departed::default(),
         ranks: HashMap::new(),
         next_seq: 0,
