@@ -175,6 +175,9 @@ struct Entry {
     /// its buffer kept for the next): a refresh renders only the rows that changed since
     /// the last one.
     json: String,
+    /// The parts of the json line that change only with `container`, `id` or `name`, escaped
+    /// once: emptied when one of them changes.
+    fixed: json::Fixed,
 }
 
 /// The engine's configuration for these hosts, with `DOCKER_API_VERSION` applied; the
@@ -625,6 +628,7 @@ impl<W: Write> State<W> {
                         stale: false,
                         error: None,
                         json: String::new(),
+                        fixed: json::Fixed::default(),
                     },
                 );
             }
@@ -652,10 +656,12 @@ impl<W: Write> State<W> {
                 // asked for by name has none before); later ones need no compare.
                 if e.derived.is_none() && e.id != sample.id && !sample.id.is_empty() {
                     e.id = sample.id.to_string();
+                    e.fixed.clear();
                 }
                 let name = sample.name.strip_prefix('/').unwrap_or(sample.name);
                 if e.name != name && !name.is_empty() {
                     e.name = name.to_string();
+                    e.fixed.clear();
                 }
                 e.derived = Some(*derived);
                 e.extra = Extra::of(sample);
@@ -909,10 +915,12 @@ impl<W: Write> State<W> {
                 let host = host_field.then(|| hosts[e.host].as_str());
                 // Written straight from the entry: the text of `json_object(&row(..))`.
                 let mut line = std::mem::take(&mut e.json);
+                let mut fixed = std::mem::take(&mut e.fixed);
                 line.reserve(JSON_LINE_CAPACITY);
-                json::push_line(&mut line, e, host, opts);
+                json::push_line_cached(&mut line, e, &mut fixed, host, opts);
                 line.push('\n');
                 e.json = line;
+                e.fixed = fixed;
             }
             out.extend_from_slice(e.json.as_bytes());
         };

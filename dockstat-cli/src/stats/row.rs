@@ -234,6 +234,7 @@ mod tests {
             stale: false,
             error: None,
             json: String::new(),
+            fixed: crate::stats::json::Fixed::default(),
         }
     }
 

@@ -137,7 +137,7 @@ fn state(ndjson: bool, host_field: bool) -> State<Vec<u8>> {
 
 /// `--format json` keeps each row's text until the row changes: what a refresh writes is
 /// what rendering every row again writes, through samples, stale streams, errors, renames,
-/// departures and returns.
+/// an id that comes with the first sample, departures and returns.
 #[test]
 fn json_rows_kept_between_refreshes_are_the_rows_rendered_again() {
     for (host_field, limit, no_trunc) in [(false, None, false), (true, Some(3), true)] {
@@ -169,7 +169,12 @@ fn json_rows_kept_between_refreshes_are_the_rows_rendered_again() {
         let containers: Vec<dockstat::engine::Container> = (0..5u32)
             .map(|k| dockstat::engine::Container {
                 host: (k % 2) as usize,
-                id: format!("{k:064x}"),
+                // The last one asked for by name: its id comes with its first sample.
+                id: if k == 4 {
+                    format!("c{k}")
+                } else {
+                    format!("{k:064x}")
+                },
                 name: format!("c{k}"),
                 image: String::new(),
                 labels: Vec::new(),
@@ -183,15 +188,15 @@ fn json_rows_kept_between_refreshes_are_the_rows_rendered_again() {
         }
         for round in 0..6u64 {
             for (i, c) in containers.iter().enumerate() {
-                let id = c.id.clone();
+                let id = format!("{i:064x}");
                 let name = if round == 3 && i == 1 {
-                    "/renamed"
+                    "/renamed".to_string()
                 } else {
-                    "/c"
+                    format!("/c{i}")
                 };
                 let sample = dockstat::stats::Sample {
                     id: &id,
-                    name,
+                    name: &name,
                     read: Timestamp {
                         secs: 1_700_000_000 + round as i64,
                         nanos: 5,
