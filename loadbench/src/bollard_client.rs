@@ -68,6 +68,9 @@ impl Bollard {
                     120,
                     bollard::API_DEFAULT_VERSION,
                 )?,
+                Target::Tcp(url) => {
+                    Docker::connect_with_http(url, 120, bollard::API_DEFAULT_VERSION)?
+                }
                 Target::Tls { url, certs } => {
                     let (ca, cert, key) = Target::tls_files(certs);
                     Docker::connect_with_ssl(

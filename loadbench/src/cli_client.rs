@@ -274,6 +274,9 @@ pub fn run(
                 .arg("-H")
                 .arg(format!("unix://{}", socket.display()));
         }
+        Target::Tcp(url) => {
+            command.args(["-H", url]);
+        }
         Target::Tls { url, certs } => {
             let (ca, cert, key) = Target::tls_files(certs);
             command

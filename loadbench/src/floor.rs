@@ -30,6 +30,10 @@
 //! dockstat's, so `dockstat-period ÷ floor-period` is dockstat's own work in batched mode, and
 //! `floor-period ÷ floor` is the least any batched reader can reach on this transport.
 //!
+//! Over plain TCP (`floor-tcp`, `floor-period-tcp`): a mio `TcpStream`, read exactly as the
+//! unix socket. The connect is a blocking one on loopback (immediate; a full backlog waits
+//! rather than refuses), then the socket turns nonblocking and takes the request at once.
+//!
 //! Latency is `n/a` for the floor, which parses nothing. The `floor-latency` variant finds
 //! `"read":"` in what it reads and parses that timestamp, for a reference latency (its CPU
 //! figure is then not the floor's).
@@ -62,6 +66,7 @@ const RETRY_MAX: Duration = Duration::from_millis(200);
 /// Where to connect.
 enum Dial {
     Unix(PathBuf),
+    Tcp(SocketAddr),
     Tls {
         addr: SocketAddr,
         config: Arc<rustls::ClientConfig>,
@@ -70,6 +75,7 @@ enum Dial {
 
 enum Transport {
     Unix(UnixStream),
+    Tcp(TcpStream),
     Tls(Box<TlsConn>),
 }
 
@@ -123,18 +129,11 @@ impl Floor {
     ) -> Result<Floor, String> {
         let dial = match target {
             Target::Unix(path) => Dial::Unix(path.clone()),
-            Target::Tls { url, certs } => {
-                let host = Target::tcp_addr(url);
-                let addr = host
-                    .to_socket_addrs()
-                    .map_err(|e| format!("{host}: {e}"))?
-                    .next()
-                    .ok_or_else(|| format!("{host}: no address"))?;
-                Dial::Tls {
-                    addr,
-                    config: target::rustls_config(certs)?,
-                }
-            }
+            Target::Tcp(url) => Dial::Tcp(socket_addr(Target::tcp_addr(url))?),
+            Target::Tls { url, certs } => Dial::Tls {
+                addr: socket_addr(Target::tcp_addr(url))?,
+                config: target::rustls_config(certs)?,
+            },
         };
         Ok(Floor {
             poll: Poll::new().map_err(|e| e.to_string())?,
@@ -173,7 +172,7 @@ impl Floor {
             return;
         };
         let outcome = match &mut conn.stream {
-            Transport::Unix(_) => read_all(
+            Transport::Unix(_) | Transport::Tcp(_) => read_all(
                 conn,
                 &mut self.buf,
                 read_closed,
@@ -196,6 +195,7 @@ impl Floor {
                     let registry = self.poll.registry();
                     let deregistered = match &mut conn.stream {
                         Transport::Unix(s) => registry.deregister(s),
+                        Transport::Tcp(s) => registry.deregister(s),
                         Transport::Tls(t) => registry.deregister(&mut t.tcp),
                     };
                     if deregistered.is_err() {
@@ -239,6 +239,10 @@ impl Floor {
             let i = self.next;
             let connected = match &self.dial {
                 Dial::Unix(path) => UnixStream::connect(path).map(Transport::Unix),
+                Dial::Tcp(addr) => std::net::TcpStream::connect(addr).and_then(|s| {
+                    s.set_nonblocking(true)?;
+                    Ok(Transport::Tcp(TcpStream::from_std(s)))
+                }),
                 Dial::Tls { addr, config } => TcpStream::connect(*addr).map(|tcp| {
                     let name = ServerName::from(addr.ip());
                     let tls = ClientConnection::new(Arc::clone(config), name)
@@ -263,6 +267,10 @@ impl Floor {
                     let (sent, registered) = match &mut stream {
                         // A fresh socket's send buffer takes the whole request at once.
                         Transport::Unix(s) => (
+                            s.write(&self.request),
+                            registry.register(s, Token(i), Interest::READABLE),
+                        ),
+                        Transport::Tcp(s) => (
                             s.write(&self.request),
                             registry.register(s, Token(i), Interest::READABLE),
                         ),
@@ -373,6 +381,14 @@ impl Streams for Floor {
     }
 }
 
+/// The address of `HOST:PORT`.
+fn socket_addr(host: &str) -> Result<SocketAddr, String> {
+    host.to_socket_addrs()
+        .map_err(|e| format!("{host}: {e}"))?
+        .next()
+        .ok_or_else(|| format!("{host}: no address"))
+}
+
 /// Reads what one event announced. `Err(None)`: the peer closed; `Err(Some(e))`: failed.
 fn read_all(
     conn: &mut Conn,
@@ -381,11 +397,13 @@ fn read_all(
     tally: &mut Tally,
     mut latency: Option<&mut Histogram>,
 ) -> Result<(), Option<io::Error>> {
-    let Transport::Unix(stream) = &mut conn.stream else {
-        unreachable!("read_all is for unix streams")
-    };
     loop {
-        let n = match stream.read(buf) {
+        let read = match &mut conn.stream {
+            Transport::Unix(s) => s.read(buf),
+            Transport::Tcp(s) => s.read(buf),
+            Transport::Tls(_) => unreachable!("read_all is for unix and plain TCP streams"),
+        };
+        let n = match read {
             Ok(0) => return Err(None),
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),

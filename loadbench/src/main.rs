@@ -31,9 +31,9 @@
 //!                          [--read-period 5] [--rounds N] [--strict] [--report DIR]
 //! dockstat-loadbench report --from RESULT.json --report DIR
 //! dockstat-loadbench sim --socket PATH --containers N --interval-ms MS [--split-chunks]
-//!                        [--tls DIR [--listen 127.0.0.1:0]]
+//!                        [--tls DIR [--listen 127.0.0.1:0]] [--tcp 127.0.0.1:0]
 //! dockstat-loadbench phase floor|floor-latency|floor-period|dockstat|dockstat-period|bollard|cli|cli-json
-//!                          (--socket PATH | --url tcp://HOST:PORT --tls DIR) --containers N
+//!                          (--socket PATH | --url tcp://HOST:PORT [--tls DIR]) --containers N
 //!                          --warmup S --seconds S [--open-over-ms MS]
 //! ```
 //!
@@ -53,6 +53,13 @@
 //! unix socket and, from a second sim with the same containers, the TLS listener (client
 //! certificates required), using the certificates in DIR or generating them there if DIR has
 //! none; it prints `tls tcp://127.0.0.1:PORT` on stdout once both listen.
+//!
+//! Each also runs over plain TCP as `NAME-tcp` (`floor-tcp`, `floor-period-tcp`,
+//! `dockstat-period-tcp`, …; as `dockerd -H tcp://…:2375`): `sim --tcp ADDR` starts one more
+//! sim with the same containers on a plain TCP listener and prints `tcp tcp://127.0.0.1:PORT`
+//! (after the `tls` line, if any). Over TCP a socket's queued frames are not one message
+//! each as on a unix socket: the kernel joins segments that arrive while nobody reads, which is
+//! what batched reads there are measured for.
 //!
 //! `daemon-cost` is another bench, against a real Docker daemon: what watching N containers
 //! costs the daemon (its own CPU time) with `dockstat stats --source api` against `--source
@@ -102,9 +109,9 @@ usage: dockstat-loadbench [run] --containers N --seconds S [--warmup S]
                           [--phases idle,api,cgroupfs] [--dockstat PATH] [--docker PATH]
                           [--strict] [--min-ratio 10] [--out DIR]
        dockstat-loadbench sim --socket PATH --containers N --interval-ms MS [--split-chunks]
-                          [--tls DIR [--listen 127.0.0.1:0]]
+                          [--tls DIR [--listen 127.0.0.1:0]] [--tcp 127.0.0.1:0]
        dockstat-loadbench phase floor|floor-latency|floor-period|dockstat|dockstat-period|bollard|cli|cli-json
-                          (--socket PATH | --url tcp://HOST:PORT --tls DIR)
+                          (--socket PATH | --url tcp://HOST:PORT [--tls DIR])
                           --containers N --warmup S --seconds S [--open-over-ms MS]
                           [--read-period S]";
 
@@ -142,6 +149,7 @@ fn sim(args: &mut Args) -> Result<ExitCode, String> {
     let split_chunks = args.flag("--split-chunks");
     let tls_dir: Option<PathBuf> = args.optional("--tls")?.map(PathBuf::from);
     let listen = args.optional("--listen")?;
+    let tcp = args.optional("--tcp")?;
     args.done()?;
     if listen.is_some() && tls_dir.is_none() {
         return Err(format!("--listen goes with --tls\n{USAGE}"));
@@ -153,33 +161,44 @@ fn sim(args: &mut Args) -> Result<ExitCode, String> {
         split_chunks,
         ..dockstat_sim::SimConfig::default()
     };
-    let Some(dir) = tls_dir else {
+    if tls_dir.is_none() && tcp.is_none() {
         dockstat_sim::run(dockstat_sim::Listen::Unix(socket), config)
             .map_err(|e| format!("sim: {e}"))?;
         return Ok(ExitCode::SUCCESS);
-    };
-    let addr = listen.as_deref().unwrap_or("127.0.0.1:0");
-    let addr = addr.parse().map_err(|e| format!("--listen {addr}: {e}"))?;
-    let pki = match Pki::open(&dir).map_err(|e| e.to_string())? {
-        Some(pki) => pki,
-        None => Pki::generate(&dir, &PkiOptions::default())
-            .map_err(|e| format!("certificates in {}: {e}", dir.display()))?,
-    };
-    // Two sims with the same seed, so the same containers: one per listener, each with its
-    // own thread and counters (a sim has one listener). The one not in use is idle.
+    }
+    // One sim per listener, all with the same seed, so the same containers; each has its own
+    // thread and counters (a sim has one listener). The ones not in use are idle.
     let unix = dockstat_sim::Sim::start(dockstat_sim::Listen::Unix(socket), config.clone())
         .map_err(|e| format!("sim: {e}"))?;
-    let tls = dockstat_sim::Sim::start(
-        dockstat_sim::Listen::Tls {
-            addr,
-            tls: pki.sim_tls(true),
-        },
-        config,
-    )
-    .map_err(|e| format!("sim over TLS: {e}"))?;
-    println!("tls {}", tls.url());
+    let mut keep = vec![unix];
+    if let Some(dir) = tls_dir {
+        let addr = listen.as_deref().unwrap_or("127.0.0.1:0");
+        let addr = addr.parse().map_err(|e| format!("--listen {addr}: {e}"))?;
+        let pki = match Pki::open(&dir).map_err(|e| e.to_string())? {
+            Some(pki) => pki,
+            None => Pki::generate(&dir, &PkiOptions::default())
+                .map_err(|e| format!("certificates in {}: {e}", dir.display()))?,
+        };
+        let tls = dockstat_sim::Sim::start(
+            dockstat_sim::Listen::Tls {
+                addr,
+                tls: pki.sim_tls(true),
+            },
+            config.clone(),
+        )
+        .map_err(|e| format!("sim over TLS: {e}"))?;
+        println!("tls {}", tls.url());
+        keep.push(tls);
+    }
+    if let Some(addr) = tcp {
+        let addr = addr.parse().map_err(|e| format!("--tcp {addr}: {e}"))?;
+        let tcp = dockstat_sim::Sim::start(dockstat_sim::Listen::Tcp(addr), config)
+            .map_err(|e| format!("sim over TCP: {e}"))?;
+        println!("tcp {}", tcp.url());
+        keep.push(tcp);
+    }
     // Serve until killed.
-    let _keep = (unix, tls);
+    let _keep = keep;
     loop {
         std::thread::park();
     }
@@ -193,11 +212,12 @@ fn phase(args: &mut Args) -> Result<ExitCode, String> {
         args.optional("--tls")?,
     ) {
         (Some(socket), None, None) => Target::Unix(socket.into()),
+        (None, Some(url), None) => Target::Tcp(url),
         (None, Some(url), Some(certs)) => Target::Tls {
             url,
             certs: certs.into(),
         },
-        _ => return Err(format!("--socket, or --url and --tls\n{USAGE}")),
+        _ => return Err(format!("--socket, or --url [--tls DIR]\n{USAGE}")),
     };
     let containers = args.number("--containers", None)? as usize;
     let warmup = Duration::from_secs_f64(args.seconds("--warmup", Some(3.0))?);

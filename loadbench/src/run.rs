@@ -14,6 +14,10 @@
 //! With `--report DIR`, everything printed on stdout and each phase's result also go into
 //! `DIR/index.html` (see `report.rs`).
 //!
+//! Plain TCP: a phase named `NAME-tcp` runs `NAME` against a third listener, plain TCP
+//! (`sim --tcp 127.0.0.1:0`, which prints `tcp tcp://127.0.0.1:PORT`), with its own counters
+//! and control connection, as for TLS.
+//!
 //! Exits non-zero only when the harness fails (the sim or a phase process), or with
 //! `--strict`; missed targets are reported, not failed.
 
@@ -102,11 +106,22 @@ impl Drop for SimProcess {
     }
 }
 
-/// A phase name: the client, and whether over TLS (`NAME-tls`).
-fn client_of(phase: &str) -> (&str, bool) {
-    match phase.strip_suffix("-tls") {
-        Some(client) => (client, true),
-        None => (phase, false),
+/// The sim's listener a phase reads from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Over {
+    Unix,
+    Tls,
+    Tcp,
+}
+
+/// A phase name: the client, and its listener (`NAME-tls`, `NAME-tcp`, else the unix socket).
+fn client_of(phase: &str) -> (&str, Over) {
+    if let Some(client) = phase.strip_suffix("-tls") {
+        (client, Over::Tls)
+    } else if let Some(client) = phase.strip_suffix("-tcp") {
+        (client, Over::Tcp)
+    } else {
+        (phase, Over::Unix)
     }
 }
 
@@ -129,7 +144,8 @@ pub fn run(args: &RunArgs) -> Result<ExitCode, String> {
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let socket = dir.join("sim.sock");
     let n = args.containers.to_string();
-    let tls = args.phases.iter().any(|p| client_of(p).1);
+    let tls = args.phases.iter().any(|p| client_of(p).1 == Over::Tls);
+    let tcp = args.phases.iter().any(|p| client_of(p).1 == Over::Tcp);
     let certs = tls.then(|| dir.join("certs"));
 
     let mut sim_cmd = Command::new(&exe);
@@ -144,9 +160,16 @@ pub fn run(args: &RunArgs) -> Result<ExitCode, String> {
     if let Some(certs) = &certs {
         sim_cmd.arg("--tls").arg(certs);
     }
+    if tcp {
+        sim_cmd.args(["--tcp", "127.0.0.1:0"]);
+    }
     let mut child = sim_cmd
         .stdin(Stdio::null())
-        .stdout(if tls { Stdio::piped() } else { Stdio::null() })
+        .stdout(if tls || tcp {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
         .spawn()
         .map_err(|e| format!("starting the sim: {e}"))?;
     let stdout = child.stdout.take().map(BufReader::new);
@@ -181,6 +204,22 @@ pub fn run(args: &RunArgs) -> Result<ExitCode, String> {
         }
         _ => None,
     };
+    // Plain TCP: the next line.
+    let tcp_target = match (&mut sim.stdout, tcp) {
+        (Some(out), true) => {
+            let mut line = String::new();
+            out.read_line(&mut line)
+                .map_err(|e| format!("reading the sim's TCP address: {e}"))?;
+            let Some(url) = line.trim().strip_prefix("tcp ") else {
+                return Err(format!(
+                    "the sim did not say where it listens for plain TCP ({:?})",
+                    line.trim()
+                ));
+            };
+            Some(Target::Tcp(url.to_owned()))
+        }
+        _ => None,
+    };
     let unix_target = Target::Unix(socket.clone());
     let mut control = wait_for_sim(&mut sim, &unix_target)?;
     let have_counters = control.counters()?.is_some();
@@ -189,6 +228,14 @@ pub fn run(args: &RunArgs) -> Result<ExitCode, String> {
         None => None,
     };
     let have_tls_counters = match &mut tls_control {
+        Some(c) => c.counters()?.is_some(),
+        None => false,
+    };
+    let mut tcp_control = match &tcp_target {
+        Some(t) => Some(wait_for_sim(&mut sim, t)?),
+        None => None,
+    };
+    let have_tcp_counters = match &mut tcp_control {
         Some(c) => c.counters()?.is_some(),
         None => false,
     };
@@ -232,11 +279,17 @@ pub fn run(args: &RunArgs) -> Result<ExitCode, String> {
     let mut harness_ok = true;
     let schedule = (0..args.rounds.max(1)).flat_map(|_| args.phases.iter());
     for name in schedule {
-        let (client, over_tls) = client_of(name);
-        let (target, control, have_counters) = match (over_tls, &tls_target, &mut tls_control) {
-            (false, ..) => (&unix_target, &mut control, have_counters),
-            (true, Some(t), Some(c)) => (t, c, have_tls_counters),
-            (true, ..) => unreachable!("a -tls phase starts the TLS listener"),
+        let (client, over) = client_of(name);
+        let (target, control, have_counters) = match over {
+            Over::Unix => (&unix_target, &mut control, have_counters),
+            Over::Tls => match (&tls_target, &mut tls_control) {
+                (Some(t), Some(c)) => (t, c, have_tls_counters),
+                _ => unreachable!("a -tls phase starts the TLS listener"),
+            },
+            Over::Tcp => match (&tcp_target, &mut tcp_control) {
+                (Some(t), Some(c)) => (t, c, have_tcp_counters),
+                _ => unreachable!("a -tcp phase starts the TCP listener"),
+            },
         };
         let before = control.counters()?;
         eprintln!("phase {name} …");
@@ -246,6 +299,7 @@ pub fn run(args: &RunArgs) -> Result<ExitCode, String> {
         match target {
             Target::Unix(socket) => command.arg("--socket").arg(socket),
             Target::Tls { url, certs } => command.args(["--url", url]).arg("--tls").arg(certs),
+            Target::Tcp(url) => command.args(["--url", url]),
         };
         let output = command
             .args(["--warmup", &args.warmup.to_string()])
@@ -336,7 +390,7 @@ fn wait_for_sim(sim: &mut SimProcess, target: &Target) -> Result<Control, String
         if let Ok(Some(status)) = sim.child.try_wait() {
             return Err(format!("the sim exited early ({status})"));
         }
-        if target.is_tls() || sim.socket.exists() {
+        if !matches!(target, Target::Unix(_)) || sim.socket.exists() {
             let mut control = Control::new(target)?;
             if control.ping() {
                 return Ok(control);
@@ -457,7 +511,7 @@ fn target_note(unix: bool, target: &str, ok: bool) -> String {
     match (unix, ok) {
         (true, true) => format!("(target {target}) ok"),
         (true, false) => format!("(target {target}) MISSED"),
-        (false, _) => format!("(no TLS target; unix: {target})"),
+        (false, _) => format!("(no target over TCP or TLS; unix: {target})"),
     }
 }
 
@@ -511,6 +565,8 @@ fn print_ratios(outcomes: &[Outcome]) {
         ("dockstat-period", "floor", 0.5, true),
         ("dockstat-tls", "floor-tls", 1.25, false),
         ("dockstat-period-tls", "floor-tls", 0.5, false),
+        ("dockstat-tcp", "floor-tcp", 1.25, false),
+        ("dockstat-period-tcp", "floor-tcp", 0.5, false),
     ] {
         if let Some(r) = ratio(a, b) {
             line(
@@ -522,26 +578,24 @@ fn print_ratios(outcomes: &[Outcome]) {
     }
     // Batched reads against the bare batched reader: what is left of a frame's cost once
     // the read per frame is gone, and how much of it is dockstat's.
+    const LEAST: &str = "the least a batched reader can reach here";
+    const OWN: &str = "dockstat's own work in batched mode";
     for (a, b, what) in [
+        ("floor-period", "floor", LEAST),
+        ("dockstat-period", "floor-period", OWN),
+        ("floor-period-tls", "floor-tls", LEAST),
+        ("dockstat-period-tls", "floor-period-tls", OWN),
+        ("floor-period-tcp", "floor-tcp", LEAST),
+        ("dockstat-period-tcp", "floor-period-tcp", OWN),
         (
-            "floor-period",
+            "floor-tcp",
             "floor",
-            "the least a batched reader can reach here",
+            "the bare loop over plain TCP against the unix socket",
         ),
         (
+            "dockstat-period-tcp",
             "dockstat-period",
-            "floor-period",
-            "dockstat's own work in batched mode",
-        ),
-        (
-            "floor-period-tls",
-            "floor-tls",
-            "the least a batched reader can reach here",
-        ),
-        (
-            "dockstat-period-tls",
-            "floor-period-tls",
-            "dockstat's own work in batched mode",
+            "batched, plain TCP against the unix socket",
         ),
     ] {
         if let (Some(x), Some(y), Some(r)) = (cpu(a), cpu(b), ratio(a, b)) {

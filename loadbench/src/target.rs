@@ -1,5 +1,6 @@
-//! Where a phase's client connects: the sim's unix socket, or its TLS listener
-//! (`tcp://127.0.0.1:PORT`) with the certificates of a docker-style directory.
+//! Where a phase's client connects: the sim's unix socket, its plain TCP listener
+//! (`tcp://127.0.0.1:PORT`, as `dockerd -H tcp://…:2375`), or its TLS listener with the
+//! certificates of a docker-style directory.
 //!
 //! Over TLS every client verifies the server against `ca.pem` and presents `cert.pem` and
 //! `key.pem`, and the sim requires that certificate: `dockerd --tlsverify`, and the client
@@ -20,6 +21,8 @@ pub enum Target {
     Unix(PathBuf),
     /// The sim's TLS listener, `tcp://HOST:PORT`, and the certificate directory.
     Tls { url: String, certs: PathBuf },
+    /// The sim's plain TCP listener, `tcp://HOST:PORT`.
+    Tcp(String),
 }
 
 impl Target {
@@ -36,7 +39,7 @@ impl Target {
         )
     }
 
-    /// `HOST:PORT` of a TLS target.
+    /// `HOST:PORT` of a TCP or TLS target's URL.
     pub fn tcp_addr(url: &str) -> &str {
         url.strip_prefix("tcp://").unwrap_or(url)
     }
@@ -46,6 +49,7 @@ impl Target {
     pub fn endpoint(&self) -> Result<Endpoint, String> {
         match self {
             Target::Unix(path) => Ok(Endpoint::unix(path)),
+            Target::Tcp(url) => Endpoint::parse(url).map_err(|e| e.to_string()),
             Target::Tls { url, certs } => {
                 let (ca, cert, key) = Target::tls_files(certs);
                 let options = TlsOptions {
