@@ -94,6 +94,33 @@ struct SimProcess {
     stdout: Option<BufReader<ChildStdout>>,
 }
 
+impl SimProcess {
+    /// The URL on the sim's next line, `WORD URL` (`tls …`, `tcp …`): where it listens for
+    /// `what`.
+    fn announced(&mut self, word: &str, what: &str) -> Result<String, String> {
+        let mut line = String::new();
+        if let Some(out) = &mut self.stdout {
+            out.read_line(&mut line)
+                .map_err(|e| format!("reading the sim's {what} address: {e}"))?;
+        }
+        match line
+            .trim()
+            .strip_prefix(word)
+            .and_then(|l| l.strip_prefix(' '))
+        {
+            Some(url) => Ok(url.to_owned()),
+            None => Err(format!(
+                "the sim did not say where it listens for {what} ({:?}, {})",
+                line.trim(),
+                match self.child.try_wait() {
+                    Ok(Some(status)) => format!("it exited: {status}"),
+                    _ => "still running".to_owned(),
+                }
+            )),
+        }
+    }
+}
+
 impl Drop for SimProcess {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -122,6 +149,27 @@ fn client_of(phase: &str) -> (&str, Over) {
         (client, Over::Tcp)
     } else {
         (phase, Over::Unix)
+    }
+}
+
+/// One of the sim's listeners, with its control connection.
+struct Listener {
+    target: Target,
+    control: Control,
+    /// The sim there has `/_sim/counters` (frame accounting).
+    have_counters: bool,
+}
+
+impl Listener {
+    /// Waits until the sim answers at `target`, and asks for its counters.
+    fn new(sim: &mut SimProcess, target: Target) -> Result<Listener, String> {
+        let mut control = wait_for_sim(sim, &target)?;
+        let have_counters = control.counters()?.is_some();
+        Ok(Listener {
+            target,
+            control,
+            have_counters,
+        })
     }
 }
 
@@ -180,65 +228,23 @@ pub fn run(args: &RunArgs) -> Result<ExitCode, String> {
         certs: certs.clone(),
         stdout,
     };
-    // TLS: the sim's first line says where its TLS listener is, once both listen (a sim that
-    // fails first closes its stdout).
-    let tls_target = match (&mut sim.stdout, &certs) {
-        (Some(out), Some(certs)) => {
-            let mut line = String::new();
-            out.read_line(&mut line)
-                .map_err(|e| format!("reading the sim's TLS address: {e}"))?;
-            let Some(url) = line.trim().strip_prefix("tls ") else {
-                return Err(format!(
-                    "the sim did not say where it listens for TLS ({:?}, {})",
-                    line.trim(),
-                    match sim.child.try_wait() {
-                        Ok(Some(status)) => format!("it exited: {status}"),
-                        _ => "still running".to_owned(),
-                    }
-                ));
-            };
-            Some(Target::Tls {
-                url: url.to_owned(),
-                certs: certs.clone(),
-            })
-        }
-        _ => None,
-    };
-    // Plain TCP: the next line.
-    let tcp_target = match (&mut sim.stdout, tcp) {
-        (Some(out), true) => {
-            let mut line = String::new();
-            out.read_line(&mut line)
-                .map_err(|e| format!("reading the sim's TCP address: {e}"))?;
-            let Some(url) = line.trim().strip_prefix("tcp ") else {
-                return Err(format!(
-                    "the sim did not say where it listens for plain TCP ({:?})",
-                    line.trim()
-                ));
-            };
-            Some(Target::Tcp(url.to_owned()))
-        }
-        _ => None,
-    };
-    let unix_target = Target::Unix(socket.clone());
-    let mut control = wait_for_sim(&mut sim, &unix_target)?;
-    let have_counters = control.counters()?.is_some();
-    let mut tls_control = match &tls_target {
-        Some(t) => Some(wait_for_sim(&mut sim, t)?),
+    // The sim's first lines say where its TLS and plain TCP listeners are, in that order, once
+    // all listen (a sim that fails first closes its stdout).
+    let tls_target = match &certs {
+        Some(certs) => Some(Target::Tls {
+            url: sim.announced("tls", "TLS")?,
+            certs: certs.clone(),
+        }),
         None => None,
     };
-    let have_tls_counters = match &mut tls_control {
-        Some(c) => c.counters()?.is_some(),
-        None => false,
+    let tcp_target = if tcp {
+        Some(Target::Tcp(sim.announced("tcp", "plain TCP")?))
+    } else {
+        None
     };
-    let mut tcp_control = match &tcp_target {
-        Some(t) => Some(wait_for_sim(&mut sim, t)?),
-        None => None,
-    };
-    let have_tcp_counters = match &mut tcp_control {
-        Some(c) => c.counters()?.is_some(),
-        None => false,
-    };
+    let mut over_unix = Listener::new(&mut sim, Target::Unix(socket.clone()))?;
+    let mut over_tls = tls_target.map(|t| Listener::new(&mut sim, t)).transpose()?;
+    let mut over_tcp = tcp_target.map(|t| Listener::new(&mut sim, t)).transpose()?;
 
     println!(
         "dockstat-loadbench: {} containers, 1 frame / {} ms each, streams opened {}, {} s warm-up, \
@@ -257,17 +263,22 @@ pub fn run(args: &RunArgs) -> Result<ExitCode, String> {
         } else {
             "one chunk per frame"
         },
-        if have_counters {
+        if over_unix.have_counters {
             "/_sim/counters"
         } else {
             "n/a (the sim has no /_sim/counters)"
         },
     );
-    if let Some(Target::Tls { url, .. }) = &tls_target {
+    if let Some(Listener {
+        target: Target::Tls { url, .. },
+        have_counters: have_tls_counters,
+        ..
+    }) = &over_tls
+    {
         println!(
             "TLS: {url}, client certificates required, verified against the generated CA \
              (rustls with ring, ECDSA P-256 keys); frame accounting: {}",
-            if have_tls_counters {
+            if *have_tls_counters {
                 "/_sim/counters"
             } else {
                 "n/a"
@@ -280,17 +291,16 @@ pub fn run(args: &RunArgs) -> Result<ExitCode, String> {
     let schedule = (0..args.rounds.max(1)).flat_map(|_| args.phases.iter());
     for name in schedule {
         let (client, over) = client_of(name);
-        let (target, control, have_counters) = match over {
-            Over::Unix => (&unix_target, &mut control, have_counters),
-            Over::Tls => match (&tls_target, &mut tls_control) {
-                (Some(t), Some(c)) => (t, c, have_tls_counters),
-                _ => unreachable!("a -tls phase starts the TLS listener"),
-            },
-            Over::Tcp => match (&tcp_target, &mut tcp_control) {
-                (Some(t), Some(c)) => (t, c, have_tcp_counters),
-                _ => unreachable!("a -tcp phase starts the TCP listener"),
-            },
+        let Listener {
+            target,
+            control,
+            have_counters,
+        } = match over {
+            Over::Unix => &mut over_unix,
+            Over::Tls => (over_tls.as_mut()).expect("a -tls phase starts the TLS listener"),
+            Over::Tcp => (over_tcp.as_mut()).expect("a -tcp phase starts the TCP listener"),
         };
+        let have_counters = *have_counters;
         let before = control.counters()?;
         eprintln!("phase {name} …");
         let started = Instant::now();
