@@ -35,13 +35,7 @@ impl Fixed {
 /// CLI writes [`push_line_cached`]; the tests hold both to the reference.)
 #[cfg(test)]
 pub(super) fn push_line(out: &mut String, e: &Entry, host: Option<&str>, opts: &StatsOpts) {
-    push_line_with(
-        out,
-        e,
-        opts,
-        |out| push_ids(out, e, host, opts),
-        |out| push_name(out, e),
-    );
+    push_line_cached(out, e, &mut Fixed::default(), host, opts);
 }
 
 /// [`push_line`] with the container, id and name parts from `fixed`, escaped into it first
@@ -59,13 +53,7 @@ pub(super) fn push_line_cached(
         push_name(&mut fixed.text, e);
     }
     let (ids, name) = fixed.text.split_at(fixed.name_at);
-    push_line_with(
-        out,
-        e,
-        opts,
-        |out| out.push_str(ids),
-        |out| out.push_str(name),
-    );
+    push_line_with(out, e, opts, ids, name);
 }
 
 /// `,"Container":…` to the end of `"ID"`'s value.
@@ -93,13 +81,8 @@ fn push_name(out: &mut String, e: &Entry) {
     json_string(out, if e.name.is_empty() { "--" } else { &e.name });
 }
 
-fn push_line_with(
-    out: &mut String,
-    e: &Entry,
-    opts: &StatsOpts,
-    ids: impl FnOnce(&mut String),
-    name: impl FnOnce(&mut String),
-) {
+/// The line, with the container, id and name parts given already written.
+fn push_line_with(out: &mut String, e: &Entry, opts: &StatsOpts, ids: &str, name: &str) {
     let live = match (&e.derived, &e.error) {
         (Some(d), None) if !e.stale => Some(d),
         _ => None,
@@ -136,7 +119,7 @@ fn push_line_with(
         Some(d) => push_percent(out, CpuScale::of(opts).percent(d)),
         None => out.push_str(DASH),
     }
-    ids(out);
+    out.push_str(ids);
     out.push_str(",\"MemPerc\":");
     match live {
         Some(d) if !windows => push_percent(out, d.mem_percent),
@@ -155,7 +138,7 @@ fn push_line_with(
         }
         None => out.push_str("\"-- / --\""),
     }
-    name(out);
+    out.push_str(name);
     out.push_str(",\"NetIO\":");
     match live {
         Some(d) => {
